@@ -1,0 +1,426 @@
+"""The EM engine shared by the mixture-of-experts estimators.
+
+Only this module knows the loop: initial responsibilities -> [M-step experts ->
+likelihood parameters -> M-step gate -> E-step kernel -> convergence] -> best
+start kept -> fitted attributes. The regressor and the classifier fill small
+hooks: their default expert, how an expert is checked, and their likelihood.
+"""
+
+import copy
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+
+from ._experts import (
+    expert_templates,
+    fit_experts,
+    n_expert_parameters,
+    seeded_clones,
+    warn_unweighted,
+    weight_parameter,
+)
+from ._gate import ClassifierGate, SoftmaxGate
+from ._init import initial_responsibilities
+from ._kernels import e_step
+from ._validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_n_samples,
+    check_responsibilities,
+    check_sample_weight,
+)
+
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+class _Run:
+    """The state of one EM start."""
+
+    def __init__(self, experts, routes, gate, params):
+        self.experts = experts
+        self.routes = routes
+        self.gate = gate
+        self.params = params
+        self.lower_bounds = []
+        self.converged = False
+        self.n_iter = 0
+
+    @property
+    def lower_bound(self):
+        return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class of the mixtures of experts; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "experts": [None, HasMethods(["fit", "predict"]), list, tuple],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "gate": [None, HasMethods(["fit", "predict_proba"])],
+        "init": [StrOptions({"kmeans", "random"}), "array-like"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "min_expert_weight": [Interval(Real, 0, 1, closed="left")],
+        "n_jobs": [None, Integral],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        experts=None,
+        *,
+        n_experts=3,
+        gate=None,
+        init="kmeans",
+        n_init=1,
+        max_iter=100,
+        tol=1e-5,
+        min_expert_weight=1e-3,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.experts = experts
+        self.n_experts = n_experts
+        self.gate = gate
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.min_expert_weight = min_expert_weight
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ----------------------------------------------------------------- hooks
+    @abstractmethod
+    def _default_expert(self):
+        """The expert used when ``experts`` is None."""
+
+    @abstractmethod
+    def _check_expert(self, expert, index):
+        """Raise TypeError when ``expert`` cannot serve as an expert of this estimator."""
+
+    @abstractmethod
+    def _validate_fit_data(self, X, y):
+        """Validate X and y at fit; return X (float64) and y as the likelihood needs it."""
+
+    @abstractmethod
+    def _validate_targets(self, y, n_samples):
+        """Validate and encode y given at predict time (``score_samples``)."""
+
+    @abstractmethod
+    def _init_targets(self, y):
+        """Numeric view of y used by the k-means initialisation."""
+
+    @abstractmethod
+    def _likelihood_context(self, X, y, sample_weight):
+        """Constants of the likelihood computed once per fit (e.g. a variance floor)."""
+
+    @abstractmethod
+    def _likelihood_m_step(self, experts, X, y, weights, context):
+        """Update the likelihood parameters after the experts' fits.
+
+        Returns ``(params, log_lik)``: a dict of per-expert arrays stored as
+        fitted attributes under their keys, and the (n_samples, n_experts)
+        log-likelihood of each row under each expert.
+        """
+
+    @abstractmethod
+    def _log_likelihood(self, experts, params, X, y):
+        """Log-likelihood (n_samples, n_experts) of each row under each fitted expert."""
+
+    @abstractmethod
+    def _n_likelihood_parameters(self):
+        """Free parameters of the likelihood outside the experts (e.g. noise variances)."""
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture of experts by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they multiply the responsibilities in every M-step
+            and each row's term of the log-likelihood. None means unit weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = self._validate_fit_data(X, y)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X)
+        check_n_samples(X.shape[0], self.n_experts)
+        templates = expert_templates(self.experts, self.n_experts, self._default_expert())
+        for index, template in enumerate(templates):
+            self._check_expert(template, index)
+        gate_template = self._gate_template()
+        init = self.init
+        if not isinstance(init, str):
+            init = check_responsibilities(init, X.shape[0], self.n_experts)
+        routes = warn_unweighted(templates)
+        context = self._likelihood_context(X, y, sample_weight)
+
+        resume = self.warm_start and hasattr(self, "converged_")
+        random_state = check_random_state(self.random_state)
+        best = None
+        for start in range(1 if resume else self.n_init):
+            start_state = np.random.RandomState(random_state.randint(_SEED_MAX))
+            started = time.perf_counter()
+            if resume:
+                run = self._resumed_run()
+                resp = None
+            else:
+                run = _Run(seeded_clones(templates, start_state), list(routes),
+                           clone(gate_template), {})
+                resp = initial_responsibilities(
+                    init, X, self._init_targets(y), sample_weight, self.n_experts,
+                    start, start_state,
+                )
+            self._run_em(run, resp, X, y, sample_weight, context, start_state)
+            self._print_start(start, run, time.perf_counter() - started)
+            if best is None or run.lower_bound > best.lower_bound:
+                best = run
+
+        if not best.converged:
+            warnings.warn(
+                "Best performing initialization did not converge after "
+                f"max_iter={self.max_iter} iterations (tol={self.tol}). Increase max_iter, "
+                "loosen tol, try more starts (n_init) or another init, or check for "
+                "degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_fitted(best)
+        return self
+
+    def _gate_template(self):
+        if self.gate is None:
+            return SoftmaxGate(warm_start=True)
+        if isinstance(self.gate, SoftmaxGate):
+            return clone(self.gate).set_params(warm_start=True)
+        if not has_fit_parameter(self.gate, "sample_weight"):
+            raise TypeError(
+                f"gate {type(self.gate).__name__} must accept sample_weight in fit; the "
+                "EM loop fits the gate with the responsibilities as weights."
+            )
+        return ClassifierGate(self.gate)
+
+    def _resumed_run(self):
+        experts = copy.deepcopy(self.experts_)
+        params = {name: np.array(getattr(self, name)) for name in self._likelihood_params_}
+        return _Run(experts, [weight_parameter(e) for e in experts],
+                    copy.deepcopy(self.gate_), params)
+
+    def _run_em(self, run, resp, X, y, sample_weight, context, random_state):
+        """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
+        total_weight = float(sample_weight.sum())
+        row_log_lik = np.empty(X.shape[0])
+        previous = -np.inf
+        if resp is None:
+            # Resuming: the fitted parameters give the first responsibilities.
+            log_lik = self._log_likelihood(run.experts, run.params, X, y)
+            resp = np.empty_like(log_lik)
+            total = e_step(run.gate.predict_log_proba(X), log_lik, sample_weight, resp,
+                           row_log_lik)
+            previous = (total - run.gate._penalty()) / total_weight
+
+        for n_iter in range(1, self.max_iter + 1):
+            tic = time.perf_counter()
+            resp, dropped = self._drop_vanishing_experts(run, resp, sample_weight, n_iter)
+            if dropped:
+                previous = -np.inf
+            weights = resp * sample_weight[:, None]
+            run.experts = fit_experts(run.experts, run.routes, X, y, weights,
+                                      self.n_jobs, random_state)
+            run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights, context)
+            run.gate._fit_soft(X, resp, sample_weight)
+            total = e_step(run.gate.predict_log_proba(X), log_lik, sample_weight, resp,
+                           row_log_lik)
+            lower_bound = (total - run.gate._penalty()) / total_weight
+            if np.isnan(lower_bound):
+                raise ValueError(
+                    f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
+                    "experts' predictions and the scale of the data."
+                )
+            change = lower_bound - previous
+            run.lower_bounds.append(lower_bound)
+            run.n_iter = n_iter
+            self._print_iteration(n_iter, lower_bound, change, time.perf_counter() - tic)
+            if abs(change) < self.tol:
+                run.converged = True
+                break
+            previous = lower_bound
+        return run
+
+    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter):
+        """Remove experts whose share of the responsibilities fell below the floor."""
+        share = sample_weight @ resp / sample_weight.sum()
+        keep = (share >= self.min_expert_weight) & (share > 0)
+        keep[np.argmax(share)] = True
+        if keep.all():
+            return resp, False
+        for index in np.flatnonzero(~keep):
+            warnings.warn(
+                f"Expert {index} ({type(run.experts[index]).__name__}) was removed at EM "
+                f"iteration {n_iter}: its share of the responsibilities is {share[index]:.3g}, "
+                f"below min_expert_weight={self.min_expert_weight}. "
+                f"{int(keep.sum())} experts remain.",
+                UserWarning,
+            )
+        run.experts = [e for e, k in zip(run.experts, keep) if k]
+        run.routes = [r for r, k in zip(run.routes, keep) if k]
+        run.params = {name: value[keep] for name, value in run.params.items()}
+        run.gate._drop_classes(keep)
+        resp = resp[:, keep]
+        norm = resp.sum(axis=1, keepdims=True)
+        orphan = norm[:, 0] == 0
+        resp[orphan] = 1.0 / resp.shape[1]
+        norm[orphan] = 1.0
+        return np.ascontiguousarray(resp / norm), True
+
+    def _set_fitted(self, run):
+        self.experts_ = run.experts
+        self.gate_ = run.gate
+        for name, value in run.params.items():
+            setattr(self, name, value)
+        self._likelihood_params_ = tuple(run.params)
+        self.n_experts_ = len(run.experts)
+        self.n_iter_ = run.n_iter
+        self.converged_ = run.converged
+        self.lower_bound_ = run.lower_bound
+        self.lower_bounds_ = list(run.lower_bounds)
+
+    # -------------------------------------------------------------- verbose
+    def _print_start(self, start, run, seconds):
+        if self.verbose >= 1:
+            print(
+                f"Start {start}: {'converged' if run.converged else 'did not converge'} "
+                f"after {run.n_iter} iterations, log-likelihood {run.lower_bound:.6f}, "
+                f"{len(run.experts)} experts, {seconds:.2f} s"
+            )
+
+    def _print_iteration(self, n_iter, lower_bound, change, seconds):
+        if self.verbose >= 2:
+            print(
+                f"  Iteration {n_iter}: log-likelihood {lower_bound:.6f}, "
+                f"change {change:.3e}, {seconds:.3f} s"
+            )
+
+    # ----------------------------------------------------------- prediction
+    def _validated_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.ascontiguousarray(X)
+
+    def predict_gate(self, X):
+        """Gate probabilities: how much each expert speaks for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        gate : ndarray of shape (n_samples, n_experts_)
+            Rows sum to one.
+        """
+        return self.gate_.predict_proba(self._validated_X(X))
+
+    def score_samples(self, X, y):
+        """Log-density of each target under the fitted mixture, ``log p(y | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log sum_k g_k(x) p_k(y | x)`` per row.
+        """
+        X = self._validated_X(X)
+        y = self._validate_targets(y, X.shape[0])
+        log_lik = self._log_likelihood(self.experts_, self._fitted_params(), X, y)
+        resp = np.empty_like(log_lik)
+        row_log_lik = np.empty(X.shape[0])
+        e_step(self.gate_.predict_log_proba(X), log_lik, np.ones(X.shape[0]), resp,
+               row_log_lik)
+        return row_log_lik
+
+    def _fitted_params(self):
+        return {name: getattr(self, name) for name in self._likelihood_params_}
+
+    def _n_parameters(self):
+        """Free parameters of the fitted mixture: gate, experts and likelihood."""
+        check_is_fitted(self)
+        n_experts = sum(n_expert_parameters(expert, index)
+                        for index, expert in enumerate(self.experts_))
+        return self.gate_._n_parameters() + n_experts + self._n_likelihood_parameters()
+
+    def bic(self, X, y):
+        """Bayesian information criterion on (X, y); lower is better.
+
+        ``-2 log L + p log n`` with ``p`` the free parameters: the gate's
+        ``(K - 1) (d + 1)`` (softmax is invariant to a shift of all classes),
+        each expert's coefficients and intercept, and the likelihood's own
+        parameters (a noise variance per Gaussian expert). Experts without a
+        parameter count (trees, neighbours) raise a ValueError.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        bic : float
+        """
+        rows = self.score_samples(X, y)
+        return -2.0 * rows.sum() + self._n_parameters() * np.log(rows.shape[0])
+
+    def aic(self, X, y):
+        """Akaike information criterion on (X, y); lower is better.
+
+        ``-2 log L + 2 p``, with ``p`` counted as in :meth:`bic`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        aic : float
+        """
+        return -2.0 * self.score_samples(X, y).sum() + 2.0 * self._n_parameters()
+

@@ -1,0 +1,73 @@
+"""Parameter descriptions shared by the public estimators, written once."""
+
+_SHARED = {
+    "n_experts": """n_experts : int, default=3
+        Number of experts K. When ``experts`` is a list it must equal its length.""",
+    "gate": """gate : estimator, default=None
+        The gate. None means :class:`SoftmaxGate` ``()``. A ``SoftmaxGate`` is
+        cloned and always warm-started inside the EM loop. Any other classifier
+        with ``predict_proba`` and a ``sample_weight`` argument to ``fit`` is
+        fitted on the data replicated once per expert, weighted by the
+        responsibilities.""",
+    "init": """init : {"kmeans", "random"} or array-like of shape (n_samples, n_experts), \
+default="kmeans"
+        Initial responsibilities. ``"kmeans"``: k-means on the standardised
+        ``[X, y]``, later starts on weighted bootstraps of the rows so that
+        every start differs; ``"random"``: Dirichlet(1) rows; an array:
+        non-negative rows summing to one (later starts mix it with Dirichlet
+        rows).""",
+    "n_init": """n_init : int, default=1
+        Number of EM starts; the one with the highest penalised
+        log-likelihood is kept.""",
+    "max_iter": """max_iter : int, default=100
+        Maximum number of EM iterations per start.""",
+    "tol": """tol : float, default=1e-5
+        EM stops when the per-sample penalised log-likelihood changes by less
+        than ``tol`` between two iterations.""",
+    "min_expert_weight": """min_expert_weight : float, default=1e-3
+        An expert whose share of the total responsibility falls below this
+        fraction is removed (with a warning); ``n_experts_`` reports how many
+        remain.""",
+    "n_jobs": """n_jobs : int, default=None
+        Number of joblib threads that fit the experts of one M-step in
+        parallel. None means 1 unless in a :obj:`joblib.parallel_backend`
+        context; -1 means all processors.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Controls the initialisations, the seeds given to the experts' own
+        ``random_state`` parameters and the weighted resamples. Pass an int
+        for reproducible fits.""",
+    "verbose": """verbose : int, default=0
+        0 is silent; 1 prints one line per start; 2 also prints one line per
+        EM iteration (iteration, log-likelihood, change, seconds).""",
+    "warm_start": """warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` resumes EM from the
+        fitted experts and gate (``n_init`` is then ignored).""",
+    "fitted_common": """experts_ : list of estimators
+        The fitted experts that survived.
+    gate_ : estimator
+        The fitted gate.
+    n_experts_ : int
+        Number of experts after removals.
+    n_iter_ : int
+        EM iterations of the best start.
+    converged_ : bool
+        Whether the best start converged.
+    lower_bound_ : float
+        Final per-sample penalised log-likelihood of the best start.
+    lower_bounds_ : list of float
+        Per-sample penalised log-likelihood after each iteration of the best
+        start.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.""",
+}
+
+
+def fill_doc(obj):
+    """Replace ``{name}`` markers in ``obj.__doc__`` with the shared descriptions."""
+    doc = obj.__doc__
+    for name, text in _SHARED.items():
+        doc = doc.replace("{" + name + "}", text)
+    obj.__doc__ = doc
+    return obj

@@ -1,0 +1,197 @@
+"""Experts: cloning and seeding, how sample weights reach them, and their parallel fits."""
+
+import inspect
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import has_fit_parameter
+from threadpoolctl import threadpool_limits
+
+
+def expert_templates(experts, n_experts, default):
+    """The list of unfitted experts a fit starts from.
+
+    Parameters
+    ----------
+    experts : estimator, list of estimators or None
+        One estimator (cloned ``n_experts`` times), a list with one estimator
+        per expert, or None for ``default``.
+    n_experts : int
+        Number of experts asked for.
+    default : estimator
+        Expert used when ``experts`` is None.
+
+    Returns
+    -------
+    templates : list of estimators
+        ``n_experts`` estimators (not yet cloned).
+    """
+    if experts is None:
+        return [default] * n_experts
+    if isinstance(experts, (list, tuple)):
+        if len(experts) != n_experts:
+            raise ValueError(
+                f"experts is a list of {len(experts)} estimators but n_experts={n_experts}; "
+                "set n_experts to the length of the list."
+            )
+        return list(experts)
+    return [experts] * n_experts
+
+
+def seeded_clones(templates, random_state):
+    """Clone each expert and fix every ``random_state`` parameter inside it.
+
+    Parameters
+    ----------
+    templates : list of estimators
+        The experts to clone; they are not modified.
+    random_state : numpy.random.RandomState
+        Source of the seeds.
+
+    Returns
+    -------
+    clones : list of estimators
+        Unfitted clones, each with its own integer seeds.
+    """
+    clones = []
+    for template in templates:
+        expert = clone(template)
+        seeds = {
+            key: int(random_state.randint(np.iinfo(np.int32).max))
+            for key in sorted(expert.get_params(deep=True))
+            if key == "random_state" or key.endswith("__random_state")
+        }
+        if seeds:
+            expert.set_params(**seeds)
+        clones.append(expert)
+    return clones
+
+
+def weight_parameter(expert):
+    """Name of the fit parameter that carries sample weights into ``expert``.
+
+    A Pipeline receives them through its final step (``<step>__sample_weight``).
+
+    Returns
+    -------
+    name : str or None
+        None when the expert cannot take sample weights.
+    """
+    if has_fit_parameter(expert, "sample_weight"):
+        return "sample_weight"
+    if isinstance(expert, Pipeline):
+        name, last = expert.steps[-1]
+        if last not in (None, "passthrough") and weight_parameter(last) == "sample_weight":
+            return f"{name}__sample_weight"
+    return None
+
+
+def warn_unweighted(experts):
+    """Warn once for each expert that will be fitted on weighted resamples.
+
+    Returns
+    -------
+    routes : list of str or None
+        The weight parameter of each expert (see :func:`weight_parameter`).
+    """
+    routes = [weight_parameter(expert) for expert in experts]
+    for index, (expert, route) in enumerate(zip(experts, routes)):
+        if route is None:
+            warnings.warn(
+                f"Expert {index} ({type(expert).__name__}) does not accept sample_weight; "
+                "in every M-step it is fitted on a resample of the rows drawn with "
+                "probability proportional to its responsibilities.",
+                UserWarning,
+                stacklevel=3,
+            )
+    return routes
+
+
+def has_own_density(expert):
+    """True when the expert defines ``score_samples(X, y)``, a log-density per row."""
+    method = getattr(expert, "score_samples", None)
+    if method is None:
+        return False
+    try:
+        return "y" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def fit_experts(experts, routes, X, y, weights, n_jobs, random_state):
+    """Fit every expert in place on its column of ``weights``, in parallel.
+
+    Parameters
+    ----------
+    experts : list of estimators
+        Unfitted or previously fitted experts (refitted).
+    routes : list of str or None
+        Weight parameter of each expert; None means a weighted resample.
+    X, y : ndarray
+        Training data.
+    weights : ndarray of shape (n_samples, n_experts)
+        ``sample_weight * responsibilities``.
+    n_jobs : int or None
+        Number of joblib workers (threads).
+    random_state : numpy.random.RandomState
+        Source of the resampling seeds.
+
+    Returns
+    -------
+    experts : list of estimators
+        The fitted experts.
+    """
+    seeds = [
+        None if route is not None else random_state.randint(np.iinfo(np.int32).max)
+        for route in routes
+    ]
+    jobs = (
+        delayed(_fit_one)(expert, route, X, y, weights[:, k], seed)
+        for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
+    )
+    parallel = Parallel(n_jobs=n_jobs, prefer="threads")
+    if parallel.n_jobs == 1:
+        return parallel(jobs)
+    # One BLAS thread per worker: workers x BLAS threads would oversubscribe the cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return parallel(jobs)
+
+
+def _fit_one(expert, route, X, y, weight, seed):
+    if route is not None:
+        return expert.fit(X, y, **{route: weight})
+    rng = np.random.RandomState(seed)
+    rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
+    return expert.fit(X[rows], y[rows])
+
+
+def n_expert_parameters(expert, index):
+    """Free parameters of a fitted expert, for bic and aic.
+
+    Linear experts count their coefficients and intercepts; an expert that
+    counts its own (``_n_parameters``, as the mixtures do) is asked; a Pipeline
+    counts its final step. Other experts have no honest count.
+
+    Raises
+    ------
+    ValueError
+        When the expert's parameters cannot be counted.
+    """
+    if isinstance(expert, Pipeline):
+        return n_expert_parameters(expert.steps[-1][1], index)
+    own = getattr(expert, "_n_parameters", None)
+    if callable(own):
+        return int(own())
+    if hasattr(expert, "coef_"):
+        n_params = int(np.size(expert.coef_))
+        if getattr(expert, "fit_intercept", True) and hasattr(expert, "intercept_"):
+            n_params += int(np.size(expert.intercept_))
+        return n_params
+    raise ValueError(
+        f"bic and aic need the number of free parameters of every expert; expert {index} "
+        f"({type(expert).__name__}) has no such count. Use linear experts, or compare "
+        "models by held-out score_samples."
+    )

@@ -1,0 +1,313 @@
+"""The gate of a mixture of experts: SoftmaxGate and the adapter for any classifier."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import Interval, _fit_context, check_sample_weight
+
+
+class SoftmaxGate(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression that also learns from soft targets.
+
+    The gate of :class:`MixtureOfExpertsRegressor`: it maps inputs to a
+    probability over experts, and in each EM iteration it is fitted to the
+    responsibilities, which are probabilities rather than labels. It minimises
+
+        ``-sum_i w_i sum_k R_ik log softmax(W x_i + b)_k + ||W||^2 / (2 C)``
+
+    with L-BFGS and the analytic gradient ``X^T (w * (G - R)) + W / C``. The
+    intercept ``b`` is not penalised.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse strength of the L2 penalty on the coefficients (the penalty is
+        added to the summed, not averaged, cross-entropy).
+    fit_intercept : bool, default=True
+        Whether to learn an intercept per class.
+    max_iter : int, default=100
+        Maximum number of L-BFGS iterations per call to ``fit``.
+    tol : float, default=1e-6
+        L-BFGS tolerance on the projected gradient of the objective divided by
+        the total sample weight.
+    warm_start : bool, default=False
+        Start from the previous solution when refitted with the same number of
+        classes and features. The EM loop of the mixtures always warm-starts its
+        own copy of the gate.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_features)
+        Coefficients, one row per class (expert).
+    intercept_ : ndarray of shape (n_classes,)
+        Intercepts, centred to sum to zero (softmax is invariant to a shift).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; ``arange(n_classes)`` when fitted on soft targets.
+    n_iter_ : int
+        L-BFGS iterations of the last fit.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import SoftmaxGate
+    >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    >>> soft = np.array([[0.9, 0.1], [0.7, 0.3], [0.3, 0.7], [0.1, 0.9]])
+    >>> gate = SoftmaxGate().fit(X, soft)
+    >>> gate.predict(X)
+    array([0, 0, 1, 1])
+    """
+
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=100, tol=1e-6, warm_start=False):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the gate to class labels or to soft targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or soft targets: an array with two or more columns
+            whose rows are non-negative and sum to one.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; None means unit weights.
+
+        Returns
+        -------
+        self : SoftmaxGate
+            The fitted gate.
+        """
+        y_arr = np.asarray(y) if not hasattr(y, "iloc") else y
+        if np.ndim(y_arr) == 2 and np.shape(y_arr)[1] >= 2:
+            X, targets = validate_data(
+                self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
+            )
+            targets = np.asarray(targets, dtype=np.float64)
+            if np.any(targets < 0) or not np.allclose(targets.sum(axis=1), 1.0, atol=1e-6):
+                raise ValueError(
+                    "Soft targets y must be non-negative with rows summing to 1."
+                )
+            self.classes_ = np.arange(targets.shape[1])
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+            self.classes_ = encoder.classes_
+            if self.classes_.shape[0] < 2:
+                raise ValueError(
+                    "SoftmaxGate needs at least 2 classes in y; got 1 class: "
+                    f"{self.classes_[0]!r}."
+                )
+            targets = np.zeros((X.shape[0], self.classes_.shape[0]))
+            targets[np.arange(X.shape[0]), encoder.transform(y)] = 1.0
+        sample_weight = check_sample_weight(sample_weight, X)
+        self._fit_soft(X, targets, sample_weight)
+        return self
+
+    def _fit_soft(self, X, targets, sample_weight):
+        """Minimise the penalised soft cross-entropy; X and targets are validated."""
+        n_features = X.shape[1]
+        n_classes = targets.shape[1]
+        if not hasattr(self, "classes_") or self.classes_.shape[0] != n_classes:
+            self.classes_ = np.arange(n_classes)
+        start = np.zeros((n_classes, n_features + 1))
+        if (
+            self.warm_start
+            and hasattr(self, "coef_")
+            and self.coef_.shape == (n_classes, n_features)
+        ):
+            start[:, :-1] = self.coef_
+            start[:, -1] = self.intercept_
+        total_weight = float(np.sum(sample_weight))
+        result = minimize(
+            _soft_cross_entropy,
+            start.ravel(),
+            args=(X, targets, sample_weight, total_weight, 1.0 / self.C, self.fit_intercept),
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": 64 * np.finfo(float).eps},
+        )
+        params = result.x.reshape(n_classes, n_features + 1)
+        self.coef_ = params[:, :-1].copy()
+        intercept = params[:, -1]
+        self.intercept_ = intercept - intercept.mean()
+        self.n_iter_ = int(result.nit)
+        return self
+
+    def _penalty(self):
+        """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
+        return 0.5 * float(np.sum(self.coef_**2)) / self.C
+
+    def _n_parameters(self):
+        """Free parameters: one class's row is fixed by softmax's shift invariance."""
+        n_classes, n_features = self.coef_.shape
+        return (n_classes - 1) * (n_features + int(self.fit_intercept))
+
+    def _drop_classes(self, keep):
+        """Keep only the classes (experts) whose boolean mask ``keep`` is True."""
+        self.coef_ = self.coef_[keep]
+        self.intercept_ = self.intercept_[keep]
+        self.classes_ = np.arange(self.coef_.shape[0])
+
+    def decision_function(self, X):
+        """Linear scores ``X W^T + b`` of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes)
+            The scores before the softmax.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_.T + self.intercept_
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-softmax of the scores.
+        """
+        return log_softmax(self.decision_function(X), axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, fit_intercept):
+    """Penalised soft cross-entropy and its gradient, both divided by the total weight."""
+    n_classes = targets.shape[1]
+    params = params.reshape(n_classes, X.shape[1] + 1)
+    coef = params[:, :-1]
+    scores = X @ coef.T
+    if fit_intercept:
+        scores += params[:, -1]
+    log_prob = log_softmax(scores, axis=1)
+    weighted_targets = targets * sample_weight[:, None]
+    loss = -np.sum(weighted_targets * log_prob) + 0.5 * alpha * np.sum(coef**2)
+    # d loss / d scores = w * (G - R), written without a second n x K temporary.
+    np.exp(log_prob, out=log_prob)
+    log_prob *= sample_weight[:, None]
+    log_prob -= weighted_targets
+    grad = np.empty_like(params)
+    grad[:, :-1] = log_prob.T @ X + alpha * coef
+    grad[:, -1] = log_prob.sum(axis=0) if fit_intercept else 0.0
+    return loss / total_weight, grad.ravel() / total_weight
+
+
+class ClassifierGate:
+    """Let any classifier with ``predict_proba`` and ``sample_weight`` act as a gate.
+
+    The classifier is fitted on the data replicated once per expert, with
+    label ``k`` and weight ``w_i * R_ik`` on the k-th copy, which maximises the
+    same expected log-likelihood as the soft targets do.
+
+    Parameters
+    ----------
+    classifier : estimator
+        An unfitted scikit-learn classifier (cloned at fit).
+    """
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+
+    def _fit_soft(self, X, targets, sample_weight):
+        n_samples, n_experts = targets.shape
+        X_rep = np.concatenate([X] * n_experts, axis=0)
+        labels = np.repeat(np.arange(n_experts), n_samples)
+        weights = (targets * sample_weight[:, None]).T.ravel()
+        self.classifier_ = clone(self.classifier).fit(X_rep, labels, sample_weight=weights)
+        self.n_experts_ = n_experts
+        self._keep = None
+        return self
+
+    def _penalty(self):
+        return 0.0
+
+    def _n_parameters(self):
+        raise ValueError(
+            "The number of free parameters of a "
+            f"{type(self.classifier).__name__} gate is not defined; use a SoftmaxGate "
+            "for bic and aic."
+        )
+
+    def _drop_classes(self, keep):
+        self._keep = np.flatnonzero(keep)
+
+    def predict_proba(self, X):
+        """Gate probabilities, one column per expert (absent experts get 0)."""
+        proba = np.zeros((X.shape[0], self.n_experts_))
+        proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
+        keep = getattr(self, "_keep", None)
+        if keep is not None:
+            proba = proba[:, keep]
+            proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(float).tiny)
+        return proba
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))

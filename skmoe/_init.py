@@ -1,0 +1,77 @@
+"""Initial responsibilities of an EM start: k-means on [X, y], Dirichlet rows, or a given array.
+
+Every start of a fit with ``n_init > 1`` begins from a different point, so that
+restarts explore rather than repeat one partition:
+
+* ``"kmeans"``: the first start runs k-means on all standardised rows; each
+  later start runs it on a weighted bootstrap of the rows with its own seed and
+  assigns every row to the nearest of those centres. On small data, k-means++
+  with a new seed alone tends to find the same partition again.
+* ``"random"``: each start draws its own Dirichlet(1) rows.
+* an array: the first start uses it as given; each later start mixes it half
+  and half with Dirichlet(1) rows.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+
+def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
+    """Responsibilities that start one EM run.
+
+    Parameters
+    ----------
+    init : {"kmeans", "random"} or ndarray of shape (n_samples, n_experts)
+        The strategy, or a validated array.
+    X : ndarray of shape (n_samples, n_features)
+        Training inputs.
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Training targets as numbers (class labels one-hot encoded).
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights.
+    n_experts : int
+        Number of experts.
+    start : int
+        Index of this start among the ``n_init`` starts.
+    random_state : numpy.random.RandomState
+        Generator of this start.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+        Non-negative rows summing to one.
+    """
+    n_samples = X.shape[0]
+    if isinstance(init, str) and init == "kmeans":
+        return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state)
+    if isinstance(init, str) and init == "random":
+        return random_state.dirichlet(np.ones(n_experts), size=n_samples)
+    resp = np.array(init, dtype=np.float64)
+    if start > 0:
+        resp = 0.5 * resp + 0.5 * random_state.dirichlet(np.ones(n_experts), size=n_samples)
+    return resp
+
+
+def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
+    data = np.column_stack([X, np.reshape(y, (X.shape[0], -1))])
+    scale = data.std(axis=0)
+    scale[scale == 0] = 1.0
+    data = (data - data.mean(axis=0)) / scale
+    weights = sample_weight
+    if start > 0:
+        # A bootstrap of the rows moves the centres enough for each start to differ.
+        counts = random_state.multinomial(X.shape[0], sample_weight / sample_weight.sum())
+        weights = sample_weight * counts
+    seed = random_state.randint(np.iinfo(np.int32).max)
+    kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed)
+    with warnings.catch_warnings():
+        # Fewer distinct points than experts is handled by the expert floor of the EM loop.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        kmeans.fit(data, sample_weight=weights)
+    labels = kmeans.predict(data)
+    resp = np.zeros((X.shape[0], n_experts))
+    resp[np.arange(X.shape[0]), labels] = 1.0
+    return resp

@@ -1,0 +1,167 @@
+"""Numba kernels of the EM loop, each beside the NumPy reference it must equal.
+
+The kernels are pure functions over float64 C-contiguous arrays: they never see
+an estimator and write only into the ``out`` arrays they are given. They run in
+parallel over rows; sums over rows are taken serially afterwards so that a fit
+is bit-for-bit reproducible whatever the thread scheduling.
+"""
+
+import numpy as np
+from numba import njit, prange
+from scipy.special import logsumexp
+
+# ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
+# row of -inf into NaN; this subset keeps infinities exact.
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_JIT = {"parallel": True, "cache": True, "fastmath": _FASTMATH, "nogil": True}
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@njit(**_JIT)
+def e_step(log_gate, log_lik, sample_weight, resp, row_log_lik):
+    """Fused E-step: responsibilities and the weighted log-likelihood.
+
+    ``resp[i] = softmax(log_gate[i] + log_lik[i])`` and
+    ``row_log_lik[i] = logsumexp(log_gate[i] + log_lik[i])``. A row where every
+    expert gives ``-inf`` takes the gate's probabilities as responsibilities
+    (and keeps ``-inf`` as its log-likelihood). Rows with zero weight do not
+    enter the sum.
+
+    Parameters
+    ----------
+    log_gate : ndarray of shape (n_samples, n_experts)
+        Log gate probabilities.
+    log_lik : ndarray of shape (n_samples, n_experts)
+        Log-likelihood of each row under each expert.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative row weights.
+    resp : ndarray of shape (n_samples, n_experts)
+        Output: responsibilities, rows summing to one.
+    row_log_lik : ndarray of shape (n_samples,)
+        Output: log mixture density of each row.
+
+    Returns
+    -------
+    total : float
+        ``sum_i sample_weight[i] * row_log_lik[i]``.
+    """
+    n_samples, n_experts = log_lik.shape
+    for i in prange(n_samples):
+        top = -np.inf
+        for k in range(n_experts):
+            v = log_gate[i, k] + log_lik[i, k]
+            resp[i, k] = v
+            if v > top:
+                top = v
+        if top == -np.inf:
+            _gate_fallback(log_gate, i, resp)
+            row_log_lik[i] = -np.inf
+            continue
+        total = 0.0
+        for k in range(n_experts):
+            e = np.exp(resp[i, k] - top)
+            resp[i, k] = e
+            total += e
+        inv = 1.0 / total
+        for k in range(n_experts):
+            resp[i, k] *= inv
+        row_log_lik[i] = top + np.log(total)
+    return _weighted_sum(sample_weight, row_log_lik)
+
+
+@njit(cache=True, nogil=True)
+def _gate_fallback(log_gate, i, resp):
+    """Write the gate's probabilities of row ``i`` (uniform if all -inf) into ``resp``."""
+    n_experts = log_gate.shape[1]
+    top = -np.inf
+    for k in range(n_experts):
+        if log_gate[i, k] > top:
+            top = log_gate[i, k]
+    if top == -np.inf:
+        for k in range(n_experts):
+            resp[i, k] = 1.0 / n_experts
+        return
+    total = 0.0
+    for k in range(n_experts):
+        e = np.exp(log_gate[i, k] - top)
+        resp[i, k] = e
+        total += e
+    for k in range(n_experts):
+        resp[i, k] /= total
+
+
+@njit(cache=True, nogil=True)
+def _weighted_sum(sample_weight, values):
+    """Serial ``sum(w * v)`` that skips zero weights (so ``0 * -inf`` is not NaN)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        if sample_weight[i] != 0.0:
+            total += sample_weight[i] * values[i]
+    return total
+
+
+def e_step_reference(log_gate, log_lik, sample_weight):
+    """NumPy/SciPy twin of :func:`e_step`.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+    row_log_lik : ndarray of shape (n_samples,)
+    total : float
+    """
+    joint = log_gate + log_lik
+    row_log_lik = logsumexp(joint, axis=1)
+    dead = ~np.isfinite(row_log_lik)
+    with np.errstate(invalid="ignore"):
+        resp = np.exp(joint - row_log_lik[:, None])
+    if np.any(dead):
+        gate = log_gate[dead]
+        gate_norm = logsumexp(gate, axis=1)
+        fallback = np.full_like(gate, 1.0 / gate.shape[1])
+        ok = np.isfinite(gate_norm)
+        fallback[ok] = np.exp(gate[ok] - gate_norm[ok, None])
+        resp[dead] = fallback
+    used = sample_weight != 0
+    total = float(np.sum(sample_weight[used] * row_log_lik[used]))
+    return resp, row_log_lik, total
+
+
+@njit(**_JIT)
+def gaussian_log_likelihood(y, mean, variance, out):
+    """Gaussian log-density of each row under each expert.
+
+    ``out[i, k] = log N(y[i]; mean[i, k], variance[k])``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Targets.
+    mean : ndarray of shape (n_samples, n_experts)
+        Each expert's prediction.
+    variance : ndarray of shape (n_experts,)
+        Each expert's noise variance (positive).
+    out : ndarray of shape (n_samples, n_experts)
+        Output.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_experts)
+    """
+    n_samples, n_experts = mean.shape
+    log_norm = np.empty(n_experts)
+    inv_var = np.empty(n_experts)
+    for k in range(n_experts):
+        log_norm[k] = -0.5 * (_LOG_2PI + np.log(variance[k]))
+        inv_var[k] = 1.0 / variance[k]
+    for i in prange(n_samples):
+        for k in range(n_experts):
+            r = y[i] - mean[i, k]
+            out[i, k] = log_norm[k] - 0.5 * r * r * inv_var[k]
+    return out
+
+
+def gaussian_log_likelihood_reference(y, mean, variance):
+    """NumPy twin of :func:`gaussian_log_likelihood`."""
+    resid = y[:, None] - mean
+    return -0.5 * (_LOG_2PI + np.log(variance)[None, :]) - 0.5 * resid**2 / variance[None, :]

@@ -1,0 +1,234 @@
+"""MixtureOfExpertsRegressor: Gaussian (or expert-defined) likelihood on the shared EM engine."""
+
+import inspect
+from numbers import Real
+
+import numpy as np
+from sklearn.base import RegressorMixin, is_classifier, is_clusterer
+from sklearn.linear_model import LinearRegression
+from sklearn.utils.validation import check_array, check_consistent_length, validate_data
+
+from ._base import BaseMixtureOfExperts
+from ._docstrings import fill_doc
+from ._experts import has_own_density
+from ._kernels import gaussian_log_likelihood
+from ._validation import Interval
+
+
+@fill_doc
+class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
+    """Mixture of experts for regression, fitted by EM.
+
+    ``p(y | x) = sum_k g_k(x) N(y; f_k(x), s_k^2)``: a softmax gate ``g``
+    decides which expert ``f_k`` (any scikit-learn regressor) speaks for which
+    input, and each expert has its own noise variance ``s_k^2``. An expert that
+    defines ``score_samples(X, y)`` (such as another mixture of experts) gives
+    its own log-density instead, which builds hierarchical mixtures by
+    composition.
+
+    Parameters
+    ----------
+    experts : regressor or list of regressors, default=None
+        One regressor, cloned ``n_experts`` times, or a list of regressors for
+        heterogeneous experts. None means ``LinearRegression()``. Experts get
+        ``sample_weight = w * responsibilities`` in every M-step (a Pipeline
+        through its final step); an expert that accepts no sample weights is
+        fitted on a weighted resample, with a warning.
+    {n_experts}
+    {gate}
+    {init}
+    {n_init}
+    {max_iter}
+    {tol}
+    {min_expert_weight}
+    var_floor : float, default=1e-6
+        Lower bound of each noise variance, relative to the weighted variance
+        of y; keeps an expert that fits its rows exactly from an infinite
+        likelihood.
+    {n_jobs}
+    {random_state}
+    {verbose}
+    {warm_start}
+
+    Attributes
+    ----------
+    {fitted_common}
+    noise_variance_ : ndarray of shape (n_experts_,)
+        Noise variance of each expert (for an expert with its own density,
+        the weighted variance of its residuals, which the likelihood does not
+        use).
+
+    See Also
+    --------
+    SoftmaxGate : The default gate.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_switching_regression
+    >>> X, y = make_switching_regression(n_samples=500, n_experts=2, random_state=0)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> moe.n_experts_
+    2
+    >>> moe.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        "var_floor": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        experts=None,
+        *,
+        n_experts=3,
+        gate=None,
+        init="kmeans",
+        n_init=1,
+        max_iter=100,
+        tol=1e-5,
+        min_expert_weight=1e-3,
+        var_floor=1e-6,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            experts,
+            n_experts=n_experts,
+            gate=gate,
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.var_floor = var_floor
+
+    # ----------------------------------------------------------------- hooks
+    def _default_expert(self):
+        return LinearRegression()
+
+    def _check_expert(self, expert, index):
+        if not (hasattr(expert, "fit") and hasattr(expert, "predict")):
+            raise TypeError(
+                f"experts must be scikit-learn regressors with fit and predict; expert "
+                f"{index} is {expert!r}."
+            )
+        if is_classifier(expert) or is_clusterer(expert):
+            raise TypeError(
+                f"experts of MixtureOfExpertsRegressor must be regressors; expert {index} "
+                f"({type(expert).__name__}) is a "
+                f"{'classifier' if is_classifier(expert) else 'clusterer'}."
+            )
+
+    def _validate_fit_data(self, X, y):
+        return validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+
+    def _validate_targets(self, y, n_samples):
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
+        check_consistent_length(np.empty(n_samples), y)
+        return y
+
+    def _init_targets(self, y):
+        return y
+
+    def _likelihood_context(self, X, y, sample_weight):
+        mean = np.average(y, weights=sample_weight)
+        scale = np.average((y - mean) ** 2, weights=sample_weight)
+        if scale == 0:
+            # Constant y: fall back to its magnitude so the floor keeps y's units.
+            scale = np.average(y**2, weights=sample_weight) or 1.0
+        return {"variance_floor": self.var_floor * scale}
+
+    def _likelihood_m_step(self, experts, X, y, weights, context):
+        predictions = _expert_predictions(experts, X)
+        residual2 = (y[:, None] - predictions) ** 2
+        variance = np.einsum("ik,ik->k", weights, residual2) / weights.sum(axis=0)
+        variance = np.maximum(variance, context["variance_floor"])
+        log_lik = np.empty_like(predictions)
+        gaussian_log_likelihood(y, predictions, variance, log_lik)
+        _replace_own_densities(experts, X, y, log_lik)
+        return {"noise_variance_": variance}, log_lik
+
+    def _log_likelihood(self, experts, params, X, y):
+        predictions = _expert_predictions(experts, X)
+        log_lik = np.empty_like(predictions)
+        gaussian_log_likelihood(y, predictions, params["noise_variance_"], log_lik)
+        _replace_own_densities(experts, X, y, log_lik)
+        return log_lik
+
+    def _n_likelihood_parameters(self):
+        return sum(not has_own_density(expert) for expert in self.experts_)
+
+    # ----------------------------------------------------------- prediction
+    def predict(self, X, return_std=False):
+        """Mixture mean ``sum_k g_k(x) f_k(x)``, and on request its standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        return_std : bool, default=False
+            Also return the standard deviation of the mixture, by the law of
+            total variance: ``sum_k g_k (s_k^2 + (f_k - mean)^2)``.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples,)
+            Predicted mean.
+        std : ndarray of shape (n_samples,)
+            Predicted standard deviation; only when ``return_std`` is True.
+        """
+        X = self._validated_X(X)
+        gate = self.gate_.predict_proba(X)
+        predictions = _expert_predictions(self.experts_, X)
+        mean = np.einsum("ik,ik->i", gate, predictions)
+        if not return_std:
+            return mean
+        variance = np.broadcast_to(self.noise_variance_, predictions.shape).copy()
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert) and _accepts_return_std(expert):
+                variance[:, k] = expert.predict(X, return_std=True)[1] ** 2
+        spread = variance + (predictions - mean[:, None]) ** 2
+        return mean, np.sqrt(np.einsum("ik,ik->i", gate, spread))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _expert_predictions(experts, X):
+    """Each expert's prediction as one column, refusing non-finite values."""
+    predictions = np.empty((X.shape[0], len(experts)))
+    for k, expert in enumerate(experts):
+        predictions[:, k] = np.reshape(expert.predict(X), -1)
+        if not np.all(np.isfinite(predictions[:, k])):
+            raise ValueError(
+                f"Expert {k} ({type(expert).__name__}) returned NaN or inf predictions."
+            )
+    return predictions
+
+
+def _replace_own_densities(experts, X, y, log_lik):
+    """Put the log-density of experts that define ``score_samples(X, y)`` into ``log_lik``."""
+    for k, expert in enumerate(experts):
+        if has_own_density(expert):
+            log_lik[:, k] = expert.score_samples(X, y)
+
+
+def _accepts_return_std(expert):
+    try:
+        return "return_std" in inspect.signature(expert.predict).parameters
+    except (TypeError, ValueError):
+        return False

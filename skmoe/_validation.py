@@ -1,0 +1,98 @@
+"""Input checks shared by the skmoe estimators.
+
+This is the only module that imports scikit-learn's private helpers, so that a
+future scikit-learn release that moves them needs a fix in one file.
+"""
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_sample_weight
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_fit_context",
+    "check_n_samples",
+    "check_sample_weight",
+    "check_responsibilities",
+    "validate_params",
+]
+
+
+def check_sample_weight(sample_weight, X):
+    """Return float64 sample weights, refusing negative, NaN or all-zero weights.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights given to ``fit``; None means unit weights.
+    X : ndarray of shape (n_samples, n_features)
+        The validated training data.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,)
+        The checked weights.
+    """
+    if sample_weight is not None:
+        values = np.asarray(sample_weight)
+        if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+            raise ValueError("sample_weight must be finite, got NaN or inf values.")
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+
+
+def check_n_samples(n_samples, n_experts):
+    """Refuse fewer samples than experts, before any work is done.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of training rows.
+    n_experts : int
+        Number of experts asked for.
+    """
+    if n_samples < n_experts:
+        raise ValueError(
+            f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
+            f"n_samples={n_samples}."
+        )
+
+
+def check_responsibilities(init, n_samples, n_experts):
+    """Validate an initial responsibility array given as ``init``.
+
+    Parameters
+    ----------
+    init : array-like of shape (n_samples, n_experts)
+        Non-negative rows that sum to one.
+    n_samples : int
+        Number of training rows.
+    n_experts : int
+        Number of experts.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+        A float64 copy of ``init``.
+    """
+    resp = np.array(init, dtype=np.float64)
+    if resp.shape != (n_samples, n_experts):
+        raise ValueError(
+            "init must be 'kmeans', 'random' or an array of shape "
+            f"(n_samples, n_experts)=({n_samples}, {n_experts}), got an array of "
+            f"shape {resp.shape}."
+        )
+    if not np.all(np.isfinite(resp)) or np.any(resp < 0):
+        raise ValueError("init array must hold finite, non-negative responsibilities.")
+    if not np.allclose(resp.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        raise ValueError("Each row of the init array must sum to 1.")
+    return resp
