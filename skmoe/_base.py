@@ -211,6 +211,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 "loosen tol, try more starts (n_init) or another init, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         self._set_fitted(best)
         return self
@@ -288,6 +289,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"below min_expert_weight={self.min_expert_weight}. "
                 f"{int(keep.sum())} experts remain.",
                 UserWarning,
+                stacklevel=5,
             )
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]

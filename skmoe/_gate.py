@@ -170,12 +170,19 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def _drop_classes(self, keep):
         """Keep only the classes (experts) whose boolean mask ``keep`` is True."""
+        if not hasattr(self, "coef_"):
+            return
         self.coef_ = self.coef_[keep]
         self.intercept_ = self.intercept_[keep]
         self.classes_ = np.arange(self.coef_.shape[0])
 
+    def _scores(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_.T + self.intercept_
+
     def decision_function(self, X):
-        """Linear scores ``X W^T + b`` of each class.
+        """Linear scores of each class, ``X W^T + b``.
 
         Parameters
         ----------
@@ -184,12 +191,15 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes)
-            The scores before the softmax.
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            The scores before the softmax; with two classes, as in
+            scikit-learn's classifiers, the score of the second class minus
+            that of the first.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return X @ self.coef_.T + self.intercept_
+        scores = self._scores(X)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
 
     def predict_log_proba(self, X):
         """Log of the class probabilities.
@@ -204,7 +214,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-softmax of the scores.
         """
-        return log_softmax(self.decision_function(X), axis=1)
+        return log_softmax(self._scores(X), axis=1)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -234,7 +244,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        best = np.argmax(self._scores(X), axis=1)
+        return self.classes_[best]
 
 
 def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, fit_intercept):
@@ -258,7 +269,7 @@ def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, 
     return loss / total_weight, grad.ravel() / total_weight
 
 
-class ClassifierGate:
+class ClassifierGate(BaseEstimator):
     """Let any classifier with ``predict_proba`` and ``sample_weight`` act as a gate.
 
     The classifier is fitted on the data replicated once per expert, with

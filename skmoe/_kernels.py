@@ -91,7 +91,9 @@ def _gate_fallback(log_gate, i, resp):
         resp[i, k] /= total
 
 
-@njit(cache=True, nogil=True)
+# ``fastmath=False`` is explicit because numba otherwise compiles a callee with its
+# first caller's flags: under e_step's "reassoc" the sum would be vectorised.
+@njit(cache=True, nogil=True, fastmath=False)
 def _weighted_sum(sample_weight, values):
     """Serial ``sum(w * v)`` that skips zero weights (so ``0 * -inf`` is not NaN)."""
     total = 0.0
@@ -113,18 +115,25 @@ def e_step_reference(log_gate, log_lik, sample_weight):
     joint = log_gate + log_lik
     row_log_lik = logsumexp(joint, axis=1)
     dead = ~np.isfinite(row_log_lik)
+    # Normalise after subtracting the row maximum, not by exp(joint - row_log_lik):
+    # at |joint| ~ 1e300 the rounding of row_log_lik swamps log(n_experts).
     with np.errstate(invalid="ignore"):
-        resp = np.exp(joint - row_log_lik[:, None])
+        resp = _softmax_rows(joint)
     if np.any(dead):
         gate = log_gate[dead]
-        gate_norm = logsumexp(gate, axis=1)
         fallback = np.full_like(gate, 1.0 / gate.shape[1])
-        ok = np.isfinite(gate_norm)
-        fallback[ok] = np.exp(gate[ok] - gate_norm[ok, None])
+        ok = np.isfinite(np.max(gate, axis=1))
+        fallback[ok] = _softmax_rows(gate[ok])
         resp[dead] = fallback
     used = sample_weight != 0
     total = float(np.sum(sample_weight[used] * row_log_lik[used]))
     return resp, row_log_lik, total
+
+
+def _softmax_rows(scores):
+    """Row-wise softmax with the row maximum subtracted first."""
+    shifted = np.exp(scores - np.max(scores, axis=1, keepdims=True))
+    return shifted / np.sum(shifted, axis=1, keepdims=True)
 
 
 @njit(**_JIT)
@@ -150,18 +159,20 @@ def gaussian_log_likelihood(y, mean, variance, out):
     """
     n_samples, n_experts = mean.shape
     log_norm = np.empty(n_experts)
-    inv_var = np.empty(n_experts)
+    std = np.empty(n_experts)
     for k in range(n_experts):
         log_norm[k] = -0.5 * (_LOG_2PI + np.log(variance[k]))
-        inv_var[k] = 1.0 / variance[k]
+        # Scale by the standard deviation: 1 / variance overflows to inf for a
+        # subnormal variance, and 0 * inf would be NaN on a zero residual.
+        std[k] = np.sqrt(variance[k])
     for i in prange(n_samples):
         for k in range(n_experts):
-            r = y[i] - mean[i, k]
-            out[i, k] = log_norm[k] - 0.5 * r * r * inv_var[k]
+            z = (y[i] - mean[i, k]) / std[k]
+            out[i, k] = log_norm[k] - 0.5 * z * z
     return out
 
 
 def gaussian_log_likelihood_reference(y, mean, variance):
     """NumPy twin of :func:`gaussian_log_likelihood`."""
-    resid = y[:, None] - mean
-    return -0.5 * (_LOG_2PI + np.log(variance)[None, :]) - 0.5 * resid**2 / variance[None, :]
+    z = (y[:, None] - mean) / np.sqrt(variance)[None, :]
+    return -0.5 * (_LOG_2PI + np.log(variance)[None, :]) - 0.5 * z**2

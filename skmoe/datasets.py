@@ -78,7 +78,13 @@ def make_switching_regression(
     ((200, 3), (200,), (2, 3))
     """
     rng = check_random_state(random_state)
-    noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), (n_experts,)).copy()
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim > 1 or (noise.ndim == 1 and noise.shape[0] != n_experts):
+        raise ValueError(
+            f"noise must be a float or an array of length n_experts={n_experts}, got shape "
+            f"{noise.shape}."
+        )
+    noise = np.broadcast_to(noise, (n_experts,)).copy()
     if np.any(noise < 0) or not np.all(np.isfinite(noise)):
         raise ValueError("noise must be finite and non-negative.")
 

@@ -1,0 +1,57 @@
+"""scikit-learn's estimator checks, run the scikit-learn way."""
+
+import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.tree import DecisionTreeRegressor
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
+
+from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+
+FAST = {"max_iter": 5, "n_init": 1, "random_state": 0}
+
+ESTIMATORS = [
+    MixtureOfExpertsRegressor(n_experts=2, **FAST),
+    MixtureOfExpertsRegressor(DecisionTreeRegressor(max_depth=3), n_experts=2, **FAST),
+    MixtureOfExpertsRegressor(KNeighborsRegressor(n_neighbors=3), n_experts=2, **FAST),
+    MixtureOfExpertsRegressor(
+        [LinearRegression(), DecisionTreeRegressor(max_depth=3)], n_experts=2, **FAST
+    ),
+    SoftmaxGate(),
+]
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, SoftmaxGate):
+        return {}
+    # Each of these behaviours is tested directly in tests/test_regressor.py.
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "EM is a local method started from k-means: repeating a row changes the "
+            "k-means++ seeding, so weighted and repeated data start from different points "
+            "and may reach different optima. Weights are tested against repetition from a "
+            "common initial array instead."
+        ),
+        "check_methods_sample_order_invariance": (
+            "the check calls score_samples(X), but a mixture of experts is a conditional "
+            "density and its score_samples takes (X, y); predict is tested for row-order "
+            "invariance directly."
+        ),
+        "check_methods_subset_invariance": (
+            "the check calls score_samples(X), but score_samples takes (X, y); predict and "
+            "score_samples are tested for subset invariance directly."
+        ),
+    }
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Expert .* does not accept sample_weight:UserWarning")
+@pytest.mark.filterwarnings("ignore:Expert .* was removed:UserWarning")
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)

@@ -1,0 +1,70 @@
+"""The generators give data with the structure and ground truth they promise."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LinearRegression
+
+from skmoe.datasets import make_switching_regression
+
+
+def test_shapes_and_params():
+    X, y, params = make_switching_regression(300, 4, 3, random_state=0, return_params=True)
+    assert X.shape == (300, 4) and y.shape == (300,)
+    assert params.gate_coef.shape == (3, 4)
+    assert params.coef.shape == (3, 4)
+    assert params.intercept.shape == (3,)
+    assert params.noise.shape == (3,)
+    assert params.regime.shape == (300,)
+    assert_allclose(params.gate_proba.sum(axis=1), 1.0)
+    assert set(np.unique(params.regime)) <= {0, 1, 2}
+
+
+def test_targets_follow_each_rows_regime():
+    X, y, params = make_switching_regression(
+        2000, 3, 3, noise=[0.0, 0.0, 0.0], random_state=1, return_params=True
+    )
+    expected = np.einsum("ij,ij->i", X, params.coef[params.regime]) + params.intercept[
+        params.regime
+    ]
+    assert_allclose(y, expected)
+
+
+def test_noise_level_per_regime():
+    X, y, params = make_switching_regression(
+        30000, 2, 2, noise=[0.1, 0.5], random_state=2, return_params=True
+    )
+    for k, noise in enumerate([0.1, 0.5]):
+        rows = params.regime == k
+        fit = LinearRegression().fit(X[rows], y[rows])
+        assert_allclose(np.std(y[rows] - fit.predict(X[rows])), noise, rtol=0.05)
+
+
+def test_regimes_are_drawn_from_the_gate():
+    _, _, params = make_switching_regression(
+        50000, 2, 3, gate_sharpness=1.0, random_state=3, return_params=True
+    )
+    assert_allclose(np.bincount(params.regime) / 50000, params.gate_proba.mean(axis=0),
+                    atol=0.01)
+
+
+def test_sharp_gate_gives_argmax_regimes():
+    _, _, params = make_switching_regression(
+        2000, 2, 3, gate_sharpness=200.0, random_state=4, return_params=True
+    )
+    assert np.mean(params.regime == params.gate_proba.argmax(axis=1)) > 0.99
+
+
+def test_random_state_reproducible():
+    a = make_switching_regression(100, 2, 2, random_state=5)
+    b = make_switching_regression(100, 2, 2, random_state=5)
+    assert_array_equal(a[0], b[0])
+    assert_array_equal(a[1], b[1])
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="n_samples"):
+        make_switching_regression(0)
+    with pytest.raises(ValueError, match="noise must be a float or an array of length "
+                                         "n_experts=3"):
+        make_switching_regression(10, 2, 3, noise=[0.1, 0.2])

@@ -1,0 +1,525 @@
+"""Behaviour of MixtureOfExpertsRegressor and of the EM engine it runs on."""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
+from scipy.stats import norm
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe.datasets import make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def switching():
+    X, y, params = make_switching_regression(
+        n_samples=5000, n_features=5, n_experts=3, noise=[0.1, 0.2, 0.3],
+        gate_sharpness=3.0, random_state=0, return_params=True,
+    )
+    return X, y, params
+
+
+@pytest.fixture(scope="module")
+def fitted(switching):
+    X, y, _ = switching
+    return MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+
+
+def _match_experts(model, params):
+    """Permutation mapping each true regime to the fitted expert with closest coefficients."""
+    fitted_coef = np.array([e.coef_ for e in model.experts_])
+    cost = ((params.coef[:, None, :] - fitted_coef[None, :, :]) ** 2).sum(axis=2)
+    truth, fitted_index = linear_sum_assignment(cost)
+    return fitted_index[np.argsort(truth)]
+
+
+# ------------------------------------------------------------------ recovery
+def test_recovers_switching_regression(switching, fitted):
+    X, _, params = switching
+    order = _match_experts(fitted, params)
+    coef = np.array([fitted.experts_[k].coef_ for k in order])
+    intercept = np.array([fitted.experts_[k].intercept_ for k in order])
+    assert_allclose(coef, params.coef, atol=0.1)
+    assert_allclose(intercept, params.intercept, atol=0.1)
+    assert_allclose(np.sqrt(fitted.noise_variance_[order]), params.noise, rtol=0.1)
+    gate = fitted.predict_gate(X)[:, order]
+    agreement = np.mean(gate.argmax(axis=1) == params.gate_proba.argmax(axis=1))
+    assert agreement >= 0.95
+    assert fitted.converged_
+    assert fitted.n_experts_ == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_penalised_log_likelihood_never_decreases(seed, weighted):
+    X, y = make_switching_regression(800, 3, 3, noise=0.3, gate_sharpness=2.0,
+                                     random_state=seed)
+    weights = np.random.RandomState(seed).uniform(0.2, 3, size=len(y)) if weighted else None
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=60, tol=0, random_state=seed)
+    model.fit(X, y, sample_weight=weights)
+    bounds = np.array(model.lower_bounds_)
+    assert len(bounds) == 60
+    steps = np.diff(bounds)
+    assert np.all(steps >= -1e-8 * np.abs(bounds[1:])), steps.min()
+    assert model.lower_bound_ == bounds[-1]
+
+
+def test_lower_bound_is_penalised_mean_log_likelihood(fitted, switching):
+    X, y, _ = switching
+    penalty = 0.5 * np.sum(fitted.gate_.coef_**2) / fitted.gate_.C
+    expected = (fitted.score_samples(X, y).sum() - penalty) / len(y)
+    assert_allclose(fitted.lower_bound_, expected, rtol=1e-10)
+
+
+def test_more_starts_reach_a_strictly_better_optimum():
+    # Small data with four regimes: the first k-means start ends in a poorer local optimum.
+    X, y = make_switching_regression(150, 2, 4, noise=0.3, random_state=0)
+    one = MixtureOfExpertsRegressor(n_experts=4, n_init=1, random_state=0).fit(X, y)
+    ten = MixtureOfExpertsRegressor(n_experts=4, n_init=10, random_state=0).fit(X, y)
+    assert ten.lower_bound_ > one.lower_bound_ + 1e-2
+
+
+def test_starts_differ(capsys):
+    X, y = make_switching_regression(150, 2, 4, noise=0.3, random_state=0)
+    MixtureOfExpertsRegressor(n_experts=4, n_init=4, max_iter=20, random_state=0,
+                              verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    bounds = [float(re.search(r"log-likelihood (-?[\d.]+)", line).group(1)) for line in lines]
+    assert len(bounds) == 4
+    assert len(set(bounds)) > 1
+
+
+# ------------------------------------------------------------ predictions
+def test_predict_is_gate_weighted_mean(fitted, switching):
+    X = switching[0][:50]
+    gate = fitted.predict_gate(X)
+    experts = np.column_stack([e.predict(X) for e in fitted.experts_])
+    assert_allclose(fitted.predict(X), (gate * experts).sum(axis=1), rtol=1e-12)
+    assert_allclose(gate.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_return_std_is_law_of_total_variance(fitted, switching):
+    X = switching[0][:50]
+    gate = fitted.predict_gate(X)
+    experts = np.column_stack([e.predict(X) for e in fitted.experts_])
+    mean, std = fitted.predict(X, return_std=True)
+    expected = (gate * (fitted.noise_variance_ + experts**2)).sum(axis=1) - mean**2
+    assert_allclose(std**2, expected, rtol=1e-8)
+    # Against samples drawn from the fitted mixture at three inputs.
+    rng = np.random.RandomState(0)
+    for i in range(3):
+        expert = rng.choice(len(gate[i]), p=gate[i], size=200_000)
+        draws = experts[i, expert] + np.sqrt(fitted.noise_variance_[expert]) * rng.normal(
+            size=expert.shape)
+        assert_allclose(std[i], draws.std(), rtol=1e-2)
+
+
+def test_score_samples_is_log_mixture_density(fitted, switching):
+    X, y, _ = switching
+    X, y = X[:100], y[:100]
+    gate = fitted.predict_gate(X)
+    experts = np.column_stack([e.predict(X) for e in fitted.experts_])
+    log_density = norm.logpdf(y[:, None], experts, np.sqrt(fitted.noise_variance_))
+    expected = logsumexp(np.log(gate) + log_density, axis=1)
+    assert_allclose(fitted.score_samples(X, y), expected, rtol=1e-10)
+
+
+def test_bic_and_aic_count_free_parameters(fitted, switching):
+    X, y, _ = switching
+    # gate (K-1)(d+1) + experts K(d+1) + noise variances K, with K=3, d=5
+    n_params = 2 * 6 + 3 * 6 + 3
+    log_lik = fitted.score_samples(X, y).sum()
+    assert_allclose(fitted.bic(X, y), -2 * log_lik + n_params * np.log(len(y)))
+    assert_allclose(fitted.aic(X, y), -2 * log_lik + 2 * n_params)
+
+
+def test_bic_refuses_experts_without_parameter_count():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(DecisionTreeRegressor(max_depth=2), n_experts=2,
+                                      max_iter=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"expert 0 \(DecisionTreeRegressor\) has no such count"):
+        model.bic(X, y)
+
+
+def test_score_is_r2(fitted, switching):
+    from sklearn.metrics import r2_score
+
+    X, y, _ = switching
+    assert_allclose(fitted.score(X, y), r2_score(y, fitted.predict(X)))
+
+
+def test_predictions_invariant_to_row_order_and_subsets(fitted, switching):
+    X, y, _ = switching
+    X, y = X[:200], y[:200]
+    perm = np.random.RandomState(0).permutation(200)
+    assert_allclose(fitted.predict(X[perm]), fitted.predict(X)[perm], rtol=1e-12)
+    assert_allclose(fitted.score_samples(X[perm], y[perm]), fitted.score_samples(X, y)[perm],
+                    rtol=1e-12)
+    assert_allclose(fitted.predict(X[:7]), fitted.predict(X)[:7], rtol=1e-12)
+    assert_allclose(fitted.score_samples(X[:7], y[:7]), fitted.score_samples(X, y)[:7],
+                    rtol=1e-12)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        MixtureOfExpertsRegressor().predict(np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------ sample weights
+def test_integer_weights_equal_repeated_rows():
+    X, y = make_switching_regression(300, 2, 2, noise=0.2, random_state=1)
+    counts = np.random.RandomState(0).randint(0, 4, size=len(y))
+    init = np.random.RandomState(1).dirichlet([1, 1], size=len(y))
+    repeat = np.repeat(np.arange(len(y)), counts)
+    kwargs = {"n_experts": 2, "max_iter": 30, "tol": 0, "random_state": 0}
+    weighted = MixtureOfExpertsRegressor(init=init, **kwargs).fit(X, y, sample_weight=counts)
+    repeated = MixtureOfExpertsRegressor(init=init[repeat], **kwargs).fit(X[repeat], y[repeat])
+    assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-5, atol=1e-6)
+    assert_allclose(weighted.noise_variance_, repeated.noise_variance_, rtol=1e-5)
+    assert_allclose(weighted.lower_bound_, repeated.lower_bound_, rtol=1e-6)
+
+
+class _WeightRecorder(RegressorMixin, BaseEstimator):
+    """Linear regressor that remembers the sample weights of its last fit."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.sample_weight_ = sample_weight
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+class _NoWeights(RegressorMixin, BaseEstimator):
+    """Linear regressor without sample_weight that remembers its training rows."""
+
+    def fit(self, X, y):
+        self.X_ = X
+        self.model_ = LinearRegression().fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_experts_get_weights_times_responsibilities():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    init = np.zeros((200, 2))
+    init[:, 0] = X[:, 0] < 0
+    init[:, 1] = 1 - init[:, 0]
+    weights = np.linspace(0.5, 2.0, 200)
+    model = MixtureOfExpertsRegressor(_WeightRecorder(), n_experts=2, init=init, max_iter=1,
+                                      random_state=0)
+    model.fit(X, y, sample_weight=weights)
+    # After one iteration the experts were fitted on the initial responsibilities.
+    for k in range(2):
+        assert_allclose(model.experts_[k].sample_weight_, weights * init[:, k])
+
+
+def test_pipeline_expert_gets_weights_through_final_step():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    init = np.zeros((200, 2))
+    init[:, 0] = X[:, 0] < 0
+    init[:, 1] = 1 - init[:, 0]
+    expert = make_pipeline(StandardScaler(), _WeightRecorder())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*sample_weight")
+        model = MixtureOfExpertsRegressor(expert, n_experts=2, init=init, max_iter=1,
+                                          random_state=0).fit(X, y)
+    assert_allclose(model.experts_[1][-1].sample_weight_, init[:, 1])
+
+
+def test_polynomial_pipeline_experts_fit_quadratic_regimes():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(1500, 1))
+    left = X[:, 0] < 0
+    y = np.where(left, X[:, 0] ** 2, 3 - X[:, 0] ** 2) + 0.05 * rng.normal(size=1500)
+    expert = make_pipeline(PolynomialFeatures(2), LinearRegression())
+    model = MixtureOfExpertsRegressor(expert, n_experts=2, n_init=3, random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.9
+    assert_allclose(np.sort(np.sqrt(model.noise_variance_)), [0.05, 0.05], rtol=0.15)
+
+
+def test_expert_without_sample_weight_is_fitted_on_weighted_resample():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    init = np.zeros((300, 2))
+    init[:, 0] = X[:, 0] < 0
+    init[:, 1] = 1 - init[:, 0]
+    with pytest.warns(UserWarning, match=r"Expert 0 \(_NoWeights\) does not accept sample_weight"):
+        model = MixtureOfExpertsRegressor(_NoWeights(), n_experts=2, init=init, max_iter=1,
+                                          random_state=0).fit(X, y)
+    # Expert 0 had all the responsibility of the rows with x0 < 0 and none of the others.
+    assert np.all(model.experts_[0].X_[:, 0] < 0)
+    assert model.experts_[0].X_.shape[0] == 300
+
+
+def test_knn_experts_warn_and_fit():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    with pytest.warns(UserWarning, match=r"KNeighborsRegressor\) does not accept sample_weight"):
+        model = MixtureOfExpertsRegressor(KNeighborsRegressor(), n_experts=2, max_iter=5,
+                                          random_state=0).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+# -------------------------------------------------------- expert removal
+def test_vanishing_expert_is_removed_with_warning():
+    X, y = make_switching_regression(500, 2, 2, noise=0.1, random_state=0)
+    init = np.full((500, 3), [0.49, 0.49, 0.02])
+    with pytest.warns(UserWarning, match=r"Expert 2 \(LinearRegression\) was removed at EM "
+                                         r"iteration 1.*below min_expert_weight=0.05"):
+        model = MixtureOfExpertsRegressor(n_experts=3, init=init, min_expert_weight=0.05,
+                                          random_state=0).fit(X, y)
+    assert model.n_experts_ == 2
+    assert len(model.experts_) == 2
+    assert model.noise_variance_.shape == (2,)
+    assert model.predict_gate(X).shape == (500, 2)
+    assert np.all(np.isfinite(model.predict(X, return_std=True)))
+
+
+def test_more_experts_than_distinct_targets_gives_finite_model():
+    X = np.repeat(np.arange(4.0), 5)[:, None]
+    y = np.repeat([0.0, 1.0], 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = MixtureOfExpertsRegressor(n_experts=4, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X, return_std=True)))
+    assert np.all(np.isfinite(model.score_samples(X, y)))
+    assert np.all(model.noise_variance_ > 0)
+
+
+# ------------------------------------------------------------ bookkeeping
+def test_convergence_warning_names_remedies():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter, loosen tol, try more starts"):
+        model = MixtureOfExpertsRegressor(n_experts=2, max_iter=1, tol=0,
+                                          random_state=0).fit(X, y)
+    assert not model.converged_
+    assert model.n_iter_ == 1
+
+
+def test_verbose_prints_starts_and_iterations(capsys):
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    MixtureOfExpertsRegressor(n_experts=2, n_init=2, max_iter=3, tol=0, random_state=0,
+                              verbose=1).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["Start 0", "Start 1"]
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=3, tol=0, random_state=0,
+                              verbose=2).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 4
+    assert re.match(r"  Iteration 1: log-likelihood -?[\d.]+, change inf, [\d.]+ s", out[0])
+    assert re.match(r"  Iteration 3: log-likelihood -?[\d.]+, change -?[\d.e+-]+, [\d.]+ s",
+                    out[2])
+
+
+def test_same_random_state_gives_identical_fit():
+    X, y = make_switching_regression(400, 3, 3, random_state=0)
+    a = MixtureOfExpertsRegressor(n_experts=3, n_init=2, random_state=7).fit(X, y)
+    b = MixtureOfExpertsRegressor(n_experts=3, n_init=2, random_state=7).fit(X, y)
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_n_jobs_gives_identical_fit():
+    X, y = make_switching_regression(400, 3, 3, random_state=0)
+    a = MixtureOfExpertsRegressor(n_experts=3, max_iter=10, random_state=0).fit(X, y)
+    b = MixtureOfExpertsRegressor(n_experts=3, max_iter=10, random_state=0, n_jobs=2).fit(X, y)
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-12)
+
+
+def test_user_experts_are_not_modified():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    expert = DecisionTreeRegressor(max_depth=2)
+    model = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=3, random_state=0)
+    model.fit(X, y)
+    assert not hasattr(expert, "tree_")
+    assert expert.random_state is None
+    seeds = [e.random_state for e in model.experts_]
+    assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1]
+
+
+def test_warm_start_resumes_from_fitted_state():
+    X, y = make_switching_regression(500, 2, 3, noise=0.2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=5, tol=0, warm_start=True,
+                                      n_init=3, random_state=0).fit(X, y)
+    first = model.lower_bound_
+    model.fit(X, y)
+    assert model.lower_bounds_[0] >= first - 1e-10
+    assert model.lower_bound_ >= first
+    assert len(model.lower_bounds_) == 5
+
+
+def test_random_and_array_init():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    random_init = MixtureOfExpertsRegressor(n_experts=2, init="random", random_state=0).fit(X, y)
+    assert random_init.n_experts_ == 2
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    model = MixtureOfExpertsRegressor(n_experts=2, init=init, max_iter=1, random_state=0)
+    model.fit(X, y)
+    expected = LinearRegression().fit(X[X[:, 0] < 0], y[X[:, 0] < 0])
+    assert_allclose(model.experts_[0].coef_, expected.coef_, rtol=1e-10)
+
+
+def test_heterogeneous_experts():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor(max_depth=3)],
+                                      n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    assert isinstance(model.experts_[0], LinearRegression)
+    assert isinstance(model.experts_[1], DecisionTreeRegressor)
+
+
+def test_mixture_as_expert_supplies_its_own_density():
+    X, y = make_switching_regression(400, 2, 2, noise=0.2, random_state=0)
+    inner = MixtureOfExpertsRegressor(n_experts=2, max_iter=5, random_state=0)
+    outer = MixtureOfExpertsRegressor(inner, n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    gate = outer.predict_gate(X)
+    inner_density = np.column_stack([e.score_samples(X, y) for e in outer.experts_])
+    assert_allclose(outer.score_samples(X, y), logsumexp(np.log(gate) + inner_density, axis=1),
+                    rtol=1e-10)
+    mean, std = outer.predict(X, return_std=True)
+    inner_mean = np.column_stack([e.predict(X) for e in outer.experts_])
+    inner_var = np.column_stack([e.predict(X, return_std=True)[1] ** 2 for e in outer.experts_])
+    assert_allclose(std**2, (gate * (inner_var + (inner_mean - mean[:, None]) ** 2)).sum(1),
+                    rtol=1e-8)
+    # Counted parameters: the outer gate, and each inner mixture's own count (no outer variance).
+    inner_counts = sum(e._n_parameters() for e in outer.experts_)
+    assert outer._n_parameters() == 1 * 3 + inner_counts
+
+
+def test_classifier_gate():
+    X, y = make_switching_regression(400, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, gate=DecisionTreeClassifier(max_depth=3),
+                                      max_iter=10, random_state=0).fit(X, y)
+    gate = model.predict_gate(X)
+    assert gate.shape == (400, 2)
+    assert_allclose(gate.sum(axis=1), 1.0)
+
+
+# ------------------------------------------------------------ integration
+def test_pipeline_grid_search_and_pickle(switching):
+    X, y, _ = switching
+    X, y = X[:600], y[:600]
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("moe", MixtureOfExpertsRegressor(max_iter=30, random_state=0))])
+    search = GridSearchCV(pipe, {"moe__n_experts": [1, 3]}, cv=3).fit(X, y)
+    assert search.best_params_ == {"moe__n_experts": 3}
+    restored = pickle.loads(pickle.dumps(search.best_estimator_))
+    assert_array_equal(restored.predict(X), search.best_estimator_.predict(X))
+
+
+def test_dataframe_feature_names_kept(switching):
+    X, y, _ = switching
+    frame = pd.DataFrame(X[:300], columns=[f"f{i}" for i in range(5)])
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=5, random_state=0).fit(frame, y[:300])
+    assert_array_equal(model.feature_names_in_, frame.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(frame)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.predict(X[:300])
+
+
+def test_clone_keeps_parameters():
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=4, tol=1e-3)
+    assert clone(model).get_params()["n_experts"] == 4
+
+
+# ------------------------------------------------------------ bad input
+def test_fewer_samples_than_experts():
+    with pytest.raises(ValueError, match="Expected n_samples >= n_experts, got n_experts=5, "
+                                         "n_samples=3"):
+        MixtureOfExpertsRegressor(n_experts=5).fit(np.zeros((3, 2)), np.zeros(3))
+
+
+def test_init_array_of_wrong_shape():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_experts\)=\(50, 2\), got an "
+                                         r"array of shape \(50, 3\)"):
+        MixtureOfExpertsRegressor(n_experts=2, init=np.full((50, 3), 1 / 3)).fit(X, y)
+    with pytest.raises(ValueError, match="Each row of the init array must sum to 1"):
+        MixtureOfExpertsRegressor(n_experts=2, init=np.ones((50, 2))).fit(X, y)
+
+
+@pytest.mark.parametrize("expert", [LogisticRegression(), KNeighborsClassifier()])
+def test_classifier_expert_is_refused(expert):
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    name = type(expert).__name__
+    with pytest.raises(TypeError, match=rf"expert 0 \({name}\) is a classifier"):
+        MixtureOfExpertsRegressor(expert, n_experts=2).fit(X, y)
+
+
+def test_non_estimator_expert_is_refused():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match="The 'experts' parameter"):
+        MixtureOfExpertsRegressor("linear", n_experts=2).fit(X, y)
+    with pytest.raises(TypeError, match="expert 1 is 'linear'"):
+        MixtureOfExpertsRegressor([LinearRegression(), "linear"], n_experts=2).fit(X, y)
+
+
+def test_expert_list_length_must_match_n_experts():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match="list of 2 estimators but n_experts=3"):
+        MixtureOfExpertsRegressor([LinearRegression()] * 2, n_experts=3).fit(X, y)
+
+
+def test_gate_without_sample_weight_is_refused():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(TypeError, match="gate KNeighborsClassifier must accept sample_weight"):
+        MixtureOfExpertsRegressor(n_experts=2, gate=KNeighborsClassifier()).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_refused(bad):
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    X_bad = X.copy()
+    X_bad[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X_bad, y)
+    y_bad = y.copy()
+    y_bad[3] = bad
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, y_bad)
+
+
+def test_two_column_target_is_refused():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    message = r"y should be a 1d array, got an array of shape \(50, 2\)"
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, np.column_stack([y, y]))
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (-np.ones(50), "Negative values in data passed to `?sample_weight"),
+        (np.zeros(50), "Sample weights must contain at least one non-zero number"),
+        (np.full(50, np.nan), "sample_weight must be finite"),
+    ],
+)
+def test_bad_sample_weight_is_refused(weights, message):
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, y, sample_weight=weights)
+
+
+def test_default_gate_is_softmax():
+    X, y = make_switching_regression(100, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X, y)
+    assert isinstance(model.gate_, SoftmaxGate)
