@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from threadpoolctl import threadpool_limits
 
 from ._experts import (
     expert_templates,
@@ -186,23 +187,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         resume = self.warm_start and hasattr(self, "converged_")
         random_state = check_random_state(self.random_state)
         best = None
-        for start in range(1 if resume else self.n_init):
-            start_state = np.random.RandomState(random_state.randint(_SEED_MAX))
-            started = time.perf_counter()
-            if resume:
-                run = self._resumed_run()
-                resp = None
-            else:
-                run = _Run(seeded_clones(templates, start_state), list(routes),
-                           clone(gate_template), {})
-                resp = initial_responsibilities(
-                    init, X, self._init_targets(y), sample_weight, self.n_experts,
-                    start, start_state,
-                )
-            self._run_em(run, resp, X, y, sample_weight, context, start_state)
-            self._print_start(start, run, time.perf_counter() - started)
-            if best is None or run.lower_bound > best.lower_bound:
-                best = run
+        # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
+        # oversubscribe the cores, which has made fits many times slower.
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(1 if resume else self.n_init):
+                run = self._fit_start(start, resume, templates, routes, gate_template, init,
+                                      X, y, sample_weight, context, random_state)
+                if best is None or run.lower_bound > best.lower_bound:
+                    best = run
 
         if not best.converged:
             warnings.warn(
@@ -215,6 +207,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             )
         self._set_fitted(best)
         return self
+
+    def _fit_start(self, start, resume, templates, routes, gate_template, init, X, y,
+                   sample_weight, context, random_state):
+        """One EM start: from the fitted state when resuming, else from fresh clones."""
+        start_state = np.random.RandomState(random_state.randint(_SEED_MAX))
+        started = time.perf_counter()
+        if resume:
+            run, resp = self._resumed_run(), None
+        else:
+            experts = seeded_clones(templates, start_state)
+            gate = seeded_clones([gate_template], start_state)[0]
+            run = _Run(experts, list(routes), gate, {})
+            resp = initial_responsibilities(
+                init, X, self._init_targets(y), sample_weight, len(experts), start,
+                start_state,
+            )
+        self._run_em(run, resp, X, y, sample_weight, context, start_state)
+        self._print_start(start, run, time.perf_counter() - started)
+        return run
 
     def _gate_template(self):
         if self.gate is None:
@@ -346,7 +357,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
         Returns
         -------
-        gate : ndarray of shape (n_samples, n_experts_)
+        gate : ndarray of shape (n_samples, `n_experts_`)
             Rows sum to one.
         """
         return self.gate_.predict_proba(self._validated_X(X))
@@ -389,7 +400,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Bayesian information criterion on (X, y); lower is better.
 
         ``-2 log L + p log n`` with ``p`` the free parameters: the gate's
-        ``(K - 1) (d + 1)`` (softmax is invariant to a shift of all classes),
+        ``(K - 1) (d + 1)``, or ``(K - 1) d`` without intercept (softmax is
+        invariant to a shift of all classes; a gate other than SoftmaxGate has
+        no count and raises a ValueError),
         each expert's coefficients and intercept, and the likelihood's own
         parameters (a noise variance per Gaussian expert). Experts without a
         parameter count (trees, neighbours) raise a ValueError.
@@ -404,6 +417,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         Returns
         -------
         bic : float
+            The criterion; compare it across models fitted to the same data.
         """
         rows = self.score_samples(X, y)
         return -2.0 * rows.sum() + self._n_parameters() * np.log(rows.shape[0])
@@ -423,6 +437,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         Returns
         -------
         aic : float
+            The criterion; compare it across models fitted to the same data.
         """
         return -2.0 * self.score_samples(X, y).sum() + 2.0 * self._n_parameters()
 

@@ -4,7 +4,7 @@ _SHARED = {
     "n_experts": """n_experts : int, default=3
         Number of experts K. When ``experts`` is a list it must equal its length.""",
     "gate": """gate : estimator, default=None
-        The gate. None means :class:`SoftmaxGate` ``()``. A ``SoftmaxGate`` is
+        The gate. None means ``SoftmaxGate()``. A ``SoftmaxGate`` is
         cloned and always warm-started inside the EM loop. Any other classifier
         with ``predict_proba`` and a ``sample_weight`` argument to ``fit`` is
         fitted on the data replicated once per expert, weighted by the
@@ -41,7 +41,8 @@ default="kmeans"
         EM iteration (iteration, log-likelihood, change, seconds).""",
     "warm_start": """warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes EM from the
-        fitted experts and gate (``n_init`` is then ignored).""",
+        fitted experts, gate and likelihood parameters (``n_init``, ``init``,
+        ``experts`` and ``gate`` are then ignored).""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator
@@ -59,7 +60,7 @@ default="kmeans"
         start.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.""",
 }
 

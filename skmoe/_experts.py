@@ -5,10 +5,10 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
-from threadpoolctl import threadpool_limits
 
 
 def expert_templates(experts, n_experts, default):
@@ -152,12 +152,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state):
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
     )
-    parallel = Parallel(n_jobs=n_jobs, prefer="threads")
-    if parallel.n_jobs == 1:
-        return parallel(jobs)
-    # One BLAS thread per worker: workers x BLAS threads would oversubscribe the cores.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return parallel(jobs)
+    return Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
 
 
 def _fit_one(expert, route, X, y, weight, seed):
@@ -186,10 +181,13 @@ def n_expert_parameters(expert, index):
     if callable(own):
         return int(own())
     if hasattr(expert, "coef_"):
-        n_params = int(np.size(expert.coef_))
-        if getattr(expert, "fit_intercept", True) and hasattr(expert, "intercept_"):
-            n_params += int(np.size(expert.intercept_))
-        return n_params
+        coef = np.atleast_2d(expert.coef_)
+        n_rows, n_features = coef.shape
+        with_intercept = getattr(expert, "fit_intercept", True) and hasattr(expert, "intercept_")
+        if isinstance(expert, LogisticRegression) and n_rows > 2:
+            # Multinomial: softmax is invariant to a shift of all classes' rows.
+            n_rows -= 1
+        return n_rows * (n_features + int(with_intercept))
     raise ValueError(
         f"bic and aic need the number of free parameters of every expert; expert {index} "
         f"({type(expert).__name__}) has no such count. Use linear experts, or compare "

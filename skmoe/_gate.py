@@ -54,7 +54,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         L-BFGS iterations of the last fit.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     Examples
@@ -121,7 +121,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             if self.classes_.shape[0] < 2:
                 raise ValueError(
                     "SoftmaxGate needs at least 2 classes in y; got 1 class: "
-                    f"{self.classes_[0]!r}."
+                    f"{self.classes_[0]}."
                 )
             targets = np.zeros((X.shape[0], self.classes_.shape[0]))
             targets[np.arange(X.shape[0]), encoder.transform(y)] = 1.0
@@ -142,21 +142,30 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             and self.coef_.shape == (n_classes, n_features)
         ):
             start[:, :-1] = self.coef_
-            start[:, -1] = self.intercept_
-        total_weight = float(np.sum(sample_weight))
-        result = minimize(
-            _soft_cross_entropy,
-            start.ravel(),
-            args=(X, targets, sample_weight, total_weight, 1.0 / self.C, self.fit_intercept),
-            method="L-BFGS-B",
-            jac=True,
-            options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": 64 * np.finfo(float).eps},
-        )
-        params = result.x.reshape(n_classes, n_features + 1)
+            if self.fit_intercept:
+                start[:, -1] = self.intercept_
+        if self.max_iter == 0:
+            # L-BFGS-B would still take one step with maxiter=0.
+            params, self.n_iter_ = start, 0
+        else:
+            total_weight = float(np.sum(sample_weight))
+            result = minimize(
+                _soft_cross_entropy,
+                start.ravel(),
+                args=(X, targets, sample_weight, total_weight, 1.0 / self.C, self.fit_intercept),
+                method="L-BFGS-B",
+                jac=True,
+                options={
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                    "ftol": 64 * np.finfo(float).eps,
+                },
+            )
+            params = result.x.reshape(n_classes, n_features + 1)
+            self.n_iter_ = int(result.nit)
         self.coef_ = params[:, :-1].copy()
-        intercept = params[:, -1]
+        intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
         self.intercept_ = intercept - intercept.mean()
-        self.n_iter_ = int(result.nit)
         return self
 
     def _penalty(self):

@@ -28,8 +28,8 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         The strategy, or a validated array.
     X : ndarray of shape (n_samples, n_features)
         Training inputs.
-    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
-        Training targets as numbers (class labels one-hot encoded).
+    y : ndarray of shape (n_samples,) or None
+        Training targets clustered beside X, or None to cluster X alone.
     sample_weight : ndarray of shape (n_samples,)
         Row weights.
     n_experts : int
@@ -56,7 +56,7 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
 
 
 def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
-    data = np.column_stack([X, np.reshape(y, (X.shape[0], -1))])
+    data = X if y is None else np.column_stack([X, np.reshape(y, (X.shape[0], -1))])
     scale = data.std(axis=0)
     scale[scale == 0] = 1.0
     data = (data - data.mean(axis=0)) / scale
@@ -64,7 +64,7 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
     if start > 0:
         # A bootstrap of the rows moves the centres enough for each start to differ.
         counts = random_state.multinomial(X.shape[0], sample_weight / sample_weight.sum())
-        weights = sample_weight * counts
+        weights = counts.astype(np.float64)
     seed = random_state.randint(np.iinfo(np.int32).max)
     kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed)
     with warnings.catch_warnings():

@@ -176,3 +176,45 @@ def gaussian_log_likelihood_reference(y, mean, variance):
     """NumPy twin of :func:`gaussian_log_likelihood`."""
     z = (y[:, None] - mean) / np.sqrt(variance)[None, :]
     return -0.5 * (_LOG_2PI + np.log(variance)[None, :]) - 0.5 * z**2
+
+
+@njit(**_JIT)
+def categorical_log_likelihood(proba, columns, y, floor, out, k):
+    """Log-probability one expert gives each row's observed class, floored.
+
+    ``out[i, k] = log(max(proba[i, columns[y[i]]], floor))``, where
+    ``columns`` maps a global class index to the expert's own column, or -1
+    for a class the expert never saw (probability 0, so the floor).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_expert_classes)
+        The expert's ``predict_proba``.
+    columns : ndarray of shape (n_classes,), dtype int64
+        Column of each global class in ``proba``, or -1.
+    y : ndarray of shape (n_samples,), dtype int64
+        Encoded observed classes.
+    floor : float
+        Smallest probability used, so that no log-likelihood is -inf.
+    out : ndarray of shape (n_samples, n_experts)
+        Output; only column ``k`` is written.
+    k : int
+        The expert's column in ``out``.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_experts)
+    """
+    log_floor = np.log(floor)
+    for i in prange(y.shape[0]):
+        column = columns[y[i]]
+        p = proba[i, column] if column >= 0 else 0.0
+        out[i, k] = np.log(p) if p > floor else log_floor
+    return out
+
+
+def categorical_log_likelihood_reference(proba, columns, y, floor):
+    """NumPy twin of :func:`categorical_log_likelihood`; returns the column."""
+    column = columns[y]
+    p = np.where(column >= 0, proba[np.arange(y.shape[0]), np.maximum(column, 0)], 0.0)
+    return np.log(np.maximum(p, floor))

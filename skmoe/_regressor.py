@@ -53,7 +53,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     Attributes
     ----------
     {fitted_common}
-    noise_variance_ : ndarray of shape (n_experts_,)
+    noise_variance_ : ndarray of shape (`n_experts_`,)
         Noise variance of each expert (for an expert with its own density,
         the weighted variance of its residuals, which the likelihood does not
         use).

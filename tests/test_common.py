@@ -1,12 +1,13 @@
 """scikit-learn's estimator checks, run the scikit-learn way."""
 
 import pytest
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.tree import DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
-from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 
 FAST = {"max_iter": 5, "n_init": 1, "random_state": 0}
 
@@ -17,6 +18,12 @@ ESTIMATORS = [
     MixtureOfExpertsRegressor(
         [LinearRegression(), DecisionTreeRegressor(max_depth=3)], n_experts=2, **FAST
     ),
+    MixtureOfExpertsClassifier(n_experts=2, **FAST),
+    MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=3), n_experts=2, **FAST),
+    MixtureOfExpertsClassifier(GaussianNB(), n_experts=2, **FAST),
+    MixtureOfExpertsClassifier(
+        [LogisticRegression(), DecisionTreeClassifier(max_depth=3)], n_experts=2, **FAST
+    ),
     SoftmaxGate(),
 ]
 
@@ -24,7 +31,9 @@ ESTIMATORS = [
 def _expected_failed_checks(estimator):
     if isinstance(estimator, SoftmaxGate):
         return {}
-    # Each of these behaviours is tested directly in tests/test_regressor.py.
+    # Each of these behaviours is tested directly in tests/test_regressor.py and
+    # tests/test_classifier.py.
+
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "EM is a local method started from k-means: repeating a row changes the "
@@ -47,6 +56,8 @@ def _expected_failed_checks(estimator):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore:Expert .* does not accept sample_weight:UserWarning")
 @pytest.mark.filterwarnings("ignore:Expert .* was removed:UserWarning")
+# GaussianNB's own warning when an expert's weights leave a class with prior 0.
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
 
-from skmoe.datasets import make_switching_regression
+from skmoe.datasets import make_gated_classification, make_switching_regression
 
 
 def test_shapes_and_params():
@@ -68,3 +68,40 @@ def test_bad_parameters():
     with pytest.raises(ValueError, match="noise must be a float or an array of length "
                                          "n_experts=3"):
         make_switching_regression(10, 2, 3, noise=[0.1, 0.2])
+
+
+def test_gated_classification_shapes_and_params():
+    X, y, params = make_gated_classification(500, 4, 3, 5, random_state=0, return_params=True)
+    assert X.shape == (500, 4) and y.shape == (500,)
+    assert set(np.unique(y)) <= set(range(5))
+    assert params.coef.shape == (3, 5, 4) and params.intercept.shape == (3, 5)
+    assert params.gate_proba.shape == (500, 3)
+    assert_allclose(params.class_proba.sum(axis=1), 1.0)
+    assert_allclose(params.bayes_proba(X), params.class_proba)
+
+
+def test_gated_classification_bayes_proba_is_gate_mixture_of_softmaxes():
+    X, _, params = make_gated_classification(50, 2, 2, 3, random_state=1, return_params=True)
+    scores = np.einsum("kcd,nd->nkc", params.coef, X) + params.intercept
+    experts = np.exp(scores) / np.exp(scores).sum(axis=2, keepdims=True)
+    gate_scores = X @ params.gate_coef.T + params.gate_intercept
+    gate = np.exp(gate_scores) / np.exp(gate_scores).sum(axis=1, keepdims=True)
+    assert_allclose(params.class_proba, np.einsum("nk,nkc->nc", gate, experts))
+    assert_allclose(params.gate_proba, gate)
+
+
+def test_gated_classification_labels_follow_bayes_proba():
+    X, y, params = make_gated_classification(40000, 2, 2, 3, random_state=2, return_params=True)
+    assert_allclose(np.bincount(y, minlength=3) / len(y), params.class_proba.mean(axis=0),
+                    atol=0.01)
+    # Labels are drawn from the regime's own model: within a regime, frequencies match it.
+    regime0 = params.regime == 0
+    scores = X[regime0] @ params.coef[0].T + params.intercept[0]
+    proba0 = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    assert_allclose(np.bincount(y[regime0], minlength=3) / regime0.sum(), proba0.mean(axis=0),
+                    atol=0.015)
+
+
+def test_gated_classification_needs_two_classes():
+    with pytest.raises(ValueError, match="n_classes"):
+        make_gated_classification(10, 2, 2, 1)

@@ -257,6 +257,7 @@ def test_polynomial_pipeline_experts_fit_quadratic_regimes():
     assert_allclose(np.sort(np.sqrt(model.noise_variance_)), [0.05, 0.05], rtol=0.15)
 
 
+@pytest.mark.filterwarnings("ignore:Expert 1 .* does not accept sample_weight:UserWarning")
 def test_expert_without_sample_weight_is_fitted_on_weighted_resample():
     X, y = make_switching_regression(300, 2, 2, random_state=0)
     init = np.zeros((300, 2))

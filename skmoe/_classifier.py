@@ -1,0 +1,226 @@
+"""MixtureOfExpertsClassifier: categorical likelihood and label handling on the shared EM engine."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_consistent_length, validate_data
+
+from ._base import BaseMixtureOfExperts
+from ._docstrings import fill_doc
+from ._kernels import categorical_log_likelihood
+
+# Smallest class probability an expert is taken to give: an expert that never saw a
+# class, or gives it probability 0, must not make a log-likelihood -inf.
+PROBA_FLOOR = 1e-10
+
+
+@fill_doc
+class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
+    """Mixture of experts for classification, fitted by EM.
+
+    ``p(y | x) = sum_k g_k(x) p_k(y | x)``: a softmax gate ``g`` decides which
+    expert (any scikit-learn classifier with ``predict_proba``) speaks for which
+    input. Each expert's probabilities are mapped onto the estimator's
+    ``classes_`` (an expert may have seen only some classes) and floored at
+    1e-10 in the likelihood, so that no responsibility is NaN.
+
+    Parameters
+    ----------
+    experts : classifier or list of classifiers, default=None
+        One classifier with ``predict_proba``, cloned ``n_experts`` times, or a
+        list of them for heterogeneous experts. None means
+        ``LogisticRegression()``. Experts are trained on the encoded labels
+        ``0 .. n_classes - 1`` with ``sample_weight = w * responsibilities``
+        (a Pipeline through its final step); an expert that accepts no sample
+        weights is fitted on a weighted resample, with a warning.
+    {n_experts}
+    {gate}
+    {init}
+        For the classifier, k-means clusters the standardised X alone.
+    {n_init}
+    {max_iter}
+    {tol}
+    {min_expert_weight}
+    {n_jobs}
+    {random_state}
+    {verbose}
+    {warm_start}
+
+    Attributes
+    ----------
+    {fitted_common}
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The same model for regression.
+    SoftmaxGate : The default gate.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsClassifier
+    >>> from skmoe.datasets import make_gated_classification
+    >>> X, y = make_gated_classification(n_samples=600, n_experts=2, random_state=0)
+    >>> clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
+    """
+
+    def __init__(
+        self,
+        experts=None,
+        *,
+        n_experts=3,
+        gate=None,
+        init="kmeans",
+        n_init=1,
+        max_iter=100,
+        tol=1e-5,
+        min_expert_weight=1e-3,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            experts,
+            n_experts=n_experts,
+            gate=gate,
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+
+    # ----------------------------------------------------------------- hooks
+    def _default_expert(self):
+        return LogisticRegression()
+
+    def _check_expert(self, expert, index):
+        if not (hasattr(expert, "fit") and hasattr(expert, "predict_proba")):
+            raise TypeError(
+                "experts of MixtureOfExpertsClassifier must be classifiers with "
+                f"predict_proba; expert {index} ({type(expert).__name__}) has no "
+                "predict_proba."
+            )
+
+    def _validate_fit_data(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if encoder.classes_.shape[0] < 2:
+            raise ValueError(
+                "MixtureOfExpertsClassifier needs at least 2 classes in y; got 1 class: "
+                f"{encoder.classes_[0]}."
+            )
+        self.classes_ = encoder.classes_
+        return X, encoder.transform(y).astype(np.int64)
+
+    def _validate_targets(self, y, n_samples):
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
+        check_consistent_length(np.empty(n_samples), y)
+        encoded = np.searchsorted(self.classes_, y)
+        encoded = np.minimum(encoded, self.classes_.shape[0] - 1)
+        unknown = self.classes_[encoded] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels not seen during fit: {np.unique(y[unknown])[:5].tolist()}."
+            )
+        return encoded.astype(np.int64)
+
+    def _init_targets(self, y):
+        # Clustering on the labels would give each expert one class and leave the
+        # classifying to the gate: k-means sees X alone.
+        return None
+
+    def _likelihood_context(self, X, y, sample_weight):
+        return {}
+
+    def _likelihood_m_step(self, experts, X, y, weights, context):
+        return {}, self._log_likelihood(experts, {}, X, y)
+
+    def _log_likelihood(self, experts, params, X, y):
+        log_lik = np.empty((X.shape[0], len(experts)))
+        n_classes = self.classes_.shape[0]
+        for k, expert in enumerate(experts):
+            proba = _expert_proba(expert, k, X)
+            columns = np.full(n_classes, -1, dtype=np.int64)
+            columns[np.asarray(expert.classes_, dtype=np.int64)] = np.arange(proba.shape[1])
+            categorical_log_likelihood(proba, columns, y, PROBA_FLOOR, log_lik, k)
+        return log_lik
+
+    def _n_likelihood_parameters(self):
+        return 0
+
+    # ----------------------------------------------------------- prediction
+    def predict_proba(self, X):
+        """Class probabilities ``sum_k g_k(x) p_k(y | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to one.
+        """
+        X = self._validated_X(X)
+        gate = self.gate_.predict_proba(X)
+        proba = np.zeros((X.shape[0], self.classes_.shape[0]))
+        for k, expert in enumerate(self.experts_):
+            columns = np.asarray(expert.classes_, dtype=np.int64)
+            proba[:, columns] += gate[:, [k]] * _expert_proba(expert, k, X)
+        return proba
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba` (``-inf`` where every expert gives a class 0).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        best = np.argmax(self.predict_proba(X), axis=1)
+        return self.classes_[best]
+
+
+def _expert_proba(expert, index, X):
+    """An expert's ``predict_proba`` as float64, refusing non-finite values."""
+    proba = np.ascontiguousarray(expert.predict_proba(X), dtype=np.float64)
+    if not np.all(np.isfinite(proba)):
+        raise ValueError(
+            f"Expert {index} ({type(expert).__name__}) returned NaN or inf probabilities."
+        )
+    return proba

@@ -1,0 +1,340 @@
+"""SoftmaxGate: the penalised soft cross-entropy, its optimum, and the classifier contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import log_softmax
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+
+from skmoe import SoftmaxGate
+from skmoe._gate import _soft_cross_entropy
+from skmoe.datasets import make_switching_regression
+
+
+def _gated_data(n_samples=600, n_features=3, n_classes=3, sharpness=2.0, seed=0):
+    """Inputs, true gate probabilities, regimes drawn from them, and the true gate."""
+    X, _, params = make_switching_regression(
+        n_samples,
+        n_features,
+        n_classes,
+        gate_sharpness=sharpness,
+        random_state=seed,
+        return_params=True,
+    )
+    return X, params.gate_proba, params.regime, params
+
+
+def _centred(coef):
+    """Coefficients with the class mean removed (softmax is shift invariant)."""
+    return coef - coef.mean(axis=0)
+
+
+def _objective_by_hand(params, X, targets, sample_weight, alpha, fit_intercept):
+    """The documented objective, written independently of _soft_cross_entropy."""
+    n_classes = targets.shape[1]
+    params = params.reshape(n_classes, X.shape[1] + 1)
+    scores = X @ params[:, :-1].T
+    if fit_intercept:
+        scores = scores + params[:, -1]
+    data_term = -np.sum(sample_weight[:, None] * targets * log_softmax(scores, axis=1))
+    return (data_term + 0.5 * alpha * np.sum(params[:, :-1] ** 2)) / np.sum(sample_weight)
+
+
+def _central_difference(fun, x, step=1e-6):
+    grad = np.empty_like(x)
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = step
+        grad[j] = (fun(x + e) - fun(x - e)) / (2 * step)
+    return grad
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("soft", [True, False], ids=["soft", "one-hot"])
+def test_soft_cross_entropy_gradient_matches_finite_differences(fit_intercept, soft):
+    rng = np.random.default_rng(3)
+    n_samples, n_features, n_classes = 40, 3, 4
+    X = rng.normal(size=(n_samples, n_features))
+    if soft:
+        targets = rng.dirichlet(np.ones(n_classes), size=n_samples)
+    else:
+        targets = np.eye(n_classes)[rng.integers(n_classes, size=n_samples)]
+    sample_weight = rng.uniform(0.1, 3.0, size=n_samples)
+    sample_weight[:5] = 0.0
+    total_weight = float(sample_weight.sum())
+    alpha = 0.7
+    params = rng.normal(size=n_classes * (n_features + 1))
+    args = (X, targets, sample_weight, total_weight, alpha, fit_intercept)
+
+    loss, grad = _soft_cross_entropy(params, *args)
+
+    assert_allclose(
+        loss,
+        _objective_by_hand(params, X, targets, sample_weight, alpha, fit_intercept),
+        rtol=1e-12,
+    )
+    numeric = _central_difference(lambda p: _soft_cross_entropy(p, *args)[0], params)
+    assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    if not fit_intercept:
+        assert_array_equal(grad.reshape(n_classes, -1)[:, -1], 0.0)
+
+
+def test_soft_cross_entropy_does_not_modify_its_inputs():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(20, 2))
+    targets = rng.dirichlet(np.ones(3), size=20)
+    sample_weight = rng.uniform(size=20)
+    params = rng.normal(size=9)
+    copies = [a.copy() for a in (params, X, targets, sample_weight)]
+    _soft_cross_entropy(params, X, targets, sample_weight, 1.0, 1.0, True)
+    for before, after in zip(copies, (params, X, targets, sample_weight)):
+        assert_array_equal(after, before)
+
+
+def test_soft_targets_recover_the_true_gate():
+    # When the soft targets are the model's own probabilities the gradient of
+    # the unpenalised objective vanishes at the true parameters.
+    X, gate_proba, _, truth = _gated_data(n_samples=3000, n_features=3, n_classes=4)
+    gate = SoftmaxGate(C=1e8, tol=1e-10, max_iter=1000).fit(X, gate_proba)
+    assert_allclose(_centred(gate.coef_), _centred(truth.gate_coef), atol=1e-3)
+    assert_allclose(gate.intercept_, truth.gate_intercept - truth.gate_intercept.mean(), atol=1e-3)
+    assert_allclose(gate.predict_proba(X), gate_proba, atol=1e-4)
+    assert_array_equal(gate.classes_, np.arange(4))
+
+
+def test_intercept_is_centred():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate().fit(X + 2.0, gate_proba)
+    assert_allclose(gate.intercept_.sum(), 0.0, atol=1e-12)
+    assert np.any(np.abs(gate.intercept_) > 1e-3)
+
+
+def test_hard_labels_fit_like_one_hot_soft_targets():
+    X, _, regime, _ = _gated_data()
+    labels = np.array(["north", "south", "west"])[regime]
+    one_hot = np.eye(3)[regime]
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, size=X.shape[0])
+    hard = SoftmaxGate(C=0.5).fit(X, labels, sample_weight=sample_weight)
+    soft = SoftmaxGate(C=0.5).fit(X, one_hot, sample_weight=sample_weight)
+    assert_allclose(hard.coef_, soft.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(hard.intercept_, soft.intercept_, rtol=1e-12, atol=1e-14)
+    assert_allclose(hard.predict_proba(X), soft.predict_proba(X), rtol=1e-12, atol=1e-14)
+    assert_array_equal(hard.classes_, ["north", "south", "west"])
+    assert_array_equal(hard.predict(X), np.array(["north", "south", "west"])[soft.predict(X)])
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_multiclass_agrees_with_logistic_regression(C):
+    # scikit-learn 1.9 minimises mean_i w_i loss_i + ||W||^2 / (2 C sum_i w_i)
+    # over a full (n_classes, n_features) W with a free intercept: for three or
+    # more classes this is exactly SoftmaxGate's objective.
+    X, _, regime, _ = _gated_data(n_classes=4, seed=1)
+    sample_weight = np.random.default_rng(1).uniform(0.2, 2.0, size=X.shape[0])
+    gate = SoftmaxGate(C=C, tol=1e-10, max_iter=1000).fit(X, regime, sample_weight)
+    reference = LogisticRegression(C=C, tol=1e-10, max_iter=1000).fit(
+        X, regime, sample_weight=sample_weight
+    )
+    assert_allclose(gate.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+    assert_allclose(gate.coef_, reference.coef_, atol=1e-5)
+    assert_allclose(gate.intercept_, reference.intercept_ - reference.intercept_.mean(), atol=1e-5)
+    assert_array_equal(gate.predict(X), reference.predict(X))
+
+
+def test_binary_agrees_with_logistic_regression_at_double_C():
+    # Two classes: scikit-learn fits one vector w with penalty ||w||^2 / (2 C).
+    # The symmetric optimum of the gate is W = [-w/2, w/2], whose penalty is
+    # ||w||^2 / (4 C): the same objective as LogisticRegression with 2 C.
+    X, _, regime, _ = _gated_data(n_classes=3, seed=2)
+    y = (regime == 2).astype(int)
+    gate = SoftmaxGate(C=0.05, tol=1e-10, max_iter=1000).fit(X, y)
+    reference = LogisticRegression(C=0.1, tol=1e-10, max_iter=1000).fit(X, y)
+    assert_allclose(gate.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+    assert_allclose(gate.decision_function(X), reference.decision_function(X), atol=1e-5)
+    assert_allclose(gate.coef_[1] - gate.coef_[0], reference.coef_[0], atol=1e-5)
+    assert_allclose(gate.coef_[0], -gate.coef_[1], atol=1e-6)
+
+
+def test_warm_start_refit_starts_from_previous_solution():
+    X, gate_proba, _, _ = _gated_data(n_samples=1000)
+    cold = SoftmaxGate(tol=1e-8).fit(X, gate_proba)
+    warm = SoftmaxGate(tol=1e-8, warm_start=True).fit(X, gate_proba)
+    assert warm.n_iter_ == cold.n_iter_ > 2
+    warm.fit(X, gate_proba)
+    assert warm.n_iter_ < cold.n_iter_
+    assert_allclose(warm.coef_, cold.coef_, atol=1e-6)
+
+    # On nearby targets the warm start needs fewer iterations than a cold fit.
+    shifted = 0.9 * gate_proba + 0.1 / 3
+    warm.fit(X, shifted)
+    cold_shifted = SoftmaxGate(tol=1e-8).fit(X, shifted)
+    assert warm.n_iter_ < cold_shifted.n_iter_
+    assert_allclose(warm.coef_, cold_shifted.coef_, atol=1e-5)
+
+
+def test_without_warm_start_refit_ignores_previous_solution():
+    X, gate_proba, regime, _ = _gated_data()
+    gate = SoftmaxGate(tol=1e-8).fit(X, np.eye(3)[regime])
+    gate.fit(X, gate_proba)
+    fresh = SoftmaxGate(tol=1e-8).fit(X, gate_proba)
+    assert gate.n_iter_ == fresh.n_iter_
+    assert_allclose(gate.coef_, fresh.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_warm_start_refit_with_max_iter_zero_keeps_the_coefficients():
+    X, gate_proba, regime, _ = _gated_data()
+    gate = SoftmaxGate(warm_start=True).fit(X, gate_proba)
+    coef, intercept = gate.coef_.copy(), gate.intercept_.copy()
+    # Different targets: any iteration at all would move the coefficients.
+    gate.set_params(max_iter=0).fit(X, np.eye(3)[regime])
+    assert gate.n_iter_ == 0
+    assert_array_equal(gate.coef_, coef)
+    assert_array_equal(gate.intercept_, intercept)
+
+
+def test_max_iter_zero_cold_fit_leaves_the_gate_uniform():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate(max_iter=0).fit(X, gate_proba)
+    assert gate.n_iter_ == 0
+    assert_array_equal(gate.coef_, 0.0)
+    assert_allclose(gate.predict_proba(X), 1 / 3, rtol=1e-15)
+
+
+def test_without_intercept_the_intercept_is_zero():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate(fit_intercept=False).fit(X + 1.0, gate_proba)
+    assert_array_equal(gate.intercept_, 0.0)
+    scores = (X + 1.0) @ gate.coef_.T
+    assert_allclose(gate.predict_log_proba(X + 1.0), log_softmax(scores, axis=1), atol=1e-12)
+
+
+def test_warm_start_refit_without_intercept_drops_the_old_intercept():
+    X, gate_proba, _, _ = _gated_data()
+    X = X + 1.0
+    gate = SoftmaxGate(warm_start=True).fit(X, gate_proba)
+    gate.set_params(fit_intercept=False).fit(X, gate_proba)
+    fresh = SoftmaxGate(fit_intercept=False).fit(X, gate_proba)
+    assert_array_equal(gate.intercept_, 0.0)
+    assert_allclose(gate.predict_proba(X), fresh.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("soft", [True, False], ids=["soft", "hard"])
+def test_sample_weight_equals_repeated_rows(soft):
+    X, gate_proba, regime, _ = _gated_data(n_samples=300)
+    y = gate_proba if soft else regime
+    counts = np.random.default_rng(5).integers(0, 4, size=X.shape[0])
+    counts[:3] = 1  # the hard labels keep all classes
+    weighted = SoftmaxGate(tol=1e-10, max_iter=1000).fit(X, y, sample_weight=counts)
+    repeated = SoftmaxGate(tol=1e-10, max_iter=1000).fit(
+        np.repeat(X, counts, axis=0), np.repeat(y, counts, axis=0)
+    )
+    assert_allclose(weighted.coef_, repeated.coef_, atol=1e-7)
+    assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-7)
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-8)
+
+
+def test_zero_weight_rows_are_ignored():
+    X, gate_proba, _, _ = _gated_data(n_samples=300)
+    sample_weight = np.ones(300)
+    sample_weight[::4] = 0.0
+    rng = np.random.default_rng(6)
+    garbage = gate_proba.copy()
+    garbage[::4] = rng.dirichlet(np.ones(3), size=garbage[::4].shape[0])
+    a = SoftmaxGate(tol=1e-10).fit(X, gate_proba, sample_weight=sample_weight)
+    b = SoftmaxGate(tol=1e-10).fit(X, garbage, sample_weight=sample_weight)
+    assert_allclose(a.coef_, b.coef_, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        np.array([[1.2, -0.2], [0.5, 0.5], [0.3, 0.7], [0.0, 1.0]]),
+        np.array([[0.6, 0.6], [0.5, 0.5], [0.3, 0.7], [0.0, 1.0]]),
+        np.array([[0.2, 0.2, 0.2], [0.5, 0.3, 0.2], [0.3, 0.3, 0.4], [0.0, 0.0, 1.0]]),
+    ],
+    ids=["negative", "row-sum-1.2", "row-sum-0.6"],
+)
+def test_invalid_soft_targets_raise(targets):
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(
+        ValueError, match=r"Soft targets y must be non-negative with rows summing to 1\."
+    ):
+        SoftmaxGate().fit(X, targets)
+
+
+def test_single_class_raises():
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(ValueError, match="at least 2 classes in y; got 1 class"):
+        SoftmaxGate().fit(X, ["a", "a", "a", "a"])
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+)
+def test_predict_before_fit_raises(method):
+    with pytest.raises(NotFittedError, match="SoftmaxGate instance is not fitted yet"):
+        getattr(SoftmaxGate(), method)(np.zeros((2, 2)))
+
+
+def test_wrong_number_of_features_at_predict_raises():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate().fit(X, gate_proba)
+    with pytest.raises(ValueError, match="has 2 features, but SoftmaxGate is expecting 3"):
+        gate.predict_proba(X[:, :2])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_probabilities_are_normalised_and_consistent(n_classes):
+    X, gate_proba, regime, _ = _gated_data(n_classes=n_classes, seed=n_classes)
+    gate = SoftmaxGate().fit(X, gate_proba)
+    proba = gate.predict_proba(X)
+    log_proba = gate.predict_log_proba(X)
+    assert proba.shape == (X.shape[0], n_classes)
+    assert np.all(proba > 0)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert_allclose(log_proba, np.log(proba), rtol=1e-12, atol=1e-14)
+    assert_array_equal(gate.predict(X), np.argmax(proba, axis=1))
+
+    scores = X @ gate.coef_.T + gate.intercept_
+    decision = gate.decision_function(X)
+    if n_classes == 2:
+        assert decision.shape == (X.shape[0],)
+        assert_allclose(decision, scores[:, 1] - scores[:, 0], rtol=1e-12)
+        assert_allclose(decision, log_proba[:, 1] - log_proba[:, 0], rtol=1e-9, atol=1e-12)
+        assert_array_equal(gate.predict(X), (decision > 0).astype(int))
+    else:
+        assert decision.shape == (X.shape[0], n_classes)
+        assert_allclose(decision, scores, rtol=1e-12)
+
+
+def test_pickle_round_trip_gives_identical_probabilities():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate(C=3.0).fit(X, gate_proba)
+    restored = pickle.loads(pickle.dumps(gate))
+    assert_array_equal(restored.predict_proba(X), gate.predict_proba(X))
+    assert_array_equal(restored.coef_, gate.coef_)
+    assert restored.get_params() == gate.get_params()
+
+
+@pytest.mark.parametrize(("fit_intercept", "n_parameters"), [(True, 2 * (3 + 1)), (False, 2 * 3)])
+def test_penalty_and_parameter_count_on_a_known_gate(fit_intercept, n_parameters):
+    X, gate_proba, _, _ = _gated_data(n_features=3, n_classes=3)
+    gate = SoftmaxGate(C=4.0, fit_intercept=fit_intercept).fit(X, gate_proba)
+    gate.coef_ = np.array([[1.0, -2.0, 0.0], [0.5, 0.5, 3.0], [0.0, 1.0, -1.0]])
+    # ||W||^2 = 1 + 4 + 0.25 + 0.25 + 9 + 1 + 1 = 16.5, over 2 C = 8.
+    assert_allclose(gate._penalty(), 16.5 / 8.0, rtol=1e-15)
+    assert gate._n_parameters() == n_parameters
+
+
+def test_penalty_matches_the_objective_at_the_fitted_coefficients():
+    X, gate_proba, _, _ = _gated_data()
+    sample_weight = np.random.default_rng(7).uniform(0.5, 1.5, size=X.shape[0])
+    gate = SoftmaxGate(C=0.3).fit(X, gate_proba, sample_weight=sample_weight)
+    params = np.column_stack([gate.coef_, gate.intercept_]).ravel()
+    total = sample_weight.sum()
+    args = (X, gate_proba, sample_weight, total)
+    with_penalty, _ = _soft_cross_entropy(params, *args, 1 / 0.3, True)
+    without, _ = _soft_cross_entropy(params, *args, 0.0, True)
+    assert_allclose((with_penalty - without) * total, gate._penalty(), rtol=1e-10)

@@ -1,0 +1,351 @@
+"""The Numba kernels of skmoe._kernels equal their NumPy references, and never produce NaN."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skmoe._kernels import (
+    categorical_log_likelihood,
+    categorical_log_likelihood_reference,
+    e_step,
+    e_step_reference,
+    gaussian_log_likelihood,
+    gaussian_log_likelihood_reference,
+)
+
+RTOL = 1e-12
+ATOL = 1e-12
+LOG2 = float(np.log(2.0))
+
+
+def _run_e_step(log_gate, log_lik, sample_weight):
+    """Call the kernel on C-contiguous float64 inputs, checking it leaves them untouched.
+
+    The outputs are filled with NaN first, so an entry the kernel forgets to
+    write shows up as NaN.
+    """
+    log_gate = np.ascontiguousarray(log_gate, dtype=np.float64)
+    log_lik = np.ascontiguousarray(log_lik, dtype=np.float64)
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    inputs = (log_gate, log_lik, sample_weight)
+    copies = [a.copy() for a in inputs]
+    resp = np.full(log_lik.shape, np.nan)
+    row_log_lik = np.full(log_lik.shape[0], np.nan)
+    total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
+    for before, after in zip(copies, inputs):
+        assert_array_equal(after, before)
+    return resp, row_log_lik, total
+
+
+def _serial_weighted_sum(sample_weight, values):
+    """sum(w * v) over nonzero weights, in row order (the kernel's documented order)."""
+    total = 0.0
+    for w, v in zip(sample_weight.tolist(), values.tolist()):
+        if w != 0.0:
+            total += w * v
+    return total
+
+
+def _check_e_step(log_gate, log_lik, sample_weight):
+    """Assert every promise of e_step on one input; return the kernel's outputs."""
+    resp, row_log_lik, total = _run_e_step(log_gate, log_lik, sample_weight)
+    with np.errstate(all="ignore"):
+        ref_resp, ref_row, ref_total = e_step_reference(
+            log_gate.copy(), log_lik.copy(), sample_weight.copy()
+        )
+
+    assert not np.any(np.isnan(resp))
+    assert not np.any(np.isnan(row_log_lik))
+    assert not math.isnan(total)
+    assert np.all(resp >= 0.0)
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+    assert_allclose(resp, ref_resp, rtol=RTOL, atol=ATOL)
+    assert_array_equal(np.isneginf(row_log_lik), np.isneginf(ref_row))
+    assert_allclose(row_log_lik, ref_row, rtol=RTOL, atol=ATOL)
+
+    # The total is the serial sum over rows of nonzero weight (bit for bit),
+    # and it agrees with an exactly rounded sum up to the cancellation it allows.
+    used = sample_weight != 0.0
+    assert total == _serial_weighted_sum(sample_weight, row_log_lik)
+    terms = sample_weight[used] * row_log_lik[used]
+    if np.all(np.isfinite(terms)):
+        scale = float(np.sum(np.abs(terms)))
+        assert abs(total - math.fsum(terms.tolist())) <= 1e-12 * scale + 1e-300
+        assert abs(total - ref_total) <= 1e-12 * scale + 1e-300
+    else:
+        assert total == ref_total == float(np.sum(terms))
+    return resp, row_log_lik, total
+
+
+def _log_normalised(scores):
+    """Log-softmax of each row, computed in NumPy."""
+    top = scores.max(axis=1, keepdims=True)
+    return scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 8, 32])
+@pytest.mark.parametrize("n_samples", [1, 7, 500])
+def test_e_step_equals_reference_on_random_inputs(n_samples, n_experts):
+    rng = np.random.default_rng(n_samples * 100 + n_experts)
+    log_gate = _log_normalised(rng.normal(scale=3.0, size=(n_samples, n_experts)))
+    log_lik = rng.normal(loc=-5.0, scale=20.0, size=(n_samples, n_experts))
+    sample_weight = rng.uniform(0.0, 3.0, size=n_samples)
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, sample_weight)
+    assert np.all(np.isfinite(row_log_lik))
+    if n_experts == 1:
+        assert_array_equal(resp, 1.0)
+
+
+@pytest.mark.parametrize(
+    "log_lik_row",
+    [
+        [-1e300, -1e300, -1e300],
+        [-1e300, -1e300 * (1 + 1e-15), -2e300],
+        [-1e5, -1e5 - 0.5, -1e5 + 3.0],
+        [700.0, 700.0, 699.0],
+        [700.0, -1e300, -1e5],
+        [1e300, 1e300, -1e300],
+        [-1e300, -np.inf, 700.0],
+    ],
+    ids=["all-1e300", "near-1e300", "1e5", "plus700", "mixed", "plus1e300", "mixed-inf"],
+)
+def test_e_step_equals_reference_on_huge_magnitudes(log_lik_row):
+    log_gate = np.log(np.array([[0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]]))
+    log_lik = np.array([log_lik_row, log_lik_row], dtype=np.float64)
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, np.array([1.0, 2.0]))
+    assert np.all(np.isfinite(row_log_lik))
+
+
+def test_e_step_equal_log_likelihoods_give_the_gate_probabilities():
+    # Equal log-likelihoods carry no information, so the gate decides alone.
+    log_gate = np.log(np.array([[0.25, 0.75], [0.5, 0.5], [0.1, 0.9]]))
+    log_lik = np.array([[-1e3, -1e3], [700.0, 700.0], [0.0, 0.0]])
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, np.ones(3))
+    assert_allclose(resp, np.exp(log_gate), rtol=1e-12)
+    assert_allclose(row_log_lik, log_lik[:, 0], rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 8, 32])
+def test_e_step_all_experts_minus_inf_falls_back_to_gate(n_experts):
+    rng = np.random.default_rng(n_experts)
+    n_samples = 20
+    log_gate = _log_normalised(rng.normal(size=(n_samples, n_experts)))
+    log_lik = rng.normal(size=(n_samples, n_experts))
+    dead = np.arange(n_samples) % 3 == 0
+    log_lik[dead] = -np.inf
+    resp, row_log_lik, total = _check_e_step(log_gate, log_lik, np.ones(n_samples))
+    assert_allclose(resp[dead], np.exp(log_gate[dead]), rtol=1e-13, atol=0)
+    assert np.all(np.isneginf(row_log_lik[dead]))
+    assert np.all(np.isfinite(row_log_lik[~dead]))
+    assert total == -np.inf
+
+
+def test_e_step_some_experts_minus_inf_get_zero_responsibility():
+    rng = np.random.default_rng(0)
+    log_gate = _log_normalised(rng.normal(size=(50, 8)))
+    log_lik = rng.normal(scale=5.0, size=(50, 8))
+    mask = rng.uniform(size=(50, 8)) < 0.5
+    mask[:, 0] = False  # every row keeps at least one finite expert
+    log_lik[mask] = -np.inf
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, np.ones(50))
+    assert_array_equal(resp[mask], 0.0)
+    assert np.all(resp[~mask] > 0.0)
+    assert np.all(np.isfinite(row_log_lik))
+
+
+def test_e_step_zero_weight_on_minus_inf_rows_keeps_total_finite():
+    rng = np.random.default_rng(1)
+    log_gate = _log_normalised(rng.normal(size=(30, 4)))
+    log_lik = rng.normal(size=(30, 4))
+    log_lik[[2, 11, 29]] = -np.inf
+    sample_weight = rng.uniform(0.5, 2.0, size=30)
+    sample_weight[[2, 11, 29]] = 0.0
+    resp, row_log_lik, total = _check_e_step(log_gate, log_lik, sample_weight)
+    assert np.isfinite(total)
+    assert np.all(np.isneginf(row_log_lik[[2, 11, 29]]))
+    used = sample_weight != 0
+    assert_allclose(total, np.sum(sample_weight[used] * row_log_lik[used]), rtol=1e-13)
+
+
+def test_e_step_zero_weight_rows_do_not_count():
+    rng = np.random.default_rng(2)
+    log_gate = _log_normalised(rng.normal(size=(10, 3)))
+    log_lik = rng.normal(size=(10, 3))
+    weights = np.ones(10)
+    weights[5:] = 0.0
+    _, row_all, total_all = _check_e_step(log_gate, log_lik, np.ones(10))
+    _, row_half, total_half = _check_e_step(log_gate, log_lik, weights)
+    assert_array_equal(row_half, row_all)
+    assert_allclose(total_half, np.sum(row_all[:5]), rtol=1e-14)
+    assert total_half != total_all
+
+
+def test_e_step_gate_with_minus_inf_entries():
+    # An expert the gate rules out (log g = -inf) gets no responsibility even
+    # when its own likelihood is the best of the row.
+    log_gate = np.array(
+        [[-np.inf, np.log(0.4), np.log(0.6)], [-np.inf, -np.inf, 0.0], [-LOG2, -LOG2, -np.inf]]
+    )
+    log_lik = np.array([[50.0, -1.0, -2.0], [700.0, -1e300, -3.0], [-np.inf, -1.0, 5.0]])
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, np.ones(3))
+    assert_array_equal(resp[[0, 1, 2], [0, 0, 2]], 0.0)
+    assert_allclose(resp[1], [0.0, 0.0, 1.0], rtol=0, atol=0)
+    assert_allclose(resp[2], [0.0, 1.0, 0.0], rtol=0, atol=0)
+    assert_allclose(row_log_lik[1], -3.0, rtol=1e-15)
+
+
+def test_e_step_gate_minus_inf_where_experts_are_alive_is_a_dead_row():
+    # The only finite experts are the ones the gate rules out: the joint row is
+    # all -inf, so the responsibilities fall back to the gate's probabilities.
+    log_gate = np.array([[-np.inf, np.log(0.25), np.log(0.75)]])
+    log_lik = np.array([[3.0, -np.inf, -np.inf]])
+    resp, row_log_lik, _ = _check_e_step(log_gate, log_lik, np.ones(1))
+    assert_allclose(resp, [[0.0, 0.25, 0.75]], rtol=1e-15, atol=0)
+    assert row_log_lik[0] == -np.inf
+
+
+def test_e_step_gate_all_minus_inf_and_dead_row_gives_uniform():
+    log_gate = np.full((2, 4), -np.inf)
+    log_lik = np.array([[-np.inf] * 4, [1.0, 2.0, 3.0, 4.0]])
+    resp, row_log_lik, total = _check_e_step(log_gate, log_lik, np.array([0.0, 0.0]))
+    assert_array_equal(resp, 0.25)
+    assert np.all(np.isneginf(row_log_lik))
+    assert total == 0.0
+
+
+_E_STEP_VALUES = st.one_of(
+    st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False),
+    st.floats(-800.0, 800.0, allow_nan=False, allow_infinity=False),
+    st.just(-np.inf),
+    st.just(-1e300),
+)
+
+
+@st.composite
+def _e_step_inputs(draw):
+    n_samples = draw(st.integers(1, 12))
+    n_experts = draw(st.sampled_from([1, 2, 3, 8, 32]))
+    shape = (n_samples, n_experts)
+    log_gate = draw(hnp.arrays(np.float64, shape, elements=_E_STEP_VALUES))
+    log_lik = draw(hnp.arrays(np.float64, shape, elements=_E_STEP_VALUES))
+    weights = draw(
+        hnp.arrays(
+            np.float64,
+            n_samples,
+            elements=st.one_of(st.just(0.0), st.floats(1e-3, 1e3)),
+        )
+    )
+    return log_gate, log_lik, weights
+
+
+@settings(max_examples=50, deadline=None)
+@given(_e_step_inputs())
+def test_e_step_property_equals_reference_and_never_nan(inputs):
+    _check_e_step(*inputs)
+
+
+def _run_gaussian(y, mean, variance):
+    y, mean, variance = (np.ascontiguousarray(a, dtype=np.float64) for a in (y, mean, variance))
+    copies = [a.copy() for a in (y, mean, variance)]
+    out = np.full(mean.shape, np.nan)
+    result = gaussian_log_likelihood(y, mean, variance, out)
+    assert result is out
+    for before, after in zip(copies, (y, mean, variance)):
+        assert_array_equal(after, before)
+    with np.errstate(all="ignore"):
+        expected = gaussian_log_likelihood_reference(y.copy(), mean.copy(), variance.copy())
+    assert not np.any(np.isnan(out))
+    assert not np.any(np.isposinf(out))
+    assert_array_equal(np.isneginf(out), np.isneginf(expected))
+    assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+    return out
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 8, 32])
+@pytest.mark.parametrize("n_samples", [1, 9, 400])
+def test_gaussian_log_likelihood_equals_reference_on_random_inputs(n_samples, n_experts):
+    rng = np.random.default_rng(10 * n_samples + n_experts)
+    y = rng.normal(scale=5.0, size=n_samples)
+    mean = rng.normal(scale=5.0, size=(n_samples, n_experts))
+    variance = rng.uniform(0.01, 10.0, size=n_experts)
+    out = _run_gaussian(y, mean, variance)
+    # The density formula itself, independently of the reference.
+    resid = y[:, None] - mean
+    expected = -0.5 * np.log(2 * np.pi * variance) - resid**2 / (2 * variance)
+    assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variance", [1e-300, 1e-310, 5e-324, 1e300])
+def test_gaussian_log_likelihood_extreme_variance_and_residuals_never_nan(variance):
+    y = np.array([0.0, 1e-160, 1e-150, 1.0, 1e150, 1e200, -1e300, 1e308])
+    mean = np.zeros((y.shape[0], 2))
+    mean[:, 1] = y  # residual exactly zero in the second column
+    out = _run_gaussian(y, mean, np.array([variance, variance]))
+    # Zero residual: the log normaliser, finite however small the variance.
+    assert_allclose(out[:, 1], -0.5 * (np.log(2 * np.pi) + np.log(variance)), rtol=1e-14)
+    # The residual y = 0 is exact as well.
+    assert out[0, 0] == out[0, 1]
+
+
+def test_gaussian_log_likelihood_huge_residual_is_minus_inf_not_nan():
+    y = np.array([1e200, -1e200, 1e308, -1e308])
+    mean = np.array([[-1e200, 0.0], [1e200, 0.0], [-1e308, 1e308], [1e308, -1e308]])
+    out = _run_gaussian(y, mean, np.array([1e-300, 1.0]))
+    assert np.all(np.isneginf(out[:, 0]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 10).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float64, n, elements=st.floats(-1e200, 1e200)),
+            st.integers(1, 8).flatmap(
+                lambda k: st.tuples(
+                    hnp.arrays(np.float64, (n, k), elements=st.floats(-1e200, 1e200)),
+                    hnp.arrays(
+                        np.float64,
+                        k,
+                        elements=st.floats(5e-324, 1e300, exclude_min=False),
+                    ),
+                )
+            ),
+        )
+    )
+)
+def test_gaussian_log_likelihood_property_equals_reference(data):
+    y, (mean, variance) = data
+    _run_gaussian(y, mean, variance)
+
+
+# ---------------------------------------------------------------------------
+# categorical_log_likelihood
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_expert_classes, n_classes", [(2, 2), (3, 5), (5, 5)])
+def test_categorical_log_likelihood_equals_reference(n_expert_classes, n_classes):
+    rng = np.random.RandomState(n_classes)
+    n = 400
+    proba = rng.dirichlet(np.ones(n_expert_classes), size=n)
+    proba[:7, 0] = 0.0  # zero probabilities must hit the floor, not -inf
+    seen = np.sort(rng.choice(n_classes, size=n_expert_classes, replace=False))
+    columns = np.full(n_classes, -1, dtype=np.int64)
+    columns[seen] = np.arange(n_expert_classes)
+    y = rng.randint(n_classes, size=n).astype(np.int64)
+    out = np.full((n, 3), np.nan)
+    proba_before = proba.copy()
+    categorical_log_likelihood(proba, columns, y, 1e-10, out, 1)
+    assert_array_equal(proba, proba_before)
+    expected = categorical_log_likelihood_reference(proba, columns, y, 1e-10)
+    assert_allclose(out[:, 1], expected, rtol=1e-12, atol=0)
+    assert np.all(np.isnan(out[:, [0, 2]])), "only column k is written"
+    assert np.all(np.isfinite(out[:, 1]))
+    assert out[:, 1].min() >= np.log(1e-10)
+    unseen = columns[y] < 0
+    assert_allclose(out[unseen, 1], np.log(1e-10))
