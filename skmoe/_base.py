@@ -13,9 +13,11 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -35,9 +37,11 @@ from ._validation import (
     Interval,
     StrOptions,
     _fit_context,
+    check_is_estimator,
     check_n_samples,
     check_responsibilities,
     check_sample_weight,
+    check_sparse_input,
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -58,6 +62,25 @@ class _Run:
     @property
     def lower_bound(self):
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+class _FitData:
+    """What every EM start of one fit sees: the data, the gate's view of it, constants."""
+
+    def __init__(self, X, X_gate, y, sample_weight, context):
+        self.X = X
+        self.X_gate = X_gate
+        self.y = y
+        self.sample_weight = sample_weight
+        self.context = context
+
+
+def _all_accept(parts, tag):
+    """Whether every estimator in ``parts`` has the input tag ``tag`` (sparse, allow_nan)."""
+    return all(
+        hasattr(part, "__sklearn_tags__") and getattr(get_tags(part).input_tags, tag)
+        for part in parts
+    )
 
 
 class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
@@ -118,8 +141,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Raise TypeError when ``expert`` cannot serve as an expert of this estimator."""
 
     @abstractmethod
-    def _validate_fit_data(self, X, y):
-        """Validate X and y at fit; return X (float64) and y as the likelihood needs it."""
+    def _validate_fit_data(self, X, y, **check_params):
+        """Validate X and y at fit; return X (float64) and y as the likelihood needs it.
+
+        ``check_params`` go to ``validate_data`` (sparse input, NaN, minimum rows).
+        """
 
     @abstractmethod
     def _validate_targets(self, y, n_samples):
@@ -150,15 +176,34 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _n_likelihood_parameters(self):
         """Free parameters of the likelihood outside the experts (e.g. noise variances)."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            parts = [
+                *expert_templates(self.experts, self.n_experts, self._default_expert()),
+                self.gate if self.gate is not None else SoftmaxGate(),
+            ]
+            tags.input_tags.allow_nan = _all_accept(parts, "allow_nan")
+            tags.input_tags.sparse = _all_accept(parts, "sparse")
+        except (TypeError, ValueError, AttributeError):
+            # Invalid parameters: fit will say what is wrong.
+            pass
+        return tags
+
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the mixture of experts by EM.
 
+        The fit is atomic: if it raises or is interrupted, a previously fitted
+        estimator keeps exactly the state it had.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs. Sparse matrices are accepted when every expert
+            and the gate accept them; NaN is accepted when every expert and
+            the gate accept it (e.g. histogram gradient boosting).
         y : array-like of shape (n_samples,)
             Training targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -170,14 +215,34 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self : object
             The fitted estimator.
         """
-        X, y = self._validate_fit_data(X, y)
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        sample_weight = check_sample_weight(sample_weight, X)
-        check_n_samples(X.shape[0], self.n_experts)
+        saved = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y, sample_weight):
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         for index, template in enumerate(templates):
             self._check_expert(template, index)
+        if self.gate is not None:
+            check_is_estimator(self.gate, "gate")
         gate_template = self._gate_template()
+        parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
+        allow_nan = _all_accept(parts, "allow_nan")
+        check_sparse_input(X, parts, _all_accept(parts, "sparse"))
+        X, y = self._validate_fit_data(
+            X, y, accept_sparse=["csr", "csc"], ensure_min_samples=2,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        else:
+            X = np.ascontiguousarray(X, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X)
+        check_n_samples(X.shape[0], self.n_experts)
         init = self.init
         if not isinstance(init, str):
             init = check_responsibilities(init, X.shape[0], self.n_experts)
@@ -185,6 +250,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         context = self._likelihood_context(X, y, sample_weight)
 
         resume = self.warm_start and hasattr(self, "converged_")
+        if resume:
+            gate_scaler = self.gate_scaler_
+        else:
+            gate_scaler = StandardScaler(with_mean=not sp.issparse(X))
+            gate_scaler.fit(X, sample_weight=sample_weight)
+        X_gate = gate_scaler.transform(X)
+        data = _FitData(X, X_gate, y, sample_weight, context)
         random_state = check_random_state(self.random_state)
         best = None
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
@@ -192,7 +264,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         with threadpool_limits(limits=1, user_api="blas"):
             for start in range(1 if resume else self.n_init):
                 run = self._fit_start(start, resume, templates, routes, gate_template, init,
-                                      X, y, sample_weight, context, random_state)
+                                      data, random_state)
                 if best is None or run.lower_bound > best.lower_bound:
                     best = run
 
@@ -203,13 +275,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 "loosen tol, try more starts (n_init) or another init, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
+        self.gate_scaler_ = gate_scaler
         self._set_fitted(best)
         return self
 
-    def _fit_start(self, start, resume, templates, routes, gate_template, init, X, y,
-                   sample_weight, context, random_state):
+    def _fit_start(self, start, resume, templates, routes, gate_template, init, data,
+                   random_state):
         """One EM start: from the fitted state when resuming, else from fresh clones."""
         start_state = np.random.RandomState(random_state.randint(_SEED_MAX))
         started = time.perf_counter()
@@ -220,10 +293,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             gate = seeded_clones([gate_template], start_state)[0]
             run = _Run(experts, list(routes), gate, {})
             resp = initial_responsibilities(
-                init, X, self._init_targets(y), sample_weight, len(experts), start,
-                start_state,
+                init, data.X, self._init_targets(data.y), data.sample_weight, len(experts),
+                start, start_state,
             )
-        self._run_em(run, resp, X, y, sample_weight, context, start_state)
+        self._run_em(run, resp, data, start_state)
         self._print_start(start, run, time.perf_counter() - started)
         return run
 
@@ -245,8 +318,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return _Run(experts, [weight_parameter(e) for e in experts],
                     copy.deepcopy(self.gate_), params)
 
-    def _run_em(self, run, resp, X, y, sample_weight, context, random_state):
+    def _run_em(self, run, resp, data, random_state):
         """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
+        X, X_gate, y, sample_weight = data.X, data.X_gate, data.y, data.sample_weight
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
@@ -254,7 +328,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             # Resuming: the fitted parameters give the first responsibilities.
             log_lik = self._log_likelihood(run.experts, run.params, X, y)
             resp = np.empty_like(log_lik)
-            total = e_step(run.gate.predict_log_proba(X), log_lik, sample_weight, resp,
+            total = e_step(run.gate.predict_log_proba(X_gate), log_lik, sample_weight, resp,
                            row_log_lik)
             previous = (total - run.gate._penalty()) / total_weight
 
@@ -265,10 +339,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 previous = -np.inf
             weights = resp * sample_weight[:, None]
             run.experts = fit_experts(run.experts, run.routes, X, y, weights,
-                                      self.n_jobs, random_state)
-            run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights, context)
-            run.gate._fit_soft(X, resp, sample_weight)
-            total = e_step(run.gate.predict_log_proba(X), log_lik, sample_weight, resp,
+                                      self.n_jobs, random_state, n_iter)
+            run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
+                                                          data.context)
+            run.gate._fit_soft(X_gate, resp, sample_weight)
+            total = e_step(run.gate.predict_log_proba(X_gate), log_lik, sample_weight, resp,
                            row_log_lik)
             lower_bound = (total - run.gate._penalty()) / total_weight
             if np.isnan(lower_bound):
@@ -344,15 +419,28 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     # ----------------------------------------------------------- prediction
     def _validated_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return np.ascontiguousarray(X)
+        tags = self.__sklearn_tags__().input_tags
+        X = validate_data(
+            self, X, reset=False, dtype=np.float64,
+            accept_sparse=["csr", "csc"] if tags.sparse else False,
+            ensure_all_finite="allow-nan" if tags.allow_nan else True,
+        )
+        return X.tocsr() if sp.issparse(X) else np.ascontiguousarray(X)
+
+    def _gate_log_proba(self, X):
+        """Log gate probabilities of validated rows."""
+        return self.gate_.predict_log_proba(self.gate_scaler_.transform(X))
+
+    def _gate_proba(self, X):
+        """Gate probabilities of validated rows."""
+        return self.gate_.predict_proba(self.gate_scaler_.transform(X))
 
     def predict_gate(self, X):
         """Gate probabilities: how much each expert speaks for each row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
 
         Returns
@@ -360,14 +448,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         gate : ndarray of shape (n_samples, `n_experts_`)
             Rows sum to one.
         """
-        return self.gate_.predict_proba(self._validated_X(X))
+        return self._gate_proba(self._validated_X(X))
 
     def score_samples(self, X, y):
         """Log-density of each target under the fitted mixture, ``log p(y | x)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
         y : array-like of shape (n_samples,)
             Targets.
@@ -377,14 +465,17 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         log_density : ndarray of shape (n_samples,)
             ``log sum_k g_k(x) p_k(y | x)`` per row.
         """
+        return self._posterior(X, y)[1]
+
+    def _posterior(self, X, y):
+        """Responsibilities ``p(k | x, y)`` and ``log p(y | x)`` of new rows."""
         X = self._validated_X(X)
         y = self._validate_targets(y, X.shape[0])
         log_lik = self._log_likelihood(self.experts_, self._fitted_params(), X, y)
         resp = np.empty_like(log_lik)
         row_log_lik = np.empty(X.shape[0])
-        e_step(self.gate_.predict_log_proba(X), log_lik, np.ones(X.shape[0]), resp,
-               row_log_lik)
-        return row_log_lik
+        e_step(self._gate_log_proba(X), log_lik, np.ones(X.shape[0]), resp, row_log_lik)
+        return resp, row_log_lik
 
     def _fitted_params(self):
         return {name: getattr(self, name) for name in self._likelihood_params_}

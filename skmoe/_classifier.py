@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
+from ._validation import check_is_estimator
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
 # class, or gives it probability 0, must not make a log-likelihood -inf.
@@ -111,9 +112,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 f"predict_proba; expert {index} ({type(expert).__name__}) has no "
                 "predict_proba."
             )
+        check_is_estimator(expert, f"expert {index}")
 
-    def _validate_fit_data(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64)
+    def _validate_fit_data(self, X, y, **check_params):
+        X, y = validate_data(self, X, y, dtype=np.float64, **check_params)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if encoder.classes_.shape[0] < 2:
@@ -177,7 +179,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validated_X(X)
-        gate = self.gate_.predict_proba(X)
+        gate = self._gate_proba(X)
         proba = np.zeros((X.shape[0], self.classes_.shape[0]))
         for k, expert in enumerate(self.experts_):
             columns = np.asarray(expert.classes_, dtype=np.int64)

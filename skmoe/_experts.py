@@ -121,7 +121,7 @@ def has_own_density(expert):
         return False
 
 
-def fit_experts(experts, routes, X, y, weights, n_jobs, random_state):
+def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Parameters
@@ -138,29 +138,43 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state):
         Number of joblib workers (threads).
     random_state : numpy.random.RandomState
         Source of the resampling seeds.
+    n_iter : int
+        The EM iteration, named in the error when an expert fails.
 
     Returns
     -------
     experts : list of estimators
         The fitted experts.
+
+    Raises
+    ------
+    RuntimeError
+        When an expert's fit raises; names the expert and the iteration, and
+        chains the original exception.
     """
     seeds = [
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
     jobs = (
-        delayed(_fit_one)(expert, route, X, y, weights[:, k], seed)
+        delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
     )
     return Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
 
 
-def _fit_one(expert, route, X, y, weight, seed):
-    if route is not None:
-        return expert.fit(X, y, **{route: weight})
-    rng = np.random.RandomState(seed)
-    rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
-    return expert.fit(X[rows], y[rows])
+def _fit_one(expert, route, X, y, weight, seed, index, n_iter):
+    try:
+        if route is not None:
+            return expert.fit(X, y, **{route: weight})
+        rng = np.random.RandomState(seed)
+        rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
+        return expert.fit(X[rows], y[rows])
+    except Exception as exc:
+        raise RuntimeError(
+            f"Expert {index} ({type(expert).__name__}) failed to fit at EM iteration "
+            f"{n_iter}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def n_expert_parameters(expert, index):

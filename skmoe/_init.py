@@ -15,8 +15,11 @@ restarts explore rather than repeat one partition:
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import StandardScaler
 
 
 def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
@@ -56,10 +59,13 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
 
 
 def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
-    data = X if y is None else np.column_stack([X, np.reshape(y, (X.shape[0], -1))])
-    scale = data.std(axis=0)
-    scale[scale == 0] = 1.0
-    data = (data - data.mean(axis=0)) / scale
+    data = _standardised(X, sample_weight)
+    if y is not None:
+        target = _standardised(np.reshape(y, (X.shape[0], -1)), sample_weight)
+        if sp.issparse(data):
+            data = sp.hstack([data, target], format="csr")
+        else:
+            data = np.column_stack([data, target])
     weights = sample_weight
     if start > 0:
         # A bootstrap of the rows moves the centres enough for each start to differ.
@@ -75,3 +81,11 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
     resp = np.zeros((X.shape[0], n_experts))
     resp[np.arange(X.shape[0]), labels] = 1.0
     return resp
+
+
+def _standardised(X, sample_weight):
+    """Columns with unit weighted variance (centred when dense); NaN set to the column mean."""
+    if not sp.issparse(X) and np.isnan(X).any():
+        X = SimpleImputer(strategy="mean", keep_empty_features=True).fit_transform(X)
+    scaler = StandardScaler(with_mean=not sp.issparse(X))
+    return scaler.fit_transform(X, sample_weight=sample_weight)

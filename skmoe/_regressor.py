@@ -12,7 +12,7 @@ from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._experts import has_own_density
 from ._kernels import gaussian_log_likelihood
-from ._validation import Interval
+from ._validation import Interval, check_is_estimator
 
 
 @fill_doc
@@ -30,7 +30,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     ----------
     experts : regressor or list of regressors, default=None
         One regressor, cloned ``n_experts`` times, or a list of regressors for
-        heterogeneous experts. None means ``LinearRegression()``. Experts get
+        heterogeneous experts. None means ``LinearRegression(tol=0.0)``: the
+        least-squares cutoff at machine precision, so that features of very
+        different scales are not truncated. Experts get
         ``sample_weight = w * responsibilities`` in every M-step (a Pipeline
         through its final step); an expert that accepts no sample weights is
         fitted on a weighted resample, with a warning.
@@ -114,7 +116,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
-        return LinearRegression()
+        expert = LinearRegression()
+        if "tol" in expert.get_params():
+            # Its default cutoff of singular values (1e-6) drops features whose scale is
+            # far below the others'; machine precision keeps the fit scale-equivariant.
+            expert.set_params(tol=0.0)
+        return expert
 
     def _check_expert(self, expert, index):
         if not (hasattr(expert, "fit") and hasattr(expert, "predict")):
@@ -122,6 +129,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"experts must be scikit-learn regressors with fit and predict; expert "
                 f"{index} is {expert!r}."
             )
+        check_is_estimator(expert, f"expert {index}")
         if is_classifier(expert) or is_clusterer(expert):
             raise TypeError(
                 f"experts of MixtureOfExpertsRegressor must be regressors; expert {index} "
@@ -129,8 +137,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"{'classifier' if is_classifier(expert) else 'clusterer'}."
             )
 
-    def _validate_fit_data(self, X, y):
-        return validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+    def _validate_fit_data(self, X, y, **check_params):
+        return validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
 
     def _validate_targets(self, y, n_samples):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
@@ -190,7 +198,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Predicted standard deviation; only when ``return_std`` is True.
         """
         X = self._validated_X(X)
-        gate = self.gate_.predict_proba(X)
+        gate = self._gate_proba(X)
         predictions = _expert_predictions(self.experts_, X)
         mean = np.einsum("ik,ik->i", gate, predictions)
         if not return_std:
@@ -201,11 +209,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 variance[:, k] = expert.predict(X, return_std=True)[1] ** 2
         spread = variance + (predictions - mean[:, None]) ** 2
         return mean, np.sqrt(np.einsum("ik,ik->i", gate, spread))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 def _expert_predictions(experts, X):

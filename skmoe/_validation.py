@@ -5,7 +5,9 @@ future scikit-learn release that moves them needs a fix in one file.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import _fit_context
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -19,8 +21,10 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_fit_context",
+    "check_is_estimator",
     "check_n_samples",
     "check_sample_weight",
+    "check_sparse_input",
     "check_responsibilities",
     "validate_params",
 ]
@@ -64,6 +68,46 @@ def check_n_samples(n_samples, n_experts):
         raise ValueError(
             f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
             f"n_samples={n_samples}."
+        )
+
+
+def check_is_estimator(obj, name):
+    """Refuse an object that scikit-learn cannot clone (no ``get_params``).
+
+    Parameters
+    ----------
+    obj : object
+        An expert or the gate.
+    name : str
+        How the error names it, e.g. ``"expert 2"`` or ``"gate"``.
+    """
+    if not callable(getattr(obj, "get_params", None)):
+        raise TypeError(
+            f"{name} ({type(obj).__name__}) is not a scikit-learn estimator: it has no "
+            "get_params. Derive it from sklearn.base.BaseEstimator."
+        )
+
+
+def check_sparse_input(X, parts, all_accept_sparse):
+    """Refuse a sparse X when an expert or the gate needs dense input.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        The training inputs as given.
+    parts : list of estimators
+        The experts, then the gate.
+    all_accept_sparse : bool
+        Whether every part accepts sparse input.
+    """
+    if sp.issparse(X) and not all_accept_sparse:
+        names = sorted({type(part).__name__ for part in parts
+                        if not (hasattr(part, "__sklearn_tags__")
+                                and get_tags(part).input_tags.sparse)})
+        raise TypeError(
+            f"X is a sparse matrix, but {', '.join(names)} needs dense input. Pass "
+            "X.toarray(), or use experts and a gate that accept sparse input (linear "
+            "models and SoftmaxGate)."
         )
 
 

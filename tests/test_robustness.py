@@ -1,0 +1,329 @@
+"""Bad input is refused at the door; hard data gives a usable model; fits are atomic."""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.datasets import make_gated_classification, make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_switching_regression(300, 3, 2, noise=0.2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+
+
+# ------------------------------------------------------------------ bad input
+# Each row: what is wrong, the call, the error type, the message it must contain.
+# docs/robustness.rst lists the same cases.
+def _X():
+    return make_switching_regression(30, 2, 2, random_state=0)[0]
+
+
+def _y():
+    return make_switching_regression(30, 2, 2, random_state=0)[1]
+
+
+BAD_REGRESSOR_INPUT = [
+    ("nan in X", lambda: (np.where(np.eye(30, 2, dtype=bool), np.nan, _X()), _y(), {}),
+     ValueError, "Input X contains NaN"),
+    ("inf in y", lambda: (_X(), np.r_[np.inf, _y()[1:]], {}),
+     ValueError, "Input y contains infinity"),
+    ("complex X", lambda: (_X() + 1j, _y(), {}), ValueError, "Complex data not supported"),
+    ("object X", lambda: (np.full((30, 2), "a", dtype=object), _y(), {}),
+     ValueError, "could not convert string to float"),
+    ("empty X", lambda: (np.empty((0, 2)), np.empty(0), {}), ValueError,
+     r"Found array with 0 sample\(s\)"),
+    ("one sample", lambda: (_X()[:1], _y()[:1], {"n_experts": 1}), ValueError,
+     r"Found array with 1 sample\(s\) .* while a minimum of 2 is required"),
+    ("fewer samples than experts", lambda: (_X()[:3], _y()[:3], {"n_experts": 4}), ValueError,
+     "Expected n_samples >= n_experts, got n_experts=4, n_samples=3"),
+    ("2-D y", lambda: (_X(), np.c_[_y(), _y()], {}), ValueError,
+     r"y should be a 1d array, got an array of shape \(30, 2\)"),
+    ("init of wrong shape", lambda: (_X(), _y(), {"init": np.full((30, 3), 1 / 3)}), ValueError,
+     r"shape \(n_samples, n_experts\)=\(30, 2\), got an array of shape \(30, 3\)"),
+    ("init rows not summing to 1", lambda: (_X(), _y(), {"init": np.full((30, 2), 0.3)}),
+     ValueError, "Each row of the init array must sum to 1"),
+    ("expert not an estimator", lambda: (_X(), _y(), {"experts": object()}), ValueError,
+     "The 'experts' parameter of MixtureOfExpertsRegressor must be"),
+    ("expert without get_params", lambda: (_X(), _y(), {"experts": _Bare()}), TypeError,
+     r"expert 0 \(_Bare\) is not a scikit-learn estimator: it has no get_params"),
+    ("classifier as regression expert", lambda: (_X(), _y(), {"experts": LogisticRegression()}),
+     TypeError, r"expert 0 \(LogisticRegression\) is a classifier"),
+    ("gate without predict_proba", lambda: (_X(), _y(), {"gate": LinearRegression()}),
+     ValueError, "The 'gate' parameter of MixtureOfExpertsRegressor must be None or an object "
+     "implementing 'fit' and 'predict_proba'"),
+    ("gate without sample_weight", lambda: (_X(), _y(), {"gate": _GateNoWeights()}),
+     TypeError, "gate _GateNoWeights must accept sample_weight"),
+    ("negative weights", lambda: (_X(), _y(), {"sample_weight": -np.ones(30)}), ValueError,
+     "Negative values in data passed to `?sample_weight"),
+    ("nan weights", lambda: (_X(), _y(), {"sample_weight": np.full(30, np.nan)}), ValueError,
+     "sample_weight must be finite"),
+    ("all-zero weights", lambda: (_X(), _y(), {"sample_weight": np.zeros(30)}), ValueError,
+     "Sample weights must contain at least one non-zero number"),
+    ("sparse X with a dense-only expert",
+     lambda: (sp.csr_matrix(_X()), _y(), {"experts": _FailsAtSecondFit()}),
+     TypeError, "X is a sparse matrix, but (SoftmaxGate, )?_FailsAtSecondFit needs dense input"),
+]
+
+
+class _Bare:
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+class _GateNoWeights(BaseEstimator):
+    def fit(self, X, y):
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+
+@pytest.mark.parametrize("case", BAD_REGRESSOR_INPUT, ids=[c[0] for c in BAD_REGRESSOR_INPUT])
+def test_bad_regressor_input_is_refused_at_the_door(case, monkeypatch):
+    _, make, error, message = case
+    X, y, params = make()
+    sample_weight = params.pop("sample_weight", None)
+    params.setdefault("n_experts", 2)
+    # "before any work": no expert may be fitted when the input is refused.
+    monkeypatch.setattr(LinearRegression, "fit", _forbidden)
+    with pytest.raises(error, match=message):
+        MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=sample_weight)
+
+
+def _forbidden(*args, **kwargs):
+    raise AssertionError("an expert was fitted before the input was checked")
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [(np.zeros(30), "needs at least 2 classes in y; got 1 class: 0"),
+     (np.linspace(0, 1, 30), "Unknown label type: continuous")],
+)
+def test_bad_classifier_targets(y, message):
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsClassifier(n_experts=2).fit(_X(), y)
+
+
+def test_one_feature_works():
+    X, y = make_switching_regression(200, 1, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    assert model.n_features_in_ == 1
+
+
+def test_nan_allowed_when_every_part_accepts_it():
+    X, y = make_switching_regression(400, 3, 2, noise=0.1, random_state=0)
+    X_nan = X.copy()
+    X_nan[::7, 1] = np.nan
+    model = MixtureOfExpertsRegressor(
+        HistGradientBoostingRegressor(max_iter=20), n_experts=2,
+        gate=HistGradientBoostingClassifier(max_iter=10), max_iter=5, random_state=0,
+    )
+    assert model.__sklearn_tags__().input_tags.allow_nan
+    model.fit(X_nan, y)
+    assert np.all(np.isfinite(model.predict(X_nan)))
+    assert np.all(np.isfinite(model.score_samples(X_nan, y)))
+    # The default gate does not accept NaN, so the same data is refused.
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MixtureOfExpertsRegressor(HistGradientBoostingRegressor(), n_experts=2).fit(X_nan, y)
+
+
+# ------------------------------------------------------------------ hard data
+@pytest.mark.parametrize("y_scale", [1e8, 1e-8])
+def test_scale_of_y_and_features_only_rescales_predictions(y_scale):
+    X, y = make_switching_regression(600, 3, 2, noise=0.2, random_state=3)
+    feature_scale = np.array([1e-6, 1.0, 1e6])
+    base = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    scaled = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    scaled.fit(X * feature_scale, y * y_scale)
+    assert_allclose(scaled.predict(X * feature_scale), base.predict(X) * y_scale, rtol=1e-6,
+                    atol=1e-6 * y_scale)
+    mean, std = scaled.predict(X * feature_scale, return_std=True)
+    assert_allclose(std, base.predict(X, return_std=True)[1] * y_scale, rtol=1e-6)
+    assert_allclose(scaled.predict_gate(X * feature_scale), base.predict_gate(X), atol=1e-7)
+
+
+def test_duplicated_rows_and_constant_feature():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    X = np.c_[np.repeat(X, 3, axis=0), np.full(600, 7.0)]
+    y = np.repeat(y, 3)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X, return_std=True)))
+    assert np.all(np.isfinite(model.lower_bounds_))
+
+
+def test_perfectly_separable_classes():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    assert model.score(X, y) >= 0.97
+    assert np.all(np.isfinite(model.score_samples(X, y)))
+
+
+def test_n_samples_equal_to_n_experts():
+    X = np.array([[0.0], [1.0], [2.0]])
+    y = np.array([0.0, 1.0, 5.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X, return_std=True)))
+    assert np.all(np.isfinite(model.score_samples(X, y)))
+
+
+class _FailsAtSecondFit(RegressorMixin, BaseEstimator):
+    def fit(self, X, y, sample_weight=None):
+        self.fits_ = getattr(self, "fits_", 0) + 1
+        if self.fits_ == 2:
+            raise np.linalg.LinAlgError("singular matrix")
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_expert_error_names_expert_and_iteration(data):
+    X, y = data
+    model = MixtureOfExpertsRegressor([LinearRegression(), _FailsAtSecondFit()], n_experts=2,
+                                      random_state=0)
+    with pytest.raises(RuntimeError, match=r"Expert 1 \(_FailsAtSecondFit\) failed to fit at EM "
+                                           r"iteration 2: LinAlgError: singular matrix") as info:
+        model.fit(X, y)
+    assert isinstance(info.value.__cause__, np.linalg.LinAlgError)
+
+
+class _NaNPredictions(RegressorMixin, BaseEstimator):
+    def fit(self, X, y, sample_weight=None):
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], np.nan)
+
+
+def test_expert_returning_nan_is_an_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"Expert 1 \(_NaNPredictions\) returned NaN or inf"):
+        MixtureOfExpertsRegressor([LinearRegression(), _NaNPredictions()], n_experts=2,
+                                  random_state=0).fit(X, y)
+
+
+def test_extreme_outlier_keeps_responsibilities_finite():
+    X, y = make_switching_regression(300, 2, 2, noise=0.1, random_state=0)
+    y = y.copy()
+    y[0] += 1e6 * 0.1
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    resp, log_density = model._posterior(X, y)
+    assert np.all(np.isfinite(resp))
+    assert_allclose(resp.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(log_density))
+    assert np.all(np.isfinite(model.lower_bounds_))
+
+
+# ------------------------------------------------------------ atomic fits
+def _state(model):
+    return {key: pickle.dumps(value) for key, value in vars(model).items()}
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_failed_fit_leaves_fitted_estimator_unchanged(data, warm_start):
+    X, y = data
+    model = MixtureOfExpertsRegressor([LinearRegression(), _FailsAtSecondFit()], n_experts=2,
+                                      max_iter=1, warm_start=warm_start, random_state=0)
+    model.fit(X, y)
+    model.set_params(max_iter=3)
+    before = _state(model)
+    predictions = model.predict(X)
+    # The next fit reaches the expert's second fit, which raises; the new data also
+    # has another width, so validation would have reset n_features_in_.
+    with pytest.raises(RuntimeError, match="failed to fit"):
+        model.fit(np.c_[X, X[:, :1]] if not warm_start else X, y)
+    assert _state(model) == before
+    assert_array_equal(model.predict(X), predictions)
+
+
+def test_failed_classifier_fit_keeps_classes(data):
+    X, y = make_gated_classification(200, 2, 2, 3, random_state=0)
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, random_state=0).fit(X, y)
+    before = _state(model)
+    with pytest.raises(ValueError, match="1 class"):
+        model.fit(X, np.zeros(200))
+    assert _state(model) == before
+
+
+# ------------------------------------------------------- persistence, threads
+def test_pickle_and_joblib_round_trip_in_a_fresh_process(fitted, data, tmp_path):
+    X, y = data
+    pickle_path = tmp_path / "model.pkl"
+    joblib_path = tmp_path / "model.joblib"
+    pickle_path.write_bytes(pickle.dumps(fitted))
+    joblib.dump(fitted, joblib_path)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    script = textwrap.dedent(f"""
+        import pickle, joblib, numpy as np
+        X = np.load({str(tmp_path / "X.npy")!r}); y = np.load({str(tmp_path / "y.npy")!r})
+        for model in (pickle.load(open({str(pickle_path)!r}, "rb")),
+                      joblib.load({str(joblib_path)!r})):
+            np.save({str(tmp_path)!r} + "/pred_" + type(model).__name__ + str(id(model)) + ".npy",
+                    np.c_[model.predict(X), model.score_samples(X, y)])
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    outputs = sorted(tmp_path.glob("pred_*.npy"))
+    assert len(outputs) == 2
+    expected = np.c_[fitted.predict(X), fitted.score_samples(X, y)]
+    for path in outputs:
+        assert_array_equal(np.load(path), expected)
+
+
+def test_skops_round_trip_with_trusted_types(fitted, data, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    path = tmp_path / "model.skops"
+    sio.dump(fitted, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert all(name.startswith("skmoe.") for name in untrusted), untrusted
+    with pytest.raises(Exception, match="Untrusted types found"):
+        sio.load(path)
+    restored = sio.load(path, trusted=untrusted)
+    assert_array_equal(restored.predict(X), fitted.predict(X))
+    assert_array_equal(restored.score_samples(X, y), fitted.score_samples(X, y))
+
+
+def test_concurrent_predict_equals_serial(fitted, data):
+    X, y = data
+    expected = (fitted.predict(X, return_std=True), fitted.score_samples(X, y))
+
+    def work(_):
+        return fitted.predict(X, return_std=True), fitted.score_samples(X, y)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(32)))
+    for (mean, std), density in results:
+        assert_array_equal(mean, expected[0][0])
+        assert_array_equal(std, expected[0][1])
+        assert_array_equal(density, expected[1])
