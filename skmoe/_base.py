@@ -42,6 +42,7 @@ from ._validation import (
     check_responsibilities,
     check_sample_weight,
     check_sparse_input,
+    resolve_columns,
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -58,6 +59,8 @@ class _Run:
         self.lower_bounds = []
         self.converged = False
         self.n_iter = 0
+        self.responsibility_total = None
+        self.gate_share = None
 
     @property
     def lower_bound(self):
@@ -65,14 +68,22 @@ class _Run:
 
 
 class _FitData:
-    """What every EM start of one fit sees: the data, the gate's view of it, constants."""
+    """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
-    def __init__(self, X, X_gate, y, sample_weight, context):
+    def __init__(self, X, X_expert, X_gate, y, sample_weight, context):
         self.X = X
+        self.X_expert = X_expert
         self.X_gate = X_gate
         self.y = y
         self.sample_weight = sample_weight
         self.context = context
+
+
+def _columns(X, columns):
+    """The given columns of X (X itself when they are all of them, in order)."""
+    if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
+        return X
+    return X[:, columns]
 
 
 def _all_accept(parts, tag):
@@ -90,6 +101,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "experts": [None, HasMethods(["fit", "predict"]), list, tuple],
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "gate": [None, HasMethods(["fit", "predict_proba"])],
+        "gate_features": [None, "array-like"],
+        "expert_features": [None, "array-like"],
+        "assignment": [StrOptions({"soft", "hard", "stochastic"})],
         "init": [StrOptions({"kmeans", "random"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -108,6 +122,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         *,
         n_experts=3,
         gate=None,
+        gate_features=None,
+        expert_features=None,
+        assignment="soft",
         init="kmeans",
         n_init=1,
         max_iter=100,
@@ -121,6 +138,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.experts = experts
         self.n_experts = n_experts
         self.gate = gate
+        self.gate_features = gate_features
+        self.expert_features = expert_features
+        self.assignment = assignment
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
@@ -247,24 +267,31 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         if not isinstance(init, str):
             init = check_responsibilities(init, X.shape[0], self.n_experts)
         routes = warn_unweighted(templates)
-        context = self._likelihood_context(X, y, sample_weight)
-
         resume = self.warm_start and hasattr(self, "converged_")
         if resume:
+            expert_columns, gate_columns = self.expert_features_, self.gate_features_
             gate_scaler = self.gate_scaler_
         else:
+            names = getattr(self, "feature_names_in_", None)
+            expert_columns = resolve_columns(self.expert_features, X.shape[1], names,
+                                             "expert_features")
+            gate_columns = resolve_columns(self.gate_features, X.shape[1], names,
+                                           "gate_features")
             gate_scaler = StandardScaler(with_mean=not sp.issparse(X))
-            gate_scaler.fit(X, sample_weight=sample_weight)
-        X_gate = gate_scaler.transform(X)
-        data = _FitData(X, X_gate, y, sample_weight, context)
+            gate_scaler.fit(_columns(X, gate_columns), sample_weight=sample_weight)
+        X_expert = _columns(X, expert_columns)
+        context = self._likelihood_context(X_expert, y, sample_weight)
+        X_gate = gate_scaler.transform(_columns(X, gate_columns))
+        data = _FitData(X, X_expert, X_gate, y, sample_weight, context)
         random_state = check_random_state(self.random_state)
-        best = None
+        best, histories = None, []
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
         with threadpool_limits(limits=1, user_api="blas"):
             for start in range(1 if resume else self.n_init):
                 run = self._fit_start(start, resume, templates, routes, gate_template, init,
                                       data, random_state)
+                histories.append(list(run.lower_bounds))
                 if best is None or run.lower_bound > best.lower_bound:
                     best = run
 
@@ -278,6 +305,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 stacklevel=4,
             )
         self.gate_scaler_ = gate_scaler
+        self.expert_features_ = expert_columns
+        self.gate_features_ = gate_columns
+        self.init_lower_bounds_ = histories
         self._set_fitted(best)
         return self
 
@@ -320,7 +350,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
     def _run_em(self, run, resp, data, random_state):
         """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
-        X, X_gate, y, sample_weight = data.X, data.X_gate, data.y, data.sample_weight
+        X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
@@ -334,17 +364,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
         for n_iter in range(1, self.max_iter + 1):
             tic = time.perf_counter()
-            resp, dropped = self._drop_vanishing_experts(run, resp, sample_weight, n_iter)
+            targets = self._assign(resp, random_state)
+            targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
-            weights = resp * sample_weight[:, None]
+            weights = targets * sample_weight[:, None]
             run.experts = fit_experts(run.experts, run.routes, X, y, weights,
                                       self.n_jobs, random_state, n_iter)
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           data.context)
-            run.gate._fit_soft(X_gate, resp, sample_weight)
-            total = e_step(run.gate.predict_log_proba(X_gate), log_lik, sample_weight, resp,
-                           row_log_lik)
+            run.gate._fit_soft(X_gate, targets, sample_weight)
+            if resp.shape != log_lik.shape:
+                resp = np.empty_like(log_lik)
+            log_gate = run.gate.predict_log_proba(X_gate)
+            total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
             lower_bound = (total - run.gate._penalty()) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
@@ -352,6 +385,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                     "experts' predictions and the scale of the data."
                 )
             change = lower_bound - previous
+            run.responsibility_total = sample_weight @ resp
+            run.gate_share = sample_weight @ np.exp(log_gate) / total_weight
             run.lower_bounds.append(lower_bound)
             run.n_iter = n_iter
             self._print_iteration(n_iter, lower_bound, change, time.perf_counter() - tic)
@@ -360,6 +395,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 break
             previous = lower_bound
         return run
+
+    def _assign(self, resp, random_state):
+        """What the M-step fits to: the responsibilities, their argmax, or a draw from them."""
+        if self.assignment == "soft":
+            return resp
+        if self.assignment == "hard":
+            chosen = resp.argmax(axis=1)
+        else:
+            draws = random_state.uniform(size=(resp.shape[0], 1))
+            chosen = np.minimum((draws > np.cumsum(resp, axis=1)).sum(axis=1),
+                                resp.shape[1] - 1)
+        one_hot = np.zeros_like(resp)
+        one_hot[np.arange(resp.shape[0]), chosen] = 1.0
+        return one_hot
 
     def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter):
         """Remove experts whose share of the responsibilities fell below the floor."""
@@ -375,7 +424,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"below min_expert_weight={self.min_expert_weight}. "
                 f"{int(keep.sum())} experts remain.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=7,
             )
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]
@@ -395,6 +444,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             setattr(self, name, value)
         self._likelihood_params_ = tuple(run.params)
         self.n_experts_ = len(run.experts)
+        self.effective_n_samples_ = run.responsibility_total
+        self.gate_share_ = run.gate_share
         self.n_iter_ = run.n_iter
         self.converged_ = run.converged
         self.lower_bound_ = run.lower_bound
@@ -427,13 +478,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         )
         return X.tocsr() if sp.issparse(X) else np.ascontiguousarray(X)
 
+    def _expert_input(self, X):
+        """The columns of validated rows that the experts see."""
+        return _columns(X, self.expert_features_)
+
+    def _gate_input(self, X):
+        """The columns of validated rows that the gate sees, standardised."""
+        return self.gate_scaler_.transform(_columns(X, self.gate_features_))
+
     def _gate_log_proba(self, X):
         """Log gate probabilities of validated rows."""
-        return self.gate_.predict_log_proba(self.gate_scaler_.transform(X))
+        return self.gate_.predict_log_proba(self._gate_input(X))
 
     def _gate_proba(self, X):
         """Gate probabilities of validated rows."""
-        return self.gate_.predict_proba(self.gate_scaler_.transform(X))
+        return self.gate_.predict_proba(self._gate_input(X))
 
     def predict_gate(self, X):
         """Gate probabilities: how much each expert speaks for each row.
@@ -471,7 +530,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Responsibilities ``p(k | x, y)`` and ``log p(y | x)`` of new rows."""
         X = self._validated_X(X)
         y = self._validate_targets(y, X.shape[0])
-        log_lik = self._log_likelihood(self.experts_, self._fitted_params(), X, y)
+        log_lik = self._log_likelihood(self.experts_, self._fitted_params(),
+                                       self._expert_input(X), y)
         resp = np.empty_like(log_lik)
         row_log_lik = np.empty(X.shape[0])
         e_step(self._gate_log_proba(X), log_lik, np.ones(X.shape[0]), resp, row_log_lik)

@@ -38,6 +38,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         weights is fitted on a weighted resample, with a warning.
     {n_experts}
     {gate}
+    {gate_features}
+    {expert_features}
+    {assignment}
     {init}
         For the classifier, k-means clusters the standardised X alone.
     {n_init}
@@ -76,6 +79,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         *,
         n_experts=3,
         gate=None,
+        gate_features=None,
+        expert_features=None,
+        assignment="soft",
         init="kmeans",
         n_init=1,
         max_iter=100,
@@ -90,6 +96,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             experts,
             n_experts=n_experts,
             gate=gate,
+            gate_features=gate_features,
+            expert_features=expert_features,
+            assignment=assignment,
             init=init,
             n_init=n_init,
             max_iter=max_iter,
@@ -180,6 +189,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         """
         X = self._validated_X(X)
         gate = self._gate_proba(X)
+        X = self._expert_input(X)
         proba = np.zeros((X.shape[0], self.classes_.shape[0]))
         for k, expert in enumerate(self.experts_):
             columns = np.asarray(expert.classes_, dtype=np.int64)

@@ -9,6 +9,20 @@ _SHARED = {
         with ``predict_proba`` and a ``sample_weight`` argument to ``fit`` is
         fitted on the data replicated once per expert, weighted by the
         responsibilities.""",
+    "gate_features": """gate_features : array-like of int, str or bool, default=None
+        The columns the gate sees (flexmix's concomitant variables): integer
+        indices, column names of a DataFrame, or a boolean mask. None means
+        every column.""",
+    "expert_features": """expert_features : array-like of int, str or bool, default=None
+        The columns the experts see, selected like ``gate_features``. None
+        means every column.""",
+    "assignment": """assignment : {"soft", "hard", "stochastic"}, default="soft"
+        What the M-step fits to. ``"soft"``: the responsibilities (EM).
+        ``"hard"``: each row goes wholly to its most responsible expert
+        (classification EM). ``"stochastic"``: each row goes to one expert
+        drawn from its responsibilities, anew every iteration (stochastic EM,
+        reproducible with ``random_state``). The reported log-likelihood is
+        the mixture's in every case; it never decreases only for ``"soft"``.""",
     "init": """init : {"kmeans", "random"} or array-like of shape (n_samples, n_experts), \
 default="kmeans"
         Initial responsibilities. ``"kmeans"``: k-means on the standardised
@@ -42,7 +56,8 @@ default="kmeans"
     "warm_start": """warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes EM from the
         fitted experts, gate and likelihood parameters (``n_init``, ``init``,
-        ``experts`` and ``gate`` are then ignored).""",
+        ``experts``, ``gate``, ``gate_features`` and ``expert_features`` are
+        then ignored).""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator
@@ -58,6 +73,20 @@ default="kmeans"
     lower_bounds_ : list of float
         Per-sample penalised log-likelihood after each iteration of the best
         start.
+    effective_n_samples_ : ndarray of shape (`n_experts_`,)
+        Each expert's total (weighted) responsibility on the training rows at
+        the final E-step.
+    gate_share_ : ndarray of shape (`n_experts_`,)
+        Each expert's mean gate probability on the training rows (weighted).
+    init_lower_bounds_ : list of list of float
+        The same, for every start, in the order they ran.
+    gate_scaler_ : StandardScaler
+        Standardises the gate's columns (with the sample weights), so that the
+        gate's penalty does not depend on the units of the features.
+    gate_features_ : ndarray of int
+        Indices of the columns the gate sees.
+    expert_features_ : ndarray of int
+        Indices of the columns the experts see.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -105,7 +105,7 @@ def warn_unweighted(experts):
                 "in every M-step it is fitted on a resample of the rows drawn with "
                 "probability proportional to its responsibilities.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
     return routes
 

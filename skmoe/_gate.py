@@ -278,6 +278,10 @@ def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, 
     return loss / total_weight, grad.ravel() / total_weight
 
 
+# Share of the uniform distribution mixed into a classifier gate's probabilities.
+GATE_FLOOR = 1e-3
+
+
 class ClassifierGate(BaseEstimator):
     """Let any classifier with ``predict_proba`` and ``sample_weight`` act as a gate.
 
@@ -318,14 +322,20 @@ class ClassifierGate(BaseEstimator):
         self._keep = np.flatnonzero(keep)
 
     def predict_proba(self, X):
-        """Gate probabilities, one column per expert (absent experts get 0)."""
+        """Gate probabilities, one column per expert, mixed with a little of the uniform.
+
+        A classifier can give an expert probability 0 (a pure leaf of a tree);
+        its responsibilities there would then stay 0 in every later iteration.
+        Mixing in ``GATE_FLOOR`` of the uniform distribution keeps every
+        expert able to win rows back.
+        """
         proba = np.zeros((X.shape[0], self.n_experts_))
         proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
         keep = getattr(self, "_keep", None)
         if keep is not None:
             proba = proba[:, keep]
             proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(float).tiny)
-        return proba
+        return (1.0 - GATE_FLOOR) * proba + GATE_FLOOR / proba.shape[1]
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`."""

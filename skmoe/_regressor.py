@@ -38,6 +38,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         fitted on a weighted resample, with a warning.
     {n_experts}
     {gate}
+    {gate_features}
+    {expert_features}
+    {assignment}
     {init}
     {n_init}
     {max_iter}
@@ -87,6 +90,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         *,
         n_experts=3,
         gate=None,
+        gate_features=None,
+        expert_features=None,
+        assignment="soft",
         init="kmeans",
         n_init=1,
         max_iter=100,
@@ -102,6 +108,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             experts,
             n_experts=n_experts,
             gate=gate,
+            gate_features=gate_features,
+            expert_features=expert_features,
+            assignment=assignment,
             init=init,
             n_init=n_init,
             max_iter=max_iter,
@@ -199,6 +208,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         X = self._validated_X(X)
         gate = self._gate_proba(X)
+        X = self._expert_input(X)
         predictions = _expert_predictions(self.experts_, X)
         mean = np.einsum("ik,ik->i", gate, predictions)
         if not return_std:

@@ -25,6 +25,7 @@ __all__ = [
     "check_n_samples",
     "check_sample_weight",
     "check_sparse_input",
+    "resolve_columns",
     "check_responsibilities",
     "validate_params",
 ]
@@ -86,6 +87,65 @@ def check_is_estimator(obj, name):
             f"{name} ({type(obj).__name__}) is not a scikit-learn estimator: it has no "
             "get_params. Derive it from sklearn.base.BaseEstimator."
         )
+
+
+def resolve_columns(selector, n_features, feature_names, name):
+    """Integer indices of the columns a selector picks.
+
+    Parameters
+    ----------
+    selector : None, array-like of int, of str or of bool
+        None for every column; integer indices; column names of a DataFrame
+        (``feature_names``); or a boolean mask of length ``n_features``.
+    n_features : int
+        Number of columns of X.
+    feature_names : ndarray of str or None
+        Column names of X, when it had them.
+    name : str
+        The parameter's name, for the error messages.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_selected,), dtype int64
+        Sorted unique column indices.
+    """
+    if selector is None:
+        return np.arange(n_features)
+    values = np.asarray(selector)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list of columns, got {selector!r}.")
+    if values.dtype.kind == "b":
+        if values.size != n_features:
+            raise ValueError(
+                f"{name} is a boolean mask of length {values.size}, but X has {n_features} "
+                "columns."
+            )
+        columns = np.flatnonzero(values)
+    elif values.dtype.kind in "iu":
+        bad = values[(values < -n_features) | (values >= n_features)]
+        if bad.size:
+            raise ValueError(
+                f"{name} contains column index {bad[0]}, but X has {n_features} columns."
+            )
+        columns = np.unique(values % n_features)
+    elif values.dtype.kind in "UO":
+        if feature_names is None:
+            raise ValueError(
+                f"{name} names columns ({', '.join(map(str, values[:3]))}) but X has no "
+                "column names; pass a DataFrame or integer indices."
+            )
+        missing = [str(v) for v in values if v not in set(feature_names)]
+        if missing:
+            raise ValueError(f"{name} names columns that X does not have: {missing}.")
+        columns = np.flatnonzero(np.isin(feature_names, values))
+    else:
+        raise TypeError(
+            f"{name} must hold column indices, column names or a boolean mask, got values "
+            f"of dtype {values.dtype}."
+        )
+    if columns.size == 0:
+        raise ValueError(f"{name} selects no column.")
+    return columns.astype(np.int64)
 
 
 def check_sparse_input(X, parts, all_accept_sparse):

@@ -1,0 +1,258 @@
+"""Reading a fitted mixture: the gate, the experts, and how many experts to use."""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseMixtureOfExperts
+from ._validation import validate_params
+
+__all__ = ["apply", "expert_summary", "posterior", "predict_gate", "select_n_experts"]
+
+
+def _check_mixture(estimator):
+    if not isinstance(estimator, BaseMixtureOfExperts):
+        raise TypeError(
+            "estimator must be a MixtureOfExpertsRegressor or MixtureOfExpertsClassifier, got "
+            f"{type(estimator).__name__}."
+        )
+
+
+def predict_gate(estimator, X):
+    """Gate probabilities of each row: how much each expert speaks for it.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+
+    Returns
+    -------
+    gate : ndarray of shape (n_samples, n_experts)
+        Rows sum to one.
+    """
+    _check_mixture(estimator)
+    return estimator.predict_gate(X)
+
+
+def apply(estimator, X):
+    """The most probable expert of each row under the gate.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+
+    Returns
+    -------
+    experts : ndarray of shape (n_samples,)
+        Index of the expert in ``estimator.experts_``.
+    """
+    return predict_gate(estimator, X).argmax(axis=1)
+
+
+def posterior(estimator, X, y):
+    """Responsibilities ``p(expert k | x, y)`` of labelled rows (new or training data).
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+    y : array-like of shape (n_samples,)
+        Targets.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+        Rows sum to one.
+    """
+    _check_mixture(estimator)
+    return estimator._posterior(X, y)[0]
+
+
+def expert_summary(estimator):
+    """One row per expert: its share, its effective sample size, its noise and coefficients.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Indexed by expert, with columns ``expert`` (class name), ``share``
+        (mean gate probability on the training rows), ``effective_n_samples``
+        (total responsibility at the final E-step), ``noise_std`` (regression
+        with Gaussian experts) and, for linear experts, ``intercept`` and one
+        column per coefficient named after the feature (``class:feature`` for
+        a multinomial expert; a Pipeline's final step is named after the
+        features its preceding steps produce).
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_switching_regression
+    >>> from skmoe.inspection import expert_summary
+    >>> X, y = make_switching_regression(300, 2, 2, random_state=0)
+    >>> model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    >>> list(expert_summary(model).columns)
+    ['expert', 'share', 'effective_n_samples', 'noise_std', 'intercept', 'x0', 'x1']
+    """
+    _check_mixture(estimator)
+    check_is_fitted(estimator)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = np.array([f"x{i}" for i in range(estimator.n_features_in_)], dtype=object)
+    names = np.asarray(names)[estimator.expert_features_]
+    rows = []
+    for k, expert in enumerate(estimator.experts_):
+        row = {
+            "expert": type(expert).__name__,
+            "share": float(estimator.gate_share_[k]),
+            "effective_n_samples": float(estimator.effective_n_samples_[k]),
+        }
+        if hasattr(estimator, "noise_variance_"):
+            row["noise_std"] = float(np.sqrt(estimator.noise_variance_[k]))
+        row.update(_coefficients(expert, names))
+        rows.append(row)
+    return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="expert_index"))
+
+
+def _coefficients(expert, names):
+    """Intercept and named coefficients of a linear expert ({} for others)."""
+    if isinstance(expert, Pipeline):
+        head, expert = expert[:-1], expert[-1]
+        try:
+            names = np.asarray(head.get_feature_names_out(names))
+        except (AttributeError, ValueError, TypeError):
+            names = None
+    if not hasattr(expert, "coef_") or names is None:
+        return {}
+    coef = np.asarray(expert.coef_)
+    intercept = np.atleast_1d(getattr(expert, "intercept_", 0.0))
+    if coef.ndim == 1 or coef.shape[0] == 1:
+        values = {"intercept": float(intercept[0])}
+        values.update(zip(map(str, names), np.ravel(coef).tolist()))
+        return values
+    classes = getattr(expert, "classes_", np.arange(coef.shape[0]))
+    values = {f"{c}:intercept": float(b) for c, b in zip(classes, intercept)}
+    for c, row in zip(classes, coef):
+        values.update({f"{c}:{name}": float(v) for name, v in zip(names, row)})
+    return values
+
+
+@validate_params(
+    {
+        "estimator": [BaseMixtureOfExperts],
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "n_experts": ["array-like"],
+        "criterion": [str],
+        "cv": ["cv_object"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv=5):
+    """Fit the mixture for each number of experts and pick the best by a criterion.
+
+    Each candidate is ``clone(estimator).set_params(n_experts=K)`` fitted with
+    the estimator's own ``n_init`` starts (the best start is kept).
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        The mixture to tune (its ``experts`` must be one estimator or None,
+        not a list).
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+    y : array-like of shape (n_samples,)
+        Targets.
+    n_experts : iterable of int, default=range(1, 7)
+        The numbers of experts to try.
+    criterion : {"bic", "aic", "icl", "cv"}, default="bic"
+        ``"bic"``, ``"aic"``: the information criteria of the fitted models
+        (lower is better). ``"icl"``: BIC plus twice the entropy of the
+        responsibilities, which favours well-separated experts (lower is
+        better). ``"cv"``: the mean held-out log-likelihood per row over the
+        folds of ``cv`` (higher is better).
+    cv : int or cross-validation generator, default=5
+        Folds for ``criterion="cv"``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per K: ``n_experts``, ``n_experts_fitted`` (experts that
+        survived; fewer when some vanished), ``log_likelihood`` (training,
+        summed), ``n_parameters``, the criterion's column, ``converged`` and
+        ``best`` (True on the chosen row).
+    best_estimator : estimator
+        The fitted model of the chosen K (for ``"cv"``, refitted on all rows).
+    """
+    if criterion not in {"bic", "aic", "icl", "cv"}:
+        raise ValueError(f"criterion must be 'bic', 'aic', 'icl' or 'cv', got {criterion!r}.")
+    if isinstance(estimator.experts, (list, tuple)):
+        raise ValueError(
+            "select_n_experts needs an estimator whose experts is one estimator or None; a "
+            "list fixes the number of experts."
+        )
+    candidates = [int(k) for k in n_experts]
+    if not candidates or any(not isinstance(k, Integral) or k < 1 for k in candidates):
+        raise ValueError(f"n_experts must hold positive integers, got {list(n_experts)!r}.")
+    rows, fitted = [], []
+    for k in candidates:
+        model = clone(estimator).set_params(n_experts=k).fit(X, y)
+        log_density = model.score_samples(X, y)
+        n_rows = log_density.shape[0]
+        row = {
+            "n_experts": k,
+            "n_experts_fitted": model.n_experts_,
+            "log_likelihood": float(log_density.sum()),
+            "n_parameters": model._n_parameters() if criterion != "cv" else np.nan,
+            "converged": model.converged_,
+        }
+        if criterion in {"bic", "icl"}:
+            row["bic"] = -2 * row["log_likelihood"] + row["n_parameters"] * np.log(n_rows)
+        if criterion == "aic":
+            row["aic"] = -2 * row["log_likelihood"] + 2 * row["n_parameters"]
+        if criterion == "icl":
+            resp = model._posterior(X, y)[0]
+            entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
+            row["icl"] = row["bic"] + 2 * entropy
+        if criterion == "cv":
+            row["cv"] = _held_out_log_likelihood(estimator, k, X, y, cv)
+        rows.append(row)
+        fitted.append(model)
+    table = pd.DataFrame(rows)
+    scores = table[criterion].to_numpy()
+    best = int(np.nanargmax(scores) if criterion == "cv" else np.nanargmin(scores))
+    table["best"] = np.arange(len(table)) == best
+    return table, fitted[best]
+
+
+def _held_out_log_likelihood(estimator, n_experts, X, y, cv):
+    """Mean held-out ``log p(y | x)`` per row over the folds of ``cv``."""
+    splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    total, count = 0.0, 0
+    y = np.asarray(y)
+    for train, test in splitter.split(X, y):
+        model = clone(estimator).set_params(n_experts=n_experts)
+        model.fit(_rows(X, train), y[train])
+        total += model.score_samples(_rows(X, test), y[test]).sum()
+        count += len(test)
+    return total / count
+
+
+def _rows(X, index):
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]

@@ -1,0 +1,195 @@
+"""Engine options shared by both estimators: column selectors, assignment modes, any gate."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.datasets import make_gated_classification, make_switching_regression
+from skmoe.inspection import posterior
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def concomitant():
+    """The gate depends on z only, the experts on x only."""
+    rng = np.random.RandomState(0)
+    n = 1500
+    x = rng.normal(size=(n, 2))
+    z = rng.normal(size=(n, 1))
+    regime = (z[:, 0] + 0.2 * rng.normal(size=n) > 0).astype(int)
+    coef = np.array([[2.0, -1.0], [-1.5, 0.5]])
+    y = np.einsum("ij,ij->i", x, coef[regime]) + 0.1 * rng.normal(size=n)
+    frame = pd.DataFrame({"x1": x[:, 0], "z": z[:, 0], "x2": x[:, 1]})
+    return frame, y
+
+
+@pytest.mark.parametrize(
+    "gate_features, expert_features",
+    [
+        (["z"], ["x1", "x2"]),
+        ([1], [0, 2]),
+        ([False, True, False], [True, False, True]),
+    ],
+    ids=["names", "indices", "masks"],
+)
+def test_column_selectors_give_the_same_fit(concomitant, gate_features, expert_features):
+    frame, y = concomitant
+    reference = MixtureOfExpertsRegressor(n_experts=2, random_state=0, gate_features=["z"],
+                                          expert_features=["x1", "x2"]).fit(frame, y)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0, gate_features=gate_features,
+                                      expert_features=expert_features).fit(frame, y)
+    assert_array_equal(model.gate_features_, [1])
+    assert_array_equal(model.expert_features_, [0, 2])
+    assert_allclose(model.predict(frame), reference.predict(frame), rtol=1e-12)
+    assert model.gate_.coef_.shape == (2, 1)
+    assert all(e.coef_.shape == (2,) for e in model.experts_)
+
+
+def test_concomitant_gate_recovers_regimes(concomitant):
+    frame, y = concomitant
+    model = MixtureOfExpertsRegressor(n_experts=2, n_init=3, random_state=0,
+                                      gate_features=["z"], expert_features=["x1", "x2"])
+    model.fit(frame, y)
+    coefs = sorted(tuple(np.round(e.coef_, 1)) for e in model.experts_)
+    assert_allclose(coefs, [(-1.5, 0.5), (2.0, -1.0)], atol=0.1)
+
+
+@pytest.mark.parametrize(
+    "selector, message",
+    [
+        ([5], "gate_features contains column index 5, but X has 3 columns"),
+        (["nope"], r"gate_features names columns that X does not have: \['nope'\]"),
+        ([True, False], "gate_features is a boolean mask of length 2, but X has 3 columns"),
+        ([False, False, False], "gate_features selects no column"),
+        ([], "gate_features must be a non-empty 1-D list of columns"),
+    ],
+)
+def test_bad_selectors_are_refused(concomitant, selector, message):
+    frame, y = concomitant
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2, gate_features=selector).fit(frame, y)
+
+
+def test_names_need_a_dataframe(concomitant):
+    frame, y = concomitant
+    with pytest.raises(ValueError, match="expert_features names columns .* but X has no column "
+                                         "names"):
+        MixtureOfExpertsRegressor(n_experts=2, expert_features=["x1"]).fit(frame.to_numpy(), y)
+
+
+def test_hard_assignment_fits_on_one_hot_responsibilities():
+    X, y = make_switching_regression(400, 2, 2, noise=0.2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, assignment="hard", max_iter=30,
+                                      random_state=0).fit(X, y)
+    # After convergence the experts are least-squares fits on the rows each one wins.
+    winner = posterior(model, X, y).argmax(axis=1)
+    soft = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    assert model.converged_
+    for k, expert in enumerate(model.experts_):
+        rows = winner == k
+        residual = y[rows] - expert.predict(X[rows])
+        assert_allclose(model.noise_variance_[k], np.mean(residual**2), rtol=0.1)
+    assert abs(model.score(X, y) - soft.score(X, y)) < 0.05
+
+
+def test_hard_assignment_targets_are_one_hot():
+    model = MixtureOfExpertsRegressor(assignment="hard")
+    resp = np.random.RandomState(0).dirichlet([1, 1, 1], size=50)
+    targets = model._assign(resp, np.random.RandomState(0))
+    assert_array_equal(targets.sum(axis=1), 1.0)
+    assert set(np.unique(targets)) == {0.0, 1.0}
+    assert_array_equal(targets.argmax(axis=1), resp.argmax(axis=1))
+
+
+def test_stochastic_assignment_draws_from_responsibilities():
+    model = MixtureOfExpertsRegressor(assignment="stochastic")
+    resp = np.tile([0.2, 0.5, 0.3], (20000, 1))
+    targets = model._assign(resp, np.random.RandomState(0))
+    assert set(np.unique(targets)) == {0.0, 1.0}
+    assert_allclose(targets.mean(axis=0), [0.2, 0.5, 0.3], atol=0.015)
+
+
+def test_stochastic_em_is_reproducible():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    a = MixtureOfExpertsRegressor(n_experts=2, assignment="stochastic", max_iter=15, tol=0,
+                                  random_state=4).fit(X, y)
+    b = MixtureOfExpertsRegressor(n_experts=2, assignment="stochastic", max_iter=15, tol=0,
+                                  random_state=4).fit(X, y)
+    c = MixtureOfExpertsRegressor(n_experts=2, assignment="stochastic", max_iter=15, tol=0,
+                                  random_state=5).fit(X, y)
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert a.lower_bounds_ != c.lower_bounds_
+
+
+def _boxes(n, seed):
+    """Three regimes on axis-aligned boxes, which a linear gate can only approximate."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    regime = np.where(X[:, 0] < -0.3, 0, np.where(X[:, 1] < 0.2, 1, 2))
+    coef = np.array([[3.0, 1.0], [-2.0, 2.0], [0.5, -3.0]])
+    y = np.einsum("ij,ij->i", X, coef[regime]) + np.array([1.0, -1.0, 0.0])[regime]
+    return X, y + 0.1 * rng.normal(size=n)
+
+
+def test_tree_gate_beats_softmax_gate_on_boxes():
+    X, y = _boxes(2000, 0)
+    X_test, y_test = _boxes(2000, 1)
+    tree = MixtureOfExpertsRegressor(n_experts=3, gate=DecisionTreeClassifier(max_depth=3),
+                                     n_init=3, random_state=0).fit(X, y)
+    softmax = MixtureOfExpertsRegressor(n_experts=3, n_init=3, random_state=0).fit(X, y)
+    tree_score = tree.score_samples(X_test, y_test).mean()
+    softmax_score = softmax.score_samples(X_test, y_test).mean()
+    assert tree_score > softmax_score + 0.05
+    assert tree.score(X_test, y_test) > softmax.score(X_test, y_test) + 0.03
+    assert tree.score(X_test, y_test) > 0.98
+
+
+def test_classifier_gate_never_locks_an_expert_out():
+    X, y = _boxes(500, 0)
+    model = MixtureOfExpertsRegressor(n_experts=3, gate=DecisionTreeClassifier(max_depth=2),
+                                      max_iter=5, random_state=0).fit(X, y)
+    gate = model.predict_gate(X)
+    # Pure leaves would give 0; the gate keeps a floor so responsibilities can recover.
+    assert gate.min() > 0
+    assert_allclose(gate.sum(axis=1), 1.0)
+
+
+def test_boosting_gate_for_a_classifier():
+    X, y = make_gated_classification(500, 2, 2, 3, random_state=0)
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0,
+                                       gate=HistGradientBoostingClassifier(max_iter=10))
+    model.fit(X, y)
+    assert_allclose(model.predict_gate(X).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="HistGradientBoostingClassifier gate is not defined"):
+        model.bic(X, y)
+
+
+def test_gate_without_sample_weight_is_refused():
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(TypeError, match="gate KNeighborsClassifier must accept sample_weight"):
+        MixtureOfExpertsRegressor(n_experts=2, gate=KNeighborsClassifier()).fit(X, y)
+
+
+def test_every_start_history_is_kept():
+    X, y = make_switching_regression(300, 2, 3, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=3, n_init=3, max_iter=20,
+                                      random_state=0).fit(X, y)
+    assert len(model.init_lower_bounds_) == 3
+    assert model.lower_bounds_ in model.init_lower_bounds_
+    assert model.lower_bound_ == max(h[-1] for h in model.init_lower_bounds_)
+
+
+def test_effective_samples_and_gate_share():
+    X, y = make_switching_regression(400, 2, 2, random_state=0)
+    weights = np.full(400, 2.0)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y, sample_weight=weights)
+    assert_allclose(model.effective_n_samples_.sum(), 800.0)
+    assert_allclose(model.effective_n_samples_, 2 * posterior(model, X, y).sum(axis=0),
+                    rtol=1e-10)
+    assert_allclose(model.gate_share_, model.predict_gate(X).mean(axis=0), rtol=1e-10)
