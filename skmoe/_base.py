@@ -14,10 +14,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -113,6 +115,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     @abstractmethod
@@ -134,6 +137,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         random_state=None,
         verbose=0,
         warm_start=False,
+        top_k=None,
     ):
         self.experts = experts
         self.n_experts = n_experts
@@ -150,6 +154,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.top_k = top_k
 
     # ----------------------------------------------------------------- hooks
     @abstractmethod
@@ -284,16 +289,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         X_gate = gate_scaler.transform(_columns(X, gate_columns))
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context)
         random_state = check_random_state(self.random_state)
-        best, histories = None, []
+        seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
+        # Starts run in parallel when there are several (then each fits its experts in
+        # turn); with one start, the experts of each M-step are fitted in parallel.
+        parallel_starts = len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1
+        expert_jobs = 1 if parallel_starts else self.n_jobs
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
         with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(1 if resume else self.n_init):
-                run = self._fit_start(start, resume, templates, routes, gate_template, init,
-                                      data, random_state)
-                histories.append(list(run.lower_bounds))
-                if best is None or run.lower_bound > best.lower_bound:
-                    best = run
+            runs = Parallel(n_jobs=self.n_jobs if parallel_starts else 1, prefer="threads")(
+                delayed(self._fit_start)(start, seed, resume, templates, routes, gate_template,
+                                         init, data, expert_jobs)
+                for start, seed in enumerate(seeds)
+            )
+        histories = [list(run.lower_bounds) for run in runs]
+        best = max(runs, key=lambda run: run.lower_bound)
 
         if not best.converged:
             warnings.warn(
@@ -311,10 +321,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self._set_fitted(best)
         return self
 
-    def _fit_start(self, start, resume, templates, routes, gate_template, init, data,
-                   random_state):
+    def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
+                   n_jobs):
         """One EM start: from the fitted state when resuming, else from fresh clones."""
-        start_state = np.random.RandomState(random_state.randint(_SEED_MAX))
+        start_state = np.random.RandomState(seed)
         started = time.perf_counter()
         if resume:
             run, resp = self._resumed_run(), None
@@ -326,7 +336,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 init, data.X, self._init_targets(data.y), data.sample_weight, len(experts),
                 start, start_state,
             )
-        self._run_em(run, resp, data, start_state)
+        self._run_em(run, resp, data, start_state, n_jobs)
         self._print_start(start, run, time.perf_counter() - started)
         return run
 
@@ -348,7 +358,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return _Run(experts, [weight_parameter(e) for e in experts],
                     copy.deepcopy(self.gate_), params)
 
-    def _run_em(self, run, resp, data, random_state):
+    def _run_em(self, run, resp, data, random_state, n_jobs):
         """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
         X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
         total_weight = float(sample_weight.sum())
@@ -370,7 +380,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 previous = -np.inf
             weights = targets * sample_weight[:, None]
             run.experts = fit_experts(run.experts, run.routes, X, y, weights,
-                                      self.n_jobs, random_state, n_iter)
+                                      n_jobs, random_state, n_iter)
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           data.context)
             run.gate._fit_soft(X_gate, targets, sample_weight)
@@ -493,6 +503,40 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _gate_proba(self, X):
         """Gate probabilities of validated rows."""
         return self.gate_.predict_proba(self._gate_input(X))
+
+    def _route(self, gate):
+        """Each row's experts and their weights: all of them, or the ``top_k`` most probable.
+
+        Returns ``(chosen, weights)``: ``chosen`` is None when every row goes to
+        every expert (``weights`` is then the gate); otherwise an (n_samples,
+        top_k) array of expert indices, with the gate renormalised over them.
+        """
+        if self.top_k is None or self.top_k >= gate.shape[1]:
+            return None, gate
+        chosen = np.argpartition(-gate, self.top_k - 1, axis=1)[:, : self.top_k]
+        weights = np.take_along_axis(gate, chosen, axis=1)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return chosen, weights
+
+    def _dispatch(self, chosen):
+        """For each expert with rows: ``(k, rows, slots)``, the rows sent to it and its slot.
+
+        With ``chosen`` None every row goes to every expert (``rows`` is a full
+        slice, ``slots`` is ``k``); otherwise rows are grouped by expert so that
+        each expert is called once, on its rows only.
+        """
+        n_experts = len(self.experts_)
+        if chosen is None:
+            for k in range(n_experts):
+                yield k, slice(None), k
+            return
+        flat = chosen.ravel()
+        order = np.argsort(flat, kind="stable")
+        bounds = np.searchsorted(flat[order], np.arange(n_experts + 1))
+        for k in range(n_experts):
+            cells = order[bounds[k]: bounds[k + 1]]
+            if cells.size:
+                yield k, cells // chosen.shape[1], cells % chosen.shape[1]
 
     def predict_gate(self, X):
         """Gate probabilities: how much each expert speaks for each row.

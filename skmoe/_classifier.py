@@ -51,6 +51,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     {random_state}
     {verbose}
     {warm_start}
+    {top_k}
 
     Attributes
     ----------
@@ -91,6 +92,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         random_state=None,
         verbose=0,
         warm_start=False,
+        top_k=None,
     ):
         super().__init__(
             experts,
@@ -108,6 +110,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            top_k=top_k,
         )
 
     # ----------------------------------------------------------------- hooks
@@ -188,12 +191,18 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validated_X(X)
-        gate = self._gate_proba(X)
+        chosen, weights = self._route(self._gate_proba(X))
         X = self._expert_input(X)
         proba = np.zeros((X.shape[0], self.classes_.shape[0]))
-        for k, expert in enumerate(self.experts_):
+        for k, rows, slots in self._dispatch(chosen):
+            expert = self.experts_[k]
             columns = np.asarray(expert.classes_, dtype=np.int64)
-            proba[:, columns] += gate[:, [k]] * _expert_proba(expert, k, X)
+            X_rows = X if isinstance(rows, slice) else X[rows]
+            mixed = weights[rows, slots][:, None] * _expert_proba(expert, k, X_rows)
+            if isinstance(rows, slice):
+                proba[:, columns] += mixed
+            else:
+                proba[np.ix_(rows, columns)] += mixed
         return proba
 
     def predict_log_proba(self, X):

@@ -43,9 +43,13 @@ default="kmeans"
         fraction is removed (with a warning); ``n_experts_`` reports how many
         remain.""",
     "n_jobs": """n_jobs : int, default=None
-        Number of joblib threads that fit the experts of one M-step in
-        parallel. None means 1 unless in a :obj:`joblib.parallel_backend`
-        context; -1 means all processors.""",
+        Number of joblib workers. With ``n_init > 1`` the starts run in
+        parallel; with one start, the experts of each M-step are fitted in
+        parallel. Workers are threads by default (scikit-learn's trees and
+        BLAS/LAPACK release the GIL, and threads share X instead of copying
+        it every M-step); ``joblib.parallel_config(backend="loky")`` selects
+        processes. None means 1 unless in a joblib context; -1 means all
+        processors. Results do not depend on ``n_jobs``.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Controls the initialisations, the seeds given to the experts' own
         ``random_state`` parameters and the weighted resamples. Pass an int
@@ -58,6 +62,12 @@ default="kmeans"
         fitted experts, gate and likelihood parameters (``n_init``, ``init``,
         ``experts``, ``gate``, ``gate_features`` and ``expert_features`` are
         then ignored).""",
+    "top_k": """top_k : int, default=None
+        At prediction time (``predict``, ``predict_proba``), send each row
+        only to its ``top_k`` most probable experts under the gate, with the
+        gate renormalised over them; rows are grouped by expert, so each
+        expert is called once, on its rows. None uses every expert. Fitting,
+        ``score_samples``, ``bic`` and ``aic`` always use every expert.""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator

@@ -54,6 +54,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     {random_state}
     {verbose}
     {warm_start}
+    {top_k}
 
     Attributes
     ----------
@@ -103,6 +104,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         random_state=None,
         verbose=0,
         warm_start=False,
+        top_k=None,
     ):
         super().__init__(
             experts,
@@ -120,6 +122,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            top_k=top_k,
         )
         self.var_floor = var_floor
 
@@ -207,30 +210,44 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Predicted standard deviation; only when ``return_std`` is True.
         """
         X = self._validated_X(X)
-        gate = self._gate_proba(X)
+        chosen, weights = self._route(self._gate_proba(X))
         X = self._expert_input(X)
-        predictions = _expert_predictions(self.experts_, X)
-        mean = np.einsum("ik,ik->i", gate, predictions)
+        predictions = np.empty(weights.shape)
+        variance = np.empty(weights.shape) if return_std else None
+        for k, rows, slots in self._dispatch(chosen):
+            expert = self.experts_[k]
+            X_rows = X if isinstance(rows, slice) else X[rows]
+            if return_std and has_own_density(expert) and _accepts_return_std(expert):
+                mean_k, std_k = expert.predict(X_rows, return_std=True)
+                variance[rows, slots] = std_k**2
+            else:
+                mean_k = expert.predict(X_rows)
+                if return_std:
+                    variance[rows, slots] = self.noise_variance_[k]
+            predictions[rows, slots] = _finite_predictions(mean_k, k, expert)
+        mean = np.einsum("ik,ik->i", weights, predictions)
         if not return_std:
             return mean
-        variance = np.broadcast_to(self.noise_variance_, predictions.shape).copy()
-        for k, expert in enumerate(self.experts_):
-            if has_own_density(expert) and _accepts_return_std(expert):
-                variance[:, k] = expert.predict(X, return_std=True)[1] ** 2
         spread = variance + (predictions - mean[:, None]) ** 2
-        return mean, np.sqrt(np.einsum("ik,ik->i", gate, spread))
+        return mean, np.sqrt(np.einsum("ik,ik->i", weights, spread))
 
 
 def _expert_predictions(experts, X):
     """Each expert's prediction as one column, refusing non-finite values."""
     predictions = np.empty((X.shape[0], len(experts)))
     for k, expert in enumerate(experts):
-        predictions[:, k] = np.reshape(expert.predict(X), -1)
-        if not np.all(np.isfinite(predictions[:, k])):
-            raise ValueError(
-                f"Expert {k} ({type(expert).__name__}) returned NaN or inf predictions."
-            )
+        predictions[:, k] = _finite_predictions(expert.predict(X), k, expert)
     return predictions
+
+
+def _finite_predictions(values, index, expert):
+    """One expert's predictions as a 1-D float array, refusing NaN and inf."""
+    values = np.reshape(np.asarray(values, dtype=np.float64), -1)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"Expert {index} ({type(expert).__name__}) returned NaN or inf predictions."
+        )
+    return values
 
 
 def _replace_own_densities(experts, X, y, log_lik):

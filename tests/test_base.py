@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LinearRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
@@ -193,3 +195,96 @@ def test_effective_samples_and_gate_share():
     assert_allclose(model.effective_n_samples_, 2 * posterior(model, X, y).sum(axis=0),
                     rtol=1e-10)
     assert_allclose(model.gate_share_, model.predict_gate(X).mean(axis=0), rtol=1e-10)
+
+
+# ------------------------------------------------------------------ top_k
+class _CountingRegressor(RegressorMixin, BaseEstimator):
+    """Linear regressor that records the size of every predict call."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        self.calls_ = []
+        return self
+
+    def predict(self, X):
+        self.calls_.append(X.shape[0])
+        return self.model_.predict(X)
+
+
+@pytest.fixture(scope="module")
+def four_experts():
+    X, y = make_switching_regression(800, 2, 4, noise=0.2, gate_sharpness=1.0, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=4, random_state=0).fit(X, y)
+    return X, y, model
+
+
+def _top_k_by_hand(gate, values, k):
+    chosen = np.argsort(-gate, axis=1)[:, :k]
+    weights = np.take_along_axis(gate, chosen, axis=1)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return chosen, weights, np.take_along_axis(values, chosen, axis=1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_regression_uses_renormalised_top_experts(four_experts, k):
+    X, _, model = four_experts
+    gate = model.predict_gate(X)
+    experts = np.column_stack([e.predict(X) for e in model.experts_])
+    chosen, weights, values = _top_k_by_hand(gate, experts, k)
+    model.set_params(top_k=k)
+    try:
+        mean, std = model.predict(X, return_std=True)
+    finally:
+        model.set_params(top_k=None)
+    expected_mean = (weights * values).sum(axis=1)
+    assert_allclose(mean, expected_mean, rtol=1e-12)
+    variance = model.noise_variance_[chosen] + (values - expected_mean[:, None]) ** 2
+    assert_allclose(std, np.sqrt((weights * variance).sum(axis=1)), rtol=1e-12)
+
+
+def test_top_k_of_all_experts_equals_dense(four_experts):
+    X, _, model = four_experts
+    dense = model.predict(X, return_std=True)
+    model.set_params(top_k=4)
+    try:
+        assert_allclose(model.predict(X, return_std=True), dense, rtol=1e-12)
+    finally:
+        model.set_params(top_k=None)
+
+
+def test_top_k_calls_each_expert_once_on_its_rows():
+    X, y = make_switching_regression(600, 2, 4, noise=0.2, random_state=1)
+    model = MixtureOfExpertsRegressor(_CountingRegressor(), n_experts=4, top_k=2, max_iter=10,
+                                      random_state=0).fit(X, y)
+    for expert in model.experts_:
+        expert.calls_.clear()
+    model.predict(X)
+    chosen = np.argsort(-model.predict_gate(X), axis=1)[:, :2]
+    for k, expert in enumerate(model.experts_):
+        assert expert.calls_ == ([int((chosen == k).any(axis=1).sum())]
+                                 if (chosen == k).any() else [])
+    assert sum(sum(e.calls_) for e in model.experts_) == 2 * 600
+
+
+def test_top_k_classifier_probabilities():
+    X, y = make_gated_classification(500, 2, 3, 3, gate_sharpness=1.0, random_state=0)
+    model = MixtureOfExpertsClassifier(n_experts=3, top_k=1, max_iter=10, random_state=0)
+    model.fit(X, y)
+    proba = model.predict_proba(X)
+    assert_allclose(proba.sum(axis=1), 1.0)
+    winner = model.predict_gate(X).argmax(axis=1)
+    for k, expert in enumerate(model.experts_):
+        rows = winner == k
+        if rows.any():
+            assert_allclose(proba[rows], expert.predict_proba(X[rows]), rtol=1e-12)
+
+
+def test_parallel_starts_give_the_same_fit():
+    X, y = make_switching_regression(400, 2, 3, random_state=0)
+    serial = MixtureOfExpertsRegressor(n_experts=3, n_init=3, max_iter=15, random_state=2)
+    parallel = MixtureOfExpertsRegressor(n_experts=3, n_init=3, max_iter=15, random_state=2,
+                                         n_jobs=2)
+    serial.fit(X, y)
+    parallel.fit(X, y)
+    assert serial.init_lower_bounds_ == parallel.init_lower_bounds_
+    assert_array_equal(serial.predict(X), parallel.predict(X))
