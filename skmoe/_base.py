@@ -258,6 +258,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
+        resume = self.warm_start and hasattr(self, "converged_")
+        fitted_n_features = getattr(self, "n_features_in_", None)
         X, y = self._validate_fit_data(
             X, y, accept_sparse=["csr", "csc"], ensure_min_samples=2,
             ensure_all_finite="allow-nan" if allow_nan else True,
@@ -271,8 +273,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         init = self.init
         if not isinstance(init, str):
             init = check_responsibilities(init, X.shape[0], self.n_experts)
+        if resume and X.shape[1] != fitted_n_features:
+            raise ValueError(
+                f"warm_start resumes the fitted model, which has {fitted_n_features} "
+                f"features; X has {X.shape[1]} features."
+            )
         routes = warn_unweighted(templates)
-        resume = self.warm_start and hasattr(self, "converged_")
         if resume:
             expert_columns, gate_columns = self.expert_features_, self.gate_features_
             gate_scaler = self.gate_scaler_
@@ -598,7 +604,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         ``(K - 1) (d + 1)``, or ``(K - 1) d`` without intercept (softmax is
         invariant to a shift of all classes; a gate other than SoftmaxGate has
         no count and raises a ValueError),
-        each expert's coefficients and intercept, and the likelihood's own
+        each linear expert's coefficients and intercepts ((C - 1) (d + 1) for
+        a multinomial logistic regression), and the likelihood's own
         parameters (a noise variance per Gaussian expert). Experts without a
         parameter count (trees, neighbours) raise a ValueError.
 

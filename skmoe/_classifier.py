@@ -25,7 +25,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     expert (any scikit-learn classifier with ``predict_proba``) speaks for which
     input. Each expert's probabilities are mapped onto the estimator's
     ``classes_`` (an expert may have seen only some classes) and floored at
-    1e-10 in the likelihood, so that no responsibility is NaN.
+    1e-10 in the likelihood, so that no log-likelihood is -inf.
 
     Parameters
     ----------
@@ -135,6 +135,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "MixtureOfExpertsClassifier needs at least 2 classes in y; got 1 class: "
                 f"{encoder.classes_[0]}."
             )
+        if self.warm_start and hasattr(self, "converged_") and not np.array_equal(
+            encoder.classes_, self.classes_
+        ):
+            raise ValueError(
+                "warm_start resumes the fitted model, whose classes are "
+                f"{self.classes_.tolist()}; y has classes {encoder.classes_.tolist()}."
+            )
         self.classes_ = encoder.classes_
         return X, encoder.transform(y).astype(np.int64)
 
@@ -178,7 +185,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------- prediction
     def predict_proba(self, X):
-        """Class probabilities ``sum_k g_k(x) p_k(y | x)``.
+        """Class probabilities ``sum_k g_k(x) p_k(y | x)`` (over the ``top_k`` experts if set).
 
         Parameters
         ----------

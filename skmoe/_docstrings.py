@@ -8,7 +8,9 @@ _SHARED = {
         cloned and always warm-started inside the EM loop. Any other classifier
         with ``predict_proba`` and a ``sample_weight`` argument to ``fit`` is
         fitted on the data replicated once per expert, weighted by the
-        responsibilities.""",
+        responsibilities, and its probabilities are mixed with 0.1% of the
+        uniform distribution so that no expert is ever excluded for good (the
+        fitted classifier is ``gate_.classifier_``).""",
     "gate_features": """gate_features : array-like of int, str or bool, default=None
         The columns the gate sees (flexmix's concomitant variables): integer
         indices, column names of a DataFrame, or a boolean mask. None means
@@ -51,9 +53,10 @@ default="kmeans"
         processes. None means 1 unless in a joblib context; -1 means all
         processors. Results do not depend on ``n_jobs``.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
-        Controls the initialisations, the seeds given to the experts' own
-        ``random_state`` parameters and the weighted resamples. Pass an int
-        for reproducible fits.""",
+        Controls the initialisations, the seeds given to the experts' and the
+        gate's own ``random_state`` parameters, the weighted resamples and the
+        draws of ``assignment="stochastic"``. Pass an int for reproducible
+        fits.""",
     "verbose": """verbose : int, default=0
         0 is silent; 1 prints one line per start; 2 also prints one line per
         EM iteration (iteration, log-likelihood, change, seconds).""",

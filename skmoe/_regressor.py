@@ -66,6 +66,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     See Also
     --------
+    MixtureOfExpertsClassifier : The same model for classification.
     SoftmaxGate : The default gate.
 
     Examples

@@ -327,3 +327,17 @@ def test_concurrent_predict_equals_serial(fitted, data):
         assert_array_equal(mean, expected[0][0])
         assert_array_equal(std, expected[0][1])
         assert_array_equal(density, expected[1])
+
+
+def test_warm_start_refuses_other_features_or_classes(data):
+    X, y = data
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, warm_start=True,
+                                      random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="which has 3 features; X has 2 features"):
+        model.fit(X[:, :2], y)
+    Xc, yc = make_gated_classification(200, 2, 2, 3, random_state=0)
+    clf = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, warm_start=True,
+                                     random_state=0).fit(Xc, yc)
+    with pytest.raises(ValueError, match=r"whose classes are \[0, 1, 2\]; y has classes "
+                                         r"\[1, 2, 3\]"):
+        clf.fit(Xc, yc + 1)
