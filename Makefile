@@ -1,5 +1,5 @@
 # Two targets do all the set-up on a fresh machine that has python3 and make:
-#   make demo   creates .venv, installs skmoe and runs the main job
+#   make demo   creates .venv, installs skmoe and runs the main job (python -m skmoe compare)
 #   make test   creates .venv, installs skmoe with its test extras and runs the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m skmoe demo
+	$(BIN)/python -m skmoe compare --out build/demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check skmoe tests benchmarks

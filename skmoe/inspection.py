@@ -219,7 +219,7 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
             "n_experts": k,
             "n_experts_fitted": model.n_experts_,
             "log_likelihood": float(log_density.sum()),
-            "n_parameters": model._n_parameters() if criterion != "cv" else np.nan,
+            "n_parameters": _n_parameters_or_nan(model, criterion),
             "converged": model.converged_,
         }
         if criterion in {"bic", "icl"}:
@@ -239,6 +239,16 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
     best = int(np.nanargmax(scores) if criterion == "cv" else np.nanargmin(scores))
     table["best"] = np.arange(len(table)) == best
     return table, fitted[best]
+
+
+def _n_parameters_or_nan(model, criterion):
+    """The model's parameter count; NaN for "cv" when its experts have none."""
+    try:
+        return model._n_parameters()
+    except ValueError:
+        if criterion == "cv":
+            return np.nan
+        raise
 
 
 def _held_out_log_likelihood(estimator, n_experts, X, y, cv):

@@ -1,0 +1,485 @@
+"""Behaviour of skmoe.compare: the baselines, the cross-validated table and the verdicts."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from joblib import parallel_backend
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, RegressorMixin, is_classifier, is_regressor
+from sklearn.ensemble import BaggingRegressor, RandomForestClassifier, StackingRegressor
+from sklearn.linear_model import BayesianRidge, LinearRegression, LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.compare import (
+    FAMILIES,
+    check_target,
+    compare,
+    default_baselines,
+    estimator_family,
+    verdicts,
+)
+from skmoe.datasets import make_gated_classification, make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+NAMES = [
+    "linear", "tree", "bagged_trees", "bagged_linear", "random_forest", "adaboost",
+    "gradient_boosting", "hist_gradient_boosting", "stacking", "moe_linear", "moe_trees",
+]
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    return make_switching_regression(n_samples=150, n_features=3, n_experts=2, noise=0.2,
+                                     random_state=0)
+
+
+@pytest.fixture(scope="module")
+def classification_data():
+    return make_gated_classification(n_samples=180, n_features=3, n_experts=2, n_classes=3,
+                                     random_state=0)
+
+
+def _small_moe_regressor():
+    return MixtureOfExpertsRegressor(n_experts=2, max_iter=10, random_state=0)
+
+
+class _RecordingRegressor(RegressorMixin, BaseEstimator):
+    """Predicts the training mean and records which rows it was trained on."""
+
+    seen = []
+
+    def __init__(self, tag="a"):
+        self.tag = tag
+
+    def fit(self, X, y):
+        type(self).seen.append((self.tag, tuple(np.round(X[:, 0], 12))))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.mean_)
+
+
+class _BrokenRegressor(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        raise ArithmeticError("cannot fit these rows")
+
+    def predict(self, X):  # pragma: no cover - never fitted
+        return np.zeros(X.shape[0])
+
+
+class _WarningRegressor(LinearRegression):
+    def fit(self, X, y, sample_weight=None):
+        warnings.warn("something odd in the data", UserWarning, stacklevel=2)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+# ------------------------------------------------------------------ baselines
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_default_baselines_cover_every_family(task):
+    baselines = default_baselines(task)
+    assert list(baselines) == NAMES
+    families = {estimator_family(estimator) for estimator in baselines.values()}
+    assert families == set(FAMILIES)
+    check = is_regressor if task == "regression" else is_classifier
+    assert all(check(estimator) for estimator in baselines.values())
+    stacking = baselines["stacking"]
+    assert [name for name, _ in stacking.estimators] == ["linear", "tree", "knn"]
+
+
+def test_default_baselines_seeding_and_n_experts():
+    first = default_baselines("regression", n_experts=4, random_state=3)
+    second = default_baselines("regression", n_experts=4, random_state=3)
+    other = default_baselines("regression", n_experts=4, random_state=4)
+    assert first["random_forest"].random_state == second["random_forest"].random_state
+    assert first["random_forest"].random_state != other["random_forest"].random_state
+    assert first["moe_trees"].n_experts == 4
+    assert first["moe_linear"][-1].n_experts == 4
+
+
+def test_default_baselines_rejects_unknown_task():
+    with pytest.raises(ValueError, match="'task' parameter"):
+        default_baselines("clustering")
+
+
+@pytest.mark.parametrize(
+    "estimator, family",
+    [
+        (LinearRegression(), "single model"),
+        (make_pipeline(StandardScaler(), RandomForestClassifier()), "bagging"),
+        (BaggingRegressor(), "bagging"),
+        (StackingRegressor([("lr", LinearRegression())]), "stacking"),
+        (make_pipeline(StandardScaler(), MixtureOfExpertsClassifier()), "mixture of experts"),
+    ],
+)
+def test_estimator_family(estimator, family):
+    assert estimator_family(estimator) == family
+
+
+# ---------------------------------------------------------------------- task
+@pytest.mark.parametrize(
+    "y, task",
+    [
+        ([0.5, 1.5, 2.0, 3.25], "regression"),
+        (np.arange(40, dtype=float), "regression"),  # integral floats, many values
+        ([0, 1, 1, 0], "classification"),
+        ([1.0, 2.0, 2.0, 1.0], "classification"),  # integral floats, few values
+        (["cat", "dog", "cat"], "classification"),
+        ([True, False, True], "classification"),
+    ],
+)
+def test_check_target_infers_the_task(y, task):
+    assert check_target(y)[1] == task
+
+
+def test_check_target_refuses_a_constant_target():
+    with pytest.raises(ValueError, match=r"single value \('a'\)"):
+        check_target(["a", "a", "a"])
+
+
+def test_check_target_refuses_labels_for_regression():
+    with pytest.raises(ValueError, match="needs a numeric target"):
+        check_target(["a", "b"], task="regression")
+    with pytest.raises(ValueError, match="needs class labels"):
+        check_target([0.5, 1.25, 2.0], task="classification")
+
+
+# ------------------------------------------------------------- the table
+def test_compare_regression_table(regression_data):
+    X, y = regression_data
+    estimators = {"linear": LinearRegression(), "tree": DecisionTreeRegressor(max_depth=3),
+                  "moe": _small_moe_regressor()}
+    results = compare(X, y, estimators, cv=3)
+    assert list(results.columns) == [
+        "family", "r2_mean", "r2_std", "rmse_mean", "rmse_std", "log_likelihood_mean",
+        "log_likelihood_std", "fit_time", "predict_time", "density",
+    ]
+    assert results.index.name == "estimator"
+    assert set(results.index) == set(estimators)
+    assert np.all(np.diff(results["r2_mean"].to_numpy()) <= 0)  # best first
+    assert results.loc["moe", "density"] == "model"
+    assert results.loc["linear", "density"] == "Gaussian, out-of-fold residuals"
+    assert results.loc["moe", "family"] == "mixture of experts"
+    assert (results[["fit_time", "predict_time"]] >= 0).all().all()
+    attrs = results.attrs
+    assert attrs["task"] == "regression"
+    assert attrs["primary"] == "r2"
+    assert attrs["n_splits"] == 3
+    assert attrs["n_samples"] == 150
+    folds = np.array(attrs["fold_scores"]["linear"]["r2"])
+    assert folds.shape == (3,)
+    assert_allclose(results.loc["linear", "r2_mean"], folds.mean())
+    assert_allclose(results.loc["linear", "r2_std"], folds.std(ddof=1))
+
+
+def test_compare_equals_cross_val_score(regression_data):
+    X, y = regression_data
+    cv = KFold(4, shuffle=True, random_state=1)
+    results = compare(X, y, {"linear": LinearRegression()}, cv=cv, scoring=["r2", "rmse"])
+    expected = cross_val_score(LinearRegression(), X, y, cv=cv, scoring="r2")
+    assert_allclose(results.loc["linear", "r2_mean"], expected.mean())
+    assert_allclose(results.loc["linear", "r2_std"], expected.std(ddof=1))
+    rmse = -cross_val_score(LinearRegression(), X, y, cv=cv,
+                            scoring="neg_root_mean_squared_error")
+    assert_allclose(results.loc["linear", "rmse_mean"], rmse.mean())
+
+
+def test_every_estimator_sees_the_same_folds(regression_data):
+    X, y = regression_data
+    _RecordingRegressor.seen = []
+    results = compare(X, y, {"a": _RecordingRegressor("a"), "b": _RecordingRegressor("b")},
+                      cv=3, scoring="r2", random_state=5)
+    seen_a = sorted(rows for tag, rows in _RecordingRegressor.seen if tag == "a")
+    seen_b = sorted(rows for tag, rows in _RecordingRegressor.seen if tag == "b")
+    assert len(seen_a) == 3
+    assert seen_a == seen_b
+    assert_array_equal(results.attrs["fold_scores"]["a"]["r2"],
+                       results.attrs["fold_scores"]["b"]["r2"])
+    # The folds are shuffled: the first training fold is not the first rows in order.
+    assert seen_a[0] != tuple(np.round(X[: len(seen_a[0]), 0], 12))
+
+
+def test_random_state_sets_the_folds(regression_data):
+    X, y = regression_data
+    estimators = {"linear": LinearRegression()}
+    first = compare(X, y, estimators, cv=3, scoring="r2", random_state=0)
+    again = compare(X, y, estimators, cv=3, scoring="r2", random_state=0)
+    other = compare(X, y, estimators, cv=3, scoring="r2", random_state=1)
+    assert first.attrs["fold_scores"] == again.attrs["fold_scores"]
+    assert first.attrs["fold_scores"] != other.attrs["fold_scores"]
+
+
+def test_sorting_follows_the_direction_of_the_primary_score(regression_data):
+    X, y = regression_data
+    estimators = {"mean": _RecordingRegressor(), "linear": LinearRegression(),
+                  "moe": _small_moe_regressor()}
+    by_rmse = compare(X, y, estimators, cv=3, scoring=["rmse", "r2"])
+    assert by_rmse.attrs["primary"] == "rmse"
+    assert np.all(np.diff(by_rmse["rmse_mean"].to_numpy()) >= 0)  # lower is better
+    assert by_rmse.index[-1] == "mean"
+    by_loglik = compare(X, y, estimators, cv=3, scoring="log_likelihood")
+    assert list(by_loglik.columns[1:3]) == ["log_likelihood_mean", "log_likelihood_std"]
+    assert np.all(np.diff(by_loglik["log_likelihood_mean"].to_numpy()) <= 0)
+
+
+# ------------------------------------------------------- log-likelihoods
+def _one_split(n, seed=0):
+    order = np.random.RandomState(seed).permutation(n)
+    return [(order[: 2 * n // 3], order[2 * n // 3:])]
+
+
+def test_mixture_log_likelihood_is_its_own_density(regression_data):
+    X, y = regression_data
+    cv = _one_split(len(y))
+    train, test = cv[0]
+    estimators = {"moe": _small_moe_regressor(),
+                  "scaled_moe": make_pipeline(StandardScaler(), _small_moe_regressor())}
+    results = compare(X, y, estimators, cv=cv, scoring="log_likelihood")
+    expected = _small_moe_regressor().fit(X[train], y[train]).score_samples(X[test], y[test])
+    assert_allclose(results.loc["moe", "log_likelihood_mean"], expected.mean())
+    scaler = StandardScaler().fit(X[train])
+    scaled = _small_moe_regressor().fit(scaler.transform(X[train]), y[train])
+    assert_allclose(results.loc["scaled_moe", "log_likelihood_mean"],
+                    scaled.score_samples(scaler.transform(X[test]), y[test]).mean())
+
+
+def test_plug_in_gaussian_uses_the_training_residuals(regression_data):
+    X, y = regression_data
+    cv = _one_split(len(y))
+    train, test = cv[0]
+    results = compare(X, y, {"linear": LinearRegression()}, cv=cv, scoring="log_likelihood",
+                      residual_variance="train")
+    model = LinearRegression().fit(X[train], y[train])
+    variance = np.mean((y[train] - model.predict(X[train])) ** 2)
+    residual = y[test] - model.predict(X[test])
+    expected = np.mean(-0.5 * np.log(2 * np.pi * variance) - residual**2 / (2 * variance))
+    assert_allclose(results.loc["linear", "log_likelihood_mean"], expected)
+    assert results.loc["linear", "density"] == "Gaussian, in-sample residuals"
+
+
+def test_out_of_fold_variance_does_not_flatter_an_overfitted_tree(regression_data):
+    # A full-depth tree has (almost) no in-sample residuals: a Gaussian with that variance
+    # is wildly overconfident on new rows; out-of-fold residuals give an honest spread.
+    X, y = regression_data
+    tree = {"tree": DecisionTreeRegressor(random_state=0)}
+    honest = compare(X, y, tree, cv=3, scoring="log_likelihood", residual_variance="cv")
+    naive = compare(X, y, tree, cv=3, scoring="log_likelihood", residual_variance="train")
+    assert honest.loc["tree", "log_likelihood_mean"] > -5
+    assert naive.loc["tree", "log_likelihood_mean"] < honest.loc["tree", "log_likelihood_mean"] - 10
+
+
+def test_predictive_std_gives_the_density(regression_data):
+    X, y = regression_data
+    cv = _one_split(len(y))
+    train, test = cv[0]
+    results = compare(X, y, {"bayes": BayesianRidge()}, cv=cv, scoring="log_likelihood")
+    mean, std = BayesianRidge().fit(X[train], y[train]).predict(X[test], return_std=True)
+    expected = np.mean(-0.5 * np.log(2 * np.pi * std**2) - (y[test] - mean) ** 2 / (2 * std**2))
+    assert_allclose(results.loc["bayes", "log_likelihood_mean"], expected)
+    assert results.loc["bayes", "density"] == "predictive std"
+
+
+# ------------------------------------------------------------ classification
+def test_compare_classification_scores(classification_data):
+    X, y = classification_data
+    cv = _one_split(len(y), seed=1)
+    train, test = cv[0]
+    estimators = {"logistic": LogisticRegression(), "tree": DecisionTreeClassifier(max_depth=3),
+                  "moe": MixtureOfExpertsClassifier(n_experts=2, max_iter=10, random_state=0)}
+    results = compare(X, y, estimators, cv=cv,
+                      scoring=["accuracy", "log_loss", "brier", "roc_auc", "log_likelihood"])
+    assert results.attrs["task"] == "classification"
+    assert "density" not in results.columns
+    assert np.all(np.diff(results["accuracy_mean"].to_numpy()) <= 0)
+    proba = LogisticRegression().fit(X[train], y[train]).predict_proba(X[test])
+    row = results.loc["logistic"]
+    assert_allclose(row["accuracy_mean"], np.mean(proba.argmax(axis=1) == y[test]))
+    assert_allclose(row["log_loss_mean"], log_loss(y[test], proba))
+    assert_allclose(row["log_likelihood_mean"], -row["log_loss_mean"])
+    assert_allclose(row["brier_mean"], brier_score_loss(y[test], proba, labels=[0, 1, 2]))
+    assert_allclose(row["roc_auc_mean"], roc_auc_score(y[test], proba, multi_class="ovr"))
+    assert np.isnan(row["accuracy_std"])  # one fold: no spread
+
+
+def test_binary_classifier_without_predict_proba(classification_data):
+    X, y = classification_data
+    y = (y == 0).astype(int)
+    results = compare(X, y, {"svm": LinearSVC(), "logistic": LogisticRegression()}, cv=3)
+    assert np.isnan(results.loc["svm", "log_loss_mean"])
+    assert np.isnan(results.loc["svm", "brier_mean"])
+    assert 0.5 < results.loc["svm", "roc_auc_mean"] <= 1.0  # from decision_function
+    assert np.isfinite(results.loc["logistic", "brier_mean"])
+
+
+def test_string_labels_and_dataframe_input(classification_data):
+    X, y = classification_data
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    labels = np.array(["red", "green", "blue"])[y]
+    results = compare(frame, labels, {"logistic": LogisticRegression()}, cv=3)
+    assert results.attrs["task"] == "classification"
+    assert 0 < results.loc["logistic", "accuracy_mean"] <= 1
+
+
+# ------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"cv": 1}, ValueError, "'cv' parameter of compare"),
+        ({"cv": 500}, ValueError, "need at least 500 rows"),
+        ({"scoring": "accuracy"}, ValueError, "'accuracy', which is not a regression score"),
+        ({"scoring": ["r2", "r2"]}, ValueError, "names a score twice"),
+        ({"estimators": LinearRegression()}, TypeError, "wrap it in a list"),
+        ({"estimators": {}}, ValueError, "estimators is empty"),
+        ({"estimators": {"lr": LogisticRegression()}}, TypeError, "is a classifier"),
+        ({"estimators": {"x": "not an estimator"}}, TypeError, r"estimators\['x'\]"),
+        ({"estimators": [("a", LinearRegression()), ("a", LinearRegression())]}, ValueError,
+         "repeated names"),
+        ({"n_jobs": 0}, ValueError, "n_jobs == 0"),
+        ({"task": "ranking"}, ValueError, "'task' parameter"),
+        ({"residual_variance": "oob"}, ValueError, "'residual_variance' parameter"),
+    ],
+)
+def test_compare_refuses_bad_parameters(regression_data, kwargs, error, match):
+    X, y = regression_data
+    kwargs = {"estimators": {"linear": LinearRegression()}, **kwargs}
+    with pytest.raises(error, match=match):
+        compare(X, y, **kwargs)
+
+
+def test_compare_refuses_bad_data(regression_data):
+    X, y = regression_data
+    frame = pd.DataFrame({"x": X[:, 0], "city": ["a", "b", "c"] * 50})
+    estimators = {"linear": LinearRegression()}
+    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+        compare(frame, y, estimators)
+    with pytest.raises(ValueError, match="X has 150, y has 149"):
+        compare(X, y[:-1], estimators)
+    with pytest.raises(ValueError, match="y contains NaN"):
+        compare(X, np.where(np.arange(150) == 3, np.nan, y), estimators)
+    with pytest.raises(ValueError, match="single value"):
+        compare(X, np.ones(150), estimators)
+    with pytest.raises(TypeError, match="not a classifier, but the task is classification"):
+        compare(X, (y > 0).astype(int), estimators)
+
+
+def test_a_failing_estimator_is_named(regression_data):
+    X, y = regression_data
+    with pytest.raises(RuntimeError, match="'broken' failed on fold 0: ArithmeticError"):
+        compare(X, y, {"linear": LinearRegression(), "broken": _BrokenRegressor()}, cv=3)
+
+
+def test_warnings_of_the_fits_are_recorded_once(regression_data):
+    X, y = regression_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may escape
+        results = compare(X, y, {"odd": _WarningRegressor(), "linear": LinearRegression()},
+                          cv=3)
+    assert results.attrs["warnings"] == {"odd": ["UserWarning: something odd in the data"]}
+
+
+def test_parallel_jobs_give_the_same_table(regression_data):
+    X, y = regression_data
+    estimators = {"linear": LinearRegression(),
+                  "tree": DecisionTreeRegressor(max_depth=3, random_state=0)}
+    serial = compare(X, y, estimators, cv=3)
+    # Threads: the results come back out of order just the same, without starting processes.
+    with parallel_backend("threading"):
+        parallel = compare(X, y, estimators, cv=3, n_jobs=2)
+    assert list(serial.index) == list(parallel.index)
+    assert serial.attrs["fold_scores"] == parallel.attrs["fold_scores"]
+
+
+def test_progress_bar_goes_to_stderr(regression_data, capsys):
+    X, y = regression_data
+    compare(X, y, {"linear": LinearRegression()}, cv=2, progress=True)
+    captured = capsys.readouterr()
+    assert "1 estimators x 2 folds" in captured.err
+    assert captured.out == ""
+
+
+# ------------------------------------------------------------------ verdicts
+def _results(means, families, folds, score="r2", greater=True):
+    """A results table as compare() makes it, from per-fold scores."""
+    rows = {name: {"family": family, f"{score}_mean": np.mean(folds[name]),
+                   f"{score}_std": np.std(folds[name], ddof=1), "fit_time": 1.0}
+            for name, family in zip(means, families)}
+    results = pd.DataFrame.from_dict(rows, orient="index")
+    results.attrs = {"primary": score, "scoring": [score],
+                     "fold_scores": {name: {score: list(v)} for name, v in folds.items()},
+                     "greater_is_better": {score: greater}}
+    return results
+
+
+def test_verdicts_when_a_mixture_wins():
+    folds = {"moe": [0.9, 0.8, 0.7], "forest": [0.8, 0.8, 0.5], "linear": [0.1, 0.2, 0.3]}
+    results = _results(folds, ["mixture of experts", "bagging", "single model"], folds)
+    lines = verdicts(results)
+    assert len(lines) == 4  # three families and the verdict
+    assert lines[0].startswith("mixture of experts") and lines[0].endswith("<- winner")
+    # winner - forest per fold: 0.1, 0.0, 0.2 -> lead 0.1, sd 0.1 -> 1.0 sd
+    assert "winner leads by 0.100 (1.0 sd, a modest lead)" in lines[1]
+    assert lines[-1].startswith("Verdict: a mixture of experts wins on R²: moe leads the best "
+                                "other family (forest, bagging) by 0.100")
+
+
+def test_verdicts_do_not_call_a_lead_within_the_noise_a_win():
+    folds = {"moe": [0.71, 0.60, 0.52], "forest": [0.70, 0.62, 0.50]}
+    results = _results(folds, ["mixture of experts", "bagging"], folds)
+    lines = verdicts(results)
+    assert lines[0].endswith("<- winner")
+    assert lines[-1].startswith("Verdict: no clear winner on R²: the mixture moe is ahead of "
+                                "forest (bagging) by 0.003")
+    assert lines[-1].endswith("so a mixture of experts does not clearly win.")
+
+
+def test_verdicts_say_when_a_mixture_does_not_win():
+    folds = {"boost": [0.5, 0.6, 0.7], "moe": [0.4, 0.45, 0.6], "lin": [0.1, 0.1, 0.1]}
+    results = _results(folds, ["boosting", "mixture of experts", "single model"], folds)
+    lines = verdicts(results)
+    # boost - moe per fold: 0.1, 0.15, 0.1 -> lead 0.117, sd 0.029 -> 4.0 sd
+    assert lines[-1] == ("Verdict: a mixture of experts does not win on R²: boost (boosting) is "
+                         "best, the best mixture (moe) is 0.117 behind (4.0 sd, a clear lead).")
+    close = {"boost": [0.5, 0.6, 0.7], "moe": [0.5, 0.6, 0.69]}
+    lines = verdicts(_results(close, ["boosting", "mixture of experts"], close))
+    assert lines[-1].startswith("Verdict: no clear winner on R²: boost (boosting) is ahead of "
+                                "the best mixture (moe) by 0.003")
+    assert lines[-1].endswith("within the fold-to-fold noise); a mixture of experts does not "
+                              "win.")
+
+
+def test_verdicts_judge_lower_is_better_scores():
+    folds = {"moe": [1.0, 1.1, 1.2], "forest": [2.0, 2.1, 2.2]}
+    results = _results(folds, ["mixture of experts", "bagging"], folds, score="rmse",
+                       greater=False)
+    lines = verdicts(results)
+    assert "best: moe" in lines[0]
+    assert "winner leads by 1.000 (ahead by the same amount on every fold)" in lines[1]
+
+
+def test_verdicts_refuse_other_tables():
+    with pytest.raises(TypeError, match="DataFrame returned by"):
+        verdicts({"r2_mean": 1})
+    folds = {"a": [1.0, 2.0]}
+    with pytest.raises(ValueError, match="score must be one of"):
+        verdicts(_results(folds, ["bagging"], folds), score="accuracy")
+
+
+def test_compare_and_verdicts_on_the_default_baselines(classification_data):
+    X, y = classification_data
+    baselines = default_baselines("classification")
+    subset = {name: baselines[name] for name in ("linear", "tree", "moe_linear")}
+    subset["moe_linear"].set_params(mixtureofexpertsclassifier__max_iter=5)
+    results = compare(X, y, subset, cv=2)
+    assert set(results["family"]) == {"single model", "mixture of experts"}
+    lines = verdicts(results)
+    assert len(lines) == 3
+    assert lines[-1].startswith("Verdict: a mixture of experts")
