@@ -3,13 +3,15 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.special import log_softmax
+from scipy.special import log_softmax as _log_softmax_reference
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._kernels import log_softmax, soft_cross_entropy
 from ._validation import Interval, _fit_context, check_sample_weight
 
 
@@ -129,8 +131,17 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self._fit_soft(X, targets, sample_weight)
         return self
 
-    def _fit_soft(self, X, targets, sample_weight):
-        """Minimise the penalised soft cross-entropy; X and targets are validated."""
+    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
+        """Minimise the penalised soft cross-entropy; X and targets are validated.
+
+        With ``em_step=True`` (the EM loop of the mixtures) this is a
+        generalised-EM step: at most ``_EM_STEP_MAX_ITER`` L-BFGS iterations
+        (and never more than ``max_iter``) from the warm start. L-BFGS only
+        accepts steps that decrease the objective, and the start is kept if
+        the result were worse, so the objective never increases and the
+        mixture's log-likelihood keeps never decreasing, at a fraction of the
+        cost of solving each gate M-step to tolerance.
+        """
         n_features = X.shape[1]
         n_classes = targets.shape[1]
         if not hasattr(self, "classes_") or self.classes_.shape[0] != n_classes:
@@ -144,24 +155,28 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             start[:, :-1] = self.coef_
             if self.fit_intercept:
                 start[:, -1] = self.intercept_
-        if self.max_iter == 0:
+        max_iter = min(self.max_iter, _EM_STEP_MAX_ITER) if em_step else self.max_iter
+        if max_iter == 0:
             # L-BFGS-B would still take one step with maxiter=0.
             params, self.n_iter_ = start, 0
         else:
             total_weight = float(np.sum(sample_weight))
+            objective = _Objective(X, targets, sample_weight, total_weight, 1.0 / self.C,
+                                   self.fit_intercept)
             result = minimize(
-                _soft_cross_entropy,
+                objective,
                 start.ravel(),
-                args=(X, targets, sample_weight, total_weight, 1.0 / self.C, self.fit_intercept),
                 method="L-BFGS-B",
                 jac=True,
                 options={
-                    "maxiter": self.max_iter,
+                    "maxiter": max_iter,
                     "gtol": self.tol,
                     "ftol": 64 * np.finfo(float).eps,
                 },
             )
             params = result.x.reshape(n_classes, n_features + 1)
+            if objective.first_loss is not None and result.fun > objective.first_loss:
+                params = start
             self.n_iter_ = int(result.nit)
         self.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
@@ -223,7 +238,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-softmax of the scores.
         """
-        return log_softmax(self._scores(X), axis=1)
+        scores = self._scores(X)
+        return log_softmax(scores, scores)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -257,15 +273,70 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         return self.classes_[best]
 
 
+# L-BFGS iterations of the gate in one (generalised) EM iteration: enough to keep
+# the objective rising while the responsibilities still move, far fewer than a
+# solve to tolerance.
+_EM_STEP_MAX_ITER = 5
+
+
+class _Objective:
+    """The gate's objective for L-BFGS: fused Numba kernel on dense inputs.
+
+    Transposes the inputs and targets once for all the evaluations of one
+    solve (the kernel's layout), and remembers the loss at the first point
+    evaluated, which L-BFGS-B takes to be the start.
+    """
+
+    def __init__(self, X, targets, sample_weight, total_weight, alpha, fit_intercept):
+        self.args = (sample_weight, total_weight, alpha, fit_intercept)
+        if sp.issparse(X):
+            self.X, self.targets, self.fused = X, targets, False
+        else:
+            self.X = np.ascontiguousarray(X.T, dtype=np.float64)
+            self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
+            self.args = (np.ascontiguousarray(sample_weight, dtype=np.float64), *self.args[1:])
+            self.fused = True
+        self.first_loss = None
+
+    def __call__(self, params):
+        function = _soft_cross_entropy_fused if self.fused else _soft_cross_entropy
+        loss, grad = function(params, self.X, self.targets, *self.args)
+        if self.first_loss is None:
+            self.first_loss = loss
+        return loss, grad
+
+
+def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,
+                              fit_intercept):
+    """:func:`_soft_cross_entropy` through the Numba kernel, on transposed inputs.
+
+    ``X_t`` is ``X.T`` and ``targets_t`` is ``targets.T``, both C-contiguous.
+    """
+    n_classes = targets_t.shape[0]
+    params = params.reshape(n_classes, X_t.shape[0] + 1)
+    coef = params[:, :-1]
+    grad = np.empty_like(params)
+    loss = soft_cross_entropy(params, X_t, targets_t, sample_weight, fit_intercept, grad)
+    loss += 0.5 * alpha * float(np.sum(coef * coef))
+    grad[:, :-1] += alpha * coef
+    if not fit_intercept:
+        grad[:, -1] = 0.0
+    return loss / total_weight, grad.ravel() / total_weight
+
+
 def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, fit_intercept):
-    """Penalised soft cross-entropy and its gradient, both divided by the total weight."""
+    """Penalised soft cross-entropy and its gradient, both divided by the total weight.
+
+    The NumPy twin of :func:`_soft_cross_entropy_fused` (and of the kernel
+    ``skmoe._kernels.soft_cross_entropy``); also used for sparse inputs.
+    """
     n_classes = targets.shape[1]
     params = params.reshape(n_classes, X.shape[1] + 1)
     coef = params[:, :-1]
     scores = X @ coef.T
     if fit_intercept:
         scores += params[:, -1]
-    log_prob = log_softmax(scores, axis=1)
+    log_prob = _log_softmax_reference(scores, axis=1)
     weighted_targets = targets * sample_weight[:, None]
     loss = -np.sum(weighted_targets * log_prob) + 0.5 * alpha * np.sum(coef**2)
     # d loss / d scores = w * (G - R), written without a second n x K temporary.
@@ -298,7 +369,8 @@ class ClassifierGate(BaseEstimator):
     def __init__(self, classifier):
         self.classifier = classifier
 
-    def _fit_soft(self, X, targets, sample_weight):
+    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
+        """Fit the classifier to the soft targets (to its own tolerance, whatever ``em_step``)."""
         n_samples, n_experts = targets.shape
         X_rep = np.concatenate([X] * n_experts, axis=0)
         labels = np.repeat(np.arange(n_experts), n_samples)

@@ -1,23 +1,261 @@
 """Numba kernels of the EM loop, each beside the NumPy reference it must equal.
 
 The kernels are pure functions over float64 C-contiguous arrays: they never see
-an estimator and write only into the ``out`` arrays they are given. They run in
-parallel over rows; sums over rows are taken serially afterwards so that a fit
-is bit-for-bit reproducible whatever the thread scheduling.
+an estimator and write only into the ``out`` arrays they are given. They work
+on blocks of rows, in parallel when the arrays are large enough to pay for
+Numba's threads; sums over rows are taken serially afterwards, in row (or
+block) order, so that a fit is bit-for-bit reproducible whatever the number
+of threads.
+
+``exp`` and ``log`` are this module's own (:func:`_exp`, :func:`_log`):
+numba's are scalar calls into libm (llvmlite is built without Intel's SVML),
+which leaves the E-step ten times slower than a memory stream. Ours are
+branch-free polynomials on the float's bits, so that LLVM vectorises the loops
+they are inlined into; both are within one ulp of NumPy's over the whole
+range, subnormal results included, and exact at the special values.
 """
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 from scipy.special import logsumexp
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_JIT = {"parallel": True, "cache": True, "fastmath": _FASTMATH, "nogil": True}
+# ``error_model="numpy"``: a float division must not carry Python's
+# ZeroDivisionError branch, which stops LLVM from vectorising the loop around it.
+_SERIAL = {"cache": True, "fastmath": _FASTMATH, "nogil": True, "error_model": "numpy"}
+_JIT = {**_SERIAL, "parallel": True}
+# The bodies of exp and log: no "reassoc" or "afn", which would let LLVM undo the
+# rounding tricks they rely on (``(t + shifter) - shifter``, the two-part ln 2).
+# Numba gives a callee without its own flags those of its first caller; these
+# keep their own when LLVM inlines them into a kernel compiled with _FASTMATH.
+_EXACT = {"cache": True, "fastmath": {"nsz", "contract"}, "nogil": True, "error_model": "numpy"}
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
+# Rows of a block are chosen so that a block holds about this many entries
+# (32 KiB of float64: one L1 cache). Blocks depend on the shape only, never on
+# the number of threads.
+_BLOCK_ENTRIES = 4096
 
+
+# Kernels on fewer entries than this run on the calling thread: starting Numba's
+# threads costs more than they save on small arrays, and on a loaded machine a
+# parallel region can wait milliseconds for a thread to be scheduled, which
+# an L-BFGS solve calling the gate's loss hundreds of times pays every time.
+_MIN_PARALLEL_ENTRIES = 1 << 20
+
+
+@njit(cache=True, nogil=True)
+def _rows_per_block(n_columns):
+    """Rows in a block of about ``_BLOCK_ENTRIES`` entries."""
+    return max(1, _BLOCK_ENTRIES // max(1, n_columns))
+
+
+# ---------------------------------------------------------------- exp and log
+@intrinsic
+def _float_bits(typingctx, x):
+    """The IEEE 754 bits of a float64, as an int64 (a bitcast, no conversion)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, bits):
+    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bitcast)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+# ln 2 in two parts (fdlibm): the high part has 32 trailing zero bits, so k * _LN2_HI
+# is exact for |k| < 2**20.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+# Adding 1.5 * 2**52 rounds a float of magnitude < 2**51 to an integer, which then
+# sits in the low bits of the sum's mantissa.
+_SHIFTER = 6755399441055744.0
+_SHIFTER_BITS = int(np.array(_SHIFTER).view(np.int64))
+_EXPONENT_ONE = 1023
+# Below this exp is under half the smallest subnormal (rounds to 0); above the
+# other, it overflows. Clamping there keeps 2**k representable as two factors.
+_EXP_LOW = -746.0
+_EXP_HIGH = 710.0
+# Taylor coefficients 1/j! of exp(r), |r| <= ln(2)/2: the degree-13 remainder is
+# below 5e-18, far under half an ulp.
+_INV_FACTORIAL = [1.0]
+for _j in range(1, 14):
+    _INV_FACTORIAL.append(_INV_FACTORIAL[-1] / _j)
+(_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13) = _INV_FACTORIAL
+
+
+@njit(**_EXACT)
+def _exp(x):
+    """``exp(x)`` within one ulp of NumPy's, branch-free so that loops vectorise.
+
+    ``exp(x) = 2**k exp(r)`` with ``k = round(x / ln 2)`` and
+    ``|r| <= ln(2) / 2``; ``exp(r)`` is its Taylor polynomial of degree 13 and
+    ``2**k`` is built from its exponent bits, in two factors so that results
+    down to the smallest subnormal are rounded once. ``-inf`` and every
+    ``x < -745.14`` give 0, ``x > 709.79`` gives ``inf``, NaN stays NaN.
+    """
+    # Clamp with comparisons that NaN fails, so NaN goes through to the result.
+    if x < _EXP_LOW:
+        x = _EXP_LOW
+    if x > _EXP_HIGH:
+        x = _EXP_HIGH
+    shifted = x * _LOG2E + _SHIFTER
+    k_float = shifted - _SHIFTER
+    k = _float_bits(shifted) - _SHIFTER_BITS
+    r = (x - k_float * _LN2_HI) - k_float * _LN2_LO
+    p = _E13
+    p = p * r + _E12
+    p = p * r + _E11
+    p = p * r + _E10
+    p = p * r + _E9
+    p = p * r + _E8
+    p = p * r + _E7
+    p = p * r + _E6
+    p = p * r + _E5
+    p = p * r + _E4
+    p = p * r + _E3
+    p = p * r + _E2
+    p = p * r + _E1
+    p = p * r + _E0
+    half = k >> 1
+    scale_a = _bits_float((half + _EXPONENT_ONE) << 52)
+    scale_b = _bits_float((k - half + _EXPONENT_ONE) << 52)
+    return p * scale_a * scale_b
+
+
+# log(1 + f) = f - f**2 / 2 + s (f**2 / 2 + R(s**2)), s = f / (2 + f) (fdlibm's e_log.c).
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_EXPONENT_MASK = -(1 << 52)  # the sign and exponent bits: 0xFFF0000000000000
+_TWO_52 = 4503599627370496.0
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+
+
+@njit(**_EXACT)
+def _log(x):
+    """``log(x)`` within one ulp of NumPy's, branch-free so that loops vectorise.
+
+    ``x = 2**k m`` with ``sqrt(1/2) <= m < sqrt(2)`` read off the bits (a
+    subnormal ``x`` is first scaled by ``2**52``), and ``log(m)`` from fdlibm's
+    polynomial in ``s = (m - 1) / (m + 1)``. ``log(0) = -inf``,
+    ``log(inf) = inf``, negative ``x`` and NaN give NaN.
+    """
+    subnormal = x < _SMALLEST_NORMAL
+    scaled = x * _TWO_52 if subnormal else x
+    correction = 52 if subnormal else 0
+    bits = _float_bits(scaled)
+    offset = bits - _SQRT_HALF_BITS
+    k = (offset >> 52) - correction
+    m = _bits_float(bits - (offset & _EXPONENT_MASK))
+    f = m - 1.0
+    k_float = _bits_float(k + _SHIFTER_BITS) - _SHIFTER
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    odd = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    even = w * (_LG2 + w * (_LG4 + w * _LG6))
+    half_f2 = 0.5 * f * f
+    result = s * (half_f2 + odd + even) + k_float * _LN2_LO - half_f2 + f + k_float * _LN2_HI
+    if x == 0.0:
+        result = -np.inf
+    if x == np.inf:
+        result = np.inf
+    if not x >= 0.0:
+        result = np.nan
+    return result
+
+
+@njit(**_JIT)
+def vector_exp(x, out):
+    """``out[i] = exp(x[i])`` with the vectorised :func:`_exp`; twin ``numpy.exp``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        Arguments.
+    out : ndarray of shape (n,)
+        Output (may be ``x`` itself).
+
+    Returns
+    -------
+    out : ndarray of shape (n,)
+    """
+    n = x.shape[0]
+    rows = _BLOCK_ENTRIES
+    n_blocks = (n + rows - 1) // rows
+    if n < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            _map_exp(x[b * rows:(b + 1) * rows], out[b * rows:(b + 1) * rows])
+    else:
+        for b in prange(n_blocks):
+            _map_exp(x[b * rows:(b + 1) * rows], out[b * rows:(b + 1) * rows])
+    return out
+
+
+@njit(**_SERIAL)
+def _map_exp(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _exp(x[i])
+
+
+@njit(**_JIT)
+def vector_log(x, out):
+    """``out[i] = log(x[i])`` with the vectorised :func:`_log`; twin ``numpy.log``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        Arguments.
+    out : ndarray of shape (n,)
+        Output (may be ``x`` itself).
+
+    Returns
+    -------
+    out : ndarray of shape (n,)
+    """
+    n = x.shape[0]
+    rows = _BLOCK_ENTRIES
+    n_blocks = (n + rows - 1) // rows
+    if n < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            _map_log(x[b * rows:(b + 1) * rows], out[b * rows:(b + 1) * rows])
+    else:
+        for b in prange(n_blocks):
+            _map_log(x[b * rows:(b + 1) * rows], out[b * rows:(b + 1) * rows])
+    return out
+
+
+@njit(**_SERIAL)
+def _map_log(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _log(x[i])
+
+
+# -------------------------------------------------------------------- E-step
 @njit(**_JIT)
 def e_step(log_gate, log_lik, sample_weight, resp, row_log_lik):
     """Fused E-step: responsibilities and the weighted log-likelihood.
@@ -47,27 +285,103 @@ def e_step(log_gate, log_lik, sample_weight, resp, row_log_lik):
         ``sum_i sample_weight[i] * row_log_lik[i]``.
     """
     n_samples, n_experts = log_lik.shape
-    for i in prange(n_samples):
+    rows = _rows_per_block(n_experts)
+    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * n_experts < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            _e_step_rows(log_gate, log_lik, resp, row_log_lik, b * rows, (b + 1) * rows)
+    else:
+        for b in prange(n_blocks):
+            _e_step_rows(log_gate, log_lik, resp, row_log_lik, b * rows, (b + 1) * rows)
+    return _weighted_sum(sample_weight, row_log_lik)
+
+
+@njit(**_SERIAL)
+def _e_step_rows(log_gate, log_lik, resp, row_log_lik, start, stop):
+    # Blocks are slices, so every loop of the block starts at 0: LLVM then knows
+    # the indices are non-negative (no wrap-around) and vectorises.
+    block = slice(start, stop)
+    if log_lik.shape[1] == 2:
+        _e_step_block_two(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+    else:
+        _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+
+
+@njit(**_SERIAL)
+def _e_step_block(log_gate, log_lik, resp, row_log_lik):
+    """The E-step on one block of rows, in passes that each vectorise.
+
+    1. joint scores and their row maximum (``top``); scores shifted by it;
+    2. ``exp`` over the block's entries as one flat run (whatever K is);
+    3. row sums; ``top + log(sum)`` over the block's rows as one run;
+    4. normalisation, then the gate fallback for rows where every expert
+       gives ``-inf``.
+    """
+    n_rows, n_experts = log_lik.shape
+    tops = np.empty(n_rows)
+    totals = np.empty(n_rows)
+    for i in range(n_rows):
         top = -np.inf
         for k in range(n_experts):
             v = log_gate[i, k] + log_lik[i, k]
             resp[i, k] = v
-            if v > top:
-                top = v
-        if top == -np.inf:
-            _gate_fallback(log_gate, i, resp)
-            row_log_lik[i] = -np.inf
-            continue
+            top = v if v > top else top
+        tops[i] = top
+        # A dead row (all -inf) is shifted by 0: its entries stay -inf, exp gives 0.
+        shift = top if top > -np.inf else 0.0
+        for k in range(n_experts):
+            resp[i, k] -= shift
+    flat = resp.reshape(n_rows * n_experts)
+    for j in range(flat.shape[0]):
+        flat[j] = _exp(flat[j])
+    for i in range(n_rows):
         total = 0.0
         for k in range(n_experts):
-            e = np.exp(resp[i, k] - top)
-            resp[i, k] = e
-            total += e
-        inv = 1.0 / total
+            total += resp[i, k]
+        totals[i] = total
+    # A dead row: -inf + log(0) = -inf.
+    for i in range(n_rows):
+        row_log_lik[i] = tops[i] + _log(totals[i])
+        totals[i] = 1.0 / totals[i]
+    for i in range(n_rows):
+        inv = totals[i]
         for k in range(n_experts):
             resp[i, k] *= inv
-        row_log_lik[i] = top + np.log(total)
-    return _weighted_sum(sample_weight, row_log_lik)
+    for i in range(n_rows):
+        if tops[i] == -np.inf:
+            _gate_fallback(log_gate, i, resp)
+
+
+@njit(**_SERIAL)
+def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
+    """:func:`_e_step_block` for two experts, vectorised across rows.
+
+    With two experts the row maximum's term is ``exp(0) = 1``, so a row needs
+    one ``exp`` (of the smaller score minus the larger) and one ``log``. The
+    arrays are read as flat runs, so that LLVM sees the stride of 2.
+    """
+    n_rows = log_lik.shape[0]
+    gate = log_gate.reshape(2 * n_rows)
+    lik = log_lik.reshape(2 * n_rows)
+    out = resp.reshape(2 * n_rows)
+    for i in range(n_rows):
+        a = gate[2 * i] + lik[2 * i]
+        b = gate[2 * i + 1] + lik[2 * i + 1]
+        first = a >= b
+        top = a if first else b
+        low = b if first else a
+        # exp(-inf - top) = 0 when only one expert is -inf; a dead row gives NaN here.
+        e = _exp(low - top)
+        total = 1.0 + e
+        inv = 1.0 / total
+        out[2 * i] = inv if first else e * inv
+        out[2 * i + 1] = e * inv if first else inv
+        row_log_lik[i] = top + _log(total)
+    for i in range(n_rows):
+        # Only a dead row (both -inf: -inf - -inf is NaN) gives a NaN.
+        if row_log_lik[i] != row_log_lik[i]:
+            _gate_fallback(log_gate, i, resp)
+            row_log_lik[i] = -np.inf
 
 
 @njit(cache=True, nogil=True)
@@ -136,6 +450,7 @@ def _softmax_rows(scores):
     return shifted / np.sum(shifted, axis=1, keepdims=True)
 
 
+# ---------------------------------------------------------------- likelihoods
 @njit(**_JIT)
 def gaussian_log_likelihood(y, mean, variance, out):
     """Gaussian log-density of each row under each expert.
@@ -165,11 +480,25 @@ def gaussian_log_likelihood(y, mean, variance, out):
         # Scale by the standard deviation: 1 / variance overflows to inf for a
         # subnormal variance, and 0 * inf would be NaN on a zero residual.
         std[k] = np.sqrt(variance[k])
-    for i in prange(n_samples):
-        for k in range(n_experts):
+    rows = _rows_per_block(n_experts)
+    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * n_experts < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _gaussian_block(y[block], mean[block], std, log_norm, out[block])
+    else:
+        for b in prange(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _gaussian_block(y[block], mean[block], std, log_norm, out[block])
+    return out
+
+
+@njit(**_SERIAL)
+def _gaussian_block(y, mean, std, log_norm, out):
+    for i in range(y.shape[0]):
+        for k in range(std.shape[0]):
             z = (y[i] - mean[i, k]) / std[k]
             out[i, k] = log_norm[k] - 0.5 * z * z
-    return out
 
 
 def gaussian_log_likelihood_reference(y, mean, variance):
@@ -205,12 +534,33 @@ def categorical_log_likelihood(proba, columns, y, floor, out, k):
     -------
     out : ndarray of shape (n_samples, n_experts)
     """
-    log_floor = np.log(floor)
-    for i in prange(y.shape[0]):
-        column = columns[y[i]]
-        p = proba[i, column] if column >= 0 else 0.0
-        out[i, k] = np.log(p) if p > floor else log_floor
+    n_samples = y.shape[0]
+    rows = _BLOCK_ENTRIES
+    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _categorical_block(proba[block], columns, y[block], floor, out[block], k)
+    else:
+        for b in prange(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _categorical_block(proba[block], columns, y[block], floor, out[block], k)
     return out
+
+
+@njit(**_SERIAL)
+def _categorical_block(proba, columns, y, floor, out, k):
+    n_rows = y.shape[0]
+    picked = np.empty(n_rows)
+    for i in range(n_rows):
+        column = columns[y[i]]
+        picked[i] = proba[i, column] if column >= 0 else 0.0
+    log_floor = np.log(floor)
+    for i in range(n_rows):
+        p = picked[i]
+        picked[i] = _log(p) if p > floor else log_floor
+    for i in range(n_rows):
+        out[i, k] = picked[i]
 
 
 def categorical_log_likelihood_reference(proba, columns, y, floor):
@@ -218,3 +568,255 @@ def categorical_log_likelihood_reference(proba, columns, y, floor):
     column = columns[y]
     p = np.where(column >= 0, proba[np.arange(y.shape[0]), np.maximum(column, 0)], 0.0)
     return np.log(np.maximum(p, floor))
+
+
+# ----------------------------------------------------------------------- gate
+@njit(**_JIT)
+def log_softmax(scores, out):
+    """Row-wise log-softmax, ``out[i] = scores[i] - logsumexp(scores[i])``.
+
+    ``out`` may be ``scores`` itself. Scores are expected finite or ``-inf``
+    (a row of ``-inf`` gives NaN, as its twin does).
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples, n_classes)
+        Scores.
+    out : ndarray of shape (n_samples, n_classes)
+        Output.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_classes)
+        Twin: ``scipy.special.log_softmax(scores, axis=1)``.
+    """
+    n_samples, n_classes = scores.shape
+    rows = _rows_per_block(n_classes)
+    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * n_classes < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _log_softmax_block(scores[block], out[block])
+    else:
+        for b in prange(n_blocks):
+            block = slice(b * rows, (b + 1) * rows)
+            _log_softmax_block(scores[block], out[block])
+    return out
+
+
+@njit(**_SERIAL)
+def _log_softmax_block(scores, out):
+    n_rows, n_classes = scores.shape
+    shifted = np.empty(n_rows * n_classes)
+    norms = np.empty(n_rows)
+    for i in range(n_rows):
+        top = -np.inf
+        for k in range(n_classes):
+            if scores[i, k] > top:
+                top = scores[i, k]
+        for k in range(n_classes):
+            v = scores[i, k] - top
+            out[i, k] = v
+            shifted[i * n_classes + k] = v
+    for j in range(shifted.shape[0]):
+        shifted[j] = _exp(shifted[j])
+    for i in range(n_rows):
+        total = 0.0
+        for k in range(n_classes):
+            total += shifted[i * n_classes + k]
+        norms[i] = total
+    for i in range(n_rows):
+        norms[i] = _log(norms[i])
+    for i in range(n_rows):
+        for k in range(n_classes):
+            out[i, k] -= norms[i]
+
+
+# Rows of one block of the gate's loss: the partial gradients of all blocks are
+# kept and summed in block order, so the result does not depend on the threads.
+_GATE_BLOCK_ROWS = 512
+
+
+@njit(**_JIT)
+def soft_cross_entropy(params, X_t, targets_t, sample_weight, fit_intercept, grad):
+    """Soft cross-entropy of a softmax gate and its gradient, in one pass over the rows.
+
+    ``loss = -sum_i w_i sum_k R_ik log softmax(W x_i + b)_k`` and
+    ``grad = d loss / d [W, b] = (w * (G - R))^T [X, 1]``, without penalty and
+    without dividing by the total weight (the caller adds and divides).
+
+    The inputs and targets come transposed (one row per feature, per class),
+    as an L-BFGS solve transposes them once for all its evaluations: every
+    loop then runs along samples, contiguously, and vectorises. No array of
+    shape (n_samples, n_classes) is formed; each block of rows works in small
+    buffers.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_classes, n_features + 1)
+        Coefficients ``W`` and, in the last column, intercepts ``b`` (ignored
+        when ``fit_intercept`` is False).
+    X_t : ndarray of shape (n_features, n_samples)
+        Inputs, transposed (``X.T``, C-contiguous).
+    targets_t : ndarray of shape (n_classes, n_samples)
+        Soft targets ``R``, transposed.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights ``w``.
+    fit_intercept : bool
+        Whether the intercepts enter the scores.
+    grad : ndarray of shape (n_classes, n_features + 1)
+        Output: the gradient; its last column is the intercepts' (written even
+        when ``fit_intercept`` is False).
+
+    Returns
+    -------
+    loss : float
+        The unpenalised, unnormalised loss. Twin: ``skmoe._gate._soft_cross_entropy``
+        (which adds the penalty and divides by the total weight).
+    """
+    n_features, n_samples = X_t.shape
+    n_classes = targets_t.shape[0]
+    rows = _GATE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
+        params, fit_intercept, n_blocks
+    )
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, b * rows,
+                min(n_samples, (b + 1) * rows), partial_grad[b],
+            )
+    else:
+        for b in prange(n_blocks):
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, b * rows,
+                min(n_samples, (b + 1) * rows), partial_grad[b],
+            )
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+# Serial: in a ``parallel=True`` function Numba turns np.zeros and copies into
+# parallel loops of their own, each one a start of the threads.
+@njit(**_SERIAL)
+def _soft_cross_entropy_buffers(params, fit_intercept, n_blocks):
+    """Coefficients, intercepts (0 without ``fit_intercept``) and zeroed block buffers."""
+    n_classes, n_columns = params.shape
+    n_features = n_columns - 1
+    coef = np.ascontiguousarray(params[:, :n_features])
+    intercept = np.zeros(n_classes)
+    if fit_intercept:
+        for k in range(n_classes):
+            intercept[k] = params[k, n_features]
+    return coef, intercept, np.zeros((n_blocks, n_classes, n_columns)), np.zeros(n_blocks)
+
+
+@njit(**_SERIAL)
+def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, start, stop,
+                              grad):
+    """Loss of rows ``start:stop``; their gradient is added to ``grad`` (K, d + 1).
+
+    Features are taken four at a time, so that each pass over a buffer of
+    the block does four multiply-adds per load and store.
+    """
+    n_features = X_t.shape[0]
+    n_classes = coef.shape[0]
+    n_rows = stop - start
+    quads = n_features - n_features % 4
+    weight = sample_weight[start:stop]
+    # Scores, classes x rows.
+    scores = np.empty((n_classes, n_rows))
+    for k in range(n_classes):
+        score = scores[k]
+        b = intercept[k]
+        for i in range(n_rows):
+            score[i] = b
+        for j in range(0, quads, 4):
+            c0, c1, c2, c3 = coef[k, j], coef[k, j + 1], coef[k, j + 2], coef[k, j + 3]
+            x0, x1 = X_t[j, start:stop], X_t[j + 1, start:stop]
+            x2, x3 = X_t[j + 2, start:stop], X_t[j + 3, start:stop]
+            for i in range(n_rows):
+                score[i] += x0[i] * c0 + x1[i] * c1 + x2[i] * c2 + x3[i] * c3
+        for j in range(quads, n_features):
+            c = coef[k, j]
+            x = X_t[j, start:stop]
+            for i in range(n_rows):
+                score[i] += x[i] * c
+    # Row maxima, exp of the shifted scores, log normaliser.
+    tops = np.full(n_rows, -np.inf)
+    for k in range(n_classes):
+        score = scores[k]
+        for i in range(n_rows):
+            v = score[i]
+            top = tops[i]
+            tops[i] = v if v > top else top
+    proba = np.empty((n_classes, n_rows))
+    totals = np.zeros(n_rows)
+    for k in range(n_classes):
+        score = scores[k]
+        p = proba[k]
+        for i in range(n_rows):
+            e = _exp(score[i] - tops[i])
+            p[i] = e
+            totals[i] += e
+    log_norm = np.empty(n_rows)
+    for i in range(n_rows):
+        log_norm[i] = tops[i] + _log(totals[i])
+        totals[i] = 1.0 / totals[i]
+    # -R log softmax = R (log_norm - score); the residual w (G - R) replaces proba.
+    row_loss = np.zeros(n_rows)
+    for k in range(n_classes):
+        score = scores[k]
+        p = proba[k]
+        target = targets_t[k, start:stop]
+        for i in range(n_rows):
+            row_loss[i] += target[i] * (log_norm[i] - score[i])
+            p[i] = weight[i] * (p[i] * totals[i] - target[i])
+    loss = 0.0
+    for i in range(n_rows):
+        # A row of zero weight adds nothing, whatever its targets.
+        loss += weight[i] * row_loss[i] if weight[i] != 0.0 else 0.0
+    # Gradient: residuals times inputs, summed over the block's rows.
+    for k in range(n_classes):
+        residual = proba[k]
+        for j in range(0, quads, 4):
+            x0, x1 = X_t[j, start:stop], X_t[j + 1, start:stop]
+            x2, x3 = X_t[j + 2, start:stop], X_t[j + 3, start:stop]
+            a0 = a1 = a2 = a3 = 0.0
+            for i in range(n_rows):
+                r = residual[i]
+                a0 += r * x0[i]
+                a1 += r * x1[i]
+                a2 += r * x2[i]
+                a3 += r * x3[i]
+            grad[k, j] += a0
+            grad[k, j + 1] += a1
+            grad[k, j + 2] += a2
+            grad[k, j + 3] += a3
+        for j in range(quads, n_features):
+            x = X_t[j, start:stop]
+            acc = 0.0
+            for i in range(n_rows):
+                acc += residual[i] * x[i]
+            grad[k, j] += acc
+        acc = 0.0
+        for i in range(n_rows):
+            acc += residual[i]
+        grad[k, n_features] += acc
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _sum_blocks(partial_loss, partial_grad, grad):
+    """Serial sum of the blocks' losses and gradients, in block order."""
+    n_blocks, n_classes, n_columns = partial_grad.shape
+    loss = 0.0
+    for k in range(n_classes):
+        for j in range(n_columns):
+            grad[k, j] = 0.0
+    for b in range(n_blocks):
+        loss += partial_loss[b]
+        for k in range(n_classes):
+            for j in range(n_columns):
+                grad[k, j] += partial_grad[b, k, j]
+    return loss

@@ -5,12 +5,13 @@ import pickle
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import minimize
 from scipy.special import log_softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from skmoe import SoftmaxGate
-from skmoe._gate import _soft_cross_entropy
+from skmoe._gate import _EM_STEP_MAX_ITER, _soft_cross_entropy, _soft_cross_entropy_fused
 from skmoe.datasets import make_switching_regression
 
 
@@ -338,3 +339,91 @@ def test_penalty_matches_the_objective_at_the_fitted_coefficients():
     with_penalty, _ = _soft_cross_entropy(params, *args, 1 / 0.3, True)
     without, _ = _soft_cross_entropy(params, *args, 0.0, True)
     assert_allclose((with_penalty - without) * total, gate._penalty(), rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# the fused objective and the generalised-EM step
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("n_samples", "n_features", "n_classes"), [(1, 1, 2), (40, 3, 4), (2_000, 7, 3), (5_000, 20, 8)]
+)
+def test_fused_soft_cross_entropy_equals_numpy_twin(n_samples, n_features, n_classes,
+                                                   fit_intercept):
+    rng = np.random.default_rng(n_samples + n_classes)
+    X = rng.normal(size=(n_samples, n_features))
+    targets = rng.dirichlet(np.ones(n_classes), size=n_samples)
+    sample_weight = rng.uniform(0.0, 3.0, size=n_samples)
+    sample_weight[::7] = 0.0
+    total_weight = float(sample_weight.sum()) or 1.0
+    params = rng.normal(size=n_classes * (n_features + 1))
+    args = (sample_weight, total_weight, 0.7, fit_intercept)
+    loss, grad = _soft_cross_entropy(params, X, targets, *args)
+    fused_loss, fused_grad = _soft_cross_entropy_fused(
+        params, np.ascontiguousarray(X.T), np.ascontiguousarray(targets.T), *args
+    )
+    assert_allclose(fused_loss, loss, rtol=1e-10)
+    assert_allclose(fused_grad, grad, rtol=1e-10, atol=1e-10 * np.max(np.abs(grad)))
+    if not fit_intercept:
+        assert_array_equal(fused_grad.reshape(n_classes, -1)[:, -1], 0.0)
+
+
+def test_fit_uses_the_fused_objective_and_reaches_the_numpy_optimum():
+    # The same L-BFGS run on the NumPy twin ends at the same coefficients.
+    X, gate_proba, _, _ = _gated_data(n_samples=2000, n_classes=4)
+    sample_weight = np.random.default_rng(9).uniform(0.5, 1.5, size=X.shape[0])
+    gate = SoftmaxGate(C=2.0, tol=1e-10, max_iter=1000).fit(X, gate_proba, sample_weight)
+    total = sample_weight.sum()
+    twin = minimize(
+        _soft_cross_entropy, np.zeros(4 * 4), method="L-BFGS-B", jac=True,
+        args=(X, gate_proba, sample_weight, total, 0.5, True),
+        options={"maxiter": 1000, "gtol": 1e-10, "ftol": 64 * np.finfo(float).eps},
+    )
+    params = twin.x.reshape(4, 4)
+    assert_allclose(gate.coef_, params[:, :-1], atol=1e-6)
+    assert_allclose(gate.intercept_, params[:, -1] - params[:, -1].mean(), atol=1e-6)
+
+
+def _objective_at(gate, X, targets, sample_weight):
+    params = np.column_stack([gate.coef_, gate.intercept_]).ravel()
+    return _soft_cross_entropy(params, X, targets, sample_weight, sample_weight.sum(),
+                               1.0 / gate.C, gate.fit_intercept)[0]
+
+
+def test_em_step_takes_a_few_iterations_and_never_increases_the_objective():
+    X, gate_proba, regime, _ = _gated_data(n_samples=3000, n_classes=4)
+    sample_weight = np.ones(X.shape[0])
+    gate = SoftmaxGate(warm_start=True, tol=1e-12).fit(X, np.eye(4)[regime])
+    previous = _objective_at(gate, X, gate_proba, sample_weight)
+    for step in range(30):
+        gate._fit_soft(X, gate_proba, sample_weight, em_step=True)
+        # Far from the optimum the whole budget is used; near it, L-BFGS stops early.
+        assert gate.n_iter_ == _EM_STEP_MAX_ITER if step == 0 else gate.n_iter_ <= _EM_STEP_MAX_ITER
+        current = _objective_at(gate, X, gate_proba, sample_weight)
+        assert current <= previous + 1e-15 * abs(previous)
+        previous = current
+    # Repeated steps reach the solution of a full solve.
+    full = SoftmaxGate(tol=1e-12, max_iter=1000).fit(X, gate_proba)
+    assert_allclose(gate.predict_proba(X), full.predict_proba(X), atol=1e-6)
+
+
+def test_em_step_respects_a_smaller_max_iter():
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate(max_iter=2, tol=1e-12)
+    gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
+    assert gate.n_iter_ == 2
+    gate.set_params(max_iter=0, warm_start=True)._fit_soft(
+        X, gate_proba, np.ones(X.shape[0]), em_step=True
+    )
+    assert gate.n_iter_ == 0
+
+
+def test_classifier_gate_accepts_em_step():
+    from skmoe._gate import ClassifierGate
+
+    X, gate_proba, _, _ = _gated_data(n_samples=300)
+    gate = ClassifierGate(LogisticRegression())
+    gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
+    assert gate.predict_proba(X).shape == (300, 3)

@@ -1,4 +1,7 @@
-"""The Numba kernels of skmoe._kernels equal their NumPy references, and never produce NaN."""
+"""The Numba kernels of skmoe._kernels equal their NumPy references, and never produce NaN.
+
+The vectorised exp and log they are built on are held to within one ulp of NumPy's.
+"""
 
 import math
 
@@ -8,14 +11,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import log_softmax as scipy_log_softmax
 
 from skmoe._kernels import (
+    _MIN_PARALLEL_ENTRIES,
     categorical_log_likelihood,
     categorical_log_likelihood_reference,
     e_step,
     e_step_reference,
     gaussian_log_likelihood,
     gaussian_log_likelihood_reference,
+    log_softmax,
+    soft_cross_entropy,
+    vector_exp,
+    vector_log,
 )
 
 RTOL = 1e-12
@@ -349,3 +358,315 @@ def test_categorical_log_likelihood_equals_reference(n_expert_classes, n_classes
     assert out[:, 1].min() >= np.log(1e-10)
     unseen = columns[y] < 0
     assert_allclose(out[unseen, 1], np.log(1e-10))
+
+
+# ---------------------------------------------------------------------------
+# the vectorised exp and log
+# ---------------------------------------------------------------------------
+
+
+def _ulps(values, expected):
+    """Distance in units of the last place of ``expected`` (0 where both are equal)."""
+    with np.errstate(invalid="ignore"):
+        distance = np.abs(values - expected) / np.spacing(np.abs(expected))
+    return np.where(values == expected, 0.0, distance)
+
+
+def _vector_exp(x):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    before = x.copy()
+    out = np.full_like(x, np.nan)
+    assert vector_exp(x, out) is out
+    assert_array_equal(x, before)
+    return out
+
+
+def _vector_log(x):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    before = x.copy()
+    out = np.full_like(x, np.nan)
+    assert vector_log(x, out) is out
+    assert_array_equal(x, before)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(-745.2, 709.8), (-708.4, 709.78), (-1.0, 1.0), (-0.35, 0.35), (-50.0, 0.0), (-1e-8, 1e-8)],
+)
+def test_vector_exp_within_one_ulp_of_numpy(low, high):
+    x = np.random.default_rng(0).uniform(low, high, size=200_000)
+    out = _vector_exp(x)
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    normal = expected >= np.finfo(np.float64).tiny
+    assert np.max(_ulps(out[normal], expected[normal])) <= 1.0
+    assert np.max(np.abs(out[~normal] - expected[~normal]), initial=0.0) <= 5e-324
+    # Most results are exactly NumPy's.
+    assert np.mean(out == expected) > 0.9
+
+
+def test_vector_exp_subnormal_results_within_one_subnormal_step():
+    # exp(x) < 2**-1022 for x < -708.3964: the result is subnormal, and its
+    # spacing (5e-324) is the error allowed.
+    x = np.random.default_rng(1).uniform(-745.2, -708.3, size=200_000)
+    out = _vector_exp(x)
+    expected = np.exp(x)
+    tiny = np.finfo(np.float64).tiny
+    assert np.any(expected < tiny) and np.any(expected == 0.0)
+    subnormal = expected < tiny
+    assert np.max(np.abs(out[subnormal] - expected[subnormal])) <= 5e-324
+    assert np.max(_ulps(out[~subnormal], expected[~subnormal])) <= 1.0
+
+
+def test_vector_exp_special_values():
+    x = np.array([-np.inf, -1e300, -1000.0, -746.0, -745.2, -745.1332191019412, -745.13,
+                  -745.0, -708.4, 0.0, -0.0, 1e-300, -1e-300, 1.0, 709.78, 709.79, 710.0,
+                  1e300, np.inf, np.nan])
+    out = _vector_exp(x)
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    assert_array_equal(out, expected)  # exact at every one of them, NaN included
+    assert out[0] == 0.0 and not np.signbit(out[0])
+    assert out[9] == out[10] == 1.0
+
+
+def test_vector_exp_at_every_power_of_two_and_halfway_between():
+    # Every exponent of the result, normal and subnormal, and the points where
+    # the rounding of x / ln 2 to an integer flips.
+    k = np.arange(-1075, 1025)
+    x = np.concatenate([k * np.log(2.0), (k + 0.5) * np.log(2.0)])
+    x = np.concatenate([x, np.nextafter(x, -np.inf), np.nextafter(x, np.inf)])
+    out = _vector_exp(x)
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    normal = expected >= np.finfo(np.float64).tiny
+    assert np.max(_ulps(out[normal], expected[normal])) <= 1.0
+    assert np.max(np.abs(out[~normal] - expected[~normal])) <= 5e-324
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(allow_nan=True)))
+def test_vector_exp_property_matches_numpy(x):
+    out = _vector_exp(x)
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    assert_array_equal(np.isnan(out), np.isnan(expected))
+    assert_array_equal(np.isinf(out), np.isinf(expected))
+    normal = expected >= np.finfo(np.float64).tiny
+    assert np.all(_ulps(out[normal], expected[normal]) <= 1.0)
+    small = ~normal & ~np.isnan(expected)
+    assert np.all(np.abs(out[small] - expected[small]) <= 5e-324)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.random.default_rng(2).uniform(0.0, 1.0, size=100_000),
+        np.random.default_rng(3).uniform(1.0, 64.0, size=100_000),
+        1.0 + np.random.default_rng(4).uniform(-1e-6, 1e-6, size=100_000),
+        np.exp(np.random.default_rng(5).uniform(-708.0, 709.0, size=100_000)),
+        np.random.default_rng(6).uniform(0.0, 2.2250738585072014e-308, size=100_000),
+    ],
+    ids=["unit", "1-64", "near-one", "whole-range", "subnormal"],
+)
+def test_vector_log_within_one_ulp_of_numpy(x):
+    out = _vector_log(x)
+    with np.errstate(divide="ignore"):
+        expected = np.log(x)
+    assert np.max(_ulps(out, expected)) <= 1.0
+
+
+def test_vector_log_special_values():
+    x = np.array([0.0, -0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 0.5, 1.0, 2.0,
+                  np.finfo(np.float64).max, np.inf, -1.0, -1e-300, -np.inf, np.nan])
+    out = _vector_log(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.log(x)
+    assert_array_equal(out, expected)
+    assert out[6] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(allow_nan=True)))
+def test_vector_log_property_matches_numpy(x):
+    out = _vector_log(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.log(x)
+    assert_array_equal(np.isnan(out), np.isnan(expected))
+    assert_array_equal(np.isinf(out), np.isinf(expected))
+    finite = np.isfinite(expected)
+    assert np.all(_ulps(out[finite], expected[finite]) <= 1.0)
+
+
+# ---------------------------------------------------------------------------
+# blocks, two experts, threads
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 3, 8, 33])
+def test_e_step_over_many_blocks_equals_reference(n_experts):
+    # Several blocks of rows, the last one partial, dead rows in some of them.
+    rng = np.random.default_rng(n_experts)
+    n_samples = 9_001
+    log_gate = _log_normalised(rng.normal(scale=3.0, size=(n_samples, n_experts)))
+    log_lik = rng.normal(loc=-5.0, scale=20.0, size=(n_samples, n_experts))
+    log_lik[::997] = -np.inf
+    resp, row_log_lik, total = _check_e_step(log_gate, log_lik, rng.uniform(0, 2, n_samples))
+    assert np.all(np.isneginf(row_log_lik[::997]))
+    assert_allclose(resp[::997], np.exp(log_gate[::997]), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "log_lik_row",
+    [
+        [-1e300, -1e300],
+        [-1e300, -2e300],
+        [-1e5, -1e5 - 0.5],
+        [700.0, 699.0],
+        [700.0, -1e300],
+        [1e300, -1e300],
+        [-np.inf, 700.0],
+        [700.0, -np.inf],
+        [-np.inf, -np.inf],
+        [3.0, 3.0],
+    ],
+)
+def test_e_step_two_experts_equals_reference(log_lik_row):
+    # Two experts take their own vectorised path: one exp and one log per row.
+    with np.errstate(divide="ignore"):
+        log_gate = np.log(np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0], [0.0, 1.0]]))
+    log_lik = np.array([log_lik_row] * 4, dtype=np.float64)
+    _check_e_step(log_gate, log_lik, np.array([1.0, 2.0, 0.5, 0.0]))
+
+
+@pytest.mark.parametrize("n_experts", [2, 3, 8])
+def test_kernels_give_the_same_bits_whatever_the_number_of_threads(n_experts):
+    numba = pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    # Large enough for the kernels to run in parallel when threads are available.
+    n_samples = 600_000
+    assert n_samples * n_experts >= _MIN_PARALLEL_ENTRIES
+    log_gate = _log_normalised(rng.normal(size=(n_samples, n_experts)))
+    log_lik = rng.normal(scale=10.0, size=(n_samples, n_experts))
+    sample_weight = rng.uniform(size=n_samples)
+    X_t = rng.normal(size=(5, n_samples))
+    targets_t = np.ascontiguousarray(_log_normalised(log_lik).T)
+    np.exp(targets_t, out=targets_t)
+    params = rng.normal(size=(n_experts, 6))
+    results = []
+    threads = numba.get_num_threads()
+    try:
+        for n_threads in sorted({1, threads}):
+            numba.set_num_threads(n_threads)
+            resp, row_log_lik, total = _run_e_step(log_gate, log_lik, sample_weight)
+            grad = np.empty((n_experts, 6))
+            loss = soft_cross_entropy(params, X_t, targets_t, sample_weight, True, grad)
+            results.append((resp, row_log_lik, total, loss, grad))
+    finally:
+        numba.set_num_threads(threads)
+    for first, other in zip(results[0], results[-1]):
+        assert_array_equal(first, other)
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 8])
+def test_gaussian_log_likelihood_over_many_blocks_equals_reference(n_experts):
+    rng = np.random.default_rng(n_experts)
+    n_samples = 10_001
+    _run_gaussian(rng.normal(size=n_samples), rng.normal(size=(n_samples, n_experts)),
+                  rng.uniform(0.1, 3.0, size=n_experts))
+
+
+def test_categorical_log_likelihood_over_many_blocks_equals_reference():
+    rng = np.random.RandomState(0)
+    n = 10_001
+    proba = rng.dirichlet(np.ones(3), size=n)
+    proba[::11, 1] = 0.0
+    columns = np.array([0, -1, 1, 2], dtype=np.int64)
+    y = rng.randint(4, size=n).astype(np.int64)
+    out = np.full((n, 2), np.nan)
+    categorical_log_likelihood(proba, columns, y, 1e-10, out, 0)
+    expected = categorical_log_likelihood_reference(proba, columns, y, 1e-10)
+    assert_allclose(out[:, 0], expected, rtol=1e-12, atol=0)
+    assert np.all(np.isnan(out[:, 1]))
+
+
+# ---------------------------------------------------------------------------
+# log_softmax and the gate's soft cross-entropy
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 8, 40])
+@pytest.mark.parametrize("n_samples", [1, 9, 5_000])
+def test_log_softmax_equals_scipy(n_samples, n_classes):
+    rng = np.random.default_rng(n_samples + n_classes)
+    scores = rng.normal(scale=30.0, size=(n_samples, n_classes))
+    scores[::4, 0] = -np.inf
+    if n_classes > 1:
+        scores[1::4, 1] = 1e300
+    scores[:, -1] = np.where(np.arange(n_samples) % 4 == 0, 0.0, scores[:, -1])
+    before = scores.copy()
+    out = np.full_like(scores, np.nan)
+    assert log_softmax(scores, out) is out
+    assert_array_equal(scores, before)
+    expected = scipy_log_softmax(scores, axis=1)
+    assert_array_equal(np.isneginf(out), np.isneginf(expected))
+    assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+    # In place, as the gate calls it.
+    assert_array_equal(log_softmax(scores, scores), out)
+
+
+def _soft_cross_entropy_by_hand(params, X, targets, sample_weight, fit_intercept):
+    """The kernel's documented loss and gradient, in NumPy."""
+    n_classes = targets.shape[1]
+    params = params.reshape(n_classes, X.shape[1] + 1)
+    scores = X @ params[:, :-1].T + (params[:, -1] if fit_intercept else 0.0)
+    log_prob = scipy_log_softmax(scores, axis=1)
+    loss = -np.sum(sample_weight[:, None] * targets * log_prob)
+    residual = sample_weight[:, None] * (np.exp(log_prob) - targets)
+    grad = np.column_stack([residual.T @ X, residual.sum(axis=0)])
+    return loss, grad
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("n_samples", "n_features", "n_classes"),
+    [(1, 1, 2), (7, 3, 2), (600, 4, 3), (1_500, 5, 8), (3_000, 20, 8), (513, 9, 33)],
+)
+def test_soft_cross_entropy_equals_reference(n_samples, n_features, n_classes, fit_intercept):
+    rng = np.random.default_rng(n_samples + n_features + n_classes)
+    X = rng.normal(size=(n_samples, n_features))
+    targets = rng.dirichlet(np.ones(n_classes), size=n_samples)
+    targets[::3] = np.eye(n_classes)[rng.integers(n_classes, size=targets[::3].shape[0])]
+    sample_weight = rng.uniform(0.0, 3.0, size=n_samples)
+    sample_weight[::5] = 0.0
+    params = rng.normal(scale=2.0, size=(n_classes, n_features + 1))
+    X_t, targets_t = np.ascontiguousarray(X.T), np.ascontiguousarray(targets.T)
+    inputs = (params, X_t, targets_t, sample_weight)
+    copies = [a.copy() for a in inputs]
+    grad = np.full_like(params, np.nan)
+    loss = soft_cross_entropy(*inputs, fit_intercept, grad)
+    for before, after in zip(copies, inputs):
+        assert_array_equal(after, before)
+    expected_loss, expected_grad = _soft_cross_entropy_by_hand(
+        params, X, targets, sample_weight, fit_intercept
+    )
+    assert_allclose(loss, expected_loss, rtol=1e-12)
+    scale = np.max(np.abs(expected_grad))
+    assert_allclose(grad, expected_grad, rtol=1e-11, atol=1e-12 * scale)
+
+
+def test_soft_cross_entropy_ignores_targets_of_zero_weight_rows():
+    rng = np.random.default_rng(8)
+    X_t = rng.normal(size=(3, 50))
+    targets_t = rng.dirichlet(np.ones(4), size=50).T.copy()
+    sample_weight = np.ones(50)
+    sample_weight[::2] = 0.0
+    params = rng.normal(size=(4, 4))
+    garbage = targets_t.copy()
+    garbage[:, ::2] = 1e6
+    grad_a, grad_b = np.empty((4, 4)), np.empty((4, 4))
+    loss_a = soft_cross_entropy(params, X_t, targets_t, sample_weight, True, grad_a)
+    loss_b = soft_cross_entropy(params, X_t, garbage, sample_weight, True, grad_b)
+    assert loss_a == loss_b
+    assert_array_equal(grad_a, grad_b)

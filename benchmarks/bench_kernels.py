@@ -1,0 +1,640 @@
+"""Benchmark of skmoe's kernels against their NumPy twins, and of one whole EM iteration (issue 6).
+
+Not a test: it measures, prints tables and records the figures. Every figure is
+reported beside a baseline measured in the same run, because the project
+machines are shared and noisy:
+
+* ``exp`` and ``log``: skmoe's vectorised ones (``vector_exp``, ``vector_log``)
+  against ``numpy.exp`` and ``numpy.log``, and a memory stream
+  ``numpy.add(a, b, out=c)`` over as many float64 values;
+* the E-step (``e_step``) against its twin ``e_step_reference`` and the memory
+  stream over n*K values (goals: twin / kernel >= 5x, kernel / stream <= 3x);
+* the Gaussian and categorical likelihoods and the row-wise log-softmax of the
+  gate against their twins;
+* the gate's loss and gradient (``_soft_cross_entropy_fused``, the Numba kernel
+  ``soft_cross_entropy`` with its penalty and scaling) against the NumPy twin
+  ``_soft_cross_entropy``, and a warm-started L-BFGS solve of the gate with
+  each, to tolerance and as a generalised-EM step;
+* one whole EM iteration of ``MixtureOfExpertsRegressor`` at n = 200,000,
+  d = 20, K = 8 on one thread (target: under 0.25 s), with the time of each of
+  its parts.
+
+Kernel columns are given with Numba's default number of threads and with one
+thread; the NumPy twins and the stream run on one thread (BLAS limited to one
+thread, as inside the EM loop).
+
+Usage::
+
+    python benchmarks/bench_kernels.py            # full run, writes results/bench_kernels.md
+    python benchmarks/bench_kernels.py --quick    # small and fast, prints only
+
+Timings are the best (minimum) of several repeats taken with
+``time.perf_counter``, after one warm-up call (Numba compilation or cache
+load), with the timed candidates interleaved within each repeat.
+"""
+
+import argparse
+import copy
+import datetime
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import threadpoolctl
+from bench_estep import (
+    _best_interleaved,
+    _load_average,
+    _markdown_table,
+    blas_info,
+    machine_info,
+    make_e_step_inputs,
+)
+from numpy.testing import assert_allclose
+from scipy.optimize import minimize
+from scipy.special import log_softmax as scipy_log_softmax
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe._gate import _EM_STEP_MAX_ITER, _soft_cross_entropy, _soft_cross_entropy_fused
+from skmoe._kernels import (
+    categorical_log_likelihood,
+    categorical_log_likelihood_reference,
+    e_step,
+    e_step_reference,
+    gaussian_log_likelihood,
+    gaussian_log_likelihood_reference,
+    log_softmax,
+    vector_exp,
+    vector_log,
+)
+from skmoe.datasets import make_switching_regression
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_kernels.md"
+GOAL_REFERENCE = 5.0
+GOAL_STREAM = 3.0
+GOAL_ITERATION_S = 0.25
+
+
+class _one_numba_thread:
+    """Numba limited to one thread inside the block."""
+
+    def __enter__(self):
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.previous)
+
+
+def _kernel_row(name, kernel, reference, stream, repeats, check=None):
+    """Time a kernel (default threads, then one thread) against its twin and a stream.
+
+    Numba's thread count is not switched between calls (with the OpenMP layer
+    a switch costs far more than these kernels): the candidates are
+    interleaved with the default threads, then again with one thread; the
+    twin and the stream take the best of both passes.
+    """
+    kernel()
+    reference()
+    stream()
+    if check is not None:
+        check()
+    best = _best_interleaved({"kernel": kernel, "reference": reference, "stream": stream},
+                             repeats)
+    with _one_numba_thread():
+        kernel()
+        single = _best_interleaved(
+            {"kernel_1": kernel, "reference": reference, "stream": stream}, repeats
+        )
+    best["kernel_1"] = single["kernel_1"]
+    best["reference"] = min(best["reference"], single["reference"])
+    best["stream"] = min(best["stream"], single["stream"])
+    return {
+        "name": name,
+        **{f"{key}_s": value for key, value in best.items()},
+        "x_reference": best["reference"] / best["kernel"],
+        "x_reference_1": best["reference"] / best["kernel_1"],
+        "x_stream": best["kernel"] / best["stream"],
+        "x_stream_1": best["kernel_1"] / best["stream"],
+    }
+
+
+def _stream(size):
+    a, b, c = np.full(size, 1.0), np.full(size, 2.0), np.empty(size)
+    return lambda: np.add(a, b, out=c)
+
+
+# ------------------------------------------------------------------- kernels
+def bench_exp_log(n, repeats, rng):
+    x = rng.uniform(-30.0, 0.0, size=n)
+    out = np.empty(n)
+    positive = rng.uniform(1.0, 32.0, size=n)
+    rows = [
+        _kernel_row(f"exp, n = {n:,}", lambda: vector_exp(x, out),
+                    lambda: np.exp(x, out=out), _stream(n), repeats),
+        _kernel_row(f"log, n = {n:,}", lambda: vector_log(positive, out),
+                    lambda: np.log(positive, out=out), _stream(n), repeats),
+    ]
+    return rows
+
+
+def bench_e_steps(n, experts, repeats, rng):
+    return [_e_step_row(n, n_experts, repeats, rng) for n_experts in experts]
+
+
+def _e_step_row(n, n_experts, repeats, rng):
+    log_gate, log_lik, sample_weight = make_e_step_inputs(n, n_experts, rng)
+    resp = np.empty_like(log_lik)
+    row_log_lik = np.empty(n)
+
+    def check():
+        ref_resp, ref_row, _ = e_step_reference(log_gate, log_lik, sample_weight)
+        assert_allclose(resp, ref_resp, rtol=1e-10, atol=1e-12)
+        assert_allclose(row_log_lik, ref_row, rtol=1e-10)
+
+    return _kernel_row(
+        f"E-step, n = {n:,}, K = {n_experts}",
+        lambda: e_step(log_gate, log_lik, sample_weight, resp, row_log_lik),
+        lambda: e_step_reference(log_gate, log_lik, sample_weight),
+        _stream(n * n_experts), repeats, check,
+    )
+
+
+def bench_likelihoods(n, experts, repeats, rng):
+    rows = [_gaussian_row(n, n_experts, repeats, rng) for n_experts in experts]
+    rows += [_categorical_row(n, n_classes, repeats, rng) for n_classes in (2, 10)]
+    return rows
+
+
+def _gaussian_row(n, n_experts, repeats, rng):
+    y = rng.normal(size=n)
+    mean = rng.normal(size=(n, n_experts))
+    variance = rng.uniform(0.1, 2.0, size=n_experts)
+    out = np.empty_like(mean)
+    return _kernel_row(
+        f"Gaussian log-likelihood, n = {n:,}, K = {n_experts}",
+        lambda: gaussian_log_likelihood(y, mean, variance, out),
+        lambda: gaussian_log_likelihood_reference(y, mean, variance),
+        _stream(n * n_experts), repeats,
+    )
+
+
+def _categorical_row(n, n_classes, repeats, rng):
+    proba = rng.dirichlet(np.ones(n_classes), size=n)
+    columns = np.arange(n_classes, dtype=np.int64)
+    y = rng.integers(n_classes, size=n).astype(np.int64)
+    out = np.empty((n, 1))
+    return _kernel_row(
+        f"categorical log-likelihood, n = {n:,}, {n_classes} classes (one expert)",
+        lambda: categorical_log_likelihood(proba, columns, y, 1e-10, out, 0),
+        lambda: categorical_log_likelihood_reference(proba, columns, y, 1e-10),
+        _stream(n), repeats,
+    )
+
+
+def _gate_problem(n, d, k, seed=0):
+    """Gate inputs and EM-like soft targets with known truth.
+
+    Targets are the true posterior responsibilities of the generating
+    switching regression; the warm start is a gate fitted to the true gate
+    probabilities (the prior), so a solve moves it as an EM iteration does.
+    """
+    X, y, truth = make_switching_regression(n, d, k, random_state=seed, return_params=True)
+    log_lik = gaussian_log_likelihood_reference(
+        y, X @ truth.coef.T + truth.intercept, truth.noise**2
+    )
+    resp, _, _ = e_step_reference(np.log(truth.gate_proba), log_lik, np.ones(n))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return X, y, np.ascontiguousarray(resp), truth.gate_proba
+
+
+def bench_gate(n, d, k, repeats):
+    X, _, resp, prior = _gate_problem(n, d, k)
+    sample_weight = np.ones(n)
+    total = float(n)
+    alpha = 1.0
+    params = np.random.default_rng(1).normal(scale=0.3, size=k * (d + 1))
+    X_t, resp_t = np.ascontiguousarray(X.T), np.ascontiguousarray(resp.T)
+    args = (sample_weight, total, alpha, True)
+    fused = lambda: _soft_cross_entropy_fused(params, X_t, resp_t, *args)  # noqa: E731
+    reference = lambda: _soft_cross_entropy(params, X, resp, *args)  # noqa: E731
+
+    def check():
+        loss, grad = fused()
+        ref_loss, ref_grad = reference()
+        assert_allclose(loss, ref_loss, rtol=1e-10)
+        assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-10 * np.abs(ref_grad).max())
+
+    scores = X @ params.reshape(k, d + 1)[:, :-1].T
+    lsm_out = np.empty_like(scores)
+    rows = [
+        _kernel_row(f"gate loss + gradient, n = {n:,}, d = {d}, K = {k}", fused, reference,
+                    _stream(n * k), repeats, check),
+        _kernel_row(f"gate log-softmax (predict_log_proba), n = {n:,}, K = {k}",
+                    lambda: log_softmax(scores, lsm_out),
+                    lambda: scipy_log_softmax(scores, axis=1), _stream(n * k), repeats),
+    ]
+    return rows, (X, resp, prior)
+
+
+def bench_gate_solves(problem, repeats):
+    """Warm-started L-BFGS solves of the gate: NumPy twin, fused, and a GEM step."""
+    X, resp, prior = problem
+    n = X.shape[0]
+    sample_weight = np.ones(n)
+    start = SoftmaxGate(warm_start=True).fit(X, prior)
+
+    def solve(em_step, numpy_twin=False):
+        gate = copy.deepcopy(start)
+        if numpy_twin:
+            # The gate M-step as it was before the fused kernel: the same L-BFGS
+            # call on the NumPy twin.
+            x0 = np.column_stack([gate.coef_, gate.intercept_]).ravel()
+            result = minimize(
+                _soft_cross_entropy, x0, method="L-BFGS-B", jac=True,
+                args=(X, resp, sample_weight, float(n), 1.0 / gate.C, True),
+                options={"maxiter": gate.max_iter, "gtol": gate.tol,
+                         "ftol": 64 * np.finfo(float).eps},
+            )
+            params = result.x.reshape(gate.coef_.shape[0], -1)
+            gate.coef_, gate.intercept_ = params[:, :-1], params[:, -1] - params[:, -1].mean()
+            gate.n_iter_ = int(result.nit)
+        else:
+            gate._fit_soft(X, resp, sample_weight, em_step=em_step)
+        solved.append((em_step, numpy_twin, gate.n_iter_, _objective(gate, X, resp)))
+
+    solved = []
+    candidates = {
+        "numpy_full": lambda: solve(False, numpy_twin=True),
+        "fused_full": lambda: solve(False),
+        "fused_em_step": lambda: solve(True),
+    }
+    for func in candidates.values():
+        func()
+    best = _best_interleaved(candidates, repeats)
+    n_iter = {(e, t): it for e, t, it, _ in solved}
+    objective = {(e, t): obj for e, t, _, obj in solved}
+    start_objective = _objective(start, X, resp)
+    return {
+        "seconds": best,
+        "n_iter": {
+            "numpy_full": n_iter[(False, True)],
+            "fused_full": n_iter[(False, False)],
+            "fused_em_step": n_iter[(True, False)],
+        },
+        "objective": {
+            "start": start_objective,
+            "numpy_full": objective[(False, True)],
+            "fused_full": objective[(False, False)],
+            "fused_em_step": objective[(True, False)],
+        },
+    }
+
+
+def _objective(gate, X, targets):
+    params = np.column_stack([gate.coef_, gate.intercept_]).ravel()
+    n = X.shape[0]
+    return _soft_cross_entropy(params, X, targets, np.ones(n), float(n), 1.0 / gate.C,
+                               gate.fit_intercept)[0]
+
+
+# ------------------------------------------------------------- EM iteration
+class _EMStepInLoop:
+    """Simulate the proposed change in ``_base.py``: the EM loop's gate M-step with
+    ``em_step=True`` (a no-op once the loop passes it itself)."""
+
+    def __enter__(self):
+        self.original = SoftmaxGate._fit_soft
+        original = self.original
+
+        def _fit_soft(gate, X, targets, sample_weight, *, em_step=False):
+            if sys._getframe(1).f_code.co_name == "_run_em":
+                em_step = True
+            return original(gate, X, targets, sample_weight, em_step=em_step)
+
+        SoftmaxGate._fit_soft = _fit_soft
+        return self
+
+    def __exit__(self, *exc):
+        SoftmaxGate._fit_soft = self.original
+
+
+def bench_em_iteration(n, d, k, extra_iter, repeats):
+    """Seconds per EM iteration from fits of 1 and 1 + extra_iter iterations, one thread."""
+    X, y = make_switching_regression(n, d, k, random_state=0)
+    X_small, y_small = make_switching_regression(2000, d, k, random_state=0)
+
+    def fit(max_iter):
+        model = MixtureOfExpertsRegressor(n_experts=k, max_iter=max_iter, tol=0.0,
+                                          random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(X, y)
+
+    results = {}
+    with threadpoolctl.threadpool_limits(limits=1), _one_numba_thread():
+        fit_small = MixtureOfExpertsRegressor(n_experts=k, max_iter=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit_small.fit(X_small, y_small)  # compile / load every kernel
+        for label, context in (("as the loop stands", _Nothing), ("em_step=True", _EMStepInLoop)):
+            with context():
+                best = _best_interleaved(
+                    {"one": lambda: fit(1), "more": lambda: fit(1 + extra_iter)}, repeats
+                )
+                model = fit(1 + extra_iter)
+            results[label] = {
+                "per_iter_s": (best["more"] - best["one"]) / extra_iter,
+                "fit_1_s": best["one"],
+                "fit_more_s": best["more"],
+                "lower_bound": model.lower_bound_,
+            }
+        results["parts"] = _em_iteration_parts(X, y, k, repeats)
+    return results
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _em_iteration_parts(X, y, k, repeats):
+    """The parts of one EM iteration, timed one by one as the loop runs them.
+
+    State: a mixture after three EM iterations on the same data (experts,
+    noise variances, gate, responsibilities).
+    """
+    model = MixtureOfExpertsRegressor(n_experts=k, max_iter=3, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    X_gate = model.gate_scaler_.transform(X)
+    gate_log = model.gate_.predict_log_proba(X_gate)
+    predictions = np.column_stack([e.predict(X) for e in model.experts_])
+    log_lik = np.empty_like(predictions)
+    gaussian_log_likelihood(y, predictions, model.noise_variance_, log_lik)
+    resp = np.empty_like(log_lik)
+    row = np.empty(X.shape[0])
+    e_step(gate_log, log_lik, np.ones(X.shape[0]), resp, row)
+    sample_weight = np.ones(X.shape[0])
+    experts = [clone(e) for e in model.experts_]
+
+    def experts_m_step():
+        for index, expert in enumerate(experts):
+            expert.fit(X, y, sample_weight=resp[:, index])
+
+    def likelihood_m_step():
+        pred = np.column_stack([e.predict(X) for e in model.experts_])
+        variance = np.einsum("ik,ik->k", resp, (y[:, None] - pred) ** 2) / resp.sum(axis=0)
+        gaussian_log_likelihood(y, pred, variance, np.empty_like(pred))
+
+    X_1 = np.column_stack([X, np.ones(X.shape[0])])
+
+    def normal_equations():
+        # What a linear expert's weighted fit costs by the normal equations (one
+        # BLAS syrk-like product per expert): for comparison, not used by skmoe.
+        for index in range(resp.shape[1]):
+            root = np.sqrt(resp[:, index])
+            A = X_1 * root[:, None]
+            np.linalg.solve(A.T @ A, A.T @ (y * root))
+
+    def gate_m_step(em_step):
+        gate = copy.deepcopy(model.gate_)
+        return lambda: gate._fit_soft(X_gate, resp, sample_weight, em_step=em_step)
+
+    parts = {
+        "experts' M-step (K LinearRegression fits)": experts_m_step,
+        "likelihood M-step (predictions, variances, Gaussian kernel)": likelihood_m_step,
+        f"gate M-step, em_step=True (<= {_EM_STEP_MAX_ITER} L-BFGS iterations)": gate_m_step(True),
+        "gate M-step, to tolerance (em_step=False)": gate_m_step(False),
+        "gate predict_log_proba": lambda: model.gate_.predict_log_proba(X_gate),
+        "E-step kernel": lambda: e_step(gate_log, log_lik, sample_weight, resp.copy(), row),
+        "for comparison: K weighted least squares by the normal equations (NumPy)":
+            normal_equations,
+    }
+    for func in parts.values():
+        func()
+    return _best_interleaved(parts, repeats)
+
+
+# ------------------------------------------------------------------ reporting
+def kernel_table(rows):
+    header = ["kernel", "kernel (s)", "kernel, 1 thread (s)", "twin (s)", "twin / kernel",
+              "twin / kernel, 1 thread", "stream (s)", "kernel / stream",
+              "kernel / stream, 1 thread"]
+    body = [
+        [
+            r["name"],
+            f"{r['kernel_s']:.4f}",
+            f"{r['kernel_1_s']:.4f}",
+            f"{r['reference_s']:.4f}",
+            f"{r['x_reference']:.1f}x",
+            f"{r['x_reference_1']:.1f}x",
+            f"{r['stream_s']:.4f}",
+            f"{r['x_stream']:.2f}x",
+            f"{r['x_stream_1']:.2f}x",
+        ]
+        for r in rows
+    ]
+    return _markdown_table(header, body)
+
+
+def solve_table(result):
+    names = {
+        "numpy_full": "to tolerance, NumPy twin (the objective before this change)",
+        "fused_full": "to tolerance, fused kernel",
+        "fused_em_step": f"em_step=True (<= {_EM_STEP_MAX_ITER} iterations), fused kernel",
+    }
+    base = result["seconds"]["numpy_full"]
+    start = result["objective"]["start"]
+    rows = [
+        [
+            names[key],
+            f"{result['seconds'][key]:.3f}",
+            result["n_iter"][key],
+            f"{base / result['seconds'][key]:.1f}x",
+            f"{start - result['objective'][key]:.3e}",
+        ]
+        for key in names
+    ]
+    return _markdown_table(
+        ["warm-started gate solve", "seconds", "L-BFGS iterations", "speed-up over NumPy twin",
+         "objective decrease from the start"],
+        rows,
+    )
+
+
+def em_table(result):
+    rows = []
+    for label in ("as the loop stands", "em_step=True"):
+        r = result[label]
+        met = "met" if r["per_iter_s"] < GOAL_ITERATION_S else "not met"
+        rows.append([label, f"{r['per_iter_s']:.3f}", f"{r['fit_1_s']:.2f}",
+                     f"{r['fit_more_s']:.2f}", f"{r['lower_bound']:.6f}",
+                     f"{met} (< {GOAL_ITERATION_S} s)"])
+    return _markdown_table(
+        ["EM loop", "s / iteration", "fit, 1 iteration (s)", "fit, more iterations (s)",
+         "lower_bound_ after them", "target"],
+        rows,
+    )
+
+
+def parts_table(parts):
+    aside = {"to tolerance": "(instead of the line above)", "for comparison": "(not in skmoe)"}
+
+    def share(name, seconds):
+        for key, text in aside.items():
+            if key in name:
+                return text
+        return f"{seconds / total:.0%}"
+
+    total = sum(v for key, v in parts.items() if not any(a in key for a in aside))
+    rows = [[name, f"{seconds:.4f}", share(name, seconds)] for name, seconds in parts.items()]
+    rows.append(["sum of the parts of one iteration (em_step=True)", f"{total:.4f}", "100%"])
+    return _markdown_table(["part of one EM iteration (one thread)", "seconds", "share"], rows)
+
+
+def report(args, sections, machine, blas, load_before, load_after, elapsed):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine_rows = [
+        [key, f"`{value}`" if key.startswith("$") else value] for key, value in machine.items()
+    ]
+    blas_header = list(blas[0]) if blas else ["library"]
+    blas_rows = [[row[key] for key in blas_header] for row in blas]
+    em = sections["em"]
+    return f"""# bench_kernels results
+
+Recorded {date} by `python benchmarks/bench_kernels.py{" --quick" if args.quick else ""}`
+(total {elapsed:.0f} s; load average before {load_before}, after {load_after}).
+Each time is the best of {args.repeats} interleaved repeats after one warm-up call.
+"kernel" runs with Numba's default number of threads ({machine["numba threads"]}),
+"1 thread" with one; the NumPy twins and the memory stream `numpy.add(a, b, out=c)`
+(over as many float64 values as the kernel's output) run on one thread, BLAS
+limited to one thread. Goals: twin / kernel >= {GOAL_REFERENCE:.0f}x, and for the
+E-step kernel / stream <= {GOAL_STREAM:.0f}x.
+
+## exp and log
+
+skmoe's branch-free `exp`/`log` (within one ulp of NumPy's), against
+`numpy.exp`/`numpy.log`.
+
+{kernel_table(sections["exp_log"])}
+
+## E-step
+
+Inputs as in `bench_estep.py` (log-softmax gate, Gaussian log-densities).
+
+{kernel_table(sections["e_step"])}
+
+## Likelihoods
+
+{kernel_table(sections["likelihoods"])}
+
+## Gate: loss and gradient, log-softmax
+
+`_soft_cross_entropy_fused` (the Numba kernel `soft_cross_entropy` with the
+penalty and the division by the total weight; inputs transposed once per
+solve) against the NumPy twin `_soft_cross_entropy`. EM-like soft targets:
+the posterior responsibilities of `make_switching_regression(n_samples={args.gate_n},
+n_features={args.gate_d}, n_experts={args.gate_k}, random_state=0)` under its true
+parameters, on standardised inputs.
+
+{kernel_table(sections["gate"])}
+
+Warm-started L-BFGS solves of `SoftmaxGate(C=1)` on the same targets, starting
+from the gate fitted to the true gate probabilities (the prior), with the
+default Numba threads:
+
+{solve_table(sections["solves"])}
+
+## One EM iteration, n = {args.em_n:,}, d = {args.gate_d}, K = {args.gate_k}, one thread
+
+`MixtureOfExpertsRegressor(n_experts={args.gate_k}, tol=0, random_state=0)` with its
+default linear experts on `make_switching_regression(n_samples={args.em_n},
+n_features={args.gate_d}, n_experts={args.gate_k}, random_state=0)`, inside
+`threadpool_limits(1)` with `numba.set_num_threads(1)`. Seconds per iteration =
+(fit with 1 + {args.extra_iter} iterations - fit with 1 iteration) / {args.extra_iter}
+(the same k-means start in both). "em_step=True" runs the same fits with the EM
+loop's gate M-step made a generalised-EM step, as the one-line change proposed
+for `_base.py` does (simulated here by wrapping `SoftmaxGate._fit_soft`).
+
+{em_table(em)}
+
+The parts of one iteration, timed separately from the state after three EM
+iterations (one thread):
+
+{parts_table(em["parts"])}
+
+## Machine
+
+{_markdown_table(["", ""], machine_rows)}
+
+BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
+
+{_markdown_table(blas_header, blas_rows)}
+"""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes and few repeats; prints only, unless --output is given")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"markdown file to write (default: {RESULTS} for a full run)")
+    args = parser.parse_args(argv)
+    args.gate_d, args.gate_k = 20, 8
+    if args.quick:
+        args.n, args.repeats, args.gate_n, args.em_n = 100_000, 3, 20_000, 20_000
+        args.solve_repeats, args.em_repeats, args.extra_iter = 1, 1, 2
+    else:
+        args.n, args.repeats, args.gate_n, args.em_n = 1_000_000, 7, 200_000, 200_000
+        args.solve_repeats, args.em_repeats, args.extra_iter = 3, 2, 4
+    if args.output is None and not args.quick:
+        args.output = RESULTS
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    load_before = _load_average()
+    rng = np.random.default_rng(0)
+    sections = {}
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        sections["exp_log"] = bench_exp_log(8 * args.n, args.repeats, rng)
+        print(kernel_table(sections["exp_log"]), flush=True)
+        sections["e_step"] = bench_e_steps(args.n, (2, 8, 32), args.repeats, rng)
+        print(kernel_table(sections["e_step"]), flush=True)
+        sections["likelihoods"] = bench_likelihoods(args.n, (2, 8, 32), args.repeats, rng)
+        print(kernel_table(sections["likelihoods"]), flush=True)
+        sections["gate"], problem = bench_gate(args.gate_n, args.gate_d, args.gate_k,
+                                               args.repeats)
+        print(kernel_table(sections["gate"]), flush=True)
+        sections["solves"] = bench_gate_solves(problem, args.solve_repeats)
+        print(solve_table(sections["solves"]), flush=True)
+    sections["em"] = bench_em_iteration(args.em_n, args.gate_d, args.gate_k, args.extra_iter,
+                                        args.em_repeats)
+    print(em_table(sections["em"]))
+    print(parts_table(sections["em"]["parts"]), flush=True)
+
+    load_after = _load_average()
+    elapsed = time.perf_counter() - start
+    machine, blas = machine_info(), blas_info()
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(
+            report(args, sections, machine, blas, load_before, load_after, elapsed)
+        )
+        print(f"\nWrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
