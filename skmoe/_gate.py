@@ -107,7 +107,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         y_arr = np.asarray(y) if not hasattr(y, "iloc") else y
         if np.ndim(y_arr) == 2 and np.shape(y_arr)[1] >= 2:
             X, targets = validate_data(
-                self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
+                self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+                accept_sparse="csr"
             )
             targets = np.asarray(targets, dtype=np.float64)
             if np.any(targets < 0) or not np.allclose(targets.sum(axis=1), 1.0, atol=1e-6):
@@ -116,7 +117,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
                 )
             self.classes_ = np.arange(targets.shape[1])
         else:
-            X, y = validate_data(self, X, y, dtype=np.float64)
+            X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse="csr")
             check_classification_targets(y)
             encoder = LabelEncoder().fit(y)
             self.classes_ = encoder.classes_
@@ -200,10 +201,15 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.intercept_ = self.intercept_[keep]
         self.classes_ = np.arange(self.coef_.shape[0])
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _scores(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return X @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, reset=False, dtype=np.float64, accept_sparse="csr")
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def decision_function(self, X):
         """Linear scores of each class, ``X W^T + b``.

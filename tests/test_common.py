@@ -41,6 +41,9 @@ def _expected_failed_checks(estimator):
             "and may reach different optima. Weights are tested against repetition from a "
             "common initial array instead."
         ),
+        "check_sample_weight_equivalence_on_sparse_data": (
+            "as for dense data: repeated rows change the k-means++ seeding of EM."
+        ),
         "check_methods_sample_order_invariance": (
             "the check calls score_samples(X), but a mixture of experts is a conditional "
             "density and its score_samples takes (X, y); predict is tested for row-order "

@@ -341,3 +341,18 @@ def test_warm_start_refuses_other_features_or_classes(data):
     with pytest.raises(ValueError, match=r"whose classes are \[0, 1, 2\]; y has classes "
                                          r"\[1, 2, 3\]"):
         clf.fit(Xc, yc + 1)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(300, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(300, 3, 2, 3, random_state=0)),
+])
+def test_sparse_input_with_linear_experts_and_softmax_gate(estimator, make):
+    X, y = make()
+    model = estimator(n_experts=2, max_iter=30, random_state=0)
+    assert model.__sklearn_tags__().input_tags.sparse
+    dense = estimator(n_experts=2, max_iter=30, random_state=0).fit(X, y)
+    model.fit(sp.csr_matrix(X), y)
+    # The gate sees scaled but uncentred sparse columns; its intercept absorbs the shift.
+    assert_allclose(model.score_samples(sp.csr_matrix(X), y), dense.score_samples(X, y),
+                    rtol=1e-3, atol=1e-3)
