@@ -733,32 +733,48 @@ def _load_average():
         return "unknown"
 
 
+def _git(*args):
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _committed_sources(revision):
+    """Git blob hashes of the skmoe/*.py files of a commit, by file name."""
+    sources = {}
+    for line in _git("ls-tree", "-r", revision, "--", "skmoe").splitlines():
+        info, path = line.split("\t", 1)
+        if path.endswith(".py") and "/" not in path[len("skmoe/"):]:
+            sources[Path(path).name] = info.split()[2]
+    return sources
+
+
 def _skmoe_source():
-    """Where skmoe was imported from, and how its files compare with the repository's HEAD."""
+    """Where skmoe was imported from, and which commit its files are (if any)."""
     package = Path(skmoe.__file__).resolve().parent
     root = Path(__file__).resolve().parent.parent
     where = "this repository" if package == root / "skmoe" else str(package)
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        listing = subprocess.run(["git", "ls-tree", "-r", "HEAD", "--", "skmoe"], cwd=root,
-                                 capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return f"{skmoe.__version__}, imported from {where}"
-    committed = {}
-    for line in listing.splitlines():
-        info, path = line.split("\t", 1)
-        if path.endswith(".py"):
-            committed[Path(path).name] = info.split()[2]
     imported = {}
     for path in package.glob("*.py"):
         data = path.read_bytes()
         imported[path.name] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    try:
+        head = _git("rev-parse", "--short", "HEAD").strip()
+        # The imported files may be those of a recent commit (a snapshot run while
+        # HEAD moved on): name it.
+        for revision in _git("rev-list", "-n", "30", "HEAD").split():
+            if _committed_sources(revision) == imported:
+                state = f"the files of commit {revision[:7]}"
+                if revision.startswith(head):
+                    state += " (HEAD)"
+                return f"{skmoe.__version__}, imported from {where}: {state}"
+        committed = _committed_sources("HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return f"{skmoe.__version__}, imported from {where}"
     differ = sorted(name for name in committed.keys() | imported.keys()
                     if committed.get(name) != imported.get(name))
-    state = (f"the files of HEAD {head}" if not differ
-             else f"HEAD {head} with changes in {', '.join(differ)}")
-    return f"{skmoe.__version__}, imported from {where}: {state}"
+    return (f"{skmoe.__version__}, imported from {where}: HEAD {head} with changes in "
+            f"{', '.join(differ)}")
 
 
 def machine_info():
@@ -879,10 +895,10 @@ the baseline per expert.
 
 Target: under {TARGET_ITERATION_S} s per iteration with the default gate: {_verdict(met)}
 ({d["per_iteration_s"]:.3f} s, {d["per_iteration_s"] / TARGET_ITERATION_S:.1f}x the target).
-One evaluation of the NumPy loss+gradient `skmoe._gate._soft_cross_entropy` on these data
-takes {1e3 * it["numpy_eval_s"]:.1f} ms; times the evaluations per iteration, that is
-{d["evaluations"] * it["numpy_eval_s"]:.2f} s of the default gate's iteration and
-{g["evaluations"] * it["numpy_eval_s"]:.2f} s of the generalised-EM one.
+In the fit, one gate loss+gradient evaluation (with what L-BFGS does around it) costs
+{1e3 * d["gate_s"] / max(d["evaluations"], 1):.1f} ms (gate M-step seconds / evaluations,
+default gate); the NumPy function `skmoe._gate._soft_cross_entropy` alone takes
+{1e3 * it["numpy_eval_s"]:.1f} ms on these data.
 """
 
 

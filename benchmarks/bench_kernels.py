@@ -406,8 +406,10 @@ def _em_iteration_parts(X, y, k, repeats):
             np.linalg.solve(A.T @ A, A.T @ (y * root))
 
     def gate_m_step(em_step):
-        gate = copy.deepcopy(model.gate_)
-        return lambda: gate._fit_soft(X_gate, resp, sample_weight, em_step=em_step)
+        # A fresh copy each time: a warm start from the previous call's result
+        # would find the gate already solved.
+        return lambda: copy.deepcopy(model.gate_)._fit_soft(X_gate, resp, sample_weight,
+                                                            em_step=em_step)
 
     parts = {
         "experts' M-step (K LinearRegression fits)": experts_m_step,

@@ -5,7 +5,10 @@ an estimator and write only into the ``out`` arrays they are given. They work
 on blocks of rows, in parallel when the arrays are large enough to pay for
 Numba's threads; sums over rows are taken serially afterwards, in row (or
 block) order, so that a fit is bit-for-bit reproducible whatever the number
-of threads.
+of threads. A ``parallel=True`` kernel holds little more than its ``prange``
+loop over blocks: Numba turns ``np.zeros``, copies and array expressions in
+such a function into parallel loops of their own, each a start of the
+threads, so buffers are made in serial helpers.
 
 ``exp`` and ``log`` are this module's own (:func:`_exp`, :func:`_log`):
 numba's are scalar calls into libm (llvmlite is built without Intel's SVML),
