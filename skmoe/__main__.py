@@ -28,7 +28,12 @@ from .compare import SCORES, _plain, check_target, compare, default_baselines, v
 from .datasets import make_gated_classification, make_switching_regression
 
 DEFAULT_DATASET = "switching_regression"
-PROG = "python -m skmoe"
+
+
+def _prog():
+    """How the user called us: ``skmoe`` (the console script) or ``python -m skmoe``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "skmoe" if name == "skmoe" else "python -m skmoe"
 
 
 class CommandError(Exception):
@@ -411,13 +416,19 @@ def run_compare(args):
         )
     except RuntimeError as exc:
         # An estimator failed on these data: say which, without a traceback.
-        print(f"{PROG} compare: error: {exc} (leave it out with --estimators).",
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"{_prog()} compare: error: {first} (leave it out with --estimators).",
               file=sys.stderr)
         return 1
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc).splitlines()[0]) from None
 
     verdict_lines = verdicts(results)
+    # The probabilistic score has the last word too: it is where a mixture's density shows.
+    second = [s for s in ("log_likelihood", "log_loss")
+              if s in results.attrs["scoring"] and s != results.attrs["primary"]][:1]
+    verdict_lines += [verdicts(results, score)[-1] for score in second]
+    n_final = 1 + len(second)
     notes = _warning_notes(results)
     print()
     print(format_table(results))
@@ -425,9 +436,10 @@ def run_compare(args):
     primary = SCORES[results.attrs["primary"]][1]
     print(f"Best of each family on {primary} (sd: standard deviation of the per-fold "
           "differences from the winner):")
-    for line in verdict_lines[:-1]:
+    for line in verdict_lines[:-n_final]:
         print(f"  {line}")
-    print(verdict_lines[-1])
+    for line in verdict_lines[-n_final:]:
+        print(line)
     if notes and not args.quiet:
         print()
         print("Warnings raised during the fits (one line each, first two per estimator):")
@@ -475,7 +487,7 @@ def _listing_epilog():
 def build_parser():
     """The argument parser of ``python -m skmoe``."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Mixtures of experts for scikit-learn: command line.",
+        prog=_prog(), description="Mixtures of experts for scikit-learn: command line.",
     )
     parser.add_argument("--version", action="version", version=f"skmoe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -536,7 +548,7 @@ def main(argv=None):
     try:
         return run_compare(args)
     except CommandError as exc:
-        print(f"{PROG} compare: error: {exc}", file=sys.stderr)
+        print(f"{_prog()} compare: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -808,7 +808,7 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
     ]
     outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         outputs = tqdm(outputs, total=len(jobs), unit="fit", leave=False,
                        desc=f"{len(estimators)} estimators x {len(splits)} folds")
@@ -886,7 +886,7 @@ def _in_sd(lead, n_sd):
         return "tied on every fold" if abs(lead) <= 1e-12 else "no spread to judge by"
     if np.isinf(n_sd):
         return "ahead by the same amount on every fold"
-    clarity = ("a clear lead" if n_sd >= 2 else "a modest lead" if n_sd >= 1
+    clarity = ("a clear gap" if n_sd >= 2 else "a modest gap" if n_sd >= 1
                else "within the fold-to-fold noise")
     return f"{n_sd:.1f} sd, {clarity}"
 
@@ -952,6 +952,9 @@ def _final_verdict(ordered, best, winner, score, label):
             return f"Verdict: {winner} is best on {label}; no other family was compared."
         runner = others[0]
         lead, n_sd = _lead(ordered, winner, runner, score)
+        if abs(lead) <= 1e-12:
+            return (f"Verdict: no clear winner on {label}: the mixture {winner} and {runner} "
+                    f"({best.loc[runner, 'family']}) tie ({_in_sd(lead, n_sd)}).")
         if np.isnan(n_sd) or n_sd < 1:
             return (f"Verdict: no clear winner on {label}: the mixture {winner} is ahead of "
                     f"{runner} ({best.loc[runner, 'family']}) by {lead:.3f} "
@@ -963,6 +966,9 @@ def _final_verdict(ordered, best, winner, score, label):
         return (f"Verdict: {winner} ({family}) is best on {label}; no mixture of experts "
                 "was compared.")
     lead, n_sd = _lead(ordered, winner, moe[0], score)
+    if abs(lead) <= 1e-12:
+        return (f"Verdict: no clear winner on {label}: {winner} ({family}) and the best mixture "
+                f"({moe[0]}) tie ({_in_sd(lead, n_sd)}); a mixture of experts does not win.")
     if np.isnan(n_sd) or n_sd < 1:
         return (f"Verdict: no clear winner on {label}: {winner} ({family}) is ahead of the best "
                 f"mixture ({moe[0]}) by {lead:.3f} ({_in_sd(lead, n_sd)}); a mixture of "

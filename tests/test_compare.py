@@ -426,7 +426,7 @@ def test_verdicts_when_a_mixture_wins():
     assert len(lines) == 4  # three families and the verdict
     assert lines[0].startswith("mixture of experts") and lines[0].endswith("<- winner")
     # winner - forest per fold: 0.1, 0.0, 0.2 -> lead 0.1, sd 0.1 -> 1.0 sd
-    assert "winner leads by 0.100 (1.0 sd, a modest lead)" in lines[1]
+    assert "winner leads by 0.100 (1.0 sd, a modest gap)" in lines[1]
     assert lines[-1].startswith("Verdict: a mixture of experts wins on R²: moe leads the best "
                                 "other family (forest, bagging) by 0.100")
 
@@ -447,13 +447,22 @@ def test_verdicts_say_when_a_mixture_does_not_win():
     lines = verdicts(results)
     # boost - moe per fold: 0.1, 0.15, 0.1 -> lead 0.117, sd 0.029 -> 4.0 sd
     assert lines[-1] == ("Verdict: a mixture of experts does not win on R²: boost (boosting) is "
-                         "best, the best mixture (moe) is 0.117 behind (4.0 sd, a clear lead).")
+                         "best, the best mixture (moe) is 0.117 behind (4.0 sd, a clear gap).")
     close = {"boost": [0.5, 0.6, 0.7], "moe": [0.5, 0.6, 0.69]}
     lines = verdicts(_results(close, ["boosting", "mixture of experts"], close))
     assert lines[-1].startswith("Verdict: no clear winner on R²: boost (boosting) is ahead of "
                                 "the best mixture (moe) by 0.003")
     assert lines[-1].endswith("within the fold-to-fold noise); a mixture of experts does not "
                               "win.")
+
+
+def test_verdicts_on_a_tie():
+    folds = {"lin": [0.9, 0.8, 0.7], "moe": [0.9, 0.8, 0.7]}
+    lines = verdicts(_results(folds, ["single model", "mixture of experts"], folds))
+    assert "winner leads by 0.000 (tied on every fold)" in lines[1]
+    assert lines[-1] == ("Verdict: no clear winner on R²: lin (single model) and the best "
+                         "mixture (moe) tie (tied on every fold); a mixture of experts does not "
+                         "win.")
 
 
 def test_verdicts_judge_lower_is_better_scores():

@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_and_status_2(runs, case, message):
     assert out == ""
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith("python -m skmoe compare: error: ")
+    assert err.startswith("python -m skmoe compare: error: ")  # the name it was called by
     assert message in err
 
 
