@@ -31,7 +31,7 @@ from ._experts import (
     warn_unweighted,
     weight_parameter,
 )
-from ._gate import ClassifierGate, SoftmaxGate
+from ._gate import ClassifierGate, SoftmaxGate, TransposedRows
 from ._init import initial_responsibilities
 from ._kernels import e_step
 from ._validation import (
@@ -86,6 +86,23 @@ def _columns(X, columns):
     if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
         return X
     return X[:, columns]
+
+
+def _standardised_gate_rows(X, columns, scaler, gate):
+    """The gate's columns of X, standardised, in the layout the gate trains on.
+
+    A SoftmaxGate on dense data gets them transposed (:class:`TransposedRows`),
+    made in place from one copy of the columns: the only copy of X the gate
+    needs for the whole fit.
+    """
+    if sp.issparse(X) or not isinstance(gate, SoftmaxGate):
+        return scaler.transform(_columns(X, columns))
+    # A copy whatever the shape: with one column X.T would already be contiguous.
+    X_t = np.array(_columns(X, columns).T, dtype=np.float64, order="C", copy=True)
+    # StandardScaler.transform's operations, on the transposed copy.
+    X_t -= scaler.mean_[:, None]
+    X_t /= scaler.scale_[:, None]
+    return TransposedRows(X_t)
 
 
 def _all_accept(parts, tag):
@@ -292,7 +309,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             gate_scaler.fit(_columns(X, gate_columns), sample_weight=sample_weight)
         X_expert = _columns(X, expert_columns)
         context = self._likelihood_context(X_expert, y, sample_weight)
-        X_gate = gate_scaler.transform(_columns(X, gate_columns))
+        X_gate = _standardised_gate_rows(X, gate_columns, gate_scaler, gate_template)
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context)
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
@@ -374,10 +391,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             # Resuming: the fitted parameters give the first responsibilities.
             log_lik = self._log_likelihood(run.experts, run.params, X, y)
             resp = np.empty_like(log_lik)
-            total = e_step(run.gate.predict_log_proba(X_gate), log_lik, sample_weight, resp,
+            total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
                            row_log_lik)
             previous = (total - run.gate._penalty()) / total_weight
 
+        # The gate's M-step is a generalised-EM step (a few L-BFGS iterations) until
+        # the log-likelihood stalls; then one step solves the gate's problem, and
+        # the fit has converged only if the log-likelihood still does not move.
+        gate_em_step = True
         for n_iter in range(1, self.max_iter + 1):
             tic = time.perf_counter()
             targets = self._assign(resp, random_state)
@@ -389,10 +410,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                                       n_jobs, random_state, n_iter)
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           data.context)
-            run.gate._fit_soft(X_gate, targets, sample_weight)
+            del weights  # n x K: not alive while the gate's solve holds its own arrays
+            run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
             if resp.shape != log_lik.shape:
                 resp = np.empty_like(log_lik)
-            log_gate = run.gate.predict_log_proba(X_gate)
+            log_gate = run.gate._log_proba(X_gate)
             total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
             lower_bound = (total - run.gate._penalty()) / total_weight
             if np.isnan(lower_bound):
@@ -401,15 +423,19 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                     "experts' predictions and the scale of the data."
                 )
             change = lower_bound - previous
-            run.responsibility_total = sample_weight @ resp
-            run.gate_share = sample_weight @ np.exp(log_gate) / total_weight
             run.lower_bounds.append(lower_bound)
             run.n_iter = n_iter
             self._print_iteration(n_iter, lower_bound, change, time.perf_counter() - tic)
             if abs(change) < self.tol:
-                run.converged = True
-                break
+                if run.gate._solved:
+                    run.converged = True
+                    break
+                gate_em_step = False
+            else:
+                gate_em_step = True
             previous = lower_bound
+        run.responsibility_total = sample_weight @ resp
+        run.gate_share = sample_weight @ np.exp(log_gate) / total_weight
         return run
 
     def _assign(self, resp, random_state):

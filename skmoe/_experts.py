@@ -10,6 +10,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
+from ._linear import fit_from_gram, fits_from_gram, weighted_grams
+
 
 def expert_templates(experts, n_experts, default):
     """The list of unfitted experts a fit starts from.
@@ -124,6 +126,10 @@ def has_own_density(expert):
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
+    Plain LinearRegression experts on dense data are fitted together from
+    their weighted Gram matrices (see ``skmoe._linear``); the others through
+    joblib threads.
+
     Parameters
     ----------
     experts : list of estimators
@@ -156,11 +162,45 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
+    fitted = _fit_linear_experts(experts, X, y, weights, n_iter)
     jobs = (
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
+        if k not in fitted
     )
-    return Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
+    rest = iter(Parallel(n_jobs=n_jobs, prefer="threads")(jobs))
+    return [fitted[k] if k in fitted else next(rest) for k in range(len(experts))]
+
+
+def _fit_linear_experts(experts, X, y, weights, n_iter):
+    """Fit the plain LinearRegression experts from their Gram matrices, all in one pass.
+
+    Returns
+    -------
+    fitted : dict
+        Expert index -> fitted expert, for those fitted here; an expert whose
+        problem is too ill-conditioned for the normal equations is left out
+        (its own ``fit`` follows).
+    """
+    fitted = {}
+    if np.ndim(y) != 1:
+        return fitted
+    for fit_intercept in (True, False):
+        chosen = [
+            k for k, expert in enumerate(experts)
+            if fits_from_gram(expert, X) and bool(expert.fit_intercept) == fit_intercept
+        ]
+        if not chosen:
+            continue
+        grams, center, y_center = weighted_grams(X, y, weights[:, chosen], fit_intercept)
+        for k, gram in zip(chosen, grams):
+            try:
+                expert = fit_from_gram(experts[k], gram, center, y_center)
+            except Exception as exc:
+                raise _expert_error(experts[k], k, n_iter, exc) from exc
+            if expert is not None:
+                fitted[k] = expert
+    return fitted
 
 
 def _fit_one(expert, route, X, y, weight, seed, index, n_iter):
@@ -171,10 +211,15 @@ def _fit_one(expert, route, X, y, weight, seed, index, n_iter):
         rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
         return expert.fit(X[rows], y[rows])
     except Exception as exc:
-        raise RuntimeError(
-            f"Expert {index} ({type(expert).__name__}) failed to fit at EM iteration "
-            f"{n_iter}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise _expert_error(expert, index, n_iter, exc) from exc
+
+
+def _expert_error(expert, index, n_iter, exc):
+    """The RuntimeError that names the expert whose fit raised ``exc``."""
+    return RuntimeError(
+        f"Expert {index} ({type(expert).__name__}) failed to fit at EM iteration "
+        f"{n_iter}: {type(exc).__name__}: {exc}"
+    )
 
 
 def n_expert_parameters(expert, index):

@@ -15,6 +15,27 @@ from ._kernels import log_softmax, soft_cross_entropy
 from ._validation import Interval, _fit_context, check_sample_weight
 
 
+class TransposedRows:
+    """Dense gate inputs held transposed, the layout SoftmaxGate's loss kernel reads.
+
+    The EM loop prepares them once per fit, so that no gate solve in the loop
+    copies the rows again; they are trusted (validated and standardised).
+
+    Parameters
+    ----------
+    X_t : ndarray of shape (n_features, n_samples)
+        The rows, transposed, C-contiguous float64.
+    """
+
+    def __init__(self, X_t):
+        self.X_t = X_t
+
+    @property
+    def shape(self):
+        """``(n_samples, n_features)``, as for the rows themselves."""
+        return self.X_t.shape[1], self.X_t.shape[0]
+
+
 class SoftmaxGate(ClassifierMixin, BaseEstimator):
     """Multinomial logistic regression that also learns from soft targets.
 
@@ -142,6 +163,11 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         the result were worse, so the objective never increases and the
         mixture's log-likelihood keeps never decreasing, at a fraction of the
         cost of solving each gate M-step to tolerance.
+
+        Sets ``_solved``: whether the solve ended by L-BFGS's own convergence
+        rather than by the iteration budget. The EM loop declares convergence
+        only after a solved gate step, so that a fit stops at a fixed point of
+        EM, not where the budget happened to slow the gate down.
         """
         n_features = X.shape[1]
         n_classes = targets.shape[1]
@@ -159,7 +185,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         max_iter = min(self.max_iter, _EM_STEP_MAX_ITER) if em_step else self.max_iter
         if max_iter == 0:
             # L-BFGS-B would still take one step with maxiter=0.
-            params, self.n_iter_ = start, 0
+            params, self.n_iter_, self._solved = start, 0, True
         else:
             total_weight = float(np.sum(sample_weight))
             objective = _Objective(X, targets, sample_weight, total_weight, 1.0 / self.C,
@@ -179,6 +205,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             if objective.first_loss is not None and result.fun > objective.first_loss:
                 params = start
             self.n_iter_ = int(result.nit)
+            # Status 1: stopped by the iteration budget. Only the EM step's own
+            # budget leaves the gate short of what a plain fit would give.
+            self._solved = result.status != 1 or max_iter == self.max_iter
         self.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
         self.intercept_ = intercept - intercept.mean()
@@ -231,6 +260,15 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             return scores[:, 1] - scores[:, 0]
         return scores
 
+    def _log_proba(self, X):
+        """:meth:`predict_log_proba` for the EM loop, which may hand over TransposedRows."""
+        if not isinstance(X, TransposedRows):
+            return self.predict_log_proba(X)
+        scores = np.empty((X.shape[0], self.coef_.shape[0]))
+        np.matmul(X.X_t.T, self.coef_.T, out=scores)
+        scores += self.intercept_
+        return log_softmax(scores, scores)
+
     def predict_log_proba(self, X):
         """Log of the class probabilities.
 
@@ -282,15 +320,16 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 # L-BFGS iterations of the gate in one (generalised) EM iteration: enough to keep
 # the objective rising while the responsibilities still move, far fewer than a
 # solve to tolerance.
-_EM_STEP_MAX_ITER = 5
+_EM_STEP_MAX_ITER = 3
 
 
 class _Objective:
     """The gate's objective for L-BFGS: fused Numba kernel on dense inputs.
 
-    Transposes the inputs and targets once for all the evaluations of one
-    solve (the kernel's layout), and remembers the loss at the first point
-    evaluated, which L-BFGS-B takes to be the start.
+    Transposes the targets, and the inputs unless they come as
+    :class:`TransposedRows`, once for all the evaluations of one solve (the
+    kernel's layout), and remembers the loss at the first point evaluated,
+    which L-BFGS-B takes to be the start.
     """
 
     def __init__(self, X, targets, sample_weight, total_weight, alpha, fit_intercept):
@@ -298,7 +337,8 @@ class _Objective:
         if sp.issparse(X):
             self.X, self.targets, self.fused = X, targets, False
         else:
-            self.X = np.ascontiguousarray(X.T, dtype=np.float64)
+            X_t = X.X_t if isinstance(X, TransposedRows) else X.T
+            self.X = np.ascontiguousarray(X_t, dtype=np.float64)
             self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
             self.args = (np.ascontiguousarray(sample_weight, dtype=np.float64), *self.args[1:])
             self.fused = True
@@ -384,7 +424,12 @@ class ClassifierGate(BaseEstimator):
         self.classifier_ = clone(self.classifier).fit(X_rep, labels, sample_weight=weights)
         self.n_experts_ = n_experts
         self._keep = None
+        self._solved = True
         return self
+
+    def _log_proba(self, X):
+        """:meth:`predict_log_proba`, the name the EM loop calls."""
+        return self.predict_log_proba(X)
 
     def _penalty(self):
         return 0.0

@@ -823,3 +823,62 @@ def _sum_blocks(partial_loss, partial_grad, grad):
             for j in range(n_columns):
                 grad[k, j] += partial_grad[b, k, j]
     return loss
+
+
+# ------------------------------------------------------- linear experts' Grams
+@njit(**_SERIAL)
+def weighted_design_block(X, y, weights, center, y_center, start, stop, design, products):
+    """Rows ``start:stop`` of the augmented design and its products with each weight column.
+
+    With ``z_i = [x_i - center, 1, y_i - y_center]`` (length ``d + 2``), writes
+    ``design[i - start] = z_i`` and ``products[i - start, k (d + 2) + a] =
+    weights[i, k] z_ia``, so that ``products.T @ design`` is the stack of the
+    K weighted Gram matrices ``sum_i w_ik z_i z_i^T`` of these rows, one BLAS
+    call for all experts.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    weights : ndarray of shape (n_samples, n_experts)
+        Each expert's row weights.
+    center : ndarray of shape (n_features,)
+        Shift of the inputs (their mean keeps the Gram matrices well scaled).
+    y_center : float
+        Shift of the targets.
+    start, stop : int
+        The rows of this block.
+    design : ndarray of shape (>= stop - start, n_features + 2)
+        Output: the augmented rows.
+    products : ndarray of shape (>= stop - start, n_experts * (n_features + 2))
+        Output: the augmented rows times each expert's weight.
+    """
+    n_features = X.shape[1]
+    n_columns = n_features + 2
+    n_experts = weights.shape[1]
+    for i in range(stop - start):
+        row = start + i
+        for a in range(n_features):
+            design[i, a] = X[row, a] - center[a]
+        design[i, n_features] = 1.0
+        design[i, n_features + 1] = y[row] - y_center
+        for k in range(n_experts):
+            w = weights[row, k]
+            offset = k * n_columns
+            for a in range(n_columns):
+                products[i, offset + a] = w * design[i, a]
+
+
+def weighted_design_block_reference(X, y, weights, center, y_center):
+    """NumPy twin of :func:`weighted_design_block` over all rows.
+
+    Returns
+    -------
+    design : ndarray of shape (n_samples, n_features + 2)
+    products : ndarray of shape (n_samples, n_experts * (n_features + 2))
+    """
+    design = np.column_stack([X - center, np.ones(X.shape[0]), y - y_center])
+    products = (weights[:, :, None] * design[:, None, :]).reshape(X.shape[0], -1)
+    return design, products

@@ -12,6 +12,7 @@ from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._experts import has_own_density
 from ._kernels import gaussian_log_likelihood
+from ._linear import fits_from_gram, linear_predictions
 from ._validation import Interval, check_is_estimator
 
 
@@ -173,8 +174,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _likelihood_m_step(self, experts, X, y, weights, context):
         predictions = _expert_predictions(experts, X)
-        residual2 = (y[:, None] - predictions) ** 2
+        residual2 = np.subtract(predictions, y[:, None])
+        residual2 *= residual2
         variance = np.einsum("ik,ik->k", weights, residual2) / weights.sum(axis=0)
+        del residual2
         variance = np.maximum(variance, context["variance_floor"])
         log_lik = np.empty_like(predictions)
         gaussian_log_likelihood(y, predictions, variance, log_lik)
@@ -234,10 +237,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
 
 def _expert_predictions(experts, X):
-    """Each expert's prediction as one column, refusing non-finite values."""
+    """Each expert's prediction as one column, refusing non-finite values.
+
+    Plain LinearRegression experts on dense X predict together, in one product.
+    """
     predictions = np.empty((X.shape[0], len(experts)))
+    linear = [(k, expert) for k, expert in enumerate(experts) if fits_from_gram(expert, X)]
+    linear_predictions(linear, X, predictions)
+    done = {k for k, _ in linear}
     for k, expert in enumerate(experts):
-        predictions[:, k] = _finite_predictions(expert.predict(X), k, expert)
+        if k not in done:
+            predictions[:, k] = _finite_predictions(expert.predict(X), k, expert)
+    for k, expert in linear:
+        _finite_predictions(predictions[:, k], k, expert)
     return predictions
 
 

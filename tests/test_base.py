@@ -288,3 +288,25 @@ def test_parallel_starts_give_the_same_fit():
     parallel.fit(X, y)
     assert serial.init_lower_bounds_ == parallel.init_lower_bounds_
     assert_array_equal(serial.predict(X), parallel.predict(X))
+
+
+def test_em_stops_only_after_a_gate_step_that_solved_its_problem(monkeypatch):
+    # The gate M-step is a generalised-EM step (a few L-BFGS iterations); a small change
+    # of the log-likelihood while the gate was still cut short by that budget is not
+    # convergence: the next step solves the gate's problem, and only then may EM stop.
+    from skmoe._gate import SoftmaxGate
+
+    X, y = make_switching_regression(600, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=200, random_state=0).fit(X, y)
+    assert model.converged_ and model.gate_._solved
+
+    original = SoftmaxGate._fit_soft
+
+    def never_solved(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._solved = False
+        return self
+
+    monkeypatch.setattr(SoftmaxGate, "_fit_soft", never_solved)
+    stuck = MixtureOfExpertsRegressor(n_experts=2, max_iter=40, random_state=0).fit(X, y)
+    assert not stuck.converged_ and stuck.n_iter_ == 40

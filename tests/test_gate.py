@@ -401,6 +401,8 @@ def test_em_step_takes_a_few_iterations_and_never_increases_the_objective():
         gate._fit_soft(X, gate_proba, sample_weight, em_step=True)
         # Far from the optimum the whole budget is used; near it, L-BFGS stops early.
         assert gate.n_iter_ == _EM_STEP_MAX_ITER if step == 0 else gate.n_iter_ <= _EM_STEP_MAX_ITER
+        # Solved: L-BFGS stopped by itself, not by the budget.
+        assert gate._solved == (gate.n_iter_ < _EM_STEP_MAX_ITER)
         current = _objective_at(gate, X, gate_proba, sample_weight)
         assert current <= previous + 1e-15 * abs(previous)
         previous = current
@@ -414,10 +416,13 @@ def test_em_step_respects_a_smaller_max_iter():
     gate = SoftmaxGate(max_iter=2, tol=1e-12)
     gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
     assert gate.n_iter_ == 2
+    # The user's own budget, not the EM step's, stopped it: as solved as a plain fit.
+    assert gate._solved
     gate.set_params(max_iter=0, warm_start=True)._fit_soft(
         X, gate_proba, np.ones(X.shape[0]), em_step=True
     )
     assert gate.n_iter_ == 0
+    assert gate._solved
 
 
 def test_classifier_gate_accepts_em_step():
@@ -427,3 +432,4 @@ def test_classifier_gate_accepts_em_step():
     gate = ClassifierGate(LogisticRegression())
     gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
     assert gate.predict_proba(X).shape == (300, 3)
+    assert gate._solved

@@ -349,10 +349,13 @@ def test_warm_start_refuses_other_features_or_classes(data):
 ])
 def test_sparse_input_with_linear_experts_and_softmax_gate(estimator, make):
     X, y = make()
-    model = estimator(n_experts=2, max_iter=30, random_state=0)
+    # Run both to a tight convergence: they reach the same fixed point by different paths.
+    params = dict(n_experts=2, max_iter=500, tol=1e-8, random_state=0)
+    model = estimator(**params)
     assert model.__sklearn_tags__().input_tags.sparse
-    dense = estimator(n_experts=2, max_iter=30, random_state=0).fit(X, y)
+    dense = estimator(**params).fit(X, y)
     model.fit(sp.csr_matrix(X), y)
+    assert dense.converged_ and model.converged_
     # The gate sees scaled but uncentred sparse columns; its intercept absorbs the shift.
     assert_allclose(model.score_samples(sp.csr_matrix(X), y), dense.score_samples(X, y),
-                    rtol=1e-3, atol=1e-3)
+                    rtol=1e-4, atol=1e-4)

@@ -1,0 +1,186 @@
+"""Linear-regression experts fitted from their weighted Gram matrices.
+
+In an M-step every expert solves a weighted least-squares problem on the same
+rows. For plain :class:`~sklearn.linear_model.LinearRegression` experts on
+dense data, one pass over the rows gives all K weighted Gram matrices of
+``[x - c, 1, y - c_y]`` (a BLAS product per block of rows); each expert then
+needs only a ``(d + 2) x (d + 2)`` matrix. Fitting the expert itself on
+``2 d`` rows built from a square root of its centred Gram matrix gives the
+estimator the coefficients, intercept, rank and singular values that
+``fit(X, y, sample_weight=w)`` gives, without a pass over X per expert and
+without the copy of X that ``fit`` makes.
+
+The normal equations square the condition number, so an expert whose
+standardised Gram matrix is ill-conditioned is left to its own ``fit``.
+"""
+
+import numpy as np
+from sklearn.linear_model import LinearRegression
+
+from ._kernels import weighted_design_block
+
+# Rows per block: the products of a block (K (d + 2) columns) stay in cache.
+_BLOCK_ROWS = 1024
+# Smallest eigenvalue of the standardised Gram matrix, relative to its largest,
+# that the normal equations are trusted with: the solution then keeps about
+# nine of its sixteen digits, the rest is left to ``fit``'s own SVD.
+_MIN_EIGENVALUE_RATIO = 1e-6
+# How far above LinearRegression's ``tol`` cutoff the smallest singular value
+# must be for the Gram path to know that ``fit`` would keep every direction.
+_TOL_MARGIN = 10.0
+
+
+def fits_from_gram(expert, X):
+    """Whether ``expert`` can be fitted on ``X`` through :func:`fit_from_grams`.
+
+    Parameters
+    ----------
+    expert : estimator
+        An expert of the mixture.
+    X : ndarray or sparse matrix
+        The experts' inputs.
+
+    Returns
+    -------
+    bool
+        True for a plain LinearRegression (not a subclass, not ``positive``)
+        on a dense float64 array.
+    """
+    return (
+        type(expert) is LinearRegression
+        and not expert.positive
+        and isinstance(X, np.ndarray)
+        and X.dtype == np.float64
+    )
+
+
+def weighted_grams(X, y, weights, fit_intercept):
+    """The weighted Gram matrices of ``z_i = [x_i - c, 1, y_i - c_y]``, one per column.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs, float64.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    weights : ndarray of shape (n_samples, n_experts)
+        Each expert's row weights.
+    fit_intercept : bool
+        Shift X and y by their means (``c``, ``c_y``) so that centring each
+        expert's matrix cancels no digits; without intercept, no shift.
+
+    Returns
+    -------
+    grams : ndarray of shape (n_experts, n_features + 2, n_features + 2)
+        ``sum_i weights[i, k] z_i z_i^T``.
+    center : ndarray of shape (n_features,)
+        ``c``.
+    y_center : float
+        ``c_y``.
+    """
+    n_samples, n_features = X.shape
+    n_experts = weights.shape[1]
+    n_columns = n_features + 2
+    if fit_intercept:
+        center, y_center = X.mean(axis=0), float(y.mean())
+    else:
+        center, y_center = np.zeros(n_features), 0.0
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    rows = min(_BLOCK_ROWS, n_samples)
+    design = np.empty((rows, n_columns))
+    products = np.empty((rows, n_experts * n_columns))
+    grams = np.zeros((n_experts * n_columns, n_columns))
+    for start in range(0, n_samples, rows):
+        stop = min(n_samples, start + rows)
+        weighted_design_block(X, y, weights, center, y_center, start, stop, design, products)
+        used = stop - start
+        grams += products[:used].T @ design[:used]
+    return grams.reshape(n_experts, n_columns, n_columns), center, y_center
+
+
+def fit_from_gram(expert, gram, center, y_center):
+    """Fit a LinearRegression expert from its weighted Gram matrix.
+
+    Parameters
+    ----------
+    expert : LinearRegression
+        The expert; fitted in place.
+    gram : ndarray of shape (n_features + 2, n_features + 2)
+        Its matrix from :func:`weighted_grams`.
+    center : ndarray of shape (n_features,)
+        The shift of the inputs used for ``gram``.
+    y_center : float
+        The shift of the targets used for ``gram``.
+
+    Returns
+    -------
+    expert : LinearRegression or None
+        The fitted expert, as ``expert.fit(X, y, sample_weight=w)`` would
+        leave it up to rounding; None when the problem is too ill-conditioned
+        for the normal equations (or has no weight), and then ``expert`` is
+        untouched.
+    """
+    n_features = gram.shape[0] - 2
+    total = gram[n_features, n_features]
+    if not total > 0:
+        return None
+    xx = gram[:n_features, :n_features]
+    xy = gram[:n_features, n_features + 1]
+    if expert.fit_intercept:
+        # Centre on the expert's own weighted means.
+        x_shift = gram[:n_features, n_features] / total
+        y_shift = gram[n_features + 1, n_features] / total
+        xx = xx - total * np.outer(x_shift, x_shift)
+        xy = xy - total * x_shift * y_shift
+        x_mean, y_mean = center + x_shift, y_center + y_shift
+    diagonal = np.diag(xx)
+    if not np.all(diagonal > 0):
+        return None
+    scale = np.sqrt(diagonal)
+    eigenvalues, eigenvectors = np.linalg.eigh(xx / np.outer(scale, scale))
+    if not eigenvalues[0] > _MIN_EIGENVALUE_RATIO * eigenvalues[-1]:
+        return None
+    if expert.tol > 0:
+        # ``fit`` would drop singular values below tol times the largest; which ones
+        # is decided on the data's own SVD, left to it near the cutoff.
+        singular = np.sqrt(np.clip(np.linalg.eigvalsh(xx), 0.0, None))
+        if not singular[0] > _TOL_MARGIN * expert.tol * singular[-1]:
+            return None
+    # root.T @ root == xx and root.T @ target == xy: the 2 d rows +-root / sqrt(2)
+    # (shifted to the weighted means) have the centred Gram matrix and
+    # cross-products of the weighted data.
+    root_eigenvalues = np.sqrt(eigenvalues)
+    root = (root_eigenvalues[:, None] * eigenvectors.T) * scale
+    target = (eigenvectors.T @ (xy / scale)) / root_eigenvalues
+    rows = np.vstack([root, -root]) / np.sqrt(2.0)
+    targets = np.concatenate([target, -target]) / np.sqrt(2.0)
+    if expert.fit_intercept:
+        rows += x_mean
+        targets += y_mean
+    return expert.fit(rows, targets)
+
+
+def linear_predictions(experts, X, out):
+    """Predictions of fitted plain LinearRegression experts, one BLAS product for all.
+
+    Parameters
+    ----------
+    experts : list of (int, LinearRegression)
+        Column of ``out`` and the fitted expert.
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    out : ndarray of shape (n_samples, n_columns)
+        Output: each expert's predictions in its column.
+    """
+    if not experts:
+        return
+    columns = [k for k, _ in experts]
+    coef = np.column_stack([np.ravel(expert.coef_) for _, expert in experts])
+    intercept = np.array([float(np.ravel(expert.intercept_)[0]) for _, expert in experts])
+    if columns == list(range(out.shape[1])) and out.flags.c_contiguous:
+        # Every column: straight into ``out``, no temporary of its size.
+        np.matmul(X, coef, out=out)
+        out += intercept
+    else:
+        out[:, columns] = X @ coef + intercept

@@ -1,0 +1,194 @@
+"""LinearRegression experts fitted from their Gram matrices equal LinearRegression's own fit."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LinearRegression
+
+from skmoe import MixtureOfExpertsRegressor
+from skmoe._experts import fit_experts
+from skmoe._kernels import weighted_design_block, weighted_design_block_reference
+from skmoe._linear import (
+    fit_from_gram,
+    fits_from_gram,
+    linear_predictions,
+    weighted_grams,
+)
+from skmoe.datasets import make_switching_regression
+
+
+class _OwnLinearRegression(LinearRegression):
+    """A subclass: fitted by its own ``fit``, the reference for the Gram path."""
+
+
+def _problem(seed, n_samples=3_001, n_features=5, n_experts=3, offset=0.0, decades=(-5, 3)):
+    """Inputs on scales from 1e-5 to 1e3, possibly far from zero, and soft weights."""
+    rng = np.random.default_rng(seed)
+    scales = np.logspace(*decades, n_features)
+    X = rng.normal(size=(n_samples, n_features)) * scales
+    X += offset * rng.normal(size=n_features) * scales
+    coef = rng.normal(size=n_features) / scales
+    y = X @ coef + rng.normal(size=n_samples) + 7.0
+    weights = rng.dirichlet(np.ones(n_experts), size=n_samples)
+    weights[: n_samples // 10, 0] = 0.0
+    return X, y, weights
+
+
+def test_weighted_design_block_equals_reference():
+    X, y, weights = _problem(0, n_samples=50)
+    center, y_center = X.mean(axis=0), float(y.mean())
+    design = np.full((64, X.shape[1] + 2), np.nan)
+    products = np.full((64, weights.shape[1] * (X.shape[1] + 2)), np.nan)
+    weighted_design_block(X, y, weights, center, y_center, 10, 40, design, products)
+    expected_design, expected_products = weighted_design_block_reference(
+        X, y, weights, center, y_center)
+    assert_allclose(design[:30], expected_design[10:40], rtol=1e-15, atol=0)
+    assert_allclose(products[:30], expected_products[10:40], rtol=1e-15, atol=0)
+    # Nothing beyond the block's rows is written.
+    assert np.all(np.isnan(design[30:])) and np.all(np.isnan(products[30:]))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_grams_equal_their_definition(fit_intercept):
+    # 3,001 rows: several blocks, the last one partial.
+    X, y, weights = _problem(1)
+    grams, center, y_center = weighted_grams(X, y, weights, fit_intercept)
+    if fit_intercept:
+        assert_allclose(center, X.mean(axis=0))
+        assert y_center == pytest.approx(y.mean())
+    else:
+        assert_array_equal(center, 0.0)
+        assert y_center == 0.0
+    design = np.column_stack([X - center, np.ones(X.shape[0]), y - y_center])
+    for k in range(weights.shape[1]):
+        expected = (design * weights[:, [k]]).T @ design
+        assert_allclose(grams[k], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("offset", [0.0, 100.0])
+@pytest.mark.parametrize("tol, decades", [(0.0, (-5, 3)), (1e-6, (-1, 1))])
+def test_fit_from_gram_equals_linear_regression_fit(fit_intercept, offset, tol, decades):
+    # With tol > 0, scales whose singular values stay far above LinearRegression's cutoff.
+    X, y, weights = _problem(2, offset=offset, decades=decades)
+    grams, center, y_center = weighted_grams(X, y, weights, fit_intercept)
+    for k in range(weights.shape[1]):
+        expert = LinearRegression(fit_intercept=fit_intercept, tol=tol)
+        fitted = fit_from_gram(expert, grams[k], center, y_center)
+        expected = LinearRegression(fit_intercept=fit_intercept, tol=tol).fit(
+            X, y, sample_weight=weights[:, k])
+        assert fitted is expert
+        assert_allclose(fitted.coef_, expected.coef_, rtol=1e-8)
+        assert_allclose(fitted.intercept_, expected.intercept_, rtol=1e-8,
+                        atol=1e-8 * np.abs(y).max())
+        assert fitted.rank_ == expected.rank_
+        assert_allclose(fitted.singular_, expected.singular_, rtol=1e-8)
+        assert fitted.n_features_in_ == X.shape[1]
+        assert_allclose(fitted.predict(X), expected.predict(X), rtol=1e-8,
+                        atol=1e-8 * np.abs(y).max())
+
+
+def test_fit_from_gram_declines_what_the_normal_equations_cannot_solve():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 3))
+    y = rng.normal(size=500)
+    weights = np.ones((500, 1))
+    expert = LinearRegression()
+
+    # A copy of a column (exactly collinear), a nearly collinear column, a constant one.
+    for bad in (X[:, 0], X[:, 0] + 1e-5 * rng.normal(size=500), np.full(500, 2.0)):
+        X_bad = np.column_stack([X, bad])
+        grams, center, y_center = weighted_grams(X_bad, y, weights, True)
+        assert fit_from_gram(expert, grams[0], center, y_center) is None
+    # No weight at all.
+    grams, center, y_center = weighted_grams(X, y, np.zeros((500, 1)), True)
+    assert fit_from_gram(expert, grams[0], center, y_center) is None
+    # Fewer weighted rows than features.
+    few = np.zeros((500, 1))
+    few[:2] = 1.0
+    grams, center, y_center = weighted_grams(X, y, few, True)
+    assert fit_from_gram(expert, grams[0], center, y_center) is None
+    assert not hasattr(expert, "coef_")
+
+
+def test_fit_from_gram_declines_when_linear_regression_tol_would_truncate():
+    # Scales from 1e-5 to 1e3 put the ratio of singular values near 1e-8: below
+    # tol=1e-6, where LinearRegression's own SVD drops a direction.
+    X, y, weights = _problem(7, offset=100.0)
+    grams, center, y_center = weighted_grams(X, y, weights, True)
+    expected = LinearRegression(tol=1e-6).fit(X, y, sample_weight=weights[:, 0])
+    assert expected.singular_.min() < 1e-6 * expected.singular_.max()
+    assert fit_from_gram(LinearRegression(tol=1e-6), grams[0], center, y_center) is None
+    assert fit_from_gram(LinearRegression(tol=0.0), grams[0], center, y_center) is not None
+
+
+def test_fits_from_gram_only_plain_linear_regression_on_dense_float64():
+    X = np.ones((4, 2))
+    assert fits_from_gram(LinearRegression(), X)
+    assert fits_from_gram(LinearRegression(fit_intercept=False, tol=1e-3), X)
+    assert not fits_from_gram(LinearRegression(positive=True), X)
+    assert not fits_from_gram(_OwnLinearRegression(), X)
+    assert not fits_from_gram(LinearRegression(), sp.csr_matrix(X))
+    assert not fits_from_gram(LinearRegression(), X.astype(np.float32))
+
+
+def test_fit_experts_matches_each_expert_fitting_itself():
+    # Well-posed experts go through their Gram matrices, the collinear one falls
+    # back to its own fit, the subclass fits itself; all equal LinearRegression.fit.
+    X, y, weights = _problem(4, n_experts=4)
+    X = np.column_stack([X, X[:, 0]])
+    experts = [LinearRegression(tol=0.0), LinearRegression(fit_intercept=False, tol=0.0),
+               _OwnLinearRegression(tol=0.0), LinearRegression(tol=0.0)]
+    fitted = fit_experts(experts, ["sample_weight"] * 4, X, y, weights, None,
+                         np.random.RandomState(0), 1)
+    for k, expert in enumerate(fitted):
+        assert type(expert) is type(experts[k])
+        expected = LinearRegression(fit_intercept=expert.fit_intercept, tol=0.0).fit(
+            X, y, sample_weight=weights[:, k])
+        assert_allclose(expert.predict(X), expected.predict(X), rtol=1e-8,
+                        atol=1e-8 * np.abs(y).max())
+
+
+def test_fit_experts_on_well_posed_data_takes_the_gram_path(monkeypatch):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1_000, 4))
+    y = X @ rng.normal(size=4) + rng.normal(size=1_000)
+    weights = rng.dirichlet(np.ones(3), size=1_000)
+    calls = []
+    original = LinearRegression.fit
+
+    def spy(self, X_fit, *args, **kwargs):
+        calls.append(X_fit.shape)
+        return original(self, X_fit, *args, **kwargs)
+
+    monkeypatch.setattr(LinearRegression, "fit", spy)
+    fit_experts([LinearRegression() for _ in range(3)], ["sample_weight"] * 3, X, y,
+                weights, None, np.random.RandomState(0), 1)
+    # Each expert's own fit sees the 2 d rows built from its Gram matrix, not X.
+    assert calls == [(2 * X.shape[1], X.shape[1])] * 3
+
+
+def test_linear_predictions_equal_predict():
+    X, y, weights = _problem(6)
+    experts = [LinearRegression().fit(X, y, sample_weight=weights[:, k]) for k in range(2)]
+    experts.append(LinearRegression(fit_intercept=False).fit(X, y))
+    out = np.full((X.shape[0], 4), np.nan)
+    linear_predictions([(0, experts[0]), (2, experts[1]), (3, experts[2])], X, out)
+    for column, expert in zip([0, 2, 3], experts):
+        assert_allclose(out[:, column], expert.predict(X), rtol=1e-12,
+                        atol=1e-12 * np.abs(y).max())
+    assert np.all(np.isnan(out[:, 1]))
+
+
+def test_mixture_with_gram_path_equals_mixture_of_self_fitting_experts():
+    # The same EM from the same start: default experts against the subclass that
+    # takes LinearRegression's own fit every M-step.
+    X, y = make_switching_regression(2_000, 4, 3, random_state=0)
+    params = dict(n_experts=3, max_iter=15, tol=1e-9, random_state=0)
+    fast = MixtureOfExpertsRegressor(**params).fit(X, y)
+    slow = MixtureOfExpertsRegressor(_OwnLinearRegression(tol=0.0), **params).fit(X, y)
+    assert_allclose(fast.lower_bounds_, slow.lower_bounds_, rtol=1e-8)
+    for a, b in zip(fast.experts_, slow.experts_):
+        assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(fast.predict(X), slow.predict(X), rtol=1e-7, atol=1e-8)
