@@ -210,6 +210,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 proba[:, columns] += mixed
             else:
                 proba[np.ix_(rows, columns)] += mixed
+        # The gate-weighted sum can exceed 1 by a rounding error (two experts sure of
+        # the same class); dividing by the row's sum keeps every entry within [0, 1].
+        proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
         return proba
 
     def predict_log_proba(self, X):

@@ -151,6 +151,19 @@ def test_expert_that_saw_some_classes_is_mapped_with_floor():
     assert scores.min() >= np.log(PROBA_FLOOR) - 1e-12
 
 
+def test_predict_proba_never_exceeds_one():
+    # Fully grown trees are sure of their classes (probability exactly 1); the gate's
+    # weights over experts agreeing on a class summed to 1 + 2**-52 in rows of this fit.
+    X, y = make_gated_classification(500, 3, 3, 2, random_state=0)
+    model = MixtureOfExpertsClassifier(DecisionTreeClassifier(random_state=0), n_experts=3,
+                                       max_iter=3, random_state=0).fit(X, y)
+    proba = model.predict_proba(X)
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert np.any(proba == 1.0)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=2 * np.finfo(float).eps)
+    assert_allclose(proba, model.predict_proba(X), rtol=0, atol=0)
+
+
 def test_tree_experts_with_zero_probabilities_stay_finite():
     X, y = make_gated_classification(300, 2, 2, 3, random_state=0)
     model = MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=4), n_experts=2,
