@@ -7,6 +7,7 @@ hooks: their default expert, how an expert is checked, and their likelihood.
 """
 
 import copy
+import functools
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -21,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._experts import (
     expert_templates,
@@ -50,6 +51,25 @@ from ._validation import (
 _SEED_MAX = np.iinfo(np.int32).max
 
 
+class _Workspace:
+    """Arrays of one EM start reused from iteration to iteration.
+
+    A fresh (n_samples, n_experts) array every iteration would be new memory
+    each time (pages the system must find and zero); these are made once,
+    and again only when their shape changes (an expert was removed).
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def array(self, name, shape):
+        """The float64 array called ``name``, of ``shape``; its content is undefined."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self._arrays[name] = np.empty(shape)
+        return array
+
+
 class _Run:
     """The state of one EM start."""
 
@@ -58,6 +78,7 @@ class _Run:
         self.routes = routes
         self.gate = gate
         self.params = params
+        self.workspace = _Workspace()
         self.lower_bounds = []
         self.converged = False
         self.n_iter = 0
@@ -86,6 +107,13 @@ def _columns(X, columns):
     if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
         return X
     return X[:, columns]
+
+
+@functools.cache
+def _threadpool_controller():
+    """The process's thread pools, inspected once: an inspection per fit costs
+    milliseconds, which on small data is a large part of the fit."""
+    return ThreadpoolController()
 
 
 def _standardised_gate_rows(X, columns, scaler, gate):
@@ -202,12 +230,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Constants of the likelihood computed once per fit (e.g. a variance floor)."""
 
     @abstractmethod
-    def _likelihood_m_step(self, experts, X, y, weights, context):
+    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
         """Update the likelihood parameters after the experts' fits.
 
         Returns ``(params, log_lik)``: a dict of per-expert arrays stored as
         fitted attributes under their keys, and the (n_samples, n_experts)
-        log-likelihood of each row under each expert.
+        log-likelihood of each row under each expert, written into
+        ``workspace.array("log_lik", ...)`` (other large arrays come from the
+        workspace too).
         """
 
     @abstractmethod
@@ -319,7 +349,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         expert_jobs = 1 if parallel_starts else self.n_jobs
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _threadpool_controller().limit(limits=1, user_api="blas"):
             runs = Parallel(n_jobs=self.n_jobs if parallel_starts else 1, prefer="threads")(
                 delayed(self._fit_start)(start, seed, resume, templates, routes, gate_template,
                                          init, data, expert_jobs)
@@ -405,16 +435,17 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
-            weights = targets * sample_weight[:, None]
+            weights = np.multiply(targets, sample_weight[:, None],
+                                  out=run.workspace.array("weights", targets.shape))
             run.experts = fit_experts(run.experts, run.routes, X, y, weights,
                                       n_jobs, random_state, n_iter)
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
-                                                          data.context)
-            del weights  # n x K: not alive while the gate's solve holds its own arrays
+                                                          data.context, run.workspace)
             run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
             if resp.shape != log_lik.shape:
                 resp = np.empty_like(log_lik)
-            log_gate = run.gate._log_proba(X_gate)
+            log_gate = run.gate._log_proba(X_gate,
+                                           out=run.workspace.array("log_gate", log_lik.shape))
             total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
             lower_bound = (total - run.gate._penalty()) / total_weight
             if np.isnan(lower_bound):

@@ -167,11 +167,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _likelihood_context(self, X, y, sample_weight):
         return {}
 
-    def _likelihood_m_step(self, experts, X, y, weights, context):
-        return {}, self._log_likelihood(experts, {}, X, y)
+    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
+        out = workspace.array("log_lik", (X.shape[0], len(experts)))
+        return {}, self._log_likelihood(experts, {}, X, y, out)
 
-    def _log_likelihood(self, experts, params, X, y):
-        log_lik = np.empty((X.shape[0], len(experts)))
+    def _log_likelihood(self, experts, params, X, y, out=None):
+        log_lik = np.empty((X.shape[0], len(experts))) if out is None else out
         n_classes = self.classes_.shape[0]
         for k, expert in enumerate(experts):
             proba = _expert_proba(expert, k, X)

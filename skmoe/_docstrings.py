@@ -47,11 +47,14 @@ default="kmeans"
     "n_jobs": """n_jobs : int, default=None
         Number of joblib workers. With ``n_init > 1`` the starts run in
         parallel; with one start, the experts of each M-step are fitted in
-        parallel. Workers are threads by default (scikit-learn's trees and
+        parallel (plain LinearRegression experts on dense data excepted:
+        they are fitted together from their Gram matrices, in one pass).
+        Workers are threads by default (scikit-learn's trees and
         BLAS/LAPACK release the GIL, and threads share X instead of copying
         it every M-step); ``joblib.parallel_config(backend="loky")`` selects
-        processes. None means 1 unless in a joblib context; -1 means all
-        processors. Results do not depend on ``n_jobs``.""",
+        processes, for experts that hold the GIL. None means 1 unless in a
+        joblib context; -1 means all processors. Results do not depend on
+        ``n_jobs``.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Controls the initialisations, the seeds given to the experts' and the
         gate's own ``random_state`` parameters, the weighted resamples and the

@@ -192,10 +192,13 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         ]
         if not chosen:
             continue
-        grams, center, y_center = weighted_grams(X, y, weights[:, chosen], fit_intercept)
+        # Every column: the weights themselves, not a copy of them.
+        columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
+        grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         for k, gram in zip(chosen, grams):
             try:
-                expert = fit_from_gram(experts[k], gram, center, y_center)
+                expert = fit_from_gram(experts[k], gram, center, y_center,
+                                       validate=n_iter == 1)
             except Exception as exc:
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:

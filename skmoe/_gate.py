@@ -260,11 +260,16 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             return scores[:, 1] - scores[:, 0]
         return scores
 
-    def _log_proba(self, X):
-        """:meth:`predict_log_proba` for the EM loop, which may hand over TransposedRows."""
+    def _log_proba(self, X, out=None):
+        """:meth:`predict_log_proba` for the EM loop, which may hand over TransposedRows.
+
+        ``out`` (n_samples, n_classes), if given, receives the result for
+        TransposedRows; other inputs get a new array.
+        """
         if not isinstance(X, TransposedRows):
             return self.predict_log_proba(X)
-        scores = np.empty((X.shape[0], self.coef_.shape[0]))
+        shape = (X.shape[0], self.coef_.shape[0])
+        scores = out if out is not None and out.shape == shape else np.empty(shape)
         np.matmul(X.X_t.T, self.coef_.T, out=scores)
         scores += self.intercept_
         return log_softmax(scores, scores)
@@ -427,8 +432,8 @@ class ClassifierGate(BaseEstimator):
         self._solved = True
         return self
 
-    def _log_proba(self, X):
-        """:meth:`predict_log_proba`, the name the EM loop calls."""
+    def _log_proba(self, X, out=None):
+        """:meth:`predict_log_proba`, the name the EM loop calls (``out`` is not used)."""
         return self.predict_log_proba(X)
 
     def _penalty(self):

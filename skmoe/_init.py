@@ -72,7 +72,8 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
         counts = random_state.multinomial(X.shape[0], sample_weight / sample_weight.sum())
         weights = counts.astype(np.float64)
     seed = random_state.randint(np.iinfo(np.int32).max)
-    kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed)
+    # ``data`` is this function's own copy: k-means may centre it in place.
+    kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed, copy_x=False)
     with warnings.catch_warnings():
         # Fewer distinct points than experts is handled by the expert floor of the EM loop.
         warnings.simplefilter("ignore", ConvergenceWarning)

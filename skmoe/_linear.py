@@ -14,7 +14,10 @@ The normal equations square the condition number, so an expert whose
 standardised Gram matrix is ill-conditioned is left to its own ``fit``.
 """
 
+from numbers import Real
+
 import numpy as np
+from sklearn import config_context
 from sklearn.linear_model import LinearRegression
 
 from ._kernels import weighted_design_block
@@ -44,11 +47,14 @@ def fits_from_gram(expert, X):
     -------
     bool
         True for a plain LinearRegression (not a subclass, not ``positive``)
-        on a dense float64 array.
+        on a dense float64 array. Parameters of the wrong type send the expert
+        to its own ``fit``, which names the problem.
     """
     return (
         type(expert) is LinearRegression
-        and not expert.positive
+        and expert.positive is False
+        and isinstance(expert.fit_intercept, bool)
+        and isinstance(expert.tol, Real)
         and isinstance(X, np.ndarray)
         and X.dtype == np.float64
     )
@@ -99,7 +105,7 @@ def weighted_grams(X, y, weights, fit_intercept):
     return grams.reshape(n_experts, n_columns, n_columns), center, y_center
 
 
-def fit_from_gram(expert, gram, center, y_center):
+def fit_from_gram(expert, gram, center, y_center, validate=True):
     """Fit a LinearRegression expert from its weighted Gram matrix.
 
     Parameters
@@ -112,6 +118,13 @@ def fit_from_gram(expert, gram, center, y_center):
         The shift of the inputs used for ``gram``.
     y_center : float
         The shift of the targets used for ``gram``.
+    validate : bool, default=True
+        Fit through the expert's own ``fit``, which validates its parameters
+        and inputs. The EM loop validates in its first iteration only: later,
+        an expert that an earlier iteration fitted on full-rank data of the
+        same width has its ``coef_``, ``intercept_`` and ``singular_`` set in
+        place from the same solution (on small data ``fit``'s checks were most
+        of the cost); otherwise ``fit`` runs without its checks.
 
     Returns
     -------
@@ -141,24 +154,42 @@ def fit_from_gram(expert, gram, center, y_center):
     eigenvalues, eigenvectors = np.linalg.eigh(xx / np.outer(scale, scale))
     if not eigenvalues[0] > _MIN_EIGENVALUE_RATIO * eigenvalues[-1]:
         return None
-    if expert.tol > 0:
-        # ``fit`` would drop singular values below tol times the largest; which ones
-        # is decided on the data's own SVD, left to it near the cutoff.
-        singular = np.sqrt(np.clip(np.linalg.eigvalsh(xx), 0.0, None))
-        if not singular[0] > _TOL_MARGIN * expert.tol * singular[-1]:
-            return None
-    # root.T @ root == xx and root.T @ target == xy: the 2 d rows +-root / sqrt(2)
-    # (shifted to the weighted means) have the centred Gram matrix and
-    # cross-products of the weighted data.
+    # root.T @ root == xx: its singular values are those of the weighted, centred
+    # inputs, the ones ``fit`` reports (and truncates below tol times the largest).
     root_eigenvalues = np.sqrt(eigenvalues)
     root = (root_eigenvalues[:, None] * eigenvectors.T) * scale
-    target = (eigenvectors.T @ (xy / scale)) / root_eigenvalues
+    singular = np.linalg.svd(root, compute_uv=False)
+    if expert.tol > 0 and not singular[-1] > _TOL_MARGIN * expert.tol * singular[0]:
+        # Which directions ``fit`` would drop is decided by its own SVD of the data.
+        return None
+    projected = eigenvectors.T @ (xy / scale)
+    if not validate and _fitted_by_gram(expert, n_features):
+        # Refit in place: the parameters were validated by the first fit, the rank
+        # and the number of features cannot have changed.
+        expert.coef_ = (eigenvectors @ (projected / eigenvalues)) / scale
+        expert.intercept_ = y_mean - x_mean @ expert.coef_ if expert.fit_intercept else 0.0
+        expert.singular_ = singular
+        return expert
+    # With root.T @ target == xy, the 2 d rows +-root / sqrt(2) (shifted to the
+    # weighted means) have the centred Gram matrix and cross-products of the
+    # weighted data: the expert's own fit on them gives the weighted solution.
+    target = projected / root_eigenvalues
     rows = np.vstack([root, -root]) / np.sqrt(2.0)
     targets = np.concatenate([target, -target]) / np.sqrt(2.0)
     if expert.fit_intercept:
         rows += x_mean
         targets += y_mean
-    return expert.fit(rows, targets)
+    with config_context(assume_finite=not validate, skip_parameter_validation=not validate):
+        return expert.fit(rows, targets)
+
+
+def _fitted_by_gram(expert, n_features):
+    """Whether ``expert`` was last fitted on full-rank rows of ``n_features`` columns."""
+    return (
+        getattr(expert, "n_features_in_", None) == n_features
+        and getattr(expert, "rank_", None) == n_features
+        and getattr(expert, "coef_", np.empty(0)).shape == (n_features,)
+    )
 
 
 def linear_predictions(experts, X, out):

@@ -172,14 +172,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             scale = np.average(y**2, weights=sample_weight) or 1.0
         return {"variance_floor": self.var_floor * scale}
 
-    def _likelihood_m_step(self, experts, X, y, weights, context):
+    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
+        shape = (X.shape[0], len(experts))
+        # Not kept in the workspace: alive only here, they stay out of the memory
+        # peak of the experts' fits.
         predictions = _expert_predictions(experts, X)
-        residual2 = np.subtract(predictions, y[:, None])
-        residual2 *= residual2
-        variance = np.einsum("ik,ik->k", weights, residual2) / weights.sum(axis=0)
-        del residual2
+        # The squared residuals are made in the log-likelihood's array, which the
+        # Gaussian kernel then overwrites.
+        log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
+        log_lik *= log_lik
+        variance = np.einsum("ik,ik->k", weights, log_lik) / weights.sum(axis=0)
         variance = np.maximum(variance, context["variance_floor"])
-        log_lik = np.empty_like(predictions)
         gaussian_log_likelihood(y, predictions, variance, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return {"noise_variance_": variance}, log_lik

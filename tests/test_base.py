@@ -310,3 +310,42 @@ def test_em_stops_only_after_a_gate_step_that_solved_its_problem(monkeypatch):
     monkeypatch.setattr(SoftmaxGate, "_fit_soft", never_solved)
     stuck = MixtureOfExpertsRegressor(n_experts=2, max_iter=40, random_state=0).fit(X, y)
     assert not stuck.converged_ and stuck.n_iter_ == 40
+
+
+def test_workspace_reuses_an_array_until_its_shape_changes():
+    from skmoe._base import _Workspace
+
+    workspace = _Workspace()
+    first = workspace.array("log_lik", (5, 3))
+    assert workspace.array("log_lik", (5, 3)) is first
+    assert workspace.array("log_gate", (5, 3)) is not first
+    # An expert was removed: a new array of the new shape.
+    smaller = workspace.array("log_lik", (5, 2))
+    assert smaller.shape == (5, 2) and smaller is not first
+    assert workspace.array("log_lik", (5, 2)) is smaller
+
+
+class _BlasThreadsSpy(LinearRegression):
+    """Records the BLAS thread counts it sees while it fits (a subclass: its own fit runs)."""
+
+    seen = []
+
+    def fit(self, X, y, sample_weight=None):
+        from threadpoolctl import threadpool_info
+
+        _BlasThreadsSpy.seen.append(
+            {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_blas_is_limited_to_one_thread_during_the_fit_and_restored_after():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    _BlasThreadsSpy.seen = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        MixtureOfExpertsRegressor(_BlasThreadsSpy(), n_experts=2, max_iter=3,
+                                  random_state=0).fit(X, y)
+        after = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert _BlasThreadsSpy.seen and all(seen == {1} for seen in _BlasThreadsSpy.seen)
+    assert after == {2}

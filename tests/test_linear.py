@@ -192,3 +192,42 @@ def test_mixture_with_gram_path_equals_mixture_of_self_fitting_experts():
     for a, b in zip(fast.experts_, slow.experts_):
         assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
     assert_allclose(fast.predict(X), slow.predict(X), rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_refit_in_place_equals_linear_regression_fit(fit_intercept, monkeypatch):
+    # After a first (validated) fit, later EM iterations set coef_, intercept_ and
+    # singular_ in place, without calling fit again.
+    X, y, weights = _problem(8, offset=10.0)
+    grams, center, y_center = weighted_grams(X, y, weights, fit_intercept)
+    expert = LinearRegression(fit_intercept=fit_intercept, tol=0.0)
+    fit_from_gram(expert, grams[0], center, y_center)
+    calls = []
+    original = LinearRegression.fit
+    monkeypatch.setattr(LinearRegression, "fit",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    for k in (1, 2):
+        fitted = fit_from_gram(expert, grams[k], center, y_center, validate=False)
+        assert fitted is expert
+        expected = original(LinearRegression(fit_intercept=fit_intercept, tol=0.0), X, y,
+                            sample_weight=weights[:, k])
+        assert_allclose(fitted.coef_, expected.coef_, rtol=1e-8)
+        assert_allclose(fitted.intercept_, expected.intercept_, rtol=1e-8,
+                        atol=1e-8 * np.abs(y).max())
+        assert_allclose(fitted.singular_, expected.singular_, rtol=1e-8)
+        assert fitted.rank_ == expected.rank_ and fitted.n_features_in_ == X.shape[1]
+        assert type(fitted.intercept_) is type(expected.intercept_)
+    assert calls == []
+
+
+def test_refit_goes_through_fit_after_a_rank_deficient_fit():
+    # The previous fit was the expert's own, on collinear data (rank below the
+    # width): the next one is a full fit again, which sets the rank anew.
+    X, y, weights = _problem(9, n_features=3, decades=(-1, 1))
+    expert = LinearRegression(tol=0.0).fit(np.column_stack([X[:, :2], X[:, 0]]), y)
+    assert expert.rank_ == 2
+    grams, center, y_center = weighted_grams(X, y, weights, True)
+    fitted = fit_from_gram(expert, grams[0], center, y_center, validate=False)
+    assert fitted.rank_ == 3
+    expected = LinearRegression(tol=0.0).fit(X, y, sample_weight=weights[:, 0])
+    assert_allclose(fitted.coef_, expected.coef_, rtol=1e-8)
