@@ -6,7 +6,12 @@ restarts explore rather than repeat one partition:
 * ``"kmeans"``: the first start runs k-means on all standardised rows; each
   later start runs it on a weighted bootstrap of the rows with its own seed and
   assigns every row to the nearest of those centres. On small data, k-means++
-  with a new seed alone tends to find the same partition again.
+  with a new seed alone tends to find the same partition again. On more than
+  ``KMEANS_MAX_ROWS`` rows, k-means finds its centres on a random subset of
+  that many rows (drawn by the start's generator) and every row goes to the
+  nearest centre: the centres of a few tens of thousands of rows are as good a
+  start as those of all of them, and k-means on a million rows would cost
+  several EM iterations.
 * ``"random"``: each start draws its own Dirichlet(1) rows.
 * an array: the first start uses it as given; each later start mixes it half
   and half with Dirichlet(1) rows.
@@ -20,6 +25,9 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
+
+# Rows on which k-means looks for its centres at most.
+KMEANS_MAX_ROWS = 50_000
 
 
 def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
@@ -72,12 +80,17 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
         counts = random_state.multinomial(X.shape[0], sample_weight / sample_weight.sum())
         weights = counts.astype(np.float64)
     seed = random_state.randint(np.iinfo(np.int32).max)
-    # ``data`` is this function's own copy: k-means may centre it in place.
+    fit_data = data
+    if X.shape[0] > KMEANS_MAX_ROWS:
+        rows = np.sort(random_state.choice(X.shape[0], size=KMEANS_MAX_ROWS, replace=False))
+        if np.any(weights[rows] > 0):
+            fit_data, weights = data[rows], weights[rows]
+    # ``fit_data`` is this function's own copy: k-means may centre it in place.
     kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed, copy_x=False)
     with warnings.catch_warnings():
         # Fewer distinct points than experts is handled by the expert floor of the EM loop.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        kmeans.fit(data, sample_weight=weights)
+        kmeans.fit(fit_data, sample_weight=weights)
     labels = kmeans.predict(data)
     resp = np.zeros((X.shape[0], n_experts))
     resp[np.arange(X.shape[0]), labels] = 1.0

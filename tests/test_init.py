@@ -63,3 +63,35 @@ def test_kmeans_respects_zero_weights():
     labels = resp.argmax(axis=1)
     # The far rows carry no weight, so they do not get a cluster of their own.
     assert labels[0] != labels[50]
+
+
+def test_kmeans_on_many_rows_finds_centres_on_a_subset(monkeypatch):
+    from sklearn.cluster import KMeans
+
+    import skmoe._init
+
+    monkeypatch.setattr(skmoe._init, "KMEANS_MAX_ROWS", 200)
+    fitted_rows = []
+    original = KMeans.fit
+
+    def spy(self, X, *args, **kwargs):
+        fitted_rows.append(X.shape[0])
+        return original(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(KMeans, "fit", spy)
+    rng = np.random.RandomState(0)
+    # Three well separated groups of 400 rows each.
+    X = np.repeat([[0.0], [10.0], [20.0]], 400, axis=0) + rng.normal(size=(1200, 1))
+    y = X[:, 0].copy()
+    resp = initial_responsibilities("kmeans", X, y, np.ones(1200), 3, 0,
+                                    np.random.RandomState(1))
+    assert fitted_rows == [200]
+    # Every row is assigned, and the partition is the true one.
+    assert resp.shape == (1200, 3)
+    labels = resp.argmax(axis=1)
+    groups = [set(labels[i * 400:(i + 1) * 400]) for i in range(3)]
+    assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
+    # The subset is drawn by the start's generator: the same seed, the same start.
+    again = initial_responsibilities("kmeans", X, y, np.ones(1200), 3, 0,
+                                     np.random.RandomState(1))
+    assert_array_equal(resp, again)
