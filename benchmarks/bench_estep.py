@@ -5,7 +5,7 @@ is reported beside a baseline measured in the same run, because the project
 machines are shared and noisy:
 
 * the Numba kernel ``skmoe._kernels.e_step`` against its NumPy/SciPy twin
-  ``skmoe._kernels.e_step_reference`` (goal: the twin >= 3x slower), and against
+  ``skmoe._kernels.e_step_reference`` (goal: the twin >= 5x slower), and against
   a plain memory stream ``numpy.add(a, b, out=c)`` over n*K float64 values;
 * one ``MixtureOfExpertsRegressor`` fit against one ``LinearRegression`` fit on
   the same data.
@@ -45,7 +45,7 @@ from skmoe._kernels import e_step, e_step_reference
 from skmoe.datasets import make_switching_regression
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_estep.md"
-GOAL_RATIO = 3.0
+GOAL_RATIO = 5.0
 ENV_VARS = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_NUM_THREADS",

@@ -35,11 +35,9 @@ than flexmix's (to 1e-4).
 
 flexmix's time is that of the call to ``flexmix()`` inside R (not R's
 start-up nor reading the CSV); skmoe's that of ``fit`` after a warm-up fit
-(Numba compilation or cache load). skmoe is run as the EM loop stands, with
-the gate M-step as a generalised-EM step (``em_step=True``, the change
-proposed for ``_base.py``, simulated), and so again with Numba on one thread
-(R runs on one thread; the EM loop already limits BLAS to one). Where skmoe's
-time goes is profiled at the largest size.
+(Numba compilation or cache load). skmoe is run with Numba's default threads
+and again with Numba on one thread (R runs on one thread; the EM loop already
+limits BLAS to one). Where skmoe's time goes is profiled at the largest size.
 
 Usage::
 
@@ -64,7 +62,6 @@ from pathlib import Path
 import numba
 import numpy as np
 from bench_estep import _load_average, _markdown_table, blas_info, machine_info
-from bench_kernels import _EMStepInLoop, _Nothing
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -82,24 +79,31 @@ GOAL_SPEEDUP = 10.0
 GOAL_LOGLIK = 1e-4
 
 
-class _EMStepOneThread:
-    """em_step=True with Numba on one thread, as R runs (one thread, reference BLAS)."""
+class _DefaultThreads:
+    """Numba's default number of threads (as a user runs it)."""
 
     def __enter__(self):
-        self.em_step = _EMStepInLoop().__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+class _OneNumbaThread:
+    """Numba on one thread, as R runs (one thread, reference BLAS)."""
+
+    def __enter__(self):
         self.threads = numba.get_num_threads()
         numba.set_num_threads(1)
         return self
 
     def __exit__(self, *exc):
         numba.set_num_threads(self.threads)
-        self.em_step.__exit__(*exc)
 
 
 CONFIGURATIONS = {
-    "as the loop stands": _Nothing,
-    "em_step=True": _EMStepInLoop,
-    "em_step=True, one Numba thread": _EMStepOneThread,
+    "default threads": _DefaultThreads,
+    "one Numba thread": _OneNumbaThread,
 }
 
 
@@ -172,13 +176,13 @@ def profile_skmoe(X, y, labels, tol, max_iter, context, limit=14):
     stats = pstats.Stats(profiler).stats
     wanted = {
         ("_base.py", "_run_em"): "the EM loop (`_run_em`)",
-        ("_experts.py", "fit_experts"): "experts' M-step (`fit_experts`: K LinearRegression fits)",
-        ("_base.py", "lstsq"): None,
-        ("_basic.py", "lstsq"): "  of which `scipy.linalg.lstsq` (inside LinearRegression)",
+        ("_experts.py", "fit_experts"): "experts' M-step (`fit_experts`)",
+        ("_linear.py", "weighted_grams"): "  of which the weighted Gram matrices (one pass)",
+        ("_linear.py", "fit_from_gram"): "  of which each expert's fit from its Gram matrix",
         ("_regressor.py", "_likelihood_m_step"): "likelihood M-step (predictions, variances)",
         ("_gate.py", "_fit_soft"): "gate M-step (`SoftmaxGate._fit_soft`, L-BFGS)",
         ("_gate.py", "_soft_cross_entropy_fused"): "  of which loss + gradient (fused kernel)",
-        ("_gate.py", "predict_log_proba"): "gate `predict_log_proba`",
+        ("_gate.py", "_log_proba"): "gate log-probabilities (`_log_proba`)",
         ("_kernels.py", "e_step"): "E-step kernel",
     }
     rows = []
@@ -234,7 +238,7 @@ def tolerance_table(rows):
         ["n", "skmoe tol (per sample)", "flexmix tolerance (relative, total)",
          "skmoe experts kept", "flexmix components kept"],
         [[f"{row['n']:,}", f"{row['tol']:g}", f"{row['flexmix_tolerance']:.3e}",
-          row["skmoe"]["as the loop stands"]["n_experts"], row["flexmix"]["k"]]
+          row["skmoe"]["default threads"]["n_experts"], row["flexmix"]["k"]]
          for row in rows],
     )
 
@@ -264,11 +268,9 @@ FLXPmultinom(~ x1 + x2 + x3 + x4 + x5), control = list(tolerance, iter.max =
 `MixtureOfExpertsRegressor(n_experts={N_EXPERTS}, gate=SoftmaxGate(C={GATE_C:g}),
 init=<k-means, one-hot>, tol={args.tol:g}, max_iter={args.max_iter},
 min_expert_weight={MIN_WEIGHT})`. Log-likelihoods are unpenalised, per sample:
-flexmix's `logLik / n` and skmoe's `score_samples(X, y).mean()`. "em_step=True"
-is skmoe with the EM loop's gate M-step as a generalised-EM step (at most a
-few L-BFGS iterations; the change proposed for `_base.py`, simulated); "one
-Numba thread" runs it with `numba.set_num_threads(1)` (R is single-threaded;
-skmoe's EM loop limits BLAS to one thread in every configuration).
+flexmix's `logLik / n` and skmoe's `score_samples(X, y).mean()`. "one Numba
+thread" runs skmoe with `numba.set_num_threads(1)` (R is single-threaded; skmoe's
+EM loop limits BLAS to one thread in every configuration).
 
 {result_table(rows)}
 
@@ -279,7 +281,7 @@ log-likelihood):
 
 {tolerance_table(rows)}
 
-## Where skmoe's time goes (n = {rows[-1]["n"]:,}, as the EM loop stands)
+## Where skmoe's time goes (n = {rows[-1]["n"]:,}, default threads)
 
 cProfile of one fit ({profile_iter} EM iterations), cumulative seconds:
 
@@ -335,7 +337,7 @@ def main(argv=None):
                 label: fit_skmoe(X, y, labels, args.tol, args.max_iter, repeats, context)
                 for label, context in CONFIGURATIONS.items()
             }
-            total = abs(n_samples * skmoe["as the loop stands"]["lower_bound"])
+            total = abs(n_samples * skmoe["default threads"]["lower_bound"])
             tolerance = args.tol * n_samples / (total + 0.1)
             flexmix = fit_flexmix(data_path, init_path, tolerance, args.max_iter, repeats,
                                   directory)
@@ -344,7 +346,7 @@ def main(argv=None):
             print(result_table(rows[-1:]), flush=True)
         last = rows[-1]["n"]
         X, y, labels, _, _ = make_problem(last, directory)
-        profile = profile_skmoe(X, y, labels, args.tol, args.max_iter, _Nothing)
+        profile = profile_skmoe(X, y, labels, args.tol, args.max_iter, _DefaultThreads)
     flex = rows[-1]["flexmix"]
     r_info = {key: flex[key] for key in ("r_version", "flexmix_version", "nnet_version", "blas",
                                           "lapack")}

@@ -1,4 +1,4 @@
-"""Benchmark of skmoe's kernels against their NumPy twins, and of one whole EM iteration (issue 6).
+"""Benchmark of skmoe's kernels against their NumPy twins (issue 6).
 
 Not a test: it measures, prints tables and records the figures. Every figure is
 reported beside a baseline measured in the same run, because the project
@@ -15,9 +15,11 @@ machines are shared and noisy:
   ``soft_cross_entropy`` with its penalty and scaling) against the NumPy twin
   ``_soft_cross_entropy``, and a warm-started L-BFGS solve of the gate with
   each, to tolerance and as a generalised-EM step;
-* one whole EM iteration of ``MixtureOfExpertsRegressor`` at n = 200,000,
-  d = 20, K = 8 on one thread (target: under 0.25 s), with the time of each of
-  its parts.
+* the weighted Gram matrices of the linear experts' M-step
+  (``skmoe._linear.weighted_grams``) against the same products in NumPy, and
+  against the K weighted ``LinearRegression`` fits they replace.
+
+One whole EM iteration is measured in ``bench_fit.py``.
 
 Kernel columns are given with Numba's default number of threads and with one
 thread; the NumPy twins and the stream run on one thread (BLAS limited to one
@@ -38,7 +40,6 @@ import copy
 import datetime
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numba
@@ -55,10 +56,9 @@ from bench_estep import (
 from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 from scipy.special import log_softmax as scipy_log_softmax
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
 
-from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe import SoftmaxGate
 from skmoe._gate import _EM_STEP_MAX_ITER, _soft_cross_entropy, _soft_cross_entropy_fused
 from skmoe._kernels import (
     categorical_log_likelihood,
@@ -71,12 +71,12 @@ from skmoe._kernels import (
     vector_exp,
     vector_log,
 )
+from skmoe._linear import weighted_grams
 from skmoe.datasets import make_switching_regression
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_kernels.md"
 GOAL_REFERENCE = 5.0
 GOAL_STREAM = 3.0
-GOAL_ITERATION_S = 0.25
 
 
 class _one_numba_thread:
@@ -302,128 +302,37 @@ def _objective(gate, X, targets):
                                gate.fit_intercept)[0]
 
 
-# ------------------------------------------------------------- EM iteration
-class _EMStepInLoop:
-    """Simulate the proposed change in ``_base.py``: the EM loop's gate M-step with
-    ``em_step=True`` (a no-op once the loop passes it itself)."""
+# ------------------------------------------------------- linear experts' Grams
+def bench_linear_grams(n, d, k, repeats):
+    """The experts' M-step of linear experts: all weighted Gram matrices in one pass.
 
-    def __enter__(self):
-        self.original = SoftmaxGate._fit_soft
-        original = self.original
-
-        def _fit_soft(gate, X, targets, sample_weight, *, em_step=False):
-            if sys._getframe(1).f_code.co_name == "_run_em":
-                em_step = True
-            return original(gate, X, targets, sample_weight, em_step=em_step)
-
-        SoftmaxGate._fit_soft = _fit_soft
-        return self
-
-    def __exit__(self, *exc):
-        SoftmaxGate._fit_soft = self.original
-
-
-def bench_em_iteration(n, d, k, extra_iter, repeats):
-    """Seconds per EM iteration from fits of 1 and 1 + extra_iter iterations, one thread."""
-    X, y = make_switching_regression(n, d, k, random_state=0)
-    X_small, y_small = make_switching_regression(2000, d, k, random_state=0)
-
-    def fit(max_iter):
-        model = MixtureOfExpertsRegressor(n_experts=k, max_iter=max_iter, tol=0.0,
-                                          random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return model.fit(X, y)
-
-    results = {}
-    with threadpoolctl.threadpool_limits(limits=1), _one_numba_thread():
-        fit_small = MixtureOfExpertsRegressor(n_experts=k, max_iter=2, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            fit_small.fit(X_small, y_small)  # compile / load every kernel
-        for label, context in (("as the loop stands", _Nothing), ("em_step=True", _EMStepInLoop)):
-            with context():
-                best = _best_interleaved(
-                    {"one": lambda: fit(1), "more": lambda: fit(1 + extra_iter)}, repeats
-                )
-                model = fit(1 + extra_iter)
-            results[label] = {
-                "per_iter_s": (best["more"] - best["one"]) / extra_iter,
-                "fit_1_s": best["one"],
-                "fit_more_s": best["more"],
-                "lower_bound": model.lower_bound_,
-            }
-        results["parts"] = _em_iteration_parts(X, y, k, repeats)
-    return results
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-
-def _em_iteration_parts(X, y, k, repeats):
-    """The parts of one EM iteration, timed one by one as the loop runs them.
-
-    State: a mixture after three EM iterations on the same data (experts,
-    noise variances, gate, responsibilities).
+    Kernel: ``skmoe._linear.weighted_grams`` (the Numba kernel
+    ``weighted_design_block`` and one BLAS product per block of rows). Twin:
+    the same matrices in NumPy, one weighted product per expert. Baseline: the
+    K weighted ``LinearRegression`` fits the Gram path replaces.
     """
-    model = MixtureOfExpertsRegressor(n_experts=k, max_iter=3, tol=0.0, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
-    X_gate = model.gate_scaler_.transform(X)
-    gate_log = model.gate_.predict_log_proba(X_gate)
-    predictions = np.column_stack([e.predict(X) for e in model.experts_])
-    log_lik = np.empty_like(predictions)
-    gaussian_log_likelihood(y, predictions, model.noise_variance_, log_lik)
-    resp = np.empty_like(log_lik)
-    row = np.empty(X.shape[0])
-    e_step(gate_log, log_lik, np.ones(X.shape[0]), resp, row)
-    sample_weight = np.ones(X.shape[0])
-    experts = [clone(e) for e in model.experts_]
+    X, y = make_switching_regression(n, d, k, random_state=0)
+    weights = np.random.default_rng(2).dirichlet(np.ones(k), size=n)
+    design = np.column_stack([X - X.mean(axis=0), np.ones(n), y - y.mean()])
 
-    def experts_m_step():
-        for index, expert in enumerate(experts):
-            expert.fit(X, y, sample_weight=resp[:, index])
+    def twin():
+        return [(design * weights[:, [j]]).T @ design for j in range(k)]
 
-    def likelihood_m_step():
-        pred = np.column_stack([e.predict(X) for e in model.experts_])
-        variance = np.einsum("ik,ik->k", resp, (y[:, None] - pred) ** 2) / resp.sum(axis=0)
-        gaussian_log_likelihood(y, pred, variance, np.empty_like(pred))
+    def check():
+        grams, _, _ = weighted_grams(X, y, weights, True)
+        for gram, expected in zip(grams, twin()):
+            assert_allclose(gram, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
 
-    X_1 = np.column_stack([X, np.ones(X.shape[0])])
+    def sklearn_fits():
+        for j in range(k):
+            LinearRegression(tol=0.0).fit(X, y, sample_weight=weights[:, j])
 
-    def normal_equations():
-        # What a linear expert's weighted fit costs by the normal equations (one
-        # BLAS syrk-like product per expert): for comparison, not used by skmoe.
-        for index in range(resp.shape[1]):
-            root = np.sqrt(resp[:, index])
-            A = X_1 * root[:, None]
-            np.linalg.solve(A.T @ A, A.T @ (y * root))
-
-    def gate_m_step(em_step):
-        # A fresh copy each time: a warm start from the previous call's result
-        # would find the gate already solved.
-        return lambda: copy.deepcopy(model.gate_)._fit_soft(X_gate, resp, sample_weight,
-                                                            em_step=em_step)
-
-    parts = {
-        "experts' M-step (K LinearRegression fits)": experts_m_step,
-        "likelihood M-step (predictions, variances, Gaussian kernel)": likelihood_m_step,
-        f"gate M-step, em_step=True (<= {_EM_STEP_MAX_ITER} L-BFGS iterations)": gate_m_step(True),
-        "gate M-step, to tolerance (em_step=False)": gate_m_step(False),
-        "gate predict_log_proba": lambda: model.gate_.predict_log_proba(X_gate),
-        "E-step kernel": lambda: e_step(gate_log, log_lik, sample_weight, resp.copy(), row),
-        "for comparison: K weighted least squares by the normal equations (NumPy)":
-            normal_equations,
-    }
-    for func in parts.values():
-        func()
-    return _best_interleaved(parts, repeats)
+    row = _kernel_row(f"weighted Gram matrices, n = {n:,}, d = {d}, K = {k}",
+                      lambda: weighted_grams(X, y, weights, True), twin,
+                      _stream(n * (d + 2)), repeats, check)
+    fits = _best_interleaved({"fits": sklearn_fits,
+                              "grams": lambda: weighted_grams(X, y, weights, True)}, repeats)
+    return [row], fits
 
 
 # ------------------------------------------------------------------ reporting
@@ -473,36 +382,6 @@ def solve_table(result):
     )
 
 
-def em_table(result):
-    rows = []
-    for label in ("as the loop stands", "em_step=True"):
-        r = result[label]
-        met = "met" if r["per_iter_s"] < GOAL_ITERATION_S else "not met"
-        rows.append([label, f"{r['per_iter_s']:.3f}", f"{r['fit_1_s']:.2f}",
-                     f"{r['fit_more_s']:.2f}", f"{r['lower_bound']:.6f}",
-                     f"{met} (< {GOAL_ITERATION_S} s)"])
-    return _markdown_table(
-        ["EM loop", "s / iteration", "fit, 1 iteration (s)", "fit, more iterations (s)",
-         "lower_bound_ after them", "target"],
-        rows,
-    )
-
-
-def parts_table(parts):
-    aside = {"to tolerance": "(instead of the line above)", "for comparison": "(not in skmoe)"}
-
-    def share(name, seconds):
-        for key, text in aside.items():
-            if key in name:
-                return text
-        return f"{seconds / total:.0%}"
-
-    total = sum(v for key, v in parts.items() if not any(a in key for a in aside))
-    rows = [[name, f"{seconds:.4f}", share(name, seconds)] for name, seconds in parts.items()]
-    rows.append(["sum of the parts of one iteration (em_step=True)", f"{total:.4f}", "100%"])
-    return _markdown_table(["part of one EM iteration (one thread)", "seconds", "share"], rows)
-
-
 def report(args, sections, machine, blas, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine_rows = [
@@ -510,7 +389,7 @@ def report(args, sections, machine, blas, load_before, load_after, elapsed):
     ]
     blas_header = list(blas[0]) if blas else ["library"]
     blas_rows = [[row[key] for key in blas_header] for row in blas]
-    em = sections["em"]
+    grams, fits = sections["grams"]
     return f"""# bench_kernels results
 
 Recorded {date} by `python benchmarks/bench_kernels.py{" --quick" if args.quick else ""}`
@@ -556,23 +435,22 @@ default Numba threads:
 
 {solve_table(sections["solves"])}
 
-## One EM iteration, n = {args.em_n:,}, d = {args.gate_d}, K = {args.gate_k}, one thread
+## Linear experts' M-step: the weighted Gram matrices
 
-`MixtureOfExpertsRegressor(n_experts={args.gate_k}, tol=0, random_state=0)` with its
-default linear experts on `make_switching_regression(n_samples={args.em_n},
-n_features={args.gate_d}, n_experts={args.gate_k}, random_state=0)`, inside
-`threadpool_limits(1)` with `numba.set_num_threads(1)`. Seconds per iteration =
-(fit with 1 + {args.extra_iter} iterations - fit with 1 iteration) / {args.extra_iter}
-(the same k-means start in both). "em_step=True" runs the same fits with the EM
-loop's gate M-step made a generalised-EM step, as the one-line change proposed
-for `_base.py` does (simulated here by wrapping `SoftmaxGate._fit_soft`).
+`skmoe._linear.weighted_grams` (the Numba kernel `weighted_design_block` writing
+the augmented rows and their products with every expert's weights, then one BLAS
+product per block of 1,024 rows) against the NumPy twin (one weighted product
+per expert); the stream is over as many values as the augmented design
+(n x (d + 2)). Soft weights from a Dirichlet draw.
 
-{em_table(em)}
+{kernel_table(grams)}
 
-The parts of one iteration, timed separately from the state after three EM
-iterations (one thread):
-
-{parts_table(em["parts"])}
+What the Gram path replaces: {args.gate_k} weighted `LinearRegression(tol=0.0).fit`
+calls on the same data took {fits["fits"]:.4f} s, the Gram matrices of all of them
+{fits["grams"]:.4f} s (one thread for both): **{fits["fits"] / fits["grams"]:.1f}x**.
+Each expert is then fitted from its (d + 2) x (d + 2) matrix (see the user guide).
+One whole EM iteration, with these parts in place, is measured in
+`bench_fit.py` (section 2).
 
 ## Machine
 
@@ -593,11 +471,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.gate_d, args.gate_k = 20, 8
     if args.quick:
-        args.n, args.repeats, args.gate_n, args.em_n = 100_000, 3, 20_000, 20_000
-        args.solve_repeats, args.em_repeats, args.extra_iter = 1, 1, 2
+        args.n, args.repeats, args.gate_n = 100_000, 3, 20_000
+        args.solve_repeats = 1
     else:
-        args.n, args.repeats, args.gate_n, args.em_n = 1_000_000, 7, 200_000, 200_000
-        args.solve_repeats, args.em_repeats, args.extra_iter = 3, 2, 4
+        args.n, args.repeats, args.gate_n = 1_000_000, 7, 200_000
+        args.solve_repeats = 3
     if args.output is None and not args.quick:
         args.output = RESULTS
     return args
@@ -621,10 +499,10 @@ def main(argv=None):
         print(kernel_table(sections["gate"]), flush=True)
         sections["solves"] = bench_gate_solves(problem, args.solve_repeats)
         print(solve_table(sections["solves"]), flush=True)
-    sections["em"] = bench_em_iteration(args.em_n, args.gate_d, args.gate_k, args.extra_iter,
-                                        args.em_repeats)
-    print(em_table(sections["em"]))
-    print(parts_table(sections["em"]["parts"]), flush=True)
+        sections["grams"] = bench_linear_grams(args.gate_n, args.gate_d, args.gate_k,
+                                               args.repeats)
+        print(kernel_table(sections["grams"][0]), flush=True)
+        print(sections["grams"][1], flush=True)
 
     load_after = _load_average()
     elapsed = time.perf_counter() - start
