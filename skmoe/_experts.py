@@ -182,7 +182,7 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         problem is too ill-conditioned for the normal equations is left out
         (its own ``fit`` follows).
     """
-    fitted = {}
+    fitted, validated = {}, []
     if np.ndim(y) != 1:
         return fitted
     for fit_intercept in (True, False):
@@ -197,8 +197,13 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         for k, gram in zip(chosen, grams):
             try:
-                expert = fit_from_gram(experts[k], gram, center, y_center,
-                                       validate=n_iter == 1)
+                # The first iteration lets the expert's own fit check each distinct set
+                # of parameters once (clones of one template share theirs).
+                params = experts[k].get_params(deep=False) if n_iter == 1 else None
+                validate = params is not None and params not in validated
+                if validate:
+                    validated.append(params)
+                expert = fit_from_gram(experts[k], gram, center, y_center, validate=validate)
             except Exception as exc:
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:

@@ -8,7 +8,9 @@ needs only a ``(d + 2) x (d + 2)`` matrix. Fitting the expert itself on
 ``2 d`` rows built from a square root of its centred Gram matrix gives the
 estimator the coefficients, intercept, rank and singular values that
 ``fit(X, y, sample_weight=w)`` gives, without a pass over X per expert and
-without the copy of X that ``fit`` makes.
+without the copy of X that ``fit`` makes. That ``fit`` runs once per distinct
+set of parameters, in the first EM iteration, to check them; every other time
+the same solution sets those attributes directly.
 
 The normal equations square the condition number, so an expert whose
 standardised Gram matrix is ill-conditioned is left to its own ``fit``.
@@ -17,7 +19,6 @@ standardised Gram matrix is ill-conditioned is left to its own ``fit``.
 from numbers import Real
 
 import numpy as np
-from sklearn import config_context
 from sklearn.linear_model import LinearRegression
 
 from ._kernels import weighted_design_block
@@ -34,7 +35,7 @@ _TOL_MARGIN = 10.0
 
 
 def fits_from_gram(expert, X):
-    """Whether ``expert`` can be fitted on ``X`` through :func:`fit_from_grams`.
+    """Whether ``expert`` can be fitted on ``X`` through :func:`fit_from_gram`.
 
     Parameters
     ----------
@@ -119,12 +120,12 @@ def fit_from_gram(expert, gram, center, y_center, validate=True):
     y_center : float
         The shift of the targets used for ``gram``.
     validate : bool, default=True
-        Fit through the expert's own ``fit``, which validates its parameters
-        and inputs. The EM loop validates in its first iteration only: later,
-        an expert that an earlier iteration fitted on full-rank data of the
-        same width has its ``coef_``, ``intercept_`` and ``singular_`` set in
-        place from the same solution (on small data ``fit``'s checks were most
-        of the cost); otherwise ``fit`` runs without its checks.
+        Fit through the expert's own ``fit``, which validates its parameters.
+        Otherwise the attributes ``fit`` sets (``coef_``, ``intercept_``,
+        ``rank_``, ``singular_``, ``n_features_in_``) are set from the same
+        solution directly: the EM loop validates each set of parameters once,
+        in its first iteration, and on small data ``fit``'s checks were most of
+        the cost of an M-step.
 
     Returns
     -------
@@ -163,12 +164,13 @@ def fit_from_gram(expert, gram, center, y_center, validate=True):
         # Which directions ``fit`` would drop is decided by its own SVD of the data.
         return None
     projected = eigenvectors.T @ (xy / scale)
-    if not validate and _fitted_by_gram(expert, n_features):
-        # Refit in place: the parameters were validated by the first fit, the rank
-        # and the number of features cannot have changed.
+    if not validate:
+        # What ``fit`` on the rows below would set: the rank is full here.
         expert.coef_ = (eigenvectors @ (projected / eigenvalues)) / scale
         expert.intercept_ = y_mean - x_mean @ expert.coef_ if expert.fit_intercept else 0.0
+        expert.rank_ = n_features
         expert.singular_ = singular
+        expert.n_features_in_ = n_features
         return expert
     # With root.T @ target == xy, the 2 d rows +-root / sqrt(2) (shifted to the
     # weighted means) have the centred Gram matrix and cross-products of the
@@ -179,17 +181,7 @@ def fit_from_gram(expert, gram, center, y_center, validate=True):
     if expert.fit_intercept:
         rows += x_mean
         targets += y_mean
-    with config_context(assume_finite=not validate, skip_parameter_validation=not validate):
-        return expert.fit(rows, targets)
-
-
-def _fitted_by_gram(expert, n_features):
-    """Whether ``expert`` was last fitted on full-rank rows of ``n_features`` columns."""
-    return (
-        getattr(expert, "n_features_in_", None) == n_features
-        and getattr(expert, "rank_", None) == n_features
-        and getattr(expert, "coef_", np.empty(0)).shape == (n_features,)
-    )
+    return expert.fit(rows, targets)
 
 
 def linear_predictions(experts, X, out):

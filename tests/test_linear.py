@@ -163,10 +163,19 @@ def test_fit_experts_on_well_posed_data_takes_the_gram_path(monkeypatch):
         return original(self, X_fit, *args, **kwargs)
 
     monkeypatch.setattr(LinearRegression, "fit", spy)
-    fit_experts([LinearRegression() for _ in range(3)], ["sample_weight"] * 3, X, y,
-                weights, None, np.random.RandomState(0), 1)
-    # Each expert's own fit sees the 2 d rows built from its Gram matrix, not X.
-    assert calls == [(2 * X.shape[1], X.shape[1])] * 3
+    experts = [LinearRegression(), LinearRegression(), LinearRegression(tol=0.0)]
+    fitted = fit_experts(experts, ["sample_weight"] * 3, X, y, weights, None,
+                         np.random.RandomState(0), 1)
+    # In the first iteration, one fit per distinct set of parameters checks them, on
+    # the 2 d rows built from a Gram matrix (not on X); the clone is fitted directly.
+    assert calls == [(2 * X.shape[1], X.shape[1])] * 2
+    # Later iterations never call fit.
+    fit_experts(fitted, ["sample_weight"] * 3, X, y, weights, None,
+                np.random.RandomState(0), 2)
+    assert len(calls) == 2
+    for k, expert in enumerate(fitted):
+        expected = original(LinearRegression(), X, y, sample_weight=weights[:, k])
+        assert_allclose(expert.coef_, expected.coef_, rtol=1e-8)
 
 
 def test_linear_predictions_equal_predict():
@@ -220,14 +229,23 @@ def test_refit_in_place_equals_linear_regression_fit(fit_intercept, monkeypatch)
     assert calls == []
 
 
-def test_refit_goes_through_fit_after_a_rank_deficient_fit():
-    # The previous fit was the expert's own, on collinear data (rank below the
-    # width): the next one is a full fit again, which sets the rank anew.
+def test_direct_fit_of_an_unfitted_expert_sets_what_fit_sets():
+    # Clones sharing parameters that another expert's fit has checked are fitted
+    # directly: the same attributes, with the same values, as LinearRegression.fit.
     X, y, weights = _problem(9, n_features=3, decades=(-1, 1))
-    expert = LinearRegression(tol=0.0).fit(np.column_stack([X[:, :2], X[:, 0]]), y)
-    assert expert.rank_ == 2
     grams, center, y_center = weighted_grams(X, y, weights, True)
-    fitted = fit_from_gram(expert, grams[0], center, y_center, validate=False)
-    assert fitted.rank_ == 3
+    fitted = fit_from_gram(LinearRegression(tol=0.0), grams[0], center, y_center,
+                           validate=False)
     expected = LinearRegression(tol=0.0).fit(X, y, sample_weight=weights[:, 0])
+    assert set(vars(fitted)) == set(vars(expected))
+    assert fitted.rank_ == expected.rank_ and fitted.n_features_in_ == expected.n_features_in_
     assert_allclose(fitted.coef_, expected.coef_, rtol=1e-8)
+    assert_allclose(fitted.intercept_, expected.intercept_, rtol=1e-8)
+    assert_allclose(fitted.singular_, expected.singular_, rtol=1e-8)
+
+
+def test_invalid_parameters_of_a_linear_expert_are_refused_at_the_first_iteration():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(LinearRegression(tol=-1.0), n_experts=2, random_state=0)
+    with pytest.raises(RuntimeError, match="Expert 0 .*LinearRegression.* iteration 1.*tol"):
+        model.fit(X, y)
