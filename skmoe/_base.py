@@ -13,6 +13,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
@@ -34,7 +35,7 @@ from ._experts import (
 )
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows
 from ._init import initial_responsibilities
-from ._kernels import e_step
+from ._kernels import e_step, kernel_threads
 from ._validation import (
     HasMethods,
     Interval,
@@ -347,12 +348,16 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # turn); with one start, the experts of each M-step are fitted in parallel.
         parallel_starts = len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1
         expert_jobs = 1 if parallel_starts else self.n_jobs
+        # Parallel starts share the kernels' threads; a single start runs its kernels
+        # while its expert workers are idle, so it keeps all of them.
+        workers = min(effective_n_jobs(self.n_jobs), len(seeds))
+        start_threads = max(1, numba.get_num_threads() // workers) if parallel_starts else None
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
         with _threadpool_controller().limit(limits=1, user_api="blas"):
             runs = Parallel(n_jobs=self.n_jobs if parallel_starts else 1, prefer="threads")(
                 delayed(self._fit_start)(start, seed, resume, templates, routes, gate_template,
-                                         init, data, expert_jobs)
+                                         init, data, expert_jobs, start_threads)
                 for start, seed in enumerate(seeds)
             )
         histories = [list(run.lower_bounds) for run in runs]
@@ -375,21 +380,26 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return self
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
-                   n_jobs):
-        """One EM start: from the fitted state when resuming, else from fresh clones."""
+                   n_jobs, n_kernel_threads=None):
+        """One EM start: from the fitted state when resuming, else from fresh clones.
+
+        ``n_kernel_threads`` is this start's share of Numba's threads when starts
+        run in parallel (None: Numba's setting for the calling thread).
+        """
         start_state = np.random.RandomState(seed)
         started = time.perf_counter()
-        if resume:
-            run, resp = self._resumed_run(), None
-        else:
-            experts = seeded_clones(templates, start_state)
-            gate = seeded_clones([gate_template], start_state)[0]
-            run = _Run(experts, list(routes), gate, {})
-            resp = initial_responsibilities(
-                init, data.X, self._init_targets(data.y), data.sample_weight, len(experts),
-                start, start_state,
-            )
-        self._run_em(run, resp, data, start_state, n_jobs)
+        with kernel_threads(n_kernel_threads):
+            if resume:
+                run, resp = self._resumed_run(), None
+            else:
+                experts = seeded_clones(templates, start_state)
+                gate = seeded_clones([gate_template], start_state)[0]
+                run = _Run(experts, list(routes), gate, {})
+                resp = initial_responsibilities(
+                    init, data.X, self._init_targets(data.y), data.sample_weight,
+                    len(experts), start, start_state,
+                )
+            self._run_em(run, resp, data, start_state, n_jobs)
         self._print_start(start, run, time.perf_counter() - started)
         return run
 

@@ -18,6 +18,9 @@ they are inlined into; both are within one ulp of NumPy's over the whole
 range, subnormal results included, and exact at the special values.
 """
 
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -50,6 +53,25 @@ _BLOCK_ENTRIES = 4096
 # parallel region can wait milliseconds for a thread to be scheduled, which
 # an L-BFGS solve calling the gate's loss hundreds of times pays every time.
 _MIN_PARALLEL_ENTRIES = 1 << 20
+
+
+@contextmanager
+def kernel_threads(n_threads):
+    """Numba's threads for the kernels this thread calls, within the block.
+
+    Numba's thread count is per calling thread: EM starts running in parallel
+    threads each get their share of the cores this way, instead of each
+    starting as many kernel threads as there are cores. None changes nothing.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 @njit(cache=True, nogil=True)

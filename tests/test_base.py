@@ -349,3 +349,31 @@ def test_blas_is_limited_to_one_thread_during_the_fit_and_restored_after():
         after = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
     assert _BlasThreadsSpy.seen and all(seen == {1} for seen in _BlasThreadsSpy.seen)
     assert after == {2}
+
+
+class _KernelThreadsSpy(LinearRegression):
+    """Records Numba's thread count in the thread that fits it (a subclass: its own fit runs)."""
+
+    seen = []
+
+    def fit(self, X, y, sample_weight=None):
+        import numba
+
+        _KernelThreadsSpy.seen.append(numba.get_num_threads())
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("n_init, n_jobs", [(2, 2), (1, 2), (2, 1)])
+def test_parallel_starts_share_the_kernel_threads(n_init, n_jobs):
+    # Two starts in two threads each get half of Numba's threads, so their kernels do
+    # not start twice as many threads as there are cores; otherwise nothing changes.
+    import numba
+
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    cores = numba.config.NUMBA_NUM_THREADS  # Numba's default: one thread per core
+    _KernelThreadsSpy.seen = []
+    MixtureOfExpertsRegressor(_KernelThreadsSpy(), n_experts=2, n_init=n_init,
+                              n_jobs=n_jobs, max_iter=3, random_state=0).fit(X, y)
+    assert numba.get_num_threads() == cores
+    expected = max(1, cores // 2) if n_init == 2 and n_jobs == 2 else cores
+    assert _KernelThreadsSpy.seen and set(_KernelThreadsSpy.seen) == {expected}
