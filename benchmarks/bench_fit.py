@@ -132,17 +132,6 @@ def _quiet():
         yield
 
 
-@contextlib.contextmanager
-def _numba_threads(n_threads):
-    """Numba's thread count for the calling thread, restored on exit (benchmark only)."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
 def _one_blas_thread():
     return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
@@ -416,7 +405,7 @@ def iteration_cost(n_samples, iterations, repeats, baseline_repeats):
     first, last = iterations
     candidates = {(name, k): fit((name, k), k) for name in CANDIDATES for k in (first, last)}
     sample_weight = _weights(n_samples)
-    with (_quiet(), _one_blas_thread(), _numba_threads(1), evaluations.installed(),
+    with (_quiet(), _one_blas_thread(), _kernels.kernel_threads(1), evaluations.installed(),
           timer.installed()):
         best = _best_interleaved(candidates, repeats)
         linear = _best_of(lambda: LinearRegression().fit(X, y, sample_weight=sample_weight),
