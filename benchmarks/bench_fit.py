@@ -64,6 +64,8 @@ import numpy as np
 import scipy
 import sklearn
 import threadpoolctl
+from bench_estep import ENV_VARS, _best_interleaved, _load_average, _seconds
+from bench_estep import _markdown_table as _table
 from joblib.parallel import get_active_backend
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -91,34 +93,10 @@ TARGET_MEMORY_X = 4.0
 SOLVED_EM_STEP_MAX_ITER = 10_000
 # Budget of the fits to convergence of section 2 (default tol).
 CONVERGE_MAX_ITER = 300
-ENV_VARS = (
-    "OPENBLAS_CORETYPE",
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "NUMBA_THREADING_LAYER",
-    "NUMBA_CACHE_DIR",
-)
 _ITERATION_LINE = re.compile(r"Iteration (\d+): .*, ([0-9.]+) s$")
 
 
 # --------------------------------------------------------------------- timing
-def _seconds(func):
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
-
-
-def _best_interleaved(candidates, repeats):
-    """Best time of each named callable, calling them in turn within each repeat."""
-    best = dict.fromkeys(candidates, np.inf)
-    for _ in range(repeats):
-        for name, func in candidates.items():
-            best[name] = min(best[name], _seconds(func))
-    return best
-
-
 def _best_of(func, repeats):
     return min(_seconds(func) for _ in range(repeats))
 
@@ -814,13 +792,6 @@ def _read_first(path, prefix):
     return None
 
 
-def _load_average():
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def _git(*args):
     root = Path(__file__).resolve().parent.parent
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
@@ -903,12 +874,6 @@ def blas_info():
 
 
 # ------------------------------------------------------------------ reporting
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _mib(n_bytes):
     return f"{n_bytes / 2**20:,.0f}"
 

@@ -77,6 +77,7 @@ from threadpoolctl import threadpool_limits
 
 from ._base import BaseMixtureOfExperts
 from ._classifier import MixtureOfExpertsClassifier
+from ._experts import has_own_density
 from ._regressor import MixtureOfExpertsRegressor
 from ._validation import HasMethods, Interval, StrOptions, validate_params
 
@@ -486,13 +487,7 @@ def _check_estimators(estimators, task, random_state):
 # ---------------------------------------------------------------------- scoring
 def _has_own_density(estimator):
     """Whether the (final step of the) estimator defines ``score_samples(X, y)``."""
-    method = getattr(_final_step(estimator), "score_samples", None)
-    if method is None:
-        return False
-    try:
-        return "y" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
+    return has_own_density(_final_step(estimator))
 
 
 def _has_predictive_std(estimator):
