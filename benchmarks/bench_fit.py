@@ -5,7 +5,7 @@ is reported beside a baseline measured in the same run, because the project
 machines are shared and noisy (2 cores):
 
 1. where the time of one fit goes (cProfile, grouped by step of the EM loop:
-   the linear experts' Gram path ``weighted_grams`` / ``fit_from_gram``, their
+   the linear experts' Gram path ``weighted_grams`` / ``fit_from_grams``, their
    ``linear_predictions``, the gate's generalised-EM M-step and ``_log_proba``,
    ...), against one weighted ``LinearRegression`` fit;
 2. the seconds of one EM iteration at n=200,000, d=20, K=8 on one thread
@@ -258,7 +258,7 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
     experts, expert_calls = _cumulative(stats, "skmoe/_experts.py", "fit_experts")
     grams, gram_calls = _cumulative(stats, "skmoe/_linear.py", "weighted_grams")
     design, design_calls = _cumulative(stats, bench, "_profiled_weighted_design_block")
-    from_gram, from_gram_calls = _cumulative(stats, "skmoe/_linear.py", "fit_from_gram")
+    from_gram, from_gram_calls = _cumulative(stats, "skmoe/_linear.py", "fit_from_grams")
     # Experts the Gram path declined (ill-conditioned): their own fit, through joblib.
     _, own_fits = _cumulative(stats, "skmoe/_experts.py", "_fit_one")
     gate_fit, gate_fits = _cumulative(stats, "skmoe/_gate.py", "_fit_soft")
@@ -279,8 +279,8 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
          design),
         ("expert M-step: Gram BLAS products and centring (rest of `weighted_grams`)",
          grams - design),
-        ("expert M-step: `fit_from_gram` (each expert from its Gram matrix: a small "
-         "`fit` in the first iteration, coefficients set in place after)",
+        ("expert M-step: `fit_from_grams` (the experts from their Gram matrices: a "
+         "small `fit` in the first iteration, coefficients set in place after)",
          from_gram),
         ("expert M-step: rest of `fit_experts` (own fits through joblib, dispatch)",
          experts - grams - from_gram),
@@ -901,7 +901,8 @@ converged: {p["converged"]}.
 * Expert M-step: plain `LinearRegression` experts on dense data are fitted together
   (`skmoe._experts._fit_linear_experts`): {p["gram_calls"]} `weighted_grams` passes (one per
   M-step; {p["design_calls"]} calls of the Numba block kernel, each followed by one BLAS
-  product) and {p["from_gram_calls"]} `fit_from_gram` calls; {p["own_fits"]} expert(s) declined
+  product) and {p["from_gram_calls"]} `fit_from_grams` calls (one stack of experts each, plus one
+  per distinct set of parameters in the first iteration); {p["own_fits"]} expert(s) declined
   by the Gram path and fitted on their own (`_fit_one`). Their predictions:
   {p["linear_pred_calls"]} `linear_predictions` products. The gate's `_log_proba` ran
   {p["gate_predicts"]} times. Rows with no time: {", ".join(p["empty_rows"]) or "none"}.

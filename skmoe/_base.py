@@ -33,7 +33,7 @@ from ._experts import (
     warn_unweighted,
     weight_parameter,
 )
-from ._gate import ClassifierGate, SoftmaxGate, TransposedRows
+from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
 from ._init import initial_responsibilities
 from ._kernels import e_step, kernel_threads
 from ._validation import (
@@ -306,6 +306,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
+        check_solver_input(self.gate, X)
         resume = self.warm_start and hasattr(self, "converged_")
         fitted_n_features = getattr(self, "n_features_in_", None)
         X, y = self._validate_fit_data(
@@ -355,11 +356,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
         with _threadpool_controller().limit(limits=1, user_api="blas"):
-            runs = Parallel(n_jobs=self.n_jobs if parallel_starts else 1, prefer="threads")(
-                delayed(self._fit_start)(start, seed, resume, templates, routes, gate_template,
-                                         init, data, expert_jobs, start_threads)
+            arguments = [
+                (start, seed, resume, templates, routes, gate_template, init, data,
+                 expert_jobs, start_threads)
                 for start, seed in enumerate(seeds)
-            )
+            ]
+            if parallel_starts:
+                runs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(self._fit_start)(*args) for args in arguments
+                )
+            else:
+                # Without joblib's set-up, a cost that shows on small data.
+                runs = [self._fit_start(*args) for args in arguments]
         histories = [list(run.lower_bounds) for run in runs]
         best = max(runs, key=lambda run: run.lower_bound)
 

@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
-from ._linear import fit_from_gram, fits_from_gram, weighted_grams
+from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
 
 
 def expert_templates(experts, n_experts, default):
@@ -59,12 +59,19 @@ def seeded_clones(templates, random_state):
         Unfitted clones, each with its own integer seeds.
     """
     clones = []
+    # The seeded parameters of each distinct template: the default experts are one
+    # template repeated, and get_params(deep=True) is not cheap next to a small fit.
+    seeded_keys = {}
     for template in templates:
         expert = clone(template)
+        if id(template) not in seeded_keys:
+            seeded_keys[id(template)] = [
+                key for key in sorted(expert.get_params(deep=True))
+                if key == "random_state" or key.endswith("__random_state")
+            ]
         seeds = {
             key: int(random_state.randint(np.iinfo(np.int32).max))
-            for key in sorted(expert.get_params(deep=True))
-            if key == "random_state" or key.endswith("__random_state")
+            for key in seeded_keys[id(template)]
         }
         if seeds:
             expert.set_params(**seeds)
@@ -163,12 +170,13 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
         for route in routes
     ]
     fitted = _fit_linear_experts(experts, X, y, weights, n_iter)
-    jobs = (
+    jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
         if k not in fitted
-    )
-    rest = iter(Parallel(n_jobs=n_jobs, prefer="threads")(jobs))
+    ]
+    # Setting up joblib costs more than a whole M-step of small linear experts.
+    rest = iter(Parallel(n_jobs=n_jobs, prefer="threads")(jobs) if jobs else [])
     return [fitted[k] if k in fitted else next(rest) for k in range(len(experts))]
 
 
@@ -195,19 +203,26 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         # Every column: the weights themselves, not a copy of them.
         columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
+        direct = []
         for k, gram in zip(chosen, grams):
+            # The first iteration lets the expert's own fit check each distinct set
+            # of parameters once (clones of one template share theirs).
+            params = experts[k].get_params(deep=False) if n_iter == 1 else None
+            if params is None or params in validated:
+                direct.append(k)
+                continue
+            validated.append(params)
             try:
-                # The first iteration lets the expert's own fit check each distinct set
-                # of parameters once (clones of one template share theirs).
-                params = experts[k].get_params(deep=False) if n_iter == 1 else None
-                validate = params is not None and params not in validated
-                if validate:
-                    validated.append(params)
-                expert = fit_from_gram(experts[k], gram, center, y_center, validate=validate)
+                expert = fit_from_gram(experts[k], gram, center, y_center, validate=True)
             except Exception as exc:
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:
                 fitted[k] = expert
+        if direct:
+            stack = grams[[chosen.index(k) for k in direct]]
+            solved = fit_from_grams([experts[k] for k in direct], stack, center, y_center,
+                                    [False] * len(direct))
+            fitted.update((k, expert) for k, expert in zip(direct, solved) if expert is not None)
     return fitted
 
 

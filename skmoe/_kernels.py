@@ -749,24 +749,7 @@ def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, st
     n_rows = stop - start
     quads = n_features - n_features % 4
     weight = sample_weight[start:stop]
-    # Scores, classes x rows.
-    scores = np.empty((n_classes, n_rows))
-    for k in range(n_classes):
-        score = scores[k]
-        b = intercept[k]
-        for i in range(n_rows):
-            score[i] = b
-        for j in range(0, quads, 4):
-            c0, c1, c2, c3 = coef[k, j], coef[k, j + 1], coef[k, j + 2], coef[k, j + 3]
-            x0, x1 = X_t[j, start:stop], X_t[j + 1, start:stop]
-            x2, x3 = X_t[j + 2, start:stop], X_t[j + 3, start:stop]
-            for i in range(n_rows):
-                score[i] += x0[i] * c0 + x1[i] * c1 + x2[i] * c2 + x3[i] * c3
-        for j in range(quads, n_features):
-            c = coef[k, j]
-            x = X_t[j, start:stop]
-            for i in range(n_rows):
-                score[i] += x[i] * c
+    scores = _block_scores(X_t, coef, intercept, start, stop)
     # Row maxima, exp of the shifted scores, log normaliser.
     tops = np.full(n_rows, -np.inf)
     for k in range(n_classes):
@@ -831,6 +814,37 @@ def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, st
     return loss
 
 
+@njit(**_SERIAL)
+def _block_scores(X_t, coef, intercept, start, stop):
+    """Scores ``W x_i + b`` of rows ``start:stop``, classes x rows.
+
+    Features are taken four at a time: four multiply-adds per load and store
+    of the scores.
+    """
+    n_features = X_t.shape[0]
+    n_classes = coef.shape[0]
+    n_rows = stop - start
+    quads = n_features - n_features % 4
+    scores = np.empty((n_classes, n_rows))
+    for k in range(n_classes):
+        score = scores[k]
+        b = intercept[k]
+        for i in range(n_rows):
+            score[i] = b
+        for j in range(0, quads, 4):
+            c0, c1, c2, c3 = coef[k, j], coef[k, j + 1], coef[k, j + 2], coef[k, j + 3]
+            x0, x1 = X_t[j, start:stop], X_t[j + 1, start:stop]
+            x2, x3 = X_t[j + 2, start:stop], X_t[j + 3, start:stop]
+            for i in range(n_rows):
+                score[i] += x0[i] * c0 + x1[i] * c1 + x2[i] * c2 + x3[i] * c3
+        for j in range(quads, n_features):
+            c = coef[k, j]
+            x = X_t[j, start:stop]
+            for i in range(n_rows):
+                score[i] += x[i] * c
+    return scores
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def _sum_blocks(partial_loss, partial_grad, grad):
     """Serial sum of the blocks' losses and gradients, in block order."""
@@ -845,6 +859,168 @@ def _sum_blocks(partial_loss, partial_grad, grad):
             for j in range(n_columns):
                 grad[k, j] += partial_grad[b, k, j]
     return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def penalise_gate_loss(params, loss, grad, alpha, fit_intercept, total_weight):
+    """Add the L2 penalty to a loss and gradient from :func:`soft_cross_entropy`, then scale.
+
+    ``grad`` (n_classes, n_features + 1) becomes
+    ``(grad + alpha [W, 0]) / total_weight`` in place, with the intercepts'
+    column zeroed without ``fit_intercept``. One call for what would be
+    several small NumPy operations per evaluation of the gate's objective.
+
+    Returns
+    -------
+    loss : float
+        ``(loss + alpha ||W||^2 / 2) / total_weight``.
+    """
+    n_classes, n_columns = params.shape
+    penalty = 0.0
+    for k in range(n_classes):
+        for j in range(n_columns - 1):
+            c = params[k, j]
+            penalty += c * c
+            grad[k, j] = (grad[k, j] + alpha * c) / total_weight
+        grad[k, n_columns - 1] = grad[k, n_columns - 1] / total_weight if fit_intercept else 0.0
+    return (loss + 0.5 * alpha * penalty) / total_weight
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def penalise_gate_hessian(hess, n_columns, alpha, total_weight):
+    """Add ``alpha`` to the coefficients' diagonal of a Hessian from
+    :func:`soft_cross_entropy_hessian`, then divide it by ``total_weight``, in place."""
+    size = hess.shape[0]
+    for a in range(size):
+        if a % n_columns != n_columns - 1:
+            hess[a, a] += alpha
+        for b in range(size):
+            hess[a, b] /= total_weight
+
+@njit(**_SERIAL)
+def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
+    """Hessian of the soft cross-entropy of :func:`soft_cross_entropy`, in one pass.
+
+    With probabilities ``G = softmax(W x_i + b)`` and ``z_i = [x_i, 1]``, the
+    entry for class ``k``, column ``a`` and class ``m``, column ``b`` is
+    ``sum_i w_i G_ik (delta_km - G_im) z_ia z_ib``; it does not depend on the
+    targets. Unpenalised and not divided by the total weight, like the loss.
+    Serial: it serves gates with few parameters (Newton's method), where a
+    pass over the rows is short.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_classes, n_features + 1)
+        Coefficients and intercepts, as for :func:`soft_cross_entropy`.
+    X_t : ndarray of shape (n_features, n_samples)
+        Inputs, transposed.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights.
+    fit_intercept : bool
+        Whether the intercepts are parameters; without, their rows and columns
+        are zero.
+    hess : ndarray of shape (n_classes * (n_features + 1), n_classes * (n_features + 1))
+        Output, rows in the order of ``params.ravel()``. Twin:
+        :func:`soft_cross_entropy_hessian_reference`.
+    """
+    n_features, n_samples = X_t.shape
+    n_classes = params.shape[0]
+    n_columns = n_features + 1
+    coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, 0)
+    n_pairs = n_classes * (n_classes + 1) // 2
+    # One (d + 1) x (d + 1) sum per pair of classes k <= m, upper triangle only.
+    sums = np.zeros((n_pairs, n_columns, n_columns))
+    rows = _GATE_BLOCK_ROWS
+    for start in range(0, n_samples, rows):
+        _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start,
+                       min(n_samples, start + rows), sums)
+    pair = 0
+    for k in range(n_classes):
+        for m in range(k, n_classes):
+            for a in range(n_columns):
+                for b in range(a, n_columns):
+                    value = sums[pair, a, b]
+                    hess[k * n_columns + a, m * n_columns + b] = value
+                    hess[k * n_columns + b, m * n_columns + a] = value
+                    hess[m * n_columns + a, k * n_columns + b] = value
+                    hess[m * n_columns + b, k * n_columns + a] = value
+            pair += 1
+
+
+@njit(**_SERIAL)
+def _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums):
+    """Add the Hessian sums of rows ``start:stop`` to ``sums`` (pairs, d + 1, d + 1)."""
+    n_features = X_t.shape[0]
+    n_classes = coef.shape[0]
+    n_rows = stop - start
+    n_columns = n_features + 1 if fit_intercept else n_features
+    weight = sample_weight[start:stop]
+    # Softmax along each row, written class by class so that the loops over rows vectorise.
+    proba = _block_scores(X_t, coef, intercept, start, stop)
+    tops = np.full(n_rows, -np.inf)
+    for k in range(n_classes):
+        for i in range(n_rows):
+            tops[i] = max(tops[i], proba[k, i])
+    totals = np.zeros(n_rows)
+    for k in range(n_classes):
+        p = proba[k]
+        for i in range(n_rows):
+            e = _exp(p[i] - tops[i])
+            p[i] = e
+            totals[i] += e
+    for i in range(n_rows):
+        totals[i] = 1.0 / totals[i]
+    for k in range(n_classes):
+        p = proba[k]
+        for i in range(n_rows):
+            p[i] *= totals[i]
+    curvature = np.empty(n_rows)
+    scaled = np.empty(n_rows)
+    pair = 0
+    for k in range(n_classes):
+        for m in range(k, n_classes):
+            for i in range(n_rows):
+                own = weight[i] * proba[k, i]
+                curvature[i] = own - own * proba[m, i] if k == m else -own * proba[m, i]
+            for a in range(n_columns):
+                # Column a of z: a feature, or the intercept's ones.
+                if a < n_features:
+                    x = X_t[a, start:stop]
+                    for i in range(n_rows):
+                        scaled[i] = curvature[i] * x[i]
+                else:
+                    for i in range(n_rows):
+                        scaled[i] = curvature[i]
+                for b in range(a, n_columns):
+                    acc = 0.0
+                    if b < n_features:
+                        x = X_t[b, start:stop]
+                        for i in range(n_rows):
+                            acc += scaled[i] * x[i]
+                    else:
+                        for i in range(n_rows):
+                            acc += scaled[i]
+                    sums[pair, a, b] += acc
+            pair += 1
+
+
+def soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept):
+    """NumPy twin of :func:`soft_cross_entropy_hessian`, on untransposed inputs.
+
+    Returns
+    -------
+    hess : ndarray of shape (n_classes * (n_features + 1), n_classes * (n_features + 1))
+    """
+    n_classes, n_columns = params.shape
+    z = np.column_stack([X, np.ones(X.shape[0]) if fit_intercept else np.zeros(X.shape[0])])
+    scores = X @ params[:, :-1].T + (params[:, -1] if fit_intercept else 0.0)
+    proba = _softmax_rows(scores)
+    hess = np.empty((n_classes, n_columns, n_classes, n_columns))
+    for k in range(n_classes):
+        for m in range(n_classes):
+            curvature = sample_weight * proba[:, k] * (float(k == m) - proba[:, m])
+            hess[k, :, m, :] = z.T @ (z * curvature[:, None])
+    return hess.reshape(n_classes * n_columns, n_classes * n_columns)
 
 
 # ------------------------------------------------------- linear experts' Grams
@@ -904,3 +1080,144 @@ def weighted_design_block_reference(X, y, weights, center, y_center):
     design = np.column_stack([X - center, np.ones(X.shape[0]), y - y_center])
     products = (weights[:, :, None] * design[:, None, :]).reshape(X.shape[0], -1)
     return design, products
+
+
+@njit(cache=True, nogil=True)
+def solve_grams(grams, centred, min_ratio):
+    """The normal equations of each expert's weighted Gram matrix, decomposed.
+
+    For expert ``k`` with matrix ``grams[k]`` from ``skmoe._linear.weighted_grams``
+    (rows and columns ``[x - c, 1, y - c_y]``): the total weight ``t`` and the
+    weighted means' offsets ``x_shift`` and ``y_shift``; the cross-products
+    ``xx`` and ``xy`` of the inputs and target, centred on those means when
+    ``centred[k]``; the scale ``sqrt(diag(xx))``; the eigendecomposition
+    ``V diag(lambda) V^T`` of the standardised ``xx / (scale scale^T)``; the
+    square root ``root = diag(sqrt(lambda)) V^T diag(scale)`` of ``xx`` and its
+    singular values; ``V^T (xy / scale)``; and the solution of the normal
+    equations ``xx coef = xy``, ``coef = V (V^T (xy / scale) / lambda) / scale``.
+    One call for the stack: on small data the fixed cost of a NumPy call per
+    matrix, not the arithmetic, is what an M-step pays.
+
+    An expert is usable when its matrix is finite, ``t > 0``, every entry of
+    ``diag(xx)`` is positive and ``lambda_min > min_ratio * lambda_max``; the
+    outputs of the others are placeholders.
+
+    Parameters
+    ----------
+    grams : ndarray of shape (n_experts, n_features + 2, n_features + 2)
+    centred : ndarray of shape (n_experts,), bool
+        Whether each expert has an intercept.
+    min_ratio : float
+        Smallest trusted ratio of the standardised matrix's eigenvalues.
+
+    Returns
+    -------
+    usable : ndarray of shape (n_experts,), bool
+    x_shift : ndarray of shape (n_experts, n_features)
+    y_shift : ndarray of shape (n_experts,)
+    scale : ndarray of shape (n_experts, n_features)
+    eigenvalues : ndarray of shape (n_experts, n_features)
+        Ascending.
+    eigenvectors : ndarray of shape (n_experts, n_features, n_features)
+        Columns.
+    root : ndarray of shape (n_experts, n_features, n_features)
+    singular : ndarray of shape (n_experts, n_features)
+        Descending.
+    projected : ndarray of shape (n_experts, n_features)
+    coef : ndarray of shape (n_experts, n_features)
+        Twin: :func:`solve_grams_reference`.
+    """
+    n_experts = grams.shape[0]
+    n_features = grams.shape[1] - 2
+    usable = np.zeros(n_experts, dtype=np.bool_)
+    x_shift = np.zeros((n_experts, n_features))
+    y_shift = np.zeros(n_experts)
+    scale = np.ones((n_experts, n_features))
+    eigenvalues = np.ones((n_experts, n_features))
+    eigenvectors = np.zeros((n_experts, n_features, n_features))
+    root = np.zeros((n_experts, n_features, n_features))
+    singular = np.ones((n_experts, n_features))
+    projected = np.zeros((n_experts, n_features))
+    coef = np.zeros((n_experts, n_features))
+    for k in range(n_experts):
+        gram = grams[k]
+        total = gram[n_features, n_features]
+        # Not finite (an overflow of huge inputs): left to the expert's own fit.
+        if not (total > 0 and np.all(np.isfinite(gram))):
+            continue
+        for a in range(n_features):
+            x_shift[k, a] = gram[a, n_features] / total
+        y_shift[k] = gram[n_features + 1, n_features] / total
+        weight = total if centred[k] else 0.0
+        xx = np.empty((n_features, n_features))
+        xy = np.empty(n_features)
+        for a in range(n_features):
+            for b in range(n_features):
+                xx[a, b] = gram[a, b] - weight * x_shift[k, a] * x_shift[k, b]
+            xy[a] = gram[a, n_features + 1] - weight * x_shift[k, a] * y_shift[k]
+        positive = True
+        for a in range(n_features):
+            if not xx[a, a] > 0:
+                positive = False
+        if not positive:
+            continue
+        for a in range(n_features):
+            scale[k, a] = np.sqrt(xx[a, a])
+        for a in range(n_features):
+            for b in range(n_features):
+                xx[a, b] /= scale[k, a] * scale[k, b]
+        values, vectors = np.linalg.eigh(xx)
+        if not values[0] > min_ratio * values[n_features - 1]:
+            continue
+        usable[k] = True
+        eigenvalues[k] = values
+        eigenvectors[k] = vectors
+        for a in range(n_features):
+            root_value = np.sqrt(values[a])
+            for b in range(n_features):
+                root[k, a, b] = root_value * vectors[b, a] * scale[k, b]
+            acc = 0.0
+            for b in range(n_features):
+                acc += vectors[b, a] * xy[b] / scale[k, b]
+            projected[k, a] = acc
+        for b in range(n_features):
+            acc = 0.0
+            for a in range(n_features):
+                acc += vectors[b, a] * projected[k, a] / values[a]
+            coef[k, b] = acc / scale[k, b]
+        singular[k] = np.linalg.svd(root[k])[1]
+    return (usable, x_shift, y_shift, scale, eigenvalues, eigenvectors, root, singular,
+            projected, coef)
+
+
+def solve_grams_reference(grams, centred, min_ratio):
+    """NumPy twin of :func:`solve_grams`: the same outputs, from stacked NumPy calls."""
+    n_features = grams.shape[1] - 2
+    total = grams[:, n_features, n_features]
+    usable = (total > 0) & np.all(np.isfinite(grams), axis=(1, 2))
+    safe_total = np.where(usable, total, 1.0)
+    weight = np.asarray(centred, dtype=np.float64) * safe_total
+    finite = np.where(usable[:, None, None], grams, 0.0)
+    x_shift = np.where(usable[:, None], finite[:, :n_features, n_features] / safe_total[:, None],
+                       0.0)
+    y_shift = np.where(usable, finite[:, n_features + 1, n_features] / safe_total, 0.0)
+    xx = finite[:, :n_features, :n_features] - (
+        weight[:, None, None] * x_shift[:, :, None] * x_shift[:, None, :]
+    )
+    xy = finite[:, :n_features, n_features + 1] - weight[:, None] * x_shift * y_shift[:, None]
+    diagonal = np.diagonal(xx, axis1=1, axis2=2)
+    usable &= np.all(diagonal > 0, axis=1)
+    scale = np.sqrt(np.where(usable[:, None], diagonal, 1.0))
+    standardised = xx / (scale[:, :, None] * scale[:, None, :])
+    standardised[~usable] = np.eye(n_features)
+    values, vectors = np.linalg.eigh(standardised)
+    usable &= values[:, 0] > min_ratio * values[:, -1]
+    eigenvalues = np.where(usable[:, None], values, 1.0)
+    eigenvectors = np.where(usable[:, None, None], vectors, 0.0)
+    scale = np.where(usable[:, None], scale, 1.0)
+    root = np.sqrt(eigenvalues)[:, :, None] * np.swapaxes(eigenvectors, 1, 2) * scale[:, None, :]
+    singular = np.where(usable[:, None], np.linalg.svd(root, compute_uv=False), 1.0)
+    projected = np.einsum("kji,kj->ki", eigenvectors, xy / scale)
+    coef = np.einsum("kij,kj->ki", eigenvectors, projected / eigenvalues) / scale
+    return (usable, x_shift, y_shift, scale, eigenvalues, eigenvectors, root, singular,
+            projected, coef)

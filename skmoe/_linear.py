@@ -21,7 +21,7 @@ from numbers import Real
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
-from ._kernels import weighted_design_block
+from ._kernels import solve_grams, weighted_design_block
 
 # Rows per block: the products of a block (K (d + 2) columns) stay in cache.
 _BLOCK_ROWS = 1024
@@ -89,7 +89,11 @@ def weighted_grams(X, y, weights, fit_intercept):
     n_experts = weights.shape[1]
     n_columns = n_features + 2
     if fit_intercept:
-        center, y_center = X.mean(axis=0), float(y.mean())
+        # The means through BLAS: NumPy's reduction along the rows of a narrow X
+        # costs more than the whole Gram pass on small data. Any shift near the
+        # data's centre serves.
+        mean_weights = np.full(n_samples, 1.0 / n_samples)
+        center, y_center = mean_weights @ X, float(mean_weights @ y)
     else:
         center, y_center = np.zeros(n_features), 0.0
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -107,7 +111,9 @@ def weighted_grams(X, y, weights, fit_intercept):
 
 
 def fit_from_gram(expert, gram, center, y_center, validate=True):
-    """Fit a LinearRegression expert from its weighted Gram matrix.
+    """Fit one LinearRegression expert from its weighted Gram matrix.
+
+    :func:`fit_from_grams` for a single expert.
 
     Parameters
     ----------
@@ -120,68 +126,84 @@ def fit_from_gram(expert, gram, center, y_center, validate=True):
     y_center : float
         The shift of the targets used for ``gram``.
     validate : bool, default=True
-        Fit through the expert's own ``fit``, which validates its parameters.
-        Otherwise the attributes ``fit`` sets (``coef_``, ``intercept_``,
-        ``rank_``, ``singular_``, ``n_features_in_``) are set from the same
-        solution directly: the EM loop validates each set of parameters once,
-        in its first iteration, and on small data ``fit``'s checks were most of
-        the cost of an M-step.
+        See :func:`fit_from_grams`.
 
     Returns
     -------
     expert : LinearRegression or None
-        The fitted expert, as ``expert.fit(X, y, sample_weight=w)`` would
-        leave it up to rounding; None when the problem is too ill-conditioned
-        for the normal equations (or has no weight), and then ``expert`` is
+        The fitted expert, or None when the problem is left to its own ``fit``.
+    """
+    return fit_from_grams([expert], gram[None], center, y_center, [validate])[0]
+
+
+def fit_from_grams(experts, grams, center, y_center, validate):
+    """Fit LinearRegression experts from their weighted Gram matrices, all at once.
+
+    The small linear algebra (centring, eigendecompositions, singular values)
+    is one Numba call for the stack (``skmoe._kernels.solve_grams``): on small
+    data the fixed cost of each NumPy call, not the arithmetic, is what an
+    M-step pays.
+
+    Parameters
+    ----------
+    experts : list of LinearRegression
+        The experts; fitted in place.
+    grams : ndarray of shape (n_experts, n_features + 2, n_features + 2)
+        Their matrices from :func:`weighted_grams`.
+    center : ndarray of shape (n_features,)
+        The shift of the inputs used for ``grams``.
+    y_center : float
+        The shift of the targets used for ``grams``.
+    validate : list of bool
+        For each expert: fit through its own ``fit``, which validates its
+        parameters. Otherwise the attributes ``fit`` sets (``coef_``,
+        ``intercept_``, ``rank_``, ``singular_``, ``n_features_in_``) are set
+        from the same solution directly: the EM loop validates each set of
+        parameters once, in its first iteration, and on small data ``fit``'s
+        checks were most of the cost of an M-step.
+
+    Returns
+    -------
+    fitted : list of LinearRegression or None
+        Each expert fitted as ``expert.fit(X, y, sample_weight=w)`` would
+        leave it up to rounding; None where the problem is too ill-conditioned
+        for the normal equations (or has no weight), and then that expert is
         untouched.
     """
-    n_features = gram.shape[0] - 2
-    total = gram[n_features, n_features]
-    if not total > 0:
-        return None
-    xx = gram[:n_features, :n_features]
-    xy = gram[:n_features, n_features + 1]
-    if expert.fit_intercept:
-        # Centre on the expert's own weighted means.
-        x_shift = gram[:n_features, n_features] / total
-        y_shift = gram[n_features + 1, n_features] / total
-        xx = xx - total * np.outer(x_shift, x_shift)
-        xy = xy - total * x_shift * y_shift
-        x_mean, y_mean = center + x_shift, y_center + y_shift
-    diagonal = np.diag(xx)
-    if not np.all(diagonal > 0):
-        return None
-    scale = np.sqrt(diagonal)
-    eigenvalues, eigenvectors = np.linalg.eigh(xx / np.outer(scale, scale))
-    if not eigenvalues[0] > _MIN_EIGENVALUE_RATIO * eigenvalues[-1]:
-        return None
+    n_features = grams.shape[1] - 2
+    # Centre each expert with an intercept on its own weighted means.
+    centred = np.array([bool(expert.fit_intercept) for expert in experts])
+    (usable, x_shift, y_shift, _, eigenvalues, _, root, singular, projected,
+     coef) = solve_grams(np.ascontiguousarray(grams), centred, _MIN_EIGENVALUE_RATIO)
     # root.T @ root == xx: its singular values are those of the weighted, centred
     # inputs, the ones ``fit`` reports (and truncates below tol times the largest).
-    root_eigenvalues = np.sqrt(eigenvalues)
-    root = (root_eigenvalues[:, None] * eigenvectors.T) * scale
-    singular = np.linalg.svd(root, compute_uv=False)
-    if expert.tol > 0 and not singular[-1] > _TOL_MARGIN * expert.tol * singular[0]:
-        # Which directions ``fit`` would drop is decided by its own SVD of the data.
-        return None
-    projected = eigenvectors.T @ (xy / scale)
-    if not validate:
-        # What ``fit`` on the rows below would set: the rank is full here.
-        expert.coef_ = (eigenvectors @ (projected / eigenvalues)) / scale
-        expert.intercept_ = y_mean - x_mean @ expert.coef_ if expert.fit_intercept else 0.0
-        expert.rank_ = n_features
-        expert.singular_ = singular
-        expert.n_features_in_ = n_features
-        return expert
-    # With root.T @ target == xy, the 2 d rows +-root / sqrt(2) (shifted to the
-    # weighted means) have the centred Gram matrix and cross-products of the
-    # weighted data: the expert's own fit on them gives the weighted solution.
-    target = projected / root_eigenvalues
-    rows = np.vstack([root, -root]) / np.sqrt(2.0)
-    targets = np.concatenate([target, -target]) / np.sqrt(2.0)
-    if expert.fit_intercept:
-        rows += x_mean
-        targets += y_mean
-    return expert.fit(rows, targets)
+    # Which directions ``fit`` would drop is decided by its own SVD of the data.
+    tol = np.array([float(expert.tol) for expert in experts])
+    usable &= (tol <= 0) | (singular[:, -1] > _TOL_MARGIN * tol * singular[:, 0])
+    fitted = [None] * len(experts)
+    for k in np.flatnonzero(usable):
+        expert = experts[k]
+        x_mean, y_mean = center + x_shift[k], y_center + y_shift[k]
+        if not validate[k]:
+            # What ``fit`` on the rows below would set: the rank is full here.
+            expert.coef_ = coef[k].copy()
+            expert.intercept_ = y_mean - x_mean @ coef[k] if expert.fit_intercept else 0.0
+            expert.rank_ = n_features
+            expert.singular_ = singular[k].copy()
+            expert.n_features_in_ = n_features
+            fitted[k] = expert
+            continue
+        # With root.T @ target == xy, the 2 d rows +-root / sqrt(2) (shifted to the
+        # weighted means) have the centred Gram matrix and cross-products of the
+        # weighted data: the expert's own fit on them gives the weighted solution.
+        target = projected[k] / np.sqrt(eigenvalues[k])
+        rows = np.vstack([root[k], -root[k]]) / np.sqrt(2.0)
+        targets = np.concatenate([target, -target]) / np.sqrt(2.0)
+        if expert.fit_intercept:
+            rows += x_mean
+            targets += y_mean
+        fitted[k] = expert.fit(rows, targets)
+    return fitted
 
 
 def linear_predictions(experts, X, out):

@@ -15,6 +15,8 @@ from ._kernels import gaussian_log_likelihood
 from ._linear import fits_from_gram, linear_predictions
 from ._validation import Interval, check_is_estimator
 
+_LINEAR_REGRESSION_HAS_TOL = "tol" in inspect.signature(LinearRegression).parameters
+
 
 @fill_doc
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -130,12 +132,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
-        expert = LinearRegression()
-        if "tol" in expert.get_params():
-            # Its default cutoff of singular values (1e-6) drops features whose scale is
-            # far below the others'; machine precision keeps the fit scale-equivariant.
-            expert.set_params(tol=0.0)
-        return expert
+        # LinearRegression's default cutoff of singular values (1e-6) drops features
+        # whose scale is far below the others'; machine precision keeps the fit
+        # scale-equivariant. Older scikit-learn has no ``tol``.
+        return LinearRegression(tol=0.0) if _LINEAR_REGRESSION_HAS_TOL else LinearRegression()
 
     def _check_expert(self, expert, index):
         if not (hasattr(expert, "fit") and hasattr(expert, "predict")):
@@ -251,8 +251,10 @@ def _expert_predictions(experts, X):
     for k, expert in enumerate(experts):
         if k not in done:
             predictions[:, k] = _finite_predictions(expert.predict(X), k, expert)
-    for k, expert in linear:
-        _finite_predictions(predictions[:, k], k, expert)
+    if linear and not np.isfinite(predictions).all():
+        # One check for all the columns; the first bad linear expert is named.
+        for k, expert in linear:
+            _finite_predictions(predictions[:, k], k, expert)
     return predictions
 
 

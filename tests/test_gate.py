@@ -4,14 +4,23 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
+import skmoe._gate
 from skmoe import SoftmaxGate
-from skmoe._gate import _EM_STEP_MAX_ITER, _soft_cross_entropy, _soft_cross_entropy_fused
+from skmoe._gate import (
+    _EM_STEP_MAX_ITER,
+    _EM_STEP_NEWTON_ITER,
+    NEWTON_MAX_PARAMETERS,
+    _Objective,
+    _soft_cross_entropy,
+    _soft_cross_entropy_fused,
+)
 from skmoe.datasets import make_switching_regression
 
 
@@ -158,19 +167,20 @@ def test_binary_agrees_with_logistic_regression_at_double_C():
     assert_allclose(gate.coef_[0], -gate.coef_[1], atol=1e-6)
 
 
-def test_warm_start_refit_starts_from_previous_solution():
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_warm_start_refit_starts_from_previous_solution(solver):
     X, gate_proba, _, _ = _gated_data(n_samples=1000)
-    cold = SoftmaxGate(tol=1e-8).fit(X, gate_proba)
-    warm = SoftmaxGate(tol=1e-8, warm_start=True).fit(X, gate_proba)
+    cold = SoftmaxGate(tol=1e-8, solver=solver).fit(X, gate_proba)
+    warm = SoftmaxGate(tol=1e-8, warm_start=True, solver=solver).fit(X, gate_proba)
     assert warm.n_iter_ == cold.n_iter_ > 2
     warm.fit(X, gate_proba)
     assert warm.n_iter_ < cold.n_iter_
     assert_allclose(warm.coef_, cold.coef_, atol=1e-6)
 
     # On nearby targets the warm start needs fewer iterations than a cold fit.
-    shifted = 0.9 * gate_proba + 0.1 / 3
+    shifted = 0.99 * gate_proba + 0.01 / 3
     warm.fit(X, shifted)
-    cold_shifted = SoftmaxGate(tol=1e-8).fit(X, shifted)
+    cold_shifted = SoftmaxGate(tol=1e-8, solver=solver).fit(X, shifted)
     assert warm.n_iter_ < cold_shifted.n_iter_
     assert_allclose(warm.coef_, cold_shifted.coef_, atol=1e-5)
 
@@ -392,30 +402,35 @@ def _objective_at(gate, X, targets, sample_weight):
                                1.0 / gate.C, gate.fit_intercept)[0]
 
 
-def test_em_step_takes_a_few_iterations_and_never_increases_the_objective():
+@pytest.mark.parametrize(("solver", "budget"),
+                         [("lbfgs", _EM_STEP_MAX_ITER), ("newton", _EM_STEP_NEWTON_ITER)])
+def test_em_step_takes_a_few_iterations_and_never_increases_the_objective(solver, budget):
     X, gate_proba, regime, _ = _gated_data(n_samples=3000, n_classes=4)
     sample_weight = np.ones(X.shape[0])
-    gate = SoftmaxGate(warm_start=True, tol=1e-12).fit(X, np.eye(4)[regime])
+    gate = SoftmaxGate(warm_start=True, tol=1e-12, solver=solver).fit(X, np.eye(4)[regime])
     previous = _objective_at(gate, X, gate_proba, sample_weight)
     for step in range(30):
         gate._fit_soft(X, gate_proba, sample_weight, em_step=True)
-        # Far from the optimum the whole budget is used; near it, L-BFGS stops early.
-        assert gate.n_iter_ == _EM_STEP_MAX_ITER if step == 0 else gate.n_iter_ <= _EM_STEP_MAX_ITER
-        # Solved: L-BFGS stopped by itself, not by the budget.
-        assert gate._solved == (gate.n_iter_ < _EM_STEP_MAX_ITER)
+        # Far from the optimum the whole budget is used; near it, the solver stops early.
+        assert gate.n_iter_ == budget if step == 0 else gate.n_iter_ <= budget
+        # Not solved: the budget, not the solver, ended the step.
+        if not gate._solved:
+            assert gate.n_iter_ == budget
         current = _objective_at(gate, X, gate_proba, sample_weight)
         assert current <= previous + 1e-15 * abs(previous)
         previous = current
+    assert gate._solved
     # Repeated steps reach the solution of a full solve.
-    full = SoftmaxGate(tol=1e-12, max_iter=1000).fit(X, gate_proba)
+    full = SoftmaxGate(tol=1e-12, max_iter=1000, solver=solver).fit(X, gate_proba)
     assert_allclose(gate.predict_proba(X), full.predict_proba(X), atol=1e-6)
 
 
-def test_em_step_respects_a_smaller_max_iter():
+@pytest.mark.parametrize(("solver", "max_iter"), [("lbfgs", 2), ("newton", 1)])
+def test_em_step_respects_a_smaller_max_iter(solver, max_iter):
     X, gate_proba, _, _ = _gated_data()
-    gate = SoftmaxGate(max_iter=2, tol=1e-12)
+    gate = SoftmaxGate(max_iter=max_iter, tol=1e-12, solver=solver)
     gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
-    assert gate.n_iter_ == 2
+    assert gate.n_iter_ == max_iter
     # The user's own budget, not the EM step's, stopped it: as solved as a plain fit.
     assert gate._solved
     gate.set_params(max_iter=0, warm_start=True)._fit_soft(
@@ -423,6 +438,93 @@ def test_em_step_respects_a_smaller_max_iter():
     )
     assert gate.n_iter_ == 0
     assert gate._solved
+
+
+# ---------------------------------------------------------------------------
+# solvers: Newton's method and L-BFGS
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_newton_and_lbfgs_reach_the_same_optimum(fit_intercept, n_classes):
+    X, gate_proba, _, _ = _gated_data(n_samples=1500, n_classes=n_classes, seed=3)
+    sample_weight = np.random.default_rng(4).uniform(0.0, 2.0, size=X.shape[0])
+    fits = {
+        solver: SoftmaxGate(C=2.0, fit_intercept=fit_intercept, tol=1e-10, max_iter=1000,
+                            solver=solver).fit(X + 0.5, gate_proba, sample_weight)
+        for solver in ("lbfgs", "newton")
+    }
+    assert_allclose(fits["newton"].coef_, fits["lbfgs"].coef_, atol=1e-6)
+    assert_allclose(fits["newton"].intercept_, fits["lbfgs"].intercept_, atol=1e-6)
+    assert fits["newton"].n_iter_ < fits["lbfgs"].n_iter_
+    # Newton stopped at the tolerance on the gradient.
+    params = np.column_stack([fits["newton"].coef_, fits["newton"].intercept_]).ravel()
+    _, grad = _soft_cross_entropy(params, X + 0.5, gate_proba, sample_weight,
+                                  sample_weight.sum(), 0.5, fit_intercept)
+    assert np.max(np.abs(grad)) <= 1e-10
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_objective_hessian_matches_finite_differences_of_the_gradient(fit_intercept):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    targets = rng.dirichlet(np.ones(4), size=200)
+    sample_weight = rng.uniform(0.5, 2.0, size=200)
+    args = (sample_weight, sample_weight.sum(), 0.3, fit_intercept)
+    objective = _Objective(X, targets, *args)
+    params = rng.normal(size=4 * 4)
+    hess = objective.hessian(params)
+    step = 1e-6
+    numeric = np.column_stack([
+        (_soft_cross_entropy(params + step * e, X, targets, *args)[1]
+         - _soft_cross_entropy(params - step * e, X, targets, *args)[1]) / (2 * step)
+        for e in np.eye(params.size)
+    ])
+    assert_allclose(hess, numeric, atol=1e-7)
+    # The known null space: Hessian and gradient vanish along it.
+    null = objective.null_space()
+    assert_allclose(null.T @ null, np.eye(null.shape[1]), atol=1e-15)
+    assert_allclose(hess @ null, 0.0, atol=1e-14)
+    assert_allclose(null.T @ objective(params)[1], 0.0, atol=1e-14)
+
+
+def _spy_on_solvers(monkeypatch):
+    calls = []
+    for name in ("_newton", "_lbfgs"):
+        original = getattr(skmoe._gate, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(skmoe._gate, name, spy)
+    return calls
+
+
+def test_auto_solver_takes_newton_for_small_dense_gates(monkeypatch):
+    calls = _spy_on_solvers(monkeypatch)
+    rng = np.random.default_rng(6)
+    labels = np.arange(200) % 4
+    # Four classes: K (d + 1) parameters, up to the limit and one feature beyond it.
+    n_features = NEWTON_MAX_PARAMETERS // 4 - 1
+    SoftmaxGate().fit(rng.normal(size=(200, n_features)), labels)
+    SoftmaxGate().fit(rng.normal(size=(200, n_features + 1)), labels)
+    SoftmaxGate().fit(sp.csr_matrix(rng.normal(size=(200, 2))), labels)
+    SoftmaxGate(solver="lbfgs").fit(rng.normal(size=(200, 2)), labels)
+    SoftmaxGate(solver="newton").fit(rng.normal(size=(200, 30)), labels)
+    assert calls == ["_newton", "_lbfgs", "_lbfgs", "_lbfgs", "_newton"]
+
+
+def test_newton_refuses_sparse_inputs():
+    X = sp.csr_matrix(np.eye(6))
+    with pytest.raises(ValueError, match=r"SoftmaxGate\(solver='newton'\) needs dense X"):
+        SoftmaxGate(solver="newton").fit(X, np.arange(6) % 2)
+
+
+def test_unknown_solver_is_refused():
+    with pytest.raises(ValueError, match="The 'solver' parameter of SoftmaxGate must be"):
+        SoftmaxGate(solver="sag").fit(np.eye(4), [0, 1, 0, 1])
 
 
 def test_classifier_gate_accepts_em_step():

@@ -23,6 +23,8 @@ from skmoe._kernels import (
     gaussian_log_likelihood_reference,
     log_softmax,
     soft_cross_entropy,
+    soft_cross_entropy_hessian,
+    soft_cross_entropy_hessian_reference,
     vector_exp,
     vector_log,
 )
@@ -654,6 +656,58 @@ def test_soft_cross_entropy_equals_reference(n_samples, n_features, n_classes, f
     assert_allclose(loss, expected_loss, rtol=1e-12)
     scale = np.max(np.abs(expected_grad))
     assert_allclose(grad, expected_grad, rtol=1e-11, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("n_samples", "n_features", "n_classes"),
+    [(1, 1, 2), (7, 3, 2), (600, 4, 3), (1_500, 5, 8), (3_000, 20, 2), (513, 9, 4)],
+)
+def test_soft_cross_entropy_hessian_equals_reference(n_samples, n_features, n_classes,
+                                                     fit_intercept):
+    rng = np.random.default_rng(n_samples * n_features + n_classes)
+    X = rng.normal(size=(n_samples, n_features))
+    sample_weight = rng.uniform(0.0, 3.0, size=n_samples)
+    sample_weight[::5] = 0.0
+    params = rng.normal(scale=2.0, size=(n_classes, n_features + 1))
+    X_t = np.ascontiguousarray(X.T)
+    copies = [params.copy(), X_t.copy(), sample_weight.copy()]
+    size = n_classes * (n_features + 1)
+    hess = np.full((size, size), np.nan)
+    soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess)
+    for before, after in zip(copies, (params, X_t, sample_weight)):
+        assert_array_equal(after, before)
+    expected = soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept)
+    assert_allclose(hess, expected, rtol=1e-11, atol=1e-12 * np.max(np.abs(expected)))
+    assert_array_equal(hess, hess.T)
+    intercepts = np.arange(size) % (n_features + 1) == n_features
+    if not fit_intercept:
+        assert_array_equal(hess[intercepts], 0.0)
+
+
+def test_soft_cross_entropy_hessian_is_the_derivative_of_the_gradient():
+    # The reference against the kernel's own gradient, by central differences.
+    rng = np.random.default_rng(12)
+    n_samples, n_features, n_classes = 300, 3, 4
+    X = rng.normal(size=(n_samples, n_features))
+    X_t = np.ascontiguousarray(X.T)
+    targets_t = np.ascontiguousarray(rng.dirichlet(np.ones(n_classes), size=n_samples).T)
+    sample_weight = rng.uniform(0.5, 2.0, size=n_samples)
+    params = rng.normal(size=(n_classes, n_features + 1))
+    step = 1e-6
+    numeric = np.empty((params.size, params.size))
+    for j in range(params.size):
+        grads = []
+        for sign in (1.0, -1.0):
+            moved = params.copy().ravel()
+            moved[j] += sign * step
+            grad = np.empty_like(params)
+            soft_cross_entropy(moved.reshape(params.shape), X_t, targets_t, sample_weight,
+                               True, grad)
+            grads.append(grad.ravel())
+        numeric[:, j] = (grads[0] - grads[1]) / (2 * step)
+    expected = soft_cross_entropy_hessian_reference(params, X, sample_weight, True)
+    assert_allclose(expected, numeric, rtol=1e-6, atol=1e-6 * np.max(np.abs(expected)))
 
 
 def test_soft_cross_entropy_ignores_targets_of_zero_weight_rows():

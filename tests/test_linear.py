@@ -8,13 +8,20 @@ from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._experts import fit_experts
-from skmoe._kernels import weighted_design_block, weighted_design_block_reference
+from skmoe._kernels import (
+    solve_grams,
+    solve_grams_reference,
+    weighted_design_block,
+    weighted_design_block_reference,
+)
 from skmoe._linear import (
     fit_from_gram,
+    fit_from_grams,
     fits_from_gram,
     linear_predictions,
     weighted_grams,
 )
+from skmoe._regressor import _expert_predictions
 from skmoe.datasets import make_switching_regression
 
 
@@ -112,6 +119,51 @@ def test_fit_from_gram_declines_what_the_normal_equations_cannot_solve():
     assert not hasattr(expert, "coef_")
 
 
+@pytest.mark.parametrize("validate", [False, True])
+def test_fit_from_grams_decides_for_each_expert_of_the_stack(validate):
+    # One call for the stack: a declined expert leaves the others' solutions exact.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(400, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=400)
+    weights = rng.uniform(0.1, 1.0, size=(400, 4))
+    weights[:, 1] = 0.0  # no weight
+    weights[:, 2] = 0.0
+    weights[:2, 2] = 1.0  # fewer weighted rows than features
+    grams, center, y_center = weighted_grams(X, y, weights, True)
+    grams = np.concatenate([grams, grams[:1]])
+    grams[4, 1, 1] = np.inf  # an overflow of huge inputs
+    experts = [LinearRegression(tol=0.0) for _ in range(5)]
+    fitted = fit_from_grams(experts, grams, center, y_center, [validate] * 5)
+    assert fitted[1] is None and fitted[2] is None and fitted[4] is None
+    assert not any(hasattr(experts[k], "coef_") for k in (1, 2, 4))
+    for k in (0, 3):
+        assert fitted[k] is experts[k]
+        expected = LinearRegression().fit(X, y, sample_weight=weights[:, k])
+        assert_allclose(fitted[k].coef_, expected.coef_, rtol=1e-10)
+        assert_allclose(fitted[k].intercept_, expected.intercept_, rtol=1e-10)
+        assert_allclose(fitted[k].singular_, expected.singular_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("offset", [0.0, 100.0])
+def test_solve_grams_equals_reference(offset):
+    X, y, weights = _problem(13, n_experts=6, offset=offset, decades=(-2, 2))
+    weights[:, 1] = 0.0  # no weight
+    weights[:, 2] = 0.0
+    weights[:2, 2] = 1.0  # too few weighted rows: singular
+    grams, _, _ = weighted_grams(X, y, weights, True)
+    grams[3, 0, 0] = np.inf  # an overflow
+    centred = np.array([True, True, True, True, False, True])
+    result = solve_grams(grams, centred, 1e-6)
+    expected = solve_grams_reference(grams, centred, 1e-6)
+    assert_array_equal(result[0], expected[0])
+    assert_array_equal(result[0], [True, False, False, False, True, True])
+    usable = expected[0]
+    for got, want in zip(result[1:], expected[1:]):
+        want = want[usable]
+        scale = np.max(np.abs(want))
+        assert_allclose(got[usable], want, rtol=1e-9, atol=1e-12 * scale)
+
+
 def test_fit_from_gram_declines_when_linear_regression_tol_would_truncate():
     # Scales from 1e-5 to 1e3 put the ratio of singular values near 1e-8: below
     # tol=1e-6, where LinearRegression's own SVD drops a direction.
@@ -188,6 +240,15 @@ def test_linear_predictions_equal_predict():
         assert_allclose(out[:, column], expert.predict(X), rtol=1e-12,
                         atol=1e-12 * np.abs(y).max())
     assert np.all(np.isnan(out[:, 1]))
+
+
+def test_non_finite_predictions_of_a_linear_expert_are_named():
+    X, y, weights = _problem(6)
+    experts = [LinearRegression().fit(X, y) for _ in range(3)]
+    experts[2].coef_ = experts[2].coef_.copy()
+    experts[2].coef_[0] = np.inf
+    with pytest.raises(ValueError, match=r"Expert 2 \(LinearRegression\) returned NaN or inf"):
+        _expert_predictions(experts, X)
 
 
 def test_mixture_with_gram_path_equals_mixture_of_self_fitting_experts():

@@ -67,17 +67,32 @@ def test_recovers_switching_regression(switching, fitted):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_penalised_log_likelihood_never_decreases(seed, weighted):
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_penalised_log_likelihood_never_decreases(seed, weighted, solver):
     X, y = make_switching_regression(800, 3, 3, noise=0.3, gate_sharpness=2.0,
                                      random_state=seed)
     weights = np.random.RandomState(seed).uniform(0.2, 3, size=len(y)) if weighted else None
-    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=60, tol=0, random_state=seed)
+    model = MixtureOfExpertsRegressor(n_experts=3, gate=SoftmaxGate(solver=solver), max_iter=60,
+                                      tol=0, random_state=seed)
     model.fit(X, y, sample_weight=weights)
     bounds = np.array(model.lower_bounds_)
     assert len(bounds) == 60
     steps = np.diff(bounds)
     assert np.all(steps >= -1e-8 * np.abs(bounds[1:])), steps.min()
     assert model.lower_bound_ == bounds[-1]
+
+
+def test_newton_and_lbfgs_gates_reach_the_same_mixture():
+    X, y = make_switching_regression(1000, 4, 3, noise=0.3, random_state=5)
+    fits = [
+        MixtureOfExpertsRegressor(n_experts=3, gate=SoftmaxGate(solver=solver), tol=1e-9,
+                                  max_iter=500, random_state=0).fit(X, y)
+        for solver in ("newton", "lbfgs")
+    ]
+    assert all(fit.converged_ for fit in fits)
+    assert_allclose(fits[0].lower_bound_, fits[1].lower_bound_, rtol=1e-7)
+    assert_allclose(fits[0].predict(X), fits[1].predict(X), atol=1e-4)
+    assert_allclose(fits[0].predict_gate(X), fits[1].predict_gate(X), atol=1e-4)
 
 
 def test_lower_bound_is_penalised_mean_log_likelihood(fitted, switching):

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe.datasets import make_gated_classification, make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -84,6 +84,9 @@ BAD_REGRESSOR_INPUT = [
     ("sparse X with a dense-only expert",
      lambda: (sp.csr_matrix(_X()), _y(), {"experts": _FailsAtSecondFit()}),
      TypeError, "X is a sparse matrix, but (SoftmaxGate, )?_FailsAtSecondFit needs dense input"),
+    ("sparse X with a Newton gate",
+     lambda: (sp.csr_matrix(_X()), _y(), {"gate": SoftmaxGate(solver="newton")}),
+     ValueError, r"SoftmaxGate\(solver='newton'\) needs dense X; got a sparse matrix"),
 ]
 
 
