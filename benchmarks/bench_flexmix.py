@@ -178,10 +178,13 @@ def profile_skmoe(X, y, labels, tol, max_iter, context, limit=14):
         ("_base.py", "_run_em"): "the EM loop (`_run_em`)",
         ("_experts.py", "fit_experts"): "experts' M-step (`fit_experts`)",
         ("_linear.py", "weighted_grams"): "  of which the weighted Gram matrices (one pass)",
-        ("_linear.py", "fit_from_gram"): "  of which each expert's fit from its Gram matrix",
+        ("_linear.py", "fit_from_grams"): "  of which the experts' solves from their Gram "
+                                          "matrices",
         ("_regressor.py", "_likelihood_m_step"): "likelihood M-step (predictions, variances)",
-        ("_gate.py", "_fit_soft"): "gate M-step (`SoftmaxGate._fit_soft`, L-BFGS)",
+        ("_gate.py", "_fit_soft"): "gate M-step (`SoftmaxGate._fit_soft`; Newton's method "
+                                   "for this gate of 18 parameters)",
         ("_gate.py", "_soft_cross_entropy_fused"): "  of which loss + gradient (fused kernel)",
+        ("_gate.py", "hessian"): "  of which the Hessian (Newton's method, Numba kernel)",
         ("_gate.py", "_log_proba"): "gate log-probabilities (`_log_proba`)",
         ("_kernels.py", "e_step"): "E-step kernel",
     }

@@ -17,7 +17,10 @@ machines are shared and noisy:
   each, to tolerance and as a generalised-EM step;
 * the weighted Gram matrices of the linear experts' M-step
   (``skmoe._linear.weighted_grams``) against the same products in NumPy, and
-  against the K weighted ``LinearRegression`` fits they replace.
+  against the K weighted ``LinearRegression`` fits they replace;
+* the two kernels of small fits: the gate's Hessian (``soft_cross_entropy_hessian``,
+  for Newton's method on gates of few parameters) and the experts' solves from
+  their Gram matrices (``solve_grams``), against their NumPy twins.
 
 One whole EM iteration is measured in ``bench_fit.py``.
 
@@ -68,6 +71,10 @@ from skmoe._kernels import (
     gaussian_log_likelihood,
     gaussian_log_likelihood_reference,
     log_softmax,
+    soft_cross_entropy_hessian,
+    soft_cross_entropy_hessian_reference,
+    solve_grams,
+    solve_grams_reference,
     vector_exp,
     vector_log,
 )
@@ -335,6 +342,53 @@ def bench_linear_grams(n, d, k, repeats):
     return [row], fits
 
 
+# --------------------------------------------------------- small fits' kernels
+def bench_small_fit_kernels(n, repeats):
+    """The gate's Hessian (d = 5, K = 3: 18 parameters) and ``solve_grams`` on stacks.
+
+    ``solve_grams`` works on K (d + 2)-square matrices whatever n: what it
+    saves is the fixed cost of the NumPy calls of its twin, which on small
+    data is most of an M-step. Its stream is over the matrices' values.
+    """
+    d, k = 5, 3
+    X, _, resp, _ = _gate_problem(n, d, k)
+    X_t = np.ascontiguousarray(X.T)
+    sample_weight = np.ones(n)
+    params = np.random.default_rng(3).normal(scale=0.3, size=(k, d + 1))
+    hess = np.empty((k * (d + 1), k * (d + 1)))
+
+    def check_hessian():
+        soft_cross_entropy_hessian(params, X_t, sample_weight, True, hess)
+        expected = soft_cross_entropy_hessian_reference(params, X, sample_weight, True)
+        assert_allclose(hess, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+    rows = [_kernel_row(
+        f"gate Hessian (Newton), n = {n:,}, d = {d}, K = {k}",
+        lambda: soft_cross_entropy_hessian(params, X_t, sample_weight, True, hess),
+        lambda: soft_cross_entropy_hessian_reference(params, X, sample_weight, True),
+        _stream(n * d), repeats, check_hessian,
+    )]
+    for d, k in ((5, 3), (20, 8)):
+        X, y = make_switching_regression(2_000, d, k, random_state=0)
+        weights = np.random.default_rng(4).dirichlet(np.ones(k), size=2_000)
+        grams = np.ascontiguousarray(weighted_grams(X, y, weights, True)[0])
+        centred = np.ones(k, dtype=bool)
+
+        def check_solve(grams=grams, centred=centred):
+            got = solve_grams(grams, centred, 1e-6)
+            expected = solve_grams_reference(grams, centred, 1e-6)
+            for a, b in zip(got[1:], expected[1:]):
+                assert_allclose(a, b, rtol=1e-8, atol=1e-10 * np.abs(b).max())
+
+        rows.append(_kernel_row(
+            f"experts' solves from their Gram matrices, d = {d}, K = {k}",
+            lambda grams=grams, centred=centred: solve_grams(grams, centred, 1e-6),
+            lambda grams=grams, centred=centred: solve_grams_reference(grams, centred, 1e-6),
+            _stream(grams.size), repeats * 10, check_solve,
+        ))
+    return rows
+
+
 # ------------------------------------------------------------------ reporting
 def kernel_table(rows):
     header = ["kernel", "kernel (s)", "kernel, 1 thread (s)", "twin (s)", "twin / kernel",
@@ -452,6 +506,19 @@ Each expert is then fitted from its (d + 2) x (d + 2) matrix (see the user guide
 One whole EM iteration, with these parts in place, is measured in
 `bench_fit.py` (section 2).
 
+## Small fits: the gate's Hessian and the experts' solves
+
+The kernels that make fits on small data cheap: the Hessian of the gate's loss
+(`soft_cross_entropy_hessian`, one pass over the rows, for Newton's method on
+gates of at most `NEWTON_MAX_PARAMETERS` parameters) against its NumPy twin,
+on the first {args.gate_n:,} rows of the gate problem above with d = 5, K = 3;
+and `solve_grams` (each linear expert's centring, eigendecomposition, singular
+values and solution from its Gram matrix, one Numba call for the stack)
+against its twin of stacked NumPy calls, on the Gram matrices of
+`make_switching_regression(2000, d, K)` with Dirichlet weights.
+
+{kernel_table(sections["small"])}
+
 ## Machine
 
 {_markdown_table(["", ""], machine_rows)}
@@ -503,6 +570,8 @@ def main(argv=None):
                                                args.repeats)
         print(kernel_table(sections["grams"][0]), flush=True)
         print(sections["grams"][1], flush=True)
+        sections["small"] = bench_small_fit_kernels(args.gate_n, args.repeats)
+        print(kernel_table(sections["small"]), flush=True)
 
     load_after = _load_average()
     elapsed = time.perf_counter() - start

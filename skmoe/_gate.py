@@ -370,13 +370,15 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 # the objective rising while the responsibilities still move, far fewer than a
 # solve to tolerance.
 _EM_STEP_MAX_ITER = 3
-# Newton steps of the gate in one EM iteration: one goes as far as the L-BFGS
-# iterations above, and costs less while the Hessian is small.
+# Newton steps of the gate in one EM iteration: one goes at least as far as the
+# L-BFGS iterations above (fits take as many EM iterations or fewer), and costs
+# less while the Hessian is small.
 _EM_STEP_NEWTON_ITER = 1
 # Largest number of gate parameters, K (d + 1), for which solver="auto" takes
 # Newton's method. Forming the Hessian costs about K (d + 1) / 2 evaluations
-# of the gradient; in whole fits at n = 2,000 to 200,000 Newton was faster up
-# to about 44 parameters and slower from 84 on.
+# of the gradient. In whole fits (benchmarks/bench_solvers.py) Newton was as
+# fast or faster up to 40 parameters at n = 2,000 to 200,000; from 42 on it
+# lost on 200,000 rows.
 NEWTON_MAX_PARAMETERS = 40
 
 
