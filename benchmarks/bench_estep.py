@@ -366,13 +366,27 @@ def fit_table(result):
     return _markdown_table(header, [row])
 
 
-def report(args, e_results, fit_result, machine, blas, load_before, load_after, elapsed):
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def machine_section(machine, blas, extra_rows=(),
+                    caption="BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):"):
+    """A report's "## Machine" section: the machine's table, then the BLAS/OpenMP libraries."""
     machine_rows = [
         [key, f"`{value}`" if key.startswith("$") else value] for key, value in machine.items()
     ]
+    machine_rows += [list(row) for row in extra_rows]
     blas_header = list(blas[0]) if blas else ["library"]
     blas_rows = [[row[key] for key in blas_header] for row in blas]
+    return f"""## Machine
+
+{_markdown_table(["", ""], machine_rows)}
+
+{caption}
+
+{_markdown_table(blas_header, blas_rows)}
+"""
+
+
+def report(args, e_results, fit_result, machine, blas, load_before, load_after, elapsed):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""# bench_estep results
 
 Recorded {date} by `python benchmarks/bench_estep.py{" --quick" if args.quick else ""}`
@@ -403,14 +417,7 @@ the default one (a ratio above 1x means BLAS threads cost time here).
 
 {fit_table(fit_result)}
 
-## Machine
-
-{_markdown_table(["", ""], machine_rows)}
-
-BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
-
-{_markdown_table(blas_header, blas_rows)}
-"""
+{machine_section(machine, blas)}"""
 
 
 def parse_args(argv=None):

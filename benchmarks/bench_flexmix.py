@@ -61,7 +61,13 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from bench_estep import _load_average, _markdown_table, blas_info, machine_info
+from bench_estep import (
+    _load_average,
+    _markdown_table,
+    blas_info,
+    machine_info,
+    machine_section,
+)
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -248,13 +254,12 @@ def tolerance_table(rows):
 
 def report(args, rows, profile, machine, blas, r_info, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine_rows = [
-        [key, f"`{value}`" if key.startswith("$") else value] for key, value in machine.items()
-    ]
-    machine_rows += [[f"R: {key}", value] for key, value in r_info.items()]
-    blas_header = list(blas[0]) if blas else ["library"]
-    blas_rows = [[row[key] for key in blas_header] for row in blas]
     profile_rows, profile_iter = profile
+    machine_text = machine_section(
+        machine, blas, [[f"R: {key}", value] for key, value in r_info.items()],
+        "BLAS / OpenMP libraries loaded in Python (`threadpoolctl.threadpool_info()`; the\n"
+        "EM loop limits BLAS to one thread):",
+    )
     return f"""# bench_flexmix results
 
 Recorded {date} by `python benchmarks/bench_flexmix.py{" --quick" if args.quick else ""}`
@@ -290,15 +295,7 @@ cProfile of one fit ({profile_iter} EM iterations), cumulative seconds:
 
 {_markdown_table(["part", "seconds", "share of the fit"], profile_rows)}
 
-## Machine
-
-{_markdown_table(["", ""], machine_rows)}
-
-BLAS / OpenMP libraries loaded in Python (`threadpoolctl.threadpool_info()`; the
-EM loop limits BLAS to one thread):
-
-{_markdown_table(blas_header, blas_rows)}
-"""
+{machine_text}"""
 
 
 def parse_args(argv=None):

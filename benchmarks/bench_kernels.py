@@ -54,6 +54,7 @@ from bench_estep import (
     _markdown_table,
     blas_info,
     machine_info,
+    machine_section,
     make_e_step_inputs,
 )
 from numpy.testing import assert_allclose
@@ -438,11 +439,6 @@ def solve_table(result):
 
 def report(args, sections, machine, blas, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine_rows = [
-        [key, f"`{value}`" if key.startswith("$") else value] for key, value in machine.items()
-    ]
-    blas_header = list(blas[0]) if blas else ["library"]
-    blas_rows = [[row[key] for key in blas_header] for row in blas]
     grams, fits = sections["grams"]
     return f"""# bench_kernels results
 
@@ -519,14 +515,7 @@ against its twin of stacked NumPy calls, on the Gram matrices of
 
 {kernel_table(sections["small"])}
 
-## Machine
-
-{_markdown_table(["", ""], machine_rows)}
-
-BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
-
-{_markdown_table(blas_header, blas_rows)}
-"""
+{machine_section(machine, blas)}"""
 
 
 def parse_args(argv=None):

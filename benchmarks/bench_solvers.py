@@ -20,7 +20,14 @@ import time
 import warnings
 from pathlib import Path
 
-from bench_estep import _best_interleaved, _load_average, _markdown_table, blas_info, machine_info
+from bench_estep import (
+    _best_interleaved,
+    _load_average,
+    _markdown_table,
+    blas_info,
+    machine_info,
+    machine_section,
+)
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
@@ -88,11 +95,6 @@ def result_table(results):
 
 def report(args, results, machine, blas, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine_rows = [
-        [key, f"`{value}`" if key.startswith("$") else value] for key, value in machine.items()
-    ]
-    blas_header = list(blas[0]) if blas else ["library"]
-    blas_rows = [[row[key] for key in blas_header] for row in blas]
     repeats = ", ".join(f"{r} at n = {n:,}" for n, r in args.repeats.items())
     return f"""# bench_solvers results
 
@@ -111,14 +113,7 @@ optima; the last column shows where they did.
 
 {result_table(results)}
 
-## Machine
-
-{_markdown_table(["", ""], machine_rows)}
-
-BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
-
-{_markdown_table(blas_header, blas_rows)}
-"""
+{machine_section(machine, blas)}"""
 
 
 def parse_args(argv=None):

@@ -888,14 +888,19 @@ def penalise_gate_loss(params, loss, grad, alpha, fit_intercept, total_weight):
 
 @njit(cache=True, nogil=True, fastmath=False)
 def penalise_gate_hessian(hess, n_columns, alpha, total_weight):
-    """Add ``alpha`` to the coefficients' diagonal of a Hessian from
-    :func:`soft_cross_entropy_hessian`, then divide it by ``total_weight``, in place."""
+    """Add the L2 penalty to a Hessian from :func:`soft_cross_entropy_hessian`, then scale.
+
+    ``alpha`` is added to the coefficients' diagonal entries (every column of
+    a class's ``n_columns`` but the last, the intercept's), and the whole
+    matrix is divided by ``total_weight``, in place.
+    """
     size = hess.shape[0]
     for a in range(size):
         if a % n_columns != n_columns - 1:
             hess[a, a] += alpha
         for b in range(size):
             hess[a, b] /= total_weight
+
 
 @njit(**_SERIAL)
 def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
