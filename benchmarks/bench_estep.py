@@ -46,6 +46,7 @@ from skmoe.datasets import make_switching_regression
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_estep.md"
 GOAL_RATIO = 5.0
+QUICK_HELP = "small sizes and few repeats; prints only, unless --output is given"
 ENV_VARS = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_NUM_THREADS",
@@ -420,20 +421,21 @@ the default one (a ratio above 1x means BLAS threads cost time here).
 {machine_section(machine, blas)}"""
 
 
+def benchmark_parser(doc, results, quick_help=QUICK_HELP):
+    """The argument parser every benchmark script starts from: ``--quick`` and ``--output``.
+
+    ``doc`` is the script's docstring (its first paragraph describes the
+    script); ``results`` is the markdown file a full run writes.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"markdown file to write (default: {results} for a full run)")
+    return parser
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="small sizes and few repeats; prints only, unless --output is given",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help=f"markdown file to write (default: {RESULTS} for a full run)",
-    )
-    args = parser.parse_args(argv)
+    args = benchmark_parser(__doc__, RESULTS).parse_args(argv)
     if args.quick:
         args.n_samples, args.repeats = 100_000, 3
         args.fit_repeats, args.linear_repeats = 1, 5

@@ -64,7 +64,7 @@ import numpy as np
 import scipy
 import sklearn
 import threadpoolctl
-from bench_estep import ENV_VARS, _best_interleaved, _load_average, _seconds
+from bench_estep import ENV_VARS, _best_interleaved, _load_average, _seconds, benchmark_parser
 from bench_estep import _markdown_table as _table
 from joblib.parallel import get_active_backend
 from sklearn.ensemble import RandomForestRegressor
@@ -1194,11 +1194,7 @@ BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
 
 # ---------------------------------------------------------------------- main
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes and few repeats; prints only, unless --output is given")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file to write (default: {RESULTS} for a full run)")
+    parser = benchmark_parser(__doc__, RESULTS)
     parser.add_argument("--sections", default="1,2,3,4,5",
                         help="comma-separated sections to run (default: all)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)

@@ -46,7 +46,6 @@ Usage::
     python benchmarks/bench_flexmix.py --quick     # n = 2,000 and 20,000 only, prints only
 """
 
-import argparse
 import cProfile
 import datetime
 import json
@@ -64,6 +63,7 @@ import numpy as np
 from bench_estep import (
     _load_average,
     _markdown_table,
+    benchmark_parser,
     blas_info,
     machine_info,
     machine_section,
@@ -299,13 +299,10 @@ cProfile of one fit ({profile_iter} EM iterations), cumulative seconds:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = benchmark_parser(
+        __doc__, RESULTS, "n = 2,000 and 20,000, one repeat; prints only, unless --output")
     parser.add_argument("--install", action="store_true",
                         help="apt-get install r-base-core r-cran-flexmix first (as root)")
-    parser.add_argument("--quick", action="store_true",
-                        help="n = 2,000 and 20,000, one repeat; prints only, unless --output")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file to write (default: {RESULTS} for a full run)")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="skmoe's per-sample tol (flexmix's tolerance follows from it)")
     parser.add_argument("--max-iter", type=int, default=1000)

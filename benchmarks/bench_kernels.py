@@ -38,7 +38,6 @@ Timings are the best (minimum) of several repeats taken with
 load), with the timed candidates interleaved within each repeat.
 """
 
-import argparse
 import copy
 import datetime
 import sys
@@ -52,6 +51,7 @@ from bench_estep import (
     _best_interleaved,
     _load_average,
     _markdown_table,
+    benchmark_parser,
     blas_info,
     machine_info,
     machine_section,
@@ -519,12 +519,7 @@ against its twin of stacked NumPy calls, on the Gram matrices of
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes and few repeats; prints only, unless --output is given")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file to write (default: {RESULTS} for a full run)")
-    args = parser.parse_args(argv)
+    args = benchmark_parser(__doc__, RESULTS).parse_args(argv)
     args.gate_d, args.gate_k = 20, 8
     if args.quick:
         args.n, args.repeats, args.gate_n = 100_000, 3, 20_000

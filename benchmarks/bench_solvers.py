@@ -14,7 +14,6 @@ Usage::
     python benchmarks/bench_solvers.py --quick    # n = 2,000 and 20,000, prints only
 """
 
-import argparse
 import datetime
 import time
 import warnings
@@ -24,6 +23,7 @@ from bench_estep import (
     _best_interleaved,
     _load_average,
     _markdown_table,
+    benchmark_parser,
     blas_info,
     machine_info,
     machine_section,
@@ -117,12 +117,9 @@ optima; the last column shows where they did.
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="n = 2,000 and 20,000, one repeat; prints only, unless --output")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file to write (default: {RESULTS} for a full run)")
-    args = parser.parse_args(argv)
+    args = benchmark_parser(
+        __doc__, RESULTS, "n = 2,000 and 20,000, one repeat; prints only, unless --output"
+    ).parse_args(argv)
     args.repeats = ({2_000: 1, 20_000: 1} if args.quick
                     else {2_000: 7, 20_000: 3, 200_000: 1})
     if args.output is None and not args.quick:

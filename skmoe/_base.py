@@ -443,9 +443,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                            row_log_lik)
             previous = (total - run.gate._penalty()) / total_weight
 
-        # The gate's M-step is a generalised-EM step (a few L-BFGS iterations) until
-        # the log-likelihood stalls; then one step solves the gate's problem, and
-        # the fit has converged only if the log-likelihood still does not move.
+        # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
+        # iterations) until the log-likelihood stalls; then one step solves the gate's
+        # problem, and the fit has converged only if the log-likelihood still does not move.
         gate_em_step = True
         for n_iter in range(1, self.max_iter + 1):
             tic = time.perf_counter()

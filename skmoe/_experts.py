@@ -203,13 +203,13 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         # Every column: the weights themselves, not a copy of them.
         columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
-        direct = []
-        for k, gram in zip(chosen, grams):
+        direct = []  # positions in ``chosen`` of the experts solved all at once
+        for position, (k, gram) in enumerate(zip(chosen, grams)):
             # The first iteration lets the expert's own fit check each distinct set
             # of parameters once (clones of one template share theirs).
             params = experts[k].get_params(deep=False) if n_iter == 1 else None
             if params is None or params in validated:
-                direct.append(k)
+                direct.append(position)
                 continue
             validated.append(params)
             try:
@@ -219,10 +219,10 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
             if expert is not None:
                 fitted[k] = expert
         if direct:
-            stack = grams[[chosen.index(k) for k in direct]]
-            solved = fit_from_grams([experts[k] for k in direct], stack, center, y_center,
-                                    [False] * len(direct))
-            fitted.update((k, expert) for k, expert in zip(direct, solved) if expert is not None)
+            indices = [chosen[position] for position in direct]
+            solved = fit_from_grams([experts[k] for k in indices], grams[direct], center,
+                                    y_center, [False] * len(direct))
+            fitted.update((k, expert) for k, expert in zip(indices, solved) if expert is not None)
     return fitted
 
 

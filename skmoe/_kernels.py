@@ -750,23 +750,7 @@ def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, st
     quads = n_features - n_features % 4
     weight = sample_weight[start:stop]
     scores = _block_scores(X_t, coef, intercept, start, stop)
-    # Row maxima, exp of the shifted scores, log normaliser.
-    tops = np.full(n_rows, -np.inf)
-    for k in range(n_classes):
-        score = scores[k]
-        for i in range(n_rows):
-            v = score[i]
-            top = tops[i]
-            tops[i] = v if v > top else top
-    proba = np.empty((n_classes, n_rows))
-    totals = np.zeros(n_rows)
-    for k in range(n_classes):
-        score = scores[k]
-        p = proba[k]
-        for i in range(n_rows):
-            e = _exp(score[i] - tops[i])
-            p[i] = e
-            totals[i] += e
+    proba, tops, totals = _block_shifted_exp(scores)
     log_norm = np.empty(n_rows)
     for i in range(n_rows):
         log_norm[i] = tops[i] + _log(totals[i])
@@ -843,6 +827,34 @@ def _block_scores(X_t, coef, intercept, start, stop):
             for i in range(n_rows):
                 score[i] += x[i] * c
     return scores
+
+
+@njit(**_SERIAL)
+def _block_shifted_exp(scores):
+    """Row maxima of a block's scores (classes x rows), exp of the scores minus them, row sums.
+
+    Returns ``(exps, tops, totals)``: the softmax is ``exps / totals`` and the
+    log normaliser ``tops + log(totals)``. Written class by class, so that the
+    loops over rows vectorise.
+    """
+    n_classes, n_rows = scores.shape
+    tops = np.full(n_rows, -np.inf)
+    for k in range(n_classes):
+        score = scores[k]
+        for i in range(n_rows):
+            v = score[i]
+            top = tops[i]
+            tops[i] = v if v > top else top
+    exps = np.empty((n_classes, n_rows))
+    totals = np.zeros(n_rows)
+    for k in range(n_classes):
+        score = scores[k]
+        e_k = exps[k]
+        for i in range(n_rows):
+            e = _exp(score[i] - tops[i])
+            e_k[i] = e
+            totals[i] += e
+    return exps, tops, totals
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -960,19 +972,7 @@ def _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, st
     n_rows = stop - start
     n_columns = n_features + 1 if fit_intercept else n_features
     weight = sample_weight[start:stop]
-    # Softmax along each row, written class by class so that the loops over rows vectorise.
-    proba = _block_scores(X_t, coef, intercept, start, stop)
-    tops = np.full(n_rows, -np.inf)
-    for k in range(n_classes):
-        for i in range(n_rows):
-            tops[i] = max(tops[i], proba[k, i])
-    totals = np.zeros(n_rows)
-    for k in range(n_classes):
-        p = proba[k]
-        for i in range(n_rows):
-            e = _exp(p[i] - tops[i])
-            p[i] = e
-            totals[i] += e
+    proba, _, totals = _block_shifted_exp(_block_scores(X_t, coef, intercept, start, stop))
     for i in range(n_rows):
         totals[i] = 1.0 / totals[i]
     for k in range(n_classes):
