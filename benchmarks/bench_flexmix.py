@@ -6,8 +6,9 @@ noise and a softmax gate on the same d = 5 inputs:
 
 * flexmix (R): ``flexmix(y ~ ., model = FLXMRglm(), concomitant =
   FLXPmultinom(~ x1 + ... + x5))``, run by ``benchmarks/flexmix_fit.R``;
-* skmoe: ``MixtureOfExpertsRegressor(n_experts=3, gate=SoftmaxGate(C=1e6))``
-  with its default linear experts.
+* skmoe: ``MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=3,
+  gate=SoftmaxGate(C=1e6))``: unpenalised least-squares experts, the model
+  flexmix fits (skmoe's default ScaledRidge experts add a light penalty).
 
 Like with like:
 
@@ -70,6 +71,7 @@ from bench_estep import (
 )
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
@@ -141,6 +143,7 @@ def make_problem(n_samples, directory):
 # ------------------------------------------------------------------ skmoe
 def skmoe_model(labels, tol, max_iter):
     return MixtureOfExpertsRegressor(
+        LinearRegression(tol=0.0),
         n_experts=N_EXPERTS, gate=SoftmaxGate(C=GATE_C), init=np.eye(N_EXPERTS)[labels],
         tol=tol, max_iter=max_iter, min_expert_weight=MIN_WEIGHT, random_state=0,
     )

@@ -29,6 +29,7 @@ from ._experts import (
     expert_templates,
     fit_experts,
     n_expert_parameters,
+    n_fitted_parameters,
     seeded_clones,
     warn_unweighted,
     weight_parameter,
@@ -36,6 +37,7 @@ from ._experts import (
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
 from ._init import initial_responsibilities
 from ._kernels import e_step, kernel_threads
+from ._ridge import ScaledRidge, column_scale
 from ._validation import (
     HasMethods,
     Interval,
@@ -94,9 +96,10 @@ class _Run:
 class _FitData:
     """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
-    def __init__(self, X, X_expert, X_gate, y, sample_weight, context):
+    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale):
         self.X = X
         self.X_expert = X_expert
+        self.expert_scale = expert_scale
         self.X_gate = X_gate
         self.y = y
         self.sample_weight = sample_weight
@@ -157,6 +160,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "min_expert_weight": [Interval(Real, 0, 1, closed="left")],
+        "min_rows_per_parameter": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -179,6 +183,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         max_iter=100,
         tol=1e-5,
         min_expert_weight=1e-3,
+        min_rows_per_parameter=3.0,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -196,6 +201,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.max_iter = max_iter
         self.tol = tol
         self.min_expert_weight = min_expert_weight
+        self.min_rows_per_parameter = min_rows_per_parameter
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -234,6 +240,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
         """Update the likelihood parameters after the experts' fits.
 
+        ``context`` is this start's own copy of :meth:`_likelihood_context`: the
+        hook may add to it what it fixes at the start's first M-step.
+
         Returns ``(params, log_lik)``: a dict of per-expert arrays stored as
         fitted attributes under their keys, and the (n_samples, n_experts)
         log-likelihood of each row under each expert, written into
@@ -245,9 +254,24 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _log_likelihood(self, experts, params, X, y):
         """Log-likelihood (n_samples, n_experts) of each row under each fitted expert."""
 
+    def _expert_fit_weights(self, experts, params, weights, context, workspace):
+        """The sample weights each expert is fitted with: ``weights`` unless the
+        likelihood rescales some columns (see :meth:`_likelihood_penalty`)."""
+        return weights
+
+    def _likelihood_penalty(self, experts, params, context):
+        """The experts' penalty subtracted from the log-likelihood in the EM objective.
+
+        0 unless the likelihood knows the experts' penalties (the regressor's
+        ScaledRidge experts); with it, the objective that EM climbs is the
+        penalised log-likelihood whose M-steps the experts solve, given the
+        weights of :meth:`_expert_fit_weights`.
+        """
+        return 0.0
+
     @abstractmethod
-    def _n_likelihood_parameters(self):
-        """Free parameters of the likelihood outside the experts (e.g. noise variances)."""
+    def _expert_likelihood_parameters(self, expert):
+        """Free parameters the likelihood adds to a fitted ``expert`` (e.g. its noise variance)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -342,7 +366,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         X_expert = _columns(X, expert_columns)
         context = self._likelihood_context(X_expert, y, sample_weight)
         X_gate = _standardised_gate_rows(X, gate_columns, gate_scaler, gate_template)
-        data = _FitData(X, X_expert, X_gate, y, sample_weight, context)
+        # ScaledRidge experts fitted from Gram matrices need the columns' spread:
+        # the same for every M-step of every start, so computed once.
+        expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
+                        and any(isinstance(t, ScaledRidge) for t in templates) else None)
+        data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale)
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
@@ -432,6 +460,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _run_em(self, run, resp, data, random_state, n_jobs):
         """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
         X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
+        context = dict(data.context)
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
@@ -441,7 +470,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             resp = np.empty_like(log_lik)
             total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
                            row_log_lik)
-            previous = (total - run.gate._penalty()) / total_weight
+            previous = (total - run.gate._penalty()
+                        - self._likelihood_penalty(run.experts, run.params, context)
+                        ) / total_weight
 
         # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
         # iterations) until the log-likelihood stalls; then one step solves the gate's
@@ -453,19 +484,29 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
-            weights = np.multiply(targets, sample_weight[:, None],
-                                  out=run.workspace.array("weights", targets.shape))
-            run.experts = fit_experts(run.experts, run.routes, X, y, weights,
-                                      n_jobs, random_state, n_iter)
+            while True:
+                weights = np.multiply(targets, sample_weight[:, None],
+                                      out=run.workspace.array("weights", targets.shape))
+                fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
+                                                       context, run.workspace)
+                run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
+                                          random_state, n_iter, data.expert_scale)
+                # Removing a thin expert moves its rows to the others: they are refitted.
+                targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                if not thin:
+                    break
+                previous = -np.inf
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
-                                                          data.context, run.workspace)
+                                                          context, run.workspace)
             run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
             if resp.shape != log_lik.shape:
                 resp = np.empty_like(log_lik)
             log_gate = run.gate._log_proba(X_gate,
                                            out=run.workspace.array("log_gate", log_lik.shape))
             total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
-            lower_bound = (total - run.gate._penalty()) / total_weight
+            lower_bound = (total - run.gate._penalty()
+                           - self._likelihood_penalty(run.experts, run.params, context)
+                           ) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
@@ -506,16 +547,54 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         share = sample_weight @ resp / sample_weight.sum()
         keep = (share >= self.min_expert_weight) & (share > 0)
         keep[np.argmax(share)] = True
+        reasons = {
+            index: f"its share of the responsibilities is {share[index]:.3g}, below "
+                   f"min_expert_weight={self.min_expert_weight}"
+            for index in np.flatnonzero(~keep)
+        }
+        return self._remove_experts(run, resp, keep, reasons, n_iter)
+
+    def _drop_thin_experts(self, run, resp, sample_weight, n_iter):
+        """Remove fitted experts responsible for too few rows for the parameters they fit.
+
+        An expert's rows are ``n * share``: the rows with positive weight times its
+        share of the weighted responsibilities. It needs ``min_rows_per_parameter``
+        of them per parameter (:func:`~skmoe._experts.n_fitted_parameters` plus the
+        likelihood's own, such as a noise variance): with fewer it fits its rows
+        nearly exactly, claims almost no noise, and the gate hands it rows it knows
+        nothing about. The expert with the most rows to spare always stays.
+        """
+        n_rows = np.count_nonzero(sample_weight)
+        rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
+        needed = np.array([
+            n_fitted_parameters(expert) + self._expert_likelihood_parameters(expert)
+            for expert in run.experts
+        ])
+        needed = self.min_rows_per_parameter * needed
+        keep = rows >= needed
+        keep[np.argmax(rows - needed)] = True
+        reasons = {
+            index: f"it is responsible for {rows[index]:.3g} rows, fewer than "
+                   f"min_rows_per_parameter={self.min_rows_per_parameter} times the "
+                   f"{needed[index] / self.min_rows_per_parameter:.3g} parameters it fits. "
+                   "Use fewer experts or fewer expert_features on data of this size"
+            for index in np.flatnonzero(~keep)
+        }
+        return self._remove_experts(run, resp, keep, reasons, n_iter)
+
+    def _remove_experts(self, run, resp, keep, reasons, n_iter):
+        """Drop the experts not in ``keep`` (warning why) and renormalise ``resp``.
+
+        Returns ``(resp, removed)``.
+        """
         if keep.all():
             return resp, False
-        for index in np.flatnonzero(~keep):
+        for index, reason in reasons.items():
             warnings.warn(
                 f"Expert {index} ({type(run.experts[index]).__name__}) was removed at EM "
-                f"iteration {n_iter}: its share of the responsibilities is {share[index]:.3g}, "
-                f"below min_expert_weight={self.min_expert_weight}. "
-                f"{int(keep.sum())} experts remain.",
+                f"iteration {n_iter}: {reason}. {int(keep.sum())} experts remain.",
                 UserWarning,
-                stacklevel=7,
+                stacklevel=8,
             )
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]
@@ -670,7 +749,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         check_is_fitted(self)
         n_experts = sum(n_expert_parameters(expert, index)
                         for index, expert in enumerate(self.experts_))
-        return self.gate_._n_parameters() + n_experts + self._n_likelihood_parameters()
+        n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
+        return self.gate_._n_parameters() + n_experts + n_likelihood
 
     def bic(self, X, y):
         """Bayesian information criterion on (X, y); lower is better.

@@ -47,6 +47,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     {max_iter}
     {tol}
     {min_expert_weight}
+    {min_rows_per_parameter}
     {n_jobs}
     {random_state}
     {verbose}
@@ -88,6 +89,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         max_iter=100,
         tol=1e-5,
         min_expert_weight=1e-3,
+        min_rows_per_parameter=3.0,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -106,6 +108,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             max_iter=max_iter,
             tol=tol,
             min_expert_weight=min_expert_weight,
+            min_rows_per_parameter=min_rows_per_parameter,
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
@@ -181,7 +184,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             categorical_log_likelihood(proba, columns, y, PROBA_FLOOR, log_lik, k)
         return log_lik
 
-    def _n_likelihood_parameters(self):
+    def _expert_likelihood_parameters(self, expert):
         return 0
 
     # ----------------------------------------------------------- prediction

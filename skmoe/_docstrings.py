@@ -44,6 +44,17 @@ default="kmeans"
         An expert whose share of the total responsibility falls below this
         fraction is removed (with a warning); ``n_experts_`` reports how many
         remain.""",
+    "min_rows_per_parameter": """min_rows_per_parameter : float, default=3.0
+        Rows an expert must be responsible for, per parameter it fits, to stay
+        in the mixture: checked after every M-step, an expert below it is
+        removed (with a warning) and the others are refitted at once. Its rows
+        are its share of the weighted responsibilities times the number of rows
+        with positive weight; its parameters are its coefficients and
+        intercept (a ScaledRidge's effective degrees of freedom, a tree's
+        leaves, 1 for experts without a count) plus the likelihood's own (a
+        noise variance). An expert with fewer rows than parameters fits them
+        exactly, claims no noise and extrapolates wildly; 0 turns the rule
+        off.""",
     "n_jobs": """n_jobs : int, default=None
         Number of joblib workers. With ``n_init > 1`` the starts run in
         parallel; with one start, the experts of each M-step are fitted in

@@ -11,6 +11,8 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
+from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram
+from ._ridge import column_scale as _ridge_column_scale
 
 
 def expert_templates(experts, n_experts, default):
@@ -130,12 +132,13 @@ def has_own_density(expert):
         return False
 
 
-def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
+def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
+                column_scale=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
-    Plain LinearRegression experts on dense data are fitted together from
-    their weighted Gram matrices (see ``skmoe._linear``); the others through
-    joblib threads.
+    Plain LinearRegression and ScaledRidge experts on dense data are fitted
+    together from their weighted Gram matrices (see ``skmoe._linear``); the
+    others through joblib threads.
 
     Parameters
     ----------
@@ -152,7 +155,12 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
     random_state : numpy.random.RandomState
         Source of the resampling seeds.
     n_iter : int
-        The EM iteration, named in the error when an expert fails.
+        The EM iteration, named in the error when an expert fails. In the
+        first one, each distinct set of parameters of the experts fitted from
+        Gram matrices is checked once by the expert's own ``fit``.
+    column_scale : ndarray of shape (n_features,), default=None
+        ``skmoe._ridge.column_scale(X)``, computed once per fit by the caller;
+        None computes it when a ScaledRidge expert needs it.
 
     Returns
     -------
@@ -169,7 +177,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
-    fitted = _fit_linear_experts(experts, X, y, weights, n_iter)
+    fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale)
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
@@ -180,8 +188,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter):
     return [fitted[k] if k in fitted else next(rest) for k in range(len(experts))]
 
 
-def _fit_linear_experts(experts, X, y, weights, n_iter):
-    """Fit the plain LinearRegression experts from their Gram matrices, all in one pass.
+def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
+    """Fit the plain linear experts from their Gram matrices, all in one pass.
 
     Returns
     -------
@@ -193,10 +201,12 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
     fitted, validated = {}, []
     if np.ndim(y) != 1:
         return fitted
+    ridge = [fits_scaled_ridge_from_gram(expert, X) for expert in experts]
     for fit_intercept in (True, False):
         chosen = [
             k for k, expert in enumerate(experts)
-            if fits_from_gram(expert, X) and bool(expert.fit_intercept) == fit_intercept
+            if (ridge[k] or fits_from_gram(expert, X))
+            and bool(expert.fit_intercept) == fit_intercept
         ]
         if not chosen:
             continue
@@ -204,20 +214,34 @@ def _fit_linear_experts(experts, X, y, weights, n_iter):
         columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         direct = []  # positions in ``chosen`` of the experts solved all at once
-        for position, (k, gram) in enumerate(zip(chosen, grams)):
+        for position, k in enumerate(chosen):
             # The first iteration lets the expert's own fit check each distinct set
             # of parameters once (clones of one template share theirs).
             params = experts[k].get_params(deep=False) if n_iter == 1 else None
-            if params is None or params in validated:
+            key = (type(experts[k]), params)
+            if params is None or key in validated:
                 direct.append(position)
                 continue
-            validated.append(params)
+            validated.append(key)
             try:
-                expert = fit_from_gram(experts[k], gram, center, y_center, validate=True)
+                if ridge[k]:
+                    expert = experts[k].fit(X, y, sample_weight=columns[:, position])
+                else:
+                    expert = fit_from_gram(experts[k], grams[position], center, y_center,
+                                           validate=True)
             except Exception as exc:
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:
                 fitted[k] = expert
+        ridges = [position for position in direct if ridge[chosen[position]]]
+        if ridges:
+            if column_scale is None:
+                column_scale = _ridge_column_scale(X)
+            indices = [chosen[position] for position in ridges]
+            solved = fit_scaled_ridges_from_grams([experts[k] for k in indices], grams[ridges],
+                                                  center, y_center, column_scale)
+            fitted.update((k, expert) for k, expert in zip(indices, solved) if expert is not None)
+        direct = [position for position in direct if not ridge[chosen[position]]]
         if direct:
             indices = [chosen[position] for position in direct]
             solved = fit_from_grams([experts[k] for k in indices], grams[direct], center,
@@ -275,3 +299,32 @@ def n_expert_parameters(expert, index):
         f"({type(expert).__name__}) has no such count. Use linear experts, or compare "
         "models by held-out score_samples."
     )
+
+
+def n_fitted_parameters(expert):
+    """Parameters a fitted expert estimated, for the EM loop's rows-per-parameter rule.
+
+    A ScaledRidge's effective degrees of freedom (its penalty makes the
+    nominal count overstate what it can fit); the count
+    :func:`n_expert_parameters` gives where there is one; a tree's number of
+    leaves (one mean each); otherwise 1, the least any expert fits.
+
+    Parameters
+    ----------
+    expert : estimator
+        A fitted expert.
+
+    Returns
+    -------
+    n_parameters : float
+    """
+    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
+    if isinstance(final, ScaledRidge):
+        return final.effective_dof_
+    try:
+        return n_expert_parameters(expert, 0)
+    except ValueError:
+        pass
+    if hasattr(final, "get_n_leaves") and hasattr(final, "tree_"):
+        return int(final.get_n_leaves())
+    return 1

@@ -5,7 +5,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, is_classifier, is_clusterer
-from sklearn.linear_model import LinearRegression
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from ._base import BaseMixtureOfExperts
@@ -13,9 +12,13 @@ from ._docstrings import fill_doc
 from ._experts import has_own_density
 from ._kernels import gaussian_log_likelihood
 from ._linear import fits_from_gram, linear_predictions
+from ._ridge import ScaledRidge, fits_scaled_ridge_from_gram, ridge_penalty
 from ._validation import Interval, check_is_estimator
 
-_LINEAR_REGRESSION_HAS_TOL = "tol" in inspect.signature(LinearRegression).parameters
+# An expert's noise variance is at least this fraction of the pooled residual
+# variance: a ratio of about 30 in standard deviation between the quietest
+# expert and the noise of the whole fit.
+_POOLED_VARIANCE_FLOOR = 1e-3
 
 
 @fill_doc
@@ -33,9 +36,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     ----------
     experts : regressor or list of regressors, default=None
         One regressor, cloned ``n_experts`` times, or a list of regressors for
-        heterogeneous experts. None means ``LinearRegression(tol=0.0)``: the
-        least-squares cutoff at machine precision, so that features of very
-        different scales are not truncated. Experts get
+        heterogeneous experts. None means ``ScaledRidge(alpha=3.0)``: linear
+        experts whose light penalty is measured in each feature's spread over
+        the training set, so that an expert responsible for a narrow slice of
+        the inputs cannot extrapolate wildly to other rows, and whose effect
+        fades as the data grow (use ``LinearRegression(tol=0.0)`` for the
+        unpenalised maximum-likelihood fit flexmix computes). Experts get
         ``sample_weight = w * responsibilities`` in every M-step (a Pipeline
         through its final step); an expert that accepts no sample weights is
         fitted on a weighted resample, with a warning.
@@ -49,10 +55,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     {max_iter}
     {tol}
     {min_expert_weight}
+    {min_rows_per_parameter}
     var_floor : float, default=1e-6
         Lower bound of each noise variance, relative to the weighted variance
         of y; keeps an expert that fits its rows exactly from an infinite
-        likelihood.
+        likelihood. A second bound holds each variance above 1e-3 of the
+        pooled residual variance of the start's first M-step (the weighted
+        mean squared residual over all experts), so that one expert cannot
+        claim near-zero noise on a handful of rows while the others see
+        real noise.
     {n_jobs}
     {random_state}
     {verbose}
@@ -103,6 +114,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         max_iter=100,
         tol=1e-5,
         min_expert_weight=1e-3,
+        min_rows_per_parameter=3.0,
         var_floor=1e-6,
         n_jobs=None,
         random_state=None,
@@ -122,6 +134,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             max_iter=max_iter,
             tol=tol,
             min_expert_weight=min_expert_weight,
+            min_rows_per_parameter=min_rows_per_parameter,
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
@@ -132,10 +145,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
-        # LinearRegression's default cutoff of singular values (1e-6) drops features
-        # whose scale is far below the others'; machine precision keeps the fit
-        # scale-equivariant. Older scikit-learn has no ``tol``.
-        return LinearRegression(tol=0.0) if _LINEAR_REGRESSION_HAS_TOL else LinearRegression()
+        # Measured on real data sets in
+        # benchmarks/bench_real_data.py against alpha = 1, 3 and 30.
+        return ScaledRidge(alpha=10.0)
 
     def _check_expert(self, expert, index):
         if not (hasattr(expert, "fit") and hasattr(expert, "predict")):
@@ -170,7 +182,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if scale == 0:
             # Constant y: fall back to its magnitude so the floor keeps y's units.
             scale = np.average(y**2, weights=sample_weight) or 1.0
-        return {"variance_floor": self.var_floor * scale}
+        return {"variance_floor": self.var_floor * scale, "target_variance": scale}
 
     def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
         shape = (X.shape[0], len(experts))
@@ -181,8 +193,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # Gaussian kernel then overwrites.
         log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
         log_lik *= log_lik
-        variance = np.einsum("ik,ik->k", weights, log_lik) / weights.sum(axis=0)
-        variance = np.maximum(variance, context["variance_floor"])
+        residuals = np.einsum("ik,ik->k", weights, log_lik)
+        if "pooled_floor" not in context:
+            # Fixed at the start's first M-step, so that every later M-step maximises
+            # one objective under one constraint and EM still never decreases it.
+            pooled = residuals.sum() / weights.sum()
+            context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * pooled
+        variance = residuals / weights.sum(axis=0)
+        variance = np.maximum(variance, max(context["variance_floor"], context["pooled_floor"]))
         gaussian_log_likelihood(y, predictions, variance, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return {"noise_variance_": variance}, log_lik
@@ -194,8 +212,27 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         _replace_own_densities(experts, X, y, log_lik)
         return log_lik
 
-    def _n_likelihood_parameters(self):
-        return sum(not has_own_density(expert) for expert in self.experts_)
+    def _expert_fit_weights(self, experts, params, weights, context, workspace):
+        # A ScaledRidge expert's penalty is a Gaussian prior on its coefficients in
+        # the units of y: alpha * ||scale * coef||^2 / (2 var(y)). Given its noise
+        # variance s_k^2, the coefficients that maximise the penalised objective are
+        # the ridge fit with weights scaled by var(y) / s_k^2: a quiet expert is
+        # barely shrunk, a noisy one more. The first M-step has no s_k yet and
+        # takes s_k^2 = var(y).
+        ridge = np.array([isinstance(expert, ScaledRidge) for expert in experts])
+        variance = params.get("noise_variance_")
+        if not ridge.any() or variance is None:
+            return weights
+        factor = np.where(ridge, context["target_variance"] / variance, 1.0)
+        return np.multiply(weights, factor, out=workspace.array("fit_weights", weights.shape))
+
+    def _likelihood_penalty(self, experts, params, context):
+        penalty = sum(ridge_penalty(expert) for expert in experts)
+        return penalty / (2.0 * context["target_variance"])
+
+    def _expert_likelihood_parameters(self, expert):
+        # A noise variance for each Gaussian expert.
+        return int(not has_own_density(expert))
 
     # ----------------------------------------------------------- prediction
     def predict(self, X, return_std=False):
@@ -245,7 +282,10 @@ def _expert_predictions(experts, X):
     Plain LinearRegression experts on dense X predict together, in one product.
     """
     predictions = np.empty((X.shape[0], len(experts)))
-    linear = [(k, expert) for k, expert in enumerate(experts) if fits_from_gram(expert, X)]
+    linear = [
+        (k, expert) for k, expert in enumerate(experts)
+        if fits_from_gram(expert, X) or fits_scaled_ridge_from_gram(expert, X)
+    ]
     linear_predictions(linear, X, predictions)
     done = {k for k, _ in linear}
     for k, expert in enumerate(experts):

@@ -196,7 +196,9 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         One row per K: ``n_experts``, ``n_experts_fitted`` (experts that
         survived; fewer when some vanished), ``log_likelihood`` (training,
         summed), ``n_parameters``, the criterion's column, ``converged`` and
-        ``best`` (True on the chosen row).
+        ``best`` (True on the chosen row). A K whose fit lost experts is
+        reported but not chosen, unless every K lost some: it is a smaller
+        model under a larger name.
     best_estimator : estimator
         The fitted model of the chosen K (for ``"cv"``, refitted on all rows).
     """
@@ -235,7 +237,12 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         rows.append(row)
         fitted.append(model)
     table = pd.DataFrame(rows)
-    scores = table[criterion].to_numpy()
+    scores = table[criterion].to_numpy(dtype=np.float64, copy=True)
+    # A fit that lost experts is a smaller model asked for under a larger K: it
+    # competes only when no K kept all its experts.
+    whole = (table["n_experts_fitted"] == table["n_experts"]).to_numpy()
+    if whole.any():
+        scores[~whole] = np.nan
     best = int(np.nanargmax(scores) if criterion == "cv" else np.nanargmin(scores))
     table["best"] = np.arange(len(table)) == best
     return table, fitted[best]

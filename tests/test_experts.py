@@ -9,11 +9,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsRegressor, ScaledRidge
 from skmoe._experts import (
     expert_templates,
     has_own_density,
     n_expert_parameters,
+    n_fitted_parameters,
     seeded_clones,
     weight_parameter,
 )
@@ -67,3 +68,16 @@ def test_parameter_counts():
     assert n_expert_parameters(poly, 0) == 9 + 1
     with pytest.raises(ValueError, match=r"expert 3 \(KNeighborsRegressor\)"):
         n_expert_parameters(KNeighborsRegressor().fit(X, y), 3)
+
+
+def test_fitted_parameters_for_the_rows_per_parameter_rule():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
+    assert n_fitted_parameters(LinearRegression().fit(X, y)) == 4
+    ridge = ScaledRidge(alpha=5.0).fit(X, y)
+    assert n_fitted_parameters(ridge) == ridge.effective_dof_ < 4
+    tree = DecisionTreeRegressor(max_depth=2, random_state=0).fit(X, y)
+    assert n_fitted_parameters(tree) == tree.get_n_leaves() == 4
+    pipeline = make_pipeline(StandardScaler(), DecisionTreeRegressor(max_depth=1)).fit(X, y)
+    assert n_fitted_parameters(pipeline) == 2
+    assert n_fitted_parameters(KNeighborsRegressor().fit(X, y)) == 1

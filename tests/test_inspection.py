@@ -1,5 +1,7 @@
 """Reading a fitted mixture: gate, posterior, expert summary, choosing the number of experts."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,22 @@ def test_vanishing_experts_are_reported():
         table, _ = select_n_experts(estimator, X, y, n_experts=[2, 6])
     row = table.set_index("n_experts").loc[6]
     assert row["n_experts_fitted"] < 6
+
+
+def test_a_k_that_lost_experts_is_not_chosen():
+    # Two regimes: at K = 4 experts are removed, and the smaller model it becomes
+    # may score a hair better than K = 2 itself; it is reported, not chosen.
+    X, y = make_switching_regression(300, 2, 2, noise=0.2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table, best = select_n_experts(
+            MixtureOfExpertsRegressor(max_iter=30, random_state=0, min_expert_weight=0.2),
+            X, y, n_experts=[1, 2, 4])
+    lost = table["n_experts_fitted"] < table["n_experts"]
+    assert lost.iloc[2]
+    assert table.loc[2, "bic"] < table.loc[1, "bic"]
+    assert not table.loc[lost, "best"].any()
+    assert best.n_experts_ == best.n_experts
 
 
 def test_select_n_experts_refuses_expert_lists_and_bad_criteria():

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe import MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate
 from skmoe.datasets import make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -97,14 +97,19 @@ def test_newton_and_lbfgs_gates_reach_the_same_mixture():
 
 def test_lower_bound_is_penalised_mean_log_likelihood(fitted, switching):
     X, y, _ = switching
-    penalty = 0.5 * np.sum(fitted.gate_.coef_**2) / fitted.gate_.C
-    expected = (fitted.score_samples(X, y).sum() - penalty) / len(y)
+    gate_penalty = 0.5 * np.sum(fitted.gate_.coef_**2) / fitted.gate_.C
+    # The default ScaledRidge experts: a Gaussian prior on the standardised
+    # coefficients with variance var(y) / alpha.
+    expert_penalty = sum(
+        expert.alpha * np.sum((X.std(axis=0) * expert.coef_) ** 2) for expert in fitted.experts_
+    ) / (2.0 * y.var())
+    expected = (fitted.score_samples(X, y).sum() - gate_penalty - expert_penalty) / len(y)
     assert_allclose(fitted.lower_bound_, expected, rtol=1e-10)
 
 
 def test_more_starts_reach_a_strictly_better_optimum():
     # Small data with four regimes: the first k-means start ends in a poorer local optimum.
-    X, y = make_switching_regression(150, 2, 4, noise=0.3, random_state=4)
+    X, y = make_switching_regression(150, 2, 4, noise=0.3, random_state=2)
     one = MixtureOfExpertsRegressor(n_experts=4, n_init=1, random_state=0).fit(X, y)
     ten = MixtureOfExpertsRegressor(n_experts=4, n_init=10, random_state=0).fit(X, y)
     assert ten.lower_bound_ > one.lower_bound_ + 1e-2
@@ -202,7 +207,10 @@ def test_integer_weights_equal_repeated_rows():
     counts = np.random.RandomState(0).randint(0, 4, size=len(y))
     init = np.random.RandomState(1).dirichlet([1, 1], size=len(y))
     repeat = np.repeat(np.arange(len(y)), counts)
-    kwargs = {"n_experts": 2, "max_iter": 30, "tol": 0, "random_state": 0}
+    # Plain least squares: ScaledRidge's penalty is measured in the spread of the
+    # rows, which repeating rows changes.
+    kwargs = {"n_experts": 2, "max_iter": 30, "tol": 0, "random_state": 0,
+              "experts": LinearRegression(tol=0.0)}
     weighted = MixtureOfExpertsRegressor(init=init, **kwargs).fit(X, y, sample_weight=counts)
     repeated = MixtureOfExpertsRegressor(init=init[repeat], **kwargs).fit(X[repeat], y[repeat])
     assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-5, atol=1e-6)
@@ -298,7 +306,7 @@ def test_knn_experts_warn_and_fit():
 def test_vanishing_expert_is_removed_with_warning():
     X, y = make_switching_regression(500, 2, 2, noise=0.1, random_state=0)
     init = np.full((500, 3), [0.49, 0.49, 0.02])
-    with pytest.warns(UserWarning, match=r"Expert 2 \(LinearRegression\) was removed at EM "
+    with pytest.warns(UserWarning, match=r"Expert 2 \(ScaledRidge\) was removed at EM "
                                          r"iteration 1.*below min_expert_weight=0.05"):
         model = MixtureOfExpertsRegressor(n_experts=3, init=init, min_expert_weight=0.05,
                                           random_state=0).fit(X, y)
@@ -318,6 +326,110 @@ def test_more_experts_than_distinct_targets_gives_finite_model():
     assert np.all(np.isfinite(model.predict(X, return_std=True)))
     assert np.all(np.isfinite(model.score_samples(X, y)))
     assert np.all(model.noise_variance_ > 0)
+
+
+# ----------------------------------------------- degenerate experts (issue 19)
+def _wide_regimes(n_samples, n_features, seed):
+    """Two regimes split on the first feature, with more features than a small expert can fit."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    coef = rng.normal(size=(2, n_features))
+    regime = (X[:, 0] > 0).astype(int)
+    y = np.einsum("ij,ij->i", X, coef[regime]) + 0.5 * rng.normal(size=n_samples)
+    return X, y
+
+
+def test_expert_with_fewer_rows_than_parameters_is_removed_in_the_first_m_step():
+    X, y = _wide_regimes(200, 10, 0)
+    # Expert 2 holds 8 rows: above min_expert_weight, below its 12 parameters
+    # (10 coefficients, an intercept, a noise variance).
+    init = np.zeros((200, 3))
+    init[:100, 0] = init[100:, 1] = 1.0
+    init[:8] = [0.0, 0.0, 1.0]
+    model = MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=3, init=init,
+                                      min_rows_per_parameter=1.0, random_state=0)
+    with pytest.warns(UserWarning, match=r"Expert 2 \(LinearRegression\) was removed at EM "
+                                         r"iteration 1: it is responsible for 8 rows, fewer "
+                                         r"than min_rows_per_parameter=1.0 times the 12 "
+                                         r"parameters it fits"):
+        model.fit(X, y)
+    assert model.n_experts_ == 2
+    assert model.noise_variance_.shape == (2,)
+
+
+@pytest.mark.parametrize("rows_per_parameter", [1.0, 3.0])
+def test_no_fitted_expert_has_fewer_rows_than_its_parameters_allow(rows_per_parameter):
+    # 60 rows, 10 features, three experts: 20 rows each, fewer than the 12
+    # parameters of a least-squares expert allow at 3 rows per parameter.
+    X, y = _wide_regimes(60, 10, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=3,
+                                          min_rows_per_parameter=rows_per_parameter,
+                                          random_state=0).fit(X, y)
+    needed = rows_per_parameter * (X.shape[1] + 2)
+    assert np.all(model.effective_n_samples_ >= needed) or model.n_experts_ == 1
+    if rows_per_parameter == 3.0:
+        assert model.n_experts_ == 1
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+def test_rule_turned_off_keeps_experts_the_rule_would_remove():
+    X, y = _wide_regimes(60, 10, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=3,
+                                          min_rows_per_parameter=0.0, random_state=0).fit(X, y)
+    assert model.n_experts_ == 3
+    assert np.min(model.effective_n_samples_) < 3.0 * (X.shape[1] + 2)
+
+
+def test_scaled_ridge_experts_are_held_to_their_effective_parameters():
+    # A heavy penalty leaves about two effective parameters per expert (an intercept
+    # and a little slope, plus the noise variance): 15 rows each are enough.
+    X, y = _wide_regimes(30, 10, 2)
+    init = np.column_stack([X[:, 0] <= 0, X[:, 0] > 0]).astype(float)
+    heavy = MixtureOfExpertsRegressor(ScaledRidge(alpha=1e4), n_experts=2, init=init,
+                                      random_state=0).fit(X, y)
+    assert heavy.n_experts_ == 2
+    assert all(expert.effective_dof_ < 2.0 for expert in heavy.experts_)
+    with pytest.warns(UserWarning, match="was removed at EM iteration 1"):
+        light = MixtureOfExpertsRegressor(ScaledRidge(alpha=1e-6), n_experts=2, init=init,
+                                          random_state=0).fit(X, y)
+    assert light.n_experts_ == 1
+
+
+def test_noise_variance_is_floored_at_a_fraction_of_the_pooled_residual_variance():
+    # Expert 1 holds 3 rows with two features: it fits them exactly.
+    X, y = _wide_regimes(300, 2, 3)
+    init = np.zeros((300, 2))
+    init[:, 0] = 1.0
+    init[:3] = [0.0, 1.0]
+    model = MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=2, init=init,
+                                      max_iter=1, min_rows_per_parameter=0.0, random_state=0)
+    model.fit(X, y)
+    squared = np.column_stack([(y - expert.predict(X)) ** 2 for expert in model.experts_])
+    pooled = np.sum(init * squared) / len(y)
+    assert np.sum(init[:, 1] * squared[:, 1]) < 1e-20
+    assert model.noise_variance_[1] == pytest.approx(1e-3 * pooled, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mixture_on_one_regime_is_close_to_its_single_expert(seed):
+    # With one regime the extra experts and the gate only add estimation error: the
+    # mixture's held-out squared error may exceed one expert's by about its extra
+    # parameters over the rows (the excess risk of estimating them), not more.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(4_400, 5))
+    y = X @ rng.normal(size=5) + rng.normal(size=4_400)
+    train, test = slice(0, 400), slice(400, None)
+    mixture = MixtureOfExpertsRegressor(random_state=0).fit(X[train], y[train])
+    single = ScaledRidge(alpha=10.0).fit(X[train], y[train])
+    mse_mixture = np.mean((mixture.predict(X[test]) - y[test]) ** 2)
+    mse_single = np.mean((single.predict(X[test]) - y[test]) ** 2)
+    n_features = X.shape[1]
+    extra = (mixture.n_experts_ - 1) * (2 * n_features + 3)
+    assert mse_mixture <= mse_single * (1.0 + extra / 400)
 
 
 # ------------------------------------------------------------ bookkeeping
@@ -389,7 +501,8 @@ def test_random_and_array_init():
     init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
     model = MixtureOfExpertsRegressor(n_experts=2, init=init, max_iter=1, random_state=0)
     model.fit(X, y)
-    expected = LinearRegression().fit(X[X[:, 0] < 0], y[X[:, 0] < 0])
+    # The first M-step: each default expert fitted on all rows with the array as weights.
+    expected = ScaledRidge(alpha=10.0).fit(X, y, sample_weight=init[:, 0])
     assert_allclose(model.experts_[0].coef_, expected.coef_, rtol=1e-10)
 
 

@@ -1,0 +1,337 @@
+"""ScaledRidge: ridge regression whose penalty is measured in each feature's spread.
+
+The default expert of :class:`~skmoe.MixtureOfExpertsRegressor`. In a mixture
+every expert is fitted on all the rows, weighted by its responsibilities, so
+the spread of a feature over the rows given to ``fit`` is its spread over the
+whole training set, not over the rows the expert is responsible for. A
+penalty in those units shrinks exactly the directions an expert knows little
+about: a feature that is nearly constant on its own rows, which least squares
+would fit with a huge coefficient and extrapolate wildly to other rows.
+
+The solution of an expert is the same whether it is fitted by its own ``fit``
+or, inside the EM loop, from its weighted Gram matrix (``solve_scaled_ridge``
+is the one solver both use).
+"""
+
+from numbers import Real
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import Interval, _fit_context, check_sample_weight
+
+# Rows per block when the column scale of a large array is computed: the
+# centred block stays small however many rows X has.
+_SCALE_BLOCK_ROWS = 8192
+
+
+def column_scale(X):
+    """Unweighted standard deviation of each column of X; 1 where a column is constant.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Inputs, finite.
+
+    Returns
+    -------
+    scale : ndarray of shape (n_features,)
+        Positive scales.
+    """
+    if sp.issparse(X):
+        _, variance = mean_variance_axis(sp.csr_matrix(X, dtype=np.float64), axis=0)
+    else:
+        n_samples = X.shape[0]
+        mean = np.full(n_samples, 1.0 / n_samples) @ X
+        variance = np.zeros(X.shape[1])
+        for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+            block = X[start:start + _SCALE_BLOCK_ROWS] - mean
+            variance += np.einsum("ij,ij->j", block, block)
+        variance /= n_samples
+    scale = np.sqrt(variance)
+    # As StandardScaler: a column without spread keeps its units (the penalty then
+    # holds its coefficient to what the data ask, usually zero).
+    scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(scale)))] = 1.0
+    return scale
+
+
+def solve_scaled_ridge(xx, xy, scale, alpha):
+    """Solve ``(xx + alpha diag(scale^2)) coef = xy`` for a stack of problems.
+
+    Parameters
+    ----------
+    xx : ndarray of shape (n_problems, n_features, n_features)
+        Weighted (centred) cross-products of the inputs.
+    xy : ndarray of shape (n_problems, n_features)
+        Weighted (centred) cross-products of inputs and target.
+    scale : ndarray of shape (n_features,)
+        The features' scales.
+    alpha : ndarray of shape (n_problems,)
+        Penalties, positive.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_problems, n_features)
+        Solutions, in the units of the inputs. The systems are solved in
+        standardised units, where the penalty bounds the smallest eigenvalue
+        away from zero.
+    dof : ndarray of shape (n_problems,)
+        Effective degrees of freedom of each fit, ``trace((xx + alpha D)^-1
+        xx)``: ``sum_j lambda_j / (lambda_j + alpha)`` over the eigenvalues
+        of the standardised ``xx``. It is the number of coefficients when
+        ``alpha`` is negligible next to the data and falls towards zero for
+        directions the rows barely span.
+    """
+    standardised = xx / (scale[:, None] * scale[None, :])
+    n_features = scale.shape[0]
+    penalised = standardised + alpha[:, None, None] * np.eye(n_features)
+    coef = np.empty_like(xy)
+    dof = np.empty(xy.shape[0])
+    for k in range(xy.shape[0]):
+        right = np.column_stack([xy[k] / scale, standardised[k]])
+        solution = scipy.linalg.solve(penalised[k], right, assume_a="pos", check_finite=False)
+        coef[k] = solution[:, 0]
+        dof[k] = np.trace(solution[:, 1:])
+    return coef / scale, dof
+
+
+def fits_scaled_ridge_from_gram(expert, X):
+    """Whether ``expert`` is a ScaledRidge that the EM loop fits from Gram matrices on ``X``.
+
+    Parameters
+    ----------
+    expert : estimator
+        An expert of the mixture.
+    X : ndarray or sparse matrix
+        The experts' inputs.
+
+    Returns
+    -------
+    bool
+        True for a plain ScaledRidge (not a subclass) with valid parameters
+        on a dense float64 array; otherwise its own ``fit`` runs (and names
+        a bad parameter).
+    """
+    return (
+        type(expert) is ScaledRidge
+        and isinstance(expert.fit_intercept, bool)
+        and isinstance(expert.alpha, Real) and expert.alpha > 0
+        and isinstance(X, np.ndarray)
+        and X.dtype == np.float64
+    )
+
+
+def fit_scaled_ridges_from_grams(experts, grams, center, y_center, scale):
+    """Fit ScaledRidge experts from their weighted Gram matrices, all at once.
+
+    Parameters
+    ----------
+    experts : list of ScaledRidge
+        The experts, all with the same ``fit_intercept``; fitted in place.
+    grams : ndarray of shape (n_experts, n_features + 2, n_features + 2)
+        Their matrices from ``skmoe._linear.weighted_grams`` (rows and
+        columns ``[x - center, 1, y - y_center]``).
+    center : ndarray of shape (n_features,)
+        The shift of the inputs used for ``grams``.
+    y_center : float
+        The shift of the targets used for ``grams``.
+    scale : ndarray of shape (n_features,)
+        :func:`column_scale` of the inputs.
+
+    Returns
+    -------
+    fitted : list of ScaledRidge or None
+        Each expert with the attributes its own ``fit`` on the weighted rows
+        sets, up to rounding; None where the matrix is not finite or has no
+        weight (that expert is left to its own ``fit``).
+    """
+    n_features = grams.shape[1] - 2
+    total = grams[:, n_features, n_features]
+    usable = (total > 0) & np.all(np.isfinite(grams), axis=(1, 2))
+    safe_total = np.where(usable, total, 1.0)
+    finite = np.where(usable[:, None, None], grams, 0.0)
+    x_shift = finite[:, :n_features, n_features] / safe_total[:, None]
+    y_shift = finite[:, n_features + 1, n_features] / safe_total
+    xx = finite[:, :n_features, :n_features]
+    xy = finite[:, :n_features, n_features + 1]
+    intercept = bool(experts[0].fit_intercept)
+    if intercept:
+        xx = xx - safe_total[:, None, None] * x_shift[:, :, None] * x_shift[:, None, :]
+        xy = xy - safe_total[:, None] * x_shift * y_shift[:, None]
+    alpha = np.array([float(expert.alpha) for expert in experts])
+    coef, dof = solve_scaled_ridge(xx, xy, scale, alpha)
+    fitted = [None] * len(experts)
+    for k in np.flatnonzero(usable & np.all(np.isfinite(coef), axis=1)):
+        expert = experts[k]
+        expert.coef_ = coef[k]
+        if intercept:
+            x_mean, y_mean = center + x_shift[k], y_center + y_shift[k]
+            expert.intercept_ = float(y_mean - x_mean @ coef[k])
+        else:
+            expert.intercept_ = 0.0
+        expert.scale_ = scale
+        expert.effective_dof_ = float(dof[k]) + float(intercept)
+        expert.n_features_in_ = n_features
+        fitted[k] = expert
+    return fitted
+
+
+def ridge_penalty(expert):
+    """The fitted expert's penalty ``alpha * sum((scale_ * coef_)^2)``; 0 for other experts.
+
+    Parameters
+    ----------
+    expert : estimator
+        A fitted expert.
+
+    Returns
+    -------
+    penalty : float
+        In squared units of the target.
+    """
+    if not isinstance(expert, ScaledRidge):
+        return 0.0
+    return float(expert.alpha * np.sum((expert.scale_ * expert.coef_) ** 2))
+
+
+class ScaledRidge(RegressorMixin, BaseEstimator):
+    """Ridge regression with the penalty in units of each feature's standard deviation.
+
+    Minimises ``sum_i w_i (y_i - x_i . coef - intercept)^2 + alpha *
+    sum_j (scale_j coef_j)^2``, where ``scale_j`` is the standard deviation of
+    feature ``j`` over the rows given to ``fit``, whatever their weights. This is
+    ``make_pipeline(StandardScaler(), Ridge(alpha))`` with the weights given to
+    the ridge only, reported in the units of the inputs (as R's glmnet reports
+    its standardised fits). Its predictions do not depend on the units of the
+    features, and ``alpha`` counts rows: its effect fades as the weight of the
+    data grows.
+
+    It is the default expert of :class:`MixtureOfExpertsRegressor`: every
+    expert there sees all the rows, so ``scale_`` is the spread of each
+    feature over the training set, and an expert responsible for a narrow
+    slice of the inputs cannot fit a direction its rows barely span with a
+    coefficient that sends other rows far away.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Strength of the penalty, in rows of unit weight; positive.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept (the inputs and target are centred on
+        their weighted means).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients, in the units of the inputs.
+    intercept_ : float
+        Intercept (0.0 when ``fit_intercept`` is False).
+    scale_ : ndarray of shape (n_features,)
+        Standard deviation of each feature over the rows given to ``fit``
+        (1 for a constant feature).
+    effective_dof_ : float
+        Effective number of parameters: the trace of the penalised fit's hat
+        matrix on the weighted rows, plus one for the intercept. Close to
+        ``n_features + 1`` when the data outweigh the penalty; smaller for an
+        expert whose rows barely span some directions.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.Ridge : The penalty on the coefficients in the units
+        of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import ScaledRidge
+    >>> X = np.array([[0.0, 0.0], [1.0, 100.0], [2.0, 50.0], [3.0, 300.0]])
+    >>> y = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> model = ScaledRidge(alpha=1e-9).fit(X, y)
+    >>> np.round(model.coef_, 6)
+    array([1., 0.])
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+    }
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the penalised least-squares problem.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; None means unit weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], y_numeric=True,
+                             dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X)
+        scale = column_scale(X)
+        total = sample_weight.sum()
+        if self.fit_intercept:
+            x_mean = np.asarray(sample_weight @ X).ravel() / total
+            y_mean = float(sample_weight @ y) / total
+        else:
+            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+        if sp.issparse(X):
+            weighted = X.multiply(sample_weight[:, None]).tocsc()
+            xx = np.asarray((X.T @ weighted).todense()) - total * np.outer(x_mean, x_mean)
+            xy = np.asarray(weighted.T @ y).ravel() - total * x_mean * y_mean
+        else:
+            centred = X - x_mean
+            weighted = centred * sample_weight[:, None]
+            xx = centred.T @ weighted
+            xy = weighted.T @ (y - y_mean)
+        coef, dof = solve_scaled_ridge(xx[None], xy[None], scale,
+                                       np.array([float(self.alpha)]))
+        self.coef_ = coef[0]
+        self.effective_dof_ = float(dof[0]) + float(self.fit_intercept)
+        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.scale_ = scale
+        return self
+
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            ``X @ coef_ + intercept_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                          dtype=np.float64)
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
