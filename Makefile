@@ -1,5 +1,6 @@
 # Two targets do all the set-up on a fresh machine that has python3 and make:
 #   make demo   creates .venv, installs skmoe and runs the main job (python -m skmoe compare)
+#               on its generated default, then on a real data set (diabetes)
 #   make test   creates .venv, installs skmoe with its test extras and runs the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +22,7 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m skmoe compare --out build/demo
+	$(BIN)/python -m skmoe compare --dataset diabetes --out build/demo-diabetes
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check skmoe tests benchmarks

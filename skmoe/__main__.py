@@ -512,7 +512,7 @@ def build_parser():
                      help="compare only these (comma or space separated; see below)")
     sub.add_argument("--scoring", nargs="+", metavar="SCORE",
                      help="scores to compute, the first sorts the table (regression: "
-                          "r2 rmse mae log_likelihood; classification: accuracy "
+                          "r2 rmse mae max_error log_likelihood; classification: accuracy "
                           "balanced_accuracy log_loss brier roc_auc log_likelihood)")
     sub.add_argument("--n-experts", type=_positive_int(1), default=3, metavar="K",
                      help="experts of each mixture (default 3)")

@@ -252,13 +252,70 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
 
 def _fit_one(expert, route, X, y, weight, seed, index, n_iter):
     try:
-        if route is not None:
-            return expert.fit(X, y, **{route: weight})
-        rng = np.random.RandomState(seed)
-        rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
-        return expert.fit(X[rows], y[rows])
+        return _fit_weighted(expert, route, X, y, weight, seed)
     except Exception as exc:
         raise _expert_error(expert, index, n_iter, exc) from exc
+
+
+def _fit_weighted(expert, route, X, y, weight, seed):
+    """Fit ``expert`` with row weights: through ``route``, or on a weighted resample."""
+    if route is not None:
+        return expert.fit(X, y, **{route: weight})
+    rng = np.random.RandomState(seed)
+    rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
+    return expert.fit(X[rows], y[rows])
+
+
+def cross_fitted_predictions(expert, X, y, weight, folds, seed, index):
+    """Each row's prediction by a clone of ``expert`` fitted without that row's fold.
+
+    The clone is fitted on the other folds with the same weights (through the
+    expert's weight parameter, or a weighted resample), as the EM loop fits the
+    expert itself.
+
+    Parameters
+    ----------
+    expert : estimator
+        The fitted expert (not modified).
+    X, y : ndarray
+        Training data.
+    weight : ndarray of shape (n_samples,)
+        The expert's row weights.
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row.
+    seed : int
+        Seed of the resamples of experts without sample weights.
+    index : int
+        The expert's position, named when a fit fails.
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_samples,)
+        Rows of a fold whose complement has no weight are predicted by the
+        expert itself.
+
+    Raises
+    ------
+    RuntimeError
+        When a clone's fit raises; names the expert and chains the exception.
+    """
+    predictions = np.empty(X.shape[0])
+    route = weight_parameter(expert)
+    for fold in np.unique(folds):
+        held_out = folds == fold
+        kept = ~held_out
+        if not np.any(weight[kept] > 0):
+            predictions[held_out] = np.reshape(expert.predict(X[held_out]), -1)
+            continue
+        try:
+            fitted = _fit_weighted(clone(expert), route, X[kept], y[kept], weight[kept], seed)
+        except Exception as exc:
+            raise RuntimeError(
+                f"Expert {index} ({type(expert).__name__}) failed to fit while its noise "
+                f"variance was cross-fitted: {type(exc).__name__}: {exc}"
+            ) from exc
+        predictions[held_out] = np.reshape(fitted.predict(X[held_out]), -1)
+    return predictions
 
 
 def _expert_error(expert, index, n_iter, exc):
@@ -267,6 +324,23 @@ def _expert_error(expert, index, n_iter, exc):
         f"Expert {index} ({type(expert).__name__}) failed to fit at EM iteration "
         f"{n_iter}: {type(exc).__name__}: {exc}"
     )
+
+
+def interpolates(expert):
+    """Whether a fitted expert's in-sample residuals understate its noise.
+
+    True for experts without a closed-form parameter count (trees, forests,
+    boosting, neighbours: they can fit their training rows nearly exactly), and
+    False for linear experts, whose weighted mean squared residual is the
+    maximum-likelihood noise variance, and for experts with their own density.
+    """
+    if has_own_density(expert):
+        return False
+    try:
+        n_expert_parameters(expert, 0)
+    except ValueError:
+        return True
+    return False
 
 
 def n_expert_parameters(expert, index):

@@ -5,20 +5,23 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, is_classifier, is_clusterer
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
-from ._experts import has_own_density
+from ._experts import cross_fitted_predictions, has_own_density, interpolates
 from ._kernels import gaussian_log_likelihood
 from ._linear import fits_from_gram, linear_predictions
 from ._ridge import ScaledRidge, fits_scaled_ridge_from_gram, ridge_penalty
-from ._validation import Interval, check_is_estimator
+from ._validation import Interval, StrOptions, check_is_estimator
 
 # An expert's noise variance is at least this fraction of the pooled residual
 # variance: a ratio of about 30 in standard deviation between the quietest
 # expert and the noise of the whole fit.
 _POOLED_VARIANCE_FLOOR = 1e-3
+# Folds of the cross-fitted noise variance (as compare's out-of-fold residuals).
+_NOISE_FOLDS = 3
 
 
 @fill_doc
@@ -64,6 +67,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         mean squared residual over all experts), so that one expert cannot
         claim near-zero noise on a handful of rows while the others see
         real noise.
+    noise_variance : {"auto", "in_sample", "cross_fitted"}, default="auto"
+        How each expert's noise variance is estimated in the M-step.
+        ``"in_sample"``: the weighted mean squared residual of the expert on
+        its training rows, the maximum-likelihood estimate. ``"cross_fitted"``:
+        the same mean of residuals predicted by clones of the expert fitted
+        without the row's fold (3 folds drawn once per fit from
+        ``random_state``; three extra fits per expert and M-step).
+        ``"auto"``: cross-fitted for experts that can fit their training rows
+        nearly exactly (those without a parameter count: trees, forests,
+        boosting, neighbours), whose in-sample residuals would make the
+        density falsely confident on new rows; in-sample for linear experts,
+        where it is the exact M-step.
     {n_jobs}
     {random_state}
     {verbose}
@@ -98,6 +113,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     _parameter_constraints: dict = {
         **BaseMixtureOfExperts._parameter_constraints,
         "var_floor": [Interval(Real, 0, None, closed="neither")],
+        "noise_variance": [StrOptions({"auto", "in_sample", "cross_fitted"})],
     }
 
     def __init__(
@@ -116,6 +132,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         min_expert_weight=1e-3,
         min_rows_per_parameter=3.0,
         var_floor=1e-6,
+        noise_variance="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -142,6 +159,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             top_k=top_k,
         )
         self.var_floor = var_floor
+        self.noise_variance = noise_variance
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
@@ -182,7 +200,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if scale == 0:
             # Constant y: fall back to its magnitude so the floor keeps y's units.
             scale = np.average(y**2, weights=sample_weight) or 1.0
-        return {"variance_floor": self.var_floor * scale, "target_variance": scale}
+        context = {"variance_floor": self.var_floor * scale, "target_variance": scale}
+        if self.noise_variance != "in_sample":
+            # One partition of the rows for the whole fit: the cross-fitted noise of an
+            # expert does not jitter from one M-step to the next with new folds.
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            folds = np.random.RandomState(seed).permutation(X.shape[0]) % _NOISE_FOLDS
+            context.update(folds=folds, fold_seed=seed)
+        return context
 
     def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
         shape = (X.shape[0], len(experts))
@@ -194,6 +219,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
         log_lik *= log_lik
         residuals = np.einsum("ik,ik->k", weights, log_lik)
+        self._cross_fit_noise(experts, X, y, weights, context, residuals)
         if "pooled_floor" not in context:
             # Fixed at the start's first M-step, so that every later M-step maximises
             # one objective under one constraint and EM still never decreases it.
@@ -211,6 +237,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         gaussian_log_likelihood(y, predictions, params["noise_variance_"], log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return log_lik
+
+    def _cross_fit_noise(self, experts, X, y, weights, context, residuals):
+        """Replace the weighted squared residuals of the experts whose in-sample
+        residuals understate their noise by cross-fitted ones (in place)."""
+        if self.noise_variance == "in_sample":
+            return
+        for k, expert in enumerate(experts):
+            if self.noise_variance == "auto" and not interpolates(expert):
+                continue
+            if has_own_density(expert):
+                continue
+            predictions = cross_fitted_predictions(
+                expert, X, y, weights[:, k], context["folds"], context["fold_seed"], k)
+            residuals[k] = weights[:, k] @ (y - predictions) ** 2
 
     def _expert_fit_weights(self, experts, params, weights, context, workspace):
         # A ScaledRidge expert's penalty is a Gaussian prior on its coefficients in

@@ -59,6 +59,7 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     brier_score_loss,
     log_loss,
+    max_error,
     mean_absolute_error,
     r2_score,
     roc_auc_score,
@@ -99,6 +100,7 @@ SCORES = {
     "r2": ("regression", "R²", True),
     "rmse": ("regression", "RMSE", False),
     "mae": ("regression", "MAE", False),
+    "max_error": ("regression", "largest absolute error", False),
     "log_likelihood": ("both", "held-out mean log-likelihood", True),
     "accuracy": ("classification", "accuracy", True),
     "balanced_accuracy": ("classification", "balanced accuracy", True),
@@ -585,6 +587,8 @@ def _regression_scores(names, y, predicted, row_log_lik):
             scores[name] = root_mean_squared_error(y, predicted)
         elif name == "mae":
             scores[name] = mean_absolute_error(y, predicted)
+        elif name == "max_error":
+            scores[name] = max_error(y, predicted)
         elif name == "log_likelihood":
             scores[name] = float(np.mean(row_log_lik))
     return scores

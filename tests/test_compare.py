@@ -193,6 +193,15 @@ def test_compare_equals_cross_val_score(regression_data):
     assert_allclose(results.loc["linear", "rmse_mean"], rmse.mean())
 
 
+def test_max_error_is_the_largest_absolute_error_of_each_fold(regression_data):
+    X, y = regression_data
+    cv = KFold(4, shuffle=True, random_state=1)
+    results = compare(X, y, {"linear": LinearRegression()}, cv=cv, scoring=["max_error"])
+    expected = -cross_val_score(LinearRegression(), X, y, cv=cv, scoring="neg_max_error")
+    assert_allclose(results.attrs["fold_scores"]["linear"]["max_error"], expected)
+    assert results.attrs["greater_is_better"] == {"max_error": False}
+
+
 def test_every_estimator_sees_the_same_folds(regression_data):
     X, y = regression_data
     _RecordingRegressor.seen = []

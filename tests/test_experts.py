@@ -13,6 +13,7 @@ from skmoe import MixtureOfExpertsRegressor, ScaledRidge
 from skmoe._experts import (
     expert_templates,
     has_own_density,
+    interpolates,
     n_expert_parameters,
     n_fitted_parameters,
     seeded_clones,
@@ -81,3 +82,16 @@ def test_fitted_parameters_for_the_rows_per_parameter_rule():
     pipeline = make_pipeline(StandardScaler(), DecisionTreeRegressor(max_depth=1)).fit(X, y)
     assert n_fitted_parameters(pipeline) == 2
     assert n_fitted_parameters(KNeighborsRegressor().fit(X, y)) == 1
+
+
+def test_which_experts_interpolate():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(50, 2)), rng.normal(size=50)
+    assert not interpolates(LinearRegression().fit(X, y))
+    assert not interpolates(ScaledRidge().fit(X, y))
+    assert not interpolates(make_pipeline(PolynomialFeatures(2), LinearRegression()).fit(X, y))
+    assert interpolates(DecisionTreeRegressor().fit(X, y))
+    assert interpolates(KNeighborsRegressor().fit(X, y))
+    assert interpolates(RandomForestRegressor(n_estimators=3).fit(X, y))
+    inner = MixtureOfExpertsRegressor(n_experts=1, max_iter=2).fit(X, y)
+    assert not interpolates(inner)

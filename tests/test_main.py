@@ -136,7 +136,7 @@ def test_bad_input_is_one_line_and_status_2(runs, case, message):
          "--n-samples applies to the generated data sets only, not to 'diabetes'"),
         (["--n-samples", "20", "--cv", "30"], "the data has 20 rows, fewer than --cv 30 folds"),
         (["--scoring", "accuracy"], "unknown score 'accuracy' for regression; choose from: "
-                                    "r2, rmse, mae, log_likelihood."),
+                                    "r2, rmse, mae, max_error, log_likelihood."),
         (["--estimators", "linear,nope"], "unknown estimator 'nope' for regression; choose "
                                           "from: linear, tree,"),
         (["--csv", "missing.csv", "--target", "y"],

@@ -432,6 +432,85 @@ def test_mixture_on_one_regime_is_close_to_its_single_expert(seed):
     assert mse_mixture <= mse_single * (1.0 + extra / 400)
 
 
+# ------------------------------------------------------------ honest noise
+def _one_regime(n_samples, noise, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n_samples, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + noise * rng.normal(size=n_samples)
+    return X, y
+
+
+def test_tree_experts_get_cross_fitted_noise_close_to_the_truth():
+    X, y = _one_regime(600, 0.3, 0)
+    deep = DecisionTreeRegressor(min_samples_leaf=1)
+    kwargs = dict(n_experts=2, max_iter=20, random_state=0)
+    honest = MixtureOfExpertsRegressor(deep, **kwargs).fit(X, y)
+    naive = MixtureOfExpertsRegressor(deep, noise_variance="in_sample", **kwargs).fit(X, y)
+    # A full-depth tree fits its rows exactly: in-sample, its noise is the floor.
+    assert np.all(naive.noise_variance_ < 0.01 * 0.3**2)
+    # Out of fold, a 1-nearest-leaf prediction errs by about twice the noise.
+    assert np.all(honest.noise_variance_ > 0.3**2) and np.all(honest.noise_variance_ < 4 * 0.3**2)
+    X_new, y_new = _one_regime(2_000, 0.3, 1)
+    assert honest.score_samples(X_new, y_new).mean() > naive.score_samples(X_new, y_new).mean() + 1
+
+
+def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
+    X, y = _one_regime(300, 0.3, 2)
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0)
+    model = MixtureOfExpertsRegressor(tree, n_experts=2, init=init, max_iter=1,
+                                      random_state=0).fit(X, y)
+    # The folds: one partition of the rows per fit, drawn from random_state.
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    folds = np.random.RandomState(seed).permutation(300) % 3
+    for k in range(2):
+        out_of_fold = np.empty(300)
+        for fold in range(3):
+            held = folds == fold
+            fold_tree = clone(model.experts_[k]).fit(X[~held], y[~held],
+                                                     sample_weight=init[~held, k])
+            out_of_fold[held] = fold_tree.predict(X[held])
+        expected = np.sum(init[:, k] * (y - out_of_fold) ** 2) / init[:, k].sum()
+        assert model.noise_variance_[k] == pytest.approx(expected, rel=1e-12)
+
+
+def test_linear_experts_keep_the_in_sample_noise_unless_asked():
+    X, y = _one_regime(400, 0.3, 3)
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    kwargs = dict(n_experts=2, init=init, max_iter=1, random_state=0)
+    auto = MixtureOfExpertsRegressor(LinearRegression(), **kwargs).fit(X, y)
+    residual = np.column_stack([y - expert.predict(X) for expert in auto.experts_])
+    in_sample = np.sum(init * residual**2, axis=0) / init.sum(axis=0)
+    assert_allclose(auto.noise_variance_, in_sample, rtol=1e-12)
+    crossed = MixtureOfExpertsRegressor(LinearRegression(), noise_variance="cross_fitted",
+                                        **kwargs).fit(X, y)
+    assert np.all(crossed.noise_variance_ > auto.noise_variance_)
+
+
+class _FailsOnFewerRows(RegressorMixin, BaseEstimator):
+    """A regressor whose fit raises on fewer rows than it first saw."""
+
+    def fit(self, X, y, sample_weight=None):
+        if getattr(type(self), "rows", None) is None:
+            type(self).rows = len(X)
+        if len(X) < type(self).rows:
+            raise ValueError("not enough rows")
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_failure_while_cross_fitting_names_the_expert():
+    X, y = _one_regime(60, 0.3, 4)
+    _FailsOnFewerRows.rows = None
+    with pytest.raises(RuntimeError, match=r"Expert 0 \(_FailsOnFewerRows\) failed to fit "
+                                           r"while its noise variance was cross-fitted: "
+                                           r"ValueError: not enough rows"):
+        MixtureOfExpertsRegressor(_FailsOnFewerRows(), n_experts=1, random_state=0).fit(X, y)
+
+
 # ------------------------------------------------------------ bookkeeping
 def test_convergence_warning_names_remedies():
     X, y = make_switching_regression(200, 2, 2, random_state=0)
