@@ -35,7 +35,7 @@ from ._experts import (
     weight_parameter,
 )
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
-from ._init import initial_responsibilities
+from ._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS, initial_responsibilities, random_partition
 from ._kernels import e_step, kernel_threads
 from ._ridge import ScaledRidge, column_scale
 from ._validation import (
@@ -52,6 +52,9 @@ from ._validation import (
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
+# Starts whose final total log-likelihood is within this many nats of the best
+# one reached the same optimum, for ``n_starts_at_best_``.
+_SAME_OPTIMUM_NATS = 0.01
 
 
 class _Workspace:
@@ -155,7 +158,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "gate_features": [None, "array-like"],
         "expert_features": [None, "array-like"],
         "assignment": [StrOptions({"soft", "hard", "stochastic"})],
-        "init": [StrOptions({"kmeans", "random"}), "array-like"],
+        "init": [StrOptions({"auto", "kmeans", "random", "emem"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -178,7 +181,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         gate_features=None,
         expert_features=None,
         assignment="soft",
-        init="kmeans",
+        init="auto",
         n_init=1,
         max_iter=100,
         tol=1e-5,
@@ -412,6 +415,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
         self.init_lower_bounds_ = histories
+        # Within 0.01 nats of the best total (penalised) log-likelihood.
+        margin = _SAME_OPTIMUM_NATS / float(sample_weight.sum())
+        self.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin for run in runs)
         self._set_fitted(best)
         return self
 
@@ -427,17 +433,39 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         with kernel_threads(n_kernel_threads):
             if resume:
                 run, resp = self._resumed_run(), None
+            elif isinstance(init, str) and init == "emem":
+                run = self._best_short_run(templates, routes, gate_template, data,
+                                           start_state, n_jobs)
+                resp = None
             else:
-                experts = seeded_clones(templates, start_state)
-                gate = seeded_clones([gate_template], start_state)[0]
-                run = _Run(experts, list(routes), gate, {})
+                run = self._fresh_run(templates, routes, gate_template, start_state)
                 resp = initial_responsibilities(
                     init, data.X, self._init_targets(data.y), data.sample_weight,
-                    len(experts), start, start_state,
+                    len(run.experts), start, start_state,
                 )
-            self._run_em(run, resp, data, start_state, n_jobs)
+            if run.n_iter < self.max_iter:
+                self._run_em(run, resp, data, start_state, n_jobs)
         self._print_start(start, run, time.perf_counter() - started)
         return run
+
+    def _fresh_run(self, templates, routes, gate_template, random_state):
+        """A run with new seeded clones of the experts and the gate."""
+        experts = seeded_clones(templates, random_state)
+        gate = seeded_clones([gate_template], random_state)[0]
+        return _Run(experts, list(routes), gate, {})
+
+    def _best_short_run(self, templates, routes, gate_template, data, random_state, n_jobs):
+        """Short-run EM (emEM): the best of ``EMEM_SHORT_RUNS`` runs of ``EMEM_SHORT_ITER``
+        iterations, each from a random partition of the rows; it is then continued."""
+        best = None
+        for _ in range(EMEM_SHORT_RUNS):
+            run = self._fresh_run(templates, routes, gate_template, random_state)
+            resp = random_partition(data.X.shape[0], len(run.experts), random_state)
+            self._run_em(run, resp, data, random_state, n_jobs,
+                         max_iter=min(EMEM_SHORT_ITER, self.max_iter))
+            if best is None or run.lower_bound > best.lower_bound:
+                best = run
+        return best
 
     def _gate_template(self):
         if self.gate is None:
@@ -457,8 +485,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return _Run(experts, [weight_parameter(e) for e in experts],
                     copy.deepcopy(self.gate_), params)
 
-    def _run_em(self, run, resp, data, random_state, n_jobs):
-        """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``."""
+    def _run_em(self, run, resp, data, random_state, n_jobs, max_iter=None):
+        """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``.
+
+        ``resp`` None continues ``run`` from its fitted parameters (a warm start,
+        or a short run of emEM), counting its iterations on from ``run.n_iter``;
+        ``max_iter`` None means the estimator's.
+        """
+        max_iter = self.max_iter if max_iter is None else max_iter
+        run.converged = False
         X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
         context = dict(data.context)
         total_weight = float(sample_weight.sum())
@@ -478,7 +513,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # iterations) until the log-likelihood stalls; then one step solves the gate's
         # problem, and the fit has converged only if the log-likelihood still does not move.
         gate_em_step = True
-        for n_iter in range(1, self.max_iter + 1):
+        for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             targets = self._assign(resp, random_state)
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)

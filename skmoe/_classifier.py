@@ -84,7 +84,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         gate_features=None,
         expert_features=None,
         assignment="soft",
-        init="kmeans",
+        init="auto",
         n_init=1,
         max_iter=100,
         tol=1e-5,

@@ -25,16 +25,24 @@ _SHARED = {
         drawn from its responsibilities, anew every iteration (stochastic EM,
         reproducible with ``random_state``). The reported log-likelihood is
         the mixture's in every case; it never decreases only for ``"soft"``.""",
-    "init": """init : {"kmeans", "random"} or array-like of shape (n_samples, n_experts), \
-default="kmeans"
-        Initial responsibilities. ``"kmeans"``: k-means on the standardised
-        ``[X, y]``, later starts on weighted bootstraps of the rows so that
-        every start differs; ``"random"``: Dirichlet(1) rows; an array:
-        non-negative rows summing to one (later starts mix it with Dirichlet
-        rows).""",
+    "init": """init : {"auto", "kmeans", "random", "emem"} or array-like of shape \
+(n_samples, n_experts), default="auto"
+        Initial responsibilities of each start. ``"kmeans"``: k-means on the
+        standardised ``[X, y]``, later starts on weighted bootstraps of the
+        rows; ``"random"``: Dirichlet(1) rows, new for every start;
+        ``"auto"``: k-means for the first start and random rows for the
+        others (k-means finds regimes that are clusters in one start, random
+        starts explore where regimes overlap in x and differ in y given x);
+        ``"emem"``: short-run EM, each start the best of 5 runs of 5 EM
+        iterations from random partitions of the rows, then continued; an
+        array: non-negative rows summing to one (later starts mix it with
+        Dirichlet rows).""",
     "n_init": """n_init : int, default=1
         Number of EM starts; the one with the highest penalised
-        log-likelihood is kept.""",
+        log-likelihood is kept. ``n_starts_at_best_`` says how many reached
+        it. A single start is a k-means start (``init="auto"``); on data
+        whose regimes overlap, use several (to compare with another
+        package's best of 20 starts, 20).""",
     "max_iter": """max_iter : int, default=100
         Maximum number of EM iterations per start.""",
     "tol": """tol : float, default=1e-5
@@ -107,6 +115,11 @@ default="kmeans"
         Each expert's mean gate probability on the training rows (weighted).
     init_lower_bounds_ : list of list of float
         The same, for every start, in the order they ran.
+    n_starts_at_best_ : int
+        How many starts ended within 0.01 nats (of the total penalised
+        log-likelihood) of the best one: close to ``n_init`` when the optimum
+        is stable, 1 when only one start found it (more starts may find a
+        better one). With ``warm_start``, 1.
     gate_scaler_ : StandardScaler
         Standardises the gate's columns (with the sample weights), so that the
         gate's penalty does not depend on the units of the features.

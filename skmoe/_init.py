@@ -3,6 +3,12 @@
 Every start of a fit with ``n_init > 1`` begins from a different point, so that
 restarts explore rather than repeat one partition:
 
+* ``"auto"`` (the default): ``"kmeans"`` for the first start, ``"random"`` for
+  every later one. k-means finds regimes that are clusters of the inputs and
+  of y, in one start; on data whose regimes overlap in x and differ in y given
+  x (and on real data sets from R) its restarts kept finding the same
+  partition, often a poor optimum, where random starts reached the best one
+  (``benchmarks/bench_starts.py``).
 * ``"kmeans"``: the first start runs k-means on all standardised rows; each
   later start runs it on a weighted bootstrap of the rows with its own seed and
   assigns every row to the nearest of those centres. On small data, k-means++
@@ -15,6 +21,11 @@ restarts explore rather than repeat one partition:
 * ``"random"``: each start draws its own Dirichlet(1) rows.
 * an array: the first start uses it as given; each later start mixes it half
   and half with Dirichlet(1) rows.
+* ``"emem"`` (short-run EM, Biernacki, Celeux & Govaert 2003) is run by the EM
+  loop: each start is the best of ``EMEM_SHORT_RUNS`` runs of
+  ``EMEM_SHORT_ITER`` iterations, each from a random partition of the rows
+  (:func:`random_partition`, as flexmix's random starts), continued to
+  convergence.
 """
 
 import warnings
@@ -25,9 +36,14 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 # Rows on which k-means looks for its centres at most.
 KMEANS_MAX_ROWS = 50_000
+# Short-run EM: runs per start, and EM iterations of each (the budget of one
+# start is EMEM_SHORT_RUNS * EMEM_SHORT_ITER iterations before the best is continued).
+EMEM_SHORT_RUNS = 5
+EMEM_SHORT_ITER = 5
 
 
 def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
@@ -35,7 +51,7 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
 
     Parameters
     ----------
-    init : {"kmeans", "random"} or ndarray of shape (n_samples, n_experts)
+    init : {"auto", "kmeans", "random"} or ndarray of shape (n_samples, n_experts)
         The strategy, or a validated array.
     X : ndarray of shape (n_samples, n_features)
         Training inputs.
@@ -56,6 +72,8 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         Non-negative rows summing to one.
     """
     n_samples = X.shape[0]
+    if isinstance(init, str) and init == "auto":
+        init = "kmeans" if start == 0 else "random"
     if isinstance(init, str) and init == "kmeans":
         return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state)
     if isinstance(init, str) and init == "random":
@@ -63,6 +81,30 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
     resp = np.array(init, dtype=np.float64)
     if start > 0:
         resp = 0.5 * resp + 0.5 * random_state.dirichlet(np.ones(n_experts), size=n_samples)
+    return resp
+
+
+def random_partition(n_samples, n_experts, random_state):
+    """One-hot responsibilities of a uniformly random partition of the rows.
+
+    Every expert gets at least one row when there are enough rows, so that no
+    expert starts empty.
+
+    Parameters
+    ----------
+    n_samples, n_experts : int
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+    """
+    labels = random_state.randint(n_experts, size=n_samples)
+    if n_samples >= n_experts:
+        labels[random_state.choice(n_samples, size=n_experts, replace=False)] = np.arange(
+            n_experts)
+    resp = np.zeros((n_samples, n_experts))
+    resp[np.arange(n_samples), labels] = 1.0
     return resp
 
 
@@ -87,11 +129,14 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
             fit_data, weights = data[rows], weights[rows]
     # ``fit_data`` is this function's own copy: k-means may centre it in place.
     kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed, copy_x=False)
-    with warnings.catch_warnings():
+    # One OpenMP thread: k-means' threads spin at their barriers, and on a busy
+    # machine that made a k-means start on 300 rows take 365 ms instead of 7 ms
+    # (on 50,000 rows, 1.4 s instead of 0.2 s).
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
         # Fewer distinct points than experts is handled by the expert floor of the EM loop.
         warnings.simplefilter("ignore", ConvergenceWarning)
         kmeans.fit(fit_data, sample_weight=weights)
-    labels = kmeans.predict(data)
+        labels = kmeans.predict(data)
     resp = np.zeros((X.shape[0], n_experts))
     resp[np.arange(X.shape[0]), labels] = 1.0
     return resp

@@ -195,10 +195,11 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
     table : pandas.DataFrame
         One row per K: ``n_experts``, ``n_experts_fitted`` (experts that
         survived; fewer when some vanished), ``log_likelihood`` (training,
-        summed), ``n_parameters``, the criterion's column, ``converged`` and
-        ``best`` (True on the chosen row). A K whose fit lost experts is
-        reported but not chosen, unless every K lost some: it is a smaller
-        model under a larger name.
+        summed), ``n_parameters``, the criterion's column, ``converged``,
+        ``starts_at_best`` (how many of the ``n_init`` starts reached the
+        kept optimum, within 0.01 nats) and ``best`` (True on the chosen
+        row). A K whose fit lost experts is reported but not chosen, unless
+        every K lost some: it is a smaller model under a larger name.
     best_estimator : estimator
         The fitted model of the chosen K (for ``"cv"``, refitted on all rows).
     """
@@ -223,6 +224,7 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
             "log_likelihood": float(log_density.sum()),
             "n_parameters": _n_parameters_or_nan(model, criterion),
             "converged": model.converged_,
+            "starts_at_best": model.n_starts_at_best_,
         }
         if criterion in {"bic", "icl"}:
             row["bic"] = -2 * row["log_likelihood"] + row["n_parameters"] * np.log(n_rows)

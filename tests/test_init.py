@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmoe._init import initial_responsibilities
-from skmoe.datasets import make_switching_regression
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe._init import EMEM_SHORT_ITER, initial_responsibilities, random_partition
+from skmoe.datasets import make_gated_classification, make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @pytest.fixture
@@ -14,7 +17,7 @@ def data():
     return X, y, np.ones(300)
 
 
-@pytest.mark.parametrize("init", ["kmeans", "random"])
+@pytest.mark.parametrize("init", ["auto", "kmeans", "random"])
 def test_rows_are_probabilities(data, init):
     X, y, w = data
     resp = initial_responsibilities(init, X, y, w, 3, 0, np.random.RandomState(0))
@@ -95,3 +98,94 @@ def test_kmeans_on_many_rows_finds_centres_on_a_subset(monkeypatch):
     again = initial_responsibilities("kmeans", X, y, np.ones(1200), 3, 0,
                                      np.random.RandomState(1))
     assert_array_equal(resp, again)
+
+
+def test_auto_is_kmeans_for_the_first_start_and_random_after(data):
+    X, y, w = data
+    for start, strategy in [(0, "kmeans"), (1, "random"), (4, "random")]:
+        auto = initial_responsibilities("auto", X, y, w, 3, start, np.random.RandomState(7))
+        same = initial_responsibilities(strategy, X, y, w, 3, start, np.random.RandomState(7))
+        assert_array_equal(auto, same)
+
+
+def test_random_partition_is_one_hot_and_leaves_no_expert_empty():
+    rng = np.random.RandomState(0)
+    for n_samples, n_experts in [(5, 5), (40, 3), (1000, 7)]:
+        resp = random_partition(n_samples, n_experts, rng)
+        assert_array_equal(resp.sum(axis=1), 1.0)
+        assert set(np.unique(resp)) == {0.0, 1.0}
+        assert np.all(resp.sum(axis=0) >= 1)
+
+
+def _overlapping_regimes(seed, n_samples=300):
+    """Three regimes over the same x-range, differing in slope, with shares 50/35/15%
+    drawn independently of x: k-means on [x, y] sees no clusters to find."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(n_samples, 1))
+    regime = rng.choice(3, size=n_samples, p=[0.5, 0.35, 0.15])
+    y = (np.array([2.0, -1.0, 0.5])[regime] * x[:, 0] + np.array([0.0, 0.5, -1.0])[regime]
+         + 0.5 * rng.normal(size=n_samples))
+    return x, y
+
+
+def test_default_starts_find_the_best_optimum_of_overlapping_regimes():
+    X, y = _overlapping_regimes(0)
+    best = MixtureOfExpertsRegressor(init="random", n_init=50, random_state=123).fit(X, y)
+    margin = 0.01 / len(y)
+    found = [
+        MixtureOfExpertsRegressor(n_init=3, random_state=seed).fit(X, y).lower_bound_
+        >= best.lower_bound_ - margin
+        for seed in range(20)
+    ]
+    assert sum(found) >= 18
+
+
+@pytest.mark.parametrize("init", ["auto", "kmeans", "random", "emem"])
+@pytest.mark.parametrize("assignment", ["soft", "hard", "stochastic"])
+def test_every_strategy_is_deterministic_for_a_fixed_random_state(init, assignment):
+    X, y = _overlapping_regimes(1, n_samples=120)
+    kwargs = dict(init=init, n_init=2, assignment=assignment, max_iter=20, random_state=3)
+    first = MixtureOfExpertsRegressor(**kwargs).fit(X, y)
+    again = MixtureOfExpertsRegressor(**kwargs).fit(X, y)
+    assert first.init_lower_bounds_ == again.init_lower_bounds_
+    assert_array_equal(first.predict(X), again.predict(X))
+
+
+@pytest.mark.parametrize("init", ["auto", "random", "emem"])
+def test_log_likelihood_never_decreases_for_every_strategy(init):
+    X, y = _overlapping_regimes(2)
+    model = MixtureOfExpertsRegressor(init=init, n_init=3, tol=0.0, max_iter=40,
+                                      min_expert_weight=0.0, random_state=0).fit(X, y)
+    for history in model.init_lower_bounds_:
+        steps = np.diff(history[1:])
+        assert np.all(steps >= -1e-10 * np.abs(history[1:-1]).max())
+
+
+def test_emem_continues_the_best_of_its_short_runs():
+    X, y = _overlapping_regimes(3)
+    model = MixtureOfExpertsRegressor(init="emem", random_state=0).fit(X, y)
+    assert model.n_iter_ > EMEM_SHORT_ITER and model.converged_
+    # With max_iter no longer than a short run, the best short run is the fit.
+    short = MixtureOfExpertsRegressor(init="emem", max_iter=EMEM_SHORT_ITER,
+                                      random_state=0).fit(X, y)
+    assert short.n_iter_ == EMEM_SHORT_ITER
+    assert short.lower_bounds_ == model.lower_bounds_[:EMEM_SHORT_ITER]
+
+
+@pytest.mark.parametrize("init", ["auto", "random", "emem"])
+def test_strategies_fit_the_classifier(init):
+    X, y = make_gated_classification(300, 2, 2, 2, random_state=0)
+    kwargs = dict(init=init, n_init=2, max_iter=20, random_state=0)
+    first = MixtureOfExpertsClassifier(**kwargs).fit(X, y)
+    again = MixtureOfExpertsClassifier(**kwargs).fit(X, y)
+    assert first.init_lower_bounds_ == again.init_lower_bounds_
+    assert first.score(X, y) > 0.7
+
+
+def test_starts_at_best_counts_the_starts_within_a_hundredth_of_a_nat():
+    X, y = _overlapping_regimes(4)
+    model = MixtureOfExpertsRegressor(init="random", n_init=8, random_state=0).fit(X, y)
+    finals = np.array([history[-1] for history in model.init_lower_bounds_])
+    expected = np.sum(finals >= finals.max() - 0.01 / len(y))
+    assert model.n_starts_at_best_ == expected >= 1
+    assert model.lower_bound_ == finals.max()

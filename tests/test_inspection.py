@@ -123,6 +123,7 @@ def test_a_k_that_lost_experts_is_not_chosen():
     lost = table["n_experts_fitted"] < table["n_experts"]
     assert lost.iloc[2]
     assert table.loc[2, "bic"] < table.loc[1, "bic"]
+    assert (table["starts_at_best"] == 1).all()  # one start each: it is the best
     assert not table.loc[lost, "best"].any()
     assert best.n_experts_ == best.n_experts
 
