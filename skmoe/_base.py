@@ -31,8 +31,10 @@ from ._experts import (
     n_expert_parameters,
     n_fitted_parameters,
     seeded_clones,
+    shared_weight_free_prefix,
     warn_unweighted,
     weight_parameter,
+    with_prefix,
 )
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
 from ._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS, initial_responsibilities, random_partition
@@ -90,6 +92,8 @@ class _Run:
         self.n_iter = 0
         self.responsibility_total = None
         self.gate_share = None
+        # This start's copy of the likelihood's context (see _likelihood_m_step).
+        self.context = None
 
     @property
     def lower_bound(self):
@@ -367,6 +371,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             gate_scaler = StandardScaler(with_mean=not sp.issparse(X))
             gate_scaler.fit(_columns(X, gate_columns), sample_weight=sample_weight)
         X_expert = _columns(X, expert_columns)
+        # A Pipeline expert whose earlier steps ignore the weights is transformed once;
+        # EM then fits its final steps, and the fitted experts are put back together.
+        prefix = None if resume else shared_weight_free_prefix(templates, X_expert)
+        pipelines = templates
+        if prefix is not None:
+            X_expert = prefix.transform(X_expert)
+            templates = [template.steps[-1][1] for template in templates]
+            routes = [weight_parameter(template) for template in templates]
         context = self._likelihood_context(X_expert, y, sample_weight)
         X_gate = _standardised_gate_rows(X, gate_columns, gate_scaler, gate_template)
         # ScaledRidge experts fitted from Gram matrices need the columns' spread:
@@ -414,6 +426,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
+        if prefix is not None:
+            best.experts = [with_prefix(pipeline, prefix, expert)
+                            for pipeline, expert in zip(pipelines, best.experts)]
         self.init_lower_bounds_ = histories
         # Within 0.01 nats of the best total (penalised) log-likelihood.
         margin = _SAME_OPTIMUM_NATS / float(sample_weight.sum())
@@ -495,7 +510,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         max_iter = self.max_iter if max_iter is None else max_iter
         run.converged = False
         X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
-        context = dict(data.context)
+        if run.context is None:
+            run.context = dict(data.context)
+        context = run.context
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf

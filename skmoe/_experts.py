@@ -1,5 +1,6 @@
 """Experts: cloning and seeding, how sample weights reach them, and their parallel fits."""
 
+import copy
 import inspect
 import warnings
 
@@ -7,12 +8,20 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    PolynomialFeatures,
+    SplineTransformer,
+    StandardScaler,
+)
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
-from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram
 from ._ridge import column_scale as _ridge_column_scale
+from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
 
 
 def expert_templates(experts, n_experts, default):
@@ -119,6 +128,53 @@ def warn_unweighted(experts):
                 stacklevel=5,
             )
     return routes
+
+
+# Transformers whose fit on the same rows gives the same result whatever the
+# weights (a Pipeline routes the weights to its final step only): a Pipeline of
+# these before its final step can be transformed once per fit.
+_WEIGHT_FREE_TRANSFORMERS = (
+    PolynomialFeatures, SplineTransformer, FunctionTransformer, StandardScaler,
+    MinMaxScaler, MaxAbsScaler,
+)
+
+
+def shared_weight_free_prefix(templates, X):
+    """The transform steps shared by every expert, fitted on ``X``, or None.
+
+    When every expert is one and the same Pipeline template whose steps before
+    the final one are all weight-free transformers (exact types, not
+    subclasses), the EM loop can fit those steps once and fit the final
+    steps on the transformed rows: the same experts, without transforming
+    ``X`` in every M-step, and with linear final steps on the Gram path.
+
+    Parameters
+    ----------
+    templates : list of estimators
+        The experts' templates.
+    X : ndarray or sparse matrix
+        The experts' inputs.
+
+    Returns
+    -------
+    prefix : Pipeline or None
+        A fitted Pipeline of the shared transform steps.
+    """
+    first = templates[0]
+    if not (isinstance(first, Pipeline) and len(first.steps) > 1
+            and all(template is first for template in templates)):
+        return None
+    steps = first.steps[:-1]
+    if not all(type(step) in _WEIGHT_FREE_TRANSFORMERS for _, step in steps):
+        return None
+    return Pipeline([(name, clone(step)) for name, step in steps]).fit(X)
+
+
+def with_prefix(template, prefix, final):
+    """A clone of the Pipeline ``template`` made of the fitted ``prefix`` and ``final``."""
+    pipeline = clone(template)
+    pipeline.steps = [*copy.deepcopy(prefix.steps), (template.steps[-1][0], final)]
+    return pipeline
 
 
 def has_own_density(expert):
@@ -392,9 +448,10 @@ def n_fitted_parameters(expert):
     -------
     n_parameters : float
     """
+    ridge = scaled_ridge_of(expert)
+    if ridge is not None:
+        return ridge.effective_dof_
     final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
-    if isinstance(final, ScaledRidge):
-        return final.effective_dof_
     try:
         return n_expert_parameters(expert, 0)
     except ValueError:

@@ -13,7 +13,7 @@ from ._docstrings import fill_doc
 from ._experts import cross_fitted_predictions, has_own_density, interpolates
 from ._kernels import gaussian_log_likelihood
 from ._linear import fits_from_gram, linear_predictions
-from ._ridge import ScaledRidge, fits_scaled_ridge_from_gram, ridge_penalty
+from ._ridge import ScaledRidge, fits_scaled_ridge_from_gram, ridge_penalty, scaled_ridge_of
 from ._validation import Interval, StrOptions, check_is_estimator
 
 # An expert's noise variance is at least this fraction of the pooled residual
@@ -39,7 +39,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     ----------
     experts : regressor or list of regressors, default=None
         One regressor, cloned ``n_experts`` times, or a list of regressors for
-        heterogeneous experts. None means ``ScaledRidge(alpha=3.0)``: linear
+        heterogeneous experts. None means ``ScaledRidge(alpha=10.0)``: linear
         experts whose light penalty is measured in each feature's spread over
         the training set, so that an expert responsible for a narrow slice of
         the inputs cannot extrapolate wildly to other rows, and whose effect
@@ -202,11 +202,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             scale = np.average(y**2, weights=sample_weight) or 1.0
         context = {"variance_floor": self.var_floor * scale, "target_variance": scale}
         if self.noise_variance != "in_sample":
-            # One partition of the rows for the whole fit: the cross-fitted noise of an
-            # expert does not jitter from one M-step to the next with new folds.
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            folds = np.random.RandomState(seed).permutation(X.shape[0]) % _NOISE_FOLDS
-            context.update(folds=folds, fold_seed=seed)
+            # One partition of the rows for the whole fit (drawn when first needed):
+            # the cross-fitted noise does not jitter from one M-step to the next.
+            context["fold_seed"] = check_random_state(self.random_state).randint(
+                np.iinfo(np.int32).max)
         return context
 
     def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
@@ -248,6 +247,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 continue
             if has_own_density(expert):
                 continue
+            if "folds" not in context:
+                order = np.random.RandomState(context["fold_seed"]).permutation(X.shape[0])
+                context["folds"] = order % _NOISE_FOLDS
             predictions = cross_fitted_predictions(
                 expert, X, y, weights[:, k], context["folds"], context["fold_seed"], k)
             residuals[k] = weights[:, k] @ (y - predictions) ** 2
@@ -259,7 +261,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # the ridge fit with weights scaled by var(y) / s_k^2: a quiet expert is
         # barely shrunk, a noisy one more. The first M-step has no s_k yet and
         # takes s_k^2 = var(y).
-        ridge = np.array([isinstance(expert, ScaledRidge) for expert in experts])
+        ridge = np.array([scaled_ridge_of(expert) is not None for expert in experts])
         variance = params.get("noise_variance_")
         if not ridge.any() or variance is None:
             return weights

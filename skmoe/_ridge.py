@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.pipeline import Pipeline
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -180,22 +181,30 @@ def fit_scaled_ridges_from_grams(experts, grams, center, y_center, scale):
     return fitted
 
 
+def scaled_ridge_of(expert):
+    """The ScaledRidge an expert fits with: itself, or a Pipeline's final step; else None."""
+    while isinstance(expert, Pipeline):
+        expert = expert.steps[-1][1]
+    return expert if isinstance(expert, ScaledRidge) else None
+
+
 def ridge_penalty(expert):
     """The fitted expert's penalty ``alpha * sum((scale_ * coef_)^2)``; 0 for other experts.
 
     Parameters
     ----------
     expert : estimator
-        A fitted expert.
+        A fitted expert (a Pipeline is read through its final step).
 
     Returns
     -------
     penalty : float
         In squared units of the target.
     """
-    if not isinstance(expert, ScaledRidge):
+    ridge = scaled_ridge_of(expert)
+    if ridge is None:
         return 0.0
-    return float(expert.alpha * np.sum((expert.scale_ * expert.coef_) ** 2))
+    return float(ridge.alpha * np.sum((ridge.scale_ * ridge.coef_) ** 2))
 
 
 class ScaledRidge(RegressorMixin, BaseEstimator):

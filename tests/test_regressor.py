@@ -328,6 +328,31 @@ def test_more_experts_than_distinct_targets_gives_finite_model():
     assert np.all(model.noise_variance_ > 0)
 
 
+class _OwnPolynomialFeatures(PolynomialFeatures):
+    """A subclass: not known to ignore the weights, so transformed in every M-step."""
+
+
+@pytest.mark.parametrize("final", [LinearRegression(tol=0.0), ScaledRidge(alpha=10.0)])
+def test_weight_free_pipeline_prefix_is_transformed_once_with_the_same_fit(final):
+    X, y = make_switching_regression(400, 2, 2, noise=0.2, random_state=3)
+    y = y + X[:, 0] ** 2
+    kwargs = dict(n_experts=2, n_init=2, max_iter=15, tol=0.0, random_state=0)
+    fast = MixtureOfExpertsRegressor(
+        make_pipeline(PolynomialFeatures(2, include_bias=False), final), **kwargs).fit(X, y)
+    slow = MixtureOfExpertsRegressor(
+        make_pipeline(_OwnPolynomialFeatures(2, include_bias=False), final), **kwargs).fit(X, y)
+    assert_allclose(fast.init_lower_bounds_, slow.init_lower_bounds_, rtol=1e-8)
+    assert_allclose(fast.predict(X), slow.predict(X), rtol=1e-8, atol=1e-10)
+    for expert in fast.experts_:
+        assert isinstance(expert, Pipeline)
+        assert type(expert[0]) is PolynomialFeatures and expert[0].n_output_features_ == 5
+        assert expert[-1].coef_.shape == (5,)
+    assert fast.experts_[0][0] is not fast.experts_[1][0]
+    # Warm start resumes on the put-together Pipelines.
+    fast.set_params(warm_start=True, max_iter=3).fit(X, y)
+    assert np.all(np.isfinite(fast.predict(X)))
+
+
 # ----------------------------------------------- degenerate experts (issue 19)
 def _wide_regimes(n_samples, n_features, seed):
     """Two regimes split on the first feature, with more features than a small expert can fit."""
