@@ -7,6 +7,7 @@ future scikit-learn release that moves them needs a fix in one file.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -17,6 +18,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
+    "BaseSearchCV",
     "HasMethods",
     "Interval",
     "StrOptions",

@@ -80,7 +80,7 @@ from ._base import BaseMixtureOfExperts
 from ._classifier import MixtureOfExpertsClassifier
 from ._experts import has_own_density
 from ._regressor import MixtureOfExpertsRegressor
-from ._validation import HasMethods, Interval, StrOptions, validate_params
+from ._validation import BaseSearchCV, HasMethods, Interval, StrOptions, validate_params
 
 __all__ = [
     "FAMILIES",
@@ -270,10 +270,14 @@ def default_baselines(task, *, n_experts=3, random_state=0):
 
 
 def _final_step(estimator):
-    """The estimator at the end of (nested) Pipelines."""
-    while isinstance(estimator, Pipeline):
-        estimator = estimator.steps[-1][1]
-    return estimator
+    """The estimator at the end of (nested) Pipelines and hyper-parameter searches."""
+    while True:
+        if isinstance(estimator, Pipeline):
+            estimator = estimator.steps[-1][1]
+        elif isinstance(estimator, BaseSearchCV):
+            estimator = getattr(estimator, "best_estimator_", estimator.estimator)
+        else:
+            return estimator
 
 
 _FAMILY_TYPES = (
@@ -298,7 +302,10 @@ _FAMILY_TYPES = (
 
 
 def estimator_family(estimator):
-    """The family an estimator belongs to, looking through Pipelines.
+    """The family an estimator belongs to, looking through Pipelines and searches.
+
+    A hyper-parameter search (``GridSearchCV``, ``RandomizedSearchCV``, ...)
+    belongs to the family of the estimator it tunes.
 
     Parameters
     ----------
@@ -503,7 +510,10 @@ def _has_predictive_std(estimator):
 def _own_log_density(estimator, X, y):
     """``log p(y | x)`` per row from a fitted estimator with its own density."""
     Xt = X
-    while isinstance(estimator, Pipeline):
+    while isinstance(estimator, (Pipeline, BaseSearchCV)):
+        if isinstance(estimator, BaseSearchCV):
+            estimator = estimator.best_estimator_
+            continue
         Xt = estimator[:-1].transform(Xt)
         estimator = estimator.steps[-1][1]
     return np.asarray(estimator.score_samples(Xt, y), dtype=np.float64)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from joblib import parallel_backend
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import BaseEstimator, RegressorMixin, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, RegressorMixin, clone, is_classifier, is_regressor
 from sklearn.ensemble import BaggingRegressor, RandomForestClassifier, StackingRegressor
 from sklearn.linear_model import BayesianRidge, LinearRegression, LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-from sklearn.model_selection import KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -501,3 +501,18 @@ def test_compare_and_verdicts_on_the_default_baselines(classification_data):
     lines = verdicts(results)
     assert len(lines) == 3
     assert lines[-1].startswith("Verdict: a mixture of experts")
+
+
+def test_a_search_over_a_mixture_is_a_mixture_scored_by_its_own_density(regression_data):
+    X, y = regression_data
+    search = GridSearchCV(make_pipeline(StandardScaler(), _small_moe_regressor()),
+                          {"mixtureofexpertsregressor__n_experts": [1, 2]}, cv=2)
+    assert estimator_family(search) == "mixture of experts"
+    cv = KFold(3, shuffle=True, random_state=0)
+    results = compare(X, y, {"search": search}, cv=cv, scoring=["log_likelihood"])
+    assert results.loc["search", "density"] == "model"
+    train, test = next(cv.split(X))
+    fitted = clone(search).fit(X[train], y[train])
+    moe = fitted.best_estimator_[-1]
+    expected = moe.score_samples(fitted.best_estimator_[0].transform(X[test]), y[test]).mean()
+    assert_allclose(results.attrs["fold_scores"]["search"]["log_likelihood"][0], expected)
