@@ -77,9 +77,9 @@ def solve_scaled_ridge(xx, xy, scale, alpha):
     Returns
     -------
     coef : ndarray of shape (n_problems, n_features)
-        Solutions, in the units of the inputs. The systems are solved in
-        standardised units, where the penalty bounds the smallest eigenvalue
-        away from zero.
+        Solutions, in the units of the inputs (NaN where a system could not
+        be solved). The systems are solved in standardised units, where the
+        penalty bounds the smallest eigenvalue away from zero.
     dof : ndarray of shape (n_problems,)
         Effective degrees of freedom of each fit, ``trace((xx + alpha D)^-1
         xx)``: ``sum_j lambda_j / (lambda_j + alpha)`` over the eigenvalues
@@ -94,7 +94,13 @@ def solve_scaled_ridge(xx, xy, scale, alpha):
     dof = np.empty(xy.shape[0])
     for k in range(xy.shape[0]):
         right = np.column_stack([xy[k] / scale, standardised[k]])
-        solution = scipy.linalg.solve(penalised[k], right, assume_a="pos", check_finite=False)
+        try:
+            solution = scipy.linalg.solve(penalised[k], right, assume_a="pos",
+                                          check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            # Not positive definite after rounding (or not finite): NaN marks it.
+            coef[k], dof[k] = np.nan, np.nan
+            continue
         coef[k] = solution[:, 0]
         dof[k] = np.trace(solution[:, 1:])
     return coef / scale, dof
@@ -316,6 +322,11 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
             xy = weighted.T @ (y - y_mean)
         coef, dof = solve_scaled_ridge(xx[None], xy[None], scale,
                                        np.array([float(self.alpha)]))
+        if not np.all(np.isfinite(coef)):
+            raise ValueError(
+                "ScaledRidge could not solve its penalised normal equations: the "
+                "inputs or weights are not finite, or too large to square."
+            )
         self.coef_ = coef[0]
         self.effective_dof_ = float(dof[0]) + float(self.fit_intercept)
         self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0

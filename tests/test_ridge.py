@@ -161,3 +161,23 @@ def test_quiet_experts_are_barely_shrunk():
     model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
     coef = np.array(sorted(expert.coef_.tolist() for expert in model.experts_))
     assert_allclose(coef, np.array(sorted(params.coef.tolist())), atol=0.01)
+
+
+def test_unsolvable_system_is_marked_and_refused(monkeypatch):
+    import skmoe._ridge as ridge
+
+    # Not positive definite: NaN, and the Gram path leaves the expert to its own fit.
+    xx = np.array([[[1.0, 0.0], [0.0, -50.0]]])
+    coef, dof = ridge.solve_scaled_ridge(xx, np.ones((1, 2)), np.ones(2), np.array([1.0]))
+    assert np.all(np.isnan(coef)) and np.isnan(dof[0])
+    grams = np.zeros((1, 4, 4))
+    grams[0, 2, 2] = 1.0
+    grams[0, :2, :2] = [[1.0, 0.0], [0.0, -50.0]]
+    assert ridge.fit_scaled_ridges_from_grams([ScaledRidge()], grams, np.zeros(2), 0.0,
+                                              np.ones(2)) == [None]
+    # The own fit refuses what it cannot solve.
+    monkeypatch.setattr(ridge, "solve_scaled_ridge",
+                        lambda xx, xy, scale, alpha: (np.full(xy.shape, np.nan), np.full(1, 0.0)))
+    X, y, _ = _problem(8, n_samples=20)
+    with pytest.raises(ValueError, match="could not solve its penalised normal equations"):
+        ScaledRidge().fit(X, y)
