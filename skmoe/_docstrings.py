@@ -66,8 +66,9 @@ _SHARED = {
     "n_jobs": """n_jobs : int, default=None
         Number of joblib workers. With ``n_init > 1`` the starts run in
         parallel; with one start, the experts of each M-step are fitted in
-        parallel (plain LinearRegression experts on dense data excepted:
-        they are fitted together from their Gram matrices, in one pass).
+        parallel (plain LinearRegression and ScaledRidge experts on dense
+        data excepted: they are fitted together from their Gram matrices, in
+        one pass).
         Workers are threads by default (scikit-learn's trees and
         BLAS/LAPACK release the GIL, and threads share X instead of copying
         it every M-step); ``joblib.parallel_config(backend="loky")`` selects
