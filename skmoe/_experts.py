@@ -451,11 +451,11 @@ def n_fitted_parameters(expert):
     ridge = scaled_ridge_of(expert)
     if ridge is not None:
         return ridge.effective_dof_
-    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
     try:
         return n_expert_parameters(expert, 0)
     except ValueError:
         pass
+    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
     if hasattr(final, "get_n_leaves") and hasattr(final, "tree_"):
         return int(final.get_n_leaves())
     return 1
