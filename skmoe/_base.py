@@ -244,9 +244,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Constants of the likelihood computed once per fit (e.g. a variance floor)."""
 
     @abstractmethod
-    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
+    def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         """Update the likelihood parameters after the experts' fits.
 
+        ``weights`` are the rows' responsibilities times their sample weights;
+        ``fit_weights`` the weights the experts were fitted with (see
+        :meth:`_expert_fit_weights`), which clones refitted here must use too.
         ``context`` is this start's own copy of :meth:`_likelihood_context`: the
         hook may add to it what it fixes at the start's first M-step.
 
@@ -549,7 +552,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                     break
                 previous = -np.inf
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
-                                                          context, run.workspace)
+                                                          fit_weights, context, run.workspace)
             run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
             if resp.shape != log_lik.shape:
                 resp = np.empty_like(log_lik)

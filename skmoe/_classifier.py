@@ -170,7 +170,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _likelihood_context(self, X, y, sample_weight):
         return {}
 
-    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
+    def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         out = workspace.array("log_lik", (X.shape[0], len(experts)))
         return {}, self._log_likelihood(experts, {}, X, y, out)
 

@@ -208,7 +208,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 np.iinfo(np.int32).max)
         return context
 
-    def _likelihood_m_step(self, experts, X, y, weights, context, workspace):
+    def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         shape = (X.shape[0], len(experts))
         # Not kept in the workspace: alive only here, they stay out of the memory
         # peak of the experts' fits.
@@ -218,7 +218,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
         log_lik *= log_lik
         residuals = np.einsum("ik,ik->k", weights, log_lik)
-        self._cross_fit_noise(experts, X, y, weights, context, residuals)
+        self._cross_fit_noise(experts, X, y, weights, fit_weights, context, residuals)
         if "pooled_floor" not in context:
             # Fixed at the start's first M-step, so that every later M-step maximises
             # one objective under one constraint and EM still never decreases it.
@@ -237,9 +237,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         _replace_own_densities(experts, X, y, log_lik)
         return log_lik
 
-    def _cross_fit_noise(self, experts, X, y, weights, context, residuals):
+    def _cross_fit_noise(self, experts, X, y, weights, fit_weights, context, residuals):
         """Replace the weighted squared residuals of the experts whose in-sample
-        residuals understate their noise by cross-fitted ones (in place)."""
+        residuals understate their noise by cross-fitted ones (in place).
+
+        The clones are fitted with the experts' own fit weights (which differ from
+        ``weights`` by a factor per column for ScaledRidge experts), the residuals
+        are weighted by ``weights``."""
         if self.noise_variance == "in_sample":
             return
         for k, expert in enumerate(experts):
@@ -251,7 +255,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 order = np.random.RandomState(context["fold_seed"]).permutation(X.shape[0])
                 context["folds"] = order % _NOISE_FOLDS
             predictions = cross_fitted_predictions(
-                expert, X, y, weights[:, k], context["folds"], context["fold_seed"], k)
+                expert, X, y, fit_weights[:, k], context["folds"], context["fold_seed"], k)
             residuals[k] = weights[:, k] @ (y - predictions) ** 2
 
     def _expert_fit_weights(self, experts, params, weights, context, workspace):

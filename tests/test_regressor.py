@@ -512,6 +512,39 @@ def test_linear_experts_keep_the_in_sample_noise_unless_asked():
     assert np.all(crossed.noise_variance_ > auto.noise_variance_)
 
 
+def test_cross_fitted_ridge_clones_are_fitted_with_the_experts_own_weights(monkeypatch):
+    # A ScaledRidge expert is fitted with weights w * h * var(y) / s_k^2; the clones
+    # that estimate its noise out of fold must see the same weights, or they are
+    # shrunk differently from the expert whose noise they estimate.
+    import skmoe._base
+    import skmoe._regressor
+
+    fitted_with, cloned_with = [], []
+    fit_experts = skmoe._base.fit_experts
+    cross_fitted = skmoe._regressor.cross_fitted_predictions
+
+    def recording_fit(experts, routes, X, y, weights, *args):
+        fitted_with.append(weights.copy())
+        return fit_experts(experts, routes, X, y, weights, *args)
+
+    def recording_cross_fit(expert, X, y, weight, folds, seed, index):
+        cloned_with.append((len(fitted_with), index, weight.copy()))
+        return cross_fitted(expert, X, y, weight, folds, seed, index)
+
+    monkeypatch.setattr(skmoe._base, "fit_experts", recording_fit)
+    monkeypatch.setattr(skmoe._regressor, "cross_fitted_predictions", recording_cross_fit)
+    X, y = _one_regime(200, 0.3, 5)
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    MixtureOfExpertsRegressor(ScaledRidge(alpha=10.0), n_experts=2, init=init, max_iter=3,
+                              noise_variance="cross_fitted", random_state=0).fit(X, y)
+    assert len(cloned_with) == 6
+    for n_fits, k, weight in cloned_with:
+        assert_array_equal(weight, fitted_with[n_fits - 1][:, k])
+    # From the second M-step on, the noise rescales the weights: the check above
+    # would fail if the clones got the responsibilities alone.
+    assert not np.allclose(fitted_with[1].sum(axis=0), fitted_with[0].sum(axis=0))
+
+
 class _FailsOnFewerRows(RegressorMixin, BaseEstimator):
     """A regressor whose fit raises on fewer rows than it first saw."""
 
