@@ -61,7 +61,7 @@ def fits_from_gram(expert, X):
     )
 
 
-def weighted_grams(X, y, weights, fit_intercept):
+def weighted_grams(X, y, weights, fit_intercept, shift=None):
     """The weighted Gram matrices of ``z_i = [x_i - c, 1, y_i - c_y]``, one per column.
 
     Parameters
@@ -75,6 +75,10 @@ def weighted_grams(X, y, weights, fit_intercept):
     fit_intercept : bool
         Shift X and y by their means (``c``, ``c_y``) so that centring each
         expert's matrix cancels no digits; without intercept, no shift.
+    shift : tuple of (ndarray of shape (n_features,), float), default=None
+        ``(c, c_y)`` to use instead of the means of these rows (with
+        ``fit_intercept``): matrices of subsets of the rows computed with one
+        shift add up to the matrix of their union.
 
     Returns
     -------
@@ -88,7 +92,9 @@ def weighted_grams(X, y, weights, fit_intercept):
     n_samples, n_features = X.shape
     n_experts = weights.shape[1]
     n_columns = n_features + 2
-    if fit_intercept:
+    if fit_intercept and shift is not None:
+        center, y_center = shift
+    elif fit_intercept:
         # The means through BLAS: NumPy's reduction along the rows of a narrow X
         # costs more than the whole Gram pass on small data. Any shift near the
         # data's centre serves.

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._linear import weighted_grams
 from ._validation import Interval, _fit_context, check_sample_weight
 
 # Rows per block when the column scale of a large array is computed: the
@@ -53,7 +54,12 @@ def column_scale(X):
             block = X[start:start + _SCALE_BLOCK_ROWS] - mean
             variance += np.einsum("ij,ij->j", block, block)
         variance /= n_samples
-    scale = np.sqrt(variance)
+    return _scale_of(variance)
+
+
+def _scale_of(variance):
+    """Standard deviations from column variances; 1 for a column without spread."""
+    scale = np.sqrt(np.maximum(variance, 0.0))
     # As StandardScaler: a column without spread keeps its units (the penalty then
     # holds its coefficient to what the data ask, usually zero).
     scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(scale)))] = 1.0
@@ -185,6 +191,85 @@ def fit_scaled_ridges_from_grams(experts, grams, center, y_center, scale):
         expert.n_features_in_ = n_features
         fitted[k] = expert
     return fitted
+
+
+def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
+    """Each row's prediction by each ScaledRidge expert refitted without the row's fold.
+
+    The refit is what ``ScaledRidge.fit`` gives on the other folds' rows with
+    their weights (its ``scale_`` the spread of those rows), computed as
+    :func:`fit_scaled_ridges_from_grams` computes the experts themselves: one
+    pass over the rows gives every fold's weighted Gram matrices (with one
+    shift, so that they add up), plus an unweighted one for the spread of the
+    columns, and the problem without fold ``f`` is the total minus fold
+    ``f``'s matrices. This costs about one Gram pass per M-step, where
+    refitting clones costs ``n_folds`` fits per expert.
+
+    Parameters
+    ----------
+    experts : list of ScaledRidge
+        Fitted experts that :func:`fits_scaled_ridge_from_gram` accepts on ``X``,
+        all with the same ``fit_intercept``; not modified.
+    X : ndarray of shape (n_samples, n_features)
+        Training inputs, float64.
+    y : ndarray of shape (n_samples,)
+        Training targets.
+    weights : ndarray of shape (n_samples, n_experts)
+        The weights each expert was fitted with.
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row, ``0 .. n_folds - 1``.
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_samples, n_experts)
+        Rows of a fold whose complement has no weight for an expert, or whose
+        refit cannot be solved, are predicted by the expert itself.
+    """
+    n_samples, n_experts = weights.shape
+    n_features = X.shape[1]
+    intercept = bool(experts[0].fit_intercept)
+    mean_weights = np.full(n_samples, 1.0 / n_samples)
+    shift = (mean_weights @ X, float(mean_weights @ y))
+    with_counts = np.column_stack([weights, np.ones(n_samples)])
+    fold_rows = [np.flatnonzero(folds == fold) for fold in range(int(folds.max()) + 1)]
+    # Always shifted: the unweighted matrix then gives the columns' spread
+    # without cancelling digits.
+    fold_grams = [weighted_grams(X[rows], y[rows], with_counts[rows], True, shift)[0]
+                  for rows in fold_rows]
+    total = np.sum(fold_grams, axis=0)
+    predictions = np.empty((n_samples, n_experts))
+    for rows, gram in zip(fold_rows, fold_grams):
+        kept = total - gram
+        counts = kept[-1]
+        n_kept = counts[n_features, n_features]
+        column_mean = counts[:n_features, n_features] / n_kept
+        scale = _scale_of(np.diag(counts)[:n_features] / n_kept - column_mean**2)
+        grams = kept[:-1]
+        if not intercept:
+            grams = _unshifted(grams, *shift)
+        kept_rows = np.ones(n_samples, dtype=bool)
+        kept_rows[rows] = False
+        # From the weights themselves: the difference of the matrices leaves
+        # rounding where no kept row has weight.
+        has_weight = np.any(weights[kept_rows] > 0, axis=0)
+        refits = [ScaledRidge(alpha=expert.alpha, fit_intercept=intercept)
+                  for expert in experts]
+        center, y_center = shift if intercept else (np.zeros(n_features), 0.0)
+        refits = fit_scaled_ridges_from_grams(refits, grams, center, y_center, scale)
+        for k, refit in enumerate(refits):
+            model = refit if refit is not None and has_weight[k] else experts[k]
+            predictions[rows, k] = X[rows] @ model.coef_ + model.intercept_
+    return predictions
+
+
+def _unshifted(grams, center, y_center):
+    """Gram matrices of ``[x, 1, y]`` from those of ``[x - c, 1, y - c_y]``."""
+    n_features = center.shape[0]
+    # z = M z_shifted with M the identity plus the shift in the constant's column.
+    move = np.eye(n_features + 2)
+    move[:n_features, n_features] = center
+    move[n_features + 1, n_features] = y_center
+    return move @ grams @ move.T
 
 
 def scaled_ridge_of(expert):

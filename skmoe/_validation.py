@@ -193,7 +193,7 @@ def check_responsibilities(init, n_samples, n_experts):
     resp = np.array(init, dtype=np.float64)
     if resp.shape != (n_samples, n_experts):
         raise ValueError(
-            "init must be 'kmeans', 'random' or an array of shape "
+            "init must be 'auto', 'kmeans', 'random', 'emem' or an array of shape "
             f"(n_samples, n_experts)=({n_samples}, {n_experts}), got an array of "
             f"shape {resp.shape}."
         )

@@ -155,7 +155,8 @@ def test_every_strategy_is_deterministic_for_a_fixed_random_state(init, assignme
 def test_log_likelihood_never_decreases_for_every_strategy(init):
     X, y = _overlapping_regimes(2)
     model = MixtureOfExpertsRegressor(init=init, n_init=3, tol=0.0, max_iter=40,
-                                      min_expert_weight=0.0, random_state=0).fit(X, y)
+                                      min_expert_weight=0.0, noise_variance="in_sample",
+                                      random_state=0).fit(X, y)
     for history in model.init_lower_bounds_:
         steps = np.diff(history[1:])
         assert np.all(steps >= -1e-10 * np.abs(history[1:-1]).max())

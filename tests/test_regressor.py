@@ -21,6 +21,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate
+from skmoe._regressor import noise_folds
 from skmoe.datasets import make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -73,7 +74,7 @@ def test_penalised_log_likelihood_never_decreases(seed, weighted, solver):
                                      random_state=seed)
     weights = np.random.RandomState(seed).uniform(0.2, 3, size=len(y)) if weighted else None
     model = MixtureOfExpertsRegressor(n_experts=3, gate=SoftmaxGate(solver=solver), max_iter=60,
-                                      tol=0, random_state=seed)
+                                      tol=0, noise_variance="in_sample", random_state=seed)
     model.fit(X, y, sample_weight=weights)
     bounds = np.array(model.lower_bounds_)
     assert len(bounds) == 60
@@ -485,9 +486,8 @@ def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
     tree = DecisionTreeRegressor(max_depth=4, random_state=0)
     model = MixtureOfExpertsRegressor(tree, n_experts=2, init=init, max_iter=1,
                                       random_state=0).fit(X, y)
-    # The folds: one partition of the rows per fit, drawn from random_state.
-    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
-    folds = np.random.RandomState(seed).permutation(300) % 3
+    # The folds: one fixed partition of the rows for a given number of rows.
+    folds = np.random.RandomState(0).permutation(300) % 3
     for k in range(2):
         out_of_fold = np.empty(300)
         for fold in range(3):
@@ -512,37 +512,68 @@ def test_linear_experts_keep_the_in_sample_noise_unless_asked():
     assert np.all(crossed.noise_variance_ > auto.noise_variance_)
 
 
-def test_cross_fitted_ridge_clones_are_fitted_with_the_experts_own_weights(monkeypatch):
-    # A ScaledRidge expert is fitted with weights w * h * var(y) / s_k^2; the clones
+def test_cross_fitted_ridge_refits_get_the_experts_own_weights(monkeypatch):
+    # A ScaledRidge expert is fitted with weights w * h * var(y) / s_k^2; the refits
     # that estimate its noise out of fold must see the same weights, or they are
     # shrunk differently from the expert whose noise they estimate.
     import skmoe._base
     import skmoe._regressor
 
-    fitted_with, cloned_with = [], []
+    fitted_with, refitted_with = [], []
     fit_experts = skmoe._base.fit_experts
-    cross_fitted = skmoe._regressor.cross_fitted_predictions
+    cross_fitted = skmoe._regressor.cross_fitted_ridge_predictions
 
     def recording_fit(experts, routes, X, y, weights, *args):
         fitted_with.append(weights.copy())
         return fit_experts(experts, routes, X, y, weights, *args)
 
-    def recording_cross_fit(expert, X, y, weight, folds, seed, index):
-        cloned_with.append((len(fitted_with), index, weight.copy()))
-        return cross_fitted(expert, X, y, weight, folds, seed, index)
+    def recording_cross_fit(experts, X, y, weights, folds):
+        refitted_with.append((len(fitted_with), weights.copy()))
+        return cross_fitted(experts, X, y, weights, folds)
 
     monkeypatch.setattr(skmoe._base, "fit_experts", recording_fit)
-    monkeypatch.setattr(skmoe._regressor, "cross_fitted_predictions", recording_cross_fit)
+    monkeypatch.setattr(skmoe._regressor, "cross_fitted_ridge_predictions", recording_cross_fit)
     X, y = _one_regime(200, 0.3, 5)
     init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
     MixtureOfExpertsRegressor(ScaledRidge(alpha=10.0), n_experts=2, init=init, max_iter=3,
-                              noise_variance="cross_fitted", random_state=0).fit(X, y)
-    assert len(cloned_with) == 6
-    for n_fits, k, weight in cloned_with:
-        assert_array_equal(weight, fitted_with[n_fits - 1][:, k])
+                              random_state=0).fit(X, y)
+    assert len(refitted_with) == 3
+    for n_fits, weights in refitted_with:
+        assert_array_equal(weights, fitted_with[n_fits - 1])
     # From the second M-step on, the noise rescales the weights: the check above
-    # would fail if the clones got the responsibilities alone.
+    # would fail if the refits got the responsibilities alone.
     assert not np.allclose(fitted_with[1].sum(axis=0), fitted_with[0].sum(axis=0))
+
+
+def test_default_experts_get_cross_fitted_noise_and_linear_regression_in_sample():
+    X, y = _one_regime(300, 0.3, 6)
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    kwargs = dict(n_experts=2, init=init, max_iter=1, random_state=0)
+    default = MixtureOfExpertsRegressor(**kwargs).fit(X, y)
+    folds = noise_folds(300)
+    for k, expert in enumerate(default.experts_):
+        out_of_fold = np.empty(300)
+        for fold in range(3):
+            held = folds == fold
+            refit = clone(expert).fit(X[~held], y[~held], sample_weight=init[~held, k])
+            out_of_fold[held] = refit.predict(X[held])
+        expected = np.sum(init[:, k] * (y - out_of_fold) ** 2) / init[:, k].sum()
+        assert default.noise_variance_[k] == pytest.approx(expected, rel=1e-7)
+    ols = MixtureOfExpertsRegressor(LinearRegression(), **kwargs).fit(X, y)
+    residual = np.column_stack([y - expert.predict(X) for expert in ols.experts_])
+    assert_allclose(ols.noise_variance_, np.sum(init * residual**2, axis=0) / init.sum(axis=0),
+                    rtol=1e-12)
+
+
+def test_noise_folds_do_not_depend_on_the_seed():
+    X, y = _one_regime(300, 0.3, 7)
+    init = np.eye(2)[(X[:, 0] > 0).astype(int)]
+    fits = [MixtureOfExpertsRegressor(n_experts=2, init=init, max_iter=5,
+                                      random_state=seed).fit(X, y) for seed in (0, 1)]
+    # Same start, different seeds: the same objective, the same fit.
+    assert fits[0].lower_bounds_ == pytest.approx(fits[1].lower_bounds_, rel=1e-12)
+    assert_array_equal(noise_folds(300), noise_folds(300))
+    assert np.bincount(noise_folds(300)).tolist() == [100, 100, 100]
 
 
 class _FailsOnFewerRows(RegressorMixin, BaseEstimator):

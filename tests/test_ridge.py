@@ -10,7 +10,12 @@ from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge
 from skmoe._linear import weighted_grams
-from skmoe._ridge import column_scale, fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram
+from skmoe._ridge import (
+    column_scale,
+    cross_fitted_ridge_predictions,
+    fit_scaled_ridges_from_grams,
+    fits_scaled_ridge_from_gram,
+)
 from skmoe.datasets import make_switching_regression
 
 
@@ -113,6 +118,28 @@ def test_gram_solution_equals_own_fit(fit_intercept, offset):
         assert expert.effective_dof_ == pytest.approx(own.effective_dof_, rel=1e-9)
         assert_allclose(expert.scale_, own.scale_, rtol=1e-10)
         assert expert.n_features_in_ == own.n_features_in_
+
+
+@pytest.mark.parametrize("fit_intercept, offset", [(True, 0.0), (True, 1e4), (False, 0.0),
+                                                   (False, 10.0)])
+def test_cross_fitted_predictions_equal_refits_without_each_fold(fit_intercept, offset):
+    X, y, weights = _problem(8, n_samples=601, offset=offset)
+    # The third expert has weight in fold 0 only: without fold 0 it has no rows.
+    folds = np.random.default_rng(0).permutation(601) % 3
+    weights[:, 2] = np.where(folds == 0, weights[:, 2], 0.0)
+    experts = [ScaledRidge(alpha=a, fit_intercept=fit_intercept).fit(X, y, weights[:, k])
+               for k, a in enumerate((0.5, 3.0, 50.0))]
+    predictions = cross_fitted_ridge_predictions(experts, X, y, weights, folds)
+    for k, expert in enumerate(experts):
+        for fold in range(3):
+            held = folds == fold
+            if not np.any(weights[~held, k] > 0):
+                expected = expert.predict(X[held])
+            else:
+                refit = ScaledRidge(alpha=expert.alpha, fit_intercept=fit_intercept)
+                refit.fit(X[~held], y[~held], sample_weight=weights[~held, k])
+                expected = refit.predict(X[held])
+            assert_allclose(predictions[held, k], expected, rtol=1e-7, atol=1e-7 * np.std(y))
 
 
 def test_which_experts_take_the_gram_path():
