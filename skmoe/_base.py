@@ -48,12 +48,16 @@ from ._validation import (
     check_is_estimator,
     check_n_samples,
     check_responsibilities,
+    check_resumed_columns,
     check_sample_weight,
     check_sparse_input,
     resolve_columns,
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
+# The parameters a warm start ignores: the resumed model keeps its experts, gate and columns.
+_IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_features",
+                      "init", "n_init")
 # Starts whose final total log-likelihood is within this many nats of the best
 # one reached the same optimum, for ``n_starts_at_best_``.
 _SAME_OPTIMUM_NATS = 0.01
@@ -118,6 +122,30 @@ def _columns(X, columns):
     if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
         return X
     return X[:, columns]
+
+
+def _same_setting(a, b):
+    """Whether two values of a parameter are the same setting (estimators by their parameters)."""
+    if hasattr(a, "get_params") or hasattr(b, "get_params"):
+        return (type(a) is type(b)
+                and _same_setting(a.get_params(deep=False), b.get_params(deep=False)))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_setting(a[key], b[key]) for key in a))
+    if isinstance(a, np.random.RandomState) or isinstance(b, np.random.RandomState):
+        return (isinstance(a, np.random.RandomState) and isinstance(b, np.random.RandomState)
+                and _same_setting(a.get_state(), b.get_state()))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
+    if isinstance(a, (list, tuple, np.ndarray)) or isinstance(b, (list, tuple, np.ndarray)):
+        try:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        except (TypeError, ValueError):
+            return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 @functools.cache
@@ -342,9 +370,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
         check_solver_input(self.gate, X)
         resume = self.warm_start and hasattr(self, "converged_")
-        fitted_n_features = getattr(self, "n_features_in_", None)
+        if resume:
+            check_resumed_columns(self, X)
+            self._warn_ignored_on_resume()
+        # A resumed fit keeps the fitted columns' names, as predict does.
         X, y = self._validate_fit_data(
-            X, y, accept_sparse=["csr", "csc"], ensure_min_samples=2,
+            X, y, reset=not resume, accept_sparse=["csr", "csc"], ensure_min_samples=2,
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
         if sp.issparse(X):
@@ -352,15 +383,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
-        check_n_samples(X.shape[0], self.n_experts)
+        check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
         init = self.init
-        if not isinstance(init, str):
+        if not isinstance(init, str) and not resume:
             init = check_responsibilities(init, X.shape[0], self.n_experts)
-        if resume and X.shape[1] != fitted_n_features:
-            raise ValueError(
-                f"warm_start resumes the fitted model, which has {fitted_n_features} "
-                f"features; X has {X.shape[1]} features."
-            )
         routes = warn_unweighted(templates)
         if resume:
             expert_columns, gate_columns = self.expert_features_, self.gate_features_
@@ -436,8 +462,35 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # Within 0.01 nats of the best total (penalised) log-likelihood.
         margin = _SAME_OPTIMUM_NATS / float(sample_weight.sum())
         self.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin for run in runs)
+        if not resume:
+            # What a later warm start ignores, as this fit saw it.
+            self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
+                                      for name in _IGNORED_ON_RESUME}
         self._set_fitted(best)
         return self
+
+    def _warn_ignored_on_resume(self):
+        """Warn about the parameters a warm start ignores that changed since the fit."""
+        fitted = getattr(self, "_resume_settings_", None)
+        if fitted is None:
+            return
+        changed = [name for name, value in fitted.items()
+                   if not _same_setting(getattr(self, name), value)]
+        if not changed:
+            return
+        described = ", ".join(
+            f"{name}={getattr(self, name)!r} (fitted with {fitted[name]!r})"
+            if isinstance(fitted[name], (Integral, str)) else name
+            for name in changed
+        )
+        warnings.warn(
+            f"warm_start resumes the fitted model, which keeps its experts, gate and "
+            f"columns: {described} changed since it was fitted and "
+            f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
+            "anew with the new value.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
                    n_jobs, n_kernel_threads=None):

@@ -4,6 +4,8 @@ This is the only module that imports scikit-learn's private helpers, so that a
 future scikit-learn release that moves them needs a fix in one file.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
@@ -15,7 +17,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_feature_names, _check_sample_weight, _num_features
 
 __all__ = [
     "BaseSearchCV",
@@ -25,6 +27,7 @@ __all__ = [
     "_fit_context",
     "check_is_estimator",
     "check_n_samples",
+    "check_resumed_columns",
     "check_sample_weight",
     "check_sparse_input",
     "resolve_columns",
@@ -71,6 +74,43 @@ def check_n_samples(n_samples, n_experts):
         raise ValueError(
             f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
             f"n_samples={n_samples}."
+        )
+
+
+def check_resumed_columns(estimator, X):
+    """Refuse, for a warm start, columns other than those of the fit it resumes.
+
+    The same check as at predict time: the column names, when either fit had
+    them, must be the same and in the same order (X without names after a fit
+    with names only warns, as in ``predict``, when ``validate_data`` runs), and
+    the number of columns must be the same.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted estimator being resumed.
+    X : {array-like, sparse matrix}
+        The training inputs as given to ``fit``.
+    """
+    try:
+        with warnings.catch_warnings():
+            # validate_data(reset=False) gives these warnings once, afterwards.
+            warnings.simplefilter("ignore", UserWarning)
+            _check_feature_names(estimator, X, reset=False)
+    except ValueError as exc:
+        raise ValueError(
+            "warm_start resumes the fitted model, so X must have the columns it was "
+            f"fitted on, in the same order. {exc}".rstrip()
+        ) from None
+    try:
+        n_features = _num_features(X)
+    except TypeError:
+        # Not a 2-D array: validate_data says what is wrong.
+        return
+    if n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"warm_start resumes the fitted model, which has {estimator.n_features_in_} "
+            f"features; X has {n_features} features."
         )
 
 

@@ -9,12 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe.datasets import make_gated_classification, make_switching_regression
@@ -344,6 +347,89 @@ def test_warm_start_refuses_other_features_or_classes(data):
     with pytest.raises(ValueError, match=r"whose classes are \[0, 1, 2\]; y has classes "
                                          r"\[1, 2, 3\]"):
         clf.fit(Xc, yc + 1)
+
+
+_OTHER_COLUMNS = {
+    "reordered": lambda frame: frame[["c", "b", "a"]],
+    "renamed": lambda frame: frame.rename(columns={"c": "d"}),
+    "fewer": lambda frame: frame[["a", "b"]],
+    "more": lambda frame: frame.assign(d=frame["a"]),
+}
+
+
+@pytest.mark.parametrize("change", list(_OTHER_COLUMNS))
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_warm_start_refuses_columns_other_than_the_fitted_ones(change, estimator, make):
+    # Resumed on other columns, the gate and experts would read the wrong ones: a warm
+    # refit checks the columns as predict does.
+    X, y = make()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = estimator(n_experts=2, max_iter=3, warm_start=True, gate_features=["a"],
+                      random_state=0).fit(frame, y)
+    before = model.predict(frame)
+    with pytest.raises(ValueError, match="warm_start resumes the fitted model, so X must have "
+                                         "the columns it was fitted on, in the same order"):
+        model.fit(_OTHER_COLUMNS[change](frame), y)
+    assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+    assert_array_equal(model.predict(frame), before)
+    # The same columns resume.
+    model.fit(frame, y)
+
+
+def test_warm_start_in_a_pipeline_with_named_columns_refuses_reordered_columns():
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    pipeline = make_pipeline(
+        StandardScaler().set_output(transform="pandas"),
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3, warm_start=True, random_state=0),
+    ).fit(frame, y)
+    with pytest.raises(ValueError, match="warm_start resumes the fitted model"):
+        pipeline.fit(frame[["b", "a", "c"]], y)
+
+
+def test_warm_start_without_names_after_names_warns_as_predict_does():
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, warm_start=True,
+                                      random_state=0).fit(frame, y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.fit(X, y)
+    assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_warm_start_warns_about_the_parameters_it_ignores(estimator, make):
+    X, y = make()
+    model = estimator(n_experts=2, max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        # Unchanged parameters: no warning.
+        warnings.filterwarnings("error", message="warm_start")
+        model.fit(X, y)
+    model.set_params(n_experts=4)
+    with pytest.warns(UserWarning, match=r"warm_start resumes the fitted model, which keeps its "
+                                         r"experts, gate and columns: n_experts=4 \(fitted with "
+                                         r"2\) changed since it was fitted and is ignored"):
+        model.fit(X, y)
+    assert model.n_experts_ == 2
+    model.set_params(n_experts=2, gate_features=[0], n_init=3)
+    with pytest.warns(UserWarning, match="gate_features, n_init=3 \\(fitted with 1\\) changed "
+                                         "since it was fitted and are ignored"):
+        model.fit(X, y)
+    assert_array_equal(model.gate_features_, [0, 1, 2])
+    # Another expert with other parameters is a change too; a clone of the fitted one is not.
+    model.set_params(gate_features=None, n_init=1, experts=model._default_expert())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="warm_start")
+        model.set_params(experts=None).fit(X, y)
+    with pytest.warns(UserWarning, match=": experts changed"):
+        model.set_params(experts=make_pipeline(StandardScaler(), model._default_expert())).fit(
+            X, y)
 
 
 @pytest.mark.parametrize("estimator, make", [
