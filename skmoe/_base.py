@@ -314,16 +314,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            parts = [
-                *expert_templates(self.experts, self.n_experts, self._default_expert()),
-                self.gate if self.gate is not None else SoftmaxGate(),
-            ]
+            parts = self._parts()
             tags.input_tags.allow_nan = _all_accept(parts, "allow_nan")
             tags.input_tags.sparse = _all_accept(parts, "sparse")
         except (TypeError, ValueError, AttributeError):
             # Invalid parameters: fit will say what is wrong.
             pass
         return tags
+
+    def _parts(self):
+        """The experts' templates and the gate, whose tags the estimator's derive from."""
+        return [
+            *expert_templates(self.experts, self.n_experts, self._default_expert()),
+            self.gate if self.gate is not None else SoftmaxGate(),
+        ]
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -749,6 +753,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _validated_X(self, X):
         check_is_fitted(self)
         tags = self.__sklearn_tags__().input_tags
+        if sp.issparse(X) and not tags.sparse:
+            check_sparse_input(X, self._parts(), False)
         X = validate_data(
             self, X, reset=False, dtype=np.float64,
             accept_sparse=["csr", "csc"] if tags.sparse else False,
@@ -761,8 +767,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return _columns(X, self.expert_features_)
 
     def _gate_input(self, X):
-        """The columns of validated rows that the gate sees, standardised."""
-        return self.gate_scaler_.transform(_columns(X, self.gate_features_))
+        """The columns of validated rows that the gate sees, standardised.
+
+        A gate fitted on dense rows saw its columns centred: sparse rows are
+        made dense (the gate's columns only) to be centred the same way.
+        """
+        columns = _columns(X, self.gate_features_)
+        if sp.issparse(columns) and self.gate_scaler_.with_mean:
+            columns = columns.toarray()
+        return self.gate_scaler_.transform(columns)
 
     def _gate_log_proba(self, X):
         """Log gate probabilities of validated rows."""

@@ -182,7 +182,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             )
 
     def _validate_fit_data(self, X, y, **check_params):
-        return validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
+        # Any numeric y (float16, integers, booleans) as float64, as X: the kernels
+        # are compiled for float64.
+        return X, np.asarray(y, dtype=np.float64)
 
     def _validate_targets(self, y, n_samples):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe.datasets import make_gated_classification, make_switching_regression
+from skmoe.inspection import apply, posterior
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -448,3 +449,81 @@ def test_sparse_input_with_linear_experts_and_softmax_gate(estimator, make):
     # The gate sees scaled but uncentred sparse columns; its intercept absorbs the shift.
     assert_allclose(model.score_samples(sp.csr_matrix(X), y), dense.score_samples(X, y),
                     rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------ dtypes and formats
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.uint8, bool, object])
+def test_regressor_targets_of_any_numeric_dtype_fit_as_float64(dtype):
+    # A float16 y reached the compiled kernels, which know float64 only.
+    X, y = make_switching_regression(200, 2, 2, noise=0.2, random_state=0)
+    y = (y > 0) if dtype is bool else (np.round(y * 10) if dtype in (np.int8, np.uint8) else y)
+    y = np.abs(y) if dtype is np.uint8 else y
+    y_cast = np.asarray(y).astype(dtype)
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    model = MixtureOfExpertsRegressor(**params).fit(X, y_cast)
+    reference = MixtureOfExpertsRegressor(**params).fit(X, y_cast.astype(np.float64))
+    assert_array_equal(model.predict(X), reference.predict(X))
+    assert_array_equal(model.score_samples(X, y_cast), reference.score_samples(X, y_cast))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, bool, object])
+def test_features_of_any_numeric_dtype_fit_as_float64(dtype):
+    X, y = make_switching_regression(200, 2, 2, noise=0.2, random_state=0)
+    X = (X > 0) if dtype is bool else (np.round(X * 10) if dtype is np.int8 else X)
+    X_cast = np.asarray(X).astype(dtype)
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    model = MixtureOfExpertsRegressor(**params).fit(X_cast, y)
+    reference = MixtureOfExpertsRegressor(**params).fit(X_cast.astype(np.float64), y)
+    assert_array_equal(model.predict(X_cast), reference.predict(X_cast.astype(np.float64)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, bool, object])
+def test_classifier_labels_of_any_dtype(dtype):
+    X, y = make_gated_classification(200, 2, 2, 2, random_state=0)
+    # Object labels are strings (scikit-learn takes object integers for no known type).
+    labels = y.astype(str).astype(object) if dtype is object else y.astype(dtype)
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0).fit(X, labels)
+    assert_array_equal(model.classes_, np.unique(labels))
+    assert_array_equal(model.predict(X)[:20].astype(np.int64),
+                       MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0)
+                       .fit(X, y).predict(X)[:20])
+
+
+def _sparse_methods(model, X, y):
+    results = {"predict_gate": model.predict_gate(X), "score_samples": model.score_samples(X, y),
+               "bic": model.bic(X, y), "aic": model.aic(X, y), "apply": apply(model, X),
+               "posterior": posterior(model, X, y)}
+    if isinstance(model, MixtureOfExpertsRegressor):
+        results["predict"] = model.predict(X, return_std=True)
+    else:
+        results["predict_proba"] = model.predict_proba(X)
+        results["predict_log_proba"] = model.predict_log_proba(X)
+        results["predict"] = model.predict(X)
+    return results
+
+
+@pytest.mark.parametrize("fit_format", ["dense", "csr"])
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_sparse_rows_after_a_dense_fit_and_dense_after_sparse(fit_format, estimator, make):
+    # A dense fit centres the gate's columns: sparse rows reached the internal scaler,
+    # which refused them in terms of its own parameters.
+    X, y = make()
+    model = estimator(n_experts=2, max_iter=5, random_state=0)
+    model.fit(X if fit_format == "dense" else sp.csr_matrix(X), y)
+    dense = _sparse_methods(model, X, y)
+    for other in (sp.csr_matrix(X), sp.csc_matrix(X)):
+        for name, value in _sparse_methods(model, other, y).items():
+            assert_allclose(value, dense[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_sparse_rows_refused_in_skmoes_words_when_an_expert_needs_dense():
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(make_pipeline(StandardScaler(), LinearRegression()),
+                                      n_experts=2, max_iter=3, random_state=0).fit(X, y)
+    for method in (model.predict, model.predict_gate, lambda X: model.score_samples(X, y)):
+        with pytest.raises(TypeError, match="X is a sparse matrix, but Pipeline needs dense "
+                                            "input"):
+            method(sp.csr_matrix(X))
