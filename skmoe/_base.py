@@ -19,7 +19,6 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
@@ -39,7 +38,9 @@ from ._experts import (
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
 from ._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS, initial_responsibilities, random_partition
 from ._kernels import e_step, kernel_threads
+from ._linear import grams_are_safe
 from ._ridge import ScaledRidge, column_scale
+from ._scaling import fit_standard_scaler
 from ._validation import (
     HasMethods,
     Interval,
@@ -107,8 +108,10 @@ class _Run:
 class _FitData:
     """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
-    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale):
+    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale, grams):
         self.X = X
+        # Whether linear experts may be fitted from Gram matrices (see grams_are_safe).
+        self.grams = grams
         self.X_expert = X_expert
         self.expert_scale = expert_scale
         self.X_gate = X_gate
@@ -259,6 +262,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         ``check_params`` go to ``validate_data`` (sparse input, NaN, minimum rows).
         """
 
+    def _check_fit_targets(self, y, sample_weight):
+        """Refuse, before any work, validated targets the likelihood cannot represent.
+
+        Nothing to check by default; the regressor checks the spread of y.
+        """
+
     @abstractmethod
     def _validate_targets(self, y, n_samples):
         """Validate and encode y given at predict time (``score_samples``)."""
@@ -387,6 +396,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
+        self._check_fit_targets(y, sample_weight)
         check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
         init = self.init
         if not isinstance(init, str) and not resume:
@@ -401,8 +411,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                                              "expert_features")
             gate_columns = resolve_columns(self.gate_features, X.shape[1], names,
                                            "gate_features")
-            gate_scaler = StandardScaler(with_mean=not sp.issparse(X))
-            gate_scaler.fit(_columns(X, gate_columns), sample_weight=sample_weight)
+            gate_scaler = fit_standard_scaler(_columns(X, gate_columns), sample_weight,
+                                              with_mean=not sp.issparse(X))
         X_expert = _columns(X, expert_columns)
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
@@ -418,7 +428,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # the same for every M-step of every start, so computed once.
         expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
                         and any(isinstance(t, ScaledRidge) for t in templates) else None)
-        data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale)
+        data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
+                        grams_are_safe(X_expert, y, sample_weight))
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
@@ -602,7 +613,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
-                                          random_state, n_iter, data.expert_scale)
+                                          random_state, n_iter, data.expert_scale, data.grams)
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:

@@ -19,6 +19,9 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names, _check_sample_weight, _num_features
 
+# Largest total sample weight a fit accepts (see check_sample_weight).
+MAX_TOTAL_WEIGHT = 1e250
+
 __all__ = [
     "BaseSearchCV",
     "HasMethods",
@@ -39,6 +42,8 @@ __all__ = [
 def check_sample_weight(sample_weight, X):
     """Return float64 sample weights, refusing negative, NaN or all-zero weights.
 
+    Weights summing to more than ``MAX_TOTAL_WEIGHT`` are refused too.
+
     Parameters
     ----------
     sample_weight : array-like of shape (n_samples,) or None
@@ -55,9 +60,21 @@ def check_sample_weight(sample_weight, X):
         values = np.asarray(sample_weight)
         if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
             raise ValueError("sample_weight must be finite, got NaN or inf values.")
-    return _check_sample_weight(
+    sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
+    # The weighted sums of a fit (log-likelihood, gate loss, Gram matrices) multiply
+    # the weights by squares of standardised data: their total must leave room.
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not total <= MAX_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}, more than {MAX_TOTAL_WEIGHT:.0e}: the "
+            "weighted sums of the fit would overflow float64. Divide the weights by a "
+            "constant (only their size next to the penalties of the experts and the gate "
+            "depends on it)."
+        )
+    return sample_weight
 
 
 def check_n_samples(n_samples, n_experts):

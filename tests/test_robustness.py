@@ -174,6 +174,91 @@ def test_scale_of_y_and_features_only_rescales_predictions(y_scale):
     assert_allclose(scaled.predict_gate(X * feature_scale), base.predict_gate(X), atol=1e-7)
 
 
+@pytest.mark.parametrize("experts", [None, LinearRegression()], ids=["ScaledRidge", "linear"])
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+def test_regressor_is_scale_equivariant_over_the_float64_range(scale, experts):
+    # Squared residuals and Gram matrices of y or X near 1e160 overflowed (and of
+    # 1e-150 lost their digits): the fit gave another, silently wrong model.
+    X, y = make_switching_regression(300, 3, 2, noise=0.2, random_state=0)
+    params = dict(experts=experts, n_experts=2, random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(X, y)
+    mean, std = base.predict(X, return_std=True)
+    scaled_y = MixtureOfExpertsRegressor(**params).fit(X, y * scale)
+    scaled_mean, scaled_std = scaled_y.predict(X, return_std=True)
+    assert_allclose(scaled_mean / scale, mean, rtol=1e-6, atol=1e-9)
+    assert_allclose(scaled_std / scale, std, rtol=1e-6)
+    assert_allclose(scaled_y.score_samples(X, y * scale) + np.log(scale),
+                    base.score_samples(X, y), rtol=1e-6, atol=1e-9)
+    assert_allclose(scaled_y.lower_bound_ + np.log(scale), base.lower_bound_, rtol=1e-6)
+    # Every column scaled, and (ScaledRidge experts, which standardise them) columns at
+    # both ends of the range at once: least squares' own SVD cannot rank those.
+    factors = [np.full(3, scale)]
+    if experts is None:
+        factors.append(np.array([1.0, 1.0 / scale, scale]))
+    for factor in factors:
+        scaled_X = MixtureOfExpertsRegressor(**params).fit(X * factor, y)
+        assert_allclose(scaled_X.predict(X * factor), mean, rtol=1e-6, atol=1e-9)
+        assert_allclose(scaled_X.predict_gate(X * factor), base.predict_gate(X), atol=1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_features_at_the_ends_of_float64_keep_the_model(scale):
+    X, y = make_switching_regression(300, 3, 2, noise=0.2, random_state=0)
+    base = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    scaled = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X * scale, y)
+    assert_allclose(scaled.predict(X * scale), base.predict(X), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-100, 1e100])
+def test_classifier_is_feature_scale_equivariant_with_scale_free_experts(scale):
+    # The gate standardises its columns; the experts here standardise theirs (a bare
+    # logistic regression's penalty depends on the units). scikit-learn's
+    # StandardScaler squares the columns, hence scales within 1e+-150.
+    X, y = make_gated_classification(300, 3, 2, 3, random_state=0)
+    params = dict(experts=make_pipeline(StandardScaler(), LogisticRegression()), n_experts=2,
+                  max_iter=10, random_state=0)
+    base = MixtureOfExpertsClassifier(**params).fit(X, y)
+    scaled = MixtureOfExpertsClassifier(**params).fit(X * scale, y)
+    assert_allclose(scaled.predict_proba(X * scale), base.predict_proba(X), atol=1e-7)
+    assert_allclose(scaled.predict_gate(X * scale), base.predict_gate(X), atol=1e-7)
+
+
+@pytest.mark.parametrize("y_scale", [1e-160, 1e160, 1e300])
+def test_targets_beyond_the_range_of_noise_variances_are_refused(y_scale):
+    X, y = make_switching_regression(100, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match=r"y has a weighted standard deviation of .*, outside "
+                                         r"\[1e-152, 1e\+152\]: the experts' noise variances"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, y * y_scale)
+
+
+def test_one_huge_target_is_refused_in_skmoes_words():
+    # It ended in "Input X contains NaN" from k-means: a standardisation overflowed.
+    X, y = make_switching_regression(100, 2, 2, random_state=0)
+    y[0] = 1e300
+    with pytest.raises(ValueError, match="y has a weighted standard deviation of 9.95e\\+298"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_huge_sample_weights_fit_and_too_large_ones_are_refused(estimator, make):
+    # Weights of 1e200 ended in "Input X contains NaN" from k-means.
+    X, y = make()
+    # The L-BFGS gate: Newton's gate does not reach the same gate for such weights (a
+    # known limitation, see docs/robustness.rst).
+    params = dict(n_experts=2, max_iter=10, gate=SoftmaxGate(solver="lbfgs"), random_state=0)
+    huge = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e200))
+    large = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e100))
+    # Beside weights this large the penalties vanish alike: the same model.
+    method = "predict" if estimator is MixtureOfExpertsRegressor else "predict_proba"
+    assert_allclose(getattr(huge, method)(X), getattr(large, method)(X), rtol=1e-6, atol=1e-9)
+    assert np.isfinite(huge.lower_bound_)
+    with pytest.raises(ValueError, match="sample_weight sums to 2e\\+302, more than 1e\\+250"):
+        estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e300))
+
+
 def test_duplicated_rows_and_constant_feature():
     X, y = make_switching_regression(200, 2, 2, random_state=0)
     X = np.c_[np.repeat(X, 3, axis=0), np.full(600, 7.0)]
