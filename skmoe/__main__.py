@@ -182,6 +182,9 @@ def read_csv_dataset(path, target):
         raise _csv_error(path, f"cannot be read as CSV ({first}).") from None
     if frame.shape[0] == 0:
         raise _csv_error(path, "has a header but no data rows.")
+    if frame.shape[0] == 1:
+        raise _csv_error(path, "has a single data row: there is nothing to cross-validate. "
+                         "compare needs rows to train on in every fold.")
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         more = ", ..." if frame.shape[1] > 20 else ""
@@ -403,6 +406,8 @@ def run_compare(args):
             raise CommandError(f"unknown score {score!r} for {task}; choose from: "
                                f"{', '.join(valid)}.")
 
+    _check_training_rows(n_rows, args.cv, baselines, task, args.n_experts)
+
     say = print if not args.quiet else (lambda *a, **k: None)
     n_features = np.shape(X)[1]
     say(f"skmoe {__version__} compare: {name}: {description}")
@@ -451,6 +456,33 @@ def run_compare(args):
         say()
         say("Wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+# Rows a training fold needs for the default stacking: its 10 nearest neighbours
+# within its own 5-fold split, itself within the 3-fold split that gives the
+# out-of-fold residual variance of a regressor (10 * 5/4 * 3/2 rounded up).
+_STACKING_TRAINING_ROWS = {"regression": 20, "classification": 13}
+
+
+def _check_training_rows(n_rows, cv, estimators, task, n_experts):
+    """Refuse data whose training folds are too small for the chosen estimators."""
+    smallest = n_rows - -(-n_rows // cv)
+    needs = {"every estimator": 2}
+    if task == "regression":
+        needs["the out-of-fold residual variance (3 inner folds)"] = 3
+    mixtures = [name for name in estimators if name.startswith("moe_")]
+    if mixtures:
+        needs[f"{', '.join(mixtures)} (--n-experts {n_experts})"] = n_experts
+    if "stacking" in estimators:
+        needs["stacking (10 nearest neighbours in its own 5 folds)"] = (
+            _STACKING_TRAINING_ROWS[task])
+    who, need = max(needs.items(), key=lambda item: item[1])
+    if smallest < need:
+        raise CommandError(
+            f"the data has {n_rows} rows: with --cv {cv} the smallest training fold has "
+            f"{smallest} rows, fewer than the {need} that {who} needs. Use more rows, a "
+            "smaller --cv, or leave that estimator out with --estimators."
+        )
 
 
 def _positive_int(minimum):

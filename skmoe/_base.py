@@ -19,7 +19,6 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
@@ -39,7 +38,9 @@ from ._experts import (
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
 from ._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS, initial_responsibilities, random_partition
 from ._kernels import e_step, kernel_threads
+from ._linear import grams_are_safe
 from ._ridge import ScaledRidge, column_scale
+from ._scaling import fit_standard_scaler
 from ._validation import (
     HasMethods,
     Interval,
@@ -48,12 +49,16 @@ from ._validation import (
     check_is_estimator,
     check_n_samples,
     check_responsibilities,
+    check_resumed_columns,
     check_sample_weight,
     check_sparse_input,
     resolve_columns,
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
+# The parameters a warm start ignores: the resumed model keeps its experts, gate and columns.
+_IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_features",
+                      "init", "n_init")
 # Starts whose final total log-likelihood is within this many nats of the best
 # one reached the same optimum, for ``n_starts_at_best_``.
 _SAME_OPTIMUM_NATS = 0.01
@@ -103,8 +108,10 @@ class _Run:
 class _FitData:
     """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
-    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale):
+    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale, grams):
         self.X = X
+        # Whether linear experts may be fitted from Gram matrices (see grams_are_safe).
+        self.grams = grams
         self.X_expert = X_expert
         self.expert_scale = expert_scale
         self.X_gate = X_gate
@@ -118,6 +125,30 @@ def _columns(X, columns):
     if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
         return X
     return X[:, columns]
+
+
+def _same_setting(a, b):
+    """Whether two values of a parameter are the same setting (estimators by their parameters)."""
+    if hasattr(a, "get_params") or hasattr(b, "get_params"):
+        return (type(a) is type(b)
+                and _same_setting(a.get_params(deep=False), b.get_params(deep=False)))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_setting(a[key], b[key]) for key in a))
+    if isinstance(a, np.random.RandomState) or isinstance(b, np.random.RandomState):
+        return (isinstance(a, np.random.RandomState) and isinstance(b, np.random.RandomState)
+                and _same_setting(a.get_state(), b.get_state()))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
+    if isinstance(a, (list, tuple, np.ndarray)) or isinstance(b, (list, tuple, np.ndarray)):
+        try:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        except (TypeError, ValueError):
+            return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 @functools.cache
@@ -231,6 +262,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         ``check_params`` go to ``validate_data`` (sparse input, NaN, minimum rows).
         """
 
+    def _check_fit_targets(self, y, sample_weight):
+        """Refuse, before any work, validated targets the likelihood cannot represent.
+
+        Nothing to check by default; the regressor checks the spread of y.
+        """
+
     @abstractmethod
     def _validate_targets(self, y, n_samples):
         """Validate and encode y given at predict time (``score_samples``)."""
@@ -286,16 +323,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            parts = [
-                *expert_templates(self.experts, self.n_experts, self._default_expert()),
-                self.gate if self.gate is not None else SoftmaxGate(),
-            ]
+            parts = self._parts()
             tags.input_tags.allow_nan = _all_accept(parts, "allow_nan")
             tags.input_tags.sparse = _all_accept(parts, "sparse")
         except (TypeError, ValueError, AttributeError):
             # Invalid parameters: fit will say what is wrong.
             pass
         return tags
+
+    def _parts(self):
+        """The experts' templates and the gate, whose tags the estimator's derive from."""
+        return [
+            *expert_templates(self.experts, self.n_experts, self._default_expert()),
+            self.gate if self.gate is not None else SoftmaxGate(),
+        ]
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -342,9 +383,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
         check_solver_input(self.gate, X)
         resume = self.warm_start and hasattr(self, "converged_")
-        fitted_n_features = getattr(self, "n_features_in_", None)
+        if resume:
+            check_resumed_columns(self, X)
+            self._warn_ignored_on_resume()
+        # A resumed fit keeps the fitted columns' names, as predict does.
         X, y = self._validate_fit_data(
-            X, y, accept_sparse=["csr", "csc"], ensure_min_samples=2,
+            X, y, reset=not resume, accept_sparse=["csr", "csc"], ensure_min_samples=2,
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
         if sp.issparse(X):
@@ -352,15 +396,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
-        check_n_samples(X.shape[0], self.n_experts)
+        self._check_fit_targets(y, sample_weight)
+        check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
         init = self.init
-        if not isinstance(init, str):
+        if not isinstance(init, str) and not resume:
             init = check_responsibilities(init, X.shape[0], self.n_experts)
-        if resume and X.shape[1] != fitted_n_features:
-            raise ValueError(
-                f"warm_start resumes the fitted model, which has {fitted_n_features} "
-                f"features; X has {X.shape[1]} features."
-            )
         routes = warn_unweighted(templates)
         if resume:
             expert_columns, gate_columns = self.expert_features_, self.gate_features_
@@ -371,8 +411,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                                              "expert_features")
             gate_columns = resolve_columns(self.gate_features, X.shape[1], names,
                                            "gate_features")
-            gate_scaler = StandardScaler(with_mean=not sp.issparse(X))
-            gate_scaler.fit(_columns(X, gate_columns), sample_weight=sample_weight)
+            gate_scaler = fit_standard_scaler(_columns(X, gate_columns), sample_weight,
+                                              with_mean=not sp.issparse(X))
         X_expert = _columns(X, expert_columns)
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
@@ -388,7 +428,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # the same for every M-step of every start, so computed once.
         expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
                         and any(isinstance(t, ScaledRidge) for t in templates) else None)
-        data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale)
+        data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
+                        grams_are_safe(X_expert, y, sample_weight))
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
@@ -436,8 +477,35 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # Within 0.01 nats of the best total (penalised) log-likelihood.
         margin = _SAME_OPTIMUM_NATS / float(sample_weight.sum())
         self.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin for run in runs)
+        if not resume:
+            # What a later warm start ignores, as this fit saw it.
+            self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
+                                      for name in _IGNORED_ON_RESUME}
         self._set_fitted(best)
         return self
+
+    def _warn_ignored_on_resume(self):
+        """Warn about the parameters a warm start ignores that changed since the fit."""
+        fitted = getattr(self, "_resume_settings_", None)
+        if fitted is None:
+            return
+        changed = [name for name, value in fitted.items()
+                   if not _same_setting(getattr(self, name), value)]
+        if not changed:
+            return
+        described = ", ".join(
+            f"{name}={getattr(self, name)!r} (fitted with {fitted[name]!r})"
+            if isinstance(fitted[name], (Integral, str)) else name
+            for name in changed
+        )
+        warnings.warn(
+            f"warm_start resumes the fitted model, which keeps its experts, gate and "
+            f"columns: {described} changed since it was fitted and "
+            f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
+            "anew with the new value.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
                    n_jobs, n_kernel_threads=None):
@@ -545,7 +613,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
-                                          random_state, n_iter, data.expert_scale)
+                                          random_state, n_iter, data.expert_scale, data.grams)
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:
@@ -696,6 +764,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _validated_X(self, X):
         check_is_fitted(self)
         tags = self.__sklearn_tags__().input_tags
+        if sp.issparse(X) and not tags.sparse:
+            check_sparse_input(X, self._parts(), False)
         X = validate_data(
             self, X, reset=False, dtype=np.float64,
             accept_sparse=["csr", "csc"] if tags.sparse else False,
@@ -708,8 +778,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return _columns(X, self.expert_features_)
 
     def _gate_input(self, X):
-        """The columns of validated rows that the gate sees, standardised."""
-        return self.gate_scaler_.transform(_columns(X, self.gate_features_))
+        """The columns of validated rows that the gate sees, standardised.
+
+        A gate fitted on dense rows saw its columns centred: sparse rows are
+        made dense (the gate's columns only) to be centred the same way.
+        """
+        columns = _columns(X, self.gate_features_)
+        if sp.issparse(columns) and self.gate_scaler_.with_mean:
+            columns = columns.toarray()
+        return self.gate_scaler_.transform(columns)
 
     def _gate_log_proba(self, X):
         """Log gate probabilities of validated rows."""

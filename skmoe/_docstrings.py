@@ -85,9 +85,12 @@ _SHARED = {
         EM iteration (iteration, log-likelihood, change, seconds).""",
     "warm_start": """warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes EM from the
-        fitted experts, gate and likelihood parameters (``n_init``, ``init``,
-        ``experts``, ``gate``, ``gate_features`` and ``expert_features`` are
-        then ignored).""",
+        fitted experts, gate and likelihood parameters (``experts``,
+        ``n_experts``, ``gate``, ``gate_features``, ``expert_features``,
+        ``init`` and ``n_init`` are then ignored, with a UserWarning naming
+        those changed since the fit). X must have the columns of that fit:
+        the same number, and the same names in the same order, as at
+        prediction time; other columns raise a ValueError.""",
     "top_k": """top_k : int, default=None
         At prediction time (``predict``, ``predict_proba``), send each row
         only to its ``top_k`` most probable experts under the gate, with the

@@ -189,7 +189,7 @@ def has_own_density(expert):
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
-                column_scale=None):
+                column_scale=None, grams=True):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -217,6 +217,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     column_scale : ndarray of shape (n_features,), default=None
         ``skmoe._ridge.column_scale(X)``, computed once per fit by the caller;
         None computes it when a ScaledRidge expert needs it.
+    grams : bool, default=True
+        Whether linear experts may be fitted from Gram matrices; False when
+        the data's magnitudes would make them overflow or underflow
+        (``skmoe._linear.grams_are_safe``).
 
     Returns
     -------
@@ -233,7 +237,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
-    fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale)
+    fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale) if grams else {}
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))

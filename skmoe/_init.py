@@ -35,8 +35,9 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+from ._scaling import fit_standard_scaler, unit_weights
 
 # Rows on which k-means looks for its centres at most.
 KMEANS_MAX_ROWS = 50_000
@@ -109,6 +110,8 @@ def random_partition(n_samples, n_experts, random_state):
 
 
 def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
+    # k-means does not depend on the scale of the weights; large ones would overflow.
+    sample_weight = unit_weights(sample_weight)
     data = _standardised(X, sample_weight)
     if y is not None:
         target = _standardised(np.reshape(y, (X.shape[0], -1)), sample_weight)
@@ -146,5 +149,5 @@ def _standardised(X, sample_weight):
     """Columns with unit weighted variance (centred when dense); NaN set to the column mean."""
     if not sp.issparse(X) and np.isnan(X).any():
         X = SimpleImputer(strategy="mean", keep_empty_features=True).fit_transform(X)
-    scaler = StandardScaler(with_mean=not sp.issparse(X))
-    return scaler.fit_transform(X, sample_weight=sample_weight)
+    scaler = fit_standard_scaler(X, sample_weight, with_mean=not sp.issparse(X))
+    return scaler.transform(X)

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.linear_model import LinearRegression
 
 from ._kernels import solve_grams, weighted_design_block
+from ._scaling import magnitude
 
 # Rows per block: the products of a block (K (d + 2) columns) stay in cache.
 _BLOCK_ROWS = 1024
@@ -29,9 +30,40 @@ _BLOCK_ROWS = 1024
 # that the normal equations are trusted with: the solution then keeps about
 # nine of its sixteen digits, the rest is left to ``fit``'s own SVD.
 _MIN_EIGENVALUE_RATIO = 1e-6
+# Magnitudes of columns, targets and weights within which Gram matrices are safe.
+_GRAM_MAGNITUDE = (2.0**-150, 2.0**150)
 # How far above LinearRegression's ``tol`` cutoff the smallest singular value
 # must be for the Gram path to know that ``fit`` would keep every direction.
 _TOL_MARGIN = 10.0
+
+
+def grams_are_safe(X, y, sample_weight):
+    """Whether the weighted Gram matrices of X and y keep their digits in float64.
+
+    Their entries are weighted squares: with columns, targets and weights
+    between 2**-150 and 2**150 in magnitude (about 1e-45 to 1e45) they neither
+    overflow nor lose digits to underflow. Otherwise the experts' own ``fit``
+    (which works in scaled units, or by SVD) is used.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The experts' inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights.
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(X, np.ndarray) or np.ndim(y) != 1:
+        return True
+    values = [magnitude(X), magnitude(np.asarray(y, dtype=np.float64)[:, None]),
+              magnitude(sample_weight[:, None])]
+    return all(np.all((value >= _GRAM_MAGNITUDE[0]) & (value <= _GRAM_MAGNITUDE[1]))
+               for value in values)
 
 
 def fits_from_gram(expert, X):

@@ -12,7 +12,7 @@ from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._experts import cross_fitted_predictions, has_own_density, interpolates
 from ._kernels import gaussian_log_likelihood
-from ._linear import fits_from_gram, linear_predictions
+from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._ridge import (
     ScaledRidge,
     cross_fitted_ridge_predictions,
@@ -20,12 +20,16 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
+from ._scaling import magnitude, weighted_spread
 from ._validation import Interval, StrOptions, check_is_estimator
 
 # An expert's noise variance is at least this fraction of the pooled residual
 # variance: a ratio of about 30 in standard deviation between the quietest
 # expert and the noise of the whole fit.
 _POOLED_VARIANCE_FLOOR = 1e-3
+# Weighted standard deviations of y the regressor accepts: its noise variances
+# (and their floors, 1e-6 of var(y) by default) stay normal float64 numbers.
+_Y_SPREAD = (1e-152, 1e152)
 # Folds of the cross-fitted noise variance (as compare's out-of-fold residuals).
 _NOISE_FOLDS = 3
 
@@ -207,7 +211,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             )
 
     def _validate_fit_data(self, X, y, **check_params):
-        return validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
+        # Any numeric y (float16, integers, booleans) as float64, as X: the kernels
+        # are compiled for float64.
+        return X, np.asarray(y, dtype=np.float64)
 
     def _validate_targets(self, y, n_samples):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
@@ -219,17 +226,30 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _init_targets(self, y):
         return y
 
+    def _check_fit_targets(self, y, sample_weight):
+        mean, spread = weighted_spread(y, sample_weight)
+        # Constant y: its magnitude gives the noise variances their units.
+        spread = spread or abs(mean)
+        if spread and not _Y_SPREAD[0] <= spread <= _Y_SPREAD[1]:
+            raise ValueError(
+                f"y has a weighted standard deviation of {spread:.3g}, outside "
+                f"[{_Y_SPREAD[0]:.0e}, {_Y_SPREAD[1]:.0e}]: the experts' noise variances, "
+                "in units of y squared, and their floors would not be float64 numbers. "
+                f"Divide y by 1e{int(np.floor(np.log10(spread)))} and multiply the "
+                "predictions back."
+            )
+
     def _likelihood_context(self, X, y, sample_weight):
-        mean = np.average(y, weights=sample_weight)
-        scale = np.average((y - mean) ** 2, weights=sample_weight)
-        if scale == 0:
-            # Constant y: fall back to its magnitude so the floor keeps y's units.
-            scale = np.average(y**2, weights=sample_weight) or 1.0
+        mean, spread = weighted_spread(y, sample_weight)
+        # Constant y: fall back to its magnitude so the floor keeps y's units.
+        scale = spread**2 or mean**2 or 1.0
         context = {"variance_floor": self.var_floor * scale, "target_variance": scale}
         if self.noise_variance != "in_sample":
             # Seeds the resamples of experts that take no sample weights.
             context["fold_seed"] = check_random_state(self.random_state).randint(
                 np.iinfo(np.int32).max)
+            # Whether ScaledRidge experts may be refitted from fold Gram matrices.
+            context["grams"] = grams_are_safe(X, y, sample_weight)
         return context
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
@@ -241,6 +261,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # Gaussian kernel then overwrites.
         log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
         log_lik *= log_lik
+        # Large weights times squared residuals would overflow: the sums are taken
+        # with the weights divided by a power of two near the largest (exact).
+        unit = float(magnitude(np.array([[weights.max()]]))[0])
+        if unit != 1.0:
+            weights = weights / unit
         residuals = np.einsum("ik,ik->k", weights, log_lik)
         self._cross_fit_noise(experts, X, y, weights, fit_weights, context, residuals)
         if "pooled_floor" not in context:
@@ -278,7 +303,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         folds = context["folds"]
         for intercept in (True, False):
             # Plain ScaledRidge experts are refitted from fold Gram matrices at once.
-            ridges = [k for k in chosen if fits_scaled_ridge_from_gram(experts[k], X)
+            ridges = [k for k in chosen if context["grams"]
+                      and fits_scaled_ridge_from_gram(experts[k], X)
                       and experts[k].fit_intercept is intercept]
             if not ridges:
                 continue

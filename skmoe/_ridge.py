@@ -24,6 +24,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._linear import weighted_grams
+from ._scaling import divide_columns, magnitude, unit_weights
 from ._validation import Interval, _fit_context, check_sample_weight
 
 # Rows per block when the column scale of a large array is computed: the
@@ -44,25 +45,35 @@ def column_scale(X):
     scale : ndarray of shape (n_features,)
         Positive scales.
     """
+    # The spread of the columns divided by their magnitude (below 2), whose squares
+    # neither overflow nor underflow whatever the units of X.
+    unit = magnitude(X)
     if sp.issparse(X):
-        _, variance = mean_variance_axis(sp.csr_matrix(X, dtype=np.float64), axis=0)
+        _, variance = mean_variance_axis(divide_columns(sp.csr_matrix(X, dtype=np.float64), unit),
+                                         axis=0)
     else:
         n_samples = X.shape[0]
-        mean = np.full(n_samples, 1.0 / n_samples) @ X
+        mean = np.zeros(X.shape[1])
+        for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+            mean += (X[start:start + _SCALE_BLOCK_ROWS] / unit).sum(axis=0)
+        mean /= n_samples
         variance = np.zeros(X.shape[1])
         for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
-            block = X[start:start + _SCALE_BLOCK_ROWS] - mean
+            block = X[start:start + _SCALE_BLOCK_ROWS] / unit - mean
             variance += np.einsum("ij,ij->j", block, block)
         variance /= n_samples
-    return _scale_of(variance)
+    return _scale_of(variance, unit)
 
 
-def _scale_of(variance):
-    """Standard deviations from column variances; 1 for a column without spread."""
+def _scale_of(variance, unit):
+    """Standard deviations of columns from the variances of the columns divided by
+    ``unit``; 1 for a column without spread next to its magnitude."""
     scale = np.sqrt(np.maximum(variance, 0.0))
-    # As StandardScaler: a column without spread keeps its units (the penalty then
-    # holds its coefficient to what the data ask, usually zero).
-    scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(scale)))] = 1.0
+    # As StandardScaler: a column without spread (next to its magnitude) keeps its
+    # units (the penalty then holds its coefficient to what the data ask, usually zero).
+    constant = ~(scale > 10 * np.finfo(np.float64).eps)
+    scale *= unit
+    scale[constant] = 1.0
     return scale
 
 
@@ -228,6 +239,7 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     n_samples, n_experts = weights.shape
     n_features = X.shape[1]
     intercept = bool(experts[0].fit_intercept)
+    unit = magnitude(X)
     mean_weights = np.full(n_samples, 1.0 / n_samples)
     shift = (mean_weights @ X, float(mean_weights @ y))
     with_counts = np.column_stack([weights, np.ones(n_samples)])
@@ -243,7 +255,8 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         counts = kept[-1]
         n_kept = counts[n_features, n_features]
         column_mean = counts[:n_features, n_features] / n_kept
-        scale = _scale_of(np.diag(counts)[:n_features] / n_kept - column_mean**2)
+        scale = _scale_of((np.diag(counts)[:n_features] / n_kept - column_mean**2) / unit**2,
+                          unit)
         grams = kept[:-1]
         if not intercept:
             grams = _unshifted(grams, *shift)
@@ -390,31 +403,43 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
                              dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
         scale = column_scale(X)
-        total = sample_weight.sum()
+        # The problem in scaled form, so that no square over- or underflows: columns
+        # in units of their spread, y in units of a power of two near its largest
+        # value, and weights divided by the largest one (alpha with them, which
+        # leaves the solution unchanged).
+        largest_weight = sample_weight.max()
+        weights = unit_weights(sample_weight)
+        alpha = float(self.alpha) / largest_weight
+        y_unit = float(magnitude(y[:, None])[0])
+        y_scaled = y / y_unit
+        X_scaled = divide_columns(X, scale)
+        total = weights.sum()
         if self.fit_intercept:
-            x_mean = np.asarray(sample_weight @ X).ravel() / total
-            y_mean = float(sample_weight @ y) / total
+            x_mean = np.asarray(weights @ X_scaled).ravel() / total
+            y_mean = float(weights @ y_scaled) / total
         else:
             x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-        if sp.issparse(X):
-            weighted = X.multiply(sample_weight[:, None]).tocsc()
-            xx = np.asarray((X.T @ weighted).todense()) - total * np.outer(x_mean, x_mean)
-            xy = np.asarray(weighted.T @ y).ravel() - total * x_mean * y_mean
+        if sp.issparse(X_scaled):
+            weighted = X_scaled.multiply(weights[:, None]).tocsc()
+            xx = np.asarray((X_scaled.T @ weighted).todense()) - total * np.outer(x_mean, x_mean)
+            xy = np.asarray(weighted.T @ y_scaled).ravel() - total * x_mean * y_mean
         else:
-            centred = X - x_mean
-            weighted = centred * sample_weight[:, None]
-            xx = centred.T @ weighted
-            xy = weighted.T @ (y - y_mean)
-        coef, dof = solve_scaled_ridge(xx[None], xy[None], scale,
-                                       np.array([float(self.alpha)]))
+            X_scaled -= x_mean
+            weighted = X_scaled * weights[:, None]
+            xx = X_scaled.T @ weighted
+            xy = weighted.T @ (y_scaled - y_mean)
+        coef, dof = solve_scaled_ridge(xx[None], xy[None], np.ones(X.shape[1]),
+                                       np.array([alpha]))
         if not np.all(np.isfinite(coef)):
             raise ValueError(
                 "ScaledRidge could not solve its penalised normal equations: the "
                 "inputs or weights are not finite, or too large to square."
             )
-        self.coef_ = coef[0]
+        self.coef_ = coef[0] * y_unit / scale
         self.effective_dof_ = float(dof[0]) + float(self.fit_intercept)
-        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.intercept_ = (
+            (y_mean - float(x_mean @ coef[0])) * y_unit if self.fit_intercept else 0.0
+        )
         self.scale_ = scale
         return self
 

@@ -4,6 +4,8 @@ This is the only module that imports scikit-learn's private helpers, so that a
 future scikit-learn release that moves them needs a fix in one file.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
@@ -15,7 +17,10 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_feature_names, _check_sample_weight, _num_features
+
+# Largest total sample weight a fit accepts (see check_sample_weight).
+MAX_TOTAL_WEIGHT = 1e250
 
 __all__ = [
     "BaseSearchCV",
@@ -25,6 +30,7 @@ __all__ = [
     "_fit_context",
     "check_is_estimator",
     "check_n_samples",
+    "check_resumed_columns",
     "check_sample_weight",
     "check_sparse_input",
     "resolve_columns",
@@ -35,6 +41,8 @@ __all__ = [
 
 def check_sample_weight(sample_weight, X):
     """Return float64 sample weights, refusing negative, NaN or all-zero weights.
+
+    Weights summing to more than ``MAX_TOTAL_WEIGHT`` are refused too.
 
     Parameters
     ----------
@@ -52,9 +60,21 @@ def check_sample_weight(sample_weight, X):
         values = np.asarray(sample_weight)
         if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
             raise ValueError("sample_weight must be finite, got NaN or inf values.")
-    return _check_sample_weight(
+    sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
+    # The weighted sums of a fit (log-likelihood, gate loss, Gram matrices) multiply
+    # the weights by squares of standardised data: their total must leave room.
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not total <= MAX_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}, more than {MAX_TOTAL_WEIGHT:.0e}: the "
+            "weighted sums of the fit would overflow float64. Divide the weights by a "
+            "constant (only their size next to the penalties of the experts and the gate "
+            "depends on it)."
+        )
+    return sample_weight
 
 
 def check_n_samples(n_samples, n_experts):
@@ -71,6 +91,43 @@ def check_n_samples(n_samples, n_experts):
         raise ValueError(
             f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
             f"n_samples={n_samples}."
+        )
+
+
+def check_resumed_columns(estimator, X):
+    """Refuse, for a warm start, columns other than those of the fit it resumes.
+
+    The same check as at predict time: the column names, when either fit had
+    them, must be the same and in the same order (X without names after a fit
+    with names only warns, as in ``predict``, when ``validate_data`` runs), and
+    the number of columns must be the same.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted estimator being resumed.
+    X : {array-like, sparse matrix}
+        The training inputs as given to ``fit``.
+    """
+    try:
+        with warnings.catch_warnings():
+            # validate_data(reset=False) gives these warnings once, afterwards.
+            warnings.simplefilter("ignore", UserWarning)
+            _check_feature_names(estimator, X, reset=False)
+    except ValueError as exc:
+        raise ValueError(
+            "warm_start resumes the fitted model, so X must have the columns it was "
+            f"fitted on, in the same order. {exc}".rstrip()
+        ) from None
+    try:
+        n_features = _num_features(X)
+    except TypeError:
+        # Not a 2-D array: validate_data says what is wrong.
+        return
+    if n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"warm_start resumes the fitted model, which has {estimator.n_features_in_} "
+            f"features; X has {n_features} features."
         )
 
 

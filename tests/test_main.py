@@ -164,6 +164,29 @@ def test_main_refuses_rare_classes_and_missing_values(tmp_path, capsys):
     assert "has a header but no data rows" in capsys.readouterr().err
 
 
+def test_main_refuses_files_too_small_for_the_folds_up_front(tmp_path, capsys):
+    # A one-row file was blamed on its target; a two-row one exited 1 after a fit failed.
+    one = _csv(tmp_path, "one.csv", "a,y\n1,2.5\n")
+    assert main(["compare", "--csv", one, "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "one.csv: has a single data row: there is nothing to cross-validate" in err
+    assert len(err.strip().splitlines()) == 1
+    two = _csv(tmp_path, "two.csv", "a,y\n1,2.5\n2,3.5\n")
+    assert main(["compare", "--csv", two, "--target", "y", "--cv", "2"]) == 2
+    assert ("the data has 2 rows: with --cv 2 the smallest training fold has 1 rows, fewer "
+            "than the 20 that stacking") in capsys.readouterr().err
+    assert main(["compare", "--csv", two, "--target", "y", "--cv", "2", "--estimators",
+                 "linear"]) == 2
+    assert ("fewer than the 3 that the out-of-fold residual variance (3 inner folds) needs"
+            in capsys.readouterr().err)
+    rows = "\n".join(f"{i},{i % 7 * 0.5}" for i in range(12))
+    small = _csv(tmp_path, "small.csv", "a,y\n" + rows + "\n")
+    assert main(["compare", "--csv", small, "--target", "y", "--cv", "2", "--n-experts",
+                 "8", "--estimators", "moe_linear"]) == 2
+    assert ("the smallest training fold has 6 rows, fewer than the 8 that moe_linear "
+            "(--n-experts 8) needs") in capsys.readouterr().err
+
+
 def test_main_runs_a_small_comparison_in_process(tmp_path, capsys):
     status = main(["compare", "--dataset", "gated-classification", "--n-samples", "90",
                    "--cv", "2", "--estimators", "linear", "tree", "--scoring", "log_loss",

@@ -208,3 +208,26 @@ def test_unsolvable_system_is_marked_and_refused(monkeypatch):
     X, y, _ = _problem(8, n_samples=20)
     with pytest.raises(ValueError, match="could not solve its penalised normal equations"):
         ScaledRidge().fit(X, y)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_fit_is_equivariant_in_columns_target_and_weights_over_the_float64_range(scale):
+    # Its normal equations are formed in scaled units: squares of such columns,
+    # targets or weights would overflow or lose their digits.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=50)
+    weights = rng.uniform(0.5, 2.0, size=50)
+    base = ScaledRidge(alpha=3.0).fit(X, y, sample_weight=weights)
+    for X_, y_, w_, coef_scale, y_scale in [
+        (X * scale, y, weights, 1 / scale, 1.0),
+        (X, y * scale, weights, scale, scale),
+    ]:
+        model = ScaledRidge(alpha=3.0).fit(X_, y_, sample_weight=w_)
+        assert_allclose(model.coef_, base.coef_ * coef_scale, rtol=1e-10)
+        assert_allclose(model.intercept_, base.intercept_ * y_scale, rtol=1e-10)
+        assert_allclose(model.effective_dof_, base.effective_dof_, rtol=1e-10)
+    # Weights and the penalty scaled together: the same problem.
+    if scale > 1:
+        model = ScaledRidge(alpha=3.0 * 1e200).fit(X, y, sample_weight=weights * 1e200)
+        assert_allclose(model.coef_, base.coef_, rtol=1e-10)

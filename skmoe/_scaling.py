@@ -1,0 +1,111 @@
+"""Means, spreads and standardisation that neither overflow nor underflow.
+
+A variance squares the data: the squares of columns beyond about 1e154 in
+magnitude overflow, those below about 1e-154 lose their digits. Every spread
+computed here is computed on the columns divided by a power of two near their
+largest magnitude (an exact division), and multiplied back at the end; sample
+weights are divided by their largest value wherever their scale cannot change
+the result (a weighted mean or spread).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import StandardScaler
+
+
+def magnitude(X):
+    """A power of two per column, about the largest absolute value in it.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        Values; NaN is ignored.
+
+    Returns
+    -------
+    magnitude : ndarray of shape (n_features,) or float
+        ``2**e`` with every ``|X[:, j]| / magnitude[j]`` below 2; 1 for a
+        column of zeros (or of NaN).
+    """
+    if sp.issparse(X):
+        largest = np.asarray(abs(X).max(axis=0).todense()).ravel()
+    else:
+        with np.errstate(invalid="ignore"):
+            largest = np.abs(X).max(axis=0) if X.shape[0] else np.zeros(X.shape[1:])
+        if np.isnan(largest).any():
+            largest = np.nan_to_num(np.nanmax(np.abs(X), axis=0), nan=0.0)
+    largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
+    # frexp gives |largest| = m 2^e with m in [0.5, 1); 2^(e - 1) cannot overflow.
+    return np.ldexp(1.0, np.frexp(largest)[1] - 1)
+
+
+def divide_columns(X, scale):
+    """``X / scale`` column by column, for dense or sparse X (a new array)."""
+    if sp.issparse(X):
+        return sp.csr_matrix(X @ sp.diags(1.0 / scale))
+    return X / scale
+
+
+def unit_weights(sample_weight):
+    """Sample weights divided by the largest one (the mean and spread they give do not change)."""
+    largest = sample_weight.max()
+    return sample_weight / largest if largest > 0 else sample_weight
+
+
+def weighted_spread(values, sample_weight):
+    """Weighted mean and standard deviation of a 1-D array, without overflow.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples,)
+        Finite values.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights, not all zero.
+
+    Returns
+    -------
+    mean, std : float
+        ``std`` may be inf when the spread itself is beyond float64.
+    """
+    unit = float(magnitude(values[:, None])[0])
+    scaled = values / unit
+    weights = unit_weights(sample_weight)
+    mean = np.average(scaled, weights=weights)
+    std = np.sqrt(np.average((scaled - mean) ** 2, weights=weights))
+    with np.errstate(over="ignore"):
+        return float(mean * unit), float(std * unit)
+
+
+def fit_standard_scaler(X, sample_weight, with_mean):
+    """A StandardScaler fitted with weights, in units of X, that no square overflows.
+
+    The scaler is fitted on the columns divided by their :func:`magnitude`
+    (with the weights divided by the largest one), and its ``mean_`` and
+    ``scale_`` are multiplied back: ``transform`` then standardises X as a
+    scaler fitted on X would, for columns of any magnitude in float64.
+    ``var_`` is ``scale_**2``, inf for columns whose variance is beyond
+    float64 (``transform`` does not use it).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Columns to standardise.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights.
+    with_mean : bool
+        Centre the columns (not for sparse X).
+
+    Returns
+    -------
+    scaler : StandardScaler
+        Fitted.
+    """
+    unit = magnitude(X)
+    scaler = StandardScaler(with_mean=with_mean)
+    scaler.fit(divide_columns(X, unit), sample_weight=unit_weights(sample_weight))
+    if scaler.mean_ is not None:
+        scaler.mean_ = scaler.mean_ * unit
+    scaler.scale_ = scaler.scale_ * unit
+    with np.errstate(over="ignore"):
+        scaler.var_ = scaler.var_ * unit**2
+    return scaler
