@@ -1,7 +1,7 @@
-"""MixtureOfExpertsRegressor: Gaussian (or expert-defined) likelihood on the shared EM engine."""
+"""MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
 import inspect
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, is_classifier, is_clusterer
@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
-from ._experts import cross_fitted_predictions, has_own_density, interpolates
-from ._kernels import gaussian_log_likelihood
+from ._experts import cross_fitted_predictions, expert_templates, has_own_density, interpolates
+from ._families import FAMILIES, check_quantile_levels, resolve_family
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._ridge import (
     ScaledRidge,
@@ -22,6 +22,10 @@ from ._ridge import (
 )
 from ._scaling import magnitude, weighted_spread
 from ._validation import Interval, StrOptions, check_is_estimator
+
+# Levels of the predictive distribution are solved to this accuracy in probability.
+_QUANTILE_TOL = 1e-10
+_QUANTILE_MAX_ITER = 200
 
 # An expert's noise variance is at least this fraction of the pooled residual
 # variance: a ratio of about 30 in standard deviation between the quietest
@@ -49,11 +53,15 @@ def noise_folds(n_samples):
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     """Mixture of experts for regression, fitted by EM.
 
-    ``p(y | x) = sum_k g_k(x) N(y; f_k(x), s_k^2)``: a softmax gate ``g``
+    ``p(y | x) = sum_k g_k(x) p_k(y | f_k(x))``: a softmax gate ``g``
     decides which expert ``f_k`` (any scikit-learn regressor) speaks for which
-    input, and each expert has its own noise variance ``s_k^2``. An expert that
-    defines ``score_samples(X, y)`` (such as another mixture of experts) gives
-    its own log-density instead, which builds hierarchical mixtures by
+    input, and each expert's density ``p_k`` around its prediction is of the
+    experts' family: Gaussian with its own noise variance ``s_k^2`` by
+    default, Student t or Laplace (``noise``), or the family of
+    scikit-learn's GLM experts (Poisson for ``PoissonRegressor``, Gamma for
+    ``GammaRegressor``, as ``TweedieRegressor`` with power 1 or 2). An expert
+    that defines ``score_samples(X, y)`` (such as another mixture of experts)
+    gives its own log-density instead, which builds hierarchical mixtures by
     composition.
 
     Parameters
@@ -68,7 +76,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         unpenalised maximum-likelihood fit flexmix computes). Experts get
         ``sample_weight = w * responsibilities`` in every M-step (a Pipeline
         through its final step); an expert that accepts no sample weights is
-        fitted on a weighted resample, with a warning.
+        fitted on a weighted resample, with a warning. Experts that are
+        scikit-learn GLMs (or Pipelines ending in one) bring their family's
+        likelihood: ``PoissonRegressor`` and ``TweedieRegressor(power=1)``
+        Poisson, ``GammaRegressor`` and ``TweedieRegressor(power=2)`` Gamma
+        (histogram gradient boosting with ``loss="poisson"`` or ``"gamma"``
+        too); ``TweedieRegressor(power=0)`` predicts a mean. Other Tweedie
+        powers, and experts of different families in one mixture, raise a
+        ValueError, as does y outside the family's support (negative or
+        fractional counts, non-positive Gamma targets).
     {n_experts}
     {gate}
     {gate_features}
@@ -107,7 +123,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         likelihood, so ``lower_bound_`` is then the log-likelihood with
         honest noise, and EM can move it down by small amounts; on small
         real data sets its held-out log-likelihood was better by up to 0.46
-        nats per row (benchmarks/bench_real_data.py).
+        nats per row (benchmarks/bench_real_data.py). Only the Gaussian
+        family is cross-fitted: the other families estimate their parameters
+        in sample, and ``"cross_fitted"`` with them raises a ValueError.
+    noise : {"gaussian", "student_t", "laplace"}, default="gaussian"
+        The density of experts that predict only a mean around their
+        prediction. ``"gaussian"``: a noise variance per expert.
+        ``"student_t"``: a scale and degrees of freedom (between 1 and 200)
+        per expert, fitted by ECM: each row's weight in an expert's fit is
+        multiplied by its latent precision ``(nu + 1) / (nu + r^2 / s^2)``,
+        which makes gross outliers count little. ``"laplace"``: a scale per
+        expert; the experts are fitted by iteratively reweighted least
+        squares towards least absolute deviations. GLM experts bring their
+        own family and need the default.
     {n_jobs}
     {random_state}
     {verbose}
@@ -117,10 +145,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     Attributes
     ----------
     {fitted_common}
+    family_ : str
+        The experts' likelihood family: ``"gaussian"``, ``"student_t"``,
+        ``"laplace"``, ``"poisson"`` or ``"gamma"``.
     noise_variance_ : ndarray of shape (`n_experts_`,)
-        Noise variance of each expert (for an expert with its own density,
-        the weighted variance of its residuals, which the likelihood does not
-        use).
+        Noise variance of each expert, Gaussian family only (for an expert
+        with its own density, the weighted variance of its residuals, which
+        the likelihood does not use).
+    noise_scale_ : ndarray of shape (`n_experts_`,)
+        Scale of each expert's Student t or Laplace noise.
+    df_ : ndarray of shape (`n_experts_`,)
+        Degrees of freedom of each expert's Student t noise.
+    dispersion_ : ndarray of shape (`n_experts_`,)
+        Dispersion ``phi`` of each Gamma expert (variance ``phi mu^2``).
 
     See Also
     --------
@@ -143,6 +180,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         **BaseMixtureOfExperts._parameter_constraints,
         "var_floor": [Interval(Real, 0, None, closed="neither")],
         "noise_variance": [StrOptions({"auto", "in_sample", "cross_fitted"})],
+        "noise": [StrOptions({"gaussian", "student_t", "laplace"})],
     }
 
     def __init__(
@@ -162,6 +200,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         min_rows_per_parameter=3.0,
         var_floor=1e-6,
         noise_variance="auto",
+        noise="gaussian",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -189,6 +228,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         )
         self.var_floor = var_floor
         self.noise_variance = noise_variance
+        self.noise = noise
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
@@ -211,7 +251,28 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             )
 
     def _validate_fit_data(self, X, y, **check_params):
+        templates = expert_templates(self.experts, self.n_experts, self._default_expert())
+        family = resolve_family(templates, self.noise, has_own_density)
+        if family.name != "gaussian" and self.noise_variance == "cross_fitted":
+            raise ValueError(
+                f"noise_variance='cross_fitted' applies to the Gaussian family only; the "
+                f"experts' family is {family.name}."
+            )
+        previous = getattr(self, "family_", None)
+        if self.warm_start and hasattr(self, "converged_") and previous != family.name:
+            raise ValueError(
+                f"warm_start resumes the fitted model, whose family is {previous}; the experts "
+                f"and noise now give the {family.name} family."
+            )
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
+        family.check_y(np.asarray(y))
+        self.family_ = family.name
+        # The parameters of another family, left by an earlier fit, would describe
+        # nothing.
+        for other in FAMILIES.values():
+            for name in other.params:
+                if name not in family.params:
+                    self.__dict__.pop(name, None)
         # Any numeric y (float16, integers, booleans) as float64, as X: the kernels
         # are compiled for float64.
         return X, np.asarray(y, dtype=np.float64)
@@ -221,7 +282,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
         check_consistent_length(np.empty(n_samples), y)
+        self._family().check_y(y)
         return y
+
+    def _family(self):
+        """The fitted (or, during fit, the chosen) likelihood family."""
+        return FAMILIES[self.family_]
 
     def _init_targets(self, y):
         return y
@@ -243,7 +309,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         mean, spread = weighted_spread(y, sample_weight)
         # Constant y: fall back to its magnitude so the floor keeps y's units.
         scale = spread**2 or mean**2 or 1.0
-        context = {"variance_floor": self.var_floor * scale, "target_variance": scale}
+        family = self._family()
+        floor = self.var_floor * (scale if family.location else 1.0)
+        # X and y are kept (not copied) for the latent factors of the t and Laplace
+        # families, computed from the current experts before each M-step.
+        context = {"variance_floor": floor, "target_variance": scale, "family": family,
+                   "X": X, "y": y}
         if self.noise_variance != "in_sample":
             # Seeds the resamples of experts that take no sample weights.
             context["fold_seed"] = check_random_state(self.random_state).randint(
@@ -253,36 +324,47 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return context
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
+        family = context["family"]
         shape = (X.shape[0], len(experts))
         # Not kept in the workspace: alive only here, they stay out of the memory
         # peak of the experts' fits.
         predictions = _expert_predictions(experts, X)
-        # The squared residuals are made in the log-likelihood's array, which the
-        # Gaussian kernel then overwrites.
-        log_lik = np.subtract(predictions, y[:, None], out=workspace.array("log_lik", shape))
-        log_lik *= log_lik
+        family.check_mean(predictions, experts)
+        log_lik = workspace.array("log_lik", shape)
         # Large weights times squared residuals would overflow: the sums are taken
         # with the weights divided by a power of two near the largest (exact).
         unit = float(magnitude(np.array([[weights.max()]]))[0])
         if unit != 1.0:
             weights = weights / unit
-        residuals = np.einsum("ik,ik->k", weights, log_lik)
-        self._cross_fit_noise(experts, X, y, weights, fit_weights, context, residuals)
+        residuals = None
+        if family.name == "gaussian":
+            # The squared residuals are made in the log-likelihood's array, which the
+            # Gaussian kernel then overwrites.
+            np.subtract(predictions, y[:, None], out=log_lik)
+            log_lik *= log_lik
+            residuals = np.einsum("ik,ik->k", weights, log_lik)
+            self._cross_fit_noise(experts, X, y, weights, fit_weights, context, residuals)
         if "pooled_floor" not in context:
             # Fixed at the start's first M-step, so that every later M-step maximises
             # one objective under one constraint and EM still never decreases it.
-            pooled = residuals.sum() / weights.sum()
+            if residuals is not None:
+                pooled = residuals.sum() / weights.sum()
+            else:
+                pooled = family.pooled_floor(y, predictions, weights)
             context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * pooled
-        variance = residuals / weights.sum(axis=0)
-        variance = np.maximum(variance, max(context["variance_floor"], context["pooled_floor"]))
-        gaussian_log_likelihood(y, predictions, variance, log_lik)
+        floor = max(context["variance_floor"], context["pooled_floor"])
+        params = family.m_step(y, predictions, weights, context.get("latent"), floor,
+                               residuals=residuals)
+        family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
-        return {"noise_variance_": variance}, log_lik
+        return params, log_lik
 
     def _log_likelihood(self, experts, params, X, y):
+        family = self._family()
         predictions = _expert_predictions(experts, X)
+        family.check_mean(predictions, experts)
         log_lik = np.empty_like(predictions)
-        gaussian_log_likelihood(y, predictions, params["noise_variance_"], log_lik)
+        family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return log_lik
 
@@ -332,21 +414,33 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # variance s_k^2, the coefficients that maximise the penalised objective are
         # the ridge fit with weights scaled by var(y) / s_k^2: a quiet expert is
         # barely shrunk, a noisy one more. The first M-step has no s_k yet and
-        # takes s_k^2 = var(y).
+        # takes s_k^2 = var(y). The t and Laplace families (ECM) also multiply each
+        # row's weight by its latent precision factor at the current parameters,
+        # kept in the context for their own M-step.
+        family = context["family"]
+        factor = None
+        context["latent"] = None
+        if family.latent and params:
+            predictions = _expert_predictions(experts, context["X"])
+            factor = family.latent_factor(context["y"], predictions, params)
+            context["latent"] = (factor, dict(params))
         ridge = np.array([scaled_ridge_of(expert) is not None for expert in experts])
-        variance = params.get("noise_variance_")
-        if not ridge.any() or variance is None:
+        scale2 = family.scale2(params) if params else None
+        if factor is None and (not ridge.any() or scale2 is None):
             return weights
-        factor = np.where(ridge, context["target_variance"] / variance, 1.0)
-        return np.multiply(weights, factor, out=workspace.array("fit_weights", weights.shape))
+        out = np.multiply(weights, factor if factor is not None else 1.0,
+                          out=workspace.array("fit_weights", weights.shape))
+        if ridge.any() and scale2 is not None:
+            out *= np.where(ridge, context["target_variance"] / scale2, 1.0)
+        return out
 
     def _likelihood_penalty(self, experts, params, context):
         penalty = sum(ridge_penalty(expert) for expert in experts)
         return penalty / (2.0 * context["target_variance"])
 
     def _expert_likelihood_parameters(self, expert):
-        # A noise variance for each Gaussian expert.
-        return int(not has_own_density(expert))
+        # The family's parameters (a noise variance for a Gaussian expert).
+        return 0 if has_own_density(expert) else self._family().n_parameters
 
     # ----------------------------------------------------------- prediction
     def predict(self, X, return_std=False):
@@ -358,7 +452,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Input data.
         return_std : bool, default=False
             Also return the standard deviation of the mixture, by the law of
-            total variance: ``sum_k g_k (s_k^2 + (f_k - mean)^2)``.
+            total variance: ``sum_k g_k (v_k + (f_k - mean)^2)``, with ``v_k``
+            the variance of expert k's family at its mean (``s_k^2`` for a
+            Gaussian, ``s_k^2 nu_k / (nu_k - 2)`` for a Student t, infinite
+            when ``nu_k <= 2``; ``2 b_k^2`` for a Laplace; ``f_k`` for a Poisson;
+            ``phi_k f_k^2`` for a Gamma expert).
 
         Returns
         -------
@@ -370,6 +468,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         X = self._validated_X(X)
         chosen, weights = self._route(self._gate_proba(X))
         X = self._expert_input(X)
+        family, params = self._family(), self._fitted_params()
         predictions = np.empty(weights.shape)
         variance = np.empty(weights.shape) if return_std else None
         for k, rows, slots in self._dispatch(chosen):
@@ -380,14 +479,249 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 variance[rows, slots] = std_k**2
             else:
                 mean_k = expert.predict(X_rows)
-                if return_std:
-                    variance[rows, slots] = self.noise_variance_[k]
-            predictions[rows, slots] = _finite_predictions(mean_k, k, expert)
+            mean_k = _finite_predictions(mean_k, k, expert)
+            if return_std and not (has_own_density(expert) and _accepts_return_std(expert)):
+                params_k = {name: value[k] for name, value in params.items()}
+                variance[rows, slots] = family.variance(mean_k, params_k)
+            predictions[rows, slots] = mean_k
         mean = np.einsum("ik,ik->i", weights, predictions)
         if not return_std:
             return mean
         spread = variance + (predictions - mean[:, None]) ** 2
         return mean, np.sqrt(np.einsum("ik,ik->i", weights, spread))
+
+
+    # ------------------------------------------------- predictive distribution
+    def _components(self, X):
+        """Each row's mixture: the weights of all experts (0 for the experts that
+        ``top_k`` leaves out), their predictions, and the experts' input rows."""
+        X = self._validated_X(X)
+        chosen, routed = self._route(self._gate_proba(X))
+        if chosen is None:
+            weights = routed
+        else:
+            weights = np.zeros((X.shape[0], self.n_experts_))
+            np.put_along_axis(weights, chosen, routed, axis=1)
+        X_expert = self._expert_input(X)
+        return weights, _expert_predictions(self.experts_, X_expert), X_expert
+
+    def _check_distribution_methods(self, methods):
+        """Refuse experts with their own density that lack a method the call needs."""
+        for k, expert in enumerate(self.experts_):
+            if not has_own_density(expert):
+                continue
+            for method in methods:
+                if not callable(getattr(expert, method, None)):
+                    raise TypeError(
+                        f"Expert {k} ({type(expert).__name__}) defines its own density "
+                        f"(score_samples) but no {method} method; the predictive "
+                        f"distribution needs {', '.join(methods)} of such experts."
+                    )
+
+    def _mixture_cdf(self, y, weights, means, X_expert, rows):
+        """``sum_k g_k F_k(y)`` on ``rows``, and the density there when asked."""
+        family, params = self._family(), self._fitted_params()
+        cdf = family.cdf(y[:, None], means[rows], params)
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert):
+                cdf[:, k] = expert.predict_cdf(X_expert[rows], y)
+        return np.einsum("ik,ik->i", weights[rows], cdf)
+
+    def _mixture_pdf(self, y, weights, means, X_expert, rows):
+        family, params = self._family(), self._fitted_params()
+        pdf = family.pdf(y[:, None], means[rows], params)
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert):
+                pdf[:, k] = np.exp(expert.score_samples(X_expert[rows], y))
+        return np.einsum("ik,ik->i", weights[rows], pdf)
+
+    def predict_cdf(self, X, y):
+        """The predictive distribution function ``P(Y <= y | x)`` of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,)
+            The value at which each row's distribution function is taken.
+
+        Returns
+        -------
+        cdf : ndarray of shape (n_samples,)
+            ``sum_k g_k(x) F_k(y | x)``, with ``F_k`` expert k's distribution
+            function (of its family, or its own ``predict_cdf``).
+        """
+        self._check_distribution_methods(("predict_cdf",))
+        weights, means, X_expert = self._components(X)
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
+        check_consistent_length(means, y)
+        return self._mixture_cdf(y, weights, means, X_expert, np.arange(y.shape[0]))
+
+    def predict_quantiles(self, X, quantiles=(0.05, 0.5, 0.95)):
+        """Quantiles of the predictive distribution ``p(y | x)`` of each row.
+
+        Each level is solved for all rows at once on the mixture's distribution
+        function, from the bracket that the experts' own quantiles give (the
+        mixture's quantile lies between the smallest and the largest of them),
+        by Newton steps safeguarded by bisection, to within 1e-10 in
+        probability. For a discrete family (Poisson) the quantile is the
+        smallest integer whose probability reaches the level.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        quantiles : float or array-like of shape (n_quantiles,), \
+default=(0.05, 0.5, 0.95)
+            Levels, each strictly between 0 and 1.
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples, n_quantiles)
+            One column per level, non-decreasing along the levels when the
+            levels are increasing.
+
+        Raises
+        ------
+        ValueError
+            When a level is not strictly between 0 and 1.
+        TypeError
+            When an expert with its own density has no ``predict_cdf`` and
+            ``predict_quantiles``.
+        """
+        levels = check_quantile_levels(quantiles, "quantiles")
+        self._check_distribution_methods(("predict_cdf", "predict_quantiles"))
+        weights, means, X_expert = self._components(X)
+        # Sorting the levels and taking each solution as the next level's lower
+        # bracket makes the quantiles non-decreasing in the level by construction.
+        order = np.argsort(levels, kind="stable")
+        result = np.empty((means.shape[0], levels.shape[0]))
+        lower = None
+        for column in order:
+            result[:, column] = self._solve_quantile(levels[column], weights, means, X_expert,
+                                                     lower)
+            lower = result[:, column]
+        return result
+
+    def _solve_quantile(self, level, weights, means, X_expert, lower):
+        family, params = self._family(), self._fitted_params()
+        each = family.ppf(np.full(means.shape, level), means, params)
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert):
+                each[:, k] = np.reshape(expert.predict_quantiles(X_expert, [level]), -1)
+        used = weights > 0
+        low = np.where(used, each, np.inf).min(axis=1)
+        high = np.where(used, each, -np.inf).max(axis=1)
+        if lower is not None:
+            low = np.maximum(low, lower)
+            high = np.maximum(high, low)
+        if family.discrete:
+            low, high = np.floor(low), np.ceil(high)
+            while True:
+                active = np.flatnonzero(high > low)
+                if active.size == 0:
+                    return high
+                middle = np.floor((low[active] + high[active]) / 2)
+                reached = self._mixture_cdf(middle, weights, means, X_expert, active) >= level
+                high[active] = np.where(reached, middle, high[active])
+                low[active] = np.where(reached, low[active], middle + 1)
+        value = 0.5 * (low + high)
+        active = np.flatnonzero(high > low)
+        for _ in range(_QUANTILE_MAX_ITER):
+            if active.size == 0:
+                break
+            x = value[active]
+            gap = self._mixture_cdf(x, weights, means, X_expert, active) - level
+            below = gap < 0
+            low[active] = np.where(below, x, low[active])
+            high[active] = np.where(below, high[active], x)
+            done = (np.abs(gap) <= _QUANTILE_TOL) | (
+                high[active] - low[active] <= 4 * np.finfo(np.float64).eps * np.abs(x))
+            density = self._mixture_pdf(x, weights, means, X_expert, active)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = x - gap / density
+            inside = (newton > low[active]) & (newton < high[active]) & np.isfinite(newton)
+            value[active] = np.where(done, x, np.where(
+                inside, newton, 0.5 * (low[active] + high[active])))
+            active = active[~done]
+        return value
+
+    def predict_interval(self, X, coverage=0.9):
+        """The central interval of the predictive distribution of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        coverage : float, default=0.9
+            Probability of the interval, strictly between 0 and 1: it runs
+            from the quantile ``(1 - coverage) / 2`` to ``(1 + coverage) / 2``.
+
+        Returns
+        -------
+        interval : ndarray of shape (n_samples, 2)
+            Lower and upper ends.
+
+        Raises
+        ------
+        ValueError
+            When ``coverage`` is not strictly between 0 and 1.
+        """
+        if not (isinstance(coverage, Real) and 0 < coverage < 1):
+            raise ValueError(
+                f"coverage must be a probability strictly between 0 and 1, got {coverage!r}."
+            )
+        return self.predict_quantiles(X, ((1 - coverage) / 2, (1 + coverage) / 2))
+
+    def sample_y(self, X, n_samples=1, random_state=None):
+        """Draws from the predictive distribution ``p(y | x)`` of each row.
+
+        Each draw picks an expert from the row's gate probabilities, then a
+        value from that expert's distribution around its prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Input data.
+        n_samples : int, default=1
+            Draws per row.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples)
+            Independent draws, one column per draw.
+
+        Raises
+        ------
+        ValueError
+            When ``n_samples`` is not a positive integer.
+        """
+        if not (isinstance(n_samples, Integral) and not isinstance(n_samples, bool)
+                and n_samples >= 1):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        self._check_distribution_methods(("sample_y",))
+        random_state = check_random_state(random_state)
+        weights, means, X_expert = self._components(X)
+        family, params = self._family(), self._fitted_params()
+        n_rows, n_experts = weights.shape
+        draws = random_state.uniform(size=(n_rows, n_samples))
+        cumulative = np.cumsum(weights, axis=1)
+        cumulative /= cumulative[:, -1:]
+        chosen = np.minimum((draws[:, :, None] > cumulative[:, None, :]).sum(axis=2),
+                            n_experts - 1)
+        rows = np.broadcast_to(np.arange(n_rows)[:, None], chosen.shape)
+        row_params = {name: value[chosen] for name, value in params.items()}
+        samples = family.sample(means[rows, chosen], row_params, random_state)
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert):
+                own = expert.sample_y(X_expert, n_samples=n_samples,
+                                      random_state=random_state.randint(np.iinfo(np.int32).max))
+                samples = np.where(chosen == k, np.reshape(own, chosen.shape), samples)
+        return np.asarray(samples, dtype=np.float64)
 
 
 def _expert_predictions(experts, X):

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMixtureOfExperts
+from ._families import FAMILIES
 from ._validation import validate_params
 
 __all__ = ["apply", "expert_summary", "posterior", "predict_gate", "select_n_experts"]
@@ -94,10 +95,13 @@ def expert_summary(estimator):
     summary : pandas.DataFrame
         Indexed by expert, with columns ``expert`` (class name), ``share``
         (mean gate probability on the training rows), ``effective_n_samples``
-        (total responsibility at the final E-step), ``noise_std`` (regression
-        with Gaussian experts) and, for linear experts, ``intercept`` and one
-        column per coefficient named after the feature (``class:feature`` for
-        a multinomial expert; a Pipeline's final step is named after the
+        (total responsibility at the final E-step); for regression the
+        parameters of the experts' family ``family_`` (``noise_std`` for a
+        Gaussian, ``noise_scale`` and ``df`` for a Student t, ``noise_scale``
+        for a Laplace, ``dispersion`` for a Gamma expert, none for a Poisson
+        one); and, for linear experts, ``intercept`` and one column per
+        coefficient named after the feature (``class:feature`` for a
+        multinomial expert; a Pipeline's final step is named after the
         features its preceding steps produce).
 
     Examples
@@ -123,11 +127,19 @@ def expert_summary(estimator):
             "share": float(estimator.gate_share_[k]),
             "effective_n_samples": float(estimator.effective_n_samples_[k]),
         }
-        if hasattr(estimator, "noise_variance_"):
-            row["noise_std"] = float(np.sqrt(estimator.noise_variance_[k]))
+        row.update(_likelihood_columns(estimator, k))
         row.update(_coefficients(expert, names))
         rows.append(row)
     return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="expert_index"))
+
+
+def _likelihood_columns(estimator, k):
+    """The columns of expert k's likelihood parameters (regressor only)."""
+    family = FAMILIES.get(getattr(estimator, "family_", None))
+    if family is None:
+        return {}
+    params = {name: getattr(estimator, name) for name in family.params}
+    return family.summary(params, k)
 
 
 def _coefficients(expert, names):

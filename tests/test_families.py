@@ -1,0 +1,416 @@
+"""Likelihood families of MixtureOfExpertsRegressor and its predictive distribution."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import stats
+from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import (
+    GammaRegressor,
+    LinearRegression,
+    PoissonRegressor,
+    TweedieRegressor,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmoe import MixtureOfExpertsRegressor
+from skmoe._families import FAMILIES
+from skmoe.datasets import make_switching_regression
+from skmoe.inspection import expert_summary
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+COEF = np.array([[1.0, -0.5], [-1.0, 0.8]])
+INTERCEPT = np.array([1.0, 2.0])
+
+
+def _glm_data(family, n_samples=3000, seed=0):
+    """Two GLM regimes with log link, switched by a gate on the first feature."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n_samples, 2))
+    regime = (rng.uniform(size=n_samples) < 1 / (1 + np.exp(-4 * X[:, 0]))).astype(int)
+    mean = np.exp(np.einsum("ij,ij->i", X, COEF[regime]) + INTERCEPT[regime])
+    if family == "poisson":
+        y = rng.poisson(mean).astype(float)
+    else:
+        y = rng.gamma(2.0, mean / 2.0)  # dispersion 0.5
+    return X, y
+
+
+def _exact(expert):
+    return expert.set_params(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+
+
+def _matched_coef(model, coef):
+    fitted = np.array([np.r_[e.coef_, e.intercept_] for e in model.experts_])
+    cost = ((coef[:, None, :] - fitted[None]) ** 2).sum(axis=2)
+    truth, order = linear_sum_assignment(cost)
+    return fitted[order[np.argsort(truth)]]
+
+
+# ------------------------------------------------- densities against scipy
+PARAMS = {
+    "gaussian": {"noise_variance_": np.array([0.3, 2.0])},
+    "student_t": {"noise_scale_": np.array([0.5, 2.0]), "df_": np.array([1.5, 7.0])},
+    "laplace": {"noise_scale_": np.array([0.4, 1.7])},
+    "poisson": {},
+    "gamma": {"dispersion_": np.array([0.5, 2.5])},
+}
+
+
+def _scipy(name, mean, params):
+    """scipy.stats' frozen distributions of the two experts, column by column."""
+    if name == "gaussian":
+        return stats.norm(mean, np.sqrt(params["noise_variance_"]))
+    if name == "student_t":
+        return stats.t(params["df_"], mean, params["noise_scale_"])
+    if name == "laplace":
+        return stats.laplace(mean, params["noise_scale_"])
+    if name == "poisson":
+        return stats.poisson(mean)
+    shape = 1 / params["dispersion_"]
+    return stats.gamma(shape, scale=mean / shape)
+
+
+def _values(name, rng, n):
+    if name == "poisson":
+        return rng.poisson(3.0, size=n).astype(float)
+    if name == "gamma":
+        return rng.gamma(2.0, 1.5, size=n)
+    return rng.normal(1.0, 2.0, size=n)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_log_density_cdf_quantiles_and_variance_equal_scipy(name):
+    rng = np.random.RandomState(0)
+    family, params = FAMILIES[name], PARAMS[name]
+    mean = rng.uniform(0.5, 4.0, size=(200, 2))
+    y = _values(name, rng, 200)
+    reference = _scipy(name, mean, params)
+    log_pdf = reference.logpmf(y[:, None]) if family.discrete else reference.logpdf(y[:, None])
+    assert_allclose(family.log_density(y, mean, params), log_pdf, rtol=1e-10, atol=1e-12)
+    out = np.empty_like(mean)
+    family.log_density(y, mean, params, out)
+    assert_allclose(out, log_pdf, rtol=1e-10, atol=1e-12)
+    assert_allclose(family.cdf(y[:, None], mean, params), reference.cdf(y[:, None]),
+                    rtol=1e-9, atol=1e-12)
+    levels = rng.uniform(0.01, 0.99, size=(200, 2))
+    assert_allclose(family.ppf(levels, mean, params), reference.ppf(levels), rtol=1e-8,
+                    atol=1e-9)
+    assert_allclose(family.variance(mean, params), reference.var(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_samplers_draw_the_family(name):
+    family, params = FAMILIES[name], {k: v[:1] for k, v in PARAMS[name].items()}
+    mean = np.full(50_000, 2.5)
+    draws = family.sample(mean, params, np.random.RandomState(0))
+    reference = _scipy(name, 2.5, {k: v[0] for k, v in params.items()})
+    result = stats.cramervonmises(draws, reference.cdf) if not family.discrete else None
+    if family.discrete:
+        counts = np.bincount(draws.astype(int), minlength=15)[:15] / draws.size
+        assert_allclose(counts, reference.pmf(np.arange(15)), atol=0.005)
+    else:
+        assert result.pvalue > 0.001
+
+
+# ------------------------------------------------------- GLM experts
+def test_poisson_experts_get_the_poisson_likelihood_and_recover_the_truth():
+    X, y = _glm_data("poisson")
+    model = MixtureOfExpertsRegressor(_exact(PoissonRegressor()), n_experts=2,
+                                      random_state=0).fit(X, y)
+    assert model.family_ == "poisson"
+    assert not hasattr(model, "noise_variance_")
+    assert_allclose(_matched_coef(model, np.c_[COEF, INTERCEPT]), np.c_[COEF, INTERCEPT],
+                    atol=0.1)
+    mean = np.column_stack([e.predict(X) for e in model.experts_])
+    gate = model.predict_gate(X)
+    expected = logsumexp(np.log(gate) + stats.poisson.logpmf(y[:, None], mean), axis=1)
+    assert_allclose(model.score_samples(X, y), expected, rtol=1e-10)
+    # No parameter besides the GLMs' coefficients: gate (K-1)(d+1) + experts K(d+1).
+    assert model._n_parameters() == 3 + 6
+    assert_allclose(model.bic(X, y), -2 * expected.sum() + 9 * np.log(len(y)))
+    assert_allclose(model.aic(X, y), -2 * expected.sum() + 18)
+    prediction, std = model.predict(X, return_std=True)
+    assert_allclose(std**2, (gate * (mean + (mean - prediction[:, None]) ** 2)).sum(axis=1))
+    assert list(expert_summary(model).columns)[:4] == ["expert", "share",
+                                                       "effective_n_samples", "intercept"]
+
+
+def test_gamma_experts_fit_their_dispersion():
+    X, y = _glm_data("gamma")
+    model = MixtureOfExpertsRegressor(_exact(GammaRegressor()), n_experts=2,
+                                      random_state=0).fit(X, y)
+    assert model.family_ == "gamma"
+    assert_allclose(model.dispersion_, 0.5, rtol=0.1)
+    assert_allclose(_matched_coef(model, np.c_[COEF, INTERCEPT]), np.c_[COEF, INTERCEPT],
+                    atol=0.1)
+    mean = np.column_stack([e.predict(X) for e in model.experts_])
+    shape = 1 / model.dispersion_
+    expected = logsumexp(np.log(model.predict_gate(X))
+                         + stats.gamma.logpdf(y[:, None], shape, scale=mean / shape), axis=1)
+    assert_allclose(model.score_samples(X, y), expected, rtol=1e-10)
+    assert model._n_parameters() == 3 + 6 + 2
+    assert_allclose(expert_summary(model)["dispersion"], model.dispersion_)
+
+
+@pytest.mark.parametrize("expert, family", [
+    (TweedieRegressor(power=0), "gaussian"),
+    (TweedieRegressor(power=1, link="log"), "poisson"),
+    (TweedieRegressor(power=2, link="log"), "gamma"),
+    (make_pipeline(StandardScaler(), PoissonRegressor()), "poisson"),
+])
+def test_tweedie_powers_and_pipelines_give_their_family(expert, family):
+    X, y = _glm_data("poisson", n_samples=300)
+    y = y + 1  # positive for the Gamma family
+    model = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=5, random_state=0)
+    assert model.fit(X, y).family_ == family
+
+
+def test_other_tweedie_powers_are_refused():
+    X, y = _glm_data("poisson", n_samples=100)
+    model = MixtureOfExpertsRegressor(TweedieRegressor(power=1.5), n_experts=2)
+    with pytest.raises(ValueError, match=r"Expert 0 is a TweedieRegressor with power=1.5; "
+                                         r"skmoe computes the likelihood of power 0"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("expert, bad, message", [
+    (PoissonRegressor(), -1.0, "y must hold non-negative integers for the Poisson family"),
+    (PoissonRegressor(), 2.5, "y must hold non-negative integers for the Poisson family"),
+    (GammaRegressor(), 0.0, "y must be positive for the Gamma family"),
+])
+def test_targets_outside_the_family_are_refused_before_any_fit(expert, bad, message,
+                                                               monkeypatch):
+    X, y = _glm_data("poisson", n_samples=100)
+    y = y + 1
+    y[7] = bad
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an expert was fitted")
+
+    monkeypatch.setattr("skmoe._base.fit_experts", fail)
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsRegressor(expert, n_experts=2).fit(X, y)
+
+
+def test_score_samples_checks_targets_against_the_family():
+    X, y = _glm_data("poisson", n_samples=300)
+    model = MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2, max_iter=3,
+                                      random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="non-negative integers"):
+        model.score_samples(X[:2], [1.0, -3.0])
+
+
+def test_mixed_families_and_misplaced_noise_are_refused():
+    X, y = _glm_data("poisson", n_samples=100)
+    with pytest.raises(ValueError, match=r"different likelihood families \(expert 0 is "
+                                         r"poisson, expert 1 is gaussian\)"):
+        MixtureOfExpertsRegressor([PoissonRegressor(), LinearRegression()],
+                                  n_experts=2).fit(X, y)
+    with pytest.raises(ValueError, match=r"noise='student_t' is for experts that predict only "
+                                         r"a mean; expert 0 \(PoissonRegressor\)"):
+        MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2, noise="student_t").fit(X, y)
+    with pytest.raises(ValueError, match="noise_variance='cross_fitted' applies to the "
+                                         "Gaussian family only"):
+        MixtureOfExpertsRegressor(n_experts=2, noise="laplace",
+                                  noise_variance="cross_fitted").fit(X, y)
+
+
+# ------------------------------------------------- heavy-tailed noise
+def _contaminated(seed=0, n_samples=2000):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n_samples, 2))
+    regime = (rng.uniform(size=n_samples) < 1 / (1 + np.exp(-4 * X[:, 0]))).astype(int)
+    y = np.einsum("ij,ij->i", X, COEF[regime]) + INTERCEPT[regime]
+    y += 0.1 * rng.standard_normal(n_samples)
+    outliers = rng.uniform(size=n_samples) < 0.1
+    y[outliers] += rng.choice([-1, 1], outliers.sum()) * rng.uniform(5, 15, outliers.sum())
+    return X, y
+
+
+def test_student_t_experts_recover_coefficients_under_gross_outliers():
+    X, y = _contaminated()
+    truth = np.c_[COEF, INTERCEPT]
+    errors = {}
+    for noise in ("gaussian", "student_t"):
+        model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, noise=noise,
+                                          n_init=3, random_state=0).fit(X, y)
+        errors[noise] = np.abs(_matched_coef(model, truth) - truth).max()
+    assert errors["student_t"] <= 0.1
+    assert errors["gaussian"] > 0.1
+    summary = expert_summary(model)
+    assert_allclose(summary["noise_scale"], model.noise_scale_)
+    assert_allclose(summary["df"], model.df_)
+
+
+def test_student_t_score_samples_and_std_follow_the_family():
+    X, y = _contaminated(n_samples=600)
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, noise="student_t",
+                                      random_state=0).fit(X, y)
+    mean = np.column_stack([e.predict(X) for e in model.experts_])
+    gate = model.predict_gate(X)
+    expected = logsumexp(np.log(gate) + stats.t.logpdf(y[:, None], model.df_, mean,
+                                                       model.noise_scale_), axis=1)
+    assert_allclose(model.score_samples(X, y), expected, rtol=1e-10)
+    assert model._n_parameters() == 3 + 6 + 4
+    model.df_ = np.array([1.5, 6.0])  # one infinite variance, one finite
+    assert np.all(np.isinf(model.predict(X[:3], return_std=True)[1]))
+    model.df_ = np.array([3.0, 6.0])
+    variance = stats.t(model.df_, 0, model.noise_scale_).var()
+    prediction, std = model.predict(X, return_std=True)
+    assert_allclose(std**2, (gate * (variance + (mean - prediction[:, None]) ** 2)).sum(1),
+                    rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", ["student_t", "student_t_ridge", "laplace", "laplace_ridge",
+                                  "poisson", "gamma"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_log_likelihood_never_decreases_for_every_family(case, seed):
+    if case in ("poisson", "gamma"):
+        X, y = _glm_data(case, n_samples=800, seed=seed)
+        expert = _exact(PoissonRegressor() if case == "poisson" else GammaRegressor())
+        noise = "gaussian"
+    else:
+        X, y = _contaminated(seed, n_samples=800)
+        expert = None if case.endswith("ridge") else LinearRegression()
+        noise = case.removesuffix("_ridge")
+    weights = np.random.RandomState(seed).uniform(0.2, 3, size=len(y))
+    model = MixtureOfExpertsRegressor(expert, n_experts=3, noise=noise, max_iter=60, tol=0,
+                                      random_state=seed).fit(X, y, sample_weight=weights)
+    bounds = np.array(model.lower_bounds_)
+    assert len(bounds) == 60
+    steps = np.diff(bounds)
+    assert np.all(steps >= -1e-8 * np.abs(bounds[1:])), steps.min()
+
+
+def test_refit_with_another_family_drops_the_old_parameters():
+    X, y = _glm_data("poisson", n_samples=300)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X, y)
+    assert hasattr(model, "noise_variance_")
+    model.set_params(noise="student_t").fit(X, y)
+    assert model.family_ == "student_t"
+    assert not hasattr(model, "noise_variance_")
+    assert model.noise_scale_.shape == model.df_.shape == (2,)
+
+
+# ------------------------------------------------- predictive distribution
+@pytest.fixture(scope="module")
+def switching():
+    X, y = make_switching_regression(25_000, 2, 2, noise=[0.2, 0.6], gate_sharpness=1.0,
+                                     random_state=3)
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    return model.fit(X[:5000], y[:5000]), X[5000:], y[5000:]
+
+
+def test_ninety_percent_intervals_cover_ninety_percent_of_new_rows(switching):
+    model, X, y = switching
+    interval = model.predict_interval(X, coverage=0.9)
+    covered = np.mean((interval[:, 0] <= y) & (y <= interval[:, 1]))
+    assert abs(covered - 0.9) <= 0.015
+    assert_allclose(model.predict_cdf(X, interval[:, 0]), 0.05, atol=1e-8)
+    assert_allclose(model.predict_cdf(X, interval[:, 1]), 0.95, atol=1e-8)
+
+
+def test_quantiles_invert_the_cdf_and_rise_with_the_level(switching):
+    model, X, _ = switching
+    levels = np.array([0.9, 0.01, 0.5, 0.3, 0.99])
+    quantiles = model.predict_quantiles(X[:2000], levels)
+    assert quantiles.shape == (2000, 5)
+    for column, level in enumerate(levels):
+        assert_allclose(model.predict_cdf(X[:2000], quantiles[:, column]), level, atol=1e-8)
+    order = np.argsort(levels)
+    assert np.all(np.diff(quantiles[:, order], axis=1) >= 0)
+    # The mixture's distribution function, from scipy.
+    gate = model.predict_gate(X[:5])
+    mean = np.column_stack([e.predict(X[:5]) for e in model.experts_])
+    cdf = (gate * stats.norm.cdf(quantiles[:5, :1], mean, np.sqrt(model.noise_variance_)))
+    assert_allclose(cdf.sum(axis=1), 0.9, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", ["gaussian", "student_t", "laplace", "poisson", "gamma"])
+def test_sample_moments_match_predict_and_quantiles_invert_the_cdf(case):
+    if case in ("poisson", "gamma"):
+        X, y = _glm_data(case, n_samples=1000)
+        expert, noise = (PoissonRegressor(alpha=0) if case == "poisson"
+                         else GammaRegressor(alpha=0)), "gaussian"
+    else:
+        X, y = _contaminated(n_samples=1000) if case != "gaussian" else _glm_data("gamma", 1000)
+        expert, noise = LinearRegression(), case
+    model = MixtureOfExpertsRegressor(expert, n_experts=2, noise=noise, random_state=0)
+    model.fit(X, y)
+    if case == "student_t":
+        model.df_ = np.array([5.0, 9.0])  # finite fourth moment for the check
+    rows = X[:4]
+    draws = model.sample_y(rows, n_samples=100_000, random_state=0)
+    assert draws.shape == (4, 100_000)
+    mean, std = model.predict(rows, return_std=True)
+    assert np.all(np.abs(draws.mean(axis=1) - mean) <= 5 * std / np.sqrt(100_000))
+    assert_allclose(draws.std(axis=1), std, rtol=0.03)
+    quantiles = model.predict_quantiles(rows, (0.1, 0.5, 0.9))
+    cdf = np.column_stack([model.predict_cdf(rows, quantiles[:, j]) for j in range(3)])
+    if case == "poisson":
+        # The smallest integer whose probability reaches the level.
+        below = np.column_stack([model.predict_cdf(rows, quantiles[:, j] - 1)
+                                 for j in range(3)])
+        assert np.all(cdf >= [0.1, 0.5, 0.9]) and np.all(below < [0.1, 0.5, 0.9])
+        assert np.all(draws == np.round(draws))
+    else:
+        assert_allclose(cdf, np.broadcast_to([0.1, 0.5, 0.9], cdf.shape), atol=1e-8)
+        assert_allclose(np.mean(draws <= quantiles[:, 1:2], axis=1), 0.5, atol=0.01)
+
+
+def test_mixture_as_expert_gives_its_predictive_distribution():
+    X, y = make_switching_regression(600, 2, 2, noise=0.3, random_state=1)
+    inner = MixtureOfExpertsRegressor(n_experts=2, max_iter=10, random_state=0)
+    outer = MixtureOfExpertsRegressor(inner, n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    quantiles = outer.predict_quantiles(X[:50], (0.2, 0.7))
+    assert_allclose(outer.predict_cdf(X[:50], quantiles[:, 1]), 0.7, atol=1e-8)
+    gate = outer.predict_gate(X[:50])
+    inner_cdf = np.column_stack([e.predict_cdf(X[:50], quantiles[:, 0])
+                                 for e in outer.experts_])
+    assert_allclose((gate * inner_cdf).sum(axis=1), 0.2, atol=1e-8)
+    assert outer.sample_y(X[:3], n_samples=2, random_state=0).shape == (3, 2)
+
+
+class _DensityOnly(RegressorMixin, BaseEstimator):
+    """A Gaussian expert that brings its own density and nothing else."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def score_samples(self, X, y):
+        return stats.norm.logpdf(y, self.predict(X), 1.0)
+
+
+def test_experts_with_their_own_density_need_its_distribution_methods():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(_DensityOnly(), n_experts=2, max_iter=3,
+                                      random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match=r"Expert 0 \(_DensityOnly\) defines its own density "
+                                        r"\(score_samples\) but no predict_cdf method"):
+        model.predict_interval(X)
+    with pytest.raises(TypeError, match="but no sample_y method"):
+        model.sample_y(X)
+
+
+@pytest.mark.parametrize("method, kwargs, message", [
+    ("predict_quantiles", {"quantiles": (0.1, 1.0)}, "quantiles must be levels strictly"),
+    ("predict_quantiles", {"quantiles": 0.0}, "quantiles must be levels strictly"),
+    ("predict_quantiles", {"quantiles": []}, "quantiles must be levels strictly"),
+    ("predict_interval", {"coverage": 1.0}, "coverage must be a probability strictly"),
+    ("predict_interval", {"coverage": -0.2}, "coverage must be a probability strictly"),
+    ("sample_y", {"n_samples": 0}, "n_samples must be a positive integer, got 0"),
+    ("sample_y", {"n_samples": 2.5}, "n_samples must be a positive integer, got 2.5"),
+])
+def test_bad_predictive_arguments_name_the_parameter(switching, method, kwargs, message):
+    model, X, _ = switching
+    with pytest.raises(ValueError, match=message):
+        getattr(model, method)(X[:3], **kwargs)
