@@ -97,6 +97,8 @@ class _Run:
         self.n_iter = 0
         self.responsibility_total = None
         self.gate_share = None
+        # Why experts were removed, warned about only if this start is the one kept.
+        self.removals = []
         # This start's copy of the likelihood's context (see _likelihood_m_step).
         self.context = None
 
@@ -457,6 +459,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 runs = [self._fit_start(*args) for args in arguments]
         histories = [list(run.lower_bounds) for run in runs]
         best = max(runs, key=lambda run: run.lower_bound)
+        # Only the kept start's removals describe the fitted model; they are warned
+        # about here, where the user's call is three frames up.
+        which = f" of start {runs.index(best)} (the best of {len(runs)})" if len(runs) > 1 else ""
+        for what, why in best.removals:
+            warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=4)
 
         if not best.converged:
             warnings.warn(
@@ -706,19 +713,16 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return self._remove_experts(run, resp, keep, reasons, n_iter)
 
     def _remove_experts(self, run, resp, keep, reasons, n_iter):
-        """Drop the experts not in ``keep`` (warning why) and renormalise ``resp``.
+        """Drop the experts not in ``keep`` (recording why) and renormalise ``resp``.
 
         Returns ``(resp, removed)``.
         """
         if keep.all():
             return resp, False
         for index, reason in reasons.items():
-            warnings.warn(
-                f"Expert {index} ({type(run.experts[index]).__name__}) was removed at EM "
-                f"iteration {n_iter}: {reason}. {int(keep.sum())} experts remain.",
-                UserWarning,
-                stacklevel=8,
-            )
+            run.removals.append((f"Expert {index} ({type(run.experts[index]).__name__}) was "
+                                 f"removed at EM iteration {n_iter}",
+                                 f"{reason}. {int(keep.sum())} experts remain."))
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]
         run.params = {name: value[keep] for name, value in run.params.items()}

@@ -318,6 +318,39 @@ def test_vanishing_expert_is_removed_with_warning():
     assert np.all(np.isfinite(model.predict(X, return_std=True)))
 
 
+def test_removal_warning_points_at_the_callers_line():
+    X, y = make_switching_regression(500, 2, 2, noise=0.1, random_state=0)
+    init = np.full((500, 3), [0.49, 0.49, 0.02])
+    model = MixtureOfExpertsRegressor(n_experts=3, init=init, min_expert_weight=0.05,
+                                      random_state=0)
+    with pytest.warns(UserWarning, match="was removed") as record:
+        model.fit(X, y)
+    assert [warning.filename for warning in record] == [__file__]
+
+
+def test_only_the_kept_starts_removals_are_warned_about():
+    X, y = make_switching_regression(600, 2, 3, noise=0.1, random_state=1)
+    # The first start begins with expert 2 nearly empty and loses it; the second
+    # mixes that start half and half with random rows, keeps all three and wins.
+    init = np.full((600, 3), [0.495, 0.495, 0.01])
+    kwargs = dict(n_experts=3, init=init, min_expert_weight=0.05, random_state=0)
+    with pytest.warns(UserWarning, match=r"Expert 2 \(ScaledRidge\) was removed at EM "
+                                         r"iteration 1: its share"):
+        alone = MixtureOfExpertsRegressor(n_init=1, **kwargs).fit(X, y)
+    assert alone.n_experts_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        both = MixtureOfExpertsRegressor(n_init=2, **kwargs).fit(X, y)
+    assert both.n_experts_ == 3
+    assert len(both.init_lower_bounds_) == 2
+    # When the kept start is the one that lost an expert, the warning says which.
+    bad = np.full((600, 3), [0.495, 0.495, 0.01])
+    bad_kwargs = dict(kwargs, init=bad, min_expert_weight=0.4)
+    with pytest.warns(UserWarning, match=r"was removed at EM iteration 1 of start [01] "
+                                         r"\(the best of 2\): its share"):
+        MixtureOfExpertsRegressor(n_init=2, **bad_kwargs).fit(X, y)
+
+
 def test_more_experts_than_distinct_targets_gives_finite_model():
     X = np.repeat(np.arange(4.0), 5)[:, None]
     y = np.repeat([0.0, 1.0], 10)
