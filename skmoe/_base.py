@@ -36,7 +36,13 @@ from ._experts import (
     with_prefix,
 )
 from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
-from ._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS, initial_responsibilities, random_partition
+from ._init import (
+    EMEM_SHORT_ITER,
+    EMEM_SHORT_RUNS,
+    initial_responsibilities,
+    random_partition,
+    start_strategy,
+)
 from ._kernels import e_step, kernel_threads
 from ._linear import grams_are_safe
 from ._ridge import ScaledRidge, column_scale
@@ -523,17 +529,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """
         start_state = np.random.RandomState(seed)
         started = time.perf_counter()
+        strategy = start_strategy(init, start, self.n_init)
         with kernel_threads(n_kernel_threads):
             if resume:
                 run, resp = self._resumed_run(), None
-            elif isinstance(init, str) and init == "emem":
+            elif isinstance(strategy, str) and strategy.startswith("emem"):
+                first = None
+                if strategy == "emem+kmeans":
+                    first = initial_responsibilities(
+                        "kmeans", data.X, self._init_targets(data.y), data.sample_weight,
+                        len(templates), start, start_state)
                 run = self._best_short_run(templates, routes, gate_template, data,
-                                           start_state, n_jobs)
+                                           start_state, n_jobs, first)
                 resp = None
             else:
                 run = self._fresh_run(templates, routes, gate_template, start_state)
                 resp = initial_responsibilities(
-                    init, data.X, self._init_targets(data.y), data.sample_weight,
+                    strategy, data.X, self._init_targets(data.y), data.sample_weight,
                     len(run.experts), start, start_state,
                 )
             if run.n_iter < self.max_iter:
@@ -547,13 +559,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         gate = seeded_clones([gate_template], random_state)[0]
         return _Run(experts, list(routes), gate, {})
 
-    def _best_short_run(self, templates, routes, gate_template, data, random_state, n_jobs):
+    def _best_short_run(self, templates, routes, gate_template, data, random_state, n_jobs,
+                        first=None):
         """Short-run EM (emEM): the best of ``EMEM_SHORT_RUNS`` runs of ``EMEM_SHORT_ITER``
-        iterations, each from a random partition of the rows; it is then continued."""
+        iterations, each from a random partition of the rows (the first from ``first``
+        when given); it is then continued."""
         best = None
-        for _ in range(EMEM_SHORT_RUNS):
+        for index in range(EMEM_SHORT_RUNS):
             run = self._fresh_run(templates, routes, gate_template, random_state)
-            resp = random_partition(data.X.shape[0], len(run.experts), random_state)
+            if index == 0 and first is not None:
+                resp = first
+            else:
+                resp = random_partition(data.X.shape[0], len(run.experts), random_state)
             self._run_em(run, resp, data, random_state, n_jobs,
                          max_iter=min(EMEM_SHORT_ITER, self.max_iter))
             if best is None or run.lower_bound > best.lower_bound:

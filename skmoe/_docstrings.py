@@ -30,13 +30,14 @@ _SHARED = {
         Initial responsibilities of each start. ``"kmeans"``: k-means on the
         standardised ``[X, y]``, later starts on weighted bootstraps of the
         rows; ``"random"``: Dirichlet(1) rows, new for every start;
-        ``"auto"``: k-means for the first start and random rows for the
-        others (k-means finds regimes that are clusters in one start, random
-        starts explore where regimes overlap in x and differ in y given x);
-        ``"emem"``: short-run EM, each start the best of 5 runs of 5 EM
-        iterations from random partitions of the rows, then continued; an
-        array: non-negative rows summing to one (later starts mix it with
-        Dirichlet rows).""",
+        ``"emem"``: short-run EM, each start the best of 3 runs of at most
+        30 EM iterations from random partitions of the rows, then
+        continued; ``"auto"``: a k-means start when ``n_init=1``; with
+        several starts, ``"emem"`` for each, the first start's short runs
+        beginning with the k-means partition (k-means finds regimes that are
+        clusters in one start; short-run EM explores where regimes overlap
+        in x and differ in y given x); an array: non-negative rows summing
+        to one (later starts mix it with Dirichlet rows).""",
     "n_init": """n_init : int, default=1
         Number of EM starts; the one with the highest penalised
         log-likelihood is kept. ``n_starts_at_best_`` says how many reached

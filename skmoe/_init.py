@@ -3,12 +3,15 @@
 Every start of a fit with ``n_init > 1`` begins from a different point, so that
 restarts explore rather than repeat one partition:
 
-* ``"auto"`` (the default): ``"kmeans"`` for the first start, ``"random"`` for
-  every later one. k-means finds regimes that are clusters of the inputs and
+* ``"auto"`` (the default): with a single start, ``"kmeans"``; with several,
+  ``"emem"`` for every start, the first start's short runs beginning with the
+  k-means partition. k-means finds regimes that are clusters of the inputs and
   of y, in one start; on data whose regimes overlap in x and differ in y given
   x (and on real data sets from R) its restarts kept finding the same
-  partition, often a poor optimum, where random starts reached the best one
-  (``benchmarks/bench_starts.py``).
+  partition, often a poor optimum, where short-run EM from random partitions
+  reached the best one more often than random starts did, and more often than
+  flexmix's random starts (``benchmarks/bench_starts.py``). Among short runs
+  the k-means partition is kept only when it is ahead after the short runs.
 * ``"kmeans"``: the first start runs k-means on all standardised rows; each
   later start runs it on a weighted bootstrap of the rows with its own seed and
   assigns every row to the nearest of those centres. On small data, k-means++
@@ -22,10 +25,13 @@ restarts explore rather than repeat one partition:
 * an array: the first start uses it as given; each later start mixes it half
   and half with Dirichlet(1) rows.
 * ``"emem"`` (short-run EM, Biernacki, Celeux & Govaert 2003) is run by the EM
-  loop: each start is the best of ``EMEM_SHORT_RUNS`` runs of
+  loop: each start is the best of ``EMEM_SHORT_RUNS`` runs of at most
   ``EMEM_SHORT_ITER`` iterations, each from a random partition of the rows
   (:func:`random_partition`, as flexmix's random starts), continued to
-  convergence.
+  convergence. The short runs must be long enough to tell the basins apart:
+  on flexmix's NPreg with three experts, after 5 iterations the runs that end
+  at the best optimum ranked anywhere among the others; after 30 they ranked
+  first.
 """
 
 import warnings
@@ -41,10 +47,38 @@ from ._scaling import fit_standard_scaler, unit_weights
 
 # Rows on which k-means looks for its centres at most.
 KMEANS_MAX_ROWS = 50_000
-# Short-run EM: runs per start, and EM iterations of each (the budget of one
-# start is EMEM_SHORT_RUNS * EMEM_SHORT_ITER iterations before the best is continued).
-EMEM_SHORT_RUNS = 5
-EMEM_SHORT_ITER = 5
+# Short-run EM: runs per start, and EM iterations of each at most. The best run
+# is continued, so a start costs at most (EMEM_SHORT_RUNS - 1) * EMEM_SHORT_ITER
+# iterations more than a random start run to the same convergence.
+EMEM_SHORT_RUNS = 3
+EMEM_SHORT_ITER = 30
+
+
+def start_strategy(init, start, n_init):
+    """The strategy of start number ``start``: ``init`` itself, except for ``"auto"``.
+
+    Parameters
+    ----------
+    init : str or ndarray
+        The estimator's validated ``init``.
+    start : int
+        Index of the start among the ``n_init`` starts.
+    n_init : int
+        Number of starts of the fit.
+
+    Returns
+    -------
+    strategy : str or ndarray
+        For ``"auto"``: ``"kmeans"`` when the fit has a single start; with
+        several, ``"emem"`` for every start, the first one's short runs
+        including the k-means partition (``"emem+kmeans"``). ``init``
+        otherwise.
+    """
+    if isinstance(init, str) and init == "auto":
+        if n_init == 1:
+            return "kmeans"
+        return "emem+kmeans" if start == 0 else "emem"
+    return init
 
 
 def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
@@ -52,8 +86,8 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
 
     Parameters
     ----------
-    init : {"auto", "kmeans", "random"} or ndarray of shape (n_samples, n_experts)
-        The strategy, or a validated array.
+    init : {"kmeans", "random"} or ndarray of shape (n_samples, n_experts)
+        The strategy (see :func:`start_strategy`), or a validated array.
     X : ndarray of shape (n_samples, n_features)
         Training inputs.
     y : ndarray of shape (n_samples,) or None
@@ -73,8 +107,6 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         Non-negative rows summing to one.
     """
     n_samples = X.shape[0]
-    if isinstance(init, str) and init == "auto":
-        init = "kmeans" if start == 0 else "random"
     if isinstance(init, str) and init == "kmeans":
         return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state)
     if isinstance(init, str) and init == "random":

@@ -122,7 +122,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         reproduced). A cross-fitted variance is not the maximiser of the
         likelihood, so ``lower_bound_`` is then the log-likelihood with
         honest noise, and EM can move it down by small amounts; on small
-        real data sets its held-out log-likelihood was better by up to 0.46
+        real data sets its held-out log-likelihood was better by up to 0.43
         nats per row (benchmarks/bench_real_data.py). Only the Gaussian
         family is cross-fitted: the other families estimate their parameters
         in sample, and ``"cross_fitted"`` with them raises a ValueError.

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skmoe._base
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-from skmoe._init import EMEM_SHORT_ITER, initial_responsibilities, random_partition
+from skmoe._init import (
+    EMEM_SHORT_ITER,
+    EMEM_SHORT_RUNS,
+    initial_responsibilities,
+    random_partition,
+    start_strategy,
+)
 from skmoe.datasets import make_gated_classification, make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -17,7 +24,7 @@ def data():
     return X, y, np.ones(300)
 
 
-@pytest.mark.parametrize("init", ["auto", "kmeans", "random"])
+@pytest.mark.parametrize("init", ["kmeans", "random"])
 def test_rows_are_probabilities(data, init):
     X, y, w = data
     resp = initial_responsibilities(init, X, y, w, 3, 0, np.random.RandomState(0))
@@ -100,12 +107,40 @@ def test_kmeans_on_many_rows_finds_centres_on_a_subset(monkeypatch):
     assert_array_equal(resp, again)
 
 
-def test_auto_is_kmeans_for_the_first_start_and_random_after(data):
-    X, y, w = data
-    for start, strategy in [(0, "kmeans"), (1, "random"), (4, "random")]:
-        auto = initial_responsibilities("auto", X, y, w, 3, start, np.random.RandomState(7))
-        same = initial_responsibilities(strategy, X, y, w, 3, start, np.random.RandomState(7))
-        assert_array_equal(auto, same)
+def test_auto_is_kmeans_alone_or_short_run_em_whose_first_start_tries_kmeans(monkeypatch):
+    assert start_strategy("auto", 0, 1) == "kmeans"
+    assert [start_strategy("auto", start, 3) for start in range(3)] == [
+        "emem+kmeans", "emem", "emem"]
+    assert start_strategy("random", 0, 3) == "random"
+    X, y = _overlapping_regimes(4, n_samples=150)
+    single = dict(n_init=1, max_iter=40, random_state=2)
+    assert (MixtureOfExpertsRegressor(init="auto", **single).fit(X, y).init_lower_bounds_
+            == MixtureOfExpertsRegressor(init="kmeans", **single).fit(X, y).init_lower_bounds_)
+    several = dict(n_init=3, max_iter=40, random_state=2)
+    auto = MixtureOfExpertsRegressor(init="auto", **several).fit(X, y)
+    emem = MixtureOfExpertsRegressor(init="emem", **several).fit(X, y)
+    # Each start has its own seed, whatever the strategy: the later starts line up.
+    assert auto.init_lower_bounds_[1:] == emem.init_lower_bounds_[1:]
+    # The first start's first short run begins from the k-means partition.
+    starts = []
+    run_em = skmoe._base.BaseMixtureOfExperts._run_em
+
+    def recording(self, run, resp, data, random_state, n_jobs, max_iter=None):
+        if resp is not None:
+            starts.append(resp.copy())
+        return run_em(self, run, resp, data, random_state, n_jobs, max_iter)
+
+    monkeypatch.setattr(skmoe._base.BaseMixtureOfExperts, "_run_em", recording)
+    MixtureOfExpertsRegressor(init="auto", **several).fit(X, y)
+    kmeans = initial_responsibilities("kmeans", X, y, np.ones(150), 3, 0,
+                                      np.random.RandomState(_first_seed(2)))
+    assert_array_equal(starts[0], kmeans)
+    assert len(starts) == 3 * EMEM_SHORT_RUNS
+
+
+def _first_seed(random_state):
+    """The seed of a fit's first start (the fit draws one per start)."""
+    return np.random.RandomState(random_state).randint(np.iinfo(np.int32).max)
 
 
 def test_random_partition_is_one_hot_and_leaves_no_expert_empty():
@@ -162,15 +197,31 @@ def test_log_likelihood_never_decreases_for_every_strategy(init):
         assert np.all(steps >= -1e-10 * np.abs(history[1:-1]).max())
 
 
-def test_emem_continues_the_best_of_its_short_runs():
+def test_emem_continues_the_best_of_its_short_runs(monkeypatch):
+    # Short runs of 5 iterations, so that the continuation is sure to be longer.
+    monkeypatch.setattr(skmoe._base, "EMEM_SHORT_ITER", 5)
     X, y = _overlapping_regimes(3)
     model = MixtureOfExpertsRegressor(init="emem", random_state=0).fit(X, y)
-    assert model.n_iter_ > EMEM_SHORT_ITER and model.converged_
+    assert model.n_iter_ > 5 and model.converged_
     # With max_iter no longer than a short run, the best short run is the fit.
-    short = MixtureOfExpertsRegressor(init="emem", max_iter=EMEM_SHORT_ITER,
-                                      random_state=0).fit(X, y)
-    assert short.n_iter_ == EMEM_SHORT_ITER
-    assert short.lower_bounds_ == model.lower_bounds_[:EMEM_SHORT_ITER]
+    short = MixtureOfExpertsRegressor(init="emem", max_iter=5, random_state=0).fit(X, y)
+    assert short.n_iter_ == 5
+    assert short.lower_bounds_ == model.lower_bounds_[:5]
+
+
+def test_each_emem_start_is_its_short_runs_then_one_continuation(monkeypatch):
+    calls = []
+    run_em = skmoe._base.BaseMixtureOfExperts._run_em
+
+    def recording(self, run, resp, data, random_state, n_jobs, max_iter=None):
+        calls.append((resp is None, max_iter))
+        return run_em(self, run, resp, data, random_state, n_jobs, max_iter)
+
+    monkeypatch.setattr(skmoe._base.BaseMixtureOfExperts, "_run_em", recording)
+    X, y = _overlapping_regimes(5, n_samples=150)
+    MixtureOfExpertsRegressor(init="emem", n_init=2, random_state=0).fit(X, y)
+    short = (False, EMEM_SHORT_ITER)
+    assert calls == 2 * ([short] * EMEM_SHORT_RUNS + [(True, None)])
 
 
 @pytest.mark.parametrize("init", ["auto", "random", "emem"])
