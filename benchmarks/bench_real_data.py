@@ -74,6 +74,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate
 from skmoe.compare import compare, default_baselines, estimator_family
+from skmoe.metrics import log_likelihood_scorer
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "bench_real_data.md"
@@ -150,13 +151,6 @@ def safety_estimators():
     }
 
 
-def _log_likelihood_scorer(estimator, X, y):
-    """Mean held-out log p(y | x) of a Pipeline ending in a mixture."""
-    for _, step in estimator.steps[:-1]:
-        X = step.transform(X)
-    return float(np.mean(estimator.steps[-1][1].score_samples(X, y)))
-
-
 def candidate_mixtures():
     """Mixture families tried beside compare's two, to close the gap to the ensembles."""
     em = {"n_init": 1, "max_iter": 50, "tol": 1e-4, "random_state": 0}
@@ -165,12 +159,12 @@ def candidate_mixtures():
     return {
         "moe_linear, K by inner CV": GridSearchCV(
             linear, {"mixtureofexpertsregressor__n_experts": [1, 2, 3]},
-            scoring=_log_likelihood_scorer, cv=3),
+            scoring=log_likelihood_scorer, cv=3),
         "moe_linear, K and alpha by inner CV": GridSearchCV(
             linear, {"mixtureofexpertsregressor__n_experts": [1, 2, 3],
                      "mixtureofexpertsregressor__experts": [
                          ScaledRidge(alpha=alpha) for alpha in (3.0, 10.0, 30.0)]},
-            scoring=_log_likelihood_scorer, cv=3),
+            scoring=log_likelihood_scorer, cv=3),
         "moe_boosting": MixtureOfExpertsRegressor(boosted, n_experts=2, **em),
         "moe_boosting, in-sample noise": MixtureOfExpertsRegressor(
             boosted, n_experts=2, noise_variance="in_sample", **em),

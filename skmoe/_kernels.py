@@ -18,6 +18,7 @@ they are inlined into; both are within one ulp of NumPy's over the whole
 range, subnormal results included, and exact at the special values.
 """
 
+import math
 from contextlib import contextmanager
 
 import numba
@@ -25,7 +26,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
-from scipy.special import logsumexp
+from scipy.special import logsumexp, ndtr, ndtri
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
@@ -1226,3 +1227,176 @@ def solve_grams_reference(grams, centred, min_ratio):
     coef = np.einsum("kij,kj->ki", eigenvectors, projected / eigenvalues) / scale
     return (usable, x_shift, y_shift, scale, eigenvalues, eigenvectors, root, singular,
             projected, coef)
+
+
+# ----------------------------------------------------- predictive quantiles
+#: Family codes of :func:`mixture_quantiles`.
+GAUSSIAN, LAPLACE = 0, 1
+_SQRT_HALF = float(np.sqrt(0.5))
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+# Rows a parallel quantile solve hands to one task. A row costs tens of
+# evaluations of every expert's distribution function per level, so far fewer
+# entries than in the E-step pay for the threads.
+_QUANTILE_BLOCK_ROWS = 256
+_MIN_PARALLEL_QUANTILE_ENTRIES = 1 << 15
+# The quantile kernel's flags: no fast-math at all. A bracketed solve compares
+# values, and reassociation could move a root across its bracket.
+_PLAIN = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@njit(**_PLAIN, parallel=True)
+def mixture_quantiles(family, weights, means, scales, levels, standard, lower_bound, tol,
+                      max_iter, out):
+    """Quantiles of location-scale mixtures, every row and level at once.
+
+    Row ``i``'s distribution function is ``F_i(y) = sum_k weights[i, k]
+    G((y - means[i, k]) / scales[k])`` with ``G`` the standard Gaussian or
+    Laplace distribution function. Each level ``p`` is solved on ``F_i(y) =
+    p`` from the bracket that the experts' own quantiles ``means[i, k] +
+    scales[k] * standard[j]`` give (the mixture's quantile lies between the
+    smallest and the largest of them, over the experts of nonzero weight), by
+    Newton steps that fall back to bisection when they leave the bracket,
+    until ``|F_i(y) - p| <= tol`` or the bracket is a few ulps wide. The
+    levels must be increasing: each solution bounds the next level's bracket
+    from below, so the quantiles are non-decreasing in the level.
+
+    Parameters
+    ----------
+    family : int
+        ``GAUSSIAN`` or ``LAPLACE``.
+    weights : ndarray of shape (n_samples, n_experts)
+        Non-negative mixture weights, each row summing to one.
+    means : ndarray of shape (n_samples, n_experts)
+        Each expert's location.
+    scales : ndarray of shape (n_experts,)
+        Each expert's scale (standard deviation, or Laplace scale), positive.
+    levels : ndarray of shape (n_levels,)
+        Increasing levels strictly between 0 and 1.
+    standard : ndarray of shape (n_levels,)
+        The standard distribution's quantile of each level.
+    lower_bound : ndarray of shape (n_samples,)
+        A lower bound of every row's first quantile (-inf for none).
+    tol : float
+        Accuracy in probability.
+    max_iter : int
+        Newton or bisection steps per row and level at most.
+    out : ndarray of shape (n_samples, n_levels)
+        Output.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_levels)
+    """
+    n_samples = weights.shape[0]
+    rows = _QUANTILE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
+        for b in range(n_blocks):
+            _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
+                            max_iter, out, b * rows, min((b + 1) * rows, n_samples))
+    else:
+        for b in prange(n_blocks):
+            _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
+                            max_iter, out, b * rows, min((b + 1) * rows, n_samples))
+    return out
+
+
+@njit(**_PLAIN)
+def _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
+                    max_iter, out, start, stop):
+    n_experts = weights.shape[1]
+    eps4 = 4.0 * np.finfo(np.float64).eps
+    for i in range(start, stop):
+        previous = lower_bound[i]
+        for j in range(levels.shape[0]):
+            level = levels[j]
+            low, high = np.inf, -np.inf
+            for k in range(n_experts):
+                if weights[i, k] > 0.0:
+                    each = means[i, k] + scales[k] * standard[j]
+                    low = min(low, each)
+                    high = max(high, each)
+            low = max(low, previous)
+            high = max(high, low)
+            x = 0.5 * (low + high)
+            if high > low:
+                for _ in range(max_iter):
+                    cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, i, x)
+                    gap = cdf - level
+                    if gap < 0.0:
+                        low = x
+                    else:
+                        high = x
+                    if abs(gap) <= tol or high - low <= eps4 * abs(x):
+                        break
+                    step = x - gap / pdf if pdf > 0.0 else np.nan
+                    if low < step < high:
+                        x = step
+                    else:
+                        x = 0.5 * (low + high)
+            out[i, j] = x
+            previous = x
+
+
+@njit(**_PLAIN)
+def _mixture_cdf_pdf(family, weights, means, scales, i, x):
+    """The mixture's distribution function and density at ``x`` on row ``i``."""
+    cdf = 0.0
+    pdf = 0.0
+    for k in range(weights.shape[1]):
+        w = weights[i, k]
+        if w == 0.0:
+            continue
+        z = (x - means[i, k]) / scales[k]
+        if family == GAUSSIAN:
+            cdf += w * 0.5 * math.erfc(-z * _SQRT_HALF)
+            pdf += w * _INV_SQRT_2PI * math.exp(-0.5 * z * z) / scales[k]
+        else:
+            tail = 0.5 * math.exp(-abs(z))
+            cdf += w * (tail if z < 0.0 else 1.0 - tail)
+            pdf += w * tail / scales[k]
+    return cdf, pdf
+
+
+def standard_quantiles(family, levels):
+    """The standard Gaussian or Laplace quantile of each level (NumPy)."""
+    levels = np.asarray(levels, dtype=np.float64)
+    if family == GAUSSIAN:
+        return ndtri(levels)
+    return np.where(levels < 0.5, np.log(2.0 * np.minimum(levels, 0.5)),
+                    -np.log(2.0 * (1.0 - np.maximum(levels, 0.5))))
+
+
+def mixture_cdf_reference(family, weights, means, scales, y):
+    """NumPy: ``F_i(y_i)`` of each row's mixture (``y`` of shape (n_samples,))."""
+    z = (np.asarray(y, dtype=np.float64)[:, None] - means) / scales
+    if family == GAUSSIAN:
+        each = ndtr(z)
+    else:
+        tail = 0.5 * np.exp(-np.abs(z))
+        each = np.where(z < 0, tail, 1.0 - tail)
+    return np.einsum("ik,ik->i", weights, each)
+
+
+def mixture_quantiles_reference(family, weights, means, scales, levels):
+    """NumPy twin of :func:`mixture_quantiles`, by plain bisection to the last ulp.
+
+    Each level is solved on its own, from the experts' quantiles, with no
+    Newton step and no lower bound from the previous level.
+    """
+    standard = standard_quantiles(family, levels)
+    out = np.empty((weights.shape[0], len(levels)))
+    used = weights > 0
+    for j, level in enumerate(levels):
+        each = means + scales * standard[j]
+        low = np.where(used, each, np.inf).min(axis=1)
+        high = np.where(used, each, -np.inf).max(axis=1)
+        for _ in range(2100):
+            middle = 0.5 * (low + high)
+            if not np.any((middle > low) & (middle < high)):
+                break
+            below = mixture_cdf_reference(family, weights, means, scales, middle) < level
+            low = np.where(below, middle, low)
+            high = np.where(below, high, middle)
+        out[:, j] = 0.5 * (low + high)
+    return out

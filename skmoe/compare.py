@@ -12,7 +12,9 @@ whole conditional density (a mixture of experts) can be told from a model of the
 mean alone even where R² cannot separate them:
 
 * an estimator with its own density, a method ``score_samples(X, y)`` returning
-  ``log p(y | x)`` per row (a mixture of experts), is scored by it;
+  ``log p(y | x)`` per row (a mixture of experts), is scored by it, through
+  :func:`skmoe.metrics.mean_log_likelihood` (which looks through Pipelines and
+  searches);
 * an estimator whose ``predict`` takes ``return_std=True`` (Bayesian ridge,
   Gaussian processes) by a Gaussian with that standard deviation;
 * any other regressor by a Gaussian around its predictions whose variance is
@@ -81,6 +83,7 @@ from ._classifier import MixtureOfExpertsClassifier
 from ._experts import has_own_density
 from ._regressor import MixtureOfExpertsRegressor
 from ._validation import BaseSearchCV, HasMethods, Interval, StrOptions, validate_params
+from .metrics import mean_log_likelihood
 
 __all__ = [
     "FAMILIES",
@@ -507,20 +510,9 @@ def _has_predictive_std(estimator):
         return False
 
 
-def _own_log_density(estimator, X, y):
-    """``log p(y | x)`` per row from a fitted estimator with its own density."""
-    Xt = X
-    while isinstance(estimator, (Pipeline, BaseSearchCV)):
-        if isinstance(estimator, BaseSearchCV):
-            estimator = estimator.best_estimator_
-            continue
-        Xt = estimator[:-1].transform(Xt)
-        estimator = estimator.steps[-1][1]
-    return np.asarray(estimator.score_samples(Xt, y), dtype=np.float64)
-
-
-def _gaussian_log_density(y, mean, variance):
-    return -0.5 * (np.log(2.0 * np.pi * variance) + (y - mean) ** 2 / variance)
+def _gaussian_log_likelihood(y, mean, variance):
+    """Mean log-density of y under Gaussians around the predictions."""
+    return float(np.mean(-0.5 * (np.log(2.0 * np.pi * variance) + (y - mean) ** 2 / variance)))
 
 
 def _plug_in_variance(estimator, fitted, X, y, residual_variance, seed):
@@ -588,7 +580,7 @@ def _classification_scores(names, y, predicted, proba, decision, classes):
     return scores
 
 
-def _regression_scores(names, y, predicted, row_log_lik):
+def _regression_scores(names, y, predicted, log_likelihood):
     scores = {}
     for name in names:
         if name == "r2":
@@ -600,7 +592,7 @@ def _regression_scores(names, y, predicted, row_log_lik):
         elif name == "max_error":
             scores[name] = max_error(y, predicted)
         elif name == "log_likelihood":
-            scores[name] = float(np.mean(row_log_lik))
+            scores[name] = log_likelihood
     return scores
 
 
@@ -638,24 +630,25 @@ def _fit_and_score(name, estimator, X, y, train, test, fold, task, classes, scor
             if task == "classification":
                 proba, decision = _class_scores(fitted, X_test, classes)
             elif "log_likelihood" in scoring and _has_own_density(fitted):
-                row_log_lik, density = _own_log_density(fitted, X_test, y_test), "model"
+                log_likelihood = mean_log_likelihood(fitted, X_test, y_test)
+                density = "model"
             elif "log_likelihood" in scoring and _has_predictive_std(fitted):
                 std = np.reshape(fitted.predict(X_test, return_std=True)[1], -1)
                 variance = np.maximum(std**2, 1e-300)
-                row_log_lik = _gaussian_log_density(y_test, predicted, variance)
+                log_likelihood = _gaussian_log_likelihood(y_test, predicted, variance)
                 density = "predictive std"
             predict_time = time.perf_counter() - tic
             if task == "regression" and "log_likelihood" in scoring and density is None:
                 variance = _plug_in_variance(estimator, fitted, X_train, y_train,
                                              residual_variance, seed)
-                row_log_lik = _gaussian_log_density(y_test, predicted, variance)
+                log_likelihood = _gaussian_log_likelihood(y_test, predicted, variance)
                 density = _PLUG_IN_LABEL[residual_variance]
             if task == "classification":
                 scores = _classification_scores(scoring, y_test, predicted, proba, decision,
                                                 classes)
             else:
                 scores = _regression_scores(scoring, y_test, np.reshape(predicted, -1),
-                                            row_log_lik if density else None)
+                                            log_likelihood if density else None)
         except Exception as exc:
             raise RuntimeError(
                 f"Estimator {name!r} failed on fold {fold}: {type(exc).__name__}: {exc}"

@@ -5,13 +5,14 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import check_cv, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMixtureOfExperts
 from ._families import FAMILIES
 from ._validation import validate_params
+from .metrics import log_likelihood_scorer
 
 __all__ = ["apply", "expert_summary", "posterior", "predict_gate", "select_n_experts"]
 
@@ -198,7 +199,9 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         (lower is better). ``"icl"``: BIC plus twice the entropy of the
         responsibilities, which favours well-separated experts (lower is
         better). ``"cv"``: the mean held-out log-likelihood per row over the
-        folds of ``cv`` (higher is better).
+        folds of ``cv`` (higher is better): scikit-learn's ``cross_val_score``
+        with :func:`skmoe.metrics.log_likelihood_scorer`, the folds weighted
+        by their rows.
     cv : int or cross-validation generator, default=5
         Folds for ``criterion="cv"``.
 
@@ -273,17 +276,13 @@ def _n_parameters_or_nan(model, criterion):
 
 
 def _held_out_log_likelihood(estimator, n_experts, X, y, cv):
-    """Mean held-out ``log p(y | x)`` per row over the folds of ``cv``."""
-    splitter = check_cv(cv, y, classifier=is_classifier(estimator))
-    total, count = 0.0, 0
-    y = np.asarray(y)
-    for train, test in splitter.split(X, y):
-        model = clone(estimator).set_params(n_experts=n_experts)
-        model.fit(_rows(X, train), y[train])
-        total += model.score_samples(_rows(X, test), y[test]).sum()
-        count += len(test)
-    return total / count
+    """Mean held-out ``log p(y | x)`` per row over the folds of ``cv``.
 
-
-def _rows(X, index):
-    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+    Each fold's mean log-likelihood (:func:`skmoe.metrics.log_likelihood_scorer`,
+    by scikit-learn's ``cross_val_score``), weighted by the fold's rows.
+    """
+    splits = list(check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y))
+    model = clone(estimator).set_params(n_experts=n_experts)
+    scores = cross_val_score(model, X, y, cv=splits, scoring=log_likelihood_scorer,
+                             error_score="raise")
+    return float(np.average(scores, weights=[len(test) for _, test in splits]))

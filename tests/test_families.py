@@ -331,6 +331,29 @@ def test_quantiles_invert_the_cdf_and_rise_with_the_level(switching):
     assert_allclose(cdf.sum(axis=1), 0.9, atol=1e-8)
 
 
+@pytest.mark.parametrize("noise, reference", [("gaussian", stats.norm),
+                                               ("laplace", stats.laplace)])
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_compiled_quantiles_invert_scipys_mixture_cdf(noise, reference, top_k):
+    # Gaussian and Laplace mixtures are solved by the compiled kernel: each
+    # quantile is the root of the mixture CDF built from scipy and the fitted
+    # parameters (with top_k, over the kept expert), to 1e-10 in probability.
+    X, y = make_switching_regression(1500, 2, 3, noise=[0.2, 0.5, 1.0], random_state=1)
+    model = MixtureOfExpertsRegressor(n_experts=3, noise=noise, top_k=top_k, random_state=0)
+    model.fit(X[:1000], y[:1000])
+    levels = np.array([0.5, 0.001, 0.25, 0.999])
+    quantiles = model.predict_quantiles(X[1000:], levels)
+    gate = model.predict_gate(X[1000:])
+    if top_k == 1:
+        gate = (gate == gate.max(axis=1, keepdims=True)).astype(float)
+    mean = np.column_stack([e.predict(X[1000:]) for e in model.experts_])
+    scale = (np.sqrt(model.noise_variance_) if noise == "gaussian" else model.noise_scale_)
+    for column, level in enumerate(levels):
+        cdf = (gate * reference.cdf(quantiles[:, column:column + 1], mean, scale)).sum(axis=1)
+        assert_allclose(cdf, level, rtol=0, atol=1e-10)
+    assert np.all(np.diff(quantiles[:, np.argsort(levels)], axis=1) >= 0)
+
+
 @pytest.mark.parametrize("case", ["gaussian", "student_t", "laplace", "poisson", "gamma"])
 def test_sample_moments_match_predict_and_quantiles_invert_the_cdf(case):
     if case in ("poisson", "gamma"):

@@ -11,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+from scipy.optimize import brentq
 from scipy.special import log_softmax as scipy_log_softmax
 
 from skmoe._kernels import (
     _MIN_PARALLEL_ENTRIES,
+    _MIN_PARALLEL_QUANTILE_ENTRIES,
+    GAUSSIAN,
+    LAPLACE,
     categorical_log_likelihood,
     categorical_log_likelihood_reference,
     e_step,
@@ -22,9 +27,13 @@ from skmoe._kernels import (
     gaussian_log_likelihood,
     gaussian_log_likelihood_reference,
     log_softmax,
+    mixture_cdf_reference,
+    mixture_quantiles,
+    mixture_quantiles_reference,
     soft_cross_entropy,
     soft_cross_entropy_hessian,
     soft_cross_entropy_hessian_reference,
+    standard_quantiles,
     vector_exp,
     vector_log,
 )
@@ -724,3 +733,95 @@ def test_soft_cross_entropy_ignores_targets_of_zero_weight_rows():
     loss_b = soft_cross_entropy(params, X_t, garbage, sample_weight, True, grad_b)
     assert loss_a == loss_b
     assert_array_equal(grad_a, grad_b)
+
+
+# ----------------------------------------------------- predictive quantiles
+QUANTILE_TOL = 1e-10
+
+
+def _mixture_inputs(n_samples, n_experts, seed):
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.full(n_experts, 0.7), size=n_samples)
+    means = rng.normal(0.0, 3.0, size=(n_samples, n_experts))
+    if n_experts > 1:
+        # Rows where an expert has weight 0 (top_k): it must not bracket.
+        weights[:20, 0] = 0.0
+        weights[:20] /= weights[:20].sum(axis=1, keepdims=True)
+        means[:20, 0] = 1e6
+    scales = rng.uniform(0.05, 2.0, size=n_experts)
+    return weights, means, scales
+
+
+def _solve(family, weights, means, scales, levels, lower=None):
+    levels = np.asarray(levels, dtype=np.float64)
+    n_samples = weights.shape[0]
+    lower = np.full(n_samples, -np.inf) if lower is None else lower
+    inputs = (weights, means, scales, levels, lower)
+    copies = [a.copy() for a in inputs]
+    out = np.full((n_samples, levels.shape[0]), np.nan)
+    mixture_quantiles(family, weights, means, scales, levels, standard_quantiles(family, levels),
+                      lower, QUANTILE_TOL, 200, out)
+    for before, after in zip(copies, inputs):
+        assert_array_equal(after, before)
+    return out
+
+
+@pytest.mark.parametrize("family", [GAUSSIAN, LAPLACE])
+@pytest.mark.parametrize("n_samples, n_experts", [(300, 1), (500, 3), (40_000, 5)])
+def test_mixture_quantiles_equal_reference_to_1e10_in_probability(family, n_samples,
+                                                                   n_experts):
+    weights, means, scales = _mixture_inputs(n_samples, n_experts, 0)
+    levels = np.array([1e-6, 0.05, 0.3, 0.5, 0.9, 1 - 1e-6])
+    # The small cases run serially, the largest in parallel.
+    parallel = n_samples * n_experts * len(levels) >= _MIN_PARALLEL_QUANTILE_ENTRIES
+    assert parallel == (n_samples == 40_000)
+    result = _solve(family, weights, means, scales, levels)
+    expected = mixture_quantiles_reference(family, weights, means, scales, levels)
+    for j, level in enumerate(levels):
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, result[:, j]),
+                        level, rtol=0, atol=QUANTILE_TOL)
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, expected[:, j]),
+                        level, rtol=0, atol=1e-14)
+    # In y: the gap in probability over the density, where the density is not tiny.
+    body = slice(1, -1)
+    assert_allclose(result[:, body], expected[:, body], rtol=0, atol=1e-7)
+    assert np.all(np.diff(result, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("family, reference", [(GAUSSIAN, stats.norm), (LAPLACE, stats.laplace)])
+def test_mixture_quantiles_of_one_expert_are_its_own(family, reference):
+    weights, means, scales = _mixture_inputs(200, 1, 1)
+    levels = np.array([0.01, 0.5, 0.975])
+    result = _solve(family, weights, means, scales, levels)
+    expected = reference.ppf(levels[None, :], loc=means, scale=scales[0])
+    assert_allclose(result, expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("family", [GAUSSIAN, LAPLACE])
+def test_mixture_quantiles_respect_the_lower_bound(family):
+    # The lower bound is the previous level's solution in the regressor: a level
+    # solved from it equals the level solved alone.
+    weights, means, scales = _mixture_inputs(400, 3, 2)
+    alone = _solve(family, weights, means, scales, [0.7])
+    below = _solve(family, weights, means, scales, [0.4])[:, 0]
+    bounded = _solve(family, weights, means, scales, [0.7], lower=below)
+    assert_allclose(mixture_cdf_reference(family, weights, means, scales, bounded[:, 0]), 0.7,
+                    rtol=0, atol=QUANTILE_TOL)
+    assert_allclose(bounded, alone, rtol=0, atol=1e-8)
+
+
+def test_mixture_quantiles_of_bimodal_rows_equal_brentq():
+    # Two far modes: the CDF is flat between them, where Newton steps overshoot
+    # and bisection must take over.
+    weights = np.array([[0.5, 0.5], [0.3, 0.7], [0.999, 0.001]])
+    means = np.array([[-50.0, 50.0], [0.0, 1e4], [1.0, -1.0]])
+    scales = np.array([0.01, 1.0])
+    levels = np.array([0.2, 0.5, 0.5000001, 0.9])
+    result = _solve(GAUSSIAN, weights, means, scales, levels)
+    for i in range(weights.shape[0]):
+        for j, level in enumerate(levels):
+            def gap(y, i=i, level=level):
+                return float((weights[i] * stats.norm.cdf(y, means[i], scales)).sum() - level)
+            root = brentq(gap, -1e5, 1e5, xtol=1e-14, rtol=1e-15)
+            assert abs(gap(result[i, j])) <= QUANTILE_TOL
+            assert abs(result[i, j] - root) <= 1e-6 * max(1.0, abs(root))
