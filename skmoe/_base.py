@@ -8,6 +8,8 @@ hooks: their default expert, how an expert is checked, and their likelihood.
 
 import copy
 import functools
+import itertools
+import math
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -25,7 +27,10 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from threadpoolctl import ThreadpoolController
 
 from ._experts import (
+    ContinuedExpert,
     expert_templates,
+    experts_converged,
+    experts_penalty,
     fit_experts,
     n_expert_parameters,
     n_fitted_parameters,
@@ -68,6 +73,12 @@ _IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_f
 # Starts whose final total log-likelihood is within this many nats of the best
 # one reached the same optimum, for ``n_starts_at_best_``.
 _SAME_OPTIMUM_NATS = 0.01
+# A tree start scores at most this many groupings of the flat mixture's experts
+# (a random sample of them when there are more).
+_MAX_GROUPINGS = 100
+# Parameters in which the mixtures under one tree may differ: a tree start fits
+# one flat mixture of all their experts.
+_TREE_FREE_PARAMETERS = ("experts", "n_experts", "random_state")
 
 
 class _Workspace:
@@ -99,12 +110,17 @@ class _Run:
         self.params = params
         self.workspace = _Workspace()
         self.lower_bounds = []
+        # The penalty subtracted from the summed log-likelihood at the last bound.
+        self.penalty = 0.0
         self.converged = False
         self.n_iter = 0
         self.responsibility_total = None
         self.gate_share = None
         # Why experts were removed, warned about only if this start is the one kept.
         self.removals = []
+        # Initial responsibilities of each expert's own components (mixtures as
+        # experts, from a tree start), used by the first M-step only.
+        self.expert_inits = None
         # This start's copy of the likelihood's context (see _likelihood_m_step).
         self.context = None
 
@@ -191,7 +207,8 @@ def _all_accept(parts, tag):
     )
 
 
-class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
+                           metaclass=ABCMeta):
     """Base class of the mixtures of experts; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -254,6 +271,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.warm_start = warm_start
         self.top_k = top_k
 
+    # Entries of the likelihood's context (see _likelihood_context) that define the
+    # objective, computed from the weights of a fit: a continued fit keeps them.
+    _OBJECTIVE_CONSTANTS = ()
+
     # ----------------------------------------------------------------- hooks
     @abstractmethod
     def _default_expert(self):
@@ -264,8 +285,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """Raise TypeError when ``expert`` cannot serve as an expert of this estimator."""
 
     @abstractmethod
-    def _validate_fit_data(self, X, y, **check_params):
+    def _validate_fit_data(self, X, y, resume, **check_params):
         """Validate X and y at fit; return X (float64) and y as the likelihood needs it.
+
+        ``resume``: whether the fit resumes the fitted model (whose family or
+        classes must then not change).
 
         ``check_params`` go to ``validate_data`` (sparse input, NaN, minimum rows).
         """
@@ -371,15 +395,44 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self : object
             The fitted estimator.
         """
+        return self._fit_atomic(X, y, sample_weight)
+
+    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None):
+        """:meth:`_fit`, leaving the estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, continued, init)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, y, sample_weight):
+    def _fit_m_step(self, X, y, sample_weight, init=None):
+        """Fit as the expert of another mixture: continued from the previous fit.
+
+        The outer mixture's EM calls this in each of its M-steps, with its
+        responsibilities for this expert as the sample weights. The first call
+        fits from scratch (from ``init`` when given, else with this
+        estimator's own ``init``; with its ``n_init`` starts); each later one
+        resumes EM from the fitted experts and gate, whatever ``warm_start``,
+        so that it improves this mixture's weighted log-likelihood (in at most
+        ``max_iter`` iterations) instead of starting again. That makes it an
+        improving M-step of the outer EM.
+        """
+        if not hasattr(self, "converged_"):
+            self._validate_params()
+            return self._fit_atomic(X, y, sample_weight, init=init)
+        return self._fit_atomic(X, y, sample_weight, continued=True)
+
+    def _objective_penalty(self):
+        """The penalty of the fitted mixture's objective: its gate's, its experts'
+        (ScaledRidge) and those of continued experts, in nats."""
+        check_is_fitted(self)
+        return self._penalty_
+
+    def _fit(self, X, y, sample_weight, continued=False, init=None):
+        """Fit by EM; ``continued`` resumes the fitted model as ``warm_start`` does,
+        ``init`` replaces the ``init`` parameter in a fit from scratch."""
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         for index, template in enumerate(templates):
             self._check_expert(template, index)
@@ -390,13 +443,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
         check_solver_input(self.gate, X)
-        resume = self.warm_start and hasattr(self, "converged_")
+        resume = (self.warm_start or continued) and hasattr(self, "converged_")
         if resume:
             check_resumed_columns(self, X)
             self._warn_ignored_on_resume()
         # A resumed fit keeps the fitted columns' names, as predict does.
         X, y = self._validate_fit_data(
-            X, y, reset=not resume, accept_sparse=["csr", "csc"], ensure_min_samples=2,
+            X, y, resume, reset=not resume, accept_sparse=["csr", "csc"], ensure_min_samples=2,
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
         if sp.issparse(X):
@@ -406,7 +459,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         sample_weight = check_sample_weight(sample_weight, X)
         self._check_fit_targets(y, sample_weight)
         check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
-        init = self.init
+        init = self.init if init is None else init
         if not isinstance(init, str) and not resume:
             init = check_responsibilities(init, X.shape[0], self.n_experts)
         routes = warn_unweighted(templates)
@@ -431,6 +484,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
         context = self._likelihood_context(X_expert, y, sample_weight)
+        if resume and continued:
+            # A continued fit climbs the objective of the fit it continues: the
+            # constants that the first fit derived from its weights stay.
+            context.update(self._objective_constants_)
         X_gate = _standardised_gate_rows(X, gate_columns, gate_scaler, gate_template)
         # ScaledRidge experts fitted from Gram matrices need the columns' spread:
         # the same for every M-step of every start, so computed once.
@@ -438,6 +495,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                         and any(isinstance(t, ScaledRidge) for t in templates) else None)
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
                         grams_are_safe(X_expert, y, sample_weight))
+        tree = None if resume else self._tree_layout(templates, init)
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
@@ -453,7 +511,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         with _threadpool_controller().limit(limits=1, user_api="blas"):
             arguments = [
                 (start, seed, resume, templates, routes, gate_template, init, data,
-                 expert_jobs, start_threads)
+                 expert_jobs, start_threads, tree)
                 for start, seed in enumerate(seeds)
             ]
             if parallel_starts:
@@ -469,7 +527,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # about here, where the user's call is three frames up.
         which = f" of start {runs.index(best)} (the best of {len(runs)})" if len(runs) > 1 else ""
         for what, why in best.removals:
-            warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=4)
+            warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=5)
 
         if not best.converged:
             warnings.warn(
@@ -478,7 +536,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 "loosen tol, try more starts (n_init) or another init, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
@@ -517,22 +575,29 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
             "anew with the new value.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
-                   n_jobs, n_kernel_threads=None):
+                   n_jobs, n_kernel_threads=None, tree=None):
         """One EM start: from the fitted state when resuming, else from fresh clones.
 
         ``n_kernel_threads`` is this start's share of Numba's threads when starts
-        run in parallel (None: Numba's setting for the calling thread).
+        run in parallel (None: Numba's setting for the calling thread). ``tree``
+        (from :meth:`_tree_layout`) starts a mixture of mixtures from a flat one.
         """
         start_state = np.random.RandomState(seed)
         started = time.perf_counter()
         strategy = start_strategy(init, start, self.n_init)
         with kernel_threads(n_kernel_threads):
+            resp = None
+            if tree is not None:
+                run = self._fresh_run(templates, routes, gate_template, start_state)
+                resp = self._tree_start(run, tree, init, data, start, start_state)
             if resume:
                 run, resp = self._resumed_run(), None
+            elif resp is not None:
+                pass
             elif isinstance(strategy, str) and strategy.startswith("emem"):
                 first = None
                 if strategy == "emem+kmeans":
@@ -552,6 +617,90 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 self._run_em(run, resp, data, start_state, n_jobs)
         self._print_start(start, run, time.perf_counter() - started)
         return run
+
+    def _tree_layout(self, templates, init):
+        """The flat mixture that starts a tree of mixtures, and the size of each subtree.
+
+        Returns ``(flat, sizes)`` when every expert is a mixture of experts of
+        one class whose settings differ only in ``_TREE_FREE_PARAMETERS``, there
+        are at least two of them, and ``init`` is a strategy (not an array);
+        ``flat`` is an unfitted mixture of all their experts (``n_init=1``), and
+        ``sizes[j]`` the number of experts of mixture ``j``. Otherwise None.
+        """
+        first = templates[0]
+        if (not isinstance(init, str) or len(templates) < 2
+                or not isinstance(first, BaseMixtureOfExperts)):
+            return None
+        settings = {name: value for name, value in first.get_params(deep=False).items()
+                    if name not in _TREE_FREE_PARAMETERS}
+        for template in templates[1:]:
+            params = template.get_params(deep=False)
+            if type(template) is not type(first) or not all(
+                    _same_setting(params[name], value) for name, value in settings.items()):
+                return None
+        leaves = [leaf for template in templates for leaf in expert_templates(
+            template.experts, template.n_experts, template._default_expert())]
+        flat = clone(first).set_params(experts=leaves, n_experts=len(leaves), n_init=1,
+                                       warm_start=False, verbose=0)
+        return flat, [template.n_experts for template in templates]
+
+    def _tree_start(self, run, tree, init, data, start, random_state):
+        """Start a mixture of mixtures from a flat mixture of all their experts.
+
+        A tree of mixtures fitted by EM cannot move an expert from one subtree
+        to another: its first M-step fixes which experts share a subtree, and
+        a start that groups them wrongly stays at a poor optimum. This start
+        fits the flat mixture of all the experts (from ``init`` for all of
+        them, as this start would for its own experts), then scores each way
+        of grouping its experts into the subtrees (at most ``_MAX_GROUPINGS``)
+        by the tree's gate objective at the flat mixture's responsibilities
+        ``R``: the penalised cross-entropy of the top gate fitted to the
+        subtrees' summed responsibilities, plus that of each subtree's gate
+        fitted to its own experts' share of them. The best grouping gives the
+        initial responsibilities of the subtrees and, within each, those of
+        its experts (``run.expert_inits``).
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_subtrees) or None
+            None when the flat mixture lost experts (the start then proceeds
+            as for other experts).
+        """
+        flat, sizes = tree
+        n_leaves = sum(sizes)
+        strategy = start_strategy(init, start, self.n_init)
+        if strategy == "emem+kmeans":
+            # The flat mixture is one start: the k-means partition alone.
+            strategy = "kmeans"
+        init = strategy
+        if strategy != "emem":
+            init = initial_responsibilities(strategy, data.X, self._init_targets(data.y),
+                                            data.sample_weight, n_leaves, start, random_state)
+        flat = clone(flat).set_params(init=init, random_state=random_state.randint(_SEED_MAX))
+        with warnings.catch_warnings():
+            # A start, not the model: its warnings would be about something the user
+            # never asked for.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            flat.fit(data.X_expert, data.y, data.sample_weight)
+        if flat.n_experts_ != n_leaves:
+            return None
+        leaf_resp = flat._posterior(data.X_expert, data.y)[0]
+        weight = data.sample_weight
+        inner_X = flat._gate_input(flat._validated_X(data.X_expert))
+        best, best_cost = None, np.inf
+        for groups in _groupings(sizes, random_state):
+            resp = np.column_stack([leaf_resp[:, group].sum(axis=1) for group in groups])
+            cost = _gate_cost(copy.deepcopy(run.gate), data.X_gate, resp, weight)
+            inner = []
+            for j, group in enumerate(groups):
+                inner.append(_within(leaf_resp[:, group], resp[:, j]))
+                cost += _gate_cost(flat._gate_template(), inner_X, inner[-1],
+                                   weight * resp[:, j])
+            if cost < best_cost:
+                best, best_cost = (resp, inner), cost
+        resp, run.expert_inits = best
+        return np.ascontiguousarray(resp)
 
     def _fresh_run(self, templates, routes, gate_template, random_state):
         """A run with new seeded clones of the experts and the gate."""
@@ -617,9 +766,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             resp = np.empty_like(log_lik)
             total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
                            row_log_lik)
-            previous = (total - run.gate._penalty()
-                        - self._likelihood_penalty(run.experts, run.params, context)
-                        ) / total_weight
+            previous = (total - self._run_penalty(run, context)) / total_weight
 
         # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
         # iterations) until the log-likelihood stalls; then one step solves the gate's
@@ -637,7 +784,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
-                                          random_state, n_iter, data.expert_scale, data.grams)
+                                          random_state, n_iter, data.expert_scale, data.grams,
+                                          run.expert_inits)
+                run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:
@@ -651,9 +800,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             log_gate = run.gate._log_proba(X_gate,
                                            out=run.workspace.array("log_gate", log_lik.shape))
             total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
-            lower_bound = (total - run.gate._penalty()
-                           - self._likelihood_penalty(run.experts, run.params, context)
-                           ) / total_weight
+            lower_bound = (total - self._run_penalty(run, context)) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
@@ -664,7 +811,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             run.n_iter = n_iter
             self._print_iteration(n_iter, lower_bound, change, time.perf_counter() - tic)
             if abs(change) < self.tol:
-                if run.gate._solved:
+                # A fixed point of EM: the gate solved, and experts fitted by EM
+                # themselves (mixtures) converged in this M-step.
+                if run.gate._solved and experts_converged(run.experts):
                     run.converged = True
                     break
                 gate_em_step = False
@@ -674,6 +823,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         run.responsibility_total = sample_weight @ resp
         run.gate_share = sample_weight @ np.exp(log_gate) / total_weight
         return run
+
+    def _run_penalty(self, run, context):
+        """The penalty of ``run``'s objective (kept as ``run.penalty``): the gate's,
+        the likelihood's and that of experts whose fits are continued."""
+        run.penalty = (run.gate._penalty()
+                       + self._likelihood_penalty(run.experts, run.params, context)
+                       + experts_penalty(run.experts))
+        return run.penalty
 
     def _assign(self, resp, random_state):
         """What the M-step fits to: the responsibilities, their argmax, or a draw from them."""
@@ -741,6 +898,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                                  f"removed at EM iteration {n_iter}",
                                  f"{reason}. {int(keep.sum())} experts remain."))
         run.experts = [e for e, k in zip(run.experts, keep) if k]
+        if run.expert_inits is not None:
+            run.expert_inits = [e for e, k in zip(run.expert_inits, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]
         run.params = {name: value[keep] for name, value in run.params.items()}
         run.gate._drop_classes(keep)
@@ -764,6 +923,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.converged_ = run.converged
         self.lower_bound_ = run.lower_bound
         self.lower_bounds_ = list(run.lower_bounds)
+        self._penalty_ = run.penalty
+        self._objective_constants_ = {name: run.context[name] for name in self._OBJECTIVE_CONSTANTS
+                                      if name in run.context}
 
     # -------------------------------------------------------------- verbose
     def _print_start(self, start, run, seconds):
@@ -951,3 +1113,65 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """
         return -2.0 * self.score_samples(X, y).sum() + 2.0 * self._n_parameters()
 
+
+
+def _groupings(sizes, random_state):
+    """Ways of grouping ``sum(sizes)`` experts into subtrees of the given sizes.
+
+    Each grouping is a list of index arrays, one per subtree, in order.
+    Groupings that only swap subtrees of the same size are the same tree and
+    given once. At most ``_MAX_GROUPINGS`` of them: all when there are no
+    more, else the experts in order and then random groupings (drawn from
+    ``random_state``).
+    """
+    n_leaves = sum(sizes)
+    count = math.factorial(n_leaves)
+    for size in sizes:
+        count //= math.factorial(size)
+    bounds = np.cumsum([0, *sizes])
+    if count <= _MAX_GROUPINGS * math.factorial(len(sizes)):
+        candidates = _ordered_groupings(list(range(n_leaves)), sizes)
+    else:
+        orders = itertools.chain([np.arange(n_leaves)],
+                                 (random_state.permutation(n_leaves)
+                                  for _ in range(4 * _MAX_GROUPINGS)))
+        candidates = ([tuple(sorted(order[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+                      for order in orders)
+    seen = set()
+    for groups in candidates:
+        # Subtrees of the same size are interchangeable.
+        key = frozenset(zip(sizes, groups))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield [np.array(group, dtype=np.intp) for group in groups]
+        if len(seen) == _MAX_GROUPINGS:
+            return
+
+
+def _ordered_groupings(leaves, sizes):
+    """Every list of disjoint groups of ``leaves`` with the given sizes, in order."""
+    if not sizes:
+        yield []
+        return
+    for group in itertools.combinations(leaves, sizes[0]):
+        rest = [leaf for leaf in leaves if leaf not in group]
+        for tail in _ordered_groupings(rest, sizes[1:]):
+            yield [group, *tail]
+
+
+def _within(resp, total):
+    """Responsibilities ``resp`` of a subtree's experts as shares of the subtree's ``total``
+    (equal shares on rows the subtree has none of)."""
+    shares = np.full_like(resp, 1.0 / resp.shape[1])
+    rows = total > 0
+    shares[rows] = resp[rows] / total[rows, None]
+    return np.ascontiguousarray(shares)
+
+
+def _gate_cost(gate, X, targets, sample_weight):
+    """A fresh gate's penalised cross-entropy after fitting it to soft ``targets``."""
+    gate._fit_soft(X, targets, sample_weight)
+    log_proba = gate._log_proba(X)
+    terms = np.where(targets > 0, targets * log_proba, 0.0)
+    return float(-(sample_weight @ terms.sum(axis=1)) + gate._penalty())

@@ -129,7 +129,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             )
         check_is_estimator(expert, f"expert {index}")
 
-    def _validate_fit_data(self, X, y, **check_params):
+    def _validate_fit_data(self, X, y, resume, **check_params):
         X, y = validate_data(self, X, y, dtype=np.float64, **check_params)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -138,7 +138,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "MixtureOfExpertsClassifier needs at least 2 classes in y; got 1 class: "
                 f"{encoder.classes_[0]}."
             )
-        if self.warm_start and hasattr(self, "converged_") and not np.array_equal(
+        if resume and not np.array_equal(
             encoder.classes_, self.classes_
         ):
             raise ValueError(

@@ -3,6 +3,7 @@
 import copy
 import inspect
 import warnings
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 from sklearn.base import clone
@@ -22,6 +23,73 @@ from sklearn.utils.validation import has_fit_parameter
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
 from ._ridge import column_scale as _ridge_column_scale
 from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
+
+
+class ContinuedExpert(metaclass=ABCMeta):
+    """The contract of an expert whose fit the EM loop of a mixture continues.
+
+    A mixture of experts as the expert of another mixture is fitted by EM
+    itself. In each M-step of the outer mixture it must improve its weighted
+    log-likelihood from where the previous M-step left it, not start again:
+    restarting makes the outer M-step a new, unrelated fit, and the outer
+    log-likelihood can then fall. The EM loop (``fit_experts``, and the bound
+    of ``BaseMixtureOfExperts._run_em``) drives such experts through these
+    methods and the fitted attribute ``converged_``.
+    """
+
+    @abstractmethod
+    def _fit_m_step(self, X, y, sample_weight, init=None):
+        """Fit on weighted rows: from scratch when unfitted, else continued from the fit.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            The expert's inputs.
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            The outer responsibilities of the expert times the rows' weights.
+        init : ndarray of shape (n_samples, n_components), default=None
+            Initial responsibilities of the expert's own components, for a
+            fit from scratch (ignored when the fit is continued).
+
+        Returns
+        -------
+        self : object
+            The fitted expert.
+        """
+
+    @abstractmethod
+    def _objective_penalty(self):
+        """The penalty the fitted expert subtracted from its weighted log-likelihood.
+
+        The objective the expert's own fit climbs is its weighted
+        log-likelihood minus this (in nats, not divided by the weights); the
+        outer mixture subtracts it from its own objective too, so that each
+        continued fit is an improving M-step of the outer objective.
+
+        Returns
+        -------
+        penalty : float
+        """
+
+
+def continues(expert):
+    """Whether the EM loop continues ``expert``'s fit in each M-step (:class:`ContinuedExpert`)."""
+    return isinstance(expert, ContinuedExpert)
+
+
+def experts_penalty(experts):
+    """The summed :meth:`ContinuedExpert._objective_penalty` of the fitted ``experts``.
+
+    Experts that are not :class:`ContinuedExpert` add nothing.
+    """
+    return sum(expert._objective_penalty() for expert in experts if continues(expert))
+
+
+def experts_converged(experts):
+    """Whether every continued expert converged in its last fit (True when there are none)."""
+    return all(expert.converged_ for expert in experts if continues(expert))
 
 
 def expert_templates(experts, n_experts, default):
@@ -125,7 +193,7 @@ def warn_unweighted(experts):
                 "in every M-step it is fitted on a resample of the rows drawn with "
                 "probability proportional to its responsibilities.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
     return routes
 
@@ -189,7 +257,7 @@ def has_own_density(expert):
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
-                column_scale=None, grams=True):
+                column_scale=None, grams=True, inits=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -221,6 +289,9 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         Whether linear experts may be fitted from Gram matrices; False when
         the data's magnitudes would make them overflow or underflow
         (``skmoe._linear.grams_are_safe``).
+    inits : list of (ndarray or None), default=None
+        Initial responsibilities of each :class:`ContinuedExpert`'s components
+        for its first fit (see :meth:`ContinuedExpert._fit_m_step`).
 
     Returns
     -------
@@ -239,7 +310,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     ]
     fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale) if grams else {}
     jobs = [
-        delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter)
+        delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter,
+                          None if inits is None else inits[k])
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
         if k not in fitted
     ]
@@ -310,15 +382,21 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
     return fitted
 
 
-def _fit_one(expert, route, X, y, weight, seed, index, n_iter):
+def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None):
     try:
-        return _fit_weighted(expert, route, X, y, weight, seed)
+        return _fit_weighted(expert, route, X, y, weight, seed, init)
     except Exception as exc:
         raise _expert_error(expert, index, n_iter, exc) from exc
 
 
-def _fit_weighted(expert, route, X, y, weight, seed):
-    """Fit ``expert`` with row weights: through ``route``, or on a weighted resample."""
+def _fit_weighted(expert, route, X, y, weight, seed, init=None):
+    """Fit ``expert`` with row weights: through ``route``, or on a weighted resample.
+
+    A :class:`ContinuedExpert` continues its previous fit (see there); ``init``
+    starts its first one.
+    """
+    if route is not None and continues(expert):
+        return expert._fit_m_step(X, y, weight, init)
     if route is not None:
         return expert.fit(X, y, **{route: weight})
     rng = np.random.RandomState(seed)

@@ -111,7 +111,8 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state)
     if isinstance(init, str) and init == "random":
         return random_state.dirichlet(np.ones(n_experts), size=n_samples)
-    resp = np.array(init, dtype=np.float64)
+    # C order whatever the given layout: the E-step kernel writes the rows in place.
+    resp = np.array(init, dtype=np.float64, order="C")
     if start > 0:
         resp = 0.5 * resp + 0.5 * random_state.dirichlet(np.ones(n_experts), size=n_samples)
     return resp

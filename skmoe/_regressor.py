@@ -232,6 +232,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self.noise_variance = noise_variance
         self.noise = noise
 
+    _OBJECTIVE_CONSTANTS = ("variance_floor", "target_variance", "pooled_floor", "fold_seed")
+
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
         # Measured on real data sets in
@@ -252,7 +254,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"{'classifier' if is_classifier(expert) else 'clusterer'}."
             )
 
-    def _validate_fit_data(self, X, y, **check_params):
+    def _validate_fit_data(self, X, y, resume, **check_params):
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         family = resolve_family(templates, self.noise, has_own_density)
         if family.name != "gaussian" and self.noise_variance == "cross_fitted":
@@ -261,7 +263,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"experts' family is {family.name}."
             )
         previous = getattr(self, "family_", None)
-        if self.warm_start and hasattr(self, "converged_") and previous != family.name:
+        if resume and previous != family.name:
             raise ValueError(
                 f"warm_start resumes the fitted model, whose family is {previous}; the experts "
                 f"and noise now give the {family.name} family."

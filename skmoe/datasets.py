@@ -218,6 +218,165 @@ def make_gated_classification(
     return X, y, params
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_outer": [Interval(Integral, 1, None, closed="left")],
+        "n_inner": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "gate_sharpness": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "return_params": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_hierarchical_regression(
+    n_samples=1000,
+    n_features=2,
+    n_outer=2,
+    n_inner=2,
+    *,
+    noise=0.1,
+    gate_sharpness=3.0,
+    random_state=None,
+    return_params=False,
+):
+    """Generate regression data from a two-level tree of softmax gates over linear experts.
+
+    The hierarchical mixture of experts of Jordan and Jacobs (1994): ``x ~
+    N(0, I)``; an outer gate ``softmax(gate_sharpness * (U x))`` draws each
+    row's outer regime ``j``; the inner gate of that regime,
+    ``softmax(gate_sharpness * (V_j x))``, draws its inner regime ``l``; then
+    ``y = x . coef[j, l] + intercept[j, l] + noise[j, l] * e`` with ``e ~
+    N(0, 1)``. The rows of ``U`` and of each ``V_j`` are centred random unit
+    vectors (as in :func:`make_switching_regression`), drawn independently,
+    so that each outer region is split by its own direction. Coefficients and
+    intercepts are drawn from N(0, 1).
+
+    A product of two softmax gates is not a softmax gate of the
+    ``n_outer * n_inner`` leaves: a flat mixture with that many experts
+    cannot represent this model exactly, a mixture of ``n_outer`` mixtures
+    of ``n_inner`` experts can.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_features : int, default=2
+        Number of features.
+    n_outer : int, default=2
+        Number of outer regimes (outputs of the top gate).
+    n_inner : int, default=2
+        Number of linear experts under each outer regime.
+    noise : float or array-like of shape (n_outer, n_inner), default=0.1
+        Standard deviation of the noise, one for all experts or one each.
+    gate_sharpness : float, default=3.0
+        Scale of every gate's coefficients: larger values give crisper regions
+        (0 makes the regimes independent of x).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the generator.
+    return_params : bool, default=False
+        Also return the true parameters.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    params : Bunch
+        Only when ``return_params`` is True: ``gate_coef`` (n_outer,
+        n_features) and ``gate_intercept`` (n_outer,), the outer gate;
+        ``inner_gate_coef`` (n_outer, n_inner, n_features) and
+        ``inner_gate_intercept`` (n_outer, n_inner), the inner gates;
+        ``coef`` (n_outer, n_inner, n_features), ``intercept`` (n_outer,
+        n_inner) and ``noise`` (n_outer, n_inner), the experts; ``regime``
+        and ``inner_regime`` (n_samples,), each row's outer and inner
+        regime; ``gate_proba`` (n_samples, n_outer) and ``inner_gate_proba``
+        (n_samples, n_outer, n_inner), the true gate probabilities of each
+        row; and ``log_density``, a function of ``(X, y)`` that gives the
+        true ``log p(y | x)`` of each row.
+
+    See Also
+    --------
+    make_switching_regression : The same with one (flat) gate.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_hierarchical_regression
+    >>> X, y, params = make_hierarchical_regression(300, 2, random_state=0,
+    ...                                             return_params=True)
+    >>> X.shape, params.coef.shape, params.inner_gate_proba.shape
+    ((300, 2), (2, 2, 2), (300, 2, 2))
+    """
+    rng = check_random_state(random_state)
+    shape = (n_outer, n_inner)
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim not in (0, 2) or (noise.ndim == 2 and noise.shape != shape):
+        raise ValueError(
+            f"noise must be a float or an array of shape (n_outer, n_inner)={shape}, got shape "
+            f"{noise.shape}."
+        )
+    noise = np.broadcast_to(noise, shape).copy()
+    if np.any(noise < 0) or not np.all(np.isfinite(noise)):
+        raise ValueError("noise must be finite and non-negative.")
+
+    gate_coef = _gate_coefficients(rng, n_outer, n_features, gate_sharpness)
+    gate_intercept = np.zeros(n_outer)
+    inner_gate_coef = np.stack([_gate_coefficients(rng, n_inner, n_features, gate_sharpness)
+                                for _ in range(n_outer)])
+    inner_gate_intercept = np.zeros(shape)
+    coef = rng.normal(size=(*shape, n_features))
+    intercept = rng.normal(size=shape)
+
+    def gates(X):
+        outer = _softmax(X @ gate_coef.T + gate_intercept)
+        inner = _softmax(np.einsum("jld,nd->njl", inner_gate_coef, X) + inner_gate_intercept)
+        return outer, inner
+
+    def log_density(X, y):
+        """The true ``log p(y | x) = log sum_jl g_j(x) g_l|j(x) N(y; mean_jl(x), noise_jl^2)``."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        outer, inner = gates(X)
+        means = np.einsum("jld,nd->njl", coef, X) + intercept
+        with np.errstate(divide="ignore"):
+            log_leaf = (np.log(outer)[:, :, None] + np.log(inner)
+                        - 0.5 * ((y[:, None, None] - means) / noise) ** 2
+                        - np.log(noise) - 0.5 * np.log(2 * np.pi))
+        log_leaf = log_leaf.reshape(X.shape[0], -1)
+        top = log_leaf.max(axis=1, keepdims=True)
+        return top[:, 0] + np.log(np.exp(log_leaf - top).sum(axis=1))
+
+    X = rng.normal(size=(n_samples, n_features))
+    gate_proba, inner_gate_proba = gates(X)
+    regime = _draw_categories(rng, gate_proba)
+    inner_regime = _draw_categories(rng, inner_gate_proba[np.arange(n_samples), regime])
+    y = (
+        np.einsum("ij,ij->i", X, coef[regime, inner_regime])
+        + intercept[regime, inner_regime]
+        + noise[regime, inner_regime] * rng.normal(size=n_samples)
+    )
+    if not return_params:
+        return X, y
+    params = Bunch(
+        gate_coef=gate_coef,
+        gate_intercept=gate_intercept,
+        inner_gate_coef=inner_gate_coef,
+        inner_gate_intercept=inner_gate_intercept,
+        coef=coef,
+        intercept=intercept,
+        noise=noise,
+        regime=regime,
+        inner_regime=inner_regime,
+        gate_proba=gate_proba,
+        inner_gate_proba=inner_gate_proba,
+        log_density=log_density,
+    )
+    return X, y, params
+
+
 def _gate_coefficients(rng, n_experts, n_features, sharpness):
     """Centred random unit directions scaled by ``sharpness``: regions of similar size."""
     directions = rng.normal(size=(n_experts, n_features))

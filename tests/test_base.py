@@ -1,18 +1,24 @@
 """Engine options shared by both estimators: column selectors, assignment modes, any gate."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-from skmoe.datasets import make_gated_classification, make_switching_regression
-from skmoe.inspection import posterior
+from skmoe.datasets import (
+    make_gated_classification,
+    make_hierarchical_regression,
+    make_switching_regression,
+)
+from skmoe.inspection import apply, expert_summary, posterior, predict_gate
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -377,3 +383,166 @@ def test_parallel_starts_share_the_kernel_threads(n_init, n_jobs):
     assert numba.get_num_threads() == cores
     expected = max(1, cores // 2) if n_init == 2 and n_jobs == 2 else cores
     assert _KernelThreadsSpy.seen and set(_KernelThreadsSpy.seen) == {expected}
+
+
+# --------------------------------------------------- mixtures as experts (trees)
+def _permutation_error(estimated, truth, weight=None):
+    """Smallest (row-weighted) mean absolute difference between the columns of
+    ``estimated``, reordered, and those of ``truth``; and that order."""
+    import itertools
+
+    def error(order):
+        return np.average(np.abs(estimated[:, order] - truth).mean(axis=1), weights=weight)
+
+    best = min(itertools.permutations(range(truth.shape[1])), key=error)
+    return error(best), list(best)
+
+
+@pytest.fixture(scope="module")
+def tree_data():
+    X, y, params = make_hierarchical_regression(7000, 2, noise=0.3, random_state=0,
+                                                return_params=True)
+    return X[:2000], y[:2000], X[2000:], y[2000:], params
+
+
+@pytest.fixture(scope="module")
+def tree_fit(tree_data):
+    X, y, _, _, _ = tree_data
+    inner = MixtureOfExpertsRegressor(n_experts=2)
+    return MixtureOfExpertsRegressor(inner, n_experts=2, n_init=5, random_state=0).fit(X, y)
+
+
+def test_tree_beats_flat_and_nears_the_true_model_on_tree_data(tree_data, tree_fit):
+    X, y, X_test, y_test, params = tree_data
+    flat = MixtureOfExpertsRegressor(n_experts=4, n_init=5, random_state=0).fit(X, y)
+    tree = tree_fit.score_samples(X_test, y_test).mean()
+    truth = params.log_density(X_test, y_test).mean()
+    assert tree >= flat.score_samples(X_test, y_test).mean()
+    assert tree >= truth - 0.02
+    # The flat softmax over four experts cannot represent the tree of gates.
+    assert flat.score_samples(X_test, y_test).mean() < truth - 0.02
+
+
+def test_both_levels_of_the_tree_recover_the_true_gates_and_experts(tree_data, tree_fit):
+    _, _, X_test, _, params = tree_data
+    outer = predict_gate(tree_fit, X_test)
+    error, order = _permutation_error(outer, params.gate_proba[2000:])
+    assert error < 0.03
+    for j in range(2):
+        # An inner mixture is an estimator of its own: the inspection tools read it.
+        inner_model = tree_fit.experts_[order[j]]
+        inner = predict_gate(inner_model, X_test)
+        # Inner gates matter only where their subtree does.
+        error, leaves = _permutation_error(inner, params.inner_gate_proba[2000:, j],
+                                           weight=params.gate_proba[2000:, j])
+        assert error < 0.05
+        assert_array_equal(apply(inner_model, X_test), inner.argmax(axis=1))
+        summary = expert_summary(inner_model)
+        assert_allclose(summary[["x0", "x1"]].to_numpy()[leaves], params.coef[j], atol=0.1)
+        assert_allclose(summary["intercept"].to_numpy()[leaves], params.intercept[j],
+                        atol=0.1)
+        # Within four standard errors of a standard deviation estimated from the
+        # expert's effective rows.
+        error = np.abs(summary["noise_std"] - 0.3)
+        assert np.all(error < 4 * 0.3 / np.sqrt(2 * summary["effective_n_samples"]))
+    # The probability of leaf (j, k) is the product of the gates on its path.
+    leaf = np.column_stack([outer[:, j] * predict_gate(tree_fit.experts_[j], X_test)[:, k]
+                            for j in range(2) for k in range(2)])
+    assert_allclose(leaf.sum(axis=1), 1.0)
+
+
+def test_tree_lower_bound_is_the_penalised_log_likelihood(tree_data, tree_fit):
+    X, y, _, _, _ = tree_data
+    inner_penalty = sum(e.gate_._penalty() + e._likelihood_penalty(
+        e.experts_, e._fitted_params(), {"target_variance": e._objective_constants_[
+            "target_variance"]}) for e in tree_fit.experts_)
+    total = tree_fit.score_samples(X, y).sum()
+    assert_allclose(tree_fit.lower_bound_ * X.shape[0],
+                    total - tree_fit.gate_._penalty() - inner_penalty, rtol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["kmeans", "random"])
+@pytest.mark.parametrize("seed", [1, 3])
+def test_tree_log_likelihood_never_decreases_with_inner_fits_to_convergence(init, seed):
+    X, y = make_hierarchical_regression(1000, 2, noise=0.3, random_state=seed)
+    inner = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+                                      noise_variance="in_sample", tol=1e-10, max_iter=1000)
+    with warnings.catch_warnings():
+        # No expert is removed, and every inner fit converges.
+        warnings.simplefilter("error")
+        model = MixtureOfExpertsRegressor(inner, n_experts=2, init=init, max_iter=300,
+                                          tol=1e-8, random_state=seed).fit(X, y)
+    assert model.converged_ and len(model.lower_bounds_) > 5
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-10)
+    assert all(expert.converged_ for expert in model.experts_)
+
+
+def test_tree_log_likelihood_never_decreases_with_one_inner_iteration_per_m_step():
+    # Generalised EM: one inner iteration from the previous inner fit still improves.
+    X, y = make_hierarchical_regression(1000, 2, noise=0.3, random_state=1)
+    inner = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+                                      noise_variance="in_sample", max_iter=1)
+    model = MixtureOfExpertsRegressor(inner, n_experts=2, init="random", max_iter=60,
+                                      tol=0.0, random_state=1).fit(X, y)
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-10)
+
+
+def test_inner_mixture_continues_its_fit_in_each_m_step():
+    X, y = make_hierarchical_regression(600, 2, noise=0.3, random_state=2)
+    weight = np.random.RandomState(0).uniform(size=600)
+    inner = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+                                      noise_variance="in_sample", tol=1e-8, random_state=0)
+    inner._fit_m_step(X, y, weight)
+    first = inner.lower_bound_
+    assert inner.n_iter_ > 5
+    # With other weights, it resumes from its fit, where a fresh fit starts from k-means.
+    moved = weight * np.where(X[:, 0] > 0, 1.5, 0.5)
+    fresh = clone(inner).fit(X, y, moved)
+    inner._fit_m_step(X, y, weight)
+    # Resumed from the fitted experts and gate: one iteration, no lower.
+    assert inner.n_iter_ <= 2 and inner.lower_bounds_[0] >= first - 1e-12
+    assert inner.warm_start is False
+    inner._fit_m_step(X, y, moved)
+    assert inner.n_iter_ < fresh.n_iter_
+    # An outer fit never fits the user's own inner mixture.
+    template = MixtureOfExpertsRegressor(n_experts=2)
+    MixtureOfExpertsRegressor(template, n_experts=2, max_iter=3, random_state=0).fit(X, y)
+    assert not hasattr(template, "experts_")
+
+
+def test_tree_start_needs_one_configuration_of_inner_mixtures():
+    same = MixtureOfExpertsRegressor(n_experts=2, random_state=1)
+    model = MixtureOfExpertsRegressor([same, clone(same).set_params(n_experts=3)],
+                                      n_experts=2)
+    flat, sizes = model._tree_layout(model.experts, "auto")
+    assert sizes == [2, 3] and flat.n_experts == 5 and len(flat.experts) == 5
+    other = clone(same).set_params(noise="laplace")
+    assert model._tree_layout([same, other], "auto") is None
+    assert model._tree_layout([same, same], np.full((10, 2), 0.5)) is None
+    assert model._tree_layout([same, LinearRegression()], "auto") is None
+
+
+@pytest.mark.parametrize("sizes, count", [([2, 2], 3), ([2, 3], 10), ([1, 1, 1], 1),
+                                          ([2, 2, 2], 15), ([3, 3, 3], 100)])
+def test_groupings_of_the_flat_experts_into_subtrees(sizes, count):
+    from skmoe._base import _groupings
+
+    groupings = list(_groupings(sizes, np.random.RandomState(0)))
+    assert len(groupings) == count
+    keys = set()
+    for groups in groupings:
+        assert [len(group) for group in groups] == sizes
+        assert_array_equal(np.sort(np.concatenate(groups)), np.arange(sum(sizes)))
+        keys.add(frozenset(tuple(group) for group in groups))
+    assert len(keys) == count
+
+
+def test_mixture_of_mixtures_of_classifiers_continues_inner_fits():
+    X, y = make_gated_classification(800, 2, 4, 3, random_state=0)
+    inner = MixtureOfExpertsClassifier(n_experts=2, max_iter=50)
+    model = MixtureOfExpertsClassifier(inner, n_experts=2, max_iter=30,
+                                       random_state=0).fit(X, y)
+    assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)
+    # Continued inner fits converge in a few iterations once the outer EM settles.
+    assert all(expert.n_iter_ < 10 for expert in model.experts_)
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-3)

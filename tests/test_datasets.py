@@ -5,7 +5,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
 
-from skmoe.datasets import make_gated_classification, make_switching_regression
+from skmoe.datasets import (
+    make_gated_classification,
+    make_hierarchical_regression,
+    make_switching_regression,
+)
 
 
 def test_shapes_and_params():
@@ -105,3 +109,78 @@ def test_gated_classification_labels_follow_bayes_proba():
 def test_gated_classification_needs_two_classes():
     with pytest.raises(ValueError, match="n_classes"):
         make_gated_classification(10, 2, 2, 1)
+
+
+def test_hierarchical_shapes_and_params():
+    X, y, params = make_hierarchical_regression(400, 3, 2, 3, random_state=0,
+                                                return_params=True)
+    assert X.shape == (400, 3) and y.shape == (400,)
+    assert params.gate_coef.shape == (2, 3) and params.gate_intercept.shape == (2,)
+    assert params.inner_gate_coef.shape == (2, 3, 3)
+    assert params.inner_gate_intercept.shape == (2, 3)
+    assert params.coef.shape == (2, 3, 3) and params.intercept.shape == (2, 3)
+    assert params.noise.shape == (2, 3)
+    assert set(np.unique(params.regime)) <= {0, 1}
+    assert set(np.unique(params.inner_regime)) <= {0, 1, 2}
+    assert_allclose(params.gate_proba.sum(axis=1), 1.0)
+    assert_allclose(params.inner_gate_proba.sum(axis=2), 1.0)
+
+
+def test_hierarchical_targets_follow_each_rows_leaf():
+    X, y, params = make_hierarchical_regression(1000, 2, noise=0.0, random_state=1,
+                                                return_params=True)
+    leaf = (params.regime, params.inner_regime)
+    assert_allclose(y, np.einsum("ij,ij->i", X, params.coef[leaf]) + params.intercept[leaf])
+
+
+def test_hierarchical_regimes_are_drawn_from_both_gates():
+    _, _, params = make_hierarchical_regression(60000, 2, gate_sharpness=1.0, random_state=3,
+                                                return_params=True)
+    assert_allclose(np.bincount(params.regime) / 60000, params.gate_proba.mean(axis=0),
+                    atol=0.01)
+    # Within each outer regime, the inner regime follows that regime's own gate.
+    for j in range(2):
+        rows = params.regime == j
+        assert_allclose(np.bincount(params.inner_regime[rows], minlength=2) / rows.sum(),
+                        params.inner_gate_proba[rows, j].mean(axis=0), atol=0.015)
+
+
+def test_hierarchical_log_density_is_the_tree_mixture():
+    from scipy.stats import norm
+
+    X, y, params = make_hierarchical_regression(300, 2, noise=[[0.1, 0.2], [0.3, 0.4]],
+                                                random_state=2, return_params=True)
+    density = np.zeros(300)
+    for j in range(2):
+        for leaf in range(2):
+            mean = X @ params.coef[j, leaf] + params.intercept[j, leaf]
+            density += (params.gate_proba[:, j] * params.inner_gate_proba[:, j, leaf]
+                        * norm.pdf(y, mean, params.noise[j, leaf]))
+    assert_allclose(params.log_density(X, y), np.log(density), rtol=1e-10)
+
+
+def test_hierarchical_inner_gates_differ_from_the_outer_one():
+    # Each outer regime is split by its own direction: a product of two softmax
+    # gates, which no single softmax over the four leaves equals.
+    _, _, params = make_hierarchical_regression(10, 2, random_state=4, return_params=True)
+    directions = [params.gate_coef[1] - params.gate_coef[0]] + [
+        params.inner_gate_coef[j, 1] - params.inner_gate_coef[j, 0] for j in range(2)]
+    unit = [d / np.linalg.norm(d) for d in directions]
+    assert abs(unit[1] @ unit[2]) < 0.99 and abs(unit[0] @ unit[1]) < 0.99
+
+
+def test_hierarchical_bad_noise():
+    with pytest.raises(ValueError, match=r"noise must be a float or an array of shape "
+                                         r"\(n_outer, n_inner\)=\(2, 2\), got shape \(3,\)"):
+        make_hierarchical_regression(10, noise=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="noise must be finite and non-negative"):
+        make_hierarchical_regression(10, noise=[[0.1, -0.2], [0.1, 0.1]])
+    with pytest.raises(ValueError, match="n_inner"):
+        make_hierarchical_regression(10, n_inner=0)
+
+
+def test_hierarchical_random_state_reproducible():
+    a = make_hierarchical_regression(100, random_state=5)
+    b = make_hierarchical_regression(100, random_state=5)
+    assert_array_equal(a[0], b[0])
+    assert_array_equal(a[1], b[1])

@@ -241,3 +241,12 @@ def test_starts_at_best_counts_the_starts_within_a_hundredth_of_a_nat():
     expected = np.sum(finals >= finals.max() - 0.01 / len(y))
     assert model.n_starts_at_best_ == expected >= 1
     assert model.lower_bound_ == finals.max()
+
+
+def test_init_array_in_fortran_order_fits_as_in_c_order():
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    init = np.asfortranarray(np.random.RandomState(0).dirichlet([1.0, 1.0], size=300))
+    fortran = MixtureOfExpertsRegressor(n_experts=2, init=init, random_state=0).fit(X, y)
+    c_order = MixtureOfExpertsRegressor(n_experts=2, init=np.ascontiguousarray(init),
+                                        random_state=0).fit(X, y)
+    assert_allclose(fortran.lower_bounds_, c_order.lower_bounds_)
