@@ -1,0 +1,185 @@
+"""Honest noise, measured: held-out density and 90% interval coverage of mixtures of trees.
+
+Not a test: it cross-validates a few regressors on real and generated data and
+records, for each, the mean held-out log-likelihood per row and how often the
+central 90% predictive interval covers the held-out target. Issue 18 asks that
+a mixture of trees (compare's ``moe_trees``: three depth-3 trees, their noise
+variances cross-fitted by default) have a held-out log-likelihood within one
+fold-sd of the best ensemble's plug-in density, and 90% intervals that cover
+0.90 +/- 0.03.
+
+The estimators, on the same folds (``RepeatedKFold(5, 3, random_state=0)``):
+
+* ``moe_trees`` and ``moe_trees, in-sample noise``: the mixture's own
+  density; its interval from ``predict_interval(X, 0.9)`` (quantiles of the
+  mixture distribution);
+* ``moe default``: ``MixtureOfExpertsRegressor(random_state=0)``;
+* ``random_forest``, ``gradient_boosting``, ``bagged_trees``: a Gaussian around
+  the prediction with the out-of-fold mean squared residual of an inner 3-fold
+  split of the training fold (``compare``'s plug-in density), the interval
+  ``mean +/- 1.645 sd``.
+
+Data: a generated switching regression with heteroscedastic regimes (the
+model's own kind), scikit-learn's ``load_diabetes``, and, when
+``benchmarks/data/`` holds them (``bench_real_data.py`` exports them with R),
+R's ``faithful``, ``mcycle``, ``Boston``, ``airquality`` and ``cpus``.
+
+Usage::
+
+    python benchmarks/bench_intervals.py            # full run, writes results/bench_intervals.md
+    python benchmarks/bench_intervals.py --quick    # 1 repeat, generated and diabetes; prints only
+"""
+
+import datetime
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bench_estep import (
+    _load_average,
+    _markdown_table,
+    benchmark_parser,
+    blas_info,
+    machine_info,
+    machine_section,
+)
+from bench_real_data import DATA, R_DATASETS
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes
+from sklearn.ensemble import BaggingRegressor, GradientBoostingRegressor, RandomForestRegressor
+from sklearn.model_selection import KFold, RepeatedKFold, cross_val_predict
+from sklearn.tree import DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsRegressor
+from skmoe.datasets import make_switching_regression
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "bench_intervals.md"
+COVERAGE = 0.9
+Z90 = 1.6448536269514722
+GOAL_COVERAGE = 0.03
+R_NAMES = ["faithful", "mcycle", "Boston", "airquality", "cpus"]
+
+
+def load_datasets(quick):
+    """name -> (X, y)."""
+    X, y = make_switching_regression(600, 3, 3, noise=[0.1, 0.5, 1.5], random_state=0)
+    datasets = {"switching (generated)": (X, y)}
+    datasets["diabetes"] = load_diabetes(return_X_y=True)
+    if quick:
+        return datasets
+    for name in R_NAMES:
+        path = DATA / f"{name}.csv"
+        if path.exists():
+            frame = pd.read_csv(path)
+            target = frame.pop(R_DATASETS[name][1]).to_numpy(float)
+            datasets[name] = (frame.to_numpy(float), target)
+    return datasets
+
+
+def estimators():
+    em = {"n_init": 1, "max_iter": 50, "tol": 1e-4, "random_state": 0}
+    trees = DecisionTreeRegressor(max_depth=3)
+    return {
+        "moe_trees": MixtureOfExpertsRegressor(trees, n_experts=3, **em),
+        "moe_trees, in-sample noise": MixtureOfExpertsRegressor(
+            trees, n_experts=3, noise_variance="in_sample", **em),
+        "moe default": MixtureOfExpertsRegressor(random_state=0),
+        "random_forest": RandomForestRegressor(n_estimators=100, random_state=0),
+        "gradient_boosting": GradientBoostingRegressor(random_state=0),
+        "bagged_trees": BaggingRegressor(DecisionTreeRegressor(), n_estimators=50,
+                                         random_state=0),
+    }
+
+
+def score_fold(estimator, X_train, y_train, X_test, y_test, seed):
+    """Held-out mean log-likelihood, coverage and mean width of the 90% interval."""
+    fitted = clone(estimator).fit(X_train, y_train)
+    if isinstance(fitted, MixtureOfExpertsRegressor):
+        log_lik = fitted.score_samples(X_test, y_test)
+        low, high = fitted.predict_interval(X_test, COVERAGE).T
+    else:
+        inner = KFold(3, shuffle=True, random_state=seed)
+        out_of_fold = cross_val_predict(clone(estimator), X_train, y_train, cv=inner)
+        variance = float(np.mean((y_train - out_of_fold) ** 2))
+        mean = fitted.predict(X_test)
+        log_lik = -0.5 * (np.log(2 * np.pi * variance) + (y_test - mean) ** 2 / variance)
+        low, high = mean - Z90 * np.sqrt(variance), mean + Z90 * np.sqrt(variance)
+    covered = (y_test >= low) & (y_test <= high)
+    return float(np.mean(log_lik)), float(np.mean(covered)), float(np.mean(high - low))
+
+
+def run(datasets, repeats):
+    rows, verdicts = [], []
+    for name, (X, y) in datasets.items():
+        splits = list(RepeatedKFold(n_splits=5, n_repeats=repeats, random_state=0).split(X))
+        scores = {}
+        for label, estimator in estimators().items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scores[label] = np.array([
+                    score_fold(estimator, X[train], y[train], X[test], y[test], seed)
+                    for seed, (train, test) in enumerate(splits)
+                ])
+        for label, values in scores.items():
+            rows.append([name, label, f"{values[:, 0].mean():.4g} ± {values[:, 0].std(ddof=1):.2g}",
+                         f"{values[:, 1].mean():.3f}", f"{values[:, 2].mean():.3g}"])
+            print(" | ".join(rows[-1]), flush=True)
+        ensembles = ["random_forest", "gradient_boosting", "bagged_trees"]
+        best = max(ensembles, key=lambda label: scores[label][:, 0].mean())
+        trees = scores["moe_trees"]
+        ll_ok = trees[:, 0].mean() >= scores[best][:, 0].mean() - trees[:, 0].std(ddof=1)
+        coverage_ok = abs(trees[:, 1].mean() - COVERAGE) <= GOAL_COVERAGE
+        verdicts.append([name, best, "yes" if ll_ok else "no",
+                         f"{trees[:, 1].mean():.3f}", "yes" if coverage_ok else "no"])
+    return rows, verdicts
+
+
+def report(args, rows, verdicts, load_before, load_after, elapsed):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""# bench_intervals results
+
+Recorded {date} by `python benchmarks/bench_intervals.py{" --quick" if args.quick else ""}`
+(total {elapsed:.0f} s; load average before {load_before}, after {load_after}).
+Repeated 5-fold cross-validation, {args.repeats} repeats (`RepeatedKFold(random_state=0)`),
+the same folds for every estimator of a data set. Log-likelihood: mean held-out
+`log p(y | x)` per row ± fold-sd; coverage: share of held-out rows inside the central
+90% interval; width: its mean width, in units of y.
+
+{_markdown_table(["data", "estimator", "log-lik.", "90% coverage", "width"], rows)}
+
+Goals for `moe_trees` (issue 18): held-out log-likelihood within one of its fold-sd of
+the best ensemble's plug-in density, and coverage within 0.90 ± {GOAL_COVERAGE}:
+
+{_markdown_table(["data", "best ensemble on log-lik.", "log-lik. goal met",
+                  "moe_trees coverage", "coverage goal met"], verdicts)}
+
+{machine_section(machine_info(), blas_info())}"""
+
+
+def parse_args(argv=None):
+    parser = benchmark_parser(__doc__, RESULTS, "1 repeat, generated and diabetes; prints only")
+    args = parser.parse_args(argv)
+    args.repeats = 1 if args.quick else 3
+    if args.output is None and not args.quick:
+        args.output = RESULTS
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    load_before = _load_average()
+    rows, verdicts = run(load_datasets(args.quick), args.repeats)
+    text = report(args, rows, verdicts, load_before, _load_average(),
+                  time.perf_counter() - start)
+    print(text)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
