@@ -7,7 +7,6 @@ hooks: their default expert, how an expert is checked, and their likelihood.
 """
 
 import copy
-import functools
 import itertools
 import math
 import time
@@ -24,7 +23,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
-from threadpoolctl import ThreadpoolController
 
 from ._experts import (
     ContinuedExpert,
@@ -34,8 +32,11 @@ from ._experts import (
     fit_experts,
     n_expert_parameters,
     n_fitted_parameters,
+    restore_warm_start,
     seeded_clones,
     shared_weight_free_prefix,
+    threadpool_controller,
+    warm_start_glms,
     warn_unweighted,
     weight_parameter,
     with_prefix,
@@ -118,6 +119,8 @@ class _Run:
         self.gate_share = None
         # Why experts were removed, warned about only if this start is the one kept.
         self.removals = []
+        # id() of the experts whose warm_start EM turned on (see warm_start_glms).
+        self.warm_started = set()
         # Initial responsibilities of each expert's own components (mixtures as
         # experts, from a tree start), used by the first M-step only.
         self.expert_inits = None
@@ -173,13 +176,6 @@ def _same_setting(a, b):
         return bool(a == b)
     except (TypeError, ValueError):
         return a is b
-
-
-@functools.cache
-def _threadpool_controller():
-    """The process's thread pools, inspected once: an inspection per fit costs
-    milliseconds, which on small data is a large part of the fit."""
-    return ThreadpoolController()
 
 
 def _standardised_gate_rows(X, columns, scaler, gate):
@@ -508,7 +504,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         start_threads = max(1, numba.get_num_threads() // workers) if parallel_starts else None
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
-        with _threadpool_controller().limit(limits=1, user_api="blas"):
+        with threadpool_controller().limit(limits=1, user_api="blas"):
             arguments = [
                 (start, seed, resume, templates, routes, gate_template, init, data,
                  expert_jobs, start_threads, tree)
@@ -706,7 +702,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """A run with new seeded clones of the experts and the gate."""
         experts = seeded_clones(templates, random_state)
         gate = seeded_clones([gate_template], random_state)[0]
-        return _Run(experts, list(routes), gate, {})
+        run = _Run(experts, list(routes), gate, {})
+        run.warm_started = warm_start_glms(experts)
+        return run
 
     def _best_short_run(self, templates, routes, gate_template, data, random_state, n_jobs,
                         first=None):
@@ -741,8 +739,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
     def _resumed_run(self):
         experts = copy.deepcopy(self.experts_)
         params = {name: np.array(getattr(self, name)) for name in self._likelihood_params_}
-        return _Run(experts, [weight_parameter(e) for e in experts],
-                    copy.deepcopy(self.gate_), params)
+        run = _Run(experts, [weight_parameter(e) for e in experts],
+                   copy.deepcopy(self.gate_), params)
+        run.warm_started = warm_start_glms(experts)
+        return run
 
     def _run_em(self, run, resp, data, random_state, n_jobs, max_iter=None):
         """Iterate M-step and E-step on ``run`` until convergence or ``max_iter``.
@@ -911,6 +911,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         return np.ascontiguousarray(resp / norm), True
 
     def _set_fitted(self, run):
+        # The fitted experts carry the parameters the user gave them.
+        restore_warm_start(run.experts, run.warm_started)
         self.experts_ = run.experts
         self.gate_ = run.gate
         for name, value in run.params.items():

@@ -15,6 +15,7 @@ from sklearn.linear_model import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._families import FAMILIES
@@ -138,6 +139,43 @@ def test_poisson_experts_get_the_poisson_likelihood_and_recover_the_truth():
     assert_allclose(std**2, (gate * (mean + (mean - prediction[:, None]) ** 2)).sum(axis=1))
     assert list(expert_summary(model).columns)[:4] == ["expert", "share",
                                                        "effective_n_samples", "intercept"]
+
+
+def test_glm_experts_start_each_m_step_from_their_last_fit(monkeypatch):
+    import skmoe._base
+
+    X, y = _glm_data("poisson", n_samples=800)
+    kwargs = dict(n_experts=2, max_iter=15, tol=0, random_state=0)
+    warm = MixtureOfExpertsRegressor(_exact(PoissonRegressor()), **kwargs).fit(X, y)
+    # The same EM with every M-step's fits started from zero.
+    monkeypatch.setattr(skmoe._base, "warm_start_glms", lambda experts: set())
+    cold = MixtureOfExpertsRegressor(_exact(PoissonRegressor()), **kwargs).fit(X, y)
+    assert_allclose(warm.lower_bounds_, cold.lower_bounds_, rtol=1e-9)
+    for a, b in zip(warm.experts_, cold.experts_):
+        assert_allclose(a.coef_, b.coef_, rtol=1e-7)
+    # The fitted experts carry the parameters the user gave.
+    assert all(expert.warm_start is False for expert in warm.experts_)
+    # Fewer solver iterations: the last M-step's fits started near their optimum.
+    assert sum(e.n_iter_ for e in warm.experts_) < sum(e.n_iter_ for e in cold.experts_)
+
+
+class _ThreadRecordingPoisson(PoissonRegressor):
+    """A Poisson expert that records the OpenMP threads it is given in each fit."""
+
+    threads = []
+
+    def fit(self, X, y, sample_weight=None):
+        # The number of threads scikit-learn's GLM losses ask OpenMP for.
+        type(self).threads.append(_openmp_effective_n_threads())
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_glm_experts_fit_on_one_openmp_thread():
+    X, y = _glm_data("poisson", n_samples=300)
+    _ThreadRecordingPoisson.threads = []
+    MixtureOfExpertsRegressor(_exact(_ThreadRecordingPoisson()), n_experts=2, max_iter=3,
+                              random_state=0).fit(X, y)
+    assert _ThreadRecordingPoisson.threads and set(_ThreadRecordingPoisson.threads) == {1}
 
 
 def test_gamma_experts_fit_their_dispersion():
