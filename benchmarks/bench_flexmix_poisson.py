@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_estep import _markdown_table
+from bench_estep import _load_average, _markdown_table, blas_info, machine_info, machine_section
 from scipy.special import logsumexp
 from scipy.stats import poisson
 from sklearn.exceptions import ConvergenceWarning
@@ -126,6 +126,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="5 starts, results not written")
     args = parser.parse_args()
     n_starts = 5 if args.quick else 20
+    load_before = _load_average()
     rows = []
     for n_samples in (1000, 5000):
         X, y, truth = make_poisson_moe(n_samples)
@@ -149,7 +150,9 @@ def main():
             f"Written by `benchmarks/bench_flexmix_poisson.py` on "
             f"{datetime.date.today().isoformat()}; {n_starts} starts each, K = 3, generated "
             "data (`make_poisson_moe`), total log-likelihoods (higher is better), seconds "
-            "for all the starts.\n\n" + _markdown_table(header, cells) + "\n")
+            f"for all the starts (load average before {load_before}, after "
+            f"{_load_average()}).\n\n" + _markdown_table(header, cells) + "\n\n"
+            + machine_section(machine_info(), blas_info()))
     print(text)
     if not args.quick:
         RESULTS.write_text(text)
