@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import check_cv, cross_val_score
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -203,7 +203,12 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         with :func:`skmoe.metrics.log_likelihood_scorer`, the folds weighted
         by their rows.
     cv : int or cross-validation generator, default=5
-        Folds for ``criterion="cv"``.
+        Folds for ``criterion="cv"``. An int gives that many shuffled folds
+        (``StratifiedKFold`` for a classifier, ``KFold`` for a regressor)
+        seeded with the estimator's ``random_state``, as
+        :func:`skmoe.compare.compare` does: unshuffled folds of data sorted
+        by a feature hold out whole regimes, and then favour too few experts.
+        Pass a splitter to choose the folds yourself.
 
     Returns
     -------
@@ -281,7 +286,12 @@ def _held_out_log_likelihood(estimator, n_experts, X, y, cv):
     Each fold's mean log-likelihood (:func:`skmoe.metrics.log_likelihood_scorer`,
     by scikit-learn's ``cross_val_score``), weighted by the fold's rows.
     """
-    splits = list(check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y))
+    if isinstance(cv, Integral):
+        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
+            cv, shuffle=True, random_state=estimator.random_state)
+    else:
+        splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    splits = list(splitter.split(X, y))
     model = clone(estimator).set_params(n_experts=n_experts)
     scores = cross_val_score(model, X, y, cv=splits, scoring=log_likelihood_scorer,
                              error_score="raise")
