@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
@@ -28,10 +29,13 @@ from threadpoolctl import ThreadpoolController
 
 from ._experts import (
     ContinuedExpert,
+    describe_expert,
+    design_rank,
     expert_templates,
     experts_converged,
     experts_penalty,
     fit_experts,
+    linear_final_step,
     n_expert_parameters,
     n_fitted_parameters,
     seeded_clones,
@@ -541,6 +545,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
+        self._design_ranks_ = _design_ranks(best.experts, data.X_expert, sample_weight)
+        self._gate_rank_ = _gate_rank(best.gate, data.X_gate, sample_weight)
         if prefix is not None:
             best.experts = [with_prefix(pipeline, prefix, expert)
                             for pipeline, expert in zip(pipelines, best.experts)]
@@ -1060,24 +1066,55 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         return {name: getattr(self, name) for name in self._likelihood_params_}
 
     def _n_parameters(self):
-        """Free parameters of the fitted mixture: gate, experts and likelihood."""
+        """Free parameters of the fitted mixture: gate, experts and likelihood.
+
+        Linear parts count what their designs can estimate (see
+        :func:`~skmoe._experts.n_expert_parameters`).
+
+        Raises
+        ------
+        ValueError
+            Naming every expert without a parameter count (and the gate, when
+            it has none).
+        """
         check_is_fitted(self)
-        n_experts = sum(n_expert_parameters(expert, index)
-                        for index, expert in enumerate(self.experts_))
+        ranks = getattr(self, "_design_ranks_", None) or [None] * len(self.experts_)
+        n_experts, missing = 0, []
+        for index, (expert, rank) in enumerate(zip(self.experts_, ranks)):
+            try:
+                n_experts += n_expert_parameters(expert, index, rank)
+            except ValueError as exc:
+                own = callable(getattr(expert, "_n_parameters", None))
+                missing.append(f"expert {index} ({describe_expert(expert)}"
+                               + (f": {exc}" if own else "") + ")")
+        if missing:
+            raise ValueError(
+                "bic and aic need the number of free parameters of every expert; "
+                f"{_join(missing)} {'has' if len(missing) == 1 else 'have'} no such count. "
+                "Use experts with a parameter count (linear models, DummyRegressor, mixtures "
+                "of them), or compare models by held-out score_samples."
+            )
         n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
-        return self.gate_._n_parameters() + n_experts + n_likelihood
+        if isinstance(self.gate_, SoftmaxGate):
+            n_gate = self.gate_._n_parameters(getattr(self, "_gate_rank_", None))
+        else:
+            n_gate = self.gate_._n_parameters()
+        return n_gate + n_experts + n_likelihood
 
     def bic(self, X, y):
         """Bayesian information criterion on (X, y); lower is better.
 
-        ``-2 log L + p log n`` with ``p`` the free parameters: the gate's
-        ``(K - 1) (d + 1)``, or ``(K - 1) d`` without intercept (softmax is
+        ``-2 log L + p log n`` with ``p`` the free parameters that the
+        training data can estimate: the gate's ``(K - 1) (r + 1)``, or
+        ``(K - 1) r`` without intercept, with ``r`` the rank of its centred
+        inputs (``d`` unless columns are constant or collinear; softmax is
         invariant to a shift of all classes; a gate other than SoftmaxGate has
-        no count and raises a ValueError),
-        each linear expert's coefficients and intercepts ((C - 1) (d + 1) for
-        a multinomial logistic regression), and the likelihood's own
-        parameters (a noise variance per Gaussian expert). Experts without a
-        parameter count (trees, neighbours) raise a ValueError.
+        no count and raises a ValueError), each linear expert's coefficients
+        and intercepts, counted in the same way by the rank of its design
+        ((C - 1) (r + 1) for a multinomial logistic regression), one constant
+        per DummyRegressor, and the likelihood's own parameters (a noise
+        variance per Gaussian expert). Experts without a parameter count
+        (trees, neighbours) raise a ValueError that names each of them.
 
         Parameters
         ----------
@@ -1113,6 +1150,49 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """
         return -2.0 * self.score_samples(X, y).sum() + 2.0 * self._n_parameters()
 
+
+
+def _join(items):
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _design_ranks(experts, X, sample_weight):
+    """The rank of each fitted linear expert's design (None for other experts).
+
+    ``X`` is what the experts were fitted on; a Pipeline's final step sees
+    its earlier steps' transform of it. Columns are centred for experts that
+    fit an intercept. Sparse designs are not ranked (None).
+    """
+    ranks, cache = [], {}
+    for expert in experts:
+        final = linear_final_step(expert)
+        design = X
+        if final is not None and isinstance(expert, Pipeline) and len(expert.steps) > 1:
+            design = expert[:-1].transform(X)
+        if final is None or sp.issparse(design):
+            ranks.append(None)
+            continue
+        center = bool(getattr(final, "fit_intercept", True))
+        key = (id(design), center) if design is X else None
+        if key is None or key not in cache:
+            rank = design_rank(design, sample_weight, center)
+            if key is None:
+                ranks.append(rank)
+                continue
+            cache[key] = rank
+        ranks.append(cache[key])
+    return ranks
+
+
+def _gate_rank(gate, X_gate, sample_weight):
+    """The rank of a SoftmaxGate's (centred when it has intercepts) inputs; None otherwise."""
+    if not isinstance(gate, SoftmaxGate):
+        return None
+    rows = X_gate.X_t.T if isinstance(X_gate, TransposedRows) else X_gate
+    if sp.issparse(rows):
+        return None
+    return design_rank(rows, sample_weight, gate.fit_intercept)
 
 
 def _groupings(sizes, random_state):

@@ -261,9 +261,16 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
         return 0.5 * float(np.sum(self.coef_**2)) / self.C
 
-    def _n_parameters(self):
-        """Free parameters: one class's row is fixed by softmax's shift invariance."""
+    def _n_parameters(self, rank=None):
+        """Free parameters: one class's row is fixed by softmax's shift invariance.
+
+        ``rank``, the rank of the (centred) inputs, replaces the number of
+        features when given: constant or duplicated columns add nothing
+        estimable.
+        """
         n_classes, n_features = self.coef_.shape
+        if rank is not None:
+            n_features = min(n_features, int(rank))
         return (n_classes - 1) * (n_features + int(self.fit_intercept))
 
     def _drop_classes(self, keep):
