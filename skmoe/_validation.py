@@ -148,7 +148,7 @@ def check_is_estimator(obj, name):
         )
 
 
-def resolve_columns(selector, n_features, feature_names, name):
+def resolve_columns(selector, n_features, feature_names, name, allow_empty=False):
     """Integer indices of the columns a selector picks.
 
     Parameters
@@ -162,6 +162,8 @@ def resolve_columns(selector, n_features, feature_names, name):
         Column names of X, when it had them.
     name : str
         The parameter's name, for the error messages.
+    allow_empty : bool, default=False
+        Whether an empty list selects no column (rather than raising).
 
     Returns
     -------
@@ -171,6 +173,8 @@ def resolve_columns(selector, n_features, feature_names, name):
     if selector is None:
         return np.arange(n_features)
     values = np.asarray(selector)
+    if allow_empty and values.ndim == 1 and values.size == 0:
+        return np.empty(0, dtype=np.int64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D list of columns, got {selector!r}.")
     if values.dtype.kind == "b":

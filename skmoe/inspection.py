@@ -25,7 +25,7 @@ def _check_mixture(estimator):
         )
 
 
-def predict_gate(estimator, X):
+def predict_gate(estimator, X, groups=None):
     """Gate probabilities of each row: how much each expert speaks for it.
 
     Parameters
@@ -34,6 +34,9 @@ def predict_gate(estimator, X):
         A fitted mixture.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Input data.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels (see the estimator's ``fit``); the gate's columns must be
+        constant within each group.
 
     Returns
     -------
@@ -41,7 +44,7 @@ def predict_gate(estimator, X):
         Rows sum to one.
     """
     _check_mixture(estimator)
-    return estimator.predict_gate(X)
+    return estimator.predict_gate(X, groups=groups)
 
 
 def apply(estimator, X):
@@ -62,8 +65,11 @@ def apply(estimator, X):
     return predict_gate(estimator, X).argmax(axis=1)
 
 
-def posterior(estimator, X, y):
+def posterior(estimator, X, y, sample_weight=None, groups=None):
     """Responsibilities ``p(expert k | x, y)`` of labelled rows (new or training data).
+
+    flexmix's ``posterior``; the most responsible expert of each row
+    (``posterior(...).argmax(axis=1)``) is its ``clusters``.
 
     Parameters
     ----------
@@ -73,6 +79,12 @@ def posterior(estimator, X, y):
         Input data.
     y : array-like of shape (n_samples,)
         Targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights (they matter only with ``groups``: they weight the rows'
+        log-likelihoods within a group); None means unit weights.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels (see the estimator's ``fit``): every row of a group gets
+        the group's responsibilities. None: rows on their own.
 
     Returns
     -------
@@ -80,7 +92,7 @@ def posterior(estimator, X, y):
         Rows sum to one.
     """
     _check_mixture(estimator)
-    return estimator._posterior(X, y)[0]
+    return estimator._posterior(X, y, sample_weight, groups)[0]
 
 
 def expert_summary(estimator):
