@@ -555,11 +555,11 @@ def linear_final_step(expert):
 def design_rank(X, sample_weight, center):
     """Rank of the rows of ``X`` with positive weight, their columns centred if ``center``.
 
-    A column whose centred values are all within ``1e-12`` of its own
-    magnitude (a constant column) counts as zero; the others are scaled to a
-    largest absolute value of one, and the rank is the number of eigenvalues
-    of their cross-product above ``1e-10`` times the largest (singular values
-    above ``1e-5`` of the largest). One pass over X, ``O(n d^2)``.
+    From the cross-product of the columns (one BLAS pass over X, no copy of it
+    when every weight is positive): a column whose centred sum of squares is
+    at most ``1e-12`` of its raw one (a constant column) counts as zero; the
+    others are scaled to unit sum of squares, and the rank is the number of
+    eigenvalues of their (correlation) matrix above ``1e-8`` times the largest.
 
     Parameters
     ----------
@@ -574,19 +574,25 @@ def design_rank(X, sample_weight, center):
     -------
     rank : int
     """
-    X = np.asarray(X, dtype=np.float64)[sample_weight > 0]
-    if X.shape[1] == 0 or X.shape[0] == 0:
+    positive = sample_weight > 0
+    if not positive.all():
+        X = X[positive]
+    n_rows = X.shape[0]
+    if X.shape[1] == 0 or n_rows == 0:
         return 0
-    magnitude = np.max(np.abs(X), axis=0)
+    raw = np.asarray(X.T @ X, dtype=np.float64)
+    gram = raw
     if center:
-        X = X - X.mean(axis=0)
-    spread = np.max(np.abs(X), axis=0)
-    live = spread > 1e-12 * np.maximum(magnitude, np.finfo(float).tiny)
+        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n_rows
+        gram = raw - n_rows * np.outer(mean, mean)
+    spread = np.diag(gram)
+    live = spread > 1e-12 * np.maximum(np.diag(raw), np.finfo(float).tiny)
     if not live.any():
         return 0
-    X = X[:, live] / spread[live]
-    eigenvalues = np.linalg.eigvalsh(X.T @ X)
-    return int(np.sum(eigenvalues > 1e-10 * eigenvalues.max()))
+    scale = np.sqrt(spread[live])
+    correlation = gram[np.ix_(live, live)] / np.outer(scale, scale)
+    eigenvalues = np.linalg.eigvalsh(correlation)
+    return int(np.sum(eigenvalues > 1e-8 * eigenvalues.max()))
 
 
 def n_fitted_parameters(expert):
