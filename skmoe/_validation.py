@@ -10,14 +10,19 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import get_tags
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_feature_names, _check_sample_weight, _num_features
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_sample_weight,
+    _num_features,
+    _num_samples,
+)
 
 # Largest total sample weight a fit accepts (see check_sample_weight).
 MAX_TOTAL_WEIGHT = 1e250
@@ -28,6 +33,8 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_fit_context",
+    "_num_samples",
+    "_safe_indexing",
     "check_is_estimator",
     "check_n_samples",
     "check_resumed_columns",
