@@ -91,7 +91,22 @@ DATASETS = {
 }
 
 
+# Endings of file names that a named data set never has.
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".gz", ".zip", ".parquet", ".xlsx")
+
+
+def _looks_like_path(name):
+    """Whether a value given to --dataset names a file rather than a data set."""
+    return ("/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
+            or Path(name).is_file())
+
+
 def _dataset_name(name):
+    if _looks_like_path(name):
+        raise CommandError(
+            f"--dataset takes the name of a data set, and {name!r} is a file path; read a "
+            f"CSV file with --csv {name} --target COLUMN."
+        )
     key = name.strip().lower().replace("-", "_")
     key = key[len("make_"):] if key.startswith("make_") else key
     key = key[len("load_"):] if key.startswith("load_") else key

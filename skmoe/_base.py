@@ -20,16 +20,20 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ._experts import (
     ContinuedExpert,
+    describe_expert,
+    design_rank,
     expert_templates,
     experts_converged,
     experts_penalty,
     fit_experts,
+    linear_final_step,
     n_expert_parameters,
     n_fitted_parameters,
     restore_warm_start,
@@ -41,7 +45,13 @@ from ._experts import (
     weight_parameter,
     with_prefix,
 )
-from ._gate import ClassifierGate, SoftmaxGate, TransposedRows, check_solver_input
+from ._gate import (
+    ClassifierGate,
+    ConstantGate,
+    SoftmaxGate,
+    TransposedRows,
+    check_solver_input,
+)
 from ._init import (
     EMEM_SHORT_ITER,
     EMEM_SHORT_RUNS,
@@ -135,8 +145,11 @@ class _Run:
 class _FitData:
     """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
-    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale, grams):
+    def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale, grams,
+                 groups=None):
         self.X = X
+        # The rows' groups (_Groups), or None: every row its own observation.
+        self.groups = groups
         # Whether linear experts may be fitted from Gram matrices (see grams_are_safe).
         self.grams = grams
         self.X_expert = X_expert
@@ -145,6 +158,122 @@ class _FitData:
         self.y = y
         self.sample_weight = sample_weight
         self.context = context
+
+
+class _Groups:
+    """The groups of a grouped mixture: which rows share one latent expert.
+
+    All rows of a group share one responsibility vector: the E-step sums
+    their (weighted) log-likelihoods under each expert before the softmax,
+    and the gate sees one row per group.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples,)
+        The group of each row, as an index into ``labels``.
+    labels : ndarray of shape (n_groups,)
+        The group labels, as given.
+    """
+
+    def __init__(self, codes, labels):
+        self.codes = codes
+        self.labels = labels
+        self.n_groups = labels.shape[0]
+        self.order = np.argsort(codes, kind="stable")
+        self.counts = np.bincount(codes, minlength=self.n_groups)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.intp)
+        # One row of each group: where the gate reads the group's inputs.
+        self.first = self.order[self.starts]
+        self.weight = np.ones(self.n_groups)
+
+    def sum_rows(self, values, sample_weight):
+        """``sum_{i in g} w_i values[i]`` for each group g (rows of weight 0 add nothing)."""
+        weighted = np.where(sample_weight[:, None] > 0, values * sample_weight[:, None], 0.0)
+        return np.ascontiguousarray(np.add.reduceat(weighted[self.order], self.starts, axis=0))
+
+    def expand(self, values):
+        """Group values (n_groups, ...) repeated for each row (n_samples, ...)."""
+        return np.ascontiguousarray(values[self.codes])
+
+    def e_step(self, log_gate, log_lik, sample_weight):
+        """The grouped E-step: ``(resp, total)``, row responsibilities and the total.
+
+        ``log_gate`` has one row per group, ``log_lik`` one per row; the
+        total is ``sum_g log sum_k g_k exp(sum_{i in g} w_i log p_k(y_i | x_i))``.
+        """
+        group_lik = self.sum_rows(log_lik, sample_weight)
+        resp = np.empty_like(group_lik)
+        total = e_step(np.ascontiguousarray(log_gate), group_lik, self.weight, resp,
+                       np.empty(self.n_groups))
+        return self.expand(resp), total
+
+    def start(self, resp, sample_weight):
+        """Initial responsibilities of rows given per row: each group of several
+        rows starts wholly with the expert its rows' weighted mean favours."""
+        total = np.add.reduceat(sample_weight[self.order], self.starts)
+        mean = self.sum_rows(resp, sample_weight)
+        hard = np.zeros_like(mean)
+        hard[np.arange(self.n_groups), mean.argmax(axis=1)] = 1.0
+        single = self.counts == 1
+        hard[single] = mean[single] / np.maximum(total[single, None], np.finfo(float).tiny)
+        hard[single & (total == 0)] = 1.0 / resp.shape[1]
+        return self.expand(hard)
+
+
+def check_groups(groups, n_samples):
+    """Validate ``groups`` given to fit or a prediction method: a :class:`_Groups` or None.
+
+    Raises
+    ------
+    ValueError
+        When ``groups`` is not one label per row, or holds a missing value.
+    """
+    if groups is None:
+        return None
+    labels = np.asarray(groups)
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(
+            f"groups must be one label per row, of shape (n_samples,)=({n_samples},); got "
+            f"an array of shape {labels.shape}."
+        )
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError("groups must not contain NaN.")
+    if labels.dtype.kind == "O" and any(label is None or label != label for label in labels):
+        raise ValueError("groups must not contain missing values (None or NaN).")
+    try:
+        unique, codes = np.unique(labels, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"groups must hold labels of one comparable type: {exc}") from exc
+    return _Groups(codes.astype(np.intp), unique)
+
+
+def check_gate_constant_within_groups(X, columns, groups, feature_names):
+    """Refuse gate columns that vary within a group: the gate sees one row per group.
+
+    Raises
+    ------
+    ValueError
+        Naming the first gate feature that varies, and a group where it does.
+    """
+    if columns.size == 0:
+        return
+    values = _columns(X, columns)
+    if sp.issparse(values):
+        values = values.toarray()
+    values = np.asarray(values, dtype=np.float64)
+    reference = values[groups.first][groups.codes]
+    differs = ~((values == reference) | (np.isnan(values) & np.isnan(reference)))
+    if not differs.any():
+        return
+    row, column = np.argwhere(differs)[0]
+    index = int(columns[column])
+    name = repr(str(feature_names[index])) if feature_names is not None else str(index)
+    raise ValueError(
+        "With groups, the gate sees one row per group, so its columns must be constant "
+        f"within each group; gate feature {name} varies within group "
+        f"{groups.labels[groups.codes[row]].tolist()!r}. Pass gate_features that are constant "
+        "within groups, or gate_features=[] for mixing proportions only."
+    )
 
 
 def _columns(X, columns):
@@ -183,8 +312,10 @@ def _standardised_gate_rows(X, columns, scaler, gate):
 
     A SoftmaxGate on dense data gets them transposed (:class:`TransposedRows`),
     made in place from one copy of the columns: the only copy of X the gate
-    needs for the whole fit.
+    needs for the whole fit. A gate without inputs gets rows without columns.
     """
+    if columns.size == 0:
+        return np.empty((X.shape[0], 0))
     if sp.issparse(X) or not isinstance(gate, SoftmaxGate):
         return scaler.transform(_columns(X, columns))
     # A copy whatever the shape: with one column X.T would already be contiguous.
@@ -368,7 +499,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the mixture of experts by EM.
 
         The fit is atomic: if it raises or is interrupted, a previously fitted
@@ -385,19 +516,32 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights; they multiply the responsibilities in every M-step
             and each row's term of the log-likelihood. None means unit weights.
+            With ``groups``, they weight each row's log-likelihood within its
+            group (a row of weight 2 counts as two identical rows of the
+            group), and each group counts once.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels (flexmix's ``y ~ x | group``): all rows of a group
+            belong to the same expert, as in repeated measures or
+            multi-centre trials. The E-step sums the rows' log-likelihoods
+            within each group before the softmax, so a group has one
+            responsibility vector; the gate sees one row per group, and its
+            columns (``gate_features``) must be constant within each group.
+            Each group starts wholly with one expert (the one its rows'
+            initial responsibilities favour most). None means every row is
+            its own group. Prediction stays per row.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit_atomic(X, y, sample_weight)
+        return self._fit_atomic(X, y, sample_weight, groups=groups)
 
-    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None):
+    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None):
         """:meth:`_fit`, leaving the estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
-            return self._fit(X, y, sample_weight, continued, init)
+            return self._fit(X, y, sample_weight, continued, init, groups)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -426,9 +570,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         check_is_fitted(self)
         return self._penalty_
 
-    def _fit(self, X, y, sample_weight, continued=False, init=None):
+    def _fit(self, X, y, sample_weight, continued=False, init=None, groups=None):
         """Fit by EM; ``continued`` resumes the fitted model as ``warm_start`` does,
-        ``init`` replaces the ``init`` parameter in a fit from scratch."""
+        ``init`` replaces the ``init`` parameter in a fit from scratch, ``groups``
+        (see :meth:`fit`) make a grouped mixture."""
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         for index, template in enumerate(templates):
             self._check_expert(template, index)
@@ -453,8 +598,16 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
+        groups = check_groups(groups, X.shape[0])
         self._check_fit_targets(y, sample_weight)
         check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
+        if groups is not None and groups.n_groups < (self.n_experts_ if resume
+                                                     else self.n_experts):
+            raise ValueError(
+                "Expected n_groups >= n_experts: each group belongs to one expert, got "
+                f"n_experts={self.n_experts_ if resume else self.n_experts}, "
+                f"n_groups={groups.n_groups}."
+            )
         init = self.init if init is None else init
         if not isinstance(init, str) and not resume:
             init = check_responsibilities(init, X.shape[0], self.n_experts)
@@ -467,9 +620,16 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             expert_columns = resolve_columns(self.expert_features, X.shape[1], names,
                                              "expert_features")
             gate_columns = resolve_columns(self.gate_features, X.shape[1], names,
-                                           "gate_features")
-            gate_scaler = fit_standard_scaler(_columns(X, gate_columns), sample_weight,
-                                              with_mean=not sp.issparse(X))
+                                           "gate_features", allow_empty=True)
+        if groups is not None:
+            check_gate_constant_within_groups(X, gate_columns, groups,
+                                              getattr(self, "feature_names_in_", None))
+        # The gate's rows: one per group when grouped (each group counts once).
+        X_gate_rows = X if groups is None else X[groups.first]
+        gate_weight = sample_weight if groups is None else groups.weight
+        if not resume:
+            gate_scaler = None if gate_columns.size == 0 else fit_standard_scaler(
+                _columns(X_gate_rows, gate_columns), gate_weight, with_mean=not sp.issparse(X))
         X_expert = _columns(X, expert_columns)
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
@@ -484,14 +644,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             # A continued fit climbs the objective of the fit it continues: the
             # constants that the first fit derived from its weights stay.
             context.update(self._objective_constants_)
-        X_gate = _standardised_gate_rows(X, gate_columns, gate_scaler, gate_template)
+        X_gate = _standardised_gate_rows(X_gate_rows, gate_columns, gate_scaler, gate_template)
         # ScaledRidge experts fitted from Gram matrices need the columns' spread:
         # the same for every M-step of every start, so computed once.
         expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
                         and any(isinstance(t, ScaledRidge) for t in templates) else None)
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
-                        grams_are_safe(X_expert, y, sample_weight))
-        tree = None if resume else self._tree_layout(templates, init)
+                        grams_are_safe(X_expert, y, sample_weight), groups)
+        # A tree start scores groupings by ungrouped responsibilities: not for groups.
+        tree = None if resume or groups is not None else self._tree_layout(templates, init)
         random_state = check_random_state(self.random_state)
         seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
@@ -537,6 +698,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
+        self._design_ranks_ = _design_ranks(best.experts, data.X_expert, sample_weight)
+        self._gate_rank_ = _gate_rank(best.gate, data.X_gate, gate_weight)
         if prefix is not None:
             best.experts = [with_prefix(pipeline, prefix, expert)
                             for pipeline, expert in zip(pipelines, best.experts)]
@@ -725,6 +888,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         return best
 
     def _gate_template(self):
+        if _no_gate_inputs(self.gate_features):
+            if self.gate is not None:
+                raise ValueError(
+                    "gate_features=[] means a gate without inputs (mixing proportions "
+                    f"only), fitted in closed form; it takes no gate, got gate="
+                    f"{self.gate!r}. Set gate=None, or give the gate columns."
+                )
+            return ConstantGate()
         if self.gate is None:
             return SoftmaxGate(warm_start=True)
         if isinstance(self.gate, SoftmaxGate):
@@ -754,6 +925,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         max_iter = self.max_iter if max_iter is None else max_iter
         run.converged = False
         X, X_gate, y, sample_weight = data.X_expert, data.X_gate, data.y, data.sample_weight
+        groups = data.groups
+        gate_weight = sample_weight if groups is None else groups.weight
         if run.context is None:
             run.context = dict(data.context)
         context = run.context
@@ -763,10 +936,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         if resp is None:
             # Resuming: the fitted parameters give the first responsibilities.
             log_lik = self._log_likelihood(run.experts, run.params, X, y)
-            resp = np.empty_like(log_lik)
-            total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
-                           row_log_lik)
+            if groups is None:
+                resp = np.empty_like(log_lik)
+                total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
+                               row_log_lik)
+            else:
+                resp, total = groups.e_step(run.gate._log_proba(X_gate), log_lik, sample_weight)
             previous = (total - self._run_penalty(run, context)) / total_weight
+        elif groups is not None:
+            resp = groups.start(resp, sample_weight)
 
         # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
         # iterations) until the log-likelihood stalls; then one step solves the gate's
@@ -774,7 +952,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         gate_em_step = True
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
-            targets = self._assign(resp, random_state)
+            if groups is None:
+                targets = self._assign(resp, random_state)
+            else:
+                # One assignment per group (hard or stochastic), shared by its rows.
+                targets = groups.expand(self._assign(resp[groups.first], random_state))
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
@@ -794,12 +976,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
                 previous = -np.inf
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           fit_weights, context, run.workspace)
-            run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
-            if resp.shape != log_lik.shape:
-                resp = np.empty_like(log_lik)
-            log_gate = run.gate._log_proba(X_gate,
-                                           out=run.workspace.array("log_gate", log_lik.shape))
-            total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
+            if groups is None:
+                run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
+                if resp.shape != log_lik.shape:
+                    resp = np.empty_like(log_lik)
+                log_gate = run.gate._log_proba(
+                    X_gate, out=run.workspace.array("log_gate", log_lik.shape))
+                total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
+            else:
+                run.gate._fit_soft(X_gate, np.ascontiguousarray(targets[groups.first]),
+                                   gate_weight, em_step=gate_em_step)
+                log_gate = run.gate._log_proba(X_gate)
+                resp, total = groups.e_step(log_gate, log_lik, sample_weight)
             lower_bound = (total - self._run_penalty(run, context)) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
@@ -821,7 +1009,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
                 gate_em_step = True
             previous = lower_bound
         run.responsibility_total = sample_weight @ resp
-        run.gate_share = sample_weight @ np.exp(log_gate) / total_weight
+        run.gate_share = gate_weight @ np.exp(log_gate) / float(gate_weight.sum())
         return run
 
     def _run_penalty(self, run, context):
@@ -968,6 +1156,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         A gate fitted on dense rows saw its columns centred: sparse rows are
         made dense (the gate's columns only) to be centred the same way.
         """
+        if self.gate_features_.size == 0:
+            return np.empty((X.shape[0], 0))
         columns = _columns(X, self.gate_features_)
         if sp.issparse(columns) and self.gate_scaler_.with_mean:
             columns = columns.toarray()
@@ -1015,20 +1205,62 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             if cells.size:
                 yield k, cells // chosen.shape[1], cells % chosen.shape[1]
 
-    def predict_gate(self, X):
+    def predict_gate(self, X, groups=None):
         """Gate probabilities: how much each expert speaks for each row.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as in :meth:`fit`: the gate's columns must then be
+            constant within each group (rows of a group get the same
+            probabilities). None: rows on their own.
 
         Returns
         -------
         gate : ndarray of shape (n_samples, `n_experts_`)
-            Rows sum to one.
+            Rows sum to one; with a gate without inputs (``gate_features=[]``),
+            the mixing proportions in every row.
         """
-        return self._gate_proba(self._validated_X(X))
+        X = self._validated_X(X)
+        self._checked_groups(X, groups)
+        return self._gate_proba(X)
+
+    def _checked_groups(self, X, groups):
+        """Validated ``groups`` of validated rows X (a _Groups or None), the gate's
+        columns checked to be constant within each group."""
+        groups = check_groups(groups, X.shape[0])
+        if groups is not None:
+            check_gate_constant_within_groups(X, self.gate_features_, groups,
+                                              getattr(self, "feature_names_in_", None))
+        return groups
+
+    def log_likelihood(self, X, y, sample_weight=None, groups=None):
+        """Total weighted log-likelihood of (X, y) under the fitted model.
+
+        What flexmix's ``logLik`` reports for the data a model was fitted on:
+        ``sum_i w_i log p(y_i | x_i)``, or with ``groups``
+        ``sum_g log sum_k g_k(x_g) exp(sum_{i in g} w_i log p_k(y_i | x_i))``.
+        It does not subtract the gate's penalty (``lower_bound_`` does).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as in :meth:`fit`; None means unit weights.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as in :meth:`fit`; None: every row on its own.
+
+        Returns
+        -------
+        log_likelihood : float
+            The total, in nats.
+        """
+        return self._posterior_total(X, y, sample_weight, groups)[2]
 
     def score_samples(self, X, y):
         """Log-density of each target under the fitted mixture, ``log p(y | x)``.
@@ -1047,39 +1279,89 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """
         return self._posterior(X, y)[1]
 
-    def _posterior(self, X, y):
-        """Responsibilities ``p(k | x, y)`` and ``log p(y | x)`` of new rows."""
+    def _posterior(self, X, y, sample_weight=None, groups=None):
+        """Responsibilities ``p(k | x, y)`` and ``log p(y | x)`` of new rows (see
+        :meth:`_posterior_total`)."""
+        return self._posterior_total(X, y, sample_weight, groups)[:2]
+
+    def _posterior_total(self, X, y, sample_weight=None, groups=None):
+        """Responsibilities ``p(k | x, y)``, ``log p(y | x)`` and the total weighted
+        log-likelihood of new rows.
+
+        With ``groups``, the responsibilities are the groups' (each row gets
+        its group's), and the total is the grouped one (see
+        :meth:`log_likelihood`); ``log p(y | x)`` stays per row.
+        """
         X = self._validated_X(X)
         y = self._validate_targets(y, X.shape[0])
+        sample_weight = check_sample_weight(sample_weight, X)
+        groups = self._checked_groups(X, groups)
         log_lik = self._log_likelihood(self.experts_, self._fitted_params(),
                                        self._expert_input(X), y)
+        log_gate = self._gate_log_proba(X)
         resp = np.empty_like(log_lik)
         row_log_lik = np.empty(X.shape[0])
-        e_step(self._gate_log_proba(X), log_lik, np.ones(X.shape[0]), resp, row_log_lik)
-        return resp, row_log_lik
+        total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
+        if groups is not None:
+            resp, total = groups.e_step(log_gate[groups.first], log_lik, sample_weight)
+        return resp, row_log_lik, float(total)
 
     def _fitted_params(self):
         return {name: getattr(self, name) for name in self._likelihood_params_}
 
     def _n_parameters(self):
-        """Free parameters of the fitted mixture: gate, experts and likelihood."""
-        check_is_fitted(self)
-        n_experts = sum(n_expert_parameters(expert, index)
-                        for index, expert in enumerate(self.experts_))
-        n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
-        return self.gate_._n_parameters() + n_experts + n_likelihood
+        """Free parameters of the fitted mixture: gate, experts and likelihood.
 
-    def bic(self, X, y):
+        Linear parts count what their designs can estimate (see
+        :func:`~skmoe._experts.n_expert_parameters`).
+
+        Raises
+        ------
+        ValueError
+            Naming every expert without a parameter count (and the gate, when
+            it has none).
+        """
+        check_is_fitted(self)
+        ranks = getattr(self, "_design_ranks_", None) or [None] * len(self.experts_)
+        n_experts, missing = 0, []
+        for index, (expert, rank) in enumerate(zip(self.experts_, ranks)):
+            try:
+                n_experts += n_expert_parameters(expert, index, rank)
+            except ValueError as exc:
+                own = callable(getattr(expert, "_n_parameters", None))
+                missing.append(f"expert {index} ({describe_expert(expert)}"
+                               + (f": {exc}" if own else "") + ")")
+        if missing:
+            raise ValueError(
+                "bic and aic need the number of free parameters of every expert; "
+                f"{_join(missing)} {'has' if len(missing) == 1 else 'have'} no such count. "
+                "Use experts with a parameter count (linear models, DummyRegressor, mixtures "
+                "of them), or compare models by held-out score_samples."
+            )
+        n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
+        if isinstance(self.gate_, SoftmaxGate):
+            n_gate = self.gate_._n_parameters(getattr(self, "_gate_rank_", None))
+        else:
+            n_gate = self.gate_._n_parameters()
+        return n_gate + n_experts + n_likelihood
+
+    def bic(self, X, y, sample_weight=None, groups=None):
         """Bayesian information criterion on (X, y); lower is better.
 
-        ``-2 log L + p log n`` with ``p`` the free parameters: the gate's
-        ``(K - 1) (d + 1)``, or ``(K - 1) d`` without intercept (softmax is
+        ``-2 log L + p log n`` with ``p`` the free parameters that the
+        training data can estimate: the gate's ``(K - 1) (r + 1)``, or
+        ``(K - 1) r`` without intercept, with ``r`` the rank of its centred
+        inputs (``d`` unless columns are constant or collinear; softmax is
         invariant to a shift of all classes; a gate other than SoftmaxGate has
-        no count and raises a ValueError),
-        each linear expert's coefficients and intercepts ((C - 1) (d + 1) for
-        a multinomial logistic regression), and the likelihood's own
-        parameters (a noise variance per Gaussian expert). Experts without a
-        parameter count (trees, neighbours) raise a ValueError.
+        no count and raises a ValueError), each linear expert's coefficients
+        and intercepts, counted in the same way by the rank of its design
+        ((C - 1) (r + 1) for a multinomial logistic regression), one constant
+        per DummyRegressor, and the likelihood's own parameters (a noise
+        variance per Gaussian expert). Experts without a parameter count
+        (trees, neighbours) raise a ValueError that names each of them.
+        ``log L`` is :meth:`log_likelihood`, and ``n`` the number of
+        observations: the groups with ``groups``, else the total sample
+        weight (the rows, with unit weights).
 
         Parameters
         ----------
@@ -1087,16 +1369,27 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             Input data.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as in :meth:`fit`; None means unit weights.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as in :meth:`fit`; None: every row on its own.
 
         Returns
         -------
         bic : float
             The criterion; compare it across models fitted to the same data.
         """
-        rows = self.score_samples(X, y)
-        return -2.0 * rows.sum() + self._n_parameters() * np.log(rows.shape[0])
+        n_parameters = self._n_parameters()
+        _, rows, total = self._posterior_total(X, y, sample_weight, groups)
+        if groups is not None:
+            n_observations = np.unique(np.asarray(groups)).shape[0]
+        elif sample_weight is not None:
+            n_observations = float(np.sum(sample_weight))
+        else:
+            n_observations = rows.shape[0]
+        return -2.0 * total + n_parameters * np.log(n_observations)
 
-    def aic(self, X, y):
+    def aic(self, X, y, sample_weight=None, groups=None):
         """Akaike information criterion on (X, y); lower is better.
 
         ``-2 log L + 2 p``, with ``p`` counted as in :meth:`bic`.
@@ -1107,14 +1400,68 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             Input data.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as in :meth:`fit`; None means unit weights.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as in :meth:`fit`; None: every row on its own.
 
         Returns
         -------
         aic : float
             The criterion; compare it across models fitted to the same data.
         """
-        return -2.0 * self.score_samples(X, y).sum() + 2.0 * self._n_parameters()
+        n_parameters = self._n_parameters()
+        return (-2.0 * self.log_likelihood(X, y, sample_weight, groups)
+                + 2.0 * n_parameters)
 
+
+
+def _no_gate_inputs(gate_features):
+    """Whether ``gate_features`` asks for a gate without inputs (an empty list)."""
+    return gate_features is not None and np.ndim(gate_features) == 1 and len(gate_features) == 0
+
+
+def _join(items):
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _design_ranks(experts, X, sample_weight):
+    """The rank of each fitted linear expert's design (None for other experts).
+
+    ``X`` is what the experts were fitted on; a Pipeline's final step sees
+    its earlier steps' transform of it. Columns are centred for experts that
+    fit an intercept. Sparse designs are not ranked (None).
+    """
+    ranks, cache = [], {}
+    for expert in experts:
+        final = linear_final_step(expert)
+        design = X
+        if final is not None and isinstance(expert, Pipeline) and len(expert.steps) > 1:
+            design = expert[:-1].transform(X)
+        if final is None or sp.issparse(design):
+            ranks.append(None)
+            continue
+        center = bool(getattr(final, "fit_intercept", True))
+        key = (id(design), center) if design is X else None
+        if key is None or key not in cache:
+            rank = design_rank(design, sample_weight, center)
+            if key is None:
+                ranks.append(rank)
+                continue
+            cache[key] = rank
+        ranks.append(cache[key])
+    return ranks
+
+
+def _gate_rank(gate, X_gate, sample_weight):
+    """The rank of a SoftmaxGate's (centred when it has intercepts) inputs; None otherwise."""
+    if not isinstance(gate, SoftmaxGate):
+        return None
+    rows = X_gate.X_t.T if isinstance(X_gate, TransposedRows) else X_gate
+    if sp.issparse(rows):
+        return None
+    return design_rank(rows, sample_weight, gate.fit_intercept)
 
 
 def _groupings(sizes, random_state):

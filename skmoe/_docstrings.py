@@ -14,7 +14,10 @@ _SHARED = {
     "gate_features": """gate_features : array-like of int, str or bool, default=None
         The columns the gate sees (flexmix's concomitant variables): integer
         indices, column names of a DataFrame, or a boolean mask. None means
-        every column.""",
+        every column. An empty list ``[]`` means a gate without inputs
+        (flexmix's ``FLXPconstant``): mixing proportions only, the same for
+        every row, fitted in closed form (the weighted mean of the
+        responsibilities); ``gate`` must then be None.""",
     "expert_features": """expert_features : array-like of int, str or bool, default=None
         The columns the experts see, selected like ``gate_features``. None
         means every column.""",
@@ -101,7 +104,8 @@ _SHARED = {
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator
-        The fitted gate.
+        The fitted gate; with ``gate_features=[]``, a constant gate whose
+        ``proportions_`` are the mixing proportions.
     n_experts_ : int
         Number of experts after removals.
     n_iter_ : int
@@ -125,11 +129,12 @@ _SHARED = {
         log-likelihood) of the best one: close to ``n_init`` when the optimum
         is stable, 1 when only one start found it (more starts may find a
         better one). With ``warm_start``, 1.
-    gate_scaler_ : StandardScaler
+    gate_scaler_ : StandardScaler or None
         Standardises the gate's columns (with the sample weights), so that the
-        gate's penalty does not depend on the units of the features.
+        gate's penalty does not depend on the units of the features; None for
+        a gate without inputs.
     gate_features_ : ndarray of int
-        Indices of the columns the gate sees.
+        Indices of the columns the gate sees (empty for a gate without inputs).
     expert_features_ : ndarray of int
         Indices of the columns the experts see.
     n_features_in_ : int

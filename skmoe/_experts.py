@@ -8,6 +8,7 @@ from abc import ABCMeta, abstractmethod
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import (
     GammaRegressor,
     LogisticRegression,
@@ -542,12 +543,27 @@ def interpolates(expert):
     return False
 
 
-def n_expert_parameters(expert, index):
+def n_expert_parameters(expert, index, rank=None):
     """Free parameters of a fitted expert, for bic and aic.
 
-    Linear experts count their coefficients and intercepts; an expert that
-    counts its own (``_n_parameters``, as the mixtures do) is asked; a Pipeline
-    counts its final step. Other experts have no honest count.
+    Linear experts count their coefficients and intercepts, each row of
+    coefficients only as many as ``rank`` (the rank of the design it was fitted
+    on, its columns centred when it fits an intercept): a constant or duplicated
+    column adds nothing that is estimable. A DummyRegressor counts its one
+    constant (none with ``strategy="constant"``, which is given, not fitted), a
+    DummyClassifier its class frequencies. An expert that counts its own
+    (``_n_parameters``, as the mixtures do) is asked; a Pipeline counts its
+    final step. Other experts have no honest count.
+
+    Parameters
+    ----------
+    expert : estimator
+        A fitted expert.
+    index : int
+        Its position among the experts, for the error message.
+    rank : int, default=None
+        Rank of the (centred) design of a linear expert; None means its number
+        of coefficients.
 
     Raises
     ------
@@ -555,13 +571,21 @@ def n_expert_parameters(expert, index):
         When the expert's parameters cannot be counted.
     """
     if isinstance(expert, Pipeline):
-        return n_expert_parameters(expert.steps[-1][1], index)
+        return n_expert_parameters(expert.steps[-1][1], index, rank)
     own = getattr(expert, "_n_parameters", None)
     if callable(own):
         return int(own())
+    if isinstance(expert, DummyRegressor):
+        return 0 if expert.strategy == "constant" else int(np.size(expert.constant_))
+    if isinstance(expert, DummyClassifier):
+        if expert.strategy in ("uniform", "constant"):
+            return 0
+        return int(np.size(expert.classes_)) - 1
     if hasattr(expert, "coef_"):
         coef = np.atleast_2d(expert.coef_)
         n_rows, n_features = coef.shape
+        if rank is not None:
+            n_features = min(n_features, int(rank))
         with_intercept = getattr(expert, "fit_intercept", True) and hasattr(expert, "intercept_")
         if isinstance(expert, LogisticRegression) and n_rows > 2:
             # Multinomial: softmax is invariant to a shift of all classes' rows.
@@ -569,9 +593,67 @@ def n_expert_parameters(expert, index):
         return n_rows * (n_features + int(with_intercept))
     raise ValueError(
         f"bic and aic need the number of free parameters of every expert; expert {index} "
-        f"({type(expert).__name__}) has no such count. Use linear experts, or compare "
+        f"({describe_expert(expert)}) has no such count. Use linear experts, or compare "
         "models by held-out score_samples."
     )
+
+
+def describe_expert(expert):
+    """The expert's class name, and the final step's for a Pipeline."""
+    if isinstance(expert, Pipeline):
+        return f"a Pipeline ending in {type(expert.steps[-1][1]).__name__}"
+    return type(expert).__name__
+
+
+def linear_final_step(expert):
+    """The fitted expert's final step when it is linear (has ``coef_``), else None."""
+    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
+    if hasattr(final, "coef_") and not callable(getattr(final, "_n_parameters", None)):
+        return final
+    return None
+
+
+def design_rank(X, sample_weight, center):
+    """Rank of the rows of ``X`` with positive weight, their columns centred if ``center``.
+
+    From the cross-product of the columns (one BLAS pass over X, no copy of it
+    when every weight is positive): a column whose centred sum of squares is
+    at most ``1e-12`` of its raw one (a constant column) counts as zero; the
+    others are scaled to unit sum of squares, and the rank is the number of
+    eigenvalues of their (correlation) matrix above ``1e-8`` times the largest.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Dense design.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights; rows of weight zero are left out.
+    center : bool
+        Centre the columns (the model fits an intercept).
+
+    Returns
+    -------
+    rank : int
+    """
+    positive = sample_weight > 0
+    if not positive.all():
+        X = X[positive]
+    n_rows = X.shape[0]
+    if X.shape[1] == 0 or n_rows == 0:
+        return 0
+    raw = np.asarray(X.T @ X, dtype=np.float64)
+    gram = raw
+    if center:
+        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n_rows
+        gram = raw - n_rows * np.outer(mean, mean)
+    spread = np.diag(gram)
+    live = spread > 1e-12 * np.maximum(np.diag(raw), np.finfo(float).tiny)
+    if not live.any():
+        return 0
+    scale = np.sqrt(spread[live])
+    correlation = gram[np.ix_(live, live)] / np.outer(scale, scale)
+    eigenvalues = np.linalg.eigvalsh(correlation)
+    return int(np.sum(eigenvalues > 1e-8 * eigenvalues.max()))
 
 
 def n_fitted_parameters(expert):

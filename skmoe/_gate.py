@@ -261,9 +261,16 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
         return 0.5 * float(np.sum(self.coef_**2)) / self.C
 
-    def _n_parameters(self):
-        """Free parameters: one class's row is fixed by softmax's shift invariance."""
+    def _n_parameters(self, rank=None):
+        """Free parameters: one class's row is fixed by softmax's shift invariance.
+
+        ``rank``, the rank of the (centred) inputs, replaces the number of
+        features when given: constant or duplicated columns add nothing
+        estimable.
+        """
         n_classes, n_features = self.coef_.shape
+        if rank is not None:
+            n_features = min(n_features, int(rank))
         return (n_classes - 1) * (n_features + int(self.fit_intercept))
 
     def _drop_classes(self, keep):
@@ -507,6 +514,113 @@ def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, 
     grad[:, :-1] = log_prob.T @ X + alpha * coef
     grad[:, -1] = log_prob.sum(axis=0) if fit_intercept else 0.0
     return loss / total_weight, grad.ravel() / total_weight
+
+
+class ConstantGate(BaseEstimator):
+    """A gate without inputs: the same mixing proportions for every row.
+
+    flexmix's ``FLXPconstant``, and the gate of a plain finite mixture: the
+    mixtures use it for ``gate_features=[]``. Its M-step is closed-form, the
+    weighted mean of the responsibilities, which maximises
+    ``sum_i w_i sum_k R_ik log pi_k`` over the proportions ``pi``; it ignores
+    the columns of its inputs (there are none) and reads only their number
+    of rows.
+
+    Attributes
+    ----------
+    proportions_ : ndarray of shape (n_experts,)
+        The mixing proportions; they sum to one.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the proportions to soft targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows (only their number is read).
+        y : array-like of shape (n_samples, n_experts)
+            Soft targets: non-negative rows that sum to one.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; None means unit weights.
+
+        Returns
+        -------
+        self : ConstantGate
+            The fitted gate.
+        """
+        targets = np.asarray(y, dtype=np.float64)
+        if (targets.ndim != 2 or targets.shape[0] != np.shape(X)[0] or np.any(targets < 0)
+                or not np.allclose(targets.sum(axis=1), 1.0, atol=1e-6)):
+            raise ValueError(
+                "Soft targets y must be an array of shape (n_samples, n_experts) with "
+                "non-negative rows summing to 1."
+            )
+        sample_weight = check_sample_weight(sample_weight, targets)
+        return self._fit_soft(X, targets, sample_weight)
+
+    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
+        """Set the proportions to the weighted mean of the soft ``targets``."""
+        proportions = sample_weight @ targets
+        self.proportions_ = proportions / proportions.sum()
+        self.classes_ = np.arange(targets.shape[1])
+        self._solved = True
+        return self
+
+    def _log_proba(self, X, out=None):
+        """Log proportions, one row per row of X (``out`` receives them if it fits)."""
+        shape = (X.shape[0], self.proportions_.shape[0])
+        result = out if out is not None and out.shape == shape else np.empty(shape)
+        with np.errstate(divide="ignore"):
+            result[:] = np.log(self.proportions_)
+        return result
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 0)
+            Rows (only their number is read).
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_experts)
+            The log proportions in every row.
+        """
+        check_is_fitted(self)
+        return self._log_proba(X)
+
+    def predict_proba(self, X):
+        """The proportions, one row per row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 0)
+            Rows (only their number is read).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts)
+            The proportions in every row.
+        """
+        check_is_fitted(self)
+        return np.tile(self.proportions_, (X.shape[0], 1))
+
+    def _penalty(self):
+        return 0.0
+
+    def _n_parameters(self):
+        """Free parameters: the proportions, which sum to one."""
+        return self.proportions_.shape[0] - 1
+
+    def _drop_classes(self, keep):
+        """Keep the proportions of the experts in ``keep``, renormalised."""
+        if not hasattr(self, "proportions_"):
+            return
+        proportions = self.proportions_[keep]
+        self.proportions_ = proportions / proportions.sum()
+        self.classes_ = np.arange(proportions.shape[0])
 
 
 # Share of the uniform distribution mixed into a classifier gate's probabilities.

@@ -10,14 +10,19 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import get_tags
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_feature_names, _check_sample_weight, _num_features
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_sample_weight,
+    _num_features,
+    _num_samples,
+)
 
 # Largest total sample weight a fit accepts (see check_sample_weight).
 MAX_TOTAL_WEIGHT = 1e250
@@ -28,6 +33,8 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_fit_context",
+    "_num_samples",
+    "_safe_indexing",
     "check_is_estimator",
     "check_n_samples",
     "check_resumed_columns",
@@ -148,7 +155,7 @@ def check_is_estimator(obj, name):
         )
 
 
-def resolve_columns(selector, n_features, feature_names, name):
+def resolve_columns(selector, n_features, feature_names, name, allow_empty=False):
     """Integer indices of the columns a selector picks.
 
     Parameters
@@ -162,6 +169,8 @@ def resolve_columns(selector, n_features, feature_names, name):
         Column names of X, when it had them.
     name : str
         The parameter's name, for the error messages.
+    allow_empty : bool, default=False
+        Whether an empty list selects no column (rather than raising).
 
     Returns
     -------
@@ -171,6 +180,8 @@ def resolve_columns(selector, n_features, feature_names, name):
     if selector is None:
         return np.arange(n_features)
     values = np.asarray(selector)
+    if allow_empty and values.ndim == 1 and values.size == 0:
+        return np.empty(0, dtype=np.int64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D list of columns, got {selector!r}.")
     if values.dtype.kind == "b":

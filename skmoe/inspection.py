@@ -5,13 +5,19 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import check_cv, cross_val_score
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMixtureOfExperts
 from ._families import FAMILIES
-from ._validation import validate_params
+from ._validation import _num_samples, _safe_indexing, validate_params
 from .metrics import log_likelihood_scorer
 
 __all__ = ["apply", "expert_summary", "posterior", "predict_gate", "select_n_experts"]
@@ -25,7 +31,7 @@ def _check_mixture(estimator):
         )
 
 
-def predict_gate(estimator, X):
+def predict_gate(estimator, X, groups=None):
     """Gate probabilities of each row: how much each expert speaks for it.
 
     Parameters
@@ -34,6 +40,9 @@ def predict_gate(estimator, X):
         A fitted mixture.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Input data.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels (see the estimator's ``fit``); the gate's columns must be
+        constant within each group.
 
     Returns
     -------
@@ -41,7 +50,7 @@ def predict_gate(estimator, X):
         Rows sum to one.
     """
     _check_mixture(estimator)
-    return estimator.predict_gate(X)
+    return estimator.predict_gate(X, groups=groups)
 
 
 def apply(estimator, X):
@@ -62,8 +71,11 @@ def apply(estimator, X):
     return predict_gate(estimator, X).argmax(axis=1)
 
 
-def posterior(estimator, X, y):
+def posterior(estimator, X, y, sample_weight=None, groups=None):
     """Responsibilities ``p(expert k | x, y)`` of labelled rows (new or training data).
+
+    flexmix's ``posterior``; the most responsible expert of each row
+    (``posterior(...).argmax(axis=1)``) is its ``clusters``.
 
     Parameters
     ----------
@@ -73,6 +85,12 @@ def posterior(estimator, X, y):
         Input data.
     y : array-like of shape (n_samples,)
         Targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights (they matter only with ``groups``: they weight the rows'
+        log-likelihoods within a group); None means unit weights.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels (see the estimator's ``fit``): every row of a group gets
+        the group's responsibilities. None: rows on their own.
 
     Returns
     -------
@@ -80,7 +98,7 @@ def posterior(estimator, X, y):
         Rows sum to one.
     """
     _check_mixture(estimator)
-    return estimator._posterior(X, y)[0]
+    return estimator._posterior(X, y, sample_weight, groups)[0]
 
 
 def expert_summary(estimator):
@@ -174,10 +192,13 @@ def _coefficients(expert, names):
         "n_experts": ["array-like"],
         "criterion": [str],
         "cv": ["cv_object"],
+        "sample_weight": ["array-like", None],
+        "groups": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
-def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv=5):
+def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv=5, *,
+                     sample_weight=None, groups=None):
     """Fit the mixture for each number of experts and pick the best by a criterion.
 
     Each candidate is ``clone(estimator).set_params(n_experts=K)`` fitted with
@@ -203,7 +224,20 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         with :func:`skmoe.metrics.log_likelihood_scorer`, the folds weighted
         by their rows.
     cv : int or cross-validation generator, default=5
-        Folds for ``criterion="cv"``.
+        Folds for ``criterion="cv"``. An int gives that many shuffled folds
+        (``StratifiedKFold`` for a classifier, ``KFold`` for a regressor)
+        seeded with the estimator's ``random_state``, as
+        :func:`skmoe.compare.compare` does: unshuffled folds of data sorted
+        by a feature hold out whole regimes, and then favour too few experts.
+        Pass a splitter to choose the folds yourself. With ``groups``, an int
+        gives shuffled ``GroupKFold`` folds (a group is never split).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights, passed to ``fit`` and to the log-likelihoods.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels of a grouped mixture (see the estimator's ``fit``;
+        flexmix's ``stepFlexmix`` on ``y ~ x | group``): every fit, criterion
+        and held-out score is then grouped, and the criteria's ``n`` is the
+        number of groups.
 
     Returns
     -------
@@ -229,14 +263,19 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
     if not candidates or any(not isinstance(k, Integral) or k < 1 for k in candidates):
         raise ValueError(f"n_experts must hold positive integers, got {list(n_experts)!r}.")
     rows, fitted = [], []
+    if groups is not None:
+        group_labels, first = np.unique(np.asarray(groups), return_index=True)
+        n_rows = group_labels.shape[0]
+    else:
+        first = slice(None)
+        n_rows = _num_samples(X) if sample_weight is None else float(np.sum(sample_weight))
     for k in candidates:
-        model = clone(estimator).set_params(n_experts=k).fit(X, y)
-        log_density = model.score_samples(X, y)
-        n_rows = log_density.shape[0]
+        model = clone(estimator).set_params(n_experts=k).fit(
+            X, y, sample_weight=sample_weight, groups=groups)
         row = {
             "n_experts": k,
             "n_experts_fitted": model.n_experts_,
-            "log_likelihood": float(log_density.sum()),
+            "log_likelihood": model.log_likelihood(X, y, sample_weight, groups),
             "n_parameters": _n_parameters_or_nan(model, criterion),
             "converged": model.converged_,
             "starts_at_best": model.n_starts_at_best_,
@@ -246,11 +285,12 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         if criterion == "aic":
             row["aic"] = -2 * row["log_likelihood"] + 2 * row["n_parameters"]
         if criterion == "icl":
-            resp = model._posterior(X, y)[0]
+            # One responsibility vector per group (rows of a group share it).
+            resp = model._posterior(X, y, sample_weight, groups)[0][first]
             entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
             row["icl"] = row["bic"] + 2 * entropy
         if criterion == "cv":
-            row["cv"] = _held_out_log_likelihood(estimator, k, X, y, cv)
+            row["cv"] = _held_out_log_likelihood(estimator, k, X, y, cv, sample_weight, groups)
         rows.append(row)
         fitted.append(model)
     table = pd.DataFrame(rows)
@@ -275,14 +315,53 @@ def _n_parameters_or_nan(model, criterion):
         raise
 
 
-def _held_out_log_likelihood(estimator, n_experts, X, y, cv):
+def _held_out_log_likelihood(estimator, n_experts, X, y, cv, sample_weight=None,
+                             groups=None):
     """Mean held-out ``log p(y | x)`` per row over the folds of ``cv``.
 
     Each fold's mean log-likelihood (:func:`skmoe.metrics.log_likelihood_scorer`,
-    by scikit-learn's ``cross_val_score``), weighted by the fold's rows.
+    by scikit-learn's ``cross_val_score``), weighted by the fold's rows. With
+    weights or groups, each fold's total held-out log-likelihood
+    (``log_likelihood``), the folds' totals divided by the groups (else the
+    weight) held out.
     """
-    splits = list(check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y))
+    if sample_weight is not None or groups is not None:
+        return _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups)
+    if isinstance(cv, Integral):
+        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
+            cv, shuffle=True, random_state=estimator.random_state)
+    else:
+        splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    splits = list(splitter.split(X, y))
     model = clone(estimator).set_params(n_experts=n_experts)
     scores = cross_val_score(model, X, y, cv=splits, scoring=log_likelihood_scorer,
                              error_score="raise")
     return float(np.average(scores, weights=[len(test) for _, test in splits]))
+
+
+def _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups):
+    """:func:`_held_out_log_likelihood` of a weighted or grouped mixture."""
+    y = np.asarray(y)
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    labels = None if groups is None else np.asarray(groups)
+    if isinstance(cv, Integral):
+        if labels is not None:
+            splitter = GroupKFold(cv, shuffle=True, random_state=estimator.random_state)
+        else:
+            splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
+                cv, shuffle=True, random_state=estimator.random_state)
+    else:
+        splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    total, count = 0.0, 0.0
+    for train, test in splitter.split(X, y, labels):
+        model = clone(estimator).set_params(n_experts=n_experts).fit(
+            _safe_indexing(X, train), y[train],
+            sample_weight=None if weight is None else weight[train],
+            groups=None if labels is None else labels[train])
+        total += model.log_likelihood(
+            _safe_indexing(X, test), y[test],
+            sample_weight=None if weight is None else weight[test],
+            groups=None if labels is None else labels[test])
+        count += (np.unique(labels[test]).shape[0] if labels is not None
+                  else float(np.sum(weight[test])))
+    return total / count

@@ -75,13 +75,20 @@ def test_concomitant_gate_recovers_regimes(concomitant):
         (["nope"], r"gate_features names columns that X does not have: \['nope'\]"),
         ([True, False], "gate_features is a boolean mask of length 2, but X has 3 columns"),
         ([False, False, False], "gate_features selects no column"),
-        ([], "gate_features must be a non-empty 1-D list of columns"),
     ],
 )
 def test_bad_selectors_are_refused(concomitant, selector, message):
     frame, y = concomitant
     with pytest.raises(ValueError, match=message):
         MixtureOfExpertsRegressor(n_experts=2, gate_features=selector).fit(frame, y)
+
+
+def test_experts_need_columns():
+    # gate_features=[] is a gate without inputs; experts without inputs are refused.
+    X, y = make_switching_regression(50, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match=r"expert_features must be a non-empty 1-D list of "
+                                         r"columns, got \[\]"):
+        MixtureOfExpertsRegressor(n_experts=2, expert_features=[]).fit(X, y)
 
 
 def test_names_need_a_dataframe(concomitant):
@@ -546,3 +553,132 @@ def test_mixture_of_mixtures_of_classifiers_continues_inner_fits():
     # Continued inner fits converge in a few iterations once the outer EM settles.
     assert all(expert.n_iter_ < 10 for expert in model.experts_)
     assert np.all(np.diff(model.lower_bounds_) >= -1e-3)
+
+
+# ------------------------------------------------------------ grouped mixtures
+def _grouped_regression(n_groups=80, rows=6, seed=0):
+    """Two regimes; every row of a group follows its group's regime, and the
+    gate's column (the third) is constant within a group and says which."""
+    rng = np.random.RandomState(seed)
+    groups = np.repeat(np.arange(n_groups), rows)
+    covariate = rng.normal(size=n_groups)
+    regime = (rng.uniform(size=n_groups) < 1 / (1 + np.exp(-3 * covariate))).astype(int)
+    x = rng.uniform(-2, 2, groups.shape[0])
+    y = (np.where(regime[groups] == 1, 1 + 2 * x, -1 - x)
+         + np.where(regime[groups] == 1, 0.3, 0.6) * rng.normal(size=x.shape[0]))
+    X = np.column_stack([x, covariate[groups]])
+    return X, y, groups, regime
+
+
+def _hand_grouped_log_likelihood(model, X, y, groups, sample_weight):
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    means = np.column_stack([expert.predict(X[:, model.expert_features_])
+                             for expert in model.experts_])
+    rows = norm.logpdf(y[:, None], means, np.sqrt(model.noise_variance_))
+    labels, codes = np.unique(groups, return_inverse=True)
+    summed = np.zeros((labels.shape[0], rows.shape[1]))
+    np.add.at(summed, codes, sample_weight[:, None] * rows)
+    first = np.array([np.flatnonzero(codes == g)[0] for g in range(labels.shape[0])])
+    log_gate = np.log(model.predict_gate(X[first]))
+    return logsumexp(log_gate + summed, axis=1).sum()
+
+
+def test_grouped_mixture_recovers_regimes_of_whole_groups():
+    X, y, groups, regime = _grouped_regression()
+    model = MixtureOfExpertsRegressor(
+        LinearRegression(), n_experts=2, expert_features=[0], gate_features=[1], n_init=3,
+        random_state=0).fit(X, y, groups=groups)
+    slopes = np.array([expert.coef_[0] for expert in model.experts_])
+    order = np.argsort(slopes)
+    assert_allclose(slopes[order], [-1.0, 2.0], atol=0.05)
+    # About three standard errors of the intercepts (noise 0.6 and 0.3, ~240 rows each).
+    assert_allclose([model.experts_[k].intercept_ for k in order], [-1.0, 1.0], atol=0.12)
+    assert_allclose(model.noise_variance_[order], [0.36, 0.09], rtol=0.15)
+    resp = posterior(model, X, y, groups=groups)
+    # One responsibility vector per group, and every group in its own regime.
+    for g in range(5):
+        assert_allclose(resp[groups == g], np.tile(resp[groups == g][0], (6, 1)))
+    assert_array_equal(resp[::6, order[1]].round(), regime)
+    # The gate reads the covariate: more of the second regime where it is large.
+    gate = model.predict_gate(X, groups=groups)[:, order[1]]
+    assert np.corrcoef(gate[::6], X[::6, 1])[0, 1] > 0.9
+    # Linear experts and the softmax gate: exact or improving M-steps.
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-10)
+
+
+def test_grouped_log_likelihood_is_the_sum_over_groups_of_the_mixed_products():
+    X, y, groups, _ = _grouped_regression(seed=1)
+    weight = np.random.RandomState(2).uniform(0.5, 2.0, y.shape[0])
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, expert_features=[0],
+                                      gate_features=[1], random_state=0)
+    model.fit(X, y, sample_weight=weight, groups=groups)
+    expected = _hand_grouped_log_likelihood(model, X, y, groups, weight)
+    assert_allclose(model.log_likelihood(X, y, sample_weight=weight, groups=groups), expected,
+                    rtol=1e-10)
+    # LinearRegression has no penalty and SoftmaxGate's is the gate's: the fit's bound.
+    assert_allclose(model.lower_bound_ * weight.sum() + model._penalty_, expected, rtol=1e-8)
+    # Without groups, the weighted sum of score_samples.
+    assert_allclose(model.log_likelihood(X, y, sample_weight=weight),
+                    weight @ model.score_samples(X, y), rtol=1e-12)
+    n_parameters = 2 + 2 * 2 + 2
+    assert_allclose(model.bic(X, y, sample_weight=weight, groups=groups),
+                    -2 * expected + n_parameters * np.log(80), rtol=1e-10)
+    assert_allclose(model.aic(X, y, groups=groups),
+                    -2 * model.log_likelihood(X, y, groups=groups) + 2 * n_parameters)
+
+
+def test_groups_of_one_row_fit_as_no_groups():
+    X, y, _, _ = _grouped_regression(n_groups=50)
+    ungrouped = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    grouped = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(
+        X, y, groups=np.arange(y.shape[0])[::-1])
+    assert_allclose(grouped.lower_bounds_, ungrouped.lower_bounds_, rtol=1e-10)
+    assert_allclose(grouped.predict(X), ungrouped.predict(X), rtol=1e-10)
+
+
+def test_grouped_classifier_shares_responsibilities_within_groups():
+    rng = np.random.RandomState(0)
+    groups = np.repeat(np.arange(60), 10)
+    regime = rng.randint(2, size=60)
+    x = rng.normal(size=600)
+    logit = np.where(regime[groups] == 1, 3 * x, -3 * x)
+    y = (rng.uniform(size=600) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = MixtureOfExpertsClassifier(n_experts=2, gate_features=[], n_init=3,
+                                       random_state=0).fit(x[:, None], y, groups=groups)
+    resp = posterior(model, x[:, None], y, groups=groups)
+    truth = regime[groups]
+    agreement = np.mean(resp.argmax(axis=1) == truth)
+    assert max(agreement, 1 - agreement) == 1.0
+    assert_allclose(np.sort(model.gate_.proportions_), np.sort([regime.mean(),
+                                                                1 - regime.mean()]), atol=0.02)
+
+
+def test_groups_are_checked_before_any_work():
+    X, y, groups, _ = _grouped_regression(n_groups=10)
+    model = MixtureOfExpertsRegressor(n_experts=2, gate_features=[0])
+    with pytest.raises(ValueError, match=r"With groups, the gate sees one row per group, so "
+                                         r"its columns must be constant within each group; "
+                                         r"gate feature 0 varies within group 0\. Pass "
+                                         r"gate_features that are constant within groups, or "
+                                         r"gate_features=\[\] for mixing proportions only\."):
+        model.fit(X, y, groups=groups)
+    frame = pd.DataFrame(X, columns=["dose", "centre_size"])
+    with pytest.raises(ValueError, match="gate feature 'dose' varies within group 'b'"):
+        MixtureOfExpertsRegressor(n_experts=2, gate_features=["dose"]).fit(
+            frame, y, groups=np.where(groups < 5, "a", "b")[::-1])
+    with pytest.raises(ValueError, match=r"groups must be one label per row, of shape "
+                                         r"\(n_samples,\)=\(60,\); got an array of shape "
+                                         r"\(59,\)\."):
+        model.fit(X, y, groups=groups[1:])
+    with pytest.raises(ValueError, match="groups must not contain NaN"):
+        model.fit(X, y, groups=np.where(groups == 3, np.nan, groups))
+    with pytest.raises(ValueError, match=r"Expected n_groups >= n_experts: each group belongs "
+                                         r"to one expert, got n_experts=3, n_groups=2\."):
+        MixtureOfExpertsRegressor(n_experts=3, gate_features=[]).fit(X, y, groups=groups % 2)
+    assert not hasattr(model, "experts_")
+    fitted = MixtureOfExpertsRegressor(n_experts=2, gate_features=[1], max_iter=5,
+                                       random_state=0).fit(X, y, groups=groups)
+    with pytest.raises(ValueError, match="gate feature 1 varies within group 0"):
+        fitted.predict_gate(X, groups=np.zeros(60))

@@ -261,3 +261,47 @@ def test_predictions_invariant_to_row_order_and_subsets(small):
     assert_allclose(model.score_samples(X[perm], y[perm]), model.score_samples(X, y)[perm],
                     rtol=1e-12)
     assert_allclose(model.predict_proba(X[:5]), model.predict_proba(X)[:5], rtol=1e-12)
+
+
+# ------------------------------------------------------------ binomial counts
+def _binomial_rows(x, successes, trials):
+    """Two weighted rows per observation: its successes (label 1) and failures (0)."""
+    n = x.shape[0]
+    X = np.concatenate([x, x])
+    y = np.repeat([1, 0], n)
+    weight = np.concatenate([successes, trials - successes]).astype(float)
+    observation = np.tile(np.arange(n), 2)
+    return X, y, weight, observation
+
+
+def test_binomial_counts_are_two_weighted_rows_per_observation():
+    from scipy.special import expit
+    from scipy.stats import binom
+
+    # A two-component binomial regression (flexmix's cbind(s, n - s) ~ x with
+    # FLXMRglm(family = "binomial")), 400 observations of 20 to 60 trials.
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-2, 2, (400, 1))
+    component = rng.uniform(size=400) < 0.35
+    trials = rng.randint(20, 61, size=400)
+    p = expit(np.where(component, 1.0 + 1.5 * x[:, 0], -0.5 - 1.0 * x[:, 0]))
+    successes = rng.binomial(trials, p)
+    X, y, weight, observation = _binomial_rows(x, successes, trials)
+    model = MixtureOfExpertsClassifier(LogisticRegression(C=1e6), n_experts=2,
+                                       gate_features=[], n_init=3, random_state=0)
+    model.fit(X, y, sample_weight=weight, groups=observation)
+    coefs = np.array([[e.intercept_[0], e.coef_[0, 0]] for e in model.experts_])
+    order = np.argsort(coefs[:, 1])
+    assert_allclose(coefs[order], [[-0.5, -1.0], [1.0, 1.5]], atol=0.1)
+    assert_allclose(model.gate_.proportions_[order[1]], component.mean(), atol=0.03)
+    # The log-likelihood is the binomial mixture's, less the binomial coefficients.
+    probability = np.column_stack([e.predict_proba(x)[:, 1] for e in model.experts_])
+    binomial = binom.logpmf(successes[:, None], trials[:, None], probability)
+    expected = logsumexp(np.log(model.gate_.proportions_) + binomial, axis=1).sum()
+    coefficients = binom.logpmf(successes, trials, 0.5) - trials * np.log(0.5)
+    assert_allclose(model.log_likelihood(X, y, sample_weight=weight, groups=observation),
+                    expected - coefficients.sum(), rtol=1e-9)
+    # Each observation's two rows share one responsibility vector.
+    resp = model._posterior(X, y, weight, observation)[0]
+    assert_allclose(resp[:400], resp[400:])
+    assert np.mean(resp[:400, order[1]].round() == component) > 0.9

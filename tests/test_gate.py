@@ -17,6 +17,7 @@ from skmoe._gate import (
     _EM_STEP_MAX_ITER,
     _EM_STEP_NEWTON_ITER,
     NEWTON_MAX_PARAMETERS,
+    ConstantGate,
     _Objective,
     _soft_cross_entropy,
     _soft_cross_entropy_fused,
@@ -535,3 +536,57 @@ def test_classifier_gate_accepts_em_step():
     gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
     assert gate.predict_proba(X).shape == (300, 3)
     assert gate._solved
+
+
+# ------------------------------------------------------- a gate without inputs
+def test_constant_gate_is_a_gaussian_mixture_with_dummy_experts():
+    from sklearn.dummy import DummyRegressor
+    from sklearn.mixture import GaussianMixture
+
+    from skmoe import MixtureOfExpertsRegressor
+
+    rng = np.random.RandomState(0)
+    y = np.concatenate([rng.normal(-4, 1, 500), rng.normal(1, 0.5, 300),
+                        rng.normal(5, 1.5, 200)])
+    X = rng.normal(size=(1000, 2))  # the gate and the dummy experts ignore it
+    model = MixtureOfExpertsRegressor(DummyRegressor(), n_experts=3, gate_features=[],
+                                      n_init=3, tol=1e-8, max_iter=500,
+                                      random_state=0).fit(X, y)
+    reference = GaussianMixture(3, n_init=3, tol=1e-8, max_iter=500,
+                                random_state=0).fit(y[:, None])
+    order = np.argsort(model.gate_.proportions_)
+    assert_allclose(model.gate_.proportions_[order], np.sort(reference.weights_), atol=1e-4)
+    assert_allclose(model.score_samples(X, y).sum(), reference.score(y[:, None]) * 1000,
+                    rtol=1e-6)
+    assert isinstance(model.gate_, ConstantGate)
+    assert model.gate_scaler_ is None and model.gate_features_.size == 0
+    assert_allclose(model.predict_gate(X[:7]), np.tile(model.gate_.proportions_, (7, 1)))
+    # K - 1 proportions, K means, K variances: GaussianMixture's count.
+    assert model._n_parameters() == reference._n_parameters() == 8
+
+
+def test_constant_gate_proportions_are_the_weighted_mean_of_the_responsibilities():
+    from skmoe import MixtureOfExpertsClassifier
+    from skmoe.datasets import make_gated_classification
+
+    X, y = make_gated_classification(600, random_state=0)
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, 600)
+    model = MixtureOfExpertsClassifier(n_experts=2, gate_features=[], tol=1e-10,
+                                       max_iter=500, random_state=0)
+    model.fit(X, y, sample_weight=weight)
+    resp = model._posterior(X, y)[0]
+    # At convergence the proportions are a fixed point of their closed-form M-step.
+    assert_allclose(model.gate_.proportions_, weight @ resp / weight.sum(), atol=1e-6)
+    assert_allclose(model.predict_gate(X), np.tile(model.gate_.proportions_, (600, 1)))
+
+
+def test_constant_gate_takes_no_gate():
+    from skmoe import MixtureOfExpertsRegressor
+
+    X, y = make_switching_regression(100, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, gate=SoftmaxGate(C=2.0), gate_features=[])
+    with pytest.raises(ValueError, match=r"gate_features=\[\] means a gate without inputs "
+                                         r"\(mixing proportions only\), fitted in closed "
+                                         r"form; it takes no gate, got gate=SoftmaxGate"):
+        model.fit(X, y)
+    assert not hasattr(model, "gate_")

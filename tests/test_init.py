@@ -250,3 +250,18 @@ def test_init_array_in_fortran_order_fits_as_in_c_order():
     c_order = MixtureOfExpertsRegressor(n_experts=2, init=np.ascontiguousarray(init),
                                         random_state=0).fit(X, y)
     assert_allclose(fortran.lower_bounds_, c_order.lower_bounds_)
+
+
+def test_classifier_accepts_an_init_array_of_any_layout():
+    X, y = make_gated_classification(300, random_state=0)
+    init = np.random.RandomState(0).dirichlet([1.0, 1.0], size=300)
+    c_order = MixtureOfExpertsClassifier(n_experts=2, init=init, random_state=0).fit(X, y)
+    # Fortran order (as from DataFrame.to_numpy()), every other column of a
+    # wider array, and columns in reverse memory order.
+    wider = np.zeros((300, 4))
+    wider[:, ::2] = init
+    reversed_columns = np.ascontiguousarray(init[:, ::-1])[:, ::-1]
+    for layout in (np.asfortranarray(init), wider[:, ::2], reversed_columns):
+        assert not layout.flags["C_CONTIGUOUS"]
+        model = MixtureOfExpertsClassifier(n_experts=2, init=layout, random_state=0).fit(X, y)
+        assert_allclose(model.lower_bounds_, c_order.lower_bounds_)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures
 
@@ -137,3 +138,42 @@ def test_select_n_experts_refuses_expert_lists_and_bad_criteria():
         select_n_experts(MixtureOfExpertsRegressor(), X, y, criterion="likelihood")
     with pytest.raises(ValueError, match="n_experts must hold positive integers"):
         select_n_experts(MixtureOfExpertsRegressor(), X, y, n_experts=[0, 1])
+
+
+def test_cv_criterion_shuffles_its_folds_seeded_by_the_estimator():
+    # Three regimes along x, rows sorted by x: unshuffled folds would each hold
+    # out a stretch of x the training folds never saw.
+    rng = np.random.RandomState(0)
+    x = np.sort(rng.uniform(-3, 3, 600))
+    y = np.select([x < -1, x < 1], [2 + 3 * x, -2 * x], 4 - 3 * x) + 0.1 * rng.normal(size=600)
+    X = x[:, None]
+    estimator = MixtureOfExpertsRegressor(max_iter=40, random_state=0)
+    table, best = select_n_experts(estimator, X, y, n_experts=[1, 2, 3], criterion="cv", cv=5)
+    assert table.loc[table["best"], "n_experts"].item() == 3
+    # The folds are KFold's, shuffled with the estimator's random_state.
+    shuffled = KFold(5, shuffle=True, random_state=0)
+    again, _ = select_n_experts(estimator, X, y, n_experts=[1, 2, 3], criterion="cv",
+                                cv=shuffled)
+    assert_allclose(table["cv"], again["cv"])
+
+
+@pytest.mark.parametrize("criterion", ["bic", "icl", "cv"])
+def test_select_n_experts_on_grouped_data(criterion):
+    # flexmix's stepFlexmix on y ~ x | group: three lines, 60 groups of 8 rows.
+    rng = np.random.RandomState(0)
+    groups = np.repeat(np.arange(60), 8)
+    line = rng.randint(3, size=60)[groups]
+    x = rng.uniform(-2, 2, 480)
+    y = np.choose(line, [1 + 2 * x, -1 - x, 3 + 0 * x]) + 0.3 * rng.normal(size=480)
+    X = x[:, None]
+    estimator = MixtureOfExpertsRegressor(LinearRegression(), gate_features=[], n_init=3,
+                                          random_state=0)
+    table, best = select_n_experts(estimator, X, y, n_experts=[1, 2, 3, 4],
+                                   criterion=criterion, cv=3, groups=groups)
+    assert table.loc[table["best"], "n_experts"].item() == 3
+    row = table.set_index("n_experts").loc[3]
+    assert_allclose(row["log_likelihood"], best.log_likelihood(X, y, groups=groups))
+    if criterion == "bic":
+        # n is the number of groups, as in the estimator's own bic.
+        assert_allclose(row["bic"], best.bic(X, y, groups=groups))
+        assert row["n_parameters"] == 2 + 3 * 2 + 3

@@ -130,6 +130,13 @@ def test_bad_input_is_one_line_and_status_2(runs, case, message):
     "argv, message",
     [
         (["--dataset", "mnist"], "unknown dataset 'mnist'; choose one of: switching_regression"),
+        (["--dataset", "data/prices.csv"],
+         "--dataset takes the name of a data set, and 'data/prices.csv' is a file path; read "
+         "a CSV file with --csv data/prices.csv --target COLUMN."),
+        # argparse reads --data as an abbreviation of --dataset.
+        (["--data", "prices.csv"],
+         "--dataset takes the name of a data set, and 'prices.csv' is a file path; read a "
+         "CSV file with --csv prices.csv --target COLUMN."),
         (["--csv", "x.csv"], "--csv needs --target COLUMN"),
         (["--target", "y"], "--target goes with --csv"),
         (["--dataset", "diabetes", "--n-samples", "50"],

@@ -12,8 +12,10 @@ from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.dummy import DummyRegressor
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -174,8 +176,60 @@ def test_bic_refuses_experts_without_parameter_count():
     X, y = make_switching_regression(200, 2, 2, random_state=0)
     model = MixtureOfExpertsRegressor(DecisionTreeRegressor(max_depth=2), n_experts=2,
                                       max_iter=3, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"expert 0 \(DecisionTreeRegressor\) has no such count"):
+    with pytest.raises(ValueError, match=r"expert 0 \(DecisionTreeRegressor\) and expert 1 "
+                                         r"\(DecisionTreeRegressor\) have no such count"):
         model.bic(X, y)
+
+
+def _three_gaussians():
+    rng = np.random.RandomState(0)
+    y = np.concatenate([rng.normal(-5, 1, 300), rng.normal(0, 0.5, 300),
+                        rng.normal(6, 1.5, 300)])
+    return np.ones((900, 1)), y
+
+
+@pytest.mark.parametrize("expert", [LinearRegression(), DummyRegressor()])
+def test_parameters_on_a_constant_column_are_those_of_a_gaussian_mixture(expert):
+    # Experts and gate on one constant column: a mixture of three Gaussians,
+    # with 3 means, 3 variances and 2 free proportions, as GaussianMixture counts.
+    X, y = _three_gaussians()
+    model = MixtureOfExpertsRegressor(expert, n_experts=3, n_init=3, random_state=0).fit(X, y)
+    reference = GaussianMixture(3, n_init=3, random_state=0).fit(y[:, None])
+    assert model._n_parameters() == reference._n_parameters() == 8
+    assert_allclose(model.bic(X, y), reference.bic(y[:, None]), rtol=1e-4)
+
+
+def test_linear_experts_count_the_rank_of_their_design():
+    X, y = make_switching_regression(400, 2, 2, random_state=0)
+    # A duplicated column and a constant one add no estimable coefficient.
+    wide = np.column_stack([X, X[:, 0], np.full(400, 3.0)])
+    model = MixtureOfExpertsRegressor(n_experts=2, gate_features=[0, 1], max_iter=20,
+                                      random_state=0).fit(wide, y)
+    # gate (K-1)(2+1) + experts K(2+1) + noise variances K
+    assert model._n_parameters() == 3 + 6 + 2
+    assert_allclose(model.bic(wide, y),
+                    -2 * model.score_samples(wide, y).sum() + 11 * np.log(400))
+
+
+def test_dummy_experts_count_their_constant():
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(
+        [DummyRegressor(), DummyRegressor(strategy="constant", constant=0.0)], n_experts=2,
+        max_iter=5, random_state=0).fit(X, y)
+    # gate (K-1)(d+1), one fitted mean, and two noise variances
+    assert model._n_parameters() == 3 + 1 + 2
+
+
+def test_bic_names_every_expert_without_a_parameter_count():
+    X, y = make_switching_regression(200, 2, 3, random_state=0)
+    experts = [DecisionTreeRegressor(max_depth=2), LinearRegression(),
+               make_pipeline(StandardScaler(), KNeighborsRegressor())]
+    model = MixtureOfExpertsRegressor(experts, n_experts=3, max_iter=3, min_expert_weight=0,
+                                      random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "expert 0 (DecisionTreeRegressor) and expert 2 (a Pipeline ending in "
+            "KNeighborsRegressor) have no such count.")):
+        model.aic(X, y)
 
 
 def test_score_is_r2(fitted, switching):
