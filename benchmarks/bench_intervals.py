@@ -13,6 +13,8 @@ The estimators, on the same folds (``RepeatedKFold(5, 3, random_state=0)``):
 * ``moe_trees`` and ``moe_trees, in-sample noise``: the mixture's own
   density; its interval from ``predict_interval(X, 0.9)`` (quantiles of the
   mixture distribution);
+* ``moe_trees, t noise``: the same trees with Student t noise (scales
+  cross-fitted as well), for heavy-tailed targets;
 * ``moe default``: ``MixtureOfExpertsRegressor(random_state=0)``;
 * ``random_forest``, ``gradient_boosting``, ``bagged_trees``: a Gaussian around
   the prediction with the out-of-fold mean squared residual of an inner 3-fold
@@ -86,6 +88,8 @@ def estimators():
         "moe_trees": MixtureOfExpertsRegressor(trees, n_experts=3, **em),
         "moe_trees, in-sample noise": MixtureOfExpertsRegressor(
             trees, n_experts=3, noise_variance="in_sample", **em),
+        "moe_trees, t noise": MixtureOfExpertsRegressor(trees, n_experts=3,
+                                                       noise="student_t", **em),
         "moe default": MixtureOfExpertsRegressor(random_state=0),
         "random_forest": RandomForestRegressor(n_estimators=100, random_state=0),
         "gradient_boosting": GradientBoostingRegressor(random_state=0),

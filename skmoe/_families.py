@@ -147,7 +147,8 @@ class Family(ABC):
         ----------
         y : ndarray of shape (n_samples,)
         mean : ndarray of shape (n_samples, n_experts)
-            The newly fitted experts' predictions.
+            The newly fitted experts' predictions (out of fold for the experts
+            whose noise is cross-fitted: the scales are estimated from them).
         weights : ndarray of shape (n_samples, n_experts)
             Responsibilities times sample weights.
         latent : tuple or None

@@ -125,9 +125,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         likelihood, so ``lower_bound_`` is then the log-likelihood with
         honest noise, and EM can move it down by small amounts; on small
         real data sets its held-out log-likelihood was better by up to 0.43
-        nats per row (benchmarks/bench_real_data.py). Only the Gaussian
-        family is cross-fitted: the other families estimate their parameters
-        in sample, and ``"cross_fitted"`` with them raises a ValueError.
+        nats per row (benchmarks/bench_real_data.py). The same holds for the
+        scale of ``noise="student_t"`` and ``noise="laplace"`` (its weighted
+        squared, resp. absolute, residuals are cross-fitted; the t's degrees
+        of freedom follow the E-step's latent weights). The GLM families
+        (Poisson, Gamma) are fitted in sample, and ``"cross_fitted"`` with
+        them raises a ValueError.
     noise : {"gaussian", "student_t", "laplace"}, default="gaussian"
         The density of experts that predict only a mean around their
         prediction. ``"gaussian"``: a noise variance per expert.
@@ -257,10 +260,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _validate_fit_data(self, X, y, resume, **check_params):
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         family = resolve_family(templates, self.noise, has_own_density)
-        if family.name != "gaussian" and self.noise_variance == "cross_fitted":
+        if not family.location and self.noise_variance == "cross_fitted":
             raise ValueError(
-                f"noise_variance='cross_fitted' applies to the Gaussian family only; the "
-                f"experts' family is {family.name}."
+                f"noise_variance='cross_fitted' applies to the families with a noise "
+                f"scale around the experts' predictions (gaussian, student_t, laplace); "
+                f"the experts' family is {family.name}."
             )
         previous = getattr(self, "family_", None)
         if resume and previous != family.name:
@@ -341,23 +345,34 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if unit != 1.0:
             weights = weights / unit
         residuals = None
+        # The means the noise scales are estimated from: out of fold for the
+        # experts whose in-sample residuals understate their noise.
+        scale_means = predictions
         if family.name == "gaussian":
             # The squared residuals are made in the log-likelihood's array, which the
             # Gaussian kernel then overwrites.
             np.subtract(predictions, y[:, None], out=log_lik)
             log_lik *= log_lik
             residuals = np.einsum("ik,ik->k", weights, log_lik)
-            self._cross_fit_noise(experts, X, y, weights, fit_weights, context, residuals)
+            for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
+                                                           context):
+                residuals[k] = weights[:, k] @ (y - out_of_fold) ** 2
+        elif family.location:
+            for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
+                                                           context):
+                if scale_means is predictions:
+                    scale_means = predictions.copy()
+                scale_means[:, k] = out_of_fold
         if "pooled_floor" not in context:
             # Fixed at the start's first M-step, so that every later M-step maximises
             # one objective under one constraint and EM still never decreases it.
             if residuals is not None:
                 pooled = residuals.sum() / weights.sum()
             else:
-                pooled = family.pooled_floor(y, predictions, weights)
+                pooled = family.pooled_floor(y, scale_means, weights)
             context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * pooled
         floor = max(context["variance_floor"], context["pooled_floor"])
-        params = family.m_step(y, predictions, weights, context.get("latent"), floor,
+        params = family.m_step(y, scale_means, weights, context.get("latent"), floor,
                                residuals=residuals)
         family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
@@ -372,13 +387,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         _replace_own_densities(experts, X, y, log_lik)
         return log_lik
 
-    def _cross_fit_noise(self, experts, X, y, weights, fit_weights, context, residuals):
-        """Replace the weighted squared residuals of the experts whose in-sample
-        residuals understate their noise by cross-fitted ones (in place).
+    def _cross_fitted_means(self, experts, X, y, fit_weights, context):
+        """Yield ``(k, out_of_fold)`` for each expert whose in-sample residuals
+        understate its noise: its predictions by refits without each row's fold.
 
-        The refits use the experts' own fit weights (which differ from
-        ``weights`` by a factor per column for ScaledRidge experts), the residuals
-        are weighted by ``weights``."""
+        The refits use the experts' own fit weights (which differ from the
+        responsibilities by a factor per column for ScaledRidge experts)."""
         if self.noise_variance == "in_sample":
             return
         chosen = [k for k, expert in enumerate(experts) if self._cross_fits(expert)]
@@ -397,12 +411,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             predictions = cross_fitted_ridge_predictions(
                 [experts[k] for k in ridges], X, y, fit_weights[:, ridges], folds)
             for j, k in enumerate(ridges):
-                residuals[k] = weights[:, k] @ (y - predictions[:, j]) ** 2
+                yield k, predictions[:, j]
                 chosen.remove(k)
         for k in chosen:
-            predictions = cross_fitted_predictions(
+            yield k, cross_fitted_predictions(
                 experts[k], X, y, fit_weights[:, k], folds, context["fold_seed"], k)
-            residuals[k] = weights[:, k] @ (y - predictions) ** 2
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""

@@ -252,9 +252,10 @@ def test_mixed_families_and_misplaced_noise_are_refused():
     with pytest.raises(ValueError, match=r"noise='student_t' is for experts that predict only "
                                          r"a mean; expert 0 \(PoissonRegressor\)"):
         MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2, noise="student_t").fit(X, y)
-    with pytest.raises(ValueError, match="noise_variance='cross_fitted' applies to the "
-                                         "Gaussian family only"):
-        MixtureOfExpertsRegressor(n_experts=2, noise="laplace",
+    with pytest.raises(ValueError, match=r"noise_variance='cross_fitted' applies to the "
+                                         r"families with a noise scale .* the experts' "
+                                         r"family is poisson"):
+        MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2,
                                   noise_variance="cross_fitted").fit(X, y)
 
 
@@ -475,3 +476,35 @@ def test_bad_predictive_arguments_name_the_parameter(switching, method, kwargs, 
     model, X, _ = switching
     with pytest.raises(ValueError, match=message):
         getattr(model, method)(X[:3], **kwargs)
+
+
+@pytest.mark.parametrize("noise", ["student_t", "laplace"])
+def test_heavy_tailed_scales_of_trees_are_cross_fitted(noise):
+    # A tree fits its rows nearly exactly: as for Gaussian noise, the t and Laplace
+    # scales of such experts come from residuals of refits without each row's fold.
+    from sklearn.base import clone
+    from sklearn.tree import DecisionTreeRegressor
+
+    from skmoe._regressor import noise_folds
+
+    X, y = _contaminated(seed=1, n_samples=300)
+    init = np.column_stack([X[:, 0] < 0, X[:, 0] >= 0]).astype(float)
+    kwargs = dict(n_experts=2, init=init, max_iter=1, noise=noise, random_state=0)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0)
+    auto = MixtureOfExpertsRegressor(tree, **kwargs).fit(X, y)
+    in_sample = MixtureOfExpertsRegressor(tree, noise_variance="in_sample", **kwargs).fit(X, y)
+    folds = noise_folds(300)
+    for k, expert in enumerate(auto.experts_):
+        out_of_fold = np.empty(300)
+        for fold in range(3):
+            held = folds == fold
+            refit = clone(expert).fit(X[~held], y[~held], sample_weight=init[~held, k])
+            out_of_fold[held] = refit.predict(X[held])
+        for model, mean in ((auto, out_of_fold), (in_sample, expert.predict(X))):
+            residual = y - mean
+            if noise == "laplace":
+                expected = np.sum(init[:, k] * np.abs(residual)) / init[:, k].sum()
+            else:
+                expected = np.sqrt(np.sum(init[:, k] * residual**2) / init[:, k].sum())
+            assert model.noise_scale_[k] == pytest.approx(expected, rel=1e-10)
+    assert np.all(auto.noise_scale_ > in_sample.noise_scale_)
