@@ -33,7 +33,7 @@ _SHARED = {
         Initial responsibilities of each start. ``"kmeans"``: k-means on the
         standardised ``[X, y]``, later starts on weighted bootstraps of the
         rows; ``"random"``: Dirichlet(1) rows, new for every start;
-        ``"emem"``: short-run EM, each start the best of 3 runs of at most
+        ``"emem"``: short-run EM, each start the best of 2 runs of at most
         30 EM iterations from random partitions of the rows, then
         continued; ``"auto"``: a k-means start when ``n_init=1``; with
         several starts, ``"emem"`` for each, the first start's short runs

@@ -50,7 +50,7 @@ KMEANS_MAX_ROWS = 50_000
 # Short-run EM: runs per start, and EM iterations of each at most. The best run
 # is continued, so a start costs at most (EMEM_SHORT_RUNS - 1) * EMEM_SHORT_ITER
 # iterations more than a random start run to the same convergence.
-EMEM_SHORT_RUNS = 3
+EMEM_SHORT_RUNS = 2
 EMEM_SHORT_ITER = 30
 
 
