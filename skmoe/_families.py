@@ -33,8 +33,13 @@ from scipy.special import (
     stdtrit,
     xlogy,
 )
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
+from sklearn.linear_model import (
+    GammaRegressor,
+    PoissonRegressor,
+    QuantileRegressor,
+    TweedieRegressor,
+)
 from sklearn.pipeline import Pipeline
 
 from ._kernels import gaussian_log_likelihood
@@ -74,9 +79,21 @@ def expert_family(expert, index):
     ------
     ValueError
         For a TweedieRegressor of another power, whose compound Poisson-Gamma
-        or stable density skmoe does not compute.
+        or stable density skmoe does not compute; for an expert that predicts
+        a quantile of y other than the median (``QuantileRegressor``, gradient
+        boosting with ``loss="quantile"``), which no family is centred on.
     """
     final = _final_step(expert)
+    level = _predicted_quantile(final)
+    if level is not None and level != 0.5:
+        raise ValueError(
+            f"Expert {index} ({type(final).__name__}) predicts the {level}-quantile of y, "
+            "but the mixture's noise families are centred on each expert's prediction "
+            "(its mean, or its median for symmetric noise): a likelihood around a "
+            "quantile would not fit the expert. Give the expert a mean or median loss "
+            "(loss='squared_error' or 'absolute_error', quantile=0.5), and take quantiles "
+            "from the mixture with predict_quantiles or predict_interval."
+        )
     if isinstance(final, PoissonRegressor):
         return "poisson"
     if isinstance(final, GammaRegressor):
@@ -582,6 +599,17 @@ def _integer_bisection(reached, low, high):
 
 FAMILIES = {family.name: family for family in (Gaussian(), StudentT(), Laplace(), Poisson(),
                                                  Gamma())}
+
+
+def _predicted_quantile(estimator):
+    """The quantile level an estimator is fitted to predict, or None for other losses."""
+    if isinstance(estimator, QuantileRegressor):
+        return estimator.quantile
+    if isinstance(estimator, HistGradientBoostingRegressor) and estimator.loss == "quantile":
+        return estimator.quantile
+    if isinstance(estimator, GradientBoostingRegressor) and estimator.loss == "quantile":
+        return estimator.alpha
+    return None
 
 
 def resolve_family(experts, noise, own_density):

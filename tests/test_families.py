@@ -7,10 +7,12 @@ from scipy import stats
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
 from sklearn.linear_model import (
     GammaRegressor,
     LinearRegression,
     PoissonRegressor,
+    QuantileRegressor,
     TweedieRegressor,
 )
 from sklearn.pipeline import make_pipeline
@@ -508,3 +510,34 @@ def test_heavy_tailed_scales_of_trees_are_cross_fitted(noise):
                 expected = np.sqrt(np.sum(init[:, k] * residual**2) / init[:, k].sum())
             assert model.noise_scale_[k] == pytest.approx(expected, rel=1e-10)
     assert np.all(auto.noise_scale_ > in_sample.noise_scale_)
+
+
+@pytest.mark.parametrize("expert", [
+    QuantileRegressor(quantile=0.9, alpha=0.0),
+    HistGradientBoostingRegressor(loss="quantile", quantile=0.1),
+    GradientBoostingRegressor(loss="quantile", alpha=0.95),
+    make_pipeline(StandardScaler(), QuantileRegressor(quantile=0.25, alpha=0.0)),
+])
+def test_experts_that_predict_a_quantile_other_than_the_median_are_refused(expert, monkeypatch):
+    # Scored as Gaussian around its 0.9-quantile, such an expert's likelihood would
+    # not be the model's; refused before any work.
+    import skmoe._base
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the expert was refused")
+
+    monkeypatch.setattr(skmoe._base, "initial_responsibilities", no_work)
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match=r"Expert 0 \(\w+\) predicts the 0\.\d+-quantile of y"):
+        MixtureOfExpertsRegressor(expert, n_experts=2).fit(X, y)
+
+
+@pytest.mark.parametrize("expert", [
+    GradientBoostingRegressor(loss="quantile", alpha=0.5, n_estimators=20),
+    HistGradientBoostingRegressor(loss="absolute_error", max_iter=20),
+])
+def test_median_experts_are_accepted_with_symmetric_noise(expert):
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(expert, n_experts=2, noise="laplace", max_iter=5,
+                                      random_state=0).fit(X, y)
+    assert np.isfinite(model.score_samples(X, y)).all()
