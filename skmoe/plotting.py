@@ -505,8 +505,16 @@ class ExpertFitDisplay:
         -------
         display : ExpertFitDisplay
         """
-        if not hasattr(estimator, "noise_variance_"):
-            raise TypeError("ExpertFitDisplay needs a fitted MixtureOfExpertsRegressor.")
+        from ._regressor import MixtureOfExpertsRegressor
+
+        # Any family: the noise parameters' names depend on it.
+        if not (isinstance(estimator, MixtureOfExpertsRegressor)
+                and hasattr(estimator, "family_")):
+            raise TypeError(
+                "ExpertFitDisplay needs a fitted MixtureOfExpertsRegressor, got "
+                f"{type(estimator).__name__}"
+                f"{' (not fitted)' if isinstance(estimator, MixtureOfExpertsRegressor) else ''}."
+            )
         index = _feature_index(estimator, feature)
         X_values = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)

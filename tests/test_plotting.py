@@ -159,6 +159,26 @@ def test_expert_fit_display_artists(mixture_1d):
     assert display.band_ is not None
 
 
+def test_expert_fit_display_takes_every_family_and_refuses_what_is_not_a_fitted_regressor():
+    from sklearn.linear_model import PoissonRegressor
+
+    from skmoe import MixtureOfExpertsClassifier
+
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, size=(200, 1))
+    counts = rng.poisson(np.exp(1 + np.where(x[:, 0] > 0, 1.5, -1.0) * x[:, 0]))
+    model = MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2,
+                                      random_state=0).fit(x, counts)
+    display = ExpertFitDisplay.from_estimator(model, x, counts, grid_resolution=30)
+    assert_allclose(display.std, model.predict(display.grid[:, None], return_std=True)[1])
+    with pytest.raises(TypeError, match=r"needs a fitted MixtureOfExpertsRegressor, got "
+                                        r"MixtureOfExpertsRegressor \(not fitted\)\."):
+        ExpertFitDisplay.from_estimator(MixtureOfExpertsRegressor(), x, counts)
+    with pytest.raises(TypeError, match=r"got MixtureOfExpertsClassifier\."):
+        classifier = MixtureOfExpertsClassifier(n_experts=2, random_state=0)
+        ExpertFitDisplay.from_estimator(classifier.fit(x, counts > 2), x, counts)
+
+
 def test_convergence_display_one_line_per_start(mixture_1d):
     _, _, model = mixture_1d
     display = ConvergenceDisplay.from_estimator(model)
