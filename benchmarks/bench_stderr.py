@@ -203,9 +203,10 @@ Standard errors from skmoe's observed information (`standard_errors(model, X, y)
 against flexmix's `summary(refit(model))`, on the same model fitted from the same
 start (see the script's docstring). Goal: every expert and gate coefficient within
 {100 * GOAL:.0f}%. flexmix's log-likelihood is that of its EM fit (`logLik(model)`),
-whose noise variances divide by the weighted rows less the rank (a little larger than
-the maximum-likelihood ones); its `refit` re-maximises the likelihood before taking the
-Hessian, at skmoe's solution. Times: skmoe's call after a warm-up; flexmix's `refit()`
+a little lower than skmoe's: its Gaussian M-step (`FLXMRglm()@fit`) sets each noise
+variance to the weighted mean squared residual times `n / (n - rank)` (all n rows), not
+the maximum-likelihood value. Its `refit` re-maximises the likelihood with `optim` before
+taking the Hessian, and lands on skmoe's solution (the estimates agree to about 4 digits). Times: skmoe's call after a warm-up; flexmix's `refit()`
 timed inside R.
 
 {overview}
