@@ -206,8 +206,9 @@ start (see the script's docstring). Goal: every expert and gate coefficient with
 a little lower than skmoe's: its Gaussian M-step (`FLXMRglm()@fit`) sets each noise
 variance to the weighted mean squared residual times `n / (n - rank)` (all n rows), not
 the maximum-likelihood value. Its `refit` re-maximises the likelihood with `optim` before
-taking the Hessian, and lands on skmoe's solution (the estimates agree to about 4 digits). Times: skmoe's call after a warm-up; flexmix's `refit()`
-timed inside R.
+taking the Hessian, and lands near skmoe's solution (the estimates agree to three or
+four digits). Times: skmoe's call after a warm-up; flexmix's `refit()` timed inside R
+(it includes that re-maximisation).
 
 {overview}
 

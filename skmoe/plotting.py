@@ -827,7 +827,7 @@ class GateExplanationDisplay:
         """
         plt = _pyplot("GateExplanationDisplay")
         if ax is None:
-            figure, ax = plt.subplots(1, 2, figsize=(11, 4))
+            figure, ax = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
         else:
             figure = ax[0].figure
         left, right = ax
@@ -845,7 +845,8 @@ class GateExplanationDisplay:
         left.axvline(0.0, color="black", linewidth=0.8)
         left.set_yticks(positions + 0.4 - height / 2, features)
         left.set_xlabel("contribution to the chosen expert's log-odds")
-        left.legend(fontsize=7, loc="best")
+        # Below the panel: one line per row would hide the bars.
+        left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))
         n_experts = self.importance.shape[1]
         width = 0.8 / n_experts
         self.importance_bars_ = [
