@@ -29,14 +29,18 @@ class MixtureReport:
         How the standard errors were computed; None when they were not.
     note : str
         Why standard errors are missing, or empty.
+    criteria_note : str
+        Why df, AIC, BIC and ICL are missing (NaN: experts without a parameter
+        count, such as trees), or empty.
     """
 
-    def __init__(self, fit, experts, coefficients, method, note):
+    def __init__(self, fit, experts, coefficients, method, note, criteria_note=""):
         self.fit = fit
         self.experts = experts
         self.coefficients = coefficients
         self.method = method
         self.note = note
+        self.criteria_note = criteria_note
 
     def _parts(self):
         fit = self.fit.to_frame("value")
@@ -55,10 +59,13 @@ class MixtureReport:
         return "\n".join(lines)
 
     def _footer(self):
+        criteria = ("ICL = BIC + 2 x entropy of the responsibilities; AIC, BIC and ICL: lower "
+                    "is better.")
+        if self.criteria_note:
+            criteria = self.criteria_note
         if self.method is None:
-            return f"Standard errors: not computed. {self.note}"
-        return (f"Standard errors: {self.method}. ICL = BIC + 2 x entropy of the "
-                "responsibilities; AIC, BIC and ICL: lower is better.")
+            return f"Standard errors: not computed. {self.note} {criteria}"
+        return f"Standard errors: {self.method}. {criteria}"
 
     def __repr__(self):
         return str(self)
@@ -92,7 +99,13 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     resp, rows, total = estimator._posterior_total(X, y, sample_weight)
     weights = np.ones(rows.shape[0]) if sample_weight is None else np.asarray(
         sample_weight, dtype=np.float64)
-    n_parameters = estimator._n_parameters()
+    criteria_note = ""
+    try:
+        n_parameters = estimator._n_parameters()
+    except ValueError as exc:
+        # Experts without a parameter count (trees): no df, AIC, BIC or ICL, and the
+        # report says why under its tables.
+        n_parameters, criteria_note = np.nan, f"df, AIC, BIC and ICL are not defined: {exc} "
     n_observations = float(weights.sum()) if sample_weight is not None else rows.shape[0]
     bic = -2.0 * total + n_parameters * np.log(n_observations)
     fit = pd.Series({
@@ -130,7 +143,7 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
         coefficients = bootstrap_table(estimator, X, y, sample_weight, **bootstrap_params)
     else:
         coefficients, note = _estimates_only(estimator), "method=None was asked for."
-    return MixtureReport(fit, experts, coefficients, chosen, note)
+    return MixtureReport(fit, experts, coefficients, chosen, note, criteria_note)
 
 
 def _estimates_only(estimator):

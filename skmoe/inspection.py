@@ -402,7 +402,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
         A fitted mixture.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training inputs.
+        The training inputs (of a mixture fitted without ``groups``: the
+        likelihood differentiated is the rows' own).
     y : array-like of shape (n_samples,)
         The training targets.
     method : {"information", "bootstrap"}, default="information"
@@ -517,7 +518,9 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
         ``fit`` (a Series: ``log_likelihood``, ``df``, ``aic``, ``bic``, ``icl``,
         ``n_samples``, ``n_iter``, ``converged``), ``experts`` (``share``,
         ``size``, ``effective_n``, ``noise_std``) and ``coefficients`` (as
-        :func:`standard_errors`). ``str(report)`` gives the tables as text,
+        :func:`standard_errors`). With experts that have no parameter count
+        (trees), ``df``, ``aic``, ``bic`` and ``icl`` are NaN and the report
+        prints why. ``str(report)`` gives the tables as text,
         a notebook shows them as HTML. ICL is BIC plus twice the entropy of
         the responsibilities, ``-2 sum_i w_i sum_k h_ik log h_ik``: like
         ``bic`` (and flexmix's ICL), lower is better, and it is at least the BIC.

@@ -244,3 +244,16 @@ def test_report_without_standard_errors_says_why():
     assert "ScaledRidge" in str(summary) and "method='bootstrap'" in str(summary)
     with pytest.raises(ValueError, match=r"\['n_bootstrap'\] apply to method='bootstrap' only"):
         report(model, X, y, n_bootstrap=10)
+
+
+def test_report_of_experts_without_a_parameter_count_says_why_criteria_are_missing():
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _data(200)
+    model = MixtureOfExpertsRegressor(DecisionTreeRegressor(max_depth=2), n_experts=2,
+                                      random_state=0).fit(X, y)
+    summary = report(model, X, y)
+    assert np.isnan(summary.fit["bic"]) and np.isnan(summary.fit["icl"])
+    assert summary.fit["log_likelihood"] == pytest.approx(model.log_likelihood(X, y))
+    assert "df, AIC, BIC and ICL are not defined" in str(summary)
+    assert "DecisionTreeRegressor" in str(summary)
