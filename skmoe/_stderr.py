@@ -24,6 +24,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import scipy.linalg
+import scipy.sparse as sp
 from joblib import effective_n_jobs
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import norm
@@ -44,6 +45,12 @@ from ._validation import check_sample_weight
 # (n_rows, n_experts, n_parameters) array of per-row scores.
 _BLOCK_ROWS = 4096
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_NOT_POSITIVE_DEFINITE = (
+    "The observed information matrix is not positive definite: the fit is not at a maximum "
+    "of the likelihood, or a coefficient is not identified (collinear columns, an expert "
+    "without rows). Refit with a smaller tol, drop collinear columns, or use "
+    "method='bootstrap'."
+)
 
 
 def check_mixture(estimator, caller):
@@ -150,13 +157,13 @@ def _frame(index, estimate, std_error):
 # -------------------------------------------------------- observed information
 def _check_information(estimator):
     """Refuse models whose likelihood the information method does not cover."""
-    use = ("Use method='bootstrap', which covers any experts and gate")
+    use = "use method='bootstrap', which covers any experts and gate"
     if getattr(estimator, "family_", None) != "gaussian":
         what = (f"the {estimator.family_} family" if hasattr(estimator, "family_")
                 else f"a {type(estimator).__name__}")
         raise ValueError(
             "method='information' covers mixtures of Gaussian linear experts (flexmix's "
-            f"FLXMRglm()); this model has {what}. {use}."
+            f"FLXMRglm()); this model has {what}. Refit with LinearRegression experts, or {use}."
         )
     for k, expert in enumerate(estimator.experts_):
         if type(expert) is not LinearRegression or expert.positive:
@@ -168,32 +175,36 @@ def _check_information(estimator):
                 f"least squares whose likelihood flexmix's refit differentiates; expert {k} "
                 f"is {kind}{' (positive=True)' if kind == 'LinearRegression' else ''}. Refit "
                 "with experts=LinearRegression(tol=0.0) (default ScaledRidge experts are "
-                f"penalised fits with cross-fitted noise), or {use[0].lower()}{use[1:]}."
+                f"penalised fits with cross-fitted noise), or {use}."
             )
     if estimator._cross_fits(estimator.experts_[0]):
         raise ValueError(
             "method='information' needs the maximum-likelihood noise variances; this model "
             "was fitted with noise_variance='cross_fitted'. Refit with "
-            f"noise_variance='in_sample' (or 'auto'), or {use[0].lower()}{use[1:]}."
+            f"noise_variance='in_sample' (or 'auto'), or {use}."
         )
     if not isinstance(estimator.gate_, (SoftmaxGate, ConstantGate)):
         raise ValueError(
             "method='information' covers the SoftmaxGate and the gate without inputs; this "
-            f"model's gate is {type(estimator.gate_.classifier).__name__}. {use}."
+            f"model's gate is {type(estimator.gate_.classifier).__name__}. Refit with the "
+            f"default gate, or {use}."
+        )
+    if isinstance(estimator.gate_, SoftmaxGate) and not estimator.gate_.fit_intercept:
+        raise ValueError(
+            "method='information' needs a SoftmaxGate with intercepts (its scores on the "
+            "standardised columns have no free intercept otherwise, which flexmix's "
+            f"parameterisation cannot express); refit with fit_intercept=True, or {use}."
         )
 
 
 def _gate_design(estimator, X):
-    """The gate's standardised inputs with a column of ones first when it has intercepts."""
+    """The gate's standardised inputs, after a column of ones (its intercepts)."""
     gate = estimator.gate_
     if isinstance(gate, ConstantGate):
         return np.ones((X.shape[0], 1))
-    Z = np.asarray(estimator._gate_input(X), dtype=np.float64)
-    if hasattr(Z, "toarray"):
-        Z = Z.toarray()
-    if gate.fit_intercept:
-        Z = np.column_stack([np.ones(X.shape[0]), Z])
-    return Z
+    Z = estimator._gate_input(X)
+    Z = np.asarray(Z.toarray() if sp.issparse(Z) else Z, dtype=np.float64)
+    return np.column_stack([np.ones(X.shape[0]), Z])
 
 
 def _user_scale_jacobian(estimator):
@@ -206,8 +217,6 @@ def _user_scale_jacobian(estimator):
     scale = scaler.scale_
     d = scale.shape[0]
     mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(d)
-    if not gate.fit_intercept:
-        return np.diag(1.0 / scale)
     jacobian = np.zeros((d + 1, d + 1))
     jacobian[0, 0] = 1.0
     jacobian[0, 1:] = -mean / scale
@@ -241,8 +250,7 @@ def observed_information(estimator, X, y, sample_weight=None):
     y = estimator._validate_targets(y, Xv.shape[0])
     weights = check_sample_weight(sample_weight, Xv)
     Xe = estimator._expert_input(Xv)
-    if hasattr(Xe, "toarray"):
-        Xe = Xe.toarray()
+    Xe = np.asarray(Xe.toarray() if sp.issparse(Xe) else Xe, dtype=np.float64)
     experts = estimator.experts_
     n_experts = len(experts)
     designs, coefs = [], []
@@ -310,9 +318,9 @@ def observed_information(estimator, X, y, sample_weight=None):
     information = -hessian
     gate_ = estimator.gate_
     if isinstance(gate_, SoftmaxGate):
-        first = 1 if gate_.fit_intercept else 0
         pairs = (np.eye(n_experts - 1) - 1.0 / n_experts) / gate_.C
-        for column in range(first, q):
+        # Column 0 holds the intercepts, which are not penalised.
+        for column in range(1, q):
             idx = gate_offset + np.arange(n_experts - 1) * q + column
             information[np.ix_(idx, idx)] += pairs
     # The estimate on the same (standardised) scale.
@@ -320,9 +328,7 @@ def observed_information(estimator, X, y, sample_weight=None):
         with np.errstate(divide="ignore"):
             rows_std = np.log(gate_.proportions_)[:, None]
     else:
-        rows_std = gate_.coef_
-        if gate_.fit_intercept:
-            rows_std = np.column_stack([gate_.intercept_, gate_.coef_])
+        rows_std = np.column_stack([gate_.intercept_, gate_.coef_])
     estimate = np.concatenate(
         [np.concatenate([c, [0.5 * np.log(v)]]) for c, v in zip(coefs, variance)]
         + [(rows_std[j] - rows_std[0]) for j in range(1, n_experts)]
@@ -342,23 +348,13 @@ def _covariance(information):
     information = 0.5 * (information + information.T)
     diagonal = np.diag(information)
     if not np.all(np.isfinite(information)) or np.any(diagonal <= 0):
-        raise ValueError(
-            "The observed information matrix is not positive definite (a parameter with no "
-            "curvature): the fit is not at a maximum of the likelihood, or a coefficient is "
-            "not identified (collinear columns, an expert without rows). Refit with a "
-            "smaller tol, drop collinear columns, or use method='bootstrap'."
-        )
+        raise ValueError(_NOT_POSITIVE_DEFINITE)
     root = np.sqrt(diagonal)
     scaled = information / np.outer(root, root)
     try:
         factor = scipy.linalg.cho_factor(scaled, lower=True)
     except np.linalg.LinAlgError:
-        raise ValueError(
-            "The observed information matrix is not positive definite: the fit is not at a "
-            "maximum of the likelihood, or a coefficient is not identified (collinear "
-            "columns, an expert without rows). Refit with a smaller tol, drop collinear "
-            "columns, or use method='bootstrap'."
-        ) from None
+        raise ValueError(_NOT_POSITIVE_DEFINITE) from None
     inverse = scipy.linalg.cho_solve(factor, np.eye(scaled.shape[0]))
     return inverse / np.outer(root, root)
 
@@ -378,6 +374,10 @@ def information_table(estimator, X, y, sample_weight=None):
     estimate = jacobian @ estimate
     covariance = jacobian @ covariance @ jacobian.T
     experts, gate = parameter_table(estimator)
+    for values, expert in zip(experts, estimator.experts_):
+        if not expert.fit_intercept:
+            # Fixed at 0, not a parameter.
+            del values["intercept"]
     index, _ = flatten(experts, gate)
     frame = _frame(index, estimate, np.sqrt(np.diag(covariance)))
     frame.attrs.update(method="information", covariance=covariance)

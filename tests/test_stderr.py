@@ -257,3 +257,31 @@ def test_report_of_experts_without_a_parameter_count_says_why_criteria_are_missi
     assert summary.fit["log_likelihood"] == pytest.approx(model.log_likelihood(X, y))
     assert "df, AIC, BIC and ICL are not defined" in str(summary)
     assert "DecisionTreeRegressor" in str(summary)
+
+
+def test_experts_without_intercept_have_no_intercept_row():
+    X, y = make_switching_regression(300, 2, 2, noise=0.5, gate_sharpness=2.0, random_state=0)
+    # Centred X and y: lines through the origin fit them; their intercept is fixed at 0.
+    X, y = pd.DataFrame(X, columns=["a", "b"]), y - y.mean()
+    model = MixtureOfExpertsRegressor(LinearRegression(fit_intercept=False, tol=0.0),
+                                      n_experts=2, gate=SoftmaxGate(C=1e8), tol=1e-12,
+                                      max_iter=2000, random_state=0).fit(X, y)
+    table = standard_errors(model, X, y)
+    assert table.loc["expert 0"].index.tolist() == ["a", "b", "log(sigma)"]
+
+    def function(point):
+        # The reference with the intercepts fixed at 0.
+        full = np.concatenate([[0.0], point[0:3], [0.0], point[3:]])
+        return _log_likelihood(full, X.to_numpy(), X.to_numpy(), y, np.ones(len(y)), 2)
+
+    theta = table["estimate"].to_numpy()
+    assert function(theta) == pytest.approx(model.log_likelihood(X, y), abs=1e-8)
+    covariance = np.linalg.inv(-_numerical_hessian(function, theta))
+    np.testing.assert_allclose(table["std_error"], np.sqrt(np.diag(covariance)), rtol=1e-4)
+
+
+def test_a_gate_without_intercepts_is_refused_by_the_information_method():
+    X, y = _data(200)
+    model = _linear_model(gate=SoftmaxGate(C=1e8, fit_intercept=False)).fit(X, y)
+    with pytest.raises(ValueError, match="SoftmaxGate with intercepts.*method='bootstrap'"):
+        standard_errors(model, X, y)
