@@ -441,7 +441,8 @@ def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
     reference_resp = estimator._posterior(X, y)[0]
     rng = check_random_state(random_state)
     n = Xv.shape[0]
-    probabilities = weights / weights.sum()
+    # Rows drawn uniformly; each keeps its own weight, times how often it was drawn.
+    probabilities = np.full(n, 1.0 / n)
     draws = [(rng.multinomial(n, probabilities).astype(np.float64),
               rng.randint(np.iinfo(np.int32).max)) for _ in range(n_bootstrap)]
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
@@ -455,8 +456,9 @@ def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
     if len(kept) < 2:
         raise ValueError(
             f"Only {len(kept)} of {n_bootstrap} bootstrap refits kept all "
-            f"{estimator.n_experts_} experts; the standard errors are not defined. Use "
-            "fewer experts, or a larger min_expert_weight margin."
+            f"{estimator.n_experts_} experts (and the shape of their parameters); the "
+            "standard errors are not defined. Use fewer experts, or a smaller "
+            "min_expert_weight."
         )
     replicates = np.vstack(kept)
     std_error = replicates.std(axis=0, ddof=1)

@@ -422,8 +422,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         Other experts, in particular the default ``ScaledRidge`` (a penalised
         fit with cross-fitted noise variances), raise a ValueError that says to
         refit with ``LinearRegression`` experts or to use the bootstrap.
-        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled with
-        replacement (as multinomial counts multiplying the sample weights),
+        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled uniformly
+        with replacement (each row's weight times the number of its draws),
         each a warm start from the fitted solution, with the refit's experts
         matched to the fitted ones (the assignment that maximises the
         agreement of their responsibilities on the rows given, so that label
@@ -450,8 +450,9 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         ``estimate``, ``std_error``, ``z`` and ``p_value`` (two-sided, normal),
         and for the bootstrap ``ci_lower`` and ``ci_upper``. ``attrs`` holds
         the ``method``, and the ``covariance`` matrix (information) or the
-        ``replicates``, ``n_bootstrap`` and ``n_failed`` refits that lost an
-        expert and were left out (bootstrap).
+        ``replicates``, ``n_bootstrap`` and ``n_failed``, the refits left out
+        because they lost an expert or their parameters changed shape (a
+        classifier expert whose resample lacked a class) (bootstrap).
 
     Raises
     ------
