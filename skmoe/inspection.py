@@ -1,4 +1,5 @@
-"""Reading a fitted mixture: the gate, the experts, and how many experts to use."""
+"""Reading a fitted mixture: the gate, the experts, why an expert was chosen, standard
+errors, a report, and how many experts to use."""
 
 from numbers import Integral
 
@@ -16,11 +17,27 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMixtureOfExperts
+from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
+from ._report import MixtureReport
+from ._report import report as _report
+from ._stderr import bootstrap_table, check_mixture, information_table
 from ._validation import _num_samples, _safe_indexing, validate_params
 from .metrics import log_likelihood_scorer
 
-__all__ = ["apply", "expert_summary", "posterior", "predict_gate", "select_n_experts"]
+__all__ = [
+    "GateRules",
+    "MixtureReport",
+    "apply",
+    "expert_summary",
+    "explain_gate",
+    "gate_rules",
+    "posterior",
+    "predict_gate",
+    "report",
+    "select_n_experts",
+    "standard_errors",
+]
 
 
 def _check_mixture(estimator):
@@ -365,3 +382,163 @@ def _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups):
         count += (np.unique(labels[test]).shape[0] if labels is not None
                   else float(np.sum(weight[test])))
     return total / count
+
+
+def standard_errors(estimator, X, y, method="information", *, sample_weight=None,
+                    n_bootstrap=200, confidence=0.95, n_jobs=None, random_state=None):
+    """Estimates, standard errors, z and p values of every expert and gate parameter.
+
+    The parameters are those of flexmix's ``summary(refit(model))``, on the
+    user's scale of the features: for each expert its intercept, coefficients
+    (on ``expert_features``) and, for a Gaussian expert, ``log(sigma)`` (the
+    log of its noise standard deviation); for the gate, for each expert
+    ``k >= 1``, the intercept and coefficients of the log-odds of expert ``k``
+    against expert 0, flexmix's reference expert (the gate's internal
+    standardisation is undone). A gate without inputs (``gate_features=[]``)
+    has only the intercepts, ``log(pi_k / pi_0)``.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training inputs (of a mixture fitted without ``groups``: the
+        likelihood differentiated is the rows' own).
+    y : array-like of shape (n_samples,)
+        The training targets.
+    method : {"information", "bootstrap"}, default="information"
+        ``"information"``: the inverse of the observed information matrix of
+        the whole log-likelihood at the fitted parameters, computed
+        analytically (Louis' identity: the responsibilities' weighted
+        complete-data curvature minus the variance of the complete-data
+        scores), inverted once. It covers the model flexmix's ``refit``
+        covers: :class:`~skmoe.MixtureOfExpertsRegressor` with
+        ``LinearRegression`` experts (Gaussian family, maximum-likelihood
+        noise variances) and a :class:`~skmoe.SoftmaxGate` or no gate inputs.
+        The gate's L2 penalty ``||W||^2 / (2 C)`` is part of the objective EM
+        maximised, so its curvature is added (on the standardised columns); with
+        a large ``C`` (1e6, as for flexmix's unpenalised gate) it is negligible,
+        with the default ``C=1`` it shrinks the gate's standard errors a little.
+        Other experts, in particular the default ``ScaledRidge`` (a penalised
+        fit with cross-fitted noise variances), raise a ValueError that says to
+        refit with ``LinearRegression`` experts or to use the bootstrap.
+        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled uniformly
+        with replacement (each row's weight times the number of its draws),
+        each a warm start from the fitted solution, with the refit's experts
+        matched to the fitted ones (the assignment that maximises the
+        agreement of their responsibilities on the rows given, so that label
+        switching does not inflate the errors); the standard error is the
+        standard deviation of the refits' estimates, and percentile intervals
+        are added. Any experts; their coefficients are reported when they
+        have ``coef_`` (a Pipeline's final step included).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights, as given to ``fit`` (frequency weights).
+    n_bootstrap : int, default=200
+        Refits of the bootstrap; at least 2.
+    confidence : float, default=0.95
+        Coverage of the bootstrap's percentile intervals.
+    n_jobs : int, default=None
+        Refits run in parallel on this many joblib workers (threads).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the resampling and the refits: a fixed value gives the same table.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Indexed by ``(component, parameter)``: component ``"expert k"`` or
+        ``"gate k"`` (the log-odds of expert k against expert 0); columns
+        ``estimate``, ``std_error``, ``z`` and ``p_value`` (two-sided, normal),
+        and for the bootstrap ``ci_lower`` and ``ci_upper``. ``attrs`` holds
+        the ``method``, and the ``covariance`` matrix (information) or the
+        ``replicates``, ``n_bootstrap`` and ``n_failed``, the refits left out
+        because they lost an expert or their parameters changed shape (a
+        classifier expert whose resample lacked a class) (bootstrap).
+
+    Raises
+    ------
+    ValueError
+        For an unfitted estimator (NotFittedError), a model the information
+        method does not cover (naming what to use instead), an information
+        matrix that is not positive definite (the fit is not at a maximum),
+        or ``n_bootstrap < 2``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_switching_regression
+    >>> from skmoe.inspection import standard_errors
+    >>> X, y = make_switching_regression(400, 1, 2, noise=0.3, random_state=0)
+    >>> model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+    ...                                   random_state=0).fit(X, y)
+    >>> table = standard_errors(model, X, y)
+    >>> list(table.columns)
+    ['estimate', 'std_error', 'z', 'p_value']
+    >>> table.index.get_level_values("component").unique().tolist()
+    ['expert 0', 'expert 1', 'gate 1']
+    """
+    check_mixture(estimator, "standard_errors")
+    if method == "information":
+        return information_table(estimator, X, y, sample_weight)
+    if method == "bootstrap":
+        return bootstrap_table(estimator, X, y, sample_weight, n_bootstrap=n_bootstrap,
+                               confidence=confidence, n_jobs=n_jobs,
+                               random_state=random_state)
+    raise ValueError(f"method must be 'information' or 'bootstrap', got {method!r}.")
+
+
+def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_params):
+    """The fitted mixture as the tables a statistician reads.
+
+    flexmix's ``summary(model)`` and ``summary(refit(model))`` in one object:
+    the fit's statistics, one row per expert, and every coefficient with its
+    standard error (see :func:`standard_errors`).
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        A fitted mixture.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training inputs.
+    y : array-like of shape (n_samples,)
+        The training targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights, as given to ``fit``.
+    method : {"auto", "information", "bootstrap"} or None, default="auto"
+        How the standard errors are computed (see :func:`standard_errors`).
+        ``"auto"``: the information method when it covers the model, else
+        estimates only, with the reason and the way to bootstrap printed under
+        the tables. None: estimates only.
+    **bootstrap_params
+        ``n_bootstrap``, ``confidence``, ``n_jobs``, ``random_state`` for
+        ``method="bootstrap"``.
+
+    Returns
+    -------
+    report : MixtureReport
+        ``fit`` (a Series: ``log_likelihood``, ``df``, ``aic``, ``bic``, ``icl``,
+        ``n_samples``, ``n_iter``, ``converged``), ``experts`` (``share``,
+        ``size``, ``effective_n``, ``noise_std``) and ``coefficients`` (as
+        :func:`standard_errors`). With experts that have no parameter count
+        (trees), ``df``, ``aic``, ``bic`` and ``icl`` are NaN and the report
+        prints why. ``str(report)`` gives the tables as text,
+        a notebook shows them as HTML. ICL is BIC plus twice the entropy of
+        the responsibilities, ``-2 sum_i w_i sum_k h_ik log h_ik``: like
+        ``bic`` (and flexmix's ICL), lower is better, and it is at least the BIC.
+        ``size`` counts the rows whose most responsible expert it is (flexmix's
+        cluster sizes).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_switching_regression
+    >>> from skmoe.inspection import report
+    >>> X, y = make_switching_regression(400, 1, 2, noise=0.3, random_state=0)
+    >>> model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+    ...                                   random_state=0).fit(X, y)
+    >>> summary = report(model, X, y)
+    >>> bool(summary.fit["icl"] >= summary.fit["bic"])
+    True
+    """
+    return _report(estimator, X, y, sample_weight, method, **bootstrap_params)

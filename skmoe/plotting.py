@@ -20,6 +20,9 @@ ConvergenceDisplay
 SelectionDisplay
     A criterion against the number of experts, from
     :func:`skmoe.inspection.select_n_experts`.
+GateExplanationDisplay
+    Each gate feature's contribution to the chosen expert's log-odds, for a
+    few rows and on average over a data set.
 
 Matplotlib is imported only when a Display draws, so that importing this
 module stays cheap.
@@ -32,6 +35,7 @@ __all__ = [
     "ConvergenceDisplay",
     "ExpertFitDisplay",
     "GateDisplay",
+    "GateExplanationDisplay",
     "SelectionDisplay",
 ]
 
@@ -740,4 +744,127 @@ class SelectionDisplay:
         ax.set_xticks(self.n_experts)
         ax.legend(loc="best")
         self.ax_, self.figure_ = ax, figure
+        return self
+
+
+# ------------------------------------------------------ GateExplanationDisplay
+class GateExplanationDisplay:
+    """Why the gate chose an expert: feature contributions to its log-odds.
+
+    Two panels. Left: for a few rows, each gate feature's contribution to
+    the log-odds of the row's chosen expert against the others (see
+    :func:`skmoe.inspection.explain_gate`), one group of horizontal bars per
+    row, labelled with the chosen expert and the log-odds at the training
+    mean (the baseline). Right: over a data set, each gate feature's mean
+    absolute contribution to each expert's log-odds, one bar per expert and
+    feature: which features move the gate, and towards whom.
+
+    Parameters
+    ----------
+    contributions : pandas.DataFrame
+        :func:`~skmoe.inspection.explain_gate`'s table for the rows shown.
+    importance : pandas.DataFrame
+        One row per gate feature, one column per expert: the mean absolute
+        contribution of the feature to the expert's log-odds.
+
+    Attributes
+    ----------
+    bars_ : list of matplotlib BarContainer
+        The bars of the rows (one container per row).
+    importance_bars_ : list of matplotlib BarContainer
+        The bars of the mean absolute contributions (one container per expert).
+    ax_ : ndarray of two matplotlib Axes
+        The two panels.
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, contributions, importance):
+        self.contributions = contributions
+        self.importance = importance
+
+    @classmethod
+    def from_estimator(cls, estimator, X, rows=5, ax=None):
+        """Explain some rows of X and the gate over all of X, and draw both.
+
+        Parameters
+        ----------
+        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+            A fitted mixture whose gate has inputs.
+        X : array-like of shape (n_samples, n_features)
+            The data set of the right panel.
+        rows : int or array-like of int, default=5
+            The rows of the left panel: the first ``rows`` rows, or these
+            positions in X.
+        ax : sequence of two matplotlib Axes, default=None
+            Where to draw; a new figure with two panels when None.
+
+        Returns
+        -------
+        display : GateExplanationDisplay
+        """
+        import pandas as pd
+
+        from .inspection import explain_gate
+
+        if estimator.gate_features_.size == 0:
+            raise ValueError(
+                "GateExplanationDisplay needs a gate with inputs; this mixture was fitted "
+                "with gate_features=[]."
+            )
+        positions = np.arange(min(int(rows), len(X))) if np.ndim(rows) == 0 else np.asarray(rows)
+        subset = X.iloc[positions] if hasattr(X, "iloc") else np.asarray(X)[positions]
+        contributions = explain_gate(estimator, subset)
+        features = [c for c in contributions.columns
+                    if c not in ("expert", "probability", "log_odds", "baseline", "interaction")]
+        importance = pd.DataFrame(
+            {f"expert {k}": explain_gate(estimator, X, expert=k)[features].abs().mean()
+             for k in range(estimator.n_experts_)})
+        return cls(contributions, importance).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the two panels.
+
+        Parameters
+        ----------
+        ax : sequence of two matplotlib Axes, default=None
+            Where to draw; a new figure with two panels when None.
+
+        Returns
+        -------
+        display : GateExplanationDisplay
+        """
+        plt = _pyplot("GateExplanationDisplay")
+        if ax is None:
+            figure, ax = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+        else:
+            figure = ax[0].figure
+        left, right = ax
+        features = list(self.importance.index)
+        n_rows, n_features = len(self.contributions), len(features)
+        height = 0.8 / max(n_rows, 1)
+        positions = np.arange(n_features)
+        self.bars_ = []
+        for i, (label, row) in enumerate(self.contributions.iterrows()):
+            self.bars_.append(left.barh(
+                positions + i * height, row[features].to_numpy(dtype=float), height=height,
+                color=f"C{int(row['expert'])}", alpha=0.4 + 0.6 * (i + 1) / n_rows,
+                label=f"row {label}: expert {int(row['expert'])}, "
+                      f"baseline {row['baseline']:+.2f}, log-odds {row['log_odds']:+.2f}"))
+        left.axvline(0.0, color="black", linewidth=0.8)
+        left.set_yticks(positions + 0.4 - height / 2, features)
+        left.set_xlabel("contribution to the chosen expert's log-odds")
+        # Below the panel: one line per row would hide the bars.
+        left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+        n_experts = self.importance.shape[1]
+        width = 0.8 / n_experts
+        self.importance_bars_ = [
+            right.barh(positions + k * width, self.importance[column].to_numpy(), height=width,
+                       color=f"C{k}", label=column)
+            for k, column in enumerate(self.importance.columns)
+        ]
+        right.set_yticks(positions + 0.4 - width / 2, features)
+        right.set_xlabel("mean |contribution| to the expert's log-odds")
+        right.legend(fontsize=8, loc="best")
+        self.ax_ = np.array([left, right])
+        self.figure_ = figure
         return self

@@ -1,0 +1,472 @@
+"""Standard errors of a fitted mixture: observed information and the bootstrap.
+
+The parameters are reported as flexmix's ``refit`` reports them, on the
+user's scale of the features:
+
+* for each expert ``k``: its intercept and coefficients (on the columns
+  ``expert_features_``) and, for a Gaussian expert, ``log(sigma)``, the log of
+  its noise standard deviation;
+* for the gate, for each expert ``k >= 1``: the intercept and coefficients of
+  the log-odds of expert ``k`` against expert 0 (the reference, whose
+  coefficients are 0), on the gate's columns as given (the gate's internal
+  standardisation undone).
+
+``method="information"`` inverts the observed information matrix (the
+negative Hessian of the whole log-likelihood, by Louis' identity, with the
+gate's L2 penalty added) once; ``method="bootstrap"`` refits the mixture on
+resampled rows from the fitted solution.
+"""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+import scipy.sparse as sp
+from joblib import effective_n_jobs
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import norm
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseMixtureOfExperts
+from ._families import FAMILIES
+from ._gate import ConstantGate, SoftmaxGate
+from ._kernels import e_step
+from ._validation import check_sample_weight
+
+# Rows per block of the information matrix: each block holds an
+# (n_rows, n_experts, n_parameters) array of per-row scores.
+_BLOCK_ROWS = 4096
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_NOT_POSITIVE_DEFINITE = (
+    "The observed information matrix is not positive definite: the fit is not at a maximum "
+    "of the likelihood, or a coefficient is not identified (collinear columns, an expert "
+    "without rows). Refit with a smaller tol, drop collinear columns, or use "
+    "method='bootstrap'."
+)
+
+
+def check_mixture(estimator, caller):
+    """Refuse anything but a fitted mixture, naming ``caller``."""
+    if not isinstance(estimator, BaseMixtureOfExperts):
+        raise TypeError(
+            f"{caller} needs a fitted MixtureOfExpertsRegressor or MixtureOfExpertsClassifier; "
+            f"got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+
+
+def feature_names(estimator, columns):
+    """Names of the given columns of X: ``feature_names_in_`` or ``x0, x1, ...``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = np.array([f"x{i}" for i in range(estimator.n_features_in_)], dtype=object)
+    return [str(name) for name in np.asarray(names)[columns]]
+
+
+# ------------------------------------------------------------- the parameters
+def gate_rows(estimator):
+    """The gate's scores on the user's scale: ``(intercepts, coef, names)``.
+
+    ``scores(x) = intercepts + coef @ x_gate`` with ``x_gate`` the gate's
+    columns as given (not standardised); one row per expert. None for a gate
+    that is neither a SoftmaxGate nor a ConstantGate.
+    """
+    gate = estimator.gate_
+    if isinstance(gate, ConstantGate):
+        with np.errstate(divide="ignore"):
+            return np.log(gate.proportions_), np.zeros((gate.proportions_.shape[0], 0)), []
+    if not isinstance(gate, SoftmaxGate):
+        return None
+    scaler = estimator.gate_scaler_
+    mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(gate.coef_.shape[1])
+    coef = gate.coef_ / scaler.scale_
+    intercepts = gate.intercept_ - coef @ mean
+    return intercepts, coef, feature_names(estimator, estimator.gate_features_)
+
+
+def _expert_parameters(estimator, k):
+    """Names and values of expert k's own parameters (coefficients, noise)."""
+    from .inspection import _coefficients
+
+    names = feature_names(estimator, estimator.expert_features_)
+    values = _coefficients(estimator.experts_[k], np.asarray(names, dtype=object))
+    family = FAMILIES.get(getattr(estimator, "family_", None))
+    if family is not None and family.name == "gaussian":
+        values["log(sigma)"] = 0.5 * float(np.log(estimator.noise_variance_[k]))
+    elif family is not None:
+        params = {name: getattr(estimator, name) for name in family.params}
+        values.update({name: float(value) for name, value in family.summary(params, k).items()})
+    return values
+
+
+def parameter_table(estimator):
+    """Every reported parameter of a fitted mixture, per expert.
+
+    Returns
+    -------
+    experts : list of dict
+        Expert k's named parameters.
+    gate : tuple or None
+        ``(intercepts, coef, names)`` of :func:`gate_rows`.
+    """
+    experts = [_expert_parameters(estimator, k) for k in range(estimator.n_experts_)]
+    return experts, gate_rows(estimator)
+
+
+def flatten(experts, gate, order=None):
+    """The parameters as ``(index, values)``, experts in ``order``, the gate against
+    the first of them (flexmix's reference)."""
+    order = np.arange(len(experts)) if order is None else np.asarray(order)
+    index, values = [], []
+    for position, k in enumerate(order):
+        for name, value in experts[k].items():
+            index.append((f"expert {position}", name))
+            values.append(value)
+    if gate is not None:
+        intercepts, coef, names = gate
+        intercepts, coef = intercepts[order], coef[order]
+        for position in range(1, len(order)):
+            index.append((f"gate {position}", "intercept"))
+            values.append(intercepts[position] - intercepts[0])
+            for j, name in enumerate(names):
+                index.append((f"gate {position}", name))
+                values.append(coef[position, j] - coef[0, j])
+    return index, np.asarray(values, dtype=np.float64)
+
+
+def _frame(index, estimate, std_error):
+    """The table of estimates, standard errors, z and two-sided p values."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimate / std_error
+    frame = pd.DataFrame(
+        {"estimate": estimate, "std_error": std_error, "z": z,
+         "p_value": 2.0 * norm.sf(np.abs(z))},
+        index=pd.MultiIndex.from_tuples(index, names=["component", "parameter"]),
+    )
+    return frame
+
+
+# -------------------------------------------------------- observed information
+def _check_information(estimator):
+    """Refuse models whose likelihood the information method does not cover."""
+    use = "use method='bootstrap', which covers any experts and gate"
+    if getattr(estimator, "family_", None) != "gaussian":
+        what = (f"the {estimator.family_} family" if hasattr(estimator, "family_")
+                else f"a {type(estimator).__name__}")
+        raise ValueError(
+            "method='information' covers mixtures of Gaussian linear experts (flexmix's "
+            f"FLXMRglm()); this model has {what}. Refit with LinearRegression experts, or {use}."
+        )
+    for k, expert in enumerate(estimator.experts_):
+        if type(expert) is not LinearRegression or expert.positive:
+            kind = type(expert).__name__
+            if isinstance(expert, Pipeline):
+                kind = f"a Pipeline ending in {type(expert[-1]).__name__}"
+            raise ValueError(
+                "method='information' covers LinearRegression experts, the unpenalised "
+                f"least squares whose likelihood flexmix's refit differentiates; expert {k} "
+                f"is {kind}{' (positive=True)' if kind == 'LinearRegression' else ''}. Refit "
+                "with experts=LinearRegression(tol=0.0) (default ScaledRidge experts are "
+                f"penalised fits with cross-fitted noise), or {use}."
+            )
+    if estimator._cross_fits(estimator.experts_[0]):
+        raise ValueError(
+            "method='information' needs the maximum-likelihood noise variances; this model "
+            "was fitted with noise_variance='cross_fitted'. Refit with "
+            f"noise_variance='in_sample' (or 'auto'), or {use}."
+        )
+    if not isinstance(estimator.gate_, (SoftmaxGate, ConstantGate)):
+        raise ValueError(
+            "method='information' covers the SoftmaxGate and the gate without inputs; this "
+            f"model's gate is {type(estimator.gate_.classifier).__name__}. Refit with the "
+            f"default gate, or {use}."
+        )
+    if isinstance(estimator.gate_, SoftmaxGate) and not estimator.gate_.fit_intercept:
+        raise ValueError(
+            "method='information' needs a SoftmaxGate with intercepts (its scores on the "
+            "standardised columns have no free intercept otherwise, which flexmix's "
+            f"parameterisation cannot express); refit with fit_intercept=True, or {use}."
+        )
+
+
+def _gate_design(estimator, X):
+    """The gate's standardised inputs, after a column of ones (its intercepts)."""
+    gate = estimator.gate_
+    if isinstance(gate, ConstantGate):
+        return np.ones((X.shape[0], 1))
+    Z = estimator._gate_input(X)
+    Z = np.asarray(Z.toarray() if sp.issparse(Z) else Z, dtype=np.float64)
+    return np.column_stack([np.ones(X.shape[0]), Z])
+
+
+def _user_scale_jacobian(estimator):
+    """The matrix that maps one expert's gate parameters on the standardised
+    columns (intercept first) to the user's scale."""
+    gate = estimator.gate_
+    if isinstance(gate, ConstantGate):
+        return np.ones((1, 1))
+    scaler = estimator.gate_scaler_
+    scale = scaler.scale_
+    d = scale.shape[0]
+    mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(d)
+    jacobian = np.zeros((d + 1, d + 1))
+    jacobian[0, 0] = 1.0
+    jacobian[0, 1:] = -mean / scale
+    jacobian[1:, 1:] = np.diag(1.0 / scale)
+    return jacobian
+
+
+def observed_information(estimator, X, y, sample_weight=None):
+    """The observed information of the whole log-likelihood at the fitted parameters.
+
+    The parameters are, in this order: for each expert its intercept (when it
+    fits one), its coefficients and ``log(sigma)``; then for each expert
+    ``k >= 1`` the gate's intercept and coefficients of the log-odds of ``k``
+    against expert 0 on the gate's *standardised* columns. By Louis' identity,
+    with ``h`` the responsibilities and ``a_ik = log g_k(x_i) + log p_k(y_i | x_i)``,
+    the Hessian of row i's log-likelihood is
+    ``sum_k h_ik (d2 a_ik + da_ik da_ik^T) - (sum_k h_ik da_ik)(sum_k h_ik da_ik)^T``.
+    The gate's penalty ``||W||^2 / (2 C)`` (on the standardised columns, over all
+    experts, which the fitted gate satisfies with its coefficients centred) adds
+    ``(I - 1 1^T / K) / C`` per column.
+
+    Returns
+    -------
+    information : ndarray of shape (n_parameters, n_parameters)
+    estimate : ndarray of shape (n_parameters,)
+        The fitted parameters in the same order and scale.
+    n_expert_parameters : int
+        How many of them are the experts'.
+    """
+    Xv = estimator._validated_X(X)
+    y = estimator._validate_targets(y, Xv.shape[0])
+    weights = check_sample_weight(sample_weight, Xv)
+    Xe = estimator._expert_input(Xv)
+    Xe = np.asarray(Xe.toarray() if sp.issparse(Xe) else Xe, dtype=np.float64)
+    experts = estimator.experts_
+    n_experts = len(experts)
+    designs, coefs = [], []
+    for expert in experts:
+        if expert.fit_intercept:
+            designs.append(np.column_stack([np.ones(Xe.shape[0]), Xe]))
+            coefs.append(np.concatenate([[float(expert.intercept_)], np.ravel(expert.coef_)]))
+        else:
+            designs.append(np.asarray(Xe, dtype=np.float64))
+            coefs.append(np.ravel(expert.coef_).astype(np.float64))
+    variance = np.asarray(estimator.noise_variance_, dtype=np.float64)
+    sizes = [c.shape[0] + 1 for c in coefs]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    n_expert_params = int(offsets[-1])
+    Z = _gate_design(estimator, Xv)
+    q = Z.shape[1]
+    gate_offset = n_expert_params
+    n_params = n_expert_params + (n_experts - 1) * q
+
+    residuals = np.column_stack([y - D @ c for D, c in zip(designs, coefs)])
+    log_lik = -0.5 * (_LOG_2PI + np.log(variance)) - residuals**2 / (2.0 * variance)
+    log_gate = np.ascontiguousarray(estimator._gate_log_proba(Xv))
+    resp = np.empty_like(log_lik)
+    e_step(log_gate, np.ascontiguousarray(log_lik), weights, resp, np.empty(Xv.shape[0]))
+    gate = np.exp(log_gate)
+
+    hessian = np.zeros((n_params, n_params))
+    for start in range(0, Xv.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        w, h, r, p, Zb = weights[rows], resp[rows], residuals[rows], gate[rows], Z[rows]
+        m = w.shape[0]
+        scores = np.zeros((m, n_experts, n_params))
+        for k in range(n_experts):
+            o = offsets[k]
+            scores[:, k, o:o + sizes[k] - 1] = (r[:, k] / variance[k])[:, None] * designs[k][rows]
+            scores[:, k, o + sizes[k] - 1] = r[:, k] ** 2 / variance[k] - 1.0
+            for j in range(1, n_experts):
+                g = gate_offset + (j - 1) * q
+                scores[:, k, g:g + q] = (float(k == j) - p[:, j])[:, None] * Zb
+        # sum_k h da da^T - (sum_k h da)(sum_k h da)^T, row-weighted.
+        scaled = scores * np.sqrt(w[:, None, None] * h[:, :, None])
+        flat = scaled.reshape(m * n_experts, n_params)
+        hessian += flat.T @ flat
+        mean_score = np.einsum("ik,ikp->ip", h, scores) * np.sqrt(w)[:, None]
+        hessian -= mean_score.T @ mean_score
+        # sum_k h d2 a: the experts' blocks.
+        for k in range(n_experts):
+            o, size = offsets[k], sizes[k]
+            wh = w * h[:, k]
+            D = designs[k][rows]
+            beta, log_sigma = slice(o, o + size - 1), o + size - 1
+            hessian[beta, beta] -= (D * (wh / variance[k])[:, None]).T @ D
+            cross = 2.0 * (D.T @ (wh * r[:, k])) / variance[k]
+            hessian[beta, log_sigma] -= cross
+            hessian[log_sigma, beta] -= cross
+            hessian[log_sigma, log_sigma] -= 2.0 * float(wh @ r[:, k] ** 2) / variance[k]
+        # The gate's block, the same for every k (the responsibilities sum to one).
+        for j in range(1, n_experts):
+            gj = slice(gate_offset + (j - 1) * q, gate_offset + j * q)
+            for ell in range(1, n_experts):
+                gl = slice(gate_offset + (ell - 1) * q, gate_offset + ell * q)
+                c = w * (p[:, j] * (float(j == ell) - p[:, ell]))
+                hessian[gj, gl] -= (Zb * c[:, None]).T @ Zb
+
+    information = -hessian
+    gate_ = estimator.gate_
+    if isinstance(gate_, SoftmaxGate):
+        pairs = (np.eye(n_experts - 1) - 1.0 / n_experts) / gate_.C
+        # Column 0 holds the intercepts, which are not penalised.
+        for column in range(1, q):
+            idx = gate_offset + np.arange(n_experts - 1) * q + column
+            information[np.ix_(idx, idx)] += pairs
+    # The estimate on the same (standardised) scale.
+    if isinstance(gate_, ConstantGate):
+        with np.errstate(divide="ignore"):
+            rows_std = np.log(gate_.proportions_)[:, None]
+    else:
+        rows_std = np.column_stack([gate_.intercept_, gate_.coef_])
+    estimate = np.concatenate(
+        [np.concatenate([c, [0.5 * np.log(v)]]) for c, v in zip(coefs, variance)]
+        + [(rows_std[j] - rows_std[0]) for j in range(1, n_experts)]
+    )
+    return information, estimate, n_expert_params
+
+
+def _covariance(information):
+    """The inverse of a symmetric positive-definite information matrix (Jacobi-scaled).
+
+    Raises
+    ------
+    ValueError
+        When it is not positive definite: the fit is not at a maximum of the
+        likelihood, or a parameter is not identified.
+    """
+    information = 0.5 * (information + information.T)
+    diagonal = np.diag(information)
+    if not np.all(np.isfinite(information)) or np.any(diagonal <= 0):
+        raise ValueError(_NOT_POSITIVE_DEFINITE)
+    root = np.sqrt(diagonal)
+    scaled = information / np.outer(root, root)
+    try:
+        factor = scipy.linalg.cho_factor(scaled, lower=True)
+    except np.linalg.LinAlgError:
+        raise ValueError(_NOT_POSITIVE_DEFINITE) from None
+    inverse = scipy.linalg.cho_solve(factor, np.eye(scaled.shape[0]))
+    return inverse / np.outer(root, root)
+
+
+def information_table(estimator, X, y, sample_weight=None):
+    """Estimates and standard errors from the inverse observed information."""
+    _check_information(estimator)
+    information, estimate, n_expert = observed_information(estimator, X, y, sample_weight)
+    covariance = _covariance(information)
+    # The gate's parameters from the standardised columns to the user's scale.
+    jacobian = np.eye(estimate.shape[0])
+    block = _user_scale_jacobian(estimator)
+    q = block.shape[0]
+    for j in range(estimator.n_experts_ - 1):
+        s = slice(n_expert + j * q, n_expert + (j + 1) * q)
+        jacobian[s, s] = block
+    estimate = jacobian @ estimate
+    covariance = jacobian @ covariance @ jacobian.T
+    experts, gate = parameter_table(estimator)
+    for values, expert in zip(experts, estimator.experts_):
+        if not expert.fit_intercept:
+            # Fixed at 0, not a parameter.
+            del values["intercept"]
+    index, _ = flatten(experts, gate)
+    frame = _frame(index, estimate, np.sqrt(np.diag(covariance)))
+    frame.attrs.update(method="information", covariance=covariance)
+    return frame
+
+
+# ------------------------------------------------------------------ bootstrap
+def _refit(estimator, X, y, weights, seed):
+    """The mixture refitted from its fitted solution with new row weights (None if it
+    lost experts)."""
+    model = copy.deepcopy(estimator)
+    model.set_params(warm_start=True, random_state=seed, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(X, y, sample_weight=weights)
+    if model.n_experts_ != estimator.n_experts_:
+        return None
+    return model
+
+
+def match_experts(reference_resp, model, X, y, weights):
+    """The order of ``model``'s experts that best matches the reference's.
+
+    ``order[k]`` is the expert of ``model`` that plays expert k of the
+    reference: the assignment (Hungarian algorithm) that maximises the
+    weighted agreement of the two models' responsibilities on the same rows.
+    """
+    resp = model._posterior(X, y)[0]
+    agreement = (reference_resp * weights[:, None]).T @ resp
+    rows, columns = linear_sum_assignment(-agreement)
+    order = np.empty_like(columns)
+    order[rows] = columns
+    return order
+
+
+def _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp):
+    model = _refit(estimator, X, y, weights * counts, seed)
+    if model is None:
+        return None
+    order = match_experts(reference_resp, model, X, y, weights)
+    experts, gate = parameter_table(model)
+    return flatten(experts, gate, order)[1]
+
+
+def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
+                    confidence=0.95, n_jobs=None, random_state=None):
+    """Estimates, bootstrap standard errors and percentile intervals."""
+    if not (isinstance(n_bootstrap, Integral) and not isinstance(n_bootstrap, bool)
+            and n_bootstrap >= 2):
+        raise ValueError(
+            f"n_bootstrap must be an integer >= 2 (the spread of one refit is not defined), "
+            f"got {n_bootstrap!r}; 200 or more gives standard errors to about 5%."
+        )
+    if not (isinstance(confidence, Real) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}.")
+    Xv = estimator._validated_X(X)
+    weights = check_sample_weight(sample_weight, Xv)
+    experts, gate = parameter_table(estimator)
+    index, estimate = flatten(experts, gate)
+    reference_resp = estimator._posterior(X, y)[0]
+    rng = check_random_state(random_state)
+    n = Xv.shape[0]
+    # Rows drawn uniformly; each keeps its own weight, times how often it was drawn.
+    probabilities = np.full(n, 1.0 / n)
+    draws = [(rng.multinomial(n, probabilities).astype(np.float64),
+              rng.randint(np.iinfo(np.int32).max)) for _ in range(n_bootstrap)]
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_bootstrap_one)(estimator, X, y, weights, counts, seed, reference_resp)
+        for counts, seed in draws
+    ) if effective_n_jobs(n_jobs) > 1 else [
+        _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp)
+        for counts, seed in draws
+    ]
+    kept = [r for r in results if r is not None and r.shape == estimate.shape]
+    if len(kept) < 2:
+        raise ValueError(
+            f"Only {len(kept)} of {n_bootstrap} bootstrap refits kept all "
+            f"{estimator.n_experts_} experts (and the shape of their parameters); the "
+            "standard errors are not defined. Use fewer experts, or a smaller "
+            "min_expert_weight."
+        )
+    replicates = np.vstack(kept)
+    std_error = replicates.std(axis=0, ddof=1)
+    frame = _frame(index, estimate, std_error)
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    frame["ci_lower"] = np.percentile(replicates, tail, axis=0)
+    frame["ci_upper"] = np.percentile(replicates, 100.0 - tail, axis=0)
+    frame.attrs.update(method="bootstrap", n_bootstrap=n_bootstrap,
+                       n_failed=n_bootstrap - len(kept), confidence=confidence,
+                       replicates=replicates)
+    return frame
