@@ -311,6 +311,17 @@ def has_own_density(expert):
         return False
 
 
+def accepts_return_std(estimator):
+    """True when the estimator's ``predict`` takes ``return_std`` (a predictive std)."""
+    method = getattr(estimator, "predict", None)
+    if method is None:
+        return False
+    try:
+        return "return_std" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 column_scale=None, grams=True, inits=None):
     """Fit every expert in place on its column of ``weights``, in parallel.

@@ -366,9 +366,12 @@ def test_compare_refuses_bad_parameters(regression_data, kwargs, error, match):
 
 def test_compare_refuses_bad_data(regression_data):
     X, y = regression_data
-    frame = pd.DataFrame({"x": X[:, 0], "city": ["a", "b", "c"] * 50})
     estimators = {"linear": LinearRegression()}
-    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        compare(np.where(np.arange(150)[:, None] == 3, np.inf, X), y, estimators)
+    frame = pd.DataFrame({"x": X[:, 0], "city": ["a", "b", "c"] * 50})
+    frame.loc[7, "x"] = -np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity in a numeric column"):
         compare(frame, y, estimators)
     with pytest.raises(ValueError, match="X has 150, y has 149"):
         compare(X, y[:-1], estimators)
