@@ -23,7 +23,13 @@ from sklearn.pipeline import Pipeline
 from ._experts import accepts_return_std, has_own_density
 from ._validation import BaseSearchCV
 
-__all__ = ["DENSITY_LABELS", "GaussianDensity", "density_source", "final_step"]
+__all__ = [
+    "DENSITY_LABELS",
+    "DENSITY_NOTES",
+    "GaussianDensity",
+    "density_source",
+    "final_step",
+]
 
 _INNER_SPLITS = 3
 
@@ -33,6 +39,21 @@ DENSITY_LABELS = {
     "predictive std": "predictive std",
     "cv": "Gaussian, out-of-fold residuals",
     "train": "Gaussian, in-sample residuals",
+}
+
+#: The same, in a sentence, by label.
+DENSITY_NOTES = {
+    "model": "the model's own density (score_samples)",
+    "predictive std": "a Gaussian around the predictions with the model's own predictive "
+                      "standard deviation (predict with return_std=True)",
+    "Gaussian, out-of-fold residuals": "no density of its own, so a Gaussian around the "
+                                       "predictions whose variance is the mean squared "
+                                       "out-of-fold residual on the training fold (3 inner "
+                                       "folds)",
+    "Gaussian, in-sample residuals": "no density of its own, so a Gaussian around the "
+                                     "predictions whose variance is the mean squared "
+                                     "residual on the training rows (overconfident for trees "
+                                     "and forests)",
 }
 
 

@@ -149,15 +149,15 @@ def describe(preprocessing, imputed, native):
     if preprocessing.categorical:
         columns = ", ".join(f"{name!r} ({count} values)"
                             for name, count in preprocessing.categorical.items())
-        lines.append(f"one-hot encoded for every model (fitted on each training fold): "
-                     f"{columns}")
+        lines.append(f"one-hot encoded for every model: {columns}")
     if preprocessing.missing:
-        columns = ", ".join(f"{name!r} ({count})" for name, count
+        columns = ", ".join(f"{name!r} ({count} rows)" for name, count
                             in preprocessing.missing.items())
-        lines.append(f"missing values in {columns}")
+        parts = []
         if imputed:
-            lines.append("  replaced by the training fold's column median for "
+            parts.append("replaced by the training fold's column median for "
                          + ", ".join(imputed))
         if native:
-            lines.append("  left to " + ", ".join(native) + ", which handle them")
+            parts.append("left to " + ", ".join(native) + ", which handle them")
+        lines.append(f"missing values in {columns}: {'; '.join(parts)}")
     return lines
