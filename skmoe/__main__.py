@@ -32,7 +32,7 @@ from . import __version__
 from ._density import DENSITY_NOTES
 from ._tidy import describe
 from .compare import (
-    MAX_CLASSES_AUTO,
+    _MAX_CLASSES_AUTO,
     SCORES,
     _plain,
     check_target,
@@ -519,9 +519,9 @@ def build_parser():
                      default="auto",
                      help="default auto, from the target's type and number of distinct "
                           "values: strings, booleans and categories are class labels; "
-                          f"integers (or whole-number floats) with at most {MAX_CLASSES_AUTO} "
+                          f"integers (or whole-number floats) with at most {_MAX_CLASSES_AUTO} "
                           "distinct values are class labels; any other numbers, such as a "
-                          f"count with {MAX_CLASSES_AUTO + 2} values, are a regression target")
+                          f"count with {_MAX_CLASSES_AUTO + 2} values, are a regression target")
     sub.add_argument("--cv", type=_positive_int(2), default=5, metavar="K",
                      help="number of folds (default 5)")
     sub.add_argument("--estimators", nargs="+", metavar="NAME",

@@ -70,7 +70,7 @@ _DEFAULT_SCORING = {
 
 # An integer target with at most this many distinct values is taken for class
 # labels (the ten digits are classes; a count with a dozen values is a number).
-MAX_CLASSES_AUTO = 10
+_MAX_CLASSES_AUTO = 10
 
 
 def _resolve_task(task, y):
@@ -82,7 +82,7 @@ def _resolve_task(task, y):
         return "classification"
     if kind == "f" and not np.all(np.mod(y, 1) == 0):
         return "regression"
-    return "classification" if np.unique(y).shape[0] <= MAX_CLASSES_AUTO else "regression"
+    return "classification" if np.unique(y).shape[0] <= _MAX_CLASSES_AUTO else "regression"
 
 
 def _plain(value):

@@ -306,3 +306,13 @@ def test_out_is_checked_before_anything_is_fitted(tmp_path, capsys):
     assert captured.err == (f"python -m skmoe compare: error: --out {below}: {taken} is a "
                             "file, so the directory cannot be created.\n")
     assert not below.exists()
+
+
+def test_help_states_the_rule_that_decides_the_task(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("strings, booleans and categories are class labels; integers (or whole-number "
+            "floats) with at most 10 distinct values are class labels; any other numbers, "
+            "such as a count with 12 values, are a regression target") in text
+    assert "--sep CHAR" in text
