@@ -258,11 +258,8 @@ def _preprocessing_lines(results):
     done = results.attrs.get("preprocessing")
     if not done:
         return []
-    from ._tidy import Preprocessing
-
-    imputed = done["imputed"]
-    native = [name for name in results.index if name not in imputed]
-    return describe(Preprocessing(done["one_hot"], done["missing"]), imputed, native)
+    native = [name for name in results.index if name not in done["imputed"]]
+    return describe(done["one_hot"], done["missing"], done["imputed"], native)
 
 
 def _density_lines(results):

@@ -34,7 +34,7 @@ from ._classifier import MixtureOfExpertsClassifier
 from ._regressor import MixtureOfExpertsRegressor
 from ._validation import BaseSearchCV, Interval, StrOptions, validate_params
 
-__all__ = ["FAMILIES", "default_baselines", "estimator_family"]
+__all__ = ["FAMILIES", "default_baselines", "estimator_family", "final_step"]
 
 #: The estimator families, in the order the verdicts name them when tied.
 FAMILIES = ("mixture of experts", "boosting", "bagging", "stacking", "single model")
@@ -184,7 +184,7 @@ def default_baselines(task, *, n_experts=3, random_state=0):
     }
 
 
-def _final_step(estimator):
+def final_step(estimator):
     """The estimator at the end of (nested) Pipelines and hyper-parameter searches."""
     while True:
         if isinstance(estimator, Pipeline):
@@ -242,7 +242,7 @@ def estimator_family(estimator):
     >>> estimator_family(RandomForestRegressor())
     'bagging'
     """
-    final = _final_step(estimator)
+    final = final_step(estimator)
     for family, types in _FAMILY_TYPES:
         if isinstance(final, types):
             return family

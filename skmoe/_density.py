@@ -18,17 +18,15 @@ time to score the test fold.
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import KFold, cross_val_predict
-from sklearn.pipeline import Pipeline
 
+from ._baselines import final_step
 from ._experts import accepts_return_std, has_own_density
-from ._validation import BaseSearchCV
 
 __all__ = [
     "DENSITY_LABELS",
     "DENSITY_NOTES",
     "GaussianDensity",
     "density_source",
-    "final_step",
 ]
 
 _INNER_SPLITS = 3
@@ -55,17 +53,6 @@ DENSITY_NOTES = {
                                      "residual on the training rows (overconfident for trees "
                                      "and forests)",
 }
-
-
-def final_step(estimator):
-    """The estimator at the end of (nested) Pipelines and hyper-parameter searches."""
-    while True:
-        if isinstance(estimator, Pipeline):
-            estimator = estimator.steps[-1][1]
-        elif isinstance(estimator, BaseSearchCV):
-            estimator = getattr(estimator, "best_estimator_", estimator.estimator)
-        else:
-            return estimator
 
 
 def density_source(estimator, residual_variance):

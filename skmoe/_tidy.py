@@ -26,7 +26,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_array
 
-__all__ = ["Preprocessing", "check_features", "preprocessed", "takes_nan"]
+__all__ = ["Preprocessing", "check_features", "describe", "preprocessed", "takes_nan"]
 
 
 class Preprocessing(NamedTuple):
@@ -129,13 +129,15 @@ def preprocessed(estimator, preprocessing):
     return make_pipeline(*steps, estimator) if steps else estimator
 
 
-def describe(preprocessing, imputed, native):
+def describe(one_hot, missing, imputed, native):
     """Lines saying what was done to the features, for the terminal and the report.
 
     Parameters
     ----------
-    preprocessing : Preprocessing
-        From :func:`check_features`.
+    one_hot : dict of str to int
+        The encoded columns and their numbers of values.
+    missing : dict of str to int
+        The numeric columns with missing values and their counts.
     imputed, native : list of str
         Names of the models given the imputer, and of those that take
         missing values themselves.
@@ -146,13 +148,11 @@ def describe(preprocessing, imputed, native):
         Empty when the features went to the models as they were.
     """
     lines = []
-    if preprocessing.categorical:
-        columns = ", ".join(f"{name!r} ({count} values)"
-                            for name, count in preprocessing.categorical.items())
+    if one_hot:
+        columns = ", ".join(f"{name!r} ({count} values)" for name, count in one_hot.items())
         lines.append(f"one-hot encoded for every model: {columns}")
-    if preprocessing.missing:
-        columns = ", ".join(f"{name!r} ({count} rows)" for name, count
-                            in preprocessing.missing.items())
+    if missing:
+        columns = ", ".join(f"{name!r} ({count} rows)" for name, count in missing.items())
         parts = []
         if imputed:
             parts.append("replaced by the training fold's column median for "

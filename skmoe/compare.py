@@ -44,9 +44,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._baselines import FAMILIES, default_baselines, estimator_family
+from ._baselines import FAMILIES, default_baselines, estimator_family, final_step
 from ._cv import cross_validate_each
-from ._density import DENSITY_LABELS, GaussianDensity, density_source, final_step
+from ._density import DENSITY_LABELS, GaussianDensity, density_source
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
 from ._validation import HasMethods, Interval, StrOptions, validate_params
@@ -311,7 +311,10 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
     n_jobs : int, default=None
         Number of joblib workers over the folds of each estimator. None means
         1 unless in a :obj:`joblib.parallel_backend` context; -1 means all
-        processors.
+        processors. With worker processes, the warnings raised in them are
+        shown by the workers instead of being recorded in
+        ``results.attrs["warnings"]``, and each worker limits its BLAS threads
+        to its share of the cores (joblib's default) rather than to one.
     random_state : int, RandomState instance or None, default=0
         Seeds the folds (when ``cv`` is an int), the default estimators and
         the inner split behind ``residual_variance="cv"``.
