@@ -656,3 +656,21 @@ def test_progress_lines_when_stderr_is_not_a_terminal(regression_data, capsys):
     assert lines[1].startswith("compare: [1/2] linear: 2 folds, ")
     assert lines[2].startswith("compare: [2/2] tree: 2 folds, ")
     assert len(lines) == 3
+
+
+def test_progress_bar_on_a_terminal(regression_data, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    compare(*regression_data, {"linear": LinearRegression()}, cv=2, scoring="r2",
+            progress=True)
+    text = terminal.getvalue()
+    assert "1 estimators x 2 folds:   0%|" in text
+    assert "0/2 [" in text  # a bar over the fits
+    assert "compare: [1/1]" not in text  # no log lines on a terminal

@@ -316,3 +316,14 @@ def test_help_states_the_rule_that_decides_the_task(capsys):
             "floats) with at most 10 distinct values are class labels; any other numbers, "
             "such as a count with 12 values, are a regression target") in text
     assert "--sep CHAR" in text
+
+
+def test_a_tab_separated_file_with_sep_backslash_t(tmp_path, capsys):
+    path = tmp_path / "tabs.tsv"
+    _untidy_csv(path, sep="\t")
+    status = main(["compare", "--csv", str(path), "--sep", "\\t", "--target", "visits",
+                   "--cv", "2", "--estimators", "linear", "--quiet"])
+    assert status == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["estimator", "family", "R²"]
+    assert lines[1].split()[:3] == ["linear", "single", "model"]
