@@ -158,6 +158,7 @@ def describe(one_hot, missing, imputed, native):
             parts.append("replaced by the training fold's column median for "
                          + ", ".join(imputed))
         if native:
-            parts.append("left to " + ", ".join(native) + ", which handle them")
+            verb = "handles" if len(native) == 1 else "handle"
+            parts.append(f"left to {', '.join(native)}, which {verb} them")
         lines.append(f"missing values in {columns}: {'; '.join(parts)}")
     return lines

@@ -272,7 +272,7 @@ def test_compare_on_an_untidy_csv(runs):
     assert "  one-hot encoded for every model: 'city' (4 values)" in out
     assert (f"  missing values in 'z' ({n_missing} rows): replaced by the training fold's "
             "column median "
-            "for linear, moe_linear; left to hist_gradient_boosting, which handle them") in out
+            "for linear, moe_linear; left to hist_gradient_boosting, which handles them") in out
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["estimator", "family", "R²"]
     assert {line.split()[0] for line in table[1:]} == {
