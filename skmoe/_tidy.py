@@ -37,10 +37,6 @@ class Preprocessing(NamedTuple):
     #: Numeric columns with missing values: name -> number of missing values.
     missing: dict
 
-    def needed(self):
-        """Whether any model needs a step in front of it."""
-        return bool(self.categorical or self.missing)
-
 
 def _is_numeric(dtype):
     return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
