@@ -327,8 +327,8 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         For regressors without a density of their own, the variance of the
         Gaussian that gives their held-out log-likelihood: the mean squared
         out-of-fold residual of an inner 3-fold split of the training fold
-        (``"cv"``, three extra fits per fold, counted in the predict time, not
-        in the fit time), or
+        (``"cv"``, three extra fits per fold, counted in neither the fit nor
+        the predict time), or
         the in-sample mean squared residual of the fitted model (``"train"``,
         overconfident for forests and deep trees).
     progress : bool, default=False
@@ -344,7 +344,8 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         ``<score>_std`` (sample standard deviation over the folds) for each
         score; ``fit_time`` and ``predict_time``, mean seconds per fold
         (``cross_validate``'s fit and score times: the latter predicts the
-        test fold and computes every score); for
+        test fold and computes every score, without the inner fits behind
+        ``residual_variance="cv"``); for
         regression with the log-likelihood, ``density``, where that score
         comes from (``"model"``, ``"predictive std"`` or a Gaussian around the
         predictions). ``results.attrs`` holds ``task``, ``primary``,
