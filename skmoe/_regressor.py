@@ -1,6 +1,5 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,7 +10,13 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 from ._base import BaseMixtureOfExperts
 from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
 from ._docstrings import fill_doc
-from ._experts import cross_fitted_predictions, expert_templates, has_own_density, interpolates
+from ._experts import (
+    accepts_return_std,
+    cross_fitted_predictions,
+    expert_templates,
+    has_own_density,
+    interpolates,
+)
 from ._families import FAMILIES, check_quantile_levels, resolve_family
 from ._kernels import GAUSSIAN, LAPLACE, mixture_quantiles, standard_quantiles
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
@@ -491,13 +496,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         for k, rows, slots in self._dispatch(chosen):
             expert = self.experts_[k]
             X_rows = X if isinstance(rows, slice) else X[rows]
-            if return_std and has_own_density(expert) and _accepts_return_std(expert):
+            if return_std and has_own_density(expert) and accepts_return_std(expert):
                 mean_k, std_k = expert.predict(X_rows, return_std=True)
                 variance[rows, slots] = std_k**2
             else:
                 mean_k = expert.predict(X_rows)
             mean_k = _finite_predictions(mean_k, k, expert)
-            if return_std and not (has_own_density(expert) and _accepts_return_std(expert)):
+            if return_std and not (has_own_density(expert) and accepts_return_std(expert)):
                 params_k = {name: value[k] for name, value in params.items()}
                 variance[rows, slots] = family.variance(mean_k, params_k)
             predictions[rows, slots] = mean_k
@@ -867,10 +872,3 @@ def _replace_own_densities(experts, X, y, log_lik):
     for k, expert in enumerate(experts):
         if has_own_density(expert):
             log_lik[:, k] = expert.score_samples(X, y)
-
-
-def _accepts_return_std(expert):
-    try:
-        return "return_std" in inspect.signature(expert.predict).parameters
-    except (TypeError, ValueError):
-        return False
