@@ -34,10 +34,11 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "myst_nb",
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "notebooks/.ipynb_checkpoints"]
 templates_path = []
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
@@ -53,6 +54,14 @@ numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
+
+# -- notebooks (myst-nb) -----------------------------------------------------
+
+# docs/notebooks is a link to the repository's notebooks/ folder. The pages show
+# the outputs the notebooks were saved with: the test suite executes them (nbmake),
+# the documentation build does not.
+nb_execution_mode = "off"
+nb_merge_streams = True
 
 # -- intersphinx (opt-in, needs the network) ----------------------------------
 
