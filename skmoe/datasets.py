@@ -7,6 +7,12 @@ from sklearn.utils import Bunch, check_random_state
 
 from ._validation import Interval, validate_params
 
+__all__ = [
+    "make_gated_classification",
+    "make_hierarchical_regression",
+    "make_switching_regression",
+]
+
 
 @validate_params(
     {
