@@ -1,8 +1,10 @@
 """Sphinx configuration of the skmoe documentation.
 
-Build with::
+Build with ``make docs`` at the top of the repository, or::
 
-    python -m sphinx -b html docs docs/_build/html
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+Warnings are errors: the documentation is checked as the code is.
 
 Links to the documentation of Python, NumPy, SciPy, joblib and scikit-learn
 (intersphinx) need network access; they are switched on by setting the
