@@ -582,7 +582,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return self._mixture_cdf(y, weights, means, X_expert, np.arange(y.shape[0]))
 
     def predict_quantiles(self, X, quantiles=(0.05, 0.5, 0.95)):
-        """Quantiles of the predictive distribution ``p(y | x)`` of each row.
+        """Compute quantiles of the predictive distribution ``p(y | x)`` of each row.
 
         Each level is solved for all rows at once on the mixture's distribution
         function, from the bracket that the experts' own quantiles give (the
@@ -725,7 +725,7 @@ default=(0.05, 0.5, 0.95)
         return self.predict_quantiles(X, ((1 - coverage) / 2, (1 + coverage) / 2))
 
     def sample_y(self, X, n_samples=1, random_state=None):
-        """Draws from the predictive distribution ``p(y | x)`` of each row.
+        """Draw samples from the predictive distribution ``p(y | x)`` of each row.
 
         Each draw picks an expert from the row's gate probabilities, then a
         value from that expert's distribution around its prediction.
@@ -773,7 +773,7 @@ default=(0.05, 0.5, 0.95)
         return np.asarray(samples, dtype=np.float64)
 
     def crps_samples(self, X, y):
-        """Continuous ranked probability score of each row's predictive distribution.
+        """Score each row's predictive distribution by the continuous ranked probability score.
 
         ``CRPS(F, y) = integral (F(z | x) - 1{z >= y})^2 dz``: the squared
         distance between the predictive distribution function and the step
