@@ -949,6 +949,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
         # iterations) until the log-likelihood stalls; then one step solves the gate's
         # problem, and the fit has converged only if the log-likelihood still does not move.
+        # LogisticRegression experts fitted by Newton's method follow the same budget.
         gate_em_step = True
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
@@ -965,9 +966,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
                                       out=run.workspace.array("weights", targets.shape))
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
+                unsolved = []
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
-                                          run.expert_inits)
+                                          run.expert_inits, em_step=gate_em_step,
+                                          unsolved=unsolved)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
@@ -1001,7 +1004,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             if abs(change) < self.tol:
                 # A fixed point of EM: the gate solved, and experts fitted by EM
                 # themselves (mixtures) converged in this M-step.
-                if run.gate._solved and experts_converged(run.experts):
+                if run.gate._solved and experts_converged(run.experts) and not unsolved:
                     run.converged = True
                     break
                 gate_em_step = False

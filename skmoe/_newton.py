@@ -25,7 +25,7 @@ _MIN_STEP = 2.0**-30
 _EIGENVALUE_FLOOR = 1e-12
 
 
-def newton_solve(objective, hessian, start, max_iter, tol, null_space):
+def newton_solve(objective, hessian, start, max_iter, tol, null_space, stop_on_stall=False):
     """Minimise ``objective`` by damped Newton steps from ``start``.
 
     Each step solves the Newton system orthogonally to the known null space
@@ -47,6 +47,10 @@ def newton_solve(objective, hessian, start, max_iter, tol, null_space):
     null_space : ndarray of shape (n_params, n_null)
         Orthonormal directions along which the objective is constant (its
         gradient and Hessian vanish there); may have no columns.
+    stop_on_stall : bool, default=False
+        Also stop, as solved, after a step that did not lower the loss: the
+        gradient has then reached the rounding floor of its sums, which can
+        lie above a tight ``tol``.
 
     Returns
     -------
@@ -56,7 +60,8 @@ def newton_solve(objective, hessian, start, max_iter, tol, null_space):
         Newton steps taken.
     solved : bool
         True when the gradient is within ``tol``, or when no step along the
-        Newton direction decreases the loss (the minimum, to rounding); False
+        Newton direction decreases the loss (the minimum, to rounding; with
+        ``stop_on_stall``, also when a step left it unchanged); False
         when ``max_iter`` ran out first.
     """
     params = np.array(start, dtype=np.float64)
@@ -78,7 +83,10 @@ def newton_solve(objective, hessian, start, max_iter, tol, null_space):
             step *= 0.5
             if step < _MIN_STEP:
                 return params, n_iter, True
+        stalled = not new_loss < loss
         params, loss, grad = candidate, new_loss, new_grad
+        if stop_on_stall and stalled:
+            return params, n_iter + 1, True
     return params, max_iter, bool(np.max(np.abs(grad)) <= tol)
 
 
