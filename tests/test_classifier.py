@@ -42,7 +42,9 @@ def small():
 def test_recovers_gated_classification(gated):
     X, y, params = gated
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
-    model = MixtureOfExpertsClassifier(n_experts=3, n_init=3, random_state=0)
+    # One start in a few reaches the true regimes' basin here (the others stop near
+    # -0.537 per sample, against -0.519); the first three starts are those of n_init=3.
+    model = MixtureOfExpertsClassifier(n_experts=3, n_init=5, random_state=0)
     model.fit(X_train, y_train)
     # Match fitted experts to true regimes by the gate's assignments.
     confusion = np.zeros((3, 3))
