@@ -29,7 +29,7 @@ from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import ThreadpoolController
 
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
-from ._logistic import LogisticData, fit_by_newton, fits_by_newton
+from ._logistic import fit_by_newton, fits_by_newton, logistic_data
 from ._ridge import column_scale as _ridge_column_scale
 from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
 
@@ -377,7 +377,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
               if k not in fitted and fits_by_newton(expert, X, y, route)]
     if newton:
-        data = LogisticData(X, y)
+        data = logistic_data(X, y)
         for k in newton:
             try:
                 fitted[k], solved = fit_by_newton(experts[k], data, weights[:, k], em_step)

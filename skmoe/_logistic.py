@@ -24,6 +24,8 @@ attributes ``fit`` leaves (``classes_``, ``coef_``, ``intercept_``,
 ``n_iter_``, ``n_features_in_``).
 """
 
+import threading
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,6 +33,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from ._gate import TransposedRows, _Objective
+from ._kernels import log_softmax
 from ._newton import newton_solve
 
 # Newton steps of an expert in an M-step while the log-likelihood still moves.
@@ -103,6 +106,79 @@ class LogisticData:
         indicators[codes, np.arange(y.shape[0])] = 1.0
         # Softmax classes: two for a binomial model.
         self.indicators = indicators
+
+
+_LAST_DATA = threading.local()
+
+
+def logistic_data(X, y):
+    """:class:`LogisticData` of ``X`` and ``y``, made once for the M-steps of a fit.
+
+    The EM loop hands the same arrays to every M-step; the last ones seen
+    by this thread are remembered (through weak references, so that they
+    are not kept alive) with their transposed copy.
+    """
+    last = getattr(_LAST_DATA, "value", None)
+    if last is not None and last[0]() is X and last[1]() is y:
+        return last[2]
+    data = LogisticData(X, y)
+    _LAST_DATA.value = (weakref.ref(X), weakref.ref(y), data)
+    return data
+
+
+def is_plain_logistic(expert):
+    """Whether ``expert`` is a fitted plain LogisticRegression (not a subclass)."""
+    return type(expert) is LogisticRegression and hasattr(expert, "coef_")
+
+
+def logistic_log_likelihood(expert, X, y, floor):
+    """``log max(p(y_i | x_i), floor)`` under a fitted LogisticRegression, for dense X.
+
+    What ``log(predict_proba(X))`` at the observed class gives (a class the
+    expert never saw has probability 0, so the floor), from the log-softmax
+    of the scores, without forming the probabilities.
+
+    Parameters
+    ----------
+    expert : LogisticRegression
+        Fitted, with integer ``classes_``.
+    X : ndarray of shape (n_samples, n_features)
+        Dense inputs.
+    y : ndarray of shape (n_samples,)
+        Integer labels, the global classes ``0 .. n_classes - 1``.
+    floor : float
+        Smallest probability used.
+
+    Returns
+    -------
+    log_lik : ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        When the expert's scores are not finite.
+    """
+    coef = np.asarray(expert.coef_, dtype=np.float64)
+    intercept = np.asarray(expert.intercept_, dtype=np.float64)
+    n_samples = X.shape[0]
+    if coef.shape[0] == 1:
+        # Binomial: the scores of the two classes are 0 and the decision function.
+        scores = np.zeros((n_samples, 2))
+        np.matmul(X, coef[0], out=scores[:, 1])
+        scores[:, 1] += intercept[0]
+    else:
+        scores = X @ coef.T
+        scores += intercept
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("LogisticRegression returned NaN or inf probabilities.")
+    log_softmax(scores, scores)
+    classes = np.asarray(expert.classes_, dtype=np.int64)
+    columns = np.full(int(max(classes.max(), y.max())) + 1, -1, dtype=np.int64)
+    columns[classes] = np.arange(classes.shape[0])
+    column = columns[y]
+    picked = scores[np.arange(n_samples), np.maximum(column, 0)]
+    picked[column < 0] = -np.inf
+    return np.maximum(picked, np.log(floor), out=picked)
 
 
 def fit_by_newton(expert, data, weight, em_step):

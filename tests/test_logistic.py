@@ -168,3 +168,26 @@ def test_unhandled_settings_fit_as_before(gated, monkeypatch):
         plain = MixtureOfExpertsClassifier(expert, **kwargs).fit(X, y)
     assert_array_equal(model.lower_bounds_, plain.lower_bounds_)
     assert_array_equal(model.predict_proba(X), plain.predict_proba(X))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_likelihood_equals_that_of_predict_proba(n_classes):
+    from skmoe._classifier import PROBA_FLOOR
+    from skmoe._logistic import logistic_log_likelihood
+
+    X, y, weight = _problem(n_classes, seed=2)
+    expert = LogisticRegression(C=100.0).fit(X, y, sample_weight=weight)
+    proba = expert.predict_proba(X)[np.arange(len(y)), y]
+    expected = np.log(np.maximum(proba, PROBA_FLOOR))
+    assert_allclose(logistic_log_likelihood(expert, X, y, PROBA_FLOOR), expected, rtol=1e-12,
+                    atol=1e-13)
+    if n_classes > 2:
+        # A class the expert never saw has probability 0: the floor.
+        seen = y != n_classes - 1
+        partial = LogisticRegression().fit(X[seen], y[seen])
+        log_lik = logistic_log_likelihood(partial, X, y, PROBA_FLOOR)
+        assert_allclose(log_lik[~seen], np.log(PROBA_FLOOR))
+        assert np.all(log_lik[seen] > np.log(PROBA_FLOOR))
+    expert.coef_[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        logistic_log_likelihood(expert, X, y, PROBA_FLOOR)
