@@ -1029,6 +1029,82 @@ def soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept
     return hess.reshape(n_classes * n_columns, n_classes * n_columns)
 
 
+@njit(**_JIT)
+def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_intercept, grad,
+                              hess):
+    """:func:`soft_cross_entropy` and :func:`soft_cross_entropy_hessian` in one pass.
+
+    A Newton step needs the loss, the gradient and the Hessian at the same
+    point: one pass over the rows reads each block once for all three. The
+    blocks' sums are kept and added in block order, so the result does not
+    depend on the threads.
+
+    Parameters
+    ----------
+    params, X_t, targets_t, sample_weight, fit_intercept, grad
+        As for :func:`soft_cross_entropy`.
+    hess : ndarray of shape (n_classes * (n_features + 1), n_classes * (n_features + 1))
+        Output, as for :func:`soft_cross_entropy_hessian`.
+
+    Returns
+    -------
+    loss : float
+        The unpenalised, unnormalised loss (twins: :func:`soft_cross_entropy`
+        and :func:`soft_cross_entropy_hessian_reference`).
+    """
+    n_features, n_samples = X_t.shape
+    n_classes = targets_t.shape[0]
+    n_columns = n_features + 1
+    rows = _GATE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
+        params, fit_intercept, n_blocks
+    )
+    n_pairs = n_classes * (n_classes + 1) // 2
+    sums = _zeros_4d(n_blocks, n_pairs, n_columns)
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            start, stop = b * rows, min(n_samples, (b + 1) * rows)
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
+                           sums[b])
+    else:
+        for b in prange(n_blocks):
+            start, stop = b * rows, min(n_samples, (b + 1) * rows)
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
+                           sums[b])
+    _fill_hessian(sums, n_classes, n_columns, hess)
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+@njit(**_SERIAL)
+def _zeros_4d(n_blocks, n_pairs, n_columns):
+    """Zeroed per-block Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""
+    return np.zeros((n_blocks, n_pairs, n_columns, n_columns))
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _fill_hessian(sums, n_classes, n_columns, hess):
+    """The symmetric Hessian from the blocks' upper-triangle sums, added in block order."""
+    n_blocks = sums.shape[0]
+    pair = 0
+    for k in range(n_classes):
+        for m in range(k, n_classes):
+            for a in range(n_columns):
+                for b in range(a, n_columns):
+                    value = 0.0
+                    for block in range(n_blocks):
+                        value += sums[block, pair, a, b]
+                    hess[k * n_columns + a, m * n_columns + b] = value
+                    hess[k * n_columns + b, m * n_columns + a] = value
+                    hess[m * n_columns + a, k * n_columns + b] = value
+                    hess[m * n_columns + b, k * n_columns + a] = value
+            pair += 1
+
+
 # ------------------------------------------------------- linear experts' Grams
 @njit(**_SERIAL)
 def weighted_design_block(X, y, weights, center, y_center, start, stop, design, products):

@@ -33,8 +33,13 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from ._gate import TransposedRows, _Objective
-from ._kernels import log_softmax
-from ._newton import newton_solve
+from ._kernels import (
+    log_softmax,
+    penalise_gate_hessian,
+    penalise_gate_loss,
+    soft_cross_entropy_newton,
+)
+from ._newton import newton_steps
 
 # Newton steps of an expert in an M-step while the log-likelihood still moves.
 EM_STEP_NEWTON_ITER = 1
@@ -229,12 +234,10 @@ def fit_by_newton(expert, data, weight, em_step):
     max_iter = int(expert.max_iter)
     budget = min(max_iter, EM_STEP_NEWTON_ITER) if em_step else max_iter
     tol = min(float(expert.tol), FULL_SOLVE_TOL)
-    objective = _Objective(data.rows, data.indicators.T, np.ascontiguousarray(weight),
-                           total_weight, alpha_softmax, fit_intercept)
-    params, n_iter, solved = newton_solve(objective, objective.hessian, start.ravel(), budget,
-                                          tol, _null_space(n_classes, n_columns, fit_intercept,
-                                                           alpha_softmax),
-                                          stop_on_stall=True)
+    objective = _ExpertObjective(data, weight, total_weight, alpha_softmax, fit_intercept)
+    params, n_iter, solved = newton_steps(
+        objective.evaluate, objective.loss_at, start.ravel(), budget, tol,
+        _null_space(n_classes, n_columns, fit_intercept, alpha_softmax))
     params = params.reshape(n_classes, n_columns)
     coef, intercept = params[:, :-1], params[:, -1]
     if fit_intercept:
@@ -256,6 +259,35 @@ def fit_by_newton(expert, data, weight, em_step):
         # fit on an array without column names leaves none.
         del expert.feature_names_in_
     return expert, bool(solved or budget == max_iter)
+
+
+class _ExpertObjective(_Objective):
+    """The expert's penalised objective divided by the total weight (the gate's
+    :class:`~skmoe._gate._Objective` on the labels' indicators), with the loss,
+    gradient and Hessian of a Newton step from one pass over the rows."""
+
+    def __init__(self, data, weight, total_weight, alpha, fit_intercept):
+        super().__init__(data.rows, data.indicators.T, np.ascontiguousarray(weight),
+                         total_weight, alpha, fit_intercept)
+
+    def evaluate(self, params):
+        """``(loss, grad, hess)`` at ``params``."""
+        sample_weight, total_weight, alpha, fit_intercept = self.args
+        n_classes = self.targets.shape[0]
+        n_columns = self.X.shape[0] + 1
+        matrix = params.reshape(n_classes, n_columns)
+        grad = np.empty_like(matrix)
+        size = n_classes * n_columns
+        hess = np.empty((size, size))
+        loss = soft_cross_entropy_newton(matrix, self.X, self.targets, sample_weight,
+                                         fit_intercept, grad, hess)
+        loss = penalise_gate_loss(matrix, loss, grad, alpha, fit_intercept, total_weight)
+        penalise_gate_hessian(hess, n_columns, alpha, total_weight)
+        return loss, grad.ravel(), hess
+
+    def loss_at(self, params):
+        """The loss at ``params``."""
+        return self(params)[0]
 
 
 def _start(expert, data, n_classes, binary):

@@ -191,3 +191,32 @@ def test_log_likelihood_equals_that_of_predict_proba(n_classes):
     expert.coef_[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
         logistic_log_likelihood(expert, X, y, PROBA_FLOOR)
+
+
+@pytest.mark.parametrize("n_samples", [1000, 90_000])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_fused_newton_kernel_equals_its_parts(n_samples, fit_intercept):
+    from skmoe._kernels import (
+        soft_cross_entropy,
+        soft_cross_entropy_hessian,
+        soft_cross_entropy_hessian_reference,
+        soft_cross_entropy_newton,
+    )
+
+    # 90,000 rows of 10 features and 3 classes take the parallel branch.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, 10))
+    targets = np.eye(3)[rng.randint(3, size=n_samples)]
+    weight = rng.uniform(0, 2, size=n_samples)
+    params = rng.normal(size=(3, 11))
+    X_t, targets_t = np.ascontiguousarray(X.T), np.ascontiguousarray(targets.T)
+    grad, hess = np.empty((3, 11)), np.empty((33, 33))
+    loss = soft_cross_entropy_newton(params, X_t, targets_t, weight, fit_intercept, grad, hess)
+    expected_grad, expected_hess = np.empty((3, 11)), np.empty((33, 33))
+    expected = soft_cross_entropy(params, X_t, targets_t, weight, fit_intercept, expected_grad)
+    soft_cross_entropy_hessian(params, X_t, weight, fit_intercept, expected_hess)
+    assert loss == expected
+    assert_array_equal(grad, expected_grad)
+    assert_allclose(hess, expected_hess, rtol=1e-12, atol=1e-12 * np.abs(hess).max())
+    reference = soft_cross_entropy_hessian_reference(params, X, weight, fit_intercept)
+    assert_allclose(hess, reference, rtol=1e-10, atol=1e-10 * np.abs(hess).max())
