@@ -43,8 +43,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_estep import _load_average, _markdown_table, benchmark_parser, blas_info, machine_info
-from bench_estep import machine_section
+from bench_estep import (
+    _load_average,
+    _markdown_table,
+    benchmark_parser,
+    blas_info,
+    machine_info,
+    machine_section,
+)
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression

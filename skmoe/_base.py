@@ -370,7 +370,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         assignment="soft",
         init="auto",
         n_init=1,
-        max_iter=100,
+        max_iter=300,
         tol=1e-5,
         min_expert_weight=1e-3,
         min_rows_per_parameter=3.0,
@@ -687,11 +687,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=5)
 
         if not best.converged:
+            bounds = best.lower_bounds
+            change = abs(bounds[-1] - bounds[-2]) if len(bounds) > 1 else float("inf")
             warnings.warn(
-                "Best performing initialization did not converge after "
-                f"max_iter={self.max_iter} iterations (tol={self.tol}). Increase max_iter, "
-                "loosen tol, try more starts (n_init) or another init, or check for "
-                "degenerate data.",
+                f"Best performing initialization did not converge (tol={float(self.tol)!r}, "
+                f"max_iter={self.max_iter}): its per-sample log-likelihood changed by "
+                f"{change:.2g} in its last iteration. Increase max_iter, loosen tol, try "
+                "more starts (n_init) or another init, or check for degenerate data.",
                 ConvergenceWarning,
                 stacklevel=5,
             )
@@ -1059,6 +1061,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         nearly exactly, claims almost no noise, and the gate hands it rows it knows
         nothing about. The expert with the most rows to spare always stays.
         """
+        if self.min_rows_per_parameter == 0:
+            # No expert needs any rows: counting their parameters costs, on small
+            # data, a sizeable part of an EM iteration.
+            return resp, False
         n_rows = np.count_nonzero(sample_weight)
         rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
         needed = np.array([

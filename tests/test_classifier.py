@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.naive_bayes import GaussianNB
@@ -307,3 +308,16 @@ def test_binomial_counts_are_two_weighted_rows_per_observation():
     resp = model._posterior(X, y, weight, observation)[0]
     assert_allclose(resp[:400], resp[400:])
     assert np.mean(resp[:400, order[1]].round() == component) > 0.9
+
+
+def test_convergence_warning_gives_tol_in_full_and_the_last_change():
+    X, y = make_gated_classification(400, 3, 2, 3, random_state=0)
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=2, tol=1.234567e-7,
+                                       random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    message = str(record[0].message)
+    change = abs(model.lower_bounds_[-1] - model.lower_bounds_[-2])
+    assert message.startswith(
+        "Best performing initialization did not converge (tol=1.234567e-07, max_iter=2): its "
+        f"per-sample log-likelihood changed by {change:.2g} in its last iteration.")
