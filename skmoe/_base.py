@@ -61,6 +61,7 @@ from ._init import (
 )
 from ._kernels import e_step, kernel_threads
 from ._linear import grams_are_safe
+from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
 from ._scaling import fit_standard_scaler
 from ._validation import (
@@ -1013,6 +1014,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             else:
                 gate_em_step = True
             previous = lower_bound
+        release_logistic_data()
         run.responsibility_total = sample_weight @ resp
         run.gate_share = gate_weight @ np.exp(log_gate) / float(gate_weight.sum())
         return run

@@ -1080,6 +1080,71 @@ def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_interce
     return _sum_blocks(partial_loss, partial_grad, grad)
 
 
+@njit(**_JIT)
+def softmax_observed_log_proba(params, X_t, codes, sample_weight, fit_intercept, out):
+    """Log-probability of each row's observed class under a softmax model, and the loss.
+
+    ``out[i] = log softmax(W x_i + b)[codes[i]]``; the loss is
+    ``-sum_i w_i out[i]``, the value :func:`soft_cross_entropy` gives for
+    one-hot targets (the same operations, in the same order), without the
+    gradient.
+
+    Parameters
+    ----------
+    params, X_t, sample_weight, fit_intercept
+        As for :func:`soft_cross_entropy`.
+    codes : ndarray of shape (n_samples,), dtype int64
+        Each row's class, ``0 .. n_classes - 1``.
+    out : ndarray of shape (n_samples,)
+        Output: the rows' log-probabilities.
+
+    Returns
+    -------
+    loss : float
+        Unpenalised, not divided by the total weight.
+    """
+    n_features, n_samples = X_t.shape
+    rows = _GATE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    coef, intercept, _, partial_loss = _soft_cross_entropy_buffers(params, fit_intercept,
+                                                                   n_blocks)
+    n_classes = coef.shape[0]
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
+                                              b * rows, min(n_samples, (b + 1) * rows), out)
+    else:
+        for b in prange(n_blocks):
+            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
+                                              b * rows, min(n_samples, (b + 1) * rows), out)
+    return _sum_losses(partial_loss)
+
+
+@njit(**_SERIAL)
+def _observed_block(X_t, codes, sample_weight, coef, intercept, start, stop, out):
+    """Rows ``start:stop`` of :func:`softmax_observed_log_proba`; returns their loss."""
+    n_rows = stop - start
+    weight = sample_weight[start:stop]
+    scores = _block_scores(X_t, coef, intercept, start, stop)
+    _, tops, totals = _block_shifted_exp(scores)
+    loss = 0.0
+    for i in range(n_rows):
+        log_norm = tops[i] + _log(totals[i])
+        row_loss = log_norm - scores[codes[start + i], i]
+        out[start + i] = -row_loss
+        loss += weight[i] * row_loss if weight[i] != 0.0 else 0.0
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _sum_losses(partial_loss):
+    """Serial sum of the blocks' losses, in block order."""
+    loss = 0.0
+    for b in range(partial_loss.shape[0]):
+        loss += partial_loss[b]
+    return loss
+
+
 @njit(**_SERIAL)
 def _zeros_4d(n_blocks, n_pairs, n_columns):
     """Zeroed per-block Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""

@@ -38,6 +38,7 @@ from ._kernels import (
     penalise_gate_hessian,
     penalise_gate_loss,
     soft_cross_entropy_newton,
+    softmax_observed_log_proba,
 )
 from ._newton import newton_steps
 
@@ -107,10 +108,14 @@ class LogisticData:
         self.rows = TransposedRows(np.ascontiguousarray(X.T, dtype=np.float64))
         self.classes, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes.shape[0]
+        self.codes = codes.astype(np.int64)
         indicators = np.zeros((n_classes, y.shape[0]))
         indicators[codes, np.arange(y.shape[0])] = 1.0
         # Softmax classes: two for a binomial model.
         self.indicators = indicators
+        # id(expert) -> (its coef_, each row's log-probability of its class under
+        # it), left by the expert's last M-step when its last evaluation was there.
+        self.observed = {}
 
 
 _LAST_DATA = threading.local()
@@ -129,6 +134,12 @@ def logistic_data(X, y):
     data = LogisticData(X, y)
     _LAST_DATA.value = (weakref.ref(X), weakref.ref(y), data)
     return data
+
+
+def release_logistic_data():
+    """Forget the :class:`LogisticData` this thread made (at the end of an EM run):
+    it holds a copy of the inputs."""
+    _LAST_DATA.value = None
 
 
 def is_plain_logistic(expert):
@@ -163,9 +174,15 @@ def logistic_log_likelihood(expert, X, y, floor):
     ValueError
         When the expert's scores are not finite.
     """
+    n_samples = X.shape[0]
+    last = getattr(_LAST_DATA, "value", None)
+    if last is not None and last[0]() is X and last[1]() is y:
+        # The M-step's last evaluation gave these rows' log-probabilities.
+        known = last[2].observed.get(id(expert))
+        if known is not None and known[0] is expert.coef_:
+            return np.maximum(known[1], np.log(floor))
     coef = np.asarray(expert.coef_, dtype=np.float64)
     intercept = np.asarray(expert.intercept_, dtype=np.float64)
-    n_samples = X.shape[0]
     if coef.shape[0] == 1:
         # Binomial: the scores of the two classes are 0 and the decision function.
         scores = np.zeros((n_samples, 2))
@@ -238,6 +255,7 @@ def fit_by_newton(expert, data, weight, em_step):
     params, n_iter, solved = newton_steps(
         objective.evaluate, objective.loss_at, start.ravel(), budget, tol,
         _null_space(n_classes, n_columns, fit_intercept, alpha_softmax))
+    final = params
     params = params.reshape(n_classes, n_columns)
     coef, intercept = params[:, :-1], params[:, -1]
     if fit_intercept:
@@ -255,6 +273,10 @@ def fit_by_newton(expert, data, weight, em_step):
     expert.intercept_ = np.ascontiguousarray(intercept)
     expert.n_iter_ = np.array([n_iter], dtype=np.int32)
     expert.n_features_in_ = data.n_features
+    if objective.observed_at is not None and np.array_equal(objective.observed_at, final):
+        data.observed[id(expert)] = (expert.coef_, objective.observed)
+    else:
+        data.observed.pop(id(expert), None)
     if hasattr(expert, "feature_names_in_"):
         # fit on an array without column names leaves none.
         del expert.feature_names_in_
@@ -269,6 +291,8 @@ class _ExpertObjective(_Objective):
     def __init__(self, data, weight, total_weight, alpha, fit_intercept):
         super().__init__(data.rows, data.indicators.T, np.ascontiguousarray(weight),
                          total_weight, alpha, fit_intercept)
+        self.codes = data.codes
+        self.observed = self.observed_at = None
 
     def evaluate(self, params):
         """``(loss, grad, hess)`` at ``params``."""
@@ -286,8 +310,17 @@ class _ExpertObjective(_Objective):
         return loss, grad.ravel(), hess
 
     def loss_at(self, params):
-        """The loss at ``params``."""
-        return self(params)[0]
+        """The loss at ``params``; each row's log-probability of its class is kept."""
+        sample_weight, total_weight, alpha, fit_intercept = self.args
+        n_classes = self.targets.shape[0]
+        matrix = params.reshape(n_classes, self.X.shape[0] + 1)
+        if self.observed is None:
+            self.observed = np.empty(self.X.shape[1])
+        loss = softmax_observed_log_proba(matrix, self.X, self.codes, sample_weight,
+                                          fit_intercept, self.observed)
+        self.observed_at = params.copy()
+        return penalise_gate_loss(matrix, loss, np.empty_like(matrix), alpha, fit_intercept,
+                                  total_weight)
 
 
 def _start(expert, data, n_classes, binary):

@@ -220,3 +220,37 @@ def test_fused_newton_kernel_equals_its_parts(n_samples, fit_intercept):
     assert_allclose(hess, expected_hess, rtol=1e-12, atol=1e-12 * np.abs(hess).max())
     reference = soft_cross_entropy_hessian_reference(params, X, weight, fit_intercept)
     assert_allclose(hess, reference, rtol=1e-10, atol=1e-10 * np.abs(hess).max())
+
+
+@pytest.mark.parametrize("n_samples", [1000, 90_000])
+def test_observed_log_proba_kernel(n_samples):
+    from skmoe._kernels import soft_cross_entropy, softmax_observed_log_proba
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(n_samples, 10))
+    codes = rng.randint(3, size=n_samples).astype(np.int64)
+    weight = rng.uniform(0, 2, size=n_samples)
+    weight[:10] = 0.0
+    params = rng.normal(size=(3, 11))
+    X_t = np.ascontiguousarray(X.T)
+    out = np.empty(n_samples)
+    loss = softmax_observed_log_proba(params, X_t, codes, weight, True, out)
+    expected = log_softmax(X @ params[:, :-1].T + params[:, -1], axis=1)
+    assert_allclose(out, expected[np.arange(n_samples), codes], rtol=1e-13, atol=1e-13)
+    targets_t = np.ascontiguousarray(np.eye(3)[codes].T)
+    reference = soft_cross_entropy(params, X_t, targets_t, weight, True, np.empty((3, 11)))
+    assert_allclose(loss, reference, rtol=1e-13)
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("max_iter", [5, 300])
+def test_mixture_log_likelihood_from_the_m_step_equals_predict_proba(gated, max_iter):
+    X, y = gated
+    # Five iterations end on a generalised-EM step, whose last evaluation gives the
+    # log-likelihood; a converged fit ends on a full solve.
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=max_iter, tol=1e-5,
+                                       random_state=0).fit(X, y)
+    assert model.converged_ == (max_iter == 300)
+    # lower_bound_ comes from the M-step's own evaluations; log_likelihood from the scores.
+    total = model.log_likelihood(X, y) - model.gate_._penalty()
+    assert_allclose(model.lower_bound_, total / len(y), rtol=1e-12)
