@@ -12,8 +12,8 @@ Not a test: it times fits, prints tables and records them.
    skmoe's one fit with ``n_init=20`` (``bench_starts.py``'s model:
    ``LinearRegression`` experts, ``SoftmaxGate(C=1e6)``, ``tol=1e-6``) against
    flexmix's 20 random starts (``flexmix_starts.R``, timed inside R), on
-   flexmix's NPreg (K = 2 and 3) and ``MASS::Boston`` (K = 3) where
-   ``benchmarks/data/`` holds them (``bench_real_data.py`` exports them), and
+   flexmix's NPreg (K = 2 and 3) and ``MASS::Boston`` (K = 3), exported from R
+   to ``benchmarks/data/`` (as ``bench_starts.py`` does), and
    the generated crossing lines of ``bench_starts.py``. Goal: skmoe at least
    5x faster. Skipped where ``Rscript`` is absent.
 
@@ -41,7 +41,15 @@ from bench_estep import (
     machine_info,
     machine_section,
 )
-from bench_starts import DATA, boston_case, crossing_case, npreg_case, run_flexmix, skmoe_model
+from bench_starts import (
+    DATA,
+    boston_case,
+    crossing_case,
+    export_r_datasets,
+    npreg_case,
+    run_flexmix,
+    skmoe_model,
+)
 from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
@@ -86,6 +94,7 @@ def iteration_cost(repeats=7):
 
 
 def cases():
+    export_r_datasets(["NPreg", "Boston"])
     if (DATA / "NPreg.csv").exists():
         yield npreg_case(2)
         yield npreg_case(3)
