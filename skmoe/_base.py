@@ -688,13 +688,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=5)
 
         if not best.converged:
-            bounds = best.lower_bounds
-            change = abs(bounds[-1] - bounds[-2]) if len(bounds) > 1 else float("inf")
+            # The last iterations, not the last one alone: a change below tol in a
+            # generalised-EM step is not convergence (see _run_em).
+            recent = np.abs(np.diff(best.lower_bounds[-6:]))
+            if recent.size > 1:
+                moved = (f"changed by up to {recent.max():.2g} per iteration over its last "
+                         f"{recent.size} iterations")
+            elif recent.size == 1:
+                moved = f"changed by {recent[0]:.2g} in its last iteration"
+            else:
+                moved = "was computed once"
             warnings.warn(
                 f"Best performing initialization did not converge (tol={float(self.tol)!r}, "
-                f"max_iter={self.max_iter}): its per-sample log-likelihood changed by "
-                f"{change:.2g} in its last iteration. Increase max_iter, loosen tol, try "
-                "more starts (n_init) or another init, or check for degenerate data.",
+                f"max_iter={self.max_iter}): its per-sample log-likelihood {moved}. Increase "
+                "max_iter, loosen tol, try more starts (n_init) or another init, or check for "
+                "degenerate data.",
                 ConvergenceWarning,
                 stacklevel=5,
             )
