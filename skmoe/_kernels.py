@@ -1036,7 +1036,7 @@ def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_interce
 
     A Newton step needs the loss, the gradient and the Hessian at the same
     point: one pass over the rows reads each block once for all three. The
-    blocks' sums are kept and added in block order, so the result does not
+    sums of fixed chunks of blocks are kept and added in order, so the result does not
     depend on the threads.
 
     Parameters
@@ -1061,21 +1061,18 @@ def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_interce
         params, fit_intercept, n_blocks
     )
     n_pairs = n_classes * (n_classes + 1) // 2
-    sums = _zeros_4d(n_blocks, n_pairs, n_columns)
+    # One Hessian sum per chunk of blocks, not per block: with many classes and
+    # features a sum per block would take hundreds of megabytes at a million rows.
+    n_chunks = (n_blocks + _NEWTON_CHUNK_BLOCKS - 1) // _NEWTON_CHUNK_BLOCKS
+    sums = _zeros_4d(n_chunks, n_pairs, n_columns)
     if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            start, stop = b * rows, min(n_samples, (b + 1) * rows)
-            partial_loss[b] = _soft_cross_entropy_block(
-                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
-            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
-                           sums[b])
+        for c in range(n_chunks):
+            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
+                          n_blocks, partial_loss, partial_grad, sums[c])
     else:
-        for b in prange(n_blocks):
-            start, stop = b * rows, min(n_samples, (b + 1) * rows)
-            partial_loss[b] = _soft_cross_entropy_block(
-                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
-            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
-                           sums[b])
+        for c in prange(n_chunks):
+            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
+                          n_blocks, partial_loss, partial_grad, sums[c])
     _fill_hessian(sums, n_classes, n_columns, hess)
     return _sum_blocks(partial_loss, partial_grad, grad)
 
@@ -1145,15 +1142,34 @@ def _sum_losses(partial_loss):
     return loss
 
 
+# Blocks of rows whose Hessian sums one chunk of soft_cross_entropy_newton adds
+# up (fixed, so that the result does not depend on the threads).
+_NEWTON_CHUNK_BLOCKS = 16
+
+
+@njit(**_SERIAL)
+def _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, chunk,
+                  n_blocks, partial_loss, partial_grad, sums):
+    """Loss and gradient of each block of chunk ``chunk``, and the chunk's Hessian sums."""
+    n_samples = X_t.shape[1]
+    rows = _GATE_BLOCK_ROWS
+    for b in range(chunk * _NEWTON_CHUNK_BLOCKS,
+                   min(n_blocks, (chunk + 1) * _NEWTON_CHUNK_BLOCKS)):
+        start, stop = b * rows, min(n_samples, (b + 1) * rows)
+        partial_loss[b] = _soft_cross_entropy_block(
+            X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+        _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums)
+
+
 @njit(**_SERIAL)
 def _zeros_4d(n_blocks, n_pairs, n_columns):
-    """Zeroed per-block Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""
+    """Zeroed per-chunk Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""
     return np.zeros((n_blocks, n_pairs, n_columns, n_columns))
 
 
 @njit(cache=True, nogil=True, fastmath=False)
 def _fill_hessian(sums, n_classes, n_columns, hess):
-    """The symmetric Hessian from the blocks' upper-triangle sums, added in block order."""
+    """The symmetric Hessian from the chunks' upper-triangle sums, added in chunk order."""
     n_blocks = sums.shape[0]
     pair = 0
     for k in range(n_classes):
