@@ -310,7 +310,7 @@ def test_binomial_counts_are_two_weighted_rows_per_observation():
     assert np.mean(resp[:400, order[1]].round() == component) > 0.9
 
 
-def test_convergence_warning_gives_tol_in_full_and_the_last_change():
+def test_convergence_warning_gives_tol_in_full_and_the_recent_changes():
     X, y = make_gated_classification(400, 3, 2, 3, random_state=0)
     model = MixtureOfExpertsClassifier(n_experts=2, max_iter=8, tol=1.234567e-7,
                                        random_state=0)
