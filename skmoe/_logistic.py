@@ -248,13 +248,16 @@ def fit_by_newton(expert, data, weight, em_step):
     fit_intercept = bool(expert.fit_intercept)
     n_columns = data.n_features + 1
     start = _start(expert, data, n_classes, binary)
+    # Centred across the classes, where the penalised optimum lies: the steps then
+    # leave out the coefficients' common shift (see _null_space).
+    start[:, :-1] -= start[:, :-1].mean(axis=0)
     max_iter = int(expert.max_iter)
     budget = min(max_iter, EM_STEP_NEWTON_ITER) if em_step else max_iter
     tol = min(float(expert.tol), FULL_SOLVE_TOL)
     objective = _ExpertObjective(data, weight, total_weight, alpha_softmax, fit_intercept)
     params, n_iter, solved = newton_steps(
         objective.evaluate, objective.loss_at, start.ravel(), budget, tol,
-        _null_space(n_classes, n_columns, fit_intercept, alpha_softmax))
+        _null_space(n_classes, n_columns, fit_intercept))
     final = params
     params = params.reshape(n_classes, n_columns)
     coef, intercept = params[:, :-1], params[:, -1]
@@ -344,11 +347,16 @@ def _start(expert, data, n_classes, binary):
     return start
 
 
-def _null_space(n_classes, n_columns, fit_intercept, alpha):
-    """Orthonormal directions along which the softmax objective is constant.
+def _null_space(n_classes, n_columns, fit_intercept):
+    """Orthonormal directions that the Newton steps leave out.
 
-    The intercepts' common shift (or each intercept, without intercepts),
-    and without a penalty each feature's common shift across classes.
+    The intercepts' common shift (or each intercept, without intercepts), and
+    each feature's common shift across classes. The cross-entropy does not
+    change along them, and the penalty is smallest with the coefficients
+    centred across the classes, so the optimum has no component along them;
+    without them, the Newton system is singular whenever the penalty is
+    negligible beside the sample weights (weights of 1e100 made the steps
+    explode).
     """
     vectors = []
     intercepts = np.arange(n_classes) * n_columns + n_columns - 1
@@ -361,9 +369,8 @@ def _null_space(n_classes, n_columns, fit_intercept, alpha):
             vector = np.zeros(n_classes * n_columns)
             vector[index] = 1.0
             vectors.append(vector)
-    if alpha == 0:
-        for column in range(n_columns - 1):
-            vector = np.zeros(n_classes * n_columns)
-            vector[np.arange(n_classes) * n_columns + column] = 1.0 / np.sqrt(n_classes)
-            vectors.append(vector)
+    for column in range(n_columns - 1):
+        vector = np.zeros(n_classes * n_columns)
+        vector[np.arange(n_classes) * n_columns + column] = 1.0 / np.sqrt(n_classes)
+        vectors.append(vector)
     return np.stack(vectors, axis=1)

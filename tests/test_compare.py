@@ -531,7 +531,7 @@ def test_compare_and_verdicts_on_the_default_baselines(classification_data):
     X, y = classification_data
     baselines = default_baselines("classification")
     subset = {name: baselines[name] for name in ("linear", "tree", "moe_linear")}
-    subset["moe_linear"].set_params(mixtureofexpertsclassifier__max_iter=5)
+    subset["moe_linear"].set_params(mixtureofexpertsclassifier__max_iter=30)
     results = compare(X, y, subset, cv=2)
     assert set(results["family"]) == {"single model", "mixture of experts"}
     lines = verdicts(results)
