@@ -1029,6 +1029,75 @@ def soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept
     return hess.reshape(n_classes * n_columns, n_classes * n_columns)
 
 
+# ------------------------------------------------------------------ routing
+@njit(**_SERIAL)
+def top_k_route(gate, top_k, chosen, weights):
+    """Each row's ``top_k`` most probable experts and the gate renormalised over them.
+
+    Experts are taken in decreasing order of probability, the lower index
+    first among equal ones; ``weights[i]`` is row ``i``'s gate with the other
+    experts set to 0, divided by the sum over the chosen ones (in the order
+    they were chosen).
+
+    Parameters
+    ----------
+    gate : ndarray of shape (n_samples, n_experts)
+        Gate probabilities.
+    top_k : int
+        Experts per row, between 1 and ``n_experts``.
+    chosen : ndarray of shape (n_samples, top_k), int64
+        Output: the chosen experts, most probable first.
+    weights : ndarray of shape (n_samples, n_experts)
+        Output: the renormalised gate, 0 for the experts left out.
+
+    Returns
+    -------
+    chosen : ndarray of shape (n_samples, top_k)
+        Twin: :func:`top_k_route_reference`.
+    """
+    n_samples, n_experts = gate.shape
+    for i in range(n_samples):
+        for k in range(n_experts):
+            weights[i, k] = 0.0
+        total = 0.0
+        for j in range(top_k):
+            best = -1
+            for k in range(n_experts):
+                if not _taken(chosen, i, j, k) and (best < 0 or gate[i, k] > gate[i, best]):
+                    best = k
+            chosen[i, j] = best
+            weights[i, best] = gate[i, best]
+            total += gate[i, best]
+        for j in range(top_k):
+            k = chosen[i, j]
+            weights[i, k] = gate[i, k] / total
+    return chosen
+
+
+@njit(cache=True, nogil=True)
+def _taken(chosen, i, count, k):
+    """Whether expert ``k`` is among the first ``count`` chosen of row ``i``."""
+    for j in range(count):
+        if chosen[i, j] == k:
+            return True
+    return False
+
+
+def top_k_route_reference(gate, top_k):
+    """NumPy twin of :func:`top_k_route`: a stable sort of each row's probabilities.
+
+    Returns
+    -------
+    chosen : ndarray of shape (n_samples, top_k)
+    weights : ndarray of shape (n_samples, n_experts)
+    """
+    chosen = np.argsort(-gate, axis=1, kind="stable")[:, :top_k]
+    picked = np.take_along_axis(gate, chosen, axis=1)
+    weights = np.zeros_like(gate)
+    np.put_along_axis(weights, chosen, picked / picked.sum(axis=1, keepdims=True), axis=1)
+    return chosen, weights
+
+
 # ------------------------------------------------------- linear experts' Grams
 @njit(**_SERIAL)
 def weighted_design_block(X, y, weights, center, y_center, start, stop, design, products):
