@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._warmup import warm_up
 from .compare import SCORES, _plain, check_target, compare, default_baselines, verdicts
 from .datasets import make_gated_classification, make_switching_regression
 
@@ -574,6 +575,11 @@ def build_parser():
                           "(default 0)")
     sub.add_argument("--quiet", action="store_true",
                      help="no progress bar, no header or notes: the table and verdicts only")
+    commands.add_parser(
+        "warmup", help="compile the Numba kernels into their cache (once per installation)",
+        description="Compile every Numba kernel of the estimators, or load it from the "
+                    "cache; later processes then load them instead of compiling.",
+    )
     return parser
 
 
@@ -592,6 +598,10 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "warmup":
+        seconds = warm_up(verbose=True)
+        print(f"{len(seconds)} kernels ready in {sum(seconds.values()):.1f} s")
+        return 0
     try:
         return run_compare(args)
     except CommandError as exc:

@@ -83,6 +83,7 @@ from ._classifier import MixtureOfExpertsClassifier
 from ._experts import has_own_density
 from ._regressor import MixtureOfExpertsRegressor
 from ._validation import BaseSearchCV, HasMethods, Interval, StrOptions, validate_params
+from ._warmup import warm_up
 from .metrics import mean_log_likelihood
 
 __all__ = [
@@ -619,6 +620,8 @@ def _fit_and_score(name, estimator, X, y, train, test, fold, task, classes, scor
     fitted = clone(estimator)
     X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
     density = None
+    # Numba's kernels compiled or loaded here, in this worker, never inside a timed fit.
+    warm_up()
     with warnings.catch_warnings(record=True) as caught, _one_thread():
         warnings.simplefilter("always")
         try:
