@@ -1189,21 +1189,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """
         if self.top_k is None or self.top_k >= gate.shape[1]:
             return None, gate
-        chosen, weights = self._top_k(gate)
+        gate = np.ascontiguousarray(gate, dtype=np.float64)
+        chosen = np.empty((gate.shape[0], self.top_k), dtype=np.int64)
+        weights = top_k_route(gate, self.top_k, chosen, np.empty_like(gate))
         return chosen, np.take_along_axis(weights, chosen, axis=1)
 
     def _routed_weights(self, gate):
-        """:meth:`_route`'s weights as an (n_samples, n_experts) array, 0 for experts left out."""
+        """:meth:`_route`'s weights as an (n_samples, n_experts) array, 0 for experts left out.
+
+        ``gate`` (the caller's own array) is overwritten.
+        """
         if self.top_k is None or self.top_k >= gate.shape[1]:
             return gate
-        return self._top_k(gate)[1]
-
-    def _top_k(self, gate):
         gate = np.ascontiguousarray(gate, dtype=np.float64)
-        chosen = np.empty((gate.shape[0], self.top_k), dtype=np.int64)
-        weights = np.empty_like(gate)
-        top_k_route(gate, self.top_k, chosen, weights)
-        return chosen, weights
+        return top_k_route(gate, self.top_k, np.empty((0, self.top_k), dtype=np.int64), gate)
 
     def _dispatch(self, chosen):
         """For each expert with rows: ``(k, rows, slots)``, the rows sent to it and its slot.

@@ -1037,7 +1037,8 @@ def top_k_route(gate, top_k, chosen, weights):
     Experts are taken in decreasing order of probability, the lower index
     first among equal ones; ``weights[i]`` is row ``i``'s gate with the other
     experts set to 0, divided by the sum over the chosen ones (in the order
-    they were chosen).
+    they were chosen). A row is read before it is written: ``weights`` may be
+    ``gate`` itself.
 
     Parameters
     ----------
@@ -1045,40 +1046,45 @@ def top_k_route(gate, top_k, chosen, weights):
         Gate probabilities.
     top_k : int
         Experts per row, between 1 and ``n_experts``.
-    chosen : ndarray of shape (n_samples, top_k), int64
-        Output: the chosen experts, most probable first.
+    chosen : ndarray of shape (n_samples, top_k) or (0, top_k), int64
+        Output: the chosen experts, most probable first; not written when it
+        has no rows.
     weights : ndarray of shape (n_samples, n_experts)
         Output: the renormalised gate, 0 for the experts left out.
 
     Returns
     -------
-    chosen : ndarray of shape (n_samples, top_k)
+    weights : ndarray of shape (n_samples, n_experts)
         Twin: :func:`top_k_route_reference`.
     """
     n_samples, n_experts = gate.shape
+    picked = np.empty(top_k, dtype=np.int64)
+    values = np.empty(top_k)
     for i in range(n_samples):
-        for k in range(n_experts):
-            weights[i, k] = 0.0
         total = 0.0
         for j in range(top_k):
             best = -1
             for k in range(n_experts):
-                if not _taken(chosen, i, j, k) and (best < 0 or gate[i, k] > gate[i, best]):
+                if not _taken(picked, j, k) and (best < 0 or gate[i, k] > gate[i, best]):
                     best = k
-            chosen[i, j] = best
-            weights[i, best] = gate[i, best]
-            total += gate[i, best]
+            picked[j] = best
+            values[j] = gate[i, best]
+            total += values[j]
+        for k in range(n_experts):
+            weights[i, k] = 0.0
         for j in range(top_k):
-            k = chosen[i, j]
-            weights[i, k] = gate[i, k] / total
-    return chosen
+            weights[i, picked[j]] = values[j] / total
+        if chosen.shape[0] > 0:
+            for j in range(top_k):
+                chosen[i, j] = picked[j]
+    return weights
 
 
 @njit(cache=True, nogil=True)
-def _taken(chosen, i, count, k):
-    """Whether expert ``k`` is among the first ``count`` chosen of row ``i``."""
+def _taken(picked, count, k):
+    """Whether expert ``k`` is among the first ``count`` of ``picked``."""
     for j in range(count):
-        if chosen[i, j] == k:
+        if picked[j] == k:
             return True
     return False
 

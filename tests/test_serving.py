@@ -229,6 +229,10 @@ def test_top_k_route_equals_reference(n_experts):
         assert_array_equal(chosen, expected_chosen)
         assert_allclose(weights, expected_weights, rtol=1e-15)
         assert_allclose(weights.sum(axis=1), 1.0)
+        # In place, without the chosen experts: the same weights.
+        in_place = gate.copy()
+        top_k_route(in_place, top_k, np.empty((0, top_k), dtype=np.int64), in_place)
+        assert_array_equal(in_place, weights)
 
 
 def test_top_k_route_breaks_ties_by_lower_index():

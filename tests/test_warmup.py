@@ -5,8 +5,7 @@ import pytest
 from numba.core.registry import CPUDispatcher
 from sklearn.linear_model import LinearRegression
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-from skmoe import _kernels
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, _kernels
 from skmoe.__main__ import main
 from skmoe._warmup import SIGNATURES, warm_up
 from skmoe.datasets import make_gated_classification, make_switching_regression
