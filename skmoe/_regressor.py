@@ -23,7 +23,7 @@ from ._ridge import (
     scaled_ridge_of,
 )
 from ._scaling import magnitude, weighted_spread
-from ._serving import linear_means
+from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
 # Levels of the predictive distribution are solved to this accuracy in probability.
@@ -484,14 +484,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Predicted standard deviation; only when ``return_std`` is True.
         """
         X = self._validated_X(X)
-        gate = self._gate_proba(X)
-        X = self._expert_input(X)
         if not return_std:
-            # Linear experts: every prediction from one product (top_k included).
-            means = linear_means(self, X)
-            if means is not None:
-                return np.einsum("ik,ik->i", self._routed_weights(gate), means)
-        chosen, weights = self._route(gate)
+            # A softmax gate and linear experts: a few products per block of rows.
+            mean = linear_mixture_mean(self, X)
+            if mean is not None:
+                return mean
+        chosen, weights = self._route(self._gate_proba(X))
+        X = self._expert_input(X)
         family, params = self._family(), self._fitted_params()
         predictions = np.empty(weights.shape)
         variance = np.empty(weights.shape) if return_std else None

@@ -26,7 +26,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from ._experts import threadpool_controller
 from ._gate import SoftmaxGate
-from ._kernels import log_softmax
+from ._kernels import log_softmax, top_k_route
 from ._ridge import ScaledRidge
 
 _CACHE = weakref.WeakKeyDictionary()
@@ -37,8 +37,9 @@ _LOCK = threading.Lock()
 # a product on 100,000 rows 100 times slower than on one thread. Below, the
 # limit's own cost (about 10 microseconds) would show on single-row calls.
 _SERIAL_BLAS_ROWS = 2048
-# Rows of the gate's columns standardised at a time (a buffer of 4096 x d floats).
-_GATE_BLOCK_ROWS = 4096
+# Rows predicted at a time: their standardised gate columns (a buffer of 4096 x d
+# floats) and their K gate probabilities and predictions stay in cache.
+_BLOCK_ROWS = 4096
 
 
 def _blas_threads(n_rows):
@@ -136,37 +137,71 @@ def _stack(estimator, build):
     return stack
 
 
-def linear_means(estimator, X):
-    """Every expert's prediction on the experts' rows ``X`` in one product, or None.
+def linear_mixture_mean(estimator, X):
+    """The mixture's mean ``sum_k g_k f_k`` on validated rows, a block of rows at a time, or None.
+
+    For a regressor whose gate is a SoftmaxGate and whose experts are all
+    plain linear models: each block of rows is standardised for the gate,
+    scored, turned into gate probabilities (routed to the ``top_k`` experts
+    if set), multiplied by the experts' stacked coefficients and summed,
+    while it is in cache; nothing of the size of ``X`` is made.
 
     Parameters
     ----------
     estimator : MixtureOfExpertsRegressor
         Fitted.
-    X : ndarray of shape (n_samples, n_expert_features)
-        Validated dense rows, the experts' columns.
+    X : ndarray of shape (n_samples, n_features)
+        Validated rows (all the columns the mixture was fitted on).
 
     Returns
     -------
-    predictions : ndarray of shape (n_samples, n_experts) or None
-        None when an expert is not a plain linear model (or ``X`` is not a
-        dense float64 array): the caller asks each expert.
+    mean : ndarray of shape (n_samples,) or None
+        None when the gate or an expert is of another kind, or ``X`` is not a
+        dense float64 array: the caller takes the general path.
 
     Raises
     ------
     ValueError
         When an expert's prediction is not finite, naming the first one.
     """
-    if not isinstance(X, np.ndarray) or X.dtype != np.float64:
+    gate = estimator.gate_
+    if (type(gate) is not SoftmaxGate or not isinstance(X, np.ndarray)
+            or X.dtype != np.float64):
         return None
     stack = _stack(estimator, _stack_regressors)
     if stack is None:
         return None
-    with _blas_threads(X.shape[0]):
-        predictions = X @ stack.coef
-    predictions += stack.intercept
-    _check_finite(predictions, estimator.experts_, "predictions")
-    return predictions
+    n_samples, n_experts = X.shape[0], len(estimator.experts_)
+    top_k = estimator.top_k if estimator.top_k is not None and estimator.top_k < n_experts \
+        else None
+    gate_columns = _selection(estimator.gate_features_, X.shape[1])
+    expert_columns = _selection(estimator.expert_features_, X.shape[1])
+    rows = min(n_samples, _BLOCK_ROWS)
+    buffer = np.empty((rows, estimator.gate_features_.shape[0]))
+    weights = np.empty((rows, n_experts))
+    means = np.empty((rows, n_experts))
+    no_choice = np.empty((0, top_k or 1), dtype=np.int64)
+    mean = np.empty(n_samples)
+    with _blas_threads(n_samples):
+        for start in range(0, n_samples, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n_samples)
+            block = X[start:stop]
+            g = _gate_block(gate, estimator.gate_scaler_, block[:, gate_columns],
+                            buffer[:stop - start], weights[:stop - start])
+            if top_k is not None:
+                top_k_route(g, top_k, no_choice, g)
+            f = np.matmul(block[:, expert_columns], stack.coef, out=means[:stop - start])
+            f += stack.intercept
+            _check_finite(f, estimator.experts_, "predictions")
+            np.einsum("ik,ik->i", g, f, out=mean[start:stop])
+    return mean
+
+
+def _selection(columns, n_features):
+    """An index of the columns: a slice when they are all of them, in order."""
+    if columns.shape[0] == n_features and np.array_equal(columns, np.arange(n_features)):
+        return slice(None)
+    return columns
 
 
 def linear_probabilities(estimator, X):
@@ -246,24 +281,31 @@ def softmax_gate_proba(gate, scaler, columns):
     """
     if type(gate) is not SoftmaxGate or not isinstance(columns, np.ndarray):
         return None
-    n_samples, n_columns = columns.shape
-    scores = np.empty((n_samples, gate.coef_.shape[0]))
-    if n_columns == 0 or scaler is None:
-        scores[:] = 0.0
+    n_samples = columns.shape[0]
+    proba = np.empty((n_samples, gate.coef_.shape[0]))
+    buffer = np.empty((min(n_samples, _BLOCK_ROWS), columns.shape[1]))
+    with _blas_threads(n_samples):
+        for start in range(0, n_samples, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n_samples)
+            _gate_block(gate, scaler, columns[start:stop], buffer[:stop - start],
+                        proba[start:stop])
+    return proba
+
+
+def _gate_block(gate, scaler, columns, buffer, out):
+    """Gate probabilities of a block of rows into ``out``, through ``buffer`` (its shape).
+
+    StandardScaler.transform's operations, then SoftmaxGate.predict_proba's.
+    """
+    if columns.shape[1] == 0 or scaler is None:
+        out[:] = 0.0
     else:
-        # StandardScaler.transform's operations, a block of rows at a time in a
-        # buffer that stays in cache: no standardised copy of all the rows.
-        buffer = np.empty((min(n_samples, _GATE_BLOCK_ROWS), n_columns))
-        with _blas_threads(n_samples):
-            for start in range(0, n_samples, _GATE_BLOCK_ROWS):
-                stop = min(start + _GATE_BLOCK_ROWS, n_samples)
-                block = buffer[:stop - start]
-                if scaler.with_mean:
-                    np.subtract(columns[start:stop], scaler.mean_, out=block)
-                else:
-                    block[:] = columns[start:stop]
-                if scaler.with_std:
-                    block /= scaler.scale_
-                np.matmul(block, gate.coef_.T, out=scores[start:stop])
-    scores += gate.intercept_
-    return np.exp(log_softmax(scores, scores), out=scores)
+        if scaler.with_mean:
+            np.subtract(columns, scaler.mean_, out=buffer)
+        else:
+            buffer[:] = columns
+        if scaler.with_std:
+            buffer /= scaler.scale_
+        np.matmul(buffer, gate.coef_.T, out=out)
+    out += gate.intercept_
+    return np.exp(log_softmax(out, out), out=out)
