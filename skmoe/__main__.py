@@ -12,6 +12,8 @@ should win; the bundled real data sets (``diabetes``, ``breast_cancer``, ...)
 show how it fares where that structure is not known to hold. ``demo`` is an
 alias of ``compare``.
 
+``warmup`` compiles the Numba kernels into their cache, once after installing.
+
 Errors in the input (a missing target column, non-numeric features, an empty
 file, a target with one value, ...) print one line and exit with status 2.
 """

@@ -6,7 +6,10 @@ times, which is most of the time of serving one request. When every expert
 is a plain linear model (``LinearRegression`` or ``ScaledRidge`` in the
 regressor, ``LogisticRegression`` in the classifier), the experts'
 coefficients are stacked into one matrix and all predictions are one
-product of the rows, validated once by the mixture.
+product of the rows, validated once by the mixture. A SoftmaxGate's
+probabilities are its scaler's and its own operations, without validating
+the rows again. The regressor's mean is computed a block of rows at a time,
+so that nothing of the size of ``X`` is made.
 
 The stacked matrices are kept beside the fitted mixture, not in it: in a
 cache keyed weakly by the estimator, so that prediction leaves the
