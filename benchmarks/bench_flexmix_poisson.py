@@ -16,7 +16,10 @@ known parameters:
 Like with like: the same data, the same unpenalised Poisson GLM experts (skmoe's
 ``alpha=0``), a negligible gate penalty (``C=1e6``; flexmix's multinomial gate is
 unpenalised), the same removal rule (``minprior`` = ``min_expert_weight`` = 0.05).
-Log-likelihoods are totals: flexmix's ``logLik(fit)``, skmoe's
+Also flexmix's own ``patent`` data (70 pharmaceutical companies; Wang, Cockburn &
+Puterman 1998), with the model of flexmix's documentation: ``Patents ~ lgRD`` with
+the gate on ``RDS``, K = 3; written once to ``benchmarks/data/patent.csv`` with R
+(not committed). Log-likelihoods are totals: flexmix's ``logLik(fit)``, skmoe's
 ``score_samples(X, y).sum()``; also the true model's. flexmix's time is the sum of
 its 20 calls to ``flexmix()`` in R; skmoe's the time of its one ``fit`` call after a
 warm-up fit (compilation). Where ``Rscript`` (or flexmix) is missing, the flexmix
@@ -51,6 +54,7 @@ from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "bench_flexmix_poisson.md"
 R_SCRIPT = HERE / "flexmix_poisson.R"
+DATA = HERE / "data"
 MAX_ITER = 1000
 MIN_WEIGHT = 0.05
 FLEXMIX_TOLERANCE = 1e-8
@@ -73,11 +77,29 @@ def make_poisson_moe(n_samples, seed=0):
     return X, y, truth
 
 
-def run_skmoe(X, y, n_starts):
+def load_patent():
+    """flexmix's patent data as (X with columns lgRD and RDS, Patents), or None without R."""
+    path = DATA / "patent.csv"
+    if not path.exists():
+        if shutil.which("Rscript") is None:
+            return None
+        DATA.mkdir(parents=True, exist_ok=True)
+        completed = subprocess.run(
+            ["Rscript", "-e", f'data("patent", package = "flexmix"); '
+                              f'write.csv(patent, "{path}", row.names = FALSE)'],
+            capture_output=True, text=True)
+        if completed.returncode != 0:
+            return None
+    frame = pd.read_csv(path)
+    return frame[["lgRD", "RDS"]], frame["Patents"].to_numpy(float)
+
+
+def run_skmoe(X, y, n_starts, expert_features=None, gate_features=None):
     model = MixtureOfExpertsRegressor(
         PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-10), n_experts=3,
         gate=SoftmaxGate(C=1e6), n_init=n_starts, min_expert_weight=MIN_WEIGHT,
-        min_rows_per_parameter=0.0, tol=1e-8, max_iter=MAX_ITER, random_state=0)
+        min_rows_per_parameter=0.0, tol=1e-8, max_iter=MAX_ITER, random_state=0,
+        expert_features=expert_features, gate_features=gate_features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.set_params(n_init=1, max_iter=5).fit(X, y)  # compilation
@@ -91,17 +113,17 @@ def run_skmoe(X, y, n_starts):
             "starts_within_0.01": int(np.sum(np.max(starts) - np.array(starts) <= 0.01))}
 
 
-def run_flexmix(X, y, n_starts):
+def run_flexmix(frame, y, n_starts, gate_columns, expert_columns):
     if shutil.which("Rscript") is None:
         return None, "Rscript not found"
     with tempfile.TemporaryDirectory() as directory:
         data = Path(directory) / "data.csv"
         out = Path(directory) / "out.json"
-        frame = pd.DataFrame(X, columns=["x1", "x2"]).assign(y=y.astype(int))
-        frame.to_csv(data, index=False, float_format="%.17g")
+        frame.assign(y=y.astype(int)).to_csv(data, index=False, float_format="%.17g")
         completed = subprocess.run(
-            ["Rscript", str(R_SCRIPT), str(data), "x1,x2", "3", str(n_starts), str(MAX_ITER),
-             str(MIN_WEIGHT), str(FLEXMIX_TOLERANCE), str(out)],
+            ["Rscript", str(R_SCRIPT), str(data), ",".join(gate_columns), "3", str(n_starts),
+             str(MAX_ITER), str(MIN_WEIGHT), str(FLEXMIX_TOLERANCE), str(out),
+             ",".join(expert_columns)],
             capture_output=True, text=True)
         if completed.returncode != 0:
             return None, completed.stderr.strip().splitlines()[-1:]
@@ -127,12 +149,19 @@ def main():
     args = parser.parse_args()
     n_starts = 5 if args.quick else 20
     load_before = _load_average()
-    rows = []
+    cases = []
     for n_samples in (1000, 5000):
         X, y, truth = make_poisson_moe(n_samples)
-        ours = run_skmoe(X, y, n_starts)
-        theirs, note = run_flexmix(X, y, n_starts)
-        row = {"n": n_samples, "true model": truth, "skmoe best": ours["loglik"],
+        frame = pd.DataFrame(X, columns=["x1", "x2"])
+        cases.append(("generated", frame, y, truth, ["x1", "x2"], ["x1", "x2"]))
+    patent = load_patent()
+    if patent is not None:
+        cases.append(("patent", *patent, np.nan, ["lgRD"], ["RDS"]))
+    rows = []
+    for name, frame, y, truth, experts, gate in cases:
+        ours = run_skmoe(frame, y, n_starts, experts, gate)
+        theirs, note = run_flexmix(frame, y, n_starts, gate, experts)
+        row = {"data": name, "n": len(y), "true model": truth, "skmoe best": ours["loglik"],
                "skmoe s": ours["seconds"], "skmoe starts at best": ours["starts_within_0.01"]}
         if theirs is None:
             row.update({"flexmix best": np.nan, "flexmix s": np.nan, "note": str(note)})
@@ -149,7 +178,8 @@ def main():
     text = (f"# Poisson mixture of experts: skmoe against flexmix\n\n"
             f"Written by `benchmarks/bench_flexmix_poisson.py` on "
             f"{datetime.date.today().isoformat()}; {n_starts} starts each, K = 3, generated "
-            "data (`make_poisson_moe`), total log-likelihoods (higher is better), seconds "
+            "data (`make_poisson_moe`; experts and gate on x1, x2) and flexmix's `patent` "
+            "(Patents ~ lgRD, gate on RDS), total log-likelihoods (higher is better), seconds "
             f"for all the starts (load average before {load_before}, after "
             f"{_load_average()}).\n\n" + _markdown_table(header, cells) + "\n\n"
             + machine_section(machine_info(), blas_info()))

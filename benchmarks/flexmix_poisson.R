@@ -9,12 +9,14 @@
 # recorded with "error" and a null log-likelihood.
 #
 # Usage:
-#   Rscript flexmix_poisson.R DATA.csv GATE_COLUMNS K STARTS ITER_MAX MINPRIOR TOLERANCE OUT.json
+#   Rscript flexmix_poisson.R DATA.csv GATE_COLUMNS K STARTS ITER_MAX MINPRIOR TOLERANCE OUT.json \
+#     [EXPERT_COLUMNS]
+# The experts regress y on EXPERT_COLUMNS (comma-separated), by default on every other column.
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) != 8) {
+if (!(length(args) %in% c(8, 9))) {
   stop(paste("usage: Rscript flexmix_poisson.R DATA.csv GATE_COLUMNS K STARTS ITER_MAX",
-             "MINPRIOR TOLERANCE OUT.json"))
+             "MINPRIOR TOLERANCE OUT.json [EXPERT_COLUMNS]"))
 }
 suppressPackageStartupMessages(library(flexmix))
 
@@ -25,6 +27,11 @@ starts <- as.integer(args[4])
 control <- list(iter.max = as.integer(args[5]), minprior = as.numeric(args[6]),
                 tolerance = as.numeric(args[7]))
 gate_formula <- as.formula(paste("~", paste(gate_columns, collapse = " + ")))
+expert_formula <- if (length(args) == 9) {
+  as.formula(paste("y ~", paste(strsplit(args[9], ",", fixed = TRUE)[[1]], collapse = " + ")))
+} else {
+  y ~ .
+}
 
 fits <- character(starts)
 for (seed in seq_len(starts)) {
@@ -34,7 +41,7 @@ for (seed in seq_len(starts)) {
   fit <- NULL
   seconds <- system.time(
     fit <- tryCatch(
-      flexmix(y ~ ., data = data, k = k, model = FLXMRglm(family = "poisson"),
+      flexmix(expert_formula, data = data, k = k, model = FLXMRglm(family = "poisson"),
               concomitant = FLXPmultinom(gate_formula), control = control),
       error = function(e) {
         error_text <<- gsub('"', "'", trimws(conditionMessage(e)))

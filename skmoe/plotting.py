@@ -404,6 +404,7 @@ class GateDisplay:
         Returns
         -------
         display : GateDisplay
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "GateDisplay")
         n_experts = self.gate.shape[-1]
@@ -543,6 +544,7 @@ class ExpertFitDisplay:
         Returns
         -------
         display : ExpertFitDisplay
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "ExpertFitDisplay")
         n_experts = self.expert_curves.shape[1]
@@ -621,6 +623,7 @@ class ConvergenceDisplay:
         Returns
         -------
         display : ConvergenceDisplay
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "ConvergenceDisplay")
         self.lines_ = []
@@ -732,6 +735,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "SelectionDisplay")
         self.line_ = ax.plot(self.n_experts, self.values, marker="o", color="C0")[0]
@@ -832,6 +836,7 @@ class GateExplanationDisplay:
         Returns
         -------
         display : GateExplanationDisplay
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         plt = _pyplot("GateExplanationDisplay")
         if ax is None:
