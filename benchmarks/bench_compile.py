@@ -28,7 +28,6 @@ Usage::
 import datetime
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -76,22 +75,6 @@ def child(mode, n_fits):
     print(json.dumps(result))
 
 
-def _children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _whole_warm_up(n_processes, cache_dir):
-    """Wall and CPU seconds (its own and its children's) of a process running warm_up()."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    root = Path(__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    code = f"from skmoe._warmup import warm_up; warm_up(n_processes={n_processes})"
-    wall, cpu = time.perf_counter(), _children_cpu()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    return time.perf_counter() - wall, _children_cpu() - cpu
-
-
 def _load_average():
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -120,7 +103,7 @@ def _fit_row(label, result):
             f"{fits[0] / steady:.2f}x", f"{fits[1] / steady:.2f}x", f"{result['process_s']:.1f}"]
 
 
-def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed):
+def report(args, cold_warmup, runs, machine, blas, loads, elapsed):
     from bench_estep import _markdown_table as _table
     from bench_estep import machine_section
 
@@ -147,15 +130,6 @@ CPU seconds are what the compilation costs on an idle core). Goal: all within
 {GOAL_COMPILE_S:.0f} s.
 
 {_table(["kernel", "seconds", "CPU seconds"], kernel_rows)}
-
-Whole processes running `warm_up(n_processes=N)` from an empty cache (what
-`python -m skmoe warmup` does with N = the cores, up to 4): with N = 2 two new processes
-compile a share of the kernels each, then the first loads them all. CPU seconds are those of
-the process and its children; on an idle machine with N cores the wall time would approach
-the CPU seconds of the largest share plus the start of the processes.
-
-{_table(["processes", "seconds", "CPU seconds"],
-        [[n, f"{wall:.1f}", f"{cpu:.1f}"] for n, wall, cpu in whole])}
 
 ## 2. Fits in a new process
 
@@ -189,13 +163,6 @@ def main(argv=None):
         print(f"cold warm_up: {sum(c for _, c in cold_warmup['kernels'].values()):.1f} CPU s",
               flush=True)
         runs.append(("cold: warm_up() compiles everything, then fits", cold_warmup))
-        whole = []
-        for n_processes in (1, 2):
-            with tempfile.TemporaryDirectory() as empty:
-                loads.append(_load_average())
-                whole.append((n_processes, *_whole_warm_up(n_processes, empty)))
-                print(f"warm_up(n_processes={n_processes}): {whole[-1][1]:.1f} s, "
-                      f"{whole[-1][2]:.1f} CPU s", flush=True)
         if not args.quick:
             loads.append(_load_average())
             runs.append(("cold: fits only (the first compiles what it uses)",
@@ -207,7 +174,7 @@ def main(argv=None):
                      _run_child("warmup", cache, args.fits)))
     for label, result in runs:
         print(label, " ".join(f"{t:.3f}" for t in result["fits"]), flush=True)
-    text = report(args, cold_warmup, whole, runs, machine_info(), blas_info(), loads,
+    text = report(args, cold_warmup, runs, machine_info(), blas_info(), loads,
                   time.perf_counter() - start)
     print(text)
     if args.output is not None:
