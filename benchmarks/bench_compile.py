@@ -28,6 +28,7 @@ Usage::
 import datetime
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,22 @@ def child(mode, n_fits):
     print(json.dumps(result))
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _whole_warm_up(cache_dir):
+    """Wall and CPU seconds of a new process running ``python -m skmoe warmup``."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    wall, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - wall, _children_cpu() - cpu
+
+
 def _load_average():
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -103,7 +120,7 @@ def _fit_row(label, result):
             f"{fits[0] / steady:.2f}x", f"{fits[1] / steady:.2f}x", f"{result['process_s']:.1f}"]
 
 
-def report(args, cold_warmup, runs, machine, blas, loads, elapsed):
+def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed):
     from bench_estep import _markdown_table as _table
     from bench_estep import machine_section
 
@@ -130,6 +147,9 @@ CPU seconds are what the compilation costs on an idle core). Goal: all within
 {GOAL_COMPILE_S:.0f} s.
 
 {_table(["kernel", "seconds", "CPU seconds"], kernel_rows)}
+
+The whole command, `python -m skmoe warmup` in a new process with an empty cache (Python's
+and skmoe's imports included): {whole[0]:.1f} s, {whole[1]:.1f} CPU seconds.
 
 ## 2. Fits in a new process
 
@@ -163,6 +183,10 @@ def main(argv=None):
         print(f"cold warm_up: {sum(c for _, c in cold_warmup['kernels'].values()):.1f} CPU s",
               flush=True)
         runs.append(("cold: warm_up() compiles everything, then fits", cold_warmup))
+        with tempfile.TemporaryDirectory() as empty:
+            loads.append(_load_average())
+            whole = _whole_warm_up(empty)
+        print(f"python -m skmoe warmup: {whole[0]:.1f} s, {whole[1]:.1f} CPU s", flush=True)
         if not args.quick:
             loads.append(_load_average())
             runs.append(("cold: fits only (the first compiles what it uses)",
@@ -174,7 +198,7 @@ def main(argv=None):
                      _run_child("warmup", cache, args.fits)))
     for label, result in runs:
         print(label, " ".join(f"{t:.3f}" for t in result["fits"]), flush=True)
-    text = report(args, cold_warmup, runs, machine_info(), blas_info(), loads,
+    text = report(args, cold_warmup, whole, runs, machine_info(), blas_info(), loads,
                   time.perf_counter() - start)
     print(text)
     if args.output is not None:
