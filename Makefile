@@ -1,5 +1,6 @@
 # Two targets do all the set-up on a fresh machine that has python3 and make:
-#   make demo   creates .venv, installs skmoe and runs the main job (python -m skmoe compare)
+#   make demo   creates .venv, installs skmoe, compiles its Numba kernels once
+#               (python -m skmoe warmup) and runs the main job (python -m skmoe compare)
 #               on its generated default, then on a real data set (diabetes)
 #   make test   creates .venv, installs skmoe with its test extras and runs the whole suite
 #   make docs   creates .venv, installs skmoe with its docs extras and builds the Sphinx site
@@ -27,6 +28,7 @@ $(VENV)/.installed-docs: $(VENV)/.installed pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
+	$(BIN)/python -m skmoe warmup
 	$(BIN)/python -m skmoe compare --out build/demo
 	$(BIN)/python -m skmoe compare --dataset diabetes --out build/demo-diabetes
 
@@ -34,6 +36,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check skmoe tests benchmarks
 
 test: lint
+	$(BIN)/python -m skmoe warmup
 	$(BIN)/python -m pytest
 
 docs: $(VENV)/.installed-docs

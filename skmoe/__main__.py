@@ -12,6 +12,8 @@ should win; the bundled real data sets (``diabetes``, ``breast_cancer``, ...)
 show how it fares where that structure is not known to hold. ``demo`` is an
 alias of ``compare``.
 
+``warmup`` compiles the Numba kernels into their cache, once after installing.
+
 A CSV file is read as it is: string and categorical columns are one-hot
 encoded and missing values imputed (median) for the models that cannot take
 them, the same preprocessing in front of every model; the terminal says what
@@ -31,6 +33,7 @@ import pandas as pd
 from . import __version__
 from ._density import DENSITY_NOTES
 from ._tidy import describe
+from ._warmup import warm_up
 from .compare import (
     _MAX_CLASSES_AUTO,
     SCORES,
@@ -544,6 +547,11 @@ def build_parser():
                      help="no progress on stderr (a bar on a terminal, one line per "
                           "estimator elsewhere), no header or notes: the table and verdicts "
                           "only")
+    commands.add_parser(
+        "warmup", help="compile the Numba kernels into their cache (once per installation)",
+        description="Compile every Numba kernel of the estimators, or load it from the "
+                    "cache; later processes then load them instead of compiling.",
+    )
     return parser
 
 
@@ -562,6 +570,10 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "warmup":
+        seconds = warm_up(verbose=True)
+        print(f"{len(seconds)} kernels ready in {sum(seconds.values()):.1f} s")
+        return 0
     try:
         return run_compare(args)
     except CommandError as exc:

@@ -59,11 +59,12 @@ from ._init import (
     random_partition,
     start_strategy,
 )
-from ._kernels import e_step, kernel_threads
+from ._kernels import e_step, kernel_threads, top_k_route
 from ._linear import grams_are_safe
 from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
 from ._scaling import fit_standard_scaler
+from ._serving import softmax_gate_proba
 from ._validation import (
     HasMethods,
     Interval,
@@ -1187,6 +1188,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
     def _gate_proba(self, X):
         """Gate probabilities of validated rows."""
+        if not sp.issparse(X):
+            # A SoftmaxGate on dense rows: its products, without validating the rows again.
+            columns = (np.empty((X.shape[0], 0)) if self.gate_features_.size == 0
+                       else _columns(X, self.gate_features_))
+            proba = softmax_gate_proba(self.gate_, self.gate_scaler_, columns)
+            if proba is not None:
+                return proba
         return self.gate_.predict_proba(self._gate_input(X))
 
     def _route(self, gate):
@@ -1194,14 +1202,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
         Returns ``(chosen, weights)``: ``chosen`` is None when every row goes to
         every expert (``weights`` is then the gate); otherwise an (n_samples,
-        top_k) array of expert indices, with the gate renormalised over them.
+        top_k) array of expert indices, most probable first (the lower index
+        first among equal probabilities), with the gate renormalised over them.
         """
         if self.top_k is None or self.top_k >= gate.shape[1]:
             return None, gate
-        chosen = np.argpartition(-gate, self.top_k - 1, axis=1)[:, : self.top_k]
-        weights = np.take_along_axis(gate, chosen, axis=1)
-        weights /= weights.sum(axis=1, keepdims=True)
-        return chosen, weights
+        gate = np.ascontiguousarray(gate, dtype=np.float64)
+        chosen = np.empty((gate.shape[0], self.top_k), dtype=np.int64)
+        weights = top_k_route(gate, self.top_k, chosen, np.empty_like(gate))
+        return chosen, np.take_along_axis(weights, chosen, axis=1)
+
+    def _routed_weights(self, gate):
+        """:meth:`_route`'s weights as an (n_samples, n_experts) array, 0 for experts left out.
+
+        ``gate`` (the caller's own array) is overwritten.
+        """
+        if self.top_k is None or self.top_k >= gate.shape[1]:
+            return gate
+        gate = np.ascontiguousarray(gate, dtype=np.float64)
+        return top_k_route(gate, self.top_k, np.empty((0, self.top_k), dtype=np.int64), gate)
 
     def _dispatch(self, chosen):
         """For each expert with rows: ``(k, rows, slots)``, the rows sent to it and its slot.

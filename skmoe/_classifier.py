@@ -12,6 +12,7 @@ from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood
+from ._serving import linear_probabilities
 from ._validation import check_is_estimator
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
@@ -212,8 +213,21 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validated_X(X)
-        chosen, weights = self._route(self._gate_proba(X))
+        gate = self._gate_proba(X)
         X = self._expert_input(X)
+        # LogisticRegression experts: every expert's probabilities from one product.
+        each = linear_probabilities(self, X)
+        if each is not None:
+            proba = np.einsum("ik,ikc->ic", self._routed_weights(gate), each)
+        else:
+            proba = self._expert_mixture(X, *self._route(gate))
+        # The gate-weighted sum can exceed 1 by a rounding error (two experts sure of
+        # the same class); dividing by the row's sum keeps every entry within [0, 1].
+        proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        return proba
+
+    def _expert_mixture(self, X, chosen, weights):
+        """``sum_k g_k p_k`` on the experts' rows, each expert asked for its rows' probabilities."""
         proba = np.zeros((X.shape[0], self.classes_.shape[0]))
         for k, rows, slots in self._dispatch(chosen):
             expert = self.experts_[k]
@@ -224,9 +238,6 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 proba[:, columns] += mixed
             else:
                 proba[np.ix_(rows, columns)] += mixed
-        # The gate-weighted sum can exceed 1 by a rounding error (two experts sure of
-        # the same class); dividing by the row's sum keeps every entry within [0, 1].
-        proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
         return proba
 
     def predict_log_proba(self, X):

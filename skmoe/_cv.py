@@ -15,11 +15,14 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import cross_validate
+from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from ._validation import _safe_indexing
+from ._warmup import warm_up
 
 __all__ = ["cross_validate_each"]
 
@@ -103,6 +106,11 @@ def cross_validate_each(estimators, X, y, splits, scorer, n_jobs=None, progress=
     RuntimeError
         Naming the estimator and the fold when an estimator fails.
     """
+    # Numba's kernels compiled (into the cache) or loaded here, never inside a timed fit,
+    # and loaded in the worker processes that cross_validate will reuse.
+    warm_up()
+    if effective_n_jobs(n_jobs) > 1:
+        Parallel(n_jobs=n_jobs)(delayed(warm_up)() for _ in range(effective_n_jobs(n_jobs)))
     records = {}
     report = _Progress(progress, len(estimators), len(splits))
     try:

@@ -1186,6 +1186,81 @@ def _fill_hessian(sums, n_classes, n_columns, hess):
             pair += 1
 
 
+# ------------------------------------------------------------------ routing
+@njit(**_SERIAL)
+def top_k_route(gate, top_k, chosen, weights):
+    """Each row's ``top_k`` most probable experts and the gate renormalised over them.
+
+    Experts are taken in decreasing order of probability, the lower index
+    first among equal ones; ``weights[i]`` is row ``i``'s gate with the other
+    experts set to 0, divided by the sum over the chosen ones (in the order
+    they were chosen). A row is read before it is written: ``weights`` may be
+    ``gate`` itself.
+
+    Parameters
+    ----------
+    gate : ndarray of shape (n_samples, n_experts)
+        Gate probabilities.
+    top_k : int
+        Experts per row, between 1 and ``n_experts``.
+    chosen : ndarray of shape (n_samples, top_k) or (0, top_k), int64
+        Output: the chosen experts, most probable first; not written when it
+        has no rows.
+    weights : ndarray of shape (n_samples, n_experts)
+        Output: the renormalised gate, 0 for the experts left out.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples, n_experts)
+        Twin: :func:`top_k_route_reference`.
+    """
+    n_samples, n_experts = gate.shape
+    picked = np.empty(top_k, dtype=np.int64)
+    values = np.empty(top_k)
+    for i in range(n_samples):
+        total = 0.0
+        for j in range(top_k):
+            best = -1
+            for k in range(n_experts):
+                if not _taken(picked, j, k) and (best < 0 or gate[i, k] > gate[i, best]):
+                    best = k
+            picked[j] = best
+            values[j] = gate[i, best]
+            total += values[j]
+        for k in range(n_experts):
+            weights[i, k] = 0.0
+        for j in range(top_k):
+            weights[i, picked[j]] = values[j] / total
+        if chosen.shape[0] > 0:
+            for j in range(top_k):
+                chosen[i, j] = picked[j]
+    return weights
+
+
+@njit(cache=True, nogil=True)
+def _taken(picked, count, k):
+    """Whether expert ``k`` is among the first ``count`` of ``picked``."""
+    for j in range(count):
+        if picked[j] == k:
+            return True
+    return False
+
+
+def top_k_route_reference(gate, top_k):
+    """NumPy twin of :func:`top_k_route`: a stable sort of each row's probabilities.
+
+    Returns
+    -------
+    chosen : ndarray of shape (n_samples, top_k)
+    weights : ndarray of shape (n_samples, n_experts)
+    """
+    chosen = np.argsort(-gate, axis=1, kind="stable")[:, :top_k]
+    picked = np.take_along_axis(gate, chosen, axis=1)
+    weights = np.zeros_like(gate)
+    np.put_along_axis(weights, chosen, picked / picked.sum(axis=1, keepdims=True), axis=1)
+    return chosen, weights
+
+
 # ------------------------------------------------------- linear experts' Grams
 @njit(**_SERIAL)
 def weighted_design_block(X, y, weights, center, y_center, start, stop, design, products):

@@ -28,6 +28,7 @@ from ._ridge import (
     scaled_ridge_of,
 )
 from ._scaling import magnitude, weighted_spread
+from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
 # Levels of the predictive distribution are solved to this accuracy in probability.
@@ -488,6 +489,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Predicted standard deviation; only when ``return_std`` is True.
         """
         X = self._validated_X(X)
+        if not return_std:
+            # A softmax gate and linear experts: a few products per block of rows.
+            mean = linear_mixture_mean(self, X)
+            if mean is not None:
+                return mean
         chosen, weights = self._route(self._gate_proba(X))
         X = self._expert_input(X)
         family, params = self._family(), self._fitted_params()

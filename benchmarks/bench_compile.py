@@ -1,0 +1,211 @@
+"""The compile tax: cold, cached and steady fit times, each in a fresh process (issue 14).
+
+Not a test: it measures, prints tables and records the figures. Every
+measurement runs in a new Python process (this script with ``--child``), so
+that nothing compiled or loaded by one measurement helps the next; the Numba
+cache of the cold runs is a new temporary directory (``NUMBA_CACHE_DIR``):
+
+1. compiling every kernel (``skmoe._warmup.warm_up``, what ``python -m skmoe
+   warmup`` runs) with an empty cache: seconds and CPU seconds per kernel;
+2. fits of ``MixtureOfExpertsRegressor(n_experts=3, random_state=0)`` on
+   ``make_switching_regression(n_samples=20,000, n_features=5, n_experts=3)``
+   in a new process: the first, the second, and the steady state (best of the
+   later fits in the same process), with an empty cache (cold: the first fit
+   compiles), with the cache of step 1 (cached), and with the cache after
+   ``warm_up()`` (what ``compare`` and the benchmarks do before timing);
+3. the import of skmoe, and the load of every kernel from the cache.
+
+Baseline: the steady-state fit measured in the same process (goal: the first
+fit with the cache present within 1.5x of it; compiling every kernel within
+15 s).
+
+Usage::
+
+    python benchmarks/bench_compile.py            # full run, writes results/bench_compile.md
+    python benchmarks/bench_compile.py --quick    # no cold fit run, fewer fits; prints only
+"""
+
+import datetime
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_compile.md"
+GOAL_COMPILE_S = 15.0
+GOAL_FIRST_X = 1.5
+
+
+# ---------------------------------------------------------------------- child
+def child(mode, n_fits):
+    """One measurement in this (fresh) process; prints a JSON line."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    import warnings
+
+    import skmoe
+    from skmoe import MixtureOfExpertsRegressor
+    from skmoe._warmup import SIGNATURES
+    from skmoe.datasets import make_switching_regression
+
+    result = {"import_s": time.perf_counter() - wall, "import_cpu_s": time.process_time() - cpu,
+              "skmoe": skmoe.__version__}
+    if mode == "warmup":
+        from skmoe import _kernels
+
+        kernels = {}
+        for name, signatures in SIGNATURES.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for signature in signatures:
+                getattr(_kernels, name).compile(signature)
+            kernels[name] = [time.perf_counter() - wall, time.process_time() - cpu]
+        result["kernels"] = kernels
+    X, y = make_switching_regression(n_samples=20_000, n_features=5, n_experts=3,
+                                     random_state=0)
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n_fits):
+            start = time.perf_counter()
+            MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+            fits.append(time.perf_counter() - start)
+    result["fits"] = fits
+    print(json.dumps(result))
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _whole_warm_up(cache_dir):
+    """Wall and CPU seconds of a new process running ``python -m skmoe warmup``."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    wall, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - wall, _children_cpu() - cpu
+
+
+def _load_average():
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _run_child(mode, cache_dir, n_fits):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(n_fits)],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - start
+    return result
+
+
+# ----------------------------------------------------------------- reporting
+def _fit_row(label, result):
+    fits = result["fits"]
+    steady = min(fits[2:]) if len(fits) > 2 else float("nan")
+    warm = sum(cpu for _, cpu in result["kernels"].values()) if "kernels" in result else None
+    warm_wall = sum(w for w, _ in result["kernels"].values()) if "kernels" in result else None
+    return [label, f"{result['import_s']:.2f}",
+            "-" if warm is None else f"{warm_wall:.2f} ({warm:.2f} CPU)",
+            f"{fits[0]:.3f}", f"{fits[1]:.3f}", f"{steady:.3f}",
+            f"{fits[0] / steady:.2f}x", f"{fits[1] / steady:.2f}x", f"{result['process_s']:.1f}"]
+
+
+def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed):
+    from bench_estep import _markdown_table as _table
+    from bench_estep import machine_section
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    kernels = cold_warmup["kernels"]
+    kernel_rows = [[name, f"{wall:.2f}", f"{cpu:.2f}"] for name, (wall, cpu) in kernels.items()]
+    total_wall = sum(w for w, _ in kernels.values())
+    total_cpu = sum(c for _, c in kernels.values())
+    kernel_rows.append(["**all**", f"**{total_wall:.2f}**", f"**{total_cpu:.2f}**"])
+    fit_rows = [_fit_row(label, result) for label, result in runs]
+    header = ["process", "import skmoe (s)", "warm_up() (s)", "1st fit (s)", "2nd fit (s)",
+              "steady fit (s)", "1st / steady", "2nd / steady", "whole process (s)"]
+    return f"""# bench_compile results
+
+Recorded {date} by `python benchmarks/bench_compile.py{" --quick" if args.quick else ""}`
+(total {elapsed:.0f} s; load average at the start of each process: {"; ".join(loads)}).
+Each row is one new Python process; "cold" processes have an empty `NUMBA_CACHE_DIR`.
+
+## 1. Compiling every kernel (`python -m skmoe warmup`), empty cache
+
+Each kernel of `skmoe._warmup.SIGNATURES` compiled with the argument types the estimators use
+(wall seconds, and CPU seconds of the process: Numba compiles on the calling thread, so the
+CPU seconds are what the compilation costs on an idle core). Goal: all within
+{GOAL_COMPILE_S:.0f} s.
+
+{_table(["kernel", "seconds", "CPU seconds"], kernel_rows)}
+
+The whole command, `python -m skmoe warmup` in a new process with an empty cache (Python's
+and skmoe's imports included): {whole[0]:.1f} s, {whole[1]:.1f} CPU seconds.
+
+## 2. Fits in a new process
+
+`MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)` on
+`make_switching_regression(n_samples=20,000, n_features=5, n_experts=3, random_state=0)`,
+{args.fits} fits in a row in each process; "steady" is the best of the fits after the second.
+Goal: the first fit with the cache present within {GOAL_FIRST_X}x of the steady fit.
+
+{_table(header, fit_rows)}
+
+{machine_section(machine, blas)}"""
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        # Nothing imported before the measurement: skmoe's import is part of it.
+        child(argv[1], int(argv[2]))
+        return
+    from bench_estep import benchmark_parser, blas_info, machine_info
+
+    args = benchmark_parser(__doc__, RESULTS).parse_args(argv)
+    args.fits = 4 if args.quick else 6
+    if args.output is None and not args.quick:
+        args.output = RESULTS
+    start = time.perf_counter()
+    runs, loads = [], []
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as other:
+        loads.append(_load_average())
+        cold_warmup = _run_child("warmup", cache, args.fits)
+        print(f"cold warm_up: {sum(c for _, c in cold_warmup['kernels'].values()):.1f} CPU s",
+              flush=True)
+        runs.append(("cold: warm_up() compiles everything, then fits", cold_warmup))
+        with tempfile.TemporaryDirectory() as empty:
+            loads.append(_load_average())
+            whole = _whole_warm_up(empty)
+        print(f"python -m skmoe warmup: {whole[0]:.1f} s, {whole[1]:.1f} CPU s", flush=True)
+        if not args.quick:
+            loads.append(_load_average())
+            runs.append(("cold: fits only (the first compiles what it uses)",
+                         _run_child("fits", other, args.fits)))
+        loads.append(_load_average())
+        runs.append(("cached: fits only", _run_child("fits", cache, args.fits)))
+        loads.append(_load_average())
+        runs.append(("cached: warm_up() loads everything, then fits",
+                     _run_child("warmup", cache, args.fits)))
+    for label, result in runs:
+        print(label, " ".join(f"{t:.3f}" for t in result["fits"]), flush=True)
+    text = report(args, cold_warmup, whole, runs, machine_info(), blas_info(), loads,
+                  time.perf_counter() - start)
+    print(text)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        print(f"Wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

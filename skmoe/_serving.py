@@ -1,0 +1,314 @@
+"""Prediction of fitted mixtures whose experts are linear models, in a few matrix products.
+
+The general prediction path asks each expert for its predictions: every
+expert validates the rows again, and a single row pays that fixed cost K
+times, which is most of the time of serving one request. When every expert
+is a plain linear model (``LinearRegression`` or ``ScaledRidge`` in the
+regressor, ``LogisticRegression`` in the classifier), the experts'
+coefficients are stacked into one matrix and all predictions are one
+product of the rows, validated once by the mixture. A SoftmaxGate's
+probabilities are its scaler's and its own operations, without validating
+the rows again. The regressor's mean is computed a block of rows at a time,
+so that nothing of the size of ``X`` is made.
+
+The stacked matrices are kept beside the fitted mixture, not in it: in a
+cache keyed weakly by the estimator, so that prediction leaves the
+estimator's ``__dict__`` untouched, pickles and copies carry nothing extra,
+and the cache goes with the estimator. An entry remembers the very objects
+it was built from (the experts and their coefficient arrays); a refit, or
+any expert given new coefficients, replaces them and the entry is rebuilt.
+"""
+
+import threading
+import weakref
+from contextlib import nullcontext
+
+import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from ._experts import threadpool_controller
+from ._gate import SoftmaxGate
+from ._kernels import log_softmax, top_k_route
+from ._ridge import ScaledRidge
+
+_CACHE = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+# From this many rows the products run with one BLAS thread. They are skinny (K
+# or K * n_classes columns), bound by memory, and BLAS threads gain nothing on
+# them; on a busy machine they spin for cores other processes hold, which made
+# a product on 100,000 rows 100 times slower than on one thread. Below, the
+# limit's own cost (about 10 microseconds) would show on single-row calls.
+_SERIAL_BLAS_ROWS = 2048
+# Rows predicted at a time: their standardised gate columns (a buffer of 4096 x d
+# floats) and their K gate probabilities and predictions stay in cache.
+_BLOCK_ROWS = 4096
+
+
+def _blas_threads(n_rows):
+    """One BLAS thread for products over ``n_rows`` rows, when that many."""
+    if n_rows < _SERIAL_BLAS_ROWS:
+        return nullcontext()
+    return threadpool_controller().limit(limits=1, user_api="blas")
+
+
+class _Stack:
+    """The linear experts' coefficients stacked, and the objects they were read from.
+
+    Parameters
+    ----------
+    experts : list of estimator
+        The fitted experts.
+    coef : ndarray of shape (n_features, n_outputs)
+        Each expert's coefficients as columns (one per class for the
+        multinomial classifier, one per expert otherwise).
+    intercept : ndarray of shape (n_outputs,)
+    binary : bool
+        Classifier experts with one decision column each.
+    """
+
+    def __init__(self, experts, coef, intercept, binary=False):
+        self.sources = [(expert, expert.coef_, expert.intercept_) for expert in experts]
+        self.coef = coef
+        self.intercept = intercept
+        self.binary = binary
+
+    def is_current(self, experts):
+        """Whether ``experts`` are the objects, with the coefficient arrays, this was built from."""
+        if len(experts) != len(self.sources):
+            return False
+        for expert, (source, coef, intercept) in zip(experts, self.sources):
+            if (expert is not source or getattr(expert, "coef_", None) is not coef
+                    or getattr(expert, "intercept_", None) is not intercept):
+                return False
+        return True
+
+
+def _linear_regressor(expert):
+    """Whether a fitted regression expert predicts ``X @ coef_ + intercept_`` with 1-D ``coef_``."""
+    if type(expert) not in (LinearRegression, ScaledRidge):
+        return False
+    coef = getattr(expert, "coef_", None)
+    return (isinstance(coef, np.ndarray) and coef.ndim == 1
+            and np.ndim(getattr(expert, "intercept_", None)) == 0)
+
+
+def _linear_classifier(expert, n_classes):
+    """Whether a fitted classification expert is a plain LogisticRegression over all classes."""
+    if type(expert) is not LogisticRegression:
+        return False
+    classes = getattr(expert, "classes_", None)
+    coef = getattr(expert, "coef_", None)
+    if classes is None or not isinstance(coef, np.ndarray) or coef.ndim != 2:
+        return False
+    rows = 1 if n_classes == 2 else n_classes
+    return (len(classes) == n_classes and np.array_equal(classes, np.arange(n_classes))
+            and coef.shape[0] == rows and np.shape(expert.intercept_) == (rows,))
+
+
+def _stack_regressors(experts):
+    if not all(_linear_regressor(expert) for expert in experts):
+        return None
+    coef = np.column_stack([expert.coef_ for expert in experts]).astype(np.float64)
+    intercept = np.array([float(expert.intercept_) for expert in experts])
+    return _Stack(experts, coef, intercept)
+
+
+def _stack_classifiers(experts, n_classes):
+    if not all(_linear_classifier(expert, n_classes) for expert in experts):
+        return None
+    coef = np.vstack([expert.coef_ for expert in experts]).T.astype(np.float64)
+    intercept = np.concatenate([expert.intercept_ for expert in experts]).astype(np.float64)
+    return _Stack(experts, coef, intercept, binary=n_classes == 2)
+
+
+def _stack(estimator, build):
+    """The current stack of ``estimator``'s experts (built by ``build`` when missing or stale).
+
+    Returns None (and remembers it) when the experts are not all linear.
+    """
+    experts = estimator.experts_
+    entry = _CACHE.get(estimator)
+    if (entry is not None and entry[0] is experts and len(entry[1]) == len(experts)
+            and all(a is b for a, b in zip(entry[1], experts))
+            and (entry[2] is None or entry[2].is_current(experts))):
+        return entry[2]
+    stack = build(experts)
+    with _LOCK:
+        # The entry holds the list and the experts, so that ``is`` compares live objects.
+        _CACHE[estimator] = (experts, tuple(experts), stack)
+    return stack
+
+
+def linear_mixture_mean(estimator, X):
+    """The mixture's mean ``sum_k g_k f_k`` on validated rows, a block of rows at a time, or None.
+
+    For a regressor whose gate is a SoftmaxGate and whose experts are all
+    plain linear models: each block of rows is standardised for the gate,
+    scored, turned into gate probabilities (routed to the ``top_k`` experts
+    if set), multiplied by the experts' stacked coefficients and summed,
+    while it is in cache; nothing of the size of ``X`` is made.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor
+        Fitted.
+    X : ndarray of shape (n_samples, n_features)
+        Validated rows (all the columns the mixture was fitted on).
+
+    Returns
+    -------
+    mean : ndarray of shape (n_samples,) or None
+        None when the gate or an expert is of another kind, or ``X`` is not a
+        dense float64 array: the caller takes the general path.
+
+    Raises
+    ------
+    ValueError
+        When an expert's prediction is not finite, naming the first one.
+    """
+    gate = estimator.gate_
+    if (type(gate) is not SoftmaxGate or not isinstance(X, np.ndarray)
+            or X.dtype != np.float64):
+        return None
+    stack = _stack(estimator, _stack_regressors)
+    if stack is None:
+        return None
+    n_samples, n_experts = X.shape[0], len(estimator.experts_)
+    top_k = estimator.top_k if estimator.top_k is not None and estimator.top_k < n_experts \
+        else None
+    gate_columns = _selection(estimator.gate_features_, X.shape[1])
+    expert_columns = _selection(estimator.expert_features_, X.shape[1])
+    rows = min(n_samples, _BLOCK_ROWS)
+    buffer = np.empty((rows, estimator.gate_features_.shape[0]))
+    weights = np.empty((rows, n_experts))
+    means = np.empty((rows, n_experts))
+    no_choice = np.empty((0, top_k or 1), dtype=np.int64)
+    mean = np.empty(n_samples)
+    with _blas_threads(n_samples):
+        for start in range(0, n_samples, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n_samples)
+            block = X[start:stop]
+            g = _gate_block(gate, estimator.gate_scaler_, block[:, gate_columns],
+                            buffer[:stop - start], weights[:stop - start])
+            if top_k is not None:
+                top_k_route(g, top_k, no_choice, g)
+            f = np.matmul(block[:, expert_columns], stack.coef, out=means[:stop - start])
+            f += stack.intercept
+            _check_finite(f, estimator.experts_, "predictions")
+            np.einsum("ik,ik->i", g, f, out=mean[start:stop])
+    return mean
+
+
+def _selection(columns, n_features):
+    """An index of the columns: a slice when they are all of them, in order."""
+    if columns.shape[0] == n_features and np.array_equal(columns, np.arange(n_features)):
+        return slice(None)
+    return columns
+
+
+def linear_probabilities(estimator, X):
+    """Every expert's class probabilities on the experts' rows ``X``, or None.
+
+    Binary experts give ``[1 - expit(d), expit(d)]`` and multinomial ones the
+    softmax of their scores, as ``LogisticRegression.predict_proba`` does.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsClassifier
+        Fitted.
+    X : ndarray of shape (n_samples, n_expert_features)
+        Validated dense rows, the experts' columns.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_experts, n_classes) or None
+        None when an expert is not a plain LogisticRegression that knows every
+        class (or ``X`` is not a dense float64 array).
+    """
+    if not isinstance(X, np.ndarray) or X.dtype != np.float64:
+        return None
+    n_classes = estimator.classes_.shape[0]
+    stack = _stack(estimator, lambda experts: _stack_classifiers(experts, n_classes))
+    if stack is None:
+        return None
+    with _blas_threads(X.shape[0]):
+        scores = X @ stack.coef
+    scores += stack.intercept
+    n_experts = len(estimator.experts_)
+    if stack.binary:
+        positive = expit(scores)
+        proba = np.empty((X.shape[0], n_experts, 2))
+        np.subtract(1.0, positive, out=proba[:, :, 0])
+        proba[:, :, 1] = positive
+    else:
+        proba = scores.reshape(X.shape[0], n_experts, n_classes)
+        proba -= proba.max(axis=2, keepdims=True)
+        np.exp(proba, out=proba)
+        proba /= proba.sum(axis=2, keepdims=True)
+    _check_finite(proba.reshape(X.shape[0], -1), estimator.experts_, "probabilities",
+                  per_expert=proba.shape[2])
+    return proba
+
+
+def _check_finite(values, experts, what, per_expert=1):
+    """Refuse NaN or inf in stacked outputs, naming the first expert that gave one."""
+    if np.isfinite(values).all():
+        return
+    bad = ~np.isfinite(values).all(axis=0)
+    index = int(np.flatnonzero(bad)[0]) // per_expert
+    raise ValueError(
+        f"Expert {index} ({type(experts[index]).__name__}) returned NaN or inf {what}."
+    )
+
+
+def softmax_gate_proba(gate, scaler, columns):
+    """A fitted SoftmaxGate's probabilities on validated, unscaled gate columns, or None.
+
+    The same operations as ``gate.predict_proba(scaler.transform(columns))``
+    (so the same bits), without validating the rows twice more.
+
+    Parameters
+    ----------
+    gate : estimator
+        The mixture's fitted gate.
+    scaler : StandardScaler or None
+        The mixture's gate scaler (None for a gate without inputs).
+    columns : ndarray of shape (n_samples, n_gate_features)
+        The gate's columns of validated rows.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_experts) or None
+        None when the gate is not a SoftmaxGate or the rows are not dense.
+    """
+    if type(gate) is not SoftmaxGate or not isinstance(columns, np.ndarray):
+        return None
+    n_samples = columns.shape[0]
+    proba = np.empty((n_samples, gate.coef_.shape[0]))
+    buffer = np.empty((min(n_samples, _BLOCK_ROWS), columns.shape[1]))
+    with _blas_threads(n_samples):
+        for start in range(0, n_samples, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n_samples)
+            _gate_block(gate, scaler, columns[start:stop], buffer[:stop - start],
+                        proba[start:stop])
+    return proba
+
+
+def _gate_block(gate, scaler, columns, buffer, out):
+    """Gate probabilities of a block of rows into ``out``, through ``buffer`` (its shape).
+
+    StandardScaler.transform's operations, then SoftmaxGate.predict_proba's.
+    """
+    if columns.shape[1] == 0 or scaler is None:
+        out[:] = 0.0
+    else:
+        if scaler.with_mean:
+            np.subtract(columns, scaler.mean_, out=buffer)
+        else:
+            buffer[:] = columns
+        if scaler.with_std:
+            buffer /= scaler.scale_
+        np.matmul(buffer, gate.coef_.T, out=out)
+    out += gate.intercept_
+    return np.exp(log_softmax(out, out), out=out)

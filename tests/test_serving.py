@@ -1,0 +1,245 @@
+"""Prediction of mixtures of linear experts from stacked coefficients equals the per-expert path."""
+
+import copy
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
+from skmoe._gate import ConstantGate
+from skmoe._kernels import top_k_route, top_k_route_reference
+from skmoe._serving import linear_mixture_mean, linear_probabilities
+from skmoe.datasets import make_gated_classification, make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _same(actual, expected):
+    """Equal to 1e-12 relative to the largest magnitude of the expected values."""
+    assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * np.max(np.abs(expected)))
+
+
+def _reference_gate(model, X):
+    """The gate as the general path computes it: the scaler's and the gate's own methods."""
+    if model.gate_features_.size == 0:
+        return model.gate_.predict_proba(np.empty((X.shape[0], 0)))
+    return model.gate_.predict_proba(model.gate_scaler_.transform(X[:, model.gate_features_]))
+
+
+def _reference_weights(gate, top_k):
+    """The routed gate: the top_k largest (lower index first among ties), renormalised."""
+    if top_k is None:
+        return gate
+    chosen = np.argsort(-gate, axis=1, kind="stable")[:, :top_k]
+    weights = np.zeros_like(gate)
+    picked = np.take_along_axis(gate, chosen, axis=1)
+    np.put_along_axis(weights, chosen, picked / picked.sum(axis=1, keepdims=True), axis=1)
+    return weights
+
+
+def _reference_mean(model, X):
+    """``sum_k g_k f_k`` from each expert's own predict (the per-expert path)."""
+    X_expert = X[:, model.expert_features_]
+    predictions = np.column_stack([expert.predict(X_expert) for expert in model.experts_])
+    weights = _reference_weights(_reference_gate(model, X), model.top_k)
+    return (weights * predictions).sum(axis=1)
+
+
+def _reference_proba(model, X):
+    """``sum_k g_k p_k`` from each expert's own predict_proba, rows normalised."""
+    X_expert = X[:, model.expert_features_]
+    weights = _reference_weights(_reference_gate(model, X), model.top_k)
+    proba = sum(weights[:, [k]] * expert.predict_proba(X_expert)
+                for k, expert in enumerate(model.experts_))
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = make_switching_regression(n_samples=1500, n_features=4, n_experts=3,
+                                     random_state=0)[:2]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def classification():
+    X, y = make_gated_classification(n_samples=1500, n_features=4, n_experts=3, n_classes=3,
+                                     random_state=0)[:2]
+    return X, y
+
+
+# ------------------------------------------------------------------ regressor
+@pytest.mark.parametrize("expert", [ScaledRidge(), LinearRegression()])
+@pytest.mark.parametrize("top_k", [None, 1, 2])
+@pytest.mark.parametrize("gate_features", [None, [0, 2], []])
+def test_regressor_fast_path_equals_per_expert_path(regression, expert, top_k, gate_features):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(expert, n_experts=3, top_k=top_k,
+                                      gate_features=gate_features, expert_features=[0, 1, 3],
+                                      max_iter=20, random_state=0).fit(X, y)
+    # A gate without inputs is a ConstantGate: the general path, whose results are the same.
+    assert (linear_mixture_mean(model, X) is not None) == (gate_features != [])
+    expected = _reference_mean(model, X)
+    _same(model.predict(X), expected)
+    # One row at a time, as a server calls it.
+    _same(np.concatenate([model.predict(X[i:i + 1]) for i in range(20)]), expected[:20])
+
+
+def test_regressor_fast_path_takes_pandas_rows(regression):
+    X, y = regression
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = MixtureOfExpertsRegressor(n_experts=3, gate_features=["a", "d"], max_iter=20,
+                                      random_state=0).fit(frame, y)
+    _same(model.predict(frame.iloc[:1]), _reference_mean(model, X[:1]))
+    _same(model.predict(frame), _reference_mean(model, X))
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(frame.rename(columns={"a": "z"}))
+
+
+def test_regressor_with_a_pipeline_or_tree_expert_asks_each_expert(regression):
+    X, y = regression
+    experts = [make_pipeline(StandardScaler(), LinearRegression()), LinearRegression(),
+               DecisionTreeRegressor(max_depth=3, random_state=0)]
+    model = MixtureOfExpertsRegressor(experts, n_experts=3, top_k=2, max_iter=10,
+                                      random_state=0).fit(X, y)
+    assert linear_mixture_mean(model, X) is None
+    _same(model.predict(X), _reference_mean(model, X))
+
+
+def test_regressor_return_std_unchanged_by_the_fast_path(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=20, random_state=0).fit(X, y)
+    mean, std = model.predict(X, return_std=True)
+    _same(mean, model.predict(X))
+    predictions = np.column_stack([expert.predict(X) for expert in model.experts_])
+    gate = _reference_gate(model, X)
+    spread = model.noise_variance_ + (predictions - mean[:, None]) ** 2
+    _same(std, np.sqrt((gate * spread).sum(axis=1)))
+
+
+def test_regressor_non_finite_linear_prediction_names_the_expert(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, max_iter=5,
+                                      random_state=0).fit(X, y)
+    model.experts_[1].coef_ = np.full(X.shape[1], 1e308)
+    with (pytest.raises(ValueError, match=r"Expert 1 \(LinearRegression\) returned NaN or inf"),
+          np.errstate(over="ignore")):
+        model.predict(np.full((1, X.shape[1]), 10.0))
+
+
+# ----------------------------------------------------------------- classifier
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("top_k", [None, 1, 2])
+def test_classifier_fast_path_equals_per_expert_path(classification, n_classes, top_k):
+    X, y = classification
+    y = y if n_classes == 3 else (y > 0).astype(int)
+    model = MixtureOfExpertsClassifier(n_experts=3, top_k=top_k, gate_features=[1, 3],
+                                       max_iter=10, random_state=0).fit(X, y)
+    assert linear_probabilities(model, X) is not None
+    expected = _reference_proba(model, X)
+    _same(model.predict_proba(X), expected)
+    _same(model.predict_proba(X[:1]), expected[:1])
+    assert_array_equal(model.predict(X), model.classes_[expected.argmax(axis=1)])
+
+
+def test_classifier_fast_path_takes_pandas_rows_and_labels(classification):
+    X, y = classification
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    labels = np.array(["low", "mid", "high"])[y]
+    model = MixtureOfExpertsClassifier(n_experts=3, max_iter=10, random_state=0).fit(frame,
+                                                                                      labels)
+    _same(model.predict_proba(frame.iloc[:3]), _reference_proba(model, X[:3]))
+    assert set(model.predict(frame)) <= set(labels)
+
+
+def test_classifier_with_a_pipeline_expert_asks_each_expert(classification):
+    X, y = classification
+    experts = [make_pipeline(StandardScaler(), LogisticRegression()), LogisticRegression(),
+               LogisticRegression()]
+    model = MixtureOfExpertsClassifier(experts, n_experts=3, max_iter=10,
+                                       random_state=0).fit(X, y)
+    assert linear_probabilities(model, X) is None
+    _same(model.predict_proba(X), _reference_proba(model, X))
+
+
+# ------------------------------------------------------------------ the cache
+def test_refit_replaces_the_stacked_coefficients(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=20, random_state=0).fit(X, y)
+    before = model.predict(X)
+    model.fit(X, -2.0 * y + 1.0)
+    _same(model.predict(X), _reference_mean(model, X))
+    assert not np.allclose(model.predict(X), before)
+
+
+def test_new_expert_coefficients_replace_the_stacked_ones(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=20, random_state=0).fit(X, y)
+    model.predict(X)
+    model.experts_[0].coef_ = model.experts_[0].coef_ + 1.0
+    model.experts_[2] = clone(model.experts_[2]).fit(X, y)
+    _same(model.predict(X), _reference_mean(model, X))
+
+
+def test_prediction_leaves_the_estimator_state_unchanged_and_pickles(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=20, random_state=0).fit(X, y)
+    state = dict(model.__dict__)
+    size = len(pickle.dumps(model))
+    expected = model.predict(X)
+    assert model.__dict__ == state
+    assert len(pickle.dumps(model)) == size
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.predict(X), expected)
+    assert_array_equal(copy.deepcopy(model).predict(X), expected)
+
+
+def test_gate_fast_path_equals_the_gates_own_probabilities(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, gate_features=[0, 3], max_iter=20,
+                                      random_state=0).fit(X, y)
+    assert_array_equal(model.predict_gate(X), _reference_gate(model, X))
+    constant = MixtureOfExpertsRegressor(n_experts=3, gate_features=[], max_iter=20,
+                                         random_state=0).fit(X, y)
+    assert isinstance(constant.gate_, ConstantGate)
+    assert_array_equal(constant.predict_gate(X), constant.gate_.predict_proba(X))
+    # Any classifier as the gate: its own predict_proba on the standardised columns.
+    tree = MixtureOfExpertsRegressor(n_experts=3, gate=DecisionTreeClassifier(max_depth=3),
+                                     max_iter=5, random_state=0).fit(X, y)
+    assert_array_equal(tree.predict_gate(X), _reference_gate(tree, X))
+
+
+# -------------------------------------------------------------------- routing
+@pytest.mark.parametrize("n_experts", [2, 4, 12])
+def test_top_k_route_equals_reference(n_experts):
+    rng = np.random.default_rng(n_experts)
+    gate = rng.dirichlet(np.ones(n_experts), size=300)
+    for top_k in range(1, n_experts + 1):
+        chosen = np.empty((300, top_k), dtype=np.int64)
+        weights = np.empty_like(gate)
+        top_k_route(gate, top_k, chosen, weights)
+        expected_chosen, expected_weights = top_k_route_reference(gate, top_k)
+        assert_array_equal(chosen, expected_chosen)
+        assert_allclose(weights, expected_weights, rtol=1e-15)
+        assert_allclose(weights.sum(axis=1), 1.0)
+        # In place, without the chosen experts: the same weights.
+        in_place = gate.copy()
+        top_k_route(in_place, top_k, np.empty((0, top_k), dtype=np.int64), in_place)
+        assert_array_equal(in_place, weights)
+
+
+def test_top_k_route_breaks_ties_by_lower_index():
+    gate = np.array([[0.25, 0.25, 0.25, 0.25], [0.1, 0.4, 0.1, 0.4], [0.3, 0.2, 0.3, 0.2]])
+    chosen = np.empty((3, 2), dtype=np.int64)
+    weights = np.empty_like(gate)
+    top_k_route(gate, 2, chosen, weights)
+    assert_array_equal(chosen, [[0, 1], [1, 3], [0, 2]])
+    assert_allclose(weights, [[0.5, 0.5, 0, 0], [0, 0.5, 0, 0.5], [0.5, 0, 0.5, 0]])
