@@ -333,9 +333,9 @@ class GateDisplay:
 
     Parameters
     ----------
-    gate : ndarray of shape (n_grid,) + grid shape + (n_experts,)
-        Gate probabilities on the grid: (n_points, n_experts) for one
-        feature, (n_y, n_x, n_experts) for two.
+    gate : ndarray of shape (n_points, n_experts) or (n_y, n_x, n_experts)
+        Gate probabilities on the grid: one row per grid point for one
+        feature; for two, one per point of the (n_y, n_x) meshgrid.
     grid : list of ndarray
         The grid values of each feature: one array for one feature, the two
         meshgrid arrays for two.
@@ -377,6 +377,7 @@ class GateDisplay:
         Returns
         -------
         display : GateDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         features = [features] if isinstance(features, (int, str, np.integer)) else list(features)
         if len(features) not in (1, 2):
@@ -404,6 +405,8 @@ class GateDisplay:
         Returns
         -------
         display : GateDisplay
+            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
+            artists listed under Attributes.
         """
         ax, figure = _axes(ax, "GateDisplay")
         n_experts = self.gate.shape[-1]
@@ -508,6 +511,7 @@ class ExpertFitDisplay:
         Returns
         -------
         display : ExpertFitDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         from ._regressor import MixtureOfExpertsRegressor
 
@@ -543,6 +547,8 @@ class ExpertFitDisplay:
         Returns
         -------
         display : ExpertFitDisplay
+            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
+            artists listed under Attributes.
         """
         ax, figure = _axes(ax, "ExpertFitDisplay")
         n_experts = self.expert_curves.shape[1]
@@ -605,6 +611,7 @@ class ConvergenceDisplay:
         Returns
         -------
         display : ConvergenceDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         histories = [list(h) for h in estimator.init_lower_bounds_]
         best = histories.index(list(estimator.lower_bounds_))
@@ -621,6 +628,8 @@ class ConvergenceDisplay:
         Returns
         -------
         display : ConvergenceDisplay
+            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
+            artists listed under Attributes.
         """
         ax, figure = _axes(ax, "ConvergenceDisplay")
         self.lines_ = []
@@ -680,6 +689,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         criterion = next((c for c in ("bic", "aic", "icl", "cv") if c in table.columns), None)
         if criterion is None or "best" not in table.columns:
@@ -714,6 +724,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         from .inspection import select_n_experts
 
@@ -732,6 +743,8 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
+            artists listed under Attributes.
         """
         ax, figure = _axes(ax, "SelectionDisplay")
         self.line_ = ax.plot(self.n_experts, self.values, marker="o", color="C0")[0]
@@ -801,6 +814,7 @@ class GateExplanationDisplay:
         Returns
         -------
         display : GateExplanationDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         import pandas as pd
 
@@ -832,6 +846,8 @@ class GateExplanationDisplay:
         Returns
         -------
         display : GateExplanationDisplay
+            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
+            artists listed under Attributes.
         """
         plt = _pyplot("GateExplanationDisplay")
         if ax is None:
