@@ -655,8 +655,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """Get the metadata routing of this object.
 
         ``fit`` routes its other parameters to the experts' and the gate's
-        ``fit`` (see :meth:`fit`). Please check :ref:`User Guide
-        <metadata_routing>` on how the routing mechanism works.
+        ``fit`` (see :meth:`fit`), as scikit-learn's metadata routing does
+        for its meta-estimators (see its user guide on metadata routing).
 
         Returns
         -------

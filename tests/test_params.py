@@ -338,3 +338,21 @@ def test_gaussian_naive_bayes_experts_count_priors_means_and_variances():
     assert model._n_parameters() == expected
     assert_allclose(model.bic(X, y),
                     -2 * model.score_samples(X, y).sum() + expected * np.log(400))
+
+
+def test_fit_parameters_of_a_grouped_gate_are_one_per_group():
+    rng = np.random.RandomState(0)
+    groups = np.repeat(np.arange(60), 5)
+    z = rng.normal(size=60)[groups]  # the gate's column, constant within groups
+    x = rng.normal(size=300)
+    y = np.where(z > 0, 2.0 * x, -x) + 0.1 * rng.normal(size=300)
+    X = np.column_stack([x, z])
+    tag = 10.0 * groups + 1.0
+    with sklearn.config_context(enable_metadata_routing=True):
+        gate = _TaggedGate().set_fit_request(tag=True)
+        model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, gate=gate,
+                                          gate_features=[1], expert_features=[0], max_iter=3,
+                                          random_state=0, **KEEP_ALL)
+        model.fit(X, y, groups=groups, tag=tag)
+    # One gate row per group, in the order of the groups' labels, repeated per expert.
+    assert_array_equal(model.gate_.classifier_.tag_, np.tile(10.0 * np.arange(60) + 1.0, 2))
