@@ -59,7 +59,10 @@ total seconds, mean EM iterations. flexmix's time is that of the call to
 compilation or cache load), with Numba's default threads. The verdict per case:
 does one skmoe fit with the default strategy (the first of ``STRATEGIES``) and
 ``n_init=20`` reach flexmix's best of 20 (to 0.01 nats), with at least as many of
-its starts as flexmix's within 0.01 of the best known optimum?
+its starts as flexmix's within 0.01 of the best known optimum? Last, the cost of
+the default strategy: the default estimator (default experts, ``tol`` and
+``max_iter``) with ``n_init=20``, ``init="auto"`` against ``init="kmeans"``, timed
+alternately in the same run.
 
 Usage::
 
@@ -110,6 +113,8 @@ TOL = 1e-6  # skmoe's per-sample tol
 FLEXMIX_TOLERANCE = 1e-8  # flexmix's relative tolerance on the total log-likelihood
 MAX_ITER = 1000
 NEAR = 0.01  # a start "finds" the best known optimum within this many nats
+# Fits per init in the cost table at the default settings.
+COST_REPEATS = 3
 
 # name -> R expression giving the data frame (the same as bench_real_data.py's, same files).
 R_DATASETS = {
@@ -297,6 +302,27 @@ def run_flexmix(case, n_starts, directory):
 
 
 # -------------------------------------------------------------- reporting
+def default_cost(case, n_starts, repeats=3):
+    """One row of the cost table: the default estimator's ``n_init`` fit with
+    ``init="auto"`` against the same with ``init="kmeans"`` (median seconds of
+    ``repeats`` fits each, run alternately so that both see the same load)."""
+    seconds = {"auto": [], "kmeans": []}
+    logliks = {}
+    for _ in range(repeats):
+        for init in seconds:
+            model = MixtureOfExpertsRegressor(n_experts=case.n_experts, gate_features=case.gate,
+                                              init=init, n_init=n_starts, random_state=0)
+            model, elapsed = _fit(model, case)
+            seconds[init].append(elapsed)
+            logliks[init] = float(model.score_samples(case.X, case.y).sum())
+    auto, kmeans = (float(np.median(seconds[init])) for init in ("auto", "kmeans"))
+    return [case.name, f"{auto:.2f}", f"{kmeans:.2f}", f"{auto / kmeans:.2f}",
+            f"{logliks['auto']:.3f}", f"{logliks['kmeans']:.3f}"]
+
+
+COST_HEADER = ["case", "auto s", "kmeans s", "auto / kmeans", "auto log-lik", "kmeans log-lik"]
+
+
 def _near(fits, best_known):
     return sum(f["loglik_ml"] is not None and f["loglik_ml"] >= best_known - NEAR for f in fits)
 
@@ -402,7 +428,7 @@ def case_text(case, rows, verdict, notes):
     return text
 
 
-def report(args, texts, r_info, skipped, load_before, load_after, elapsed):
+def report(args, texts, cost_rows, r_info, skipped, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     r_rows = [[f"R: {key}", value] for key, value in r_info.items()]
     machine_text = machine_section(
@@ -440,6 +466,15 @@ looser than flexmix's `tolerance`: where EM crawls, skmoe's fits stop a few thou
 of a nat below the optimum a polished flexmix fit reaches.
 
 {chr(10).join(texts)}
+### Cost of the default strategy at the default settings
+
+`MixtureOfExpertsRegressor(n_experts=K, gate_features=<gate>, n_init={args.starts},
+random_state=0)` (default experts, tol and max_iter) with `init="auto"` (the default)
+against `init="kmeans"`: median seconds of {COST_REPEATS} fits each, run alternately, and
+the total log-likelihood of the fit.
+
+{_markdown_table(COST_HEADER, cost_rows)}
+
 {machine_text}"""
 
 
@@ -465,7 +500,7 @@ def main(argv=None):
     cases = make_cases(args.quick, with_r)
     warm = crossing_case(gated=False)
     _fit(skmoe_model(warm, "kmeans", random_state=0), warm)  # compile / load Numba's kernels
-    texts, r_info, skipped = [], {}, set()
+    texts, cost_rows, r_info, skipped = [], [], {}, set()
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             print(f"\n{case.name}: {case.description}", flush=True)
@@ -484,11 +519,13 @@ def main(argv=None):
                                                         "nnet_version", "blas", "lapack")}
             texts.append(case_text(case, rows, verdict, notes))
             print(texts[-1], flush=True)
+            cost_rows.append(default_cost(case, args.starts, COST_REPEATS))
+            print(" | ".join(cost_rows[-1]), flush=True)
     elapsed = time.perf_counter() - start
     print(f"total {elapsed:.0f} s")
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report(args, texts, r_info, sorted(skipped), load_before,
+        args.output.write_text(report(args, texts, cost_rows, r_info, sorted(skipped), load_before,
                                       _load_average(), elapsed))
         print(f"\nWrote {args.output}")
     return 0

@@ -1,8 +1,10 @@
 """Sphinx configuration of the skmoe documentation.
 
-Build with::
+Build with ``make docs`` at the top of the repository, or::
 
-    python -m sphinx -b html docs docs/_build/html
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+Warnings are errors: the documentation is checked as the code is.
 
 Links to the documentation of Python, NumPy, SciPy, joblib and scikit-learn
 (intersphinx) need network access; they are switched on by setting the
@@ -34,10 +36,11 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "myst_nb",
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "notebooks/.ipynb_checkpoints"]
 templates_path = []
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
@@ -53,6 +56,14 @@ numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
+
+# -- notebooks (myst-nb) -----------------------------------------------------
+
+# docs/notebooks is a link to the repository's notebooks/ folder. The pages show
+# the outputs the notebooks were saved with: the test suite executes them (nbmake),
+# the documentation build does not.
+nb_execution_mode = "off"
+nb_merge_streams = True
 
 # -- intersphinx (opt-in, needs the network) ----------------------------------
 

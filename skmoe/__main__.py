@@ -12,11 +12,16 @@ should win; the bundled real data sets (``diabetes``, ``breast_cancer``, ...)
 show how it fares where that structure is not known to hold. ``demo`` is an
 alias of ``compare``.
 
-Errors in the input (a missing target column, non-numeric features, an empty
-file, a target with one value, ...) print one line and exit with status 2.
+A CSV file is read as it is: string and categorical columns are one-hot
+encoded and missing values imputed (median) for the models that cannot take
+them, the same preprocessing in front of every model; the terminal says what
+was done. Errors in the input (a missing target column, an empty file, a
+target with one value, an unwritable --out, ...) print one line and exit with
+status 2, before anything is fitted.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +29,18 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .compare import SCORES, _plain, check_target, compare, default_baselines, verdicts
-from .datasets import make_gated_classification, make_switching_regression
+from ._density import DENSITY_NOTES
+from ._tidy import describe
+from .compare import (
+    _MAX_CLASSES_AUTO,
+    SCORES,
+    _plain,
+    check_target,
+    compare,
+    default_baselines,
+    verdicts,
+)
+from .datasets import DATASETS, load_dataset
 
 DEFAULT_DATASET = "switching_regression"
 
@@ -40,57 +55,7 @@ class CommandError(Exception):
     """A problem with the command's input: reported in one line, exit status 2."""
 
 
-# ---------------------------------------------------------------------- datasets
-def _switching_regression(seed, n_samples):
-    X, y = make_switching_regression(
-        n_samples=n_samples or 2000, n_features=4, n_experts=3, noise=[0.1, 0.5, 1.5],
-        gate_sharpness=3.0, random_state=seed,
-    )
-    return X, y
-
-
-def _gated_classification(seed, n_samples):
-    X, y = make_gated_classification(
-        n_samples=n_samples or 2000, n_features=4, n_experts=3, n_classes=3,
-        gate_sharpness=3.0, random_state=seed,
-    )
-    return X, y
-
-
-def _bundled(loader_name):
-    def load(seed, n_samples):
-        from sklearn import datasets
-
-        return getattr(datasets, loader_name)(return_X_y=True)
-
-    return load
-
-
-# name -> (loader(seed, n_samples), generated, description)
-DATASETS = {
-    "switching_regression": (
-        _switching_regression, True,
-        "skmoe generator, the default: 3 linear regimes picked by a soft gate, noise sd "
-        "0.1/0.5/1.5, 4 features",
-    ),
-    "gated_classification": (
-        _gated_classification, True,
-        "skmoe generator: 3 multinomial-logistic regimes picked by a soft gate, 3 classes, "
-        "4 features",
-    ),
-    "diabetes": (_bundled("load_diabetes"), False,
-                 "scikit-learn: disease progression of 442 patients, 10 features"),
-    "breast_cancer": (_bundled("load_breast_cancer"), False,
-                      "scikit-learn: 569 tumours, malignant or benign, 30 features"),
-    "wine": (_bundled("load_wine"), False,
-             "scikit-learn: 178 wines, 3 cultivars, 13 features"),
-    "iris": (_bundled("load_iris"), False,
-             "scikit-learn: 150 irises, 3 species, 4 features"),
-    "digits": (_bundled("load_digits"), False,
-               "scikit-learn: 1797 8x8 images of digits, 10 classes, 64 features (slow)"),
-}
-
-
+# ---------------------------------------------------------------------- the data
 # Endings of file names that a named data set never has.
 _FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".gz", ".zip", ".parquet", ".xlsx")
 
@@ -101,61 +66,29 @@ def _looks_like_path(name):
             or Path(name).is_file())
 
 
-def _dataset_name(name):
+def _named_dataset(name, seed, n_samples):
+    """X, y, name and description of a data set of :func:`skmoe.datasets.load_dataset`."""
     if _looks_like_path(name):
         raise CommandError(
             f"--dataset takes the name of a data set, and {name!r} is a file path; read a "
             f"CSV file with --csv {name} --target COLUMN."
         )
-    key = name.strip().lower().replace("-", "_")
-    key = key[len("make_"):] if key.startswith("make_") else key
-    key = key[len("load_"):] if key.startswith("load_") else key
-    if key not in DATASETS:
-        raise CommandError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}.")
-    return key
-
-
-def load_dataset(name, *, seed=0, n_samples=None):
-    """The features and target of a named data set.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`DATASETS` (``"make_"``/``"load_"`` prefixes and dashes
-        are accepted).
-    seed : int, default=0
-        Seed of the generated data sets.
-    n_samples : int, default=None
-        Rows of a generated data set (None means 2000); refused for the
-        bundled ones.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features)
-        Features.
-    y : ndarray of shape (n_samples,)
-        Target.
-    name : str
-        The data set's canonical name.
-    description : str
-        One line saying what the data set is.
-    """
-    key = _dataset_name(name)
-    loader, generated, description = DATASETS[key]
-    if n_samples is not None and not generated:
-        raise CommandError(
-            f"--n-samples applies to the generated data sets only, not to {key!r}."
-        )
-    X, y = loader(seed, n_samples)
-    return X, y, key, description
+    try:
+        data = load_dataset(name, n_samples=n_samples, random_state=seed)
+    except ValueError as exc:
+        raise CommandError(str(exc).replace("n_samples", "--n-samples")) from None
+    return data.data, data.target, data.name, data.description
 
 
 def _csv_error(path, what):
     return CommandError(f"{path}: {what}")
 
 
-def read_csv_dataset(path, target):
+def read_csv_dataset(path, target, sep=","):
     """Features and target from a CSV file, with one-line errors for bad input.
+
+    The features are returned as pandas reads them (strings, missing values
+    and all): :func:`skmoe.compare.compare` preprocesses them.
 
     Parameters
     ----------
@@ -163,11 +96,13 @@ def read_csv_dataset(path, target):
         A CSV file with a header row.
     target : str
         The name of the target column; every other column is a feature.
+    sep : str, default=","
+        The column separator.
 
     Returns
     -------
     X : pandas.DataFrame
-        The numeric feature columns.
+        The feature columns.
     y : pandas.Series
         The target column.
     name : str
@@ -178,9 +113,8 @@ def read_csv_dataset(path, target):
     Raises
     ------
     CommandError
-        When the file is missing, empty or unparsable, lacks the target
-        column, has no feature column, has non-numeric or missing feature
-        values, or a target with missing values or a single value.
+        When the file is missing, empty or unparsable, has fewer than two
+        data rows, lacks the target column or has no feature column.
     """
     path = Path(path)
     if not path.exists():
@@ -188,7 +122,7 @@ def read_csv_dataset(path, target):
     if path.is_dir():
         raise _csv_error(path, "is a directory; give a CSV file to --csv.")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         raise _csv_error(path, "the file is empty; it needs a header row and data rows.") \
             from None
@@ -203,44 +137,35 @@ def read_csv_dataset(path, target):
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         more = ", ..." if frame.shape[1] > 20 else ""
+        hint = ""
+        if frame.shape[1] == 1:
+            found = [c for c in (";", "\t", "|") if c != sep and c in str(frame.columns[0])]
+            if found:
+                hint = f" The header holds {found[0]!r}: is that the separator (--sep)?"
         raise _csv_error(
             path, f"no column named {target!r}; its columns are: {columns}{more}. Pass one "
-            "of them to --target."
+            f"of them to --target.{hint}"
         )
     y = frame[target]
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise _csv_error(path, f"has no feature columns besides the target {target!r}.")
-    bad = [str(c) for c, dtype in X.dtypes.items()
-           if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
-    if bad:
-        raise _csv_error(
-            path, f"feature columns {_listing(bad)} are not numeric; encode them as numbers "
-            "(e.g. one-hot) or drop them."
-        )
-    missing = [str(c) for c in X.columns if X[c].isna().any()]
-    if missing:
-        raise _csv_error(
-            path, f"feature columns {_listing(missing)} have missing values; fill or drop "
-            "them first."
-        )
-    if y.isna().any():
-        raise _csv_error(
-            path, f"target column {target!r} has {int(y.isna().sum())} missing values; drop "
-            "or fill those rows first."
-        )
-    values = y.unique()
-    if values.shape[0] < 2:
-        raise _csv_error(
-            path, f"target column {target!r} has a single value ({_plain(values[0])!r}): there is "
-            "nothing to predict or compare. Choose another --target."
-        )
     return X, y, path.name, f"CSV file {path}, target column {target!r}"
 
 
-def _listing(names, limit=5):
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _check_out(out):
+    """Refuse an --out directory that cannot be written, before anything is fitted."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"--out {out}: is a file; give a directory to write the results to.")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CommandError(f"--out {out}: {existing} is a file, so the directory cannot be "
+                           "created.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CommandError(f"--out {out}: cannot write to {existing} (permission denied).")
 
 
 # ------------------------------------------------------------------------ output
@@ -250,21 +175,19 @@ def _fmt(value):
     return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.3f}"
 
 
-def _table(results):
-    """Header and rows of the printed table: mean ± sd per score, then times."""
+def _display(results):
+    """The table as strings: mean ± sd per score, then times, one row per estimator."""
     scores = results.attrs["scoring"]
-    header = ["estimator", "family"]
-    header += [SCORES[s][1] if s != "log_likelihood" else "log-likelihood" for s in scores]
-    header += ["fit s", "predict s"]
-    rows = []
-    for name, row in results.iterrows():
-        cells = [str(name), row["family"]]
-        for score in scores:
-            mean, std = row[f"{score}_mean"], row[f"{score}_std"]
-            cells.append(_fmt(mean) if np.isnan(std) else f"{_fmt(mean)} ± {_fmt(std)}")
-        cells += [f"{row['fit_time']:.3f}", f"{row['predict_time']:.3f}"]
-        rows.append(cells)
-    return header, rows
+    table = pd.DataFrame({"estimator": results.index.astype(str),
+                          "family": results["family"].to_numpy()})
+    for score in scores:
+        label = SCORES[score][1] if score != "log_likelihood" else "log-likelihood"
+        means, stds = results[f"{score}_mean"], results[f"{score}_std"]
+        table[label] = [_fmt(m) if np.isnan(s) else f"{_fmt(m)} ± {_fmt(s)}"
+                        for m, s in zip(means, stds)]
+    table["fit s"] = [f"{t:.3f}" for t in results["fit_time"]]
+    table["predict s"] = [f"{t:.3f}" for t in results["predict_time"]]
+    return table
 
 
 def format_table(results):
@@ -278,16 +201,17 @@ def format_table(results):
     Returns
     -------
     text : str
-        The table, header first.
+        The table, header first (:meth:`pandas.DataFrame.to_string`).
     """
-    header, rows = _table(results)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for cells in [header, *rows]:
-        parts = [c.ljust(w) if i < 2 else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(cells, widths))]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    table = _display(results)
+    names = {}
+    for column in ("estimator", "family"):
+        # Names read best left-aligned; pandas right-aligns text, so pad them to the width.
+        width = max(len(column), int(table[column].str.len().max()))
+        table[column] = table[column].str.ljust(width)
+        names[column] = column.ljust(width)
+    text = table.rename(columns=names).to_string(index=False)
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def format_markdown(results, title, verdict_lines, notes=()):
@@ -309,20 +233,43 @@ def format_markdown(results, title, verdict_lines, notes=()):
     text : str
         Markdown.
     """
-    header, rows = _table(results)
-    align = ["---", "---"] + ["---:"] * (len(header) - 2)
-    lines = [f"# {title}", ""]
-    for cells in [header, align, *rows]:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    table = _display(results)
+    align = ["left", "left"] + ["right"] * (table.shape[1] - 2)
+    lines = [f"# {title}", "", table.to_markdown(index=False, colalign=align)]
     lines += ["", "## Verdict", ""]
     lines += [f"- {line}" for line in verdict_lines]
+    preprocessing = _preprocessing_lines(results)
+    if preprocessing:
+        lines += ["", "## Preprocessing of the features", ""]
+        lines += ["Fitted on each training fold:", ""]
+        lines += [f"- {line}" for line in preprocessing]
     if "density" in results.columns:
         lines += ["", "## Where each log-likelihood comes from", ""]
         lines += [f"- {name}: {density}" for name, density in results["density"].items()]
+        for line in _density_lines(results):
+            lines += ["", line]
     if notes:
         lines += ["", "## Warnings raised during the fits", ""]
         lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _preprocessing_lines(results):
+    done = results.attrs.get("preprocessing")
+    if not done:
+        return []
+    native = [name for name in results.index if name not in done["imputed"]]
+    return describe(done["one_hot"], done["missing"], done["imputed"], native)
+
+
+def _density_lines(results):
+    """How each model's log-likelihood is obtained, grouped by source."""
+    if "density" not in results.columns:
+        return []
+    lines = []
+    for label, names in results.groupby("density", sort=False).groups.items():
+        lines.append(f"{', '.join(map(str, names))}: {DENSITY_NOTES[label]}.")
+    return lines
 
 
 def _warning_notes(results, width=110):
@@ -373,28 +320,36 @@ def _names(values):
     return [name for name in names if name]
 
 
-def run_compare(args):
-    """Run ``compare`` with parsed arguments; returns the exit status."""
+def _load(args):
+    """X, y, name, description, and how errors name the target: (name, prefix)."""
     if args.csv is not None:
         if args.target is None:
             raise CommandError("--csv needs --target COLUMN, the column to predict.")
         if args.n_samples is not None:
             raise CommandError("--n-samples applies to the generated data sets, not to --csv.")
-        X, y, name, description = read_csv_dataset(args.csv, args.target)
-    else:
-        if args.target is not None:
-            raise CommandError("--target goes with --csv; the named data sets have their own.")
-        X, y, name, description = load_dataset(args.dataset or DEFAULT_DATASET,
-                                               seed=args.seed, n_samples=args.n_samples)
+        sep = "\t" if args.sep in ("\\t", "tab") else args.sep
+        X, y, name, description = read_csv_dataset(args.csv, args.target, sep)
+        return X, y, name, description, (f"target column {args.target!r}", f"{Path(args.csv)}: ")
+    if args.target is not None:
+        raise CommandError("--target goes with --csv; the named data sets have their own.")
+    if args.sep != ",":
+        raise CommandError("--sep goes with --csv.")
+    X, y, name, description = _named_dataset(args.dataset or DEFAULT_DATASET, args.seed,
+                                             args.n_samples)
+    return X, y, name, description, ("y", "target: ")
 
-    n_rows = len(y)
-    if n_rows < args.cv:
-        raise CommandError(f"the data has {n_rows} rows, fewer than --cv {args.cv} folds.")
+
+def run_compare(args):
+    """Run ``compare`` with parsed arguments; returns the exit status."""
+    if args.out is not None:
+        _check_out(args.out)
+    X, y, name, description, (target_name, where) = _load(args)
     try:
         # The target decides the task, and so the estimators to choose from.
-        y_checked, task = check_target(y, args.task)
+        y_checked, task = check_target(y, args.task, input_name=target_name)
     except ValueError as exc:
-        raise CommandError(f"target: {exc}") from None
+        raise CommandError(f"{where}{exc}") from None
+    n_rows = len(y_checked)
     if task == "classification":
         labels, counts = np.unique(y_checked, return_counts=True)
         if counts.min() < args.cv:
@@ -414,25 +369,13 @@ def run_compare(args):
                 f"{', '.join(baselines)}."
             )
         baselines = {name: baselines[name] for name in dict.fromkeys(chosen)}
-    scoring = _names(args.scoring) if args.scoring else None
-    valid = [name for name, (kind, _, _) in SCORES.items() if kind in (task, "both")]
-    for score in scoring or []:
-        if score not in valid:
-            raise CommandError(f"unknown score {score!r} for {task}; choose from: "
-                               f"{', '.join(valid)}.")
-
     _check_training_rows(n_rows, args.cv, baselines, task, args.n_experts)
 
-    say = print if not args.quiet else (lambda *a, **k: None)
-    n_features = np.shape(X)[1]
-    say(f"skmoe {__version__} compare: {name}: {description}")
-    say(f"{n_rows} rows x {n_features} features, {task}; {len(baselines)} estimators, "
-        f"{args.cv}-fold cross-validation, seed {args.seed}")
     try:
         results = compare(
-            X, y_checked, estimators=baselines, cv=args.cv, scoring=scoring,
-            n_jobs=args.n_jobs, random_state=args.seed, task=task,
-            progress=not args.quiet and sys.stderr.isatty(),
+            X, y_checked, estimators=baselines, cv=args.cv,
+            scoring=_names(args.scoring) if args.scoring else None, n_jobs=args.n_jobs,
+            random_state=args.seed, task=task, progress=not args.quiet,
         )
     except RuntimeError as exc:
         # An estimator failed on these data: say which, without a traceback.
@@ -442,6 +385,16 @@ def run_compare(args):
         return 1
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc).splitlines()[0]) from None
+
+    say = print if not args.quiet else (lambda *a, **k: None)
+    say(f"skmoe {__version__} compare: {name}: {description}")
+    say(f"{n_rows} rows x {np.shape(X)[1]} features, {task}; {len(baselines)} estimators, "
+        f"{args.cv}-fold cross-validation, seed {args.seed}")
+    preprocessing = _preprocessing_lines(results)
+    if preprocessing:
+        say("Preprocessing of the features, fitted on each training fold:")
+        for line in preprocessing:
+            say(f"  {line}")
 
     verdict_lines = verdicts(results)
     # The probabilistic score has the last word too: it is where a mixture's density shows.
@@ -460,6 +413,12 @@ def run_compare(args):
         print(f"  {line}")
     for line in verdict_lines[-n_final:]:
         print(line)
+    density = _density_lines(results)
+    if density and not args.quiet:
+        print()
+        print("Where each log-likelihood comes from:")
+        for line in density:
+            print(f"  {line}")
     if notes and not args.quiet:
         print()
         print("Warnings raised during the fits (one line each, first two per estimator):")
@@ -481,6 +440,8 @@ _STACKING_TRAINING_ROWS = {"regression": 20, "classification": 13}
 
 def _check_training_rows(n_rows, cv, estimators, task, n_experts):
     """Refuse data whose training folds are too small for the chosen estimators."""
+    if cv > n_rows:
+        return  # compare refuses more folds than rows
     smallest = n_rows - -(-n_rows // cv)
     needs = {"every estimator": 2}
     if task == "regression":
@@ -525,7 +486,7 @@ def _n_jobs(text):
 
 def _listing_epilog():
     lines = ["data sets (--dataset):"]
-    lines += [f"  {name:<22}{description}" for name, (_, _, description) in DATASETS.items()]
+    lines += [f"  {name:<22}{description}" for name, description in DATASETS.items()]
     lines.append("estimators (--estimators; the same names for both tasks):")
     lines.append("  " + ", ".join(default_baselines("regression")))
     return "\n".join(lines)
@@ -549,10 +510,15 @@ def build_parser():
                         help=f"a named data set (default: {DEFAULT_DATASET}; see below)")
     source.add_argument("--csv", metavar="PATH", help="a CSV file with a header row")
     sub.add_argument("--target", metavar="COLUMN", help="the target column of --csv")
+    sub.add_argument("--sep", metavar="CHAR", default=",",
+                     help="the column separator of --csv (default ','; e.g. ';' or '\\t')")
     sub.add_argument("--task", choices=["auto", "regression", "classification"],
                      default="auto",
-                     help="default auto: labels (strings, or at most 20 distinct integers) "
-                          "mean classification, other numbers regression")
+                     help="default auto, from the target's type and number of distinct "
+                          "values: strings, booleans and categories are class labels; "
+                          f"integers (or whole-number floats) with at most {_MAX_CLASSES_AUTO} "
+                          "distinct values are class labels; any other numbers, such as a "
+                          f"count with {_MAX_CLASSES_AUTO + 2} values, are a regression target")
     sub.add_argument("--cv", type=_positive_int(2), default=5, metavar="K",
                      help="number of folds (default 5)")
     sub.add_argument("--estimators", nargs="+", metavar="NAME",
@@ -566,14 +532,18 @@ def build_parser():
     sub.add_argument("--n-samples", type=_positive_int(10), metavar="N",
                      help="rows of a generated data set (default 2000)")
     sub.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
-                     help="parallel fits over folds x estimators (default 1; -1: all cores)")
+                     help="parallel fits over the folds of each estimator (default 1; -1: "
+                          "all cores)")
     sub.add_argument("--out", metavar="DIR",
-                     help="write results.csv, results.md and results.png to DIR")
+                     help="write results.csv, results.md and results.png to DIR (checked "
+                          "before anything is fitted)")
     sub.add_argument("--seed", type=int, default=0,
                      help="seed of the data generators, the folds and the estimators "
                           "(default 0)")
     sub.add_argument("--quiet", action="store_true",
-                     help="no progress bar, no header or notes: the table and verdicts only")
+                     help="no progress on stderr (a bar on a terminal, one line per "
+                          "estimator elsewhere), no header or notes: the table and verdicts "
+                          "only")
     return parser
 
 

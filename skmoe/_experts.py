@@ -337,15 +337,25 @@ def with_prefix(template, prefix, final):
     return pipeline
 
 
-def has_own_density(expert):
-    """True when the expert defines ``score_samples(X, y)``, a log-density per row."""
-    method = getattr(expert, "score_samples", None)
+def _method_takes(estimator, method, parameter):
+    """Whether ``estimator.<method>`` exists and has a parameter named ``parameter``."""
+    method = getattr(estimator, method, None)
     if method is None:
         return False
     try:
-        return "y" in inspect.signature(method).parameters
+        return parameter in inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
+
+
+def has_own_density(expert):
+    """True when the expert defines ``score_samples(X, y)``, a log-density per row."""
+    return _method_takes(expert, "score_samples", "y")
+
+
+def accepts_return_std(estimator):
+    """True when the estimator's ``predict`` takes ``return_std`` (a predictive std)."""
+    return _method_takes(estimator, "predict", "return_std")
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,

@@ -419,8 +419,19 @@ def _lbfgs(objective, start, max_iter, tol):
 
 
 def _newton(objective, start, max_iter, tol):
-    """Newton's method from ``start`` (dense inputs); returns ``(params, n_iter, solved)``."""
-    return newton_solve(objective, objective.hessian, start, max_iter, tol,
+    """Newton's method from ``start`` (dense inputs); returns ``(params, n_iter, solved)``.
+
+    The start is first centred across the experts (the probabilities do not
+    change, the penalty can only fall), and the steps keep it centred: the
+    penalised optimum is centred, and without that constraint the Newton system
+    is singular along the common shifts of the coefficients whenever the
+    penalty is negligible beside the data (sample weights of 1e20 made the
+    steps explode there).
+    """
+    n_classes = objective.targets.shape[0]
+    centred = start.reshape(n_classes, -1)
+    centred = (centred - centred.mean(axis=0)).ravel()
+    return newton_solve(objective, objective.hessian, centred, max_iter, tol,
                         objective.null_space())
 
 
@@ -469,22 +480,26 @@ class _Objective:
         return hess
 
     def null_space(self):
-        """Orthonormal directions along which the objective is constant.
+        """Orthonormal directions that Newton's steps leave out.
 
-        With intercepts, adding one constant to all of them; without, the
-        intercepts themselves (they are not parameters).
+        The common shift of every column across the experts (adding one
+        constant to the same coefficient, or to the intercept, of every
+        expert): the cross-entropy does not change along them, and the penalty
+        is smallest where the coefficients are centred across the experts, so
+        the optimum has no component along them. Without intercepts, the
+        intercepts themselves (they are not parameters) replace their shift.
         """
         n_classes = self.targets.shape[0]
         n_columns = self.X.shape[0] + 1
-        intercepts = np.arange(n_classes) * n_columns + n_columns - 1
-        fit_intercept = self.args[3]
-        if fit_intercept:
-            vector = np.zeros((n_classes * n_columns, 1))
-            vector[intercepts] = 1.0 / np.sqrt(n_classes)
-            return vector
-        vectors = np.zeros((n_classes * n_columns, n_classes))
-        vectors[intercepts, np.arange(n_classes)] = 1.0
-        return vectors
+        rows = np.arange(n_classes) * n_columns
+        shifts = np.zeros((n_classes * n_columns, n_columns))
+        for column in range(n_columns):
+            shifts[rows + column, column] = 1.0 / np.sqrt(n_classes)
+        if self.args[3]:
+            return shifts
+        intercepts = np.zeros((n_classes * n_columns, n_classes))
+        intercepts[rows + n_columns - 1, np.arange(n_classes)] = 1.0
+        return np.hstack([shifts[:, :-1], intercepts])
 
 
 def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,

@@ -1,6 +1,5 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +16,12 @@ from sklearn.utils.validation import (
 from ._base import BaseMixtureOfExperts
 from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
 from ._docstrings import fill_doc
-from ._experts import cross_fitted_predictions, has_own_density, interpolates
+from ._experts import (
+    accepts_return_std,
+    cross_fitted_predictions,
+    has_own_density,
+    interpolates,
+)
 from ._families import FAMILIES, check_quantile_levels, resolve_family
 from ._kernels import GAUSSIAN, LAPLACE, mixture_quantiles, standard_quantiles
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
@@ -534,13 +538,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         for k, rows, slots in self._dispatch(chosen):
             expert = self.experts_[k]
             X_rows = X if isinstance(rows, slice) else X[rows]
-            if return_std and has_own_density(expert) and _accepts_return_std(expert):
+            if return_std and has_own_density(expert) and accepts_return_std(expert):
                 mean_k, std_k = expert.predict(X_rows, return_std=True)
                 variance[rows, slots] = std_k**2
             else:
                 mean_k = expert.predict(X_rows)
             mean_k = _finite_predictions(mean_k, k, expert)
-            if return_std and not (has_own_density(expert) and _accepts_return_std(expert)):
+            if return_std and not (has_own_density(expert) and accepts_return_std(expert)):
                 params_k = {name: value[k] for name, value in params.items()}
                 variance[rows, slots] = family.variance(mean_k, params_k)
             predictions[rows, slots] = mean_k
@@ -561,7 +565,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         check_is_fitted(self)
         for k, expert in enumerate(self.experts_):
-            if has_own_density(expert) and not _accepts_return_std(expert):
+            if has_own_density(expert) and not accepts_return_std(expert):
                 raise ValueError(
                     f"predict(return_std=True) needs the variance of every expert; expert "
                     f"{k} ({type(expert).__name__}) defines its own density (score_samples) "
@@ -626,7 +630,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     @available_if(_experts_have_distribution_methods("predict_cdf", "predict_quantiles"))
     def predict_quantiles(self, X, quantiles=(0.05, 0.5, 0.95)):
-        """Quantiles of the predictive distribution ``p(y | x)`` of each row.
+        """Compute quantiles of the predictive distribution ``p(y | x)`` of each row.
 
         Each level is solved for all rows at once on the mixture's distribution
         function, from the bracket that the experts' own quantiles give (the
@@ -771,7 +775,7 @@ default=(0.05, 0.5, 0.95)
 
     @available_if(_experts_have_distribution_methods("sample_y"))
     def sample_y(self, X, n_samples=1, random_state=None):
-        """Draws from the predictive distribution ``p(y | x)`` of each row.
+        """Draw samples from the predictive distribution ``p(y | x)`` of each row.
 
         Each draw picks an expert from the row's gate probabilities, then a
         value from that expert's distribution around its prediction.
@@ -819,7 +823,7 @@ default=(0.05, 0.5, 0.95)
 
     @available_if(_experts_have_distribution_methods("predict_cdf", "predict_quantiles"))
     def crps_samples(self, X, y):
-        """Continuous ranked probability score of each row's predictive distribution.
+        """Score each row's predictive distribution by the continuous ranked probability score.
 
         ``CRPS(F, y) = integral (F(z | x) - 1{z >= y})^2 dz``: the squared
         distance between the predictive distribution function and the step
@@ -918,10 +922,3 @@ def _replace_own_densities(experts, X, y, log_lik):
     for k, expert in enumerate(experts):
         if has_own_density(expert):
             log_lik[:, k] = expert.score_samples(X, y)
-
-
-def _accepts_return_std(expert):
-    try:
-        return "return_std" in inspect.signature(expert.predict).parameters
-    except (TypeError, ValueError):
-        return False

@@ -1,11 +1,26 @@
-"""Generators of data with a known mixture-of-experts structure (ground truth for tests)."""
+"""Data with a known mixture-of-experts structure, and the named data sets of the command line.
 
+The generators ``make_*`` draw data with known regimes (ground truth for tests
+and examples); :func:`load_dataset` loads a data set by name: the generators
+with the command line's settings, or one of scikit-learn's bundled data sets.
+"""
+
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from ._validation import Interval, validate_params
+
+__all__ = [
+    "DATASETS",
+    "load_dataset",
+    "make_gated_classification",
+    "make_hierarchical_regression",
+    "make_switching_regression",
+]
 
 
 @validate_params(
@@ -398,3 +413,143 @@ def _draw_categories(rng, proba):
     cumulative = np.cumsum(proba, axis=1)
     draws = (rng.uniform(size=(proba.shape[0], 1)) > cumulative).sum(axis=1)
     return np.minimum(draws, proba.shape[1] - 1)
+
+
+# ----------------------------------------------------------------- named data sets
+def _switching_regression(n_samples, random_state):
+    return make_switching_regression(
+        n_samples=n_samples or 2000, n_features=4, n_experts=3, noise=[0.1, 0.5, 1.5],
+        gate_sharpness=3.0, random_state=random_state,
+    )
+
+
+def _gated_classification(n_samples, random_state):
+    return make_gated_classification(
+        n_samples=n_samples or 2000, n_features=4, n_experts=3, n_classes=3,
+        gate_sharpness=3.0, random_state=random_state,
+    )
+
+
+def _bundled(loader_name):
+    def load(n_samples, random_state):
+        from sklearn import datasets
+
+        return getattr(datasets, loader_name)(return_X_y=True)
+
+    return load
+
+
+class _Entry(NamedTuple):
+    load: Callable
+    generated: bool
+    task: str
+    description: str
+
+
+_REGISTRY = {
+    "switching_regression": _Entry(
+        _switching_regression, True, "regression",
+        "skmoe generator, the default: 3 linear regimes picked by a soft gate, noise sd "
+        "0.1/0.5/1.5, 4 features",
+    ),
+    "gated_classification": _Entry(
+        _gated_classification, True, "classification",
+        "skmoe generator: 3 multinomial-logistic regimes picked by a soft gate, 3 classes, "
+        "4 features",
+    ),
+    "diabetes": _Entry(_bundled("load_diabetes"), False, "regression",
+                       "scikit-learn: disease progression of 442 patients, 10 features"),
+    "breast_cancer": _Entry(_bundled("load_breast_cancer"), False, "classification",
+                            "scikit-learn: 569 tumours, malignant or benign, 30 features"),
+    "wine": _Entry(_bundled("load_wine"), False, "classification",
+                   "scikit-learn: 178 wines, 3 cultivars, 13 features"),
+    "iris": _Entry(_bundled("load_iris"), False, "classification",
+                   "scikit-learn: 150 irises, 3 species, 4 features"),
+    "digits": _Entry(_bundled("load_digits"), False, "classification",
+                     "scikit-learn: 1797 8x8 images of digits, 10 classes, 64 features (slow)"),
+}
+
+#: The data sets :func:`load_dataset` knows, by name: one line saying what each is.
+DATASETS = {name: entry.description for name, entry in _REGISTRY.items()}
+
+
+def _dataset_key(name):
+    """The registry key of a name: case, dashes and ``make_``/``load_`` prefixes ignored."""
+    key = name.strip().lower().replace("-", "_")
+    for prefix in ("make_", "load_"):
+        key = key[len(prefix):] if key.startswith(prefix) else key
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(_REGISTRY)}.")
+    return key
+
+
+@validate_params(
+    {
+        "name": [str],
+        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_dataset(name, *, n_samples=None, random_state=0, return_X_y=False):
+    """Load a named data set: one of the skmoe generators' or scikit-learn's bundled ones.
+
+    These are the data sets of ``python -m skmoe compare --dataset NAME``
+    (listed in :data:`DATASETS`): ``switching_regression`` (the default of
+    the command line: :func:`make_switching_regression` with 4 features, 3
+    regimes, noise standard deviations 0.1, 0.5 and 1.5 and a gate sharpness
+    of 3), ``gated_classification`` (:func:`make_gated_classification` with 4
+    features, 3 regimes and 3 classes), and scikit-learn's ``diabetes``,
+    ``breast_cancer``, ``wine``, ``iris`` and ``digits``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS`; case, dashes for underscores and the
+        prefixes ``make_`` and ``load_`` are accepted (``"load_diabetes"``,
+        ``"gated-classification"``).
+    n_samples : int, default=None
+        Rows of a generated data set; None means 2000. Refused for the
+        bundled ones, whose size is fixed.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the generated data sets (the bundled ones are fixed).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With ``data`` (X, ndarray of shape (n_samples, n_features)),
+        ``target`` (y, ndarray of shape (n_samples,)), ``name`` (the
+        canonical name), ``task`` (``"regression"`` or ``"classification"``)
+        and ``description`` (one line).
+    (X, y) : tuple of ndarray
+        When ``return_X_y`` is True.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or ``n_samples`` with a bundled data set.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import load_dataset
+    >>> data = load_dataset("switching_regression", n_samples=300)
+    >>> data.data.shape, data.task
+    ((300, 4), 'regression')
+    >>> X, y = load_dataset("load_iris", return_X_y=True)
+    >>> X.shape
+    (150, 4)
+    """
+    key = _dataset_key(name)
+    entry = _REGISTRY[key]
+    if n_samples is not None and not entry.generated:
+        raise ValueError(
+            f"n_samples applies to the generated data sets only, not to {key!r}, whose size "
+            "is fixed."
+        )
+    X, y = entry.load(n_samples, random_state)
+    if return_X_y:
+        return X, y
+    return Bunch(data=X, target=y, name=key, task=entry.task, description=entry.description)

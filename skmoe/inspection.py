@@ -89,7 +89,7 @@ def apply(estimator, X):
 
 
 def posterior(estimator, X, y, sample_weight=None, groups=None):
-    """Responsibilities ``p(expert k | x, y)`` of labelled rows (new or training data).
+    """Compute the responsibilities ``p(expert k | x, y)`` of labelled rows (new or training data).
 
     flexmix's ``posterior``; the most responsible expert of each row
     (``posterior(...).argmax(axis=1)``) is its ``clusters``.

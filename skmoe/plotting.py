@@ -405,8 +405,7 @@ class GateDisplay:
         Returns
         -------
         display : GateDisplay
-            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
-            artists listed under Attributes.
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "GateDisplay")
         n_experts = self.gate.shape[-1]
@@ -547,8 +546,7 @@ class ExpertFitDisplay:
         Returns
         -------
         display : ExpertFitDisplay
-            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
-            artists listed under Attributes.
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "ExpertFitDisplay")
         n_experts = self.expert_curves.shape[1]
@@ -628,8 +626,7 @@ class ConvergenceDisplay:
         Returns
         -------
         display : ConvergenceDisplay
-            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
-            artists listed under Attributes.
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "ConvergenceDisplay")
         self.lines_ = []
@@ -743,8 +740,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
-            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
-            artists listed under Attributes.
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         ax, figure = _axes(ax, "SelectionDisplay")
         self.line_ = ax.plot(self.n_experts, self.values, marker="o", color="C0")[0]
@@ -846,8 +842,7 @@ class GateExplanationDisplay:
         Returns
         -------
         display : GateExplanationDisplay
-            This Display, drawn: ``ax_`` and ``figure_`` are set, with the
-            artists listed under Attributes.
+            This Display, with ``ax_``, ``figure_`` and its artists (see Attributes) set.
         """
         plt = _pyplot("GateExplanationDisplay")
         if ax is None:

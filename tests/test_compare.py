@@ -1,5 +1,6 @@
 """Behaviour of skmoe.compare: the baselines, the cross-validated table and the verdicts."""
 
+import time
 import warnings
 
 import numpy as np
@@ -24,6 +25,7 @@ from skmoe.compare import (
     compare,
     default_baselines,
     estimator_family,
+    paired_lead,
     verdicts,
 )
 from skmoe.datasets import make_gated_classification, make_switching_regression
@@ -133,6 +135,9 @@ def test_estimator_family(estimator, family):
         (np.arange(40, dtype=float), "regression"),  # integral floats, many values
         ([0, 1, 1, 0], "classification"),
         ([1.0, 2.0, 2.0, 1.0], "classification"),  # integral floats, few values
+        (np.arange(10).repeat(3), "classification"),  # ten digits are ten classes
+        (np.arange(12).repeat(3), "regression"),  # a count with 12 values is a number
+        (np.arange(12.0).repeat(3), "regression"),
         (["cat", "dog", "cat"], "classification"),
         ([True, False, True], "classification"),
     ],
@@ -154,6 +159,35 @@ def test_check_target_refuses_labels_for_regression():
 
 
 # ------------------------------------------------------------- the table
+class _SleepyRegressor(LinearRegression):
+    """A linear regression whose fit or predict first sleeps a known time."""
+
+    def __init__(self, fit_sleep=0.0, predict_sleep=0.0):
+        super().__init__()
+        self.fit_sleep = fit_sleep
+        self.predict_sleep = predict_sleep
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.fit_sleep)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict(self, X):
+        time.sleep(self.predict_sleep)
+        return super().predict(X)
+
+
+def test_compare_times_the_fit_and_the_prediction_apart(regression_data):
+    # A sleep is a lower bound on the time measured around it: each column must hold
+    # at least the sleep of its own phase (swapped or missing timers fall below it).
+    X, y = regression_data
+    results = compare(X, y, {"slow_fit": _SleepyRegressor(fit_sleep=0.05),
+                             "slow_predict": _SleepyRegressor(predict_sleep=0.05)},
+                      cv=2, scoring=["r2"])
+    assert results.loc["slow_fit", "fit_time"] >= 0.05
+    assert results.loc["slow_predict", "predict_time"] >= 0.05
+    assert np.isfinite(results[["fit_time", "predict_time"]].to_numpy()).all()
+
+
 def test_compare_regression_table(regression_data):
     X, y = regression_data
     estimators = {"linear": LinearRegression(), "tree": DecisionTreeRegressor(max_depth=3),
@@ -169,7 +203,6 @@ def test_compare_regression_table(regression_data):
     assert results.loc["moe", "density"] == "model"
     assert results.loc["linear", "density"] == "Gaussian, out-of-fold residuals"
     assert results.loc["moe", "family"] == "mixture of experts"
-    assert (results[["fit_time", "predict_time"]] >= 0).all().all()
     attrs = results.attrs
     assert attrs["task"] == "regression"
     assert attrs["primary"] == "r2"
@@ -366,9 +399,12 @@ def test_compare_refuses_bad_parameters(regression_data, kwargs, error, match):
 
 def test_compare_refuses_bad_data(regression_data):
     X, y = regression_data
-    frame = pd.DataFrame({"x": X[:, 0], "city": ["a", "b", "c"] * 50})
     estimators = {"linear": LinearRegression()}
-    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        compare(np.where(np.arange(150)[:, None] == 3, np.inf, X), y, estimators)
+    frame = pd.DataFrame({"x": X[:, 0], "city": ["a", "b", "c"] * 50})
+    frame.loc[7, "x"] = -np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity in a numeric column"):
         compare(frame, y, estimators)
     with pytest.raises(ValueError, match="X has 150, y has 149"):
         compare(X, y[:-1], estimators)
@@ -500,7 +536,12 @@ def test_compare_and_verdicts_on_the_default_baselines(classification_data):
     assert set(results["family"]) == {"single model", "mixture of experts"}
     lines = verdicts(results)
     assert len(lines) == 3
-    assert lines[-1].startswith("Verdict: a mixture of experts")
+    # The data come from a gated mixture of linear models: the mixture wins, by its lead over
+    # the better single model in the table (both verdicts start "a mixture of experts").
+    runner = results.loc[["linear", "tree"], "accuracy_mean"].idxmax()
+    lead = results.loc["moe_linear", "accuracy_mean"] - results.loc[runner, "accuracy_mean"]
+    assert lines[-1].startswith("Verdict: a mixture of experts wins on accuracy: moe_linear leads "
+                                f"the best other family ({runner}, single model) by {lead:.3f} (")
 
 
 def test_a_search_over_a_mixture_is_a_mixture_scored_by_its_own_density(regression_data):
@@ -516,3 +557,154 @@ def test_a_search_over_a_mixture_is_a_mixture_scored_by_its_own_density(regressi
     moe = fitted.best_estimator_[-1]
     expected = moe.score_samples(fitted.best_estimator_[0].transform(X[test]), y[test]).mean()
     assert_allclose(results.attrs["fold_scores"]["search"]["log_likelihood"][0], expected)
+
+
+def test_check_target_names_the_target_as_told():
+    with pytest.raises(ValueError, match=r"^target column 'price' has a single value \(3\): "
+                                         "there is nothing to predict or compare.$"):
+        check_target([3, 3, 3], input_name="target column 'price'")
+    with pytest.raises(ValueError, match="^target column 'price' contains missing values"):
+        check_target(np.array(["a", None, "b"], dtype=object),
+                     input_name="target column 'price'")
+
+
+# ------------------------------------------------------------ paired_lead
+def test_paired_lead_is_the_mean_per_fold_difference_in_its_standard_deviations():
+    folds = {"moe": [0.9, 0.8, 0.7], "forest": [0.8, 0.8, 0.5]}
+    results = _results(folds, ["mixture of experts", "bagging"], folds)
+    lead, n_sd = paired_lead(results, "moe", "forest", "r2")
+    diff = np.subtract(folds["moe"], folds["forest"])
+    assert_allclose(lead, diff.mean())
+    assert_allclose(n_sd, diff.mean() / diff.std(ddof=1))
+    # The primary score by default, and the other way round is the negative.
+    assert paired_lead(results, "moe", "forest") == (lead, n_sd)
+    assert_allclose(paired_lead(results, "forest", "moe"), (-lead, -n_sd))
+
+
+def test_paired_lead_is_positive_for_the_better_model_of_a_lower_is_better_score():
+    folds = {"moe": [1.0, 1.2, 1.1], "forest": [2.0, 2.1, 2.3]}
+    results = _results(folds, ["mixture of experts", "bagging"], folds, score="log_loss",
+                       greater=False)
+    lead, n_sd = paired_lead(results, "moe", "forest")
+    diff = np.subtract(folds["forest"], folds["moe"])
+    assert_allclose(lead, diff.mean())
+    assert_allclose(n_sd, diff.mean() / diff.std(ddof=1))
+    assert n_sd > 0
+
+
+def test_paired_lead_without_spread_and_on_bad_input():
+    same = {"a": [0.5, 0.6, 0.7], "b": [0.4, 0.5, 0.6], "c": [0.5, 0.6, 0.7]}
+    results = _results(same, ["bagging", "boosting", "stacking"], same)
+    lead, n_sd = paired_lead(results, "a", "b")
+    assert_allclose(lead, 0.1)
+    assert n_sd == np.inf  # ahead by the same amount on every fold
+    lead, n_sd = paired_lead(results, "a", "c")
+    assert lead == 0.0 and np.isnan(n_sd)
+    with pytest.raises(ValueError, match=r"'d' is not an estimator of results; they are "
+                                         r"\['a', 'b', 'c'\]"):
+        paired_lead(results, "a", "d")
+    with pytest.raises(ValueError, match="score must be one of the scores in results"):
+        paired_lead(results, "a", "b", "accuracy")
+    with pytest.raises(TypeError, match="DataFrame returned by"):
+        paired_lead({"r2_mean": 1}, "a", "b")
+
+
+def test_paired_lead_agrees_with_the_verdicts(regression_data):
+    X, y = regression_data
+    results = compare(X, y, {"linear": LinearRegression(), "moe": _small_moe_regressor()},
+                      cv=3, scoring=["r2"])
+    lead, n_sd = paired_lead(results, results.index[0], results.index[1])
+    assert f"winner leads by {lead:.3f} ({n_sd:.1f} sd" in verdicts(results)[1]
+
+
+# ------------------------------------------------------------ untidy data
+def _untidy(regression_data):
+    """The regression data as a user's table: a string column and missing values."""
+    X, y = regression_data
+    rng = np.random.RandomState(3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["city"] = rng.choice(["paris", "rome", "oslo"], size=len(y))
+    frame.loc[[5, 17, 40, 41, 99], "b"] = np.nan
+    frame.loc[[8, 60], "city"] = np.nan
+    frame.loc[77, "city"] = "lima"  # a value seen in one fold only
+    return frame, y + 2.0 * (frame["city"] == "rome").to_numpy()
+
+
+def test_untidy_features_get_the_same_preprocessing_in_front_of_every_model(regression_data):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame, y = _untidy(regression_data)
+    cv = KFold(3, shuffle=True, random_state=2)
+    estimators = {"linear": LinearRegression(),
+                  "boosting": HistGradientBoostingRegressor(max_iter=20, random_state=0)}
+    results = compare(frame, y, estimators, cv=cv, scoring=["r2", "rmse"])
+    assert results.attrs["preprocessing"] == {
+        "one_hot": {"city": 5}, "missing": {"b": 5}, "imputed": ["linear"]}
+
+    def encoder():
+        return ColumnTransformer(
+            [("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+              ["city"])], remainder="passthrough")
+
+    imputed = make_pipeline(encoder(), SimpleImputer(strategy="median"), LinearRegression())
+    expected = cross_val_score(imputed, frame, y, cv=cv, scoring="r2")
+    assert_allclose(results.attrs["fold_scores"]["linear"]["r2"], expected)
+    # Histogram gradient boosting takes the missing values as they are.
+    native = make_pipeline(encoder(), HistGradientBoostingRegressor(max_iter=20, random_state=0))
+    expected = cross_val_score(native, frame, y, cv=cv, scoring="r2")
+    assert_allclose(results.attrs["fold_scores"]["boosting"]["r2"], expected)
+    # The encoded city matters: the linear model is better with it than without.
+    without = cross_val_score(make_pipeline(SimpleImputer(strategy="median"),
+                                            LinearRegression()),
+                              frame.drop(columns="city"), y, cv=cv, scoring="r2")
+    assert results.loc["linear", "r2_mean"] > without.mean() + 0.1
+
+
+def test_numeric_missing_values_and_the_density_of_an_imputed_model(regression_data):
+    X, y = regression_data
+    X = X.copy()
+    X[[3, 30, 90], 1] = np.nan
+    results = compare(X, y, {"linear": LinearRegression(), "moe": _small_moe_regressor(),
+                             "tree": DecisionTreeRegressor(max_depth=3, random_state=0)}, cv=3)
+    assert results.attrs["preprocessing"] == {
+        "one_hot": {}, "missing": {"x1": 3}, "imputed": ["linear", "moe"]}
+    assert results.loc["moe", "density"] == "model"
+    assert results[["r2_mean", "log_likelihood_mean"]].notna().all().all()
+
+
+def test_clean_numeric_data_goes_to_the_models_as_it_is(regression_data):
+    X, y = regression_data
+    results = compare(X, y, {"linear": LinearRegression()}, cv=3, scoring="r2")
+    assert results.attrs["preprocessing"] == {"one_hot": {}, "missing": {}, "imputed": []}
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(regression_data, capsys):
+    X, y = regression_data
+    compare(X, y, {"linear": LinearRegression(), "tree": DecisionTreeRegressor(max_depth=2)},
+            cv=2, scoring="r2", progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "compare: 2 estimators x 2 folds"
+    assert lines[1].startswith("compare: [1/2] linear: 2 folds, ")
+    assert lines[2].startswith("compare: [2/2] tree: 2 folds, ")
+    assert len(lines) == 3
+
+
+def test_progress_bar_on_a_terminal(regression_data, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    compare(*regression_data, {"linear": LinearRegression()}, cv=2, scoring="r2",
+            progress=True)
+    text = terminal.getvalue()
+    assert "1 estimators x 2 folds:   0%|" in text
+    assert "0/2 [" in text  # a bar over the fits
+    assert "compare: [1/1]" not in text  # no log lines on a terminal

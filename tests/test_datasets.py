@@ -6,6 +6,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
 
 from skmoe.datasets import (
+    DATASETS,
+    load_dataset,
     make_gated_classification,
     make_hierarchical_regression,
     make_switching_regression,
@@ -184,3 +186,53 @@ def test_hierarchical_random_state_reproducible():
     b = make_hierarchical_regression(100, random_state=5)
     assert_array_equal(a[0], b[0])
     assert_array_equal(a[1], b[1])
+
+
+# ------------------------------------------------------------------ load_dataset
+def test_load_dataset_gives_the_generators_with_the_command_line_settings():
+    data = load_dataset("switching_regression", n_samples=300, random_state=4)
+    X, y = make_switching_regression(300, 4, 3, noise=[0.1, 0.5, 1.5], gate_sharpness=3.0,
+                                     random_state=4)
+    assert_array_equal(data.data, X)
+    assert_array_equal(data.target, y)
+    assert (data.name, data.task) == ("switching_regression", "regression")
+    assert data.description == DATASETS["switching_regression"]
+    X, y = make_gated_classification(2000, 4, 3, n_classes=3, gate_sharpness=3.0,
+                                     random_state=0)
+    loaded = load_dataset("gated_classification", return_X_y=True)
+    assert_array_equal(loaded[0], X)
+    assert_array_equal(loaded[1], y)
+
+
+@pytest.mark.parametrize("name", ["diabetes", "load_diabetes", "Diabetes", " diabetes "])
+def test_load_dataset_reads_scikit_learns_bundled_data(name):
+    from sklearn.datasets import load_diabetes
+
+    data = load_dataset(name)
+    X, y = load_diabetes(return_X_y=True)
+    assert data.name == "diabetes" and data.task == "regression"
+    assert_array_equal(data.data, X)
+    assert_array_equal(data.target, y)
+
+
+def test_every_named_data_set_loads_with_its_task():
+    assert list(DATASETS) == ["switching_regression", "gated_classification", "diabetes",
+                              "breast_cancer", "wine", "iris", "digits"]
+    for name in DATASETS:
+        data = load_dataset(name, n_samples=50 if "_" in name and "breast" not in name
+                            else None)
+        assert data.data.shape[0] == data.target.shape[0]
+        classes = np.unique(data.target).shape[0]
+        assert (data.task == "classification") == (classes <= 10), name
+
+
+def test_load_dataset_refuses_unknown_names_and_sizes_of_fixed_data():
+    with pytest.raises(ValueError, match="^unknown dataset 'mnist'; choose one of: "
+                                         "switching_regression, gated_classification, "
+                                         "diabetes, breast_cancer, wine, iris, digits.$"):
+        load_dataset("mnist")
+    with pytest.raises(ValueError, match="^n_samples applies to the generated data sets only, "
+                                         "not to 'iris', whose size is fixed.$"):
+        load_dataset("make-iris", n_samples=100)
+    with pytest.raises(ValueError, match="'n_samples' parameter"):
+        load_dataset("switching_regression", n_samples=0)

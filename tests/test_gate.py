@@ -483,11 +483,18 @@ def test_objective_hessian_matches_finite_differences_of_the_gradient(fit_interc
         for e in np.eye(params.size)
     ])
     assert_allclose(hess, numeric, atol=1e-7)
-    # The known null space: Hessian and gradient vanish along it.
+    # The directions Newton's steps leave out: orthonormal, and the cross-entropy's
+    # Hessian and gradient vanish along them; with the penalty, its gradient does at
+    # coefficients centred across the classes (where the optimum lies).
     null = objective.null_space()
+    assert null.shape[1] == (4 if fit_intercept else 3 + 4)
     assert_allclose(null.T @ null, np.eye(null.shape[1]), atol=1e-15)
-    assert_allclose(hess @ null, 0.0, atol=1e-14)
-    assert_allclose(null.T @ objective(params)[1], 0.0, atol=1e-14)
+    unpenalised = _Objective(X, targets, sample_weight, sample_weight.sum(), 0.0,
+                             fit_intercept)
+    assert_allclose(unpenalised.hessian(params) @ null, 0.0, atol=1e-14)
+    assert_allclose(null.T @ unpenalised(params)[1], 0.0, atol=1e-14)
+    centred = (params.reshape(4, 4) - params.reshape(4, 4).mean(axis=0)).ravel()
+    assert_allclose(null.T @ objective(centred)[1], 0.0, atol=1e-14)
 
 
 def _spy_on_solvers(monkeypatch):
@@ -634,3 +641,21 @@ def test_constant_gate_takes_no_gate():
                                          r"form; it takes no gate, got gate=SoftmaxGate"):
         model.fit(X, y)
     assert not hasattr(model, "gate_")
+
+
+@pytest.mark.parametrize("weight", [1.0, 1e20, 1e100])
+def test_newton_reaches_the_lbfgs_gate_at_any_weight_scale(weight):
+    # With weights far larger than 1 / C the penalty no longer fixes the common shift
+    # of the coefficients across the experts; Newton's steps must leave it out.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    logits = 2 * X @ rng.normal(size=(3, 3))
+    targets = np.exp(logits - logits.max(axis=1, keepdims=True))
+    targets /= targets.sum(axis=1, keepdims=True)
+    weights = np.full(400, weight)
+    newton = SoftmaxGate(solver="newton", C=1e6, tol=1e-10).fit(X, targets, weights)
+    lbfgs = SoftmaxGate(solver="lbfgs", C=1e6, tol=1e-10).fit(X, targets, weights)
+    assert_allclose(newton.predict_proba(X), lbfgs.predict_proba(X), atol=1e-5)
+    assert_allclose(newton.predict_proba(X), targets, atol=1e-4)
+    # Centred across the experts: where the penalised optimum lies.
+    assert_allclose(newton.coef_.sum(axis=0), 0.0, atol=1e-8)

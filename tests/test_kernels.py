@@ -4,7 +4,13 @@ The vectorised exp and log they are built on are held to within one ulp of NumPy
 """
 
 import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -551,9 +557,8 @@ def test_e_step_two_experts_equals_reference(log_lik_row):
     _check_e_step(log_gate, log_lik, np.array([1.0, 2.0, 0.5, 0.0]))
 
 
-@pytest.mark.parametrize("n_experts", [2, 3, 8])
-def test_kernels_give_the_same_bits_whatever_the_number_of_threads(n_experts):
-    numba = pytest.importorskip("numba")
+def _outputs_per_thread_count(n_experts, thread_counts):
+    """The E-step and gate-loss kernels' outputs on one input, for each Numba thread count."""
     rng = np.random.default_rng(7)
     # Large enough for the kernels to run in parallel when threads are available.
     n_samples = 600_000
@@ -565,19 +570,45 @@ def test_kernels_give_the_same_bits_whatever_the_number_of_threads(n_experts):
     targets_t = np.ascontiguousarray(_log_normalised(log_lik).T)
     np.exp(targets_t, out=targets_t)
     params = rng.normal(size=(n_experts, 6))
-    results = []
-    threads = numba.get_num_threads()
-    try:
-        for n_threads in sorted({1, threads}):
-            numba.set_num_threads(n_threads)
-            resp, row_log_lik, total = _run_e_step(log_gate, log_lik, sample_weight)
-            grad = np.empty((n_experts, 6))
-            loss = soft_cross_entropy(params, X_t, targets_t, sample_weight, True, grad)
-            results.append((resp, row_log_lik, total, loss, grad))
-    finally:
-        numba.set_num_threads(threads)
-    for first, other in zip(results[0], results[-1]):
-        assert_array_equal(first, other)
+    outputs = {}
+    for n_threads in thread_counts:
+        numba.set_num_threads(n_threads)
+        assert numba.get_num_threads() == n_threads
+        resp, row_log_lik, total = _run_e_step(log_gate, log_lik, sample_weight)
+        grad = np.empty((n_experts, 6))
+        loss = soft_cross_entropy(params, X_t, targets_t, sample_weight, True, grad)
+        outputs[n_threads] = (resp, row_log_lik, total, loss, grad)
+    return outputs
+
+
+def test_kernels_give_the_same_bits_whatever_the_number_of_threads(tmp_path):
+    # Numba's thread pool is sized when it is imported, so the kernels run in a fresh
+    # process that has three threads whatever the machine: one, two (an even split of
+    # the rows) and three (an uneven one) are compared, even where this process has one.
+    thread_counts = (1, 2, 3)
+    tests = Path(__file__).resolve().parent
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(tests.parent)!r}, {str(tests)!r}]
+        import numpy as np
+        from test_kernels import _outputs_per_thread_count
+        arrays = {{}}
+        for n_experts in (2, 3, 8):
+            outputs = _outputs_per_thread_count(n_experts, {thread_counts!r})
+            for n_threads, values in outputs.items():
+                for i, value in enumerate(values):
+                    arrays[f"{{n_experts}}_{{n_threads}}_{{i}}"] = value
+        np.savez({str(tmp_path / "outputs.npz")!r}, **arrays)
+    """)
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(max(thread_counts))}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)
+    with np.load(tmp_path / "outputs.npz") as arrays:
+        assert len(arrays.files) == 3 * len(thread_counts) * 5
+        for n_experts in (2, 3, 8):
+            for n_threads in thread_counts[1:]:
+                for i in range(5):
+                    assert_array_equal(arrays[f"{n_experts}_{n_threads}_{i}"],
+                                       arrays[f"{n_experts}_1_{i}"])
 
 
 @pytest.mark.parametrize("n_experts", [1, 2, 8])

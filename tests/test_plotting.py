@@ -1,5 +1,6 @@
 """The Displays of skmoe.plotting draw on matplotlib's Agg backend without error."""
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +20,6 @@ from skmoe.plotting import (
     SelectionDisplay,
 )
 
-matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -246,15 +246,31 @@ def test_one_huge_target_is_refused_in_skmoes_words():
 def test_huge_sample_weights_fit_and_too_large_ones_are_refused(estimator, make):
     # Weights of 1e200 ended in "Input X contains NaN" from k-means.
     X, y = make()
-    # The L-BFGS gate: Newton's gate does not reach the same gate for such weights (a
-    # known limitation, see docs/robustness.rst).
-    params = dict(n_experts=2, max_iter=10, gate=SoftmaxGate(solver="lbfgs"), random_state=0)
-    huge = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e200))
-    large = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e100))
-    # Beside weights this large the penalties vanish alike: the same model.
     method = "predict" if estimator is MixtureOfExpertsRegressor else "predict_proba"
-    assert_allclose(getattr(huge, method)(X), getattr(large, method)(X), rtol=1e-6, atol=1e-9)
-    assert np.isfinite(huge.lower_bound_)
+    fits = {}
+    for solver in ("lbfgs", "newton"):
+        params = dict(n_experts=2, max_iter=10, gate=SoftmaxGate(solver=solver),
+                      random_state=0)
+        huge = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e200))
+        large = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e100))
+        # Beside weights this large the penalties vanish alike: the same model.
+        assert_allclose(getattr(huge, method)(X), getattr(large, method)(X), rtol=1e-6,
+                        atol=1e-9)
+        assert np.isfinite(huge.lower_bound_)
+        converged = dict(params, max_iter=500, tol=1e-12,
+                         gate=SoftmaxGate(solver=solver, tol=1e-10))
+        fits[solver] = estimator(**converged).fit(X, y, sample_weight=np.full(X.shape[0], 1e200))
+    # Both solvers climb to the same optimum (Newton's steps once exploded along the
+    # coefficients' common shift, which such weights leave unpenalised, and the gate
+    # stalled: a bound 0.2 nats per row lower). The regressor converges, and both
+    # reach the same gate; the classifier's unpenalised logistic experts still crawl
+    # after 500 iterations, by then level.
+    newton, lbfgs = fits["newton"], fits["lbfgs"]
+    assert newton.lower_bound_ == pytest.approx(lbfgs.lower_bound_, abs=1e-5)
+    if estimator is MixtureOfExpertsRegressor:
+        assert newton.converged_ and lbfgs.converged_
+        assert_allclose(newton.predict_gate(X), lbfgs.predict_gate(X), atol=1e-6)
+    params = dict(n_experts=2, max_iter=10, gate=SoftmaxGate(solver="lbfgs"), random_state=0)
     with pytest.raises(ValueError, match="sample_weight sums to 2e\\+302, more than 1e\\+250"):
         estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e300))
 
