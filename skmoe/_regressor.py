@@ -518,7 +518,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             the variance of expert k's family at its mean (``s_k^2`` for a
             Gaussian, ``s_k^2 nu_k / (nu_k - 2)`` for a Student t, infinite
             when ``nu_k <= 2``; ``2 b_k^2`` for a Laplace; ``f_k`` for a Poisson;
-            ``phi_k f_k^2`` for a Gamma expert).
+            ``phi_k f_k^2`` for a Gamma expert; an expert
+            with its own density gives its variance by its own
+            ``predict(X, return_std=True)``, and one whose ``predict`` takes no
+            ``return_std`` raises a ValueError).
 
         Returns
         -------
