@@ -64,6 +64,7 @@ from ._init import (
 )
 from ._kernels import e_step, kernel_threads
 from ._linear import grams_are_safe
+from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
 from ._scaling import fit_standard_scaler
 from ._validation import (
@@ -383,7 +384,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         assignment="soft",
         init="auto",
         n_init=1,
-        max_iter=100,
+        max_iter=300,
         tol=1e-5,
         min_expert_weight=1e-3,
         min_rows_per_parameter=3.0,
@@ -870,10 +871,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=5)
 
         if not best.converged:
+            # The last iterations, not the last one alone: a change below tol in a
+            # generalised-EM step is not convergence (see _run_em).
+            recent = np.abs(np.diff(best.lower_bounds[-6:]))
+            if recent.size > 1:
+                moved = (f"changed by up to {recent.max():.2g} per iteration over its last "
+                         f"{recent.size} iterations")
+            elif recent.size == 1:
+                moved = f"changed by {recent[0]:.2g} in its last iteration"
+            else:
+                moved = "was computed once"
             warnings.warn(
-                "Best performing initialization did not converge after "
-                f"max_iter={self.max_iter} iterations (tol={self.tol}). Increase max_iter, "
-                "loosen tol, try more starts (n_init) or another init, or check for "
+                f"Best performing initialization did not converge (tol={float(self.tol)!r}, "
+                f"max_iter={self.max_iter}): its per-sample log-likelihood {moved}. Increase "
+                "max_iter, loosen tol, try more starts (n_init) or another init, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
                 stacklevel=5,
@@ -1134,6 +1145,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
         # iterations) until the log-likelihood stalls; then one step solves the gate's
         # problem, and the fit has converged only if the log-likelihood still does not move.
+        # LogisticRegression experts fitted by Newton's method follow the same budget.
         gate_em_step = True
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
@@ -1151,9 +1163,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
                 fit_params = _run_fit_params(run, data)
+                unsolved = []
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
-                                          run.expert_inits, fit_params)
+                                          run.expert_inits, gate_em_step, unsolved,
+                                          fit_params=fit_params)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
@@ -1189,13 +1203,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if abs(change) < self.tol:
                 # A fixed point of EM: the gate solved, and experts fitted by EM
                 # themselves (mixtures) converged in this M-step.
-                if run.gate._solved and experts_converged(run.experts):
+                if run.gate._solved and experts_converged(run.experts) and not unsolved:
                     run.converged = True
                     break
                 gate_em_step = False
             else:
                 gate_em_step = True
             previous = lower_bound
+        release_logistic_data()
         run.responsibility_total = sample_weight @ resp
         run.gate_share = gate_weight @ np.exp(log_gate) / float(gate_weight.sum())
         return run
@@ -1244,6 +1259,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         nearly exactly, claims almost no noise, and the gate hands it rows it knows
         nothing about. The expert with the most rows to spare always stays.
         """
+        if self.min_rows_per_parameter == 0:
+            # No expert needs any rows: counting their parameters costs, on small
+            # data, a sizeable part of an EM iteration.
+            return resp, False
         n_rows = np.count_nonzero(sample_weight)
         rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
         needed = np.array([

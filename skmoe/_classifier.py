@@ -1,6 +1,7 @@
 """MixtureOfExpertsClassifier: categorical likelihood and label handling on the shared EM engine."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 from ._base import BaseMixtureOfExperts
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
+from ._logistic import is_plain_logistic, logistic_log_likelihood
 from ._validation import check_is_estimator
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
@@ -108,7 +110,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         assignment="soft",
         init="auto",
         n_init=1,
-        max_iter=100,
+        max_iter=300,
         tol=1e-5,
         min_expert_weight=1e-3,
         min_rows_per_parameter=3.0,
@@ -200,6 +202,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_lik = np.empty((X.shape[0], len(experts))) if out is None else out
         n_classes = self.classes_.shape[0]
         for k, expert in enumerate(experts):
+            if is_plain_logistic(expert) and not sp.issparse(X):
+                try:
+                    log_lik[:, k] = logistic_log_likelihood(expert, X, y, PROBA_FLOOR)
+                except ValueError:
+                    raise ValueError(
+                        f"Expert {k} (LogisticRegression) returned NaN or inf probabilities."
+                    ) from None
+                continue
             proba = _expert_proba(expert, k, X)
             columns = np.full(n_classes, -1, dtype=np.int64)
             columns[np.asarray(expert.classes_, dtype=np.int64)] = np.arange(proba.shape[1])

@@ -30,6 +30,7 @@ from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import ThreadpoolController
 
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
+from ._logistic import fit_by_newton, fits_by_newton, logistic_data
 from ._ridge import column_scale as _ridge_column_scale
 from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
 from ._validation import _check_method_params
@@ -359,12 +360,15 @@ def accepts_return_std(estimator):
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
-                column_scale=None, grams=True, inits=None, fit_params=None):
+                column_scale=None, grams=True, inits=None, em_step=False, unsolved=None,
+                fit_params=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
-    together from their weighted Gram matrices (see ``skmoe._linear``); the
-    others through joblib threads.
+    together from their weighted Gram matrices (see ``skmoe._linear``);
+    LogisticRegression experts whose objective ``skmoe._logistic`` reproduces
+    by Newton's method from their previous fit; the others through joblib
+    threads.
 
     Parameters
     ----------
@@ -394,9 +398,17 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     inits : list of (ndarray or None), default=None
         Initial responsibilities of each :class:`ContinuedExpert`'s components
         for its first fit (see :meth:`ContinuedExpert._fit_m_step`).
+    em_step : bool, default=False
+        Whether the experts fitted by Newton's method take a generalised-EM
+        step (a single Newton step from their previous fit) rather than
+        solving their problem to tolerance.
+    unsolved : list, default=None
+        If given, receives the index of each expert whose generalised-EM step
+        left its problem unsolved.
     fit_params : list of dict, default=None
         Other parameters of each expert's ``fit`` (routed metadata), arrays
-        of one value per row of ``X``; None means none.
+        of one value per row of ``X``; None means none. Experts given some
+        are fitted by their own ``fit``.
 
     Returns
     -------
@@ -414,6 +426,18 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         for route in routes
     ]
     fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale) if grams else {}
+    newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
+              if k not in fitted and not (fit_params and fit_params[k])
+              and fits_by_newton(expert, X, y, route)]
+    if newton:
+        data = logistic_data(X, y)
+        for k in newton:
+            try:
+                fitted[k], solved = fit_by_newton(experts[k], data, weights[:, k], em_step)
+            except Exception as exc:
+                raise _expert_error(experts[k], k, n_iter, exc) from exc
+            if not solved and unsolved is not None:
+                unsolved.append(k)
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter,
                           None if inits is None else inits[k],

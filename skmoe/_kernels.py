@@ -1029,6 +1029,163 @@ def soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept
     return hess.reshape(n_classes * n_columns, n_classes * n_columns)
 
 
+@njit(**_JIT)
+def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_intercept, grad,
+                              hess):
+    """:func:`soft_cross_entropy` and :func:`soft_cross_entropy_hessian` in one pass.
+
+    A Newton step needs the loss, the gradient and the Hessian at the same
+    point: one pass over the rows reads each block once for all three. The
+    sums of fixed chunks of blocks are kept and added in order, so the result does not
+    depend on the threads.
+
+    Parameters
+    ----------
+    params, X_t, targets_t, sample_weight, fit_intercept, grad
+        As for :func:`soft_cross_entropy`.
+    hess : ndarray of shape (n_classes * (n_features + 1), n_classes * (n_features + 1))
+        Output, as for :func:`soft_cross_entropy_hessian`.
+
+    Returns
+    -------
+    loss : float
+        The unpenalised, unnormalised loss (twins: :func:`soft_cross_entropy`
+        and :func:`soft_cross_entropy_hessian_reference`).
+    """
+    n_features, n_samples = X_t.shape
+    n_classes = targets_t.shape[0]
+    n_columns = n_features + 1
+    rows = _GATE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
+        params, fit_intercept, n_blocks
+    )
+    n_pairs = n_classes * (n_classes + 1) // 2
+    # One Hessian sum per chunk of blocks, not per block: with many classes and
+    # features a sum per block would take hundreds of megabytes at a million rows.
+    n_chunks = (n_blocks + _NEWTON_CHUNK_BLOCKS - 1) // _NEWTON_CHUNK_BLOCKS
+    sums = _zeros_4d(n_chunks, n_pairs, n_columns)
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        for c in range(n_chunks):
+            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
+                          n_blocks, partial_loss, partial_grad, sums[c])
+    else:
+        for c in prange(n_chunks):
+            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
+                          n_blocks, partial_loss, partial_grad, sums[c])
+    _fill_hessian(sums, n_classes, n_columns, hess)
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+@njit(**_JIT)
+def softmax_observed_log_proba(params, X_t, codes, sample_weight, fit_intercept, out):
+    """Log-probability of each row's observed class under a softmax model, and the loss.
+
+    ``out[i] = log softmax(W x_i + b)[codes[i]]``; the loss is
+    ``-sum_i w_i out[i]``, the value :func:`soft_cross_entropy` gives for
+    one-hot targets (the same operations, in the same order), without the
+    gradient.
+
+    Parameters
+    ----------
+    params, X_t, sample_weight, fit_intercept
+        As for :func:`soft_cross_entropy`.
+    codes : ndarray of shape (n_samples,), dtype int64
+        Each row's class, ``0 .. n_classes - 1``.
+    out : ndarray of shape (n_samples,)
+        Output: the rows' log-probabilities.
+
+    Returns
+    -------
+    loss : float
+        Unpenalised, not divided by the total weight.
+    """
+    n_features, n_samples = X_t.shape
+    rows = _GATE_BLOCK_ROWS
+    n_blocks = (n_samples + rows - 1) // rows
+    coef, intercept, _, partial_loss = _soft_cross_entropy_buffers(params, fit_intercept,
+                                                                   n_blocks)
+    n_classes = coef.shape[0]
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        for b in range(n_blocks):
+            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
+                                              b * rows, min(n_samples, (b + 1) * rows), out)
+    else:
+        for b in prange(n_blocks):
+            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
+                                              b * rows, min(n_samples, (b + 1) * rows), out)
+    return _sum_losses(partial_loss)
+
+
+@njit(**_SERIAL)
+def _observed_block(X_t, codes, sample_weight, coef, intercept, start, stop, out):
+    """Rows ``start:stop`` of :func:`softmax_observed_log_proba`; returns their loss."""
+    n_rows = stop - start
+    weight = sample_weight[start:stop]
+    scores = _block_scores(X_t, coef, intercept, start, stop)
+    _, tops, totals = _block_shifted_exp(scores)
+    loss = 0.0
+    for i in range(n_rows):
+        log_norm = tops[i] + _log(totals[i])
+        row_loss = log_norm - scores[codes[start + i], i]
+        out[start + i] = -row_loss
+        loss += weight[i] * row_loss if weight[i] != 0.0 else 0.0
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _sum_losses(partial_loss):
+    """Serial sum of the blocks' losses, in block order."""
+    loss = 0.0
+    for b in range(partial_loss.shape[0]):
+        loss += partial_loss[b]
+    return loss
+
+
+# Blocks of rows whose Hessian sums one chunk of soft_cross_entropy_newton adds
+# up (fixed, so that the result does not depend on the threads).
+_NEWTON_CHUNK_BLOCKS = 16
+
+
+@njit(**_SERIAL)
+def _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, chunk,
+                  n_blocks, partial_loss, partial_grad, sums):
+    """Loss and gradient of each block of chunk ``chunk``, and the chunk's Hessian sums."""
+    n_samples = X_t.shape[1]
+    rows = _GATE_BLOCK_ROWS
+    for b in range(chunk * _NEWTON_CHUNK_BLOCKS,
+                   min(n_blocks, (chunk + 1) * _NEWTON_CHUNK_BLOCKS)):
+        start, stop = b * rows, min(n_samples, (b + 1) * rows)
+        partial_loss[b] = _soft_cross_entropy_block(
+            X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+        _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums)
+
+
+@njit(**_SERIAL)
+def _zeros_4d(n_blocks, n_pairs, n_columns):
+    """Zeroed per-chunk Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""
+    return np.zeros((n_blocks, n_pairs, n_columns, n_columns))
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _fill_hessian(sums, n_classes, n_columns, hess):
+    """The symmetric Hessian from the chunks' upper-triangle sums, added in chunk order."""
+    n_blocks = sums.shape[0]
+    pair = 0
+    for k in range(n_classes):
+        for m in range(k, n_classes):
+            for a in range(n_columns):
+                for b in range(a, n_columns):
+                    value = 0.0
+                    for block in range(n_blocks):
+                        value += sums[block, pair, a, b]
+                    hess[k * n_columns + a, m * n_columns + b] = value
+                    hess[k * n_columns + b, m * n_columns + a] = value
+                    hess[m * n_columns + a, k * n_columns + b] = value
+                    hess[m * n_columns + b, k * n_columns + a] = value
+            pair += 1
+
+
 # ------------------------------------------------------- linear experts' Grams
 @njit(**_SERIAL)
 def weighted_design_block(X, y, weights, center, y_center, start, stop, design, products):

@@ -103,3 +103,69 @@ def _newton_direction(hess, grad, projector):
     keep = eigenvalues > _EIGENVALUE_FLOOR * max(eigenvalues[-1], 0.0)
     projected = eigenvectors[:, keep].T @ grad
     return -(eigenvectors[:, keep] @ (projected / eigenvalues[keep]))
+
+
+def newton_steps(evaluate, loss_at, start, max_iter, tol, null_space):
+    """Minimise by damped Newton steps, each point's loss, gradient and Hessian in one call.
+
+    For objectives whose Hessian costs little once the loss and gradient
+    are computed in the same pass over the data (:func:`newton_solve` asks
+    for them in two). The last step allowed by ``max_iter`` evaluates its
+    point's loss only (``loss_at``). Stops, as solved, also after a step
+    that did not lower the loss: the gradient has then reached the rounding
+    floor of its sums, which can lie above a tight ``tol``.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(params) -> (loss, grad, hess)``.
+    loss_at : callable
+        ``loss_at(params) -> loss``.
+    start : ndarray of shape (n_params,)
+        Starting point (not modified).
+    max_iter : int
+        Maximum number of Newton steps (at least 1).
+    tol : float
+        Stop when the largest absolute entry of the gradient is at most ``tol``.
+    null_space : ndarray of shape (n_params, n_null)
+        As for :func:`newton_solve`.
+
+    Returns
+    -------
+    params : ndarray of shape (n_params,)
+        The last point reached.
+    n_iter : int
+        Newton steps taken.
+    solved : bool
+        As for :func:`newton_solve`; False when ``max_iter`` ran out first.
+    """
+    params = np.array(start, dtype=np.float64)
+    loss, grad, hess = evaluate(params)
+    projector = null_space @ null_space.T
+    for n_iter in range(max_iter):
+        if np.max(np.abs(grad)) <= tol:
+            return params, n_iter, True
+        direction = _newton_direction(hess, grad, projector)
+        slope = float(grad @ direction)
+        if not slope < 0:
+            return params, n_iter, True
+        last = n_iter == max_iter - 1
+        step = 1.0
+        while True:
+            candidate = params + step * direction
+            if last:
+                new_loss = loss_at(candidate)
+            else:
+                new_loss, new_grad, new_hess = evaluate(candidate)
+            if new_loss <= loss + _ARMIJO * step * slope:
+                break
+            step *= 0.5
+            if step < _MIN_STEP:
+                return params, n_iter, True
+        if last:
+            return candidate, max_iter, False
+        stalled = not new_loss < loss
+        params, loss, grad, hess = candidate, new_loss, new_grad, new_hess
+        if stalled:
+            return params, n_iter + 1, True
+    return params, max_iter, bool(np.max(np.abs(grad)) <= tol)

@@ -242,7 +242,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         assignment="soft",
         init="auto",
         n_init=1,
-        max_iter=100,
+        max_iter=300,
         tol=1e-5,
         min_expert_weight=1e-3,
         min_rows_per_parameter=3.0,
