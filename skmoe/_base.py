@@ -1166,8 +1166,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 unsolved = []
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
-                                          run.expert_inits, gate_em_step, unsolved,
-                                          fit_params=fit_params)
+                                          run.expert_inits, gate_em_step, unsolved, fit_params)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
