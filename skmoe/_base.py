@@ -18,13 +18,15 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from ._docstrings import fill_doc
 from ._experts import (
     ContinuedExpert,
     describe_expert,
@@ -36,6 +38,7 @@ from ._experts import (
     linear_final_step,
     n_expert_parameters,
     n_fitted_parameters,
+    named_experts,
     restore_warm_start,
     seeded_clones,
     shared_weight_free_prefix,
@@ -69,13 +72,18 @@ from ._validation import (
     HasMethods,
     Interval,
     StrOptions,
+    _BaseComposition,
+    _check_method_params,
     _fit_context,
+    _raise_for_params,
+    _routing_enabled,
     check_is_estimator,
     check_n_samples,
     check_responsibilities,
     check_resumed_columns,
     check_sample_weight,
     check_sparse_input,
+    int32_sparse_indices,
     resolve_columns,
 )
 
@@ -138,6 +146,9 @@ class _Run:
         self.expert_inits = None
         # This start's copy of the likelihood's context (see _likelihood_m_step).
         self.context = None
+        # The template each expert came from (its index in the experts asked for):
+        # where its routed fit parameters are found after removals.
+        self.origins = list(range(len(experts)))
 
     @property
     def lower_bound(self):
@@ -148,8 +159,10 @@ class _FitData:
     """What every EM start of one fit sees: the data, the experts' and gate's views, constants."""
 
     def __init__(self, X, X_expert, X_gate, y, sample_weight, context, expert_scale, grams,
-                 groups=None):
+                 groups=None, expert_params=None):
         self.X = X
+        # Fit parameters routed to each expert template (dicts), by template index.
+        self.expert_params = expert_params
         # The rows' groups (_Groups), or None: every row its own observation.
         self.groups = groups
         # Whether linear experts may be fitted from Gram matrices (see grams_are_safe).
@@ -336,13 +349,13 @@ def _all_accept(parts, tag):
     )
 
 
-class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
+class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert,
                            metaclass=ABCMeta):
     """Base class of the mixtures of experts; not for direct use."""
 
     _parameter_constraints: dict = {
         "experts": [None, HasMethods(["fit", "predict"]), list, tuple],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [None, Interval(Integral, 1, None, closed="left")],
         "gate": [None, HasMethods(["fit", "predict_proba"])],
         "gate_features": [None, "array-like"],
         "expert_features": [None, "array-like"],
@@ -365,7 +378,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self,
         experts=None,
         *,
-        n_experts=3,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,
@@ -403,6 +416,98 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
     # Entries of the likelihood's context (see _likelihood_context) that define the
     # objective, computed from the weights of a fit: a continued fit keeps them.
     _OBJECTIVE_CONSTANTS = ()
+
+    # ------------------------------------------------------------ parameters
+    def _expert_templates(self):
+        """The unfitted experts, one per expert (see :func:`~skmoe._experts.expert_templates`).
+
+        Raises
+        ------
+        ValueError
+            When a list of experts is empty, its names are invalid (not
+            unique, with ``__``, or a constructor parameter's), or its length
+            disagrees with ``n_experts``.
+        """
+        if isinstance(self.experts, (list, tuple)):
+            if not self.experts:
+                raise ValueError(
+                    "experts is an empty list; give at least one estimator, or None for "
+                    "the default expert."
+                )
+            if named_experts(self.experts):
+                self._validate_names([name for name, _ in self.experts])
+        return expert_templates(self.experts, self.n_experts, self._default_expert())
+
+    def get_params(self, deep=True):
+        """Get parameters for this estimator.
+
+        With ``experts`` given as ``(name, estimator)`` pairs, ``deep=True``
+        also returns each named expert (``name``) and its parameters
+        (``name__param``), as ``StackingRegressor`` does for its estimators.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, will return the parameters for this estimator and
+            contained subobjects that are estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        if _named(self.experts):
+            return self._get_params("experts", deep=deep)
+        return super().get_params(deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Nested parameters take the form ``<component>__<parameter>``:
+        ``experts__alpha`` for a single expert template, ``<name>__alpha``
+        (or ``<name>`` for the whole expert) for experts given as
+        ``(name, estimator)`` pairs, ``gate__C`` for the gate. With
+        ``gate=None`` (the default), ``gate__<parameter>`` first sets the gate
+        to the default ``SoftmaxGate()``; with ``experts=None``,
+        ``experts__<parameter>`` first sets ``experts`` to the default expert.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+
+        Raises
+        ------
+        ValueError
+            For ``experts__<...>`` when ``experts`` is a list without names.
+        """
+        for name in ("experts", "gate"):
+            if name in params:
+                setattr(self, name, params.pop(name))
+        if isinstance(self.experts, tuple) and _named(self.experts):
+            # Named experts are replaced in a list, as scikit-learn's compositions do.
+            self.experts = list(self.experts)
+        nested = {key.partition("__")[0] for key in params if "__" in key}
+        if "gate" in nested and self.gate is None:
+            self.gate = SoftmaxGate()
+        if "experts" in nested:
+            if self.experts is None:
+                self.experts = self._default_expert()
+            elif isinstance(self.experts, (list, tuple)):
+                keys = sorted(key for key in params if key.startswith("experts__"))
+                raise ValueError(
+                    f"Cannot set {', '.join(keys)}: experts is a list without names, "
+                    "whose experts have no parameter names. Give experts as (name, "
+                    "estimator) pairs, e.g. experts=[('ridge', Ridge()), ('tree', "
+                    "DecisionTreeRegressor())], and set ridge__alpha=..., or set experts "
+                    "to a new list."
+                )
+        return self._set_params("experts", **params)
 
     # ----------------------------------------------------------------- hooks
     @abstractmethod
@@ -495,13 +600,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
     def _parts(self):
         """The experts' templates and the gate, whose tags the estimator's derive from."""
         return [
-            *expert_templates(self.experts, self.n_experts, self._default_expert()),
+            *self._expert_templates(),
             self.gate if self.gate is not None else SoftmaxGate(),
         ]
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
         """Fit the mixture of experts by EM.
 
         The fit is atomic: if it raises or is interrupted, a previously fitted
@@ -531,19 +636,89 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             Each group starts wholly with one expert (the one its rows'
             initial responsibilities favour most). None means every row is
             its own group. Prediction stays per row.
+        **fit_params : dict
+            Other parameters of the experts' and the gate's ``fit``, routed to
+            those that request them (``set_fit_request``); only with
+            ``sklearn.set_config(enable_metadata_routing=True)``. Arrays of
+            one value per row are indexed with the rows: resampled for an
+            expert without sample weights, one per group for the gate of a
+            grouped mixture, repeated with the rows for a classifier gate.
+            ``sample_weight`` is never routed: every part gets its own weights
+            from the EM loop.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit_atomic(X, y, sample_weight, groups=groups)
+        return self._fit_atomic(X, y, sample_weight, groups=groups, fit_params=fit_params)
 
-    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None):
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` routes its other parameters to the experts' and the gate's
+        ``fit`` (see :meth:`fit`), as scikit-learn's metadata routing does
+        for its meta-estimators (see its user guide on metadata routing).
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+            encapsulating routing information.
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        mapping = MethodMapping().add(caller="fit", callee="fit")
+        for name, template in self._routed_experts():
+            router.add(**{name: template}, method_mapping=mapping)
+        if self.gate is not None:
+            router.add(gate=self.gate, method_mapping=mapping)
+        return router
+
+    def _routed_experts(self):
+        """``(name, template)`` of each distinct expert the metadata is routed to.
+
+        Named experts by their names; a single template (or the default expert)
+        as ``"experts"``; a list without names as ``"experts_0"``, ``"experts_1"``...
+        """
+        templates = self._expert_templates()
+        if named_experts(self.experts):
+            return [(name, template) for (name, _), template in zip(self.experts, templates)]
+        if isinstance(self.experts, (list, tuple)):
+            return [(f"experts_{k}", template) for k, template in enumerate(templates)]
+        return [("experts", templates[0])]
+
+    def _route_fit_params(self, fit_params, n_templates):
+        """The fit parameters of each expert template (a list of dicts) and of the gate.
+
+        Raises
+        ------
+        ValueError
+            When parameters are given without metadata routing enabled, or are
+            routed to a mixture used as an expert.
+        """
+        _raise_for_params(fit_params, self, "fit")
+        if not fit_params or not _routing_enabled():
+            return [{}] * n_templates, {}
+        routed = process_routing(self, "fit", **fit_params)
+        names = [name for name, _ in self._routed_experts()]
+        if len(names) == 1:
+            names = names * n_templates
+        expert_params = [dict(routed[name].fit) for name in names]
+        gate_params = dict(routed.gate.fit) if self.gate is not None else {}
+        for k, (params, template) in enumerate(zip(expert_params, self._expert_templates())):
+            if params and isinstance(template, BaseMixtureOfExperts):
+                raise ValueError(
+                    f"Expert {k} is a mixture of experts, whose fits the EM loop continues; "
+                    f"fit parameters cannot be routed to it, got {sorted(params)}."
+                )
+        return expert_params, gate_params
+
+    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None,
+                    fit_params=None):
         """:meth:`_fit`, leaving the estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
-            return self._fit(X, y, sample_weight, continued, init, groups)
+            return self._fit(X, y, sample_weight, continued, init, groups, fit_params or {})
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -572,16 +747,19 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         check_is_fitted(self)
         return self._penalty_
 
-    def _fit(self, X, y, sample_weight, continued=False, init=None, groups=None):
+    def _fit(self, X, y, sample_weight, continued=False, init=None, groups=None,
+             fit_params=None):
         """Fit by EM; ``continued`` resumes the fitted model as ``warm_start`` does,
         ``init`` replaces the ``init`` parameter in a fit from scratch, ``groups``
-        (see :meth:`fit`) make a grouped mixture."""
-        templates = expert_templates(self.experts, self.n_experts, self._default_expert())
+        (see :meth:`fit`) make a grouped mixture, ``fit_params`` are routed to the
+        experts and the gate (see :meth:`fit`)."""
+        templates = self._expert_templates()
         for index, template in enumerate(templates):
             self._check_expert(template, index)
         if self.gate is not None:
             check_is_estimator(self.gate, "gate")
         gate_template = self._gate_template()
+        expert_params, gate_params = self._route_fit_params(fit_params or {}, len(templates))
         parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
@@ -596,23 +774,22 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
         if sp.issparse(X):
-            X = X.tocsr()
+            X = int32_sparse_indices(X.tocsr())
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
         groups = check_groups(groups, X.shape[0])
         self._check_fit_targets(y, sample_weight)
-        check_n_samples(X.shape[0], self.n_experts_ if resume else self.n_experts)
-        if groups is not None and groups.n_groups < (self.n_experts_ if resume
-                                                     else self.n_experts):
+        n_experts = self.n_experts_ if resume else len(templates)
+        check_n_samples(X.shape[0], n_experts)
+        if groups is not None and groups.n_groups < n_experts:
             raise ValueError(
                 "Expected n_groups >= n_experts: each group belongs to one expert, got "
-                f"n_experts={self.n_experts_ if resume else self.n_experts}, "
-                f"n_groups={groups.n_groups}."
+                f"n_experts={n_experts}, n_groups={groups.n_groups}."
             )
         init = self.init if init is None else init
         if not isinstance(init, str) and not resume:
-            init = check_responsibilities(init, X.shape[0], self.n_experts)
+            init = check_responsibilities(init, X.shape[0], len(templates))
         routes = warn_unweighted(templates)
         if resume:
             expert_columns, gate_columns = self.expert_features_, self.gate_features_
@@ -629,13 +806,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         # The gate's rows: one per group when grouped (each group counts once).
         X_gate_rows = X if groups is None else X[groups.first]
         gate_weight = sample_weight if groups is None else groups.weight
+        if gate_params:
+            gate_params = _check_method_params(
+                X, gate_params, indices=None if groups is None else groups.first)
+            gate_template = ClassifierGate(self.gate, fit_params=gate_params)
         if not resume:
             gate_scaler = None if gate_columns.size == 0 else fit_standard_scaler(
                 _columns(X_gate_rows, gate_columns), gate_weight, with_mean=not sp.issparse(X))
         X_expert = _columns(X, expert_columns)
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
-        prefix = None if resume else shared_weight_free_prefix(templates, X_expert)
+        routed = any(expert_params)
+        prefix = None if resume or routed else shared_weight_free_prefix(templates, X_expert)
         pipelines = templates
         if prefix is not None:
             X_expert = prefix.transform(X_expert)
@@ -652,7 +834,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
                         and any(isinstance(t, ScaledRidge) for t in templates) else None)
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
-                        grams_are_safe(X_expert, y, sample_weight), groups)
+                        grams_are_safe(X_expert, y, sample_weight), groups,
+                        [_check_method_params(X, params) for params in expert_params])
         # A tree start scores groupings by ungrouped responsibilities: not for groups.
         tree = None if resume or groups is not None else self._tree_layout(templates, init)
         random_state = check_random_state(self.random_state)
@@ -724,6 +907,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
                                       for name in _IGNORED_ON_RESUME}
         self._set_fitted(best)
+        self._expert_origins_ = list(best.origins)
         return self
 
     def _warn_ignored_on_resume(self):
@@ -809,11 +993,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             if type(template) is not type(first) or not all(
                     _same_setting(params[name], value) for name, value in settings.items()):
                 return None
-        leaves = [leaf for template in templates for leaf in expert_templates(
-            template.experts, template.n_experts, template._default_expert())]
+        subtrees = [template._expert_templates() for template in templates]
+        leaves = [leaf for subtree in subtrees for leaf in subtree]
         flat = clone(first).set_params(experts=leaves, n_experts=len(leaves), n_init=1,
                                        warm_start=False, verbose=0)
-        return flat, [template.n_experts for template in templates]
+        return flat, [len(subtree) for subtree in subtrees]
 
     def _tree_start(self, run, tree, init, data, start, random_state):
         """Start a mixture of mixtures from a flat mixture of all their experts.
@@ -924,6 +1108,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         params = {name: np.array(getattr(self, name)) for name in self._likelihood_params_}
         run = _Run(experts, [weight_parameter(e) for e in experts],
                    copy.deepcopy(self.gate_), params)
+        run.origins = list(getattr(self, "_expert_origins_", run.origins))
         run.warm_started = warm_start_glms(experts)
         return run
 
@@ -978,16 +1163,19 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
                                       out=run.workspace.array("weights", targets.shape))
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
                                                        context, run.workspace)
+                fit_params = _run_fit_params(run, data)
                 unsolved = []
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
-                                          run.expert_inits, gate_em_step, unsolved)
+                                          run.expert_inits, gate_em_step, unsolved, fit_params)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:
                     break
                 previous = -np.inf
+            # The likelihood refits experts for cross-fitted noise with their parameters.
+            context["expert_fit_params"] = fit_params
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           fit_weights, context, run.workspace)
             if groups is None:
@@ -1108,6 +1296,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         if run.expert_inits is not None:
             run.expert_inits = [e for e, k in zip(run.expert_inits, keep) if k]
         run.routes = [r for r, k in zip(run.routes, keep) if k]
+        run.origins = [o for o, k in zip(run.origins, keep) if k]
         run.params = {name: value[keep] for name, value in run.params.items()}
         run.gate._drop_classes(keep)
         resp = resp[:, keep]
@@ -1163,7 +1352,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             accept_sparse=["csr", "csc"] if tags.sparse else False,
             ensure_all_finite="allow-nan" if tags.allow_nan else True,
         )
-        return X.tocsr() if sp.issparse(X) else np.ascontiguousarray(X)
+        return int32_sparse_indices(X.tocsr()) if sp.issparse(X) else np.ascontiguousarray(X)
 
     def _expert_input(self, X):
         """The columns of validated rows that the experts see."""
@@ -1273,6 +1462,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
                                               getattr(self, "feature_names_in_", None))
         return groups
 
+    @fill_doc
     def log_likelihood(self, X, y, sample_weight=None, groups=None):
         """Total weighted log-likelihood of (X, y) under the fitted model.
 
@@ -1283,14 +1473,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-        y : array-like of shape (n_samples,)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as in :meth:`fit`; None means unit weights.
-        groups : array-like of shape (n_samples,), default=None
-            Group labels, as in :meth:`fit`; None: every row on its own.
+        {scored_data}
 
         Returns
         -------
@@ -1372,8 +1555,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             raise ValueError(
                 "bic and aic need the number of free parameters of every expert; "
                 f"{_join(missing)} {'has' if len(missing) == 1 else 'have'} no such count. "
-                "Use experts with a parameter count (linear models, DummyRegressor, mixtures "
-                "of them), or compare models by held-out score_samples."
+                "Use experts with a parameter count (linear models, DummyRegressor, "
+                "DummyClassifier, GaussianNB, mixtures of them), or compare models by "
+                "held-out score_samples."
             )
         n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
         if isinstance(self.gate_, SoftmaxGate):
@@ -1382,6 +1566,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             n_gate = self.gate_._n_parameters()
         return n_gate + n_experts + n_likelihood
 
+    @fill_doc
     def bic(self, X, y, sample_weight=None, groups=None):
         """Bayesian information criterion on (X, y); lower is better.
 
@@ -1393,7 +1578,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         no count and raises a ValueError), each linear expert's coefficients
         and intercepts, counted in the same way by the rank of its design
         ((C - 1) (r + 1) for a multinomial logistic regression), one constant
-        per DummyRegressor, and the likelihood's own parameters (a noise
+        per DummyRegressor, the class priors, means and variances of a
+        GaussianNB, and the likelihood's own parameters (a noise
         variance per Gaussian expert). Experts without a parameter count
         (trees, neighbours) raise a ValueError that names each of them.
         ``log L`` is :meth:`log_likelihood`, and ``n`` the number of
@@ -1402,14 +1588,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-        y : array-like of shape (n_samples,)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as in :meth:`fit`; None means unit weights.
-        groups : array-like of shape (n_samples,), default=None
-            Group labels, as in :meth:`fit`; None: every row on its own.
+        {scored_data}
 
         Returns
         -------
@@ -1426,6 +1605,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             n_observations = rows.shape[0]
         return -2.0 * total + n_parameters * np.log(n_observations)
 
+    @fill_doc
     def aic(self, X, y, sample_weight=None, groups=None):
         """Akaike information criterion on (X, y); lower is better.
 
@@ -1433,14 +1613,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-        y : array-like of shape (n_samples,)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as in :meth:`fit`; None means unit weights.
-        groups : array-like of shape (n_samples,), default=None
-            Group labels, as in :meth:`fit`; None: every row on its own.
+        {scored_data}
 
         Returns
         -------
@@ -1451,6 +1624,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         return (-2.0 * self.log_likelihood(X, y, sample_weight, groups)
                 + 2.0 * n_parameters)
 
+
+
+def _named(experts):
+    """Whether ``experts`` are ``(name, estimator)`` pairs; False for a list that mixes
+    pairs and estimators (``get_params`` must not raise: fit says what is wrong)."""
+    try:
+        return named_experts(experts)
+    except TypeError:
+        return False
+
+
+def _run_fit_params(run, data):
+    """The routed fit parameters of each of ``run``'s experts (None when nothing is routed)."""
+    params = data.expert_params
+    if not params or not any(params):
+        return None
+    return [params[origin] if origin < len(params) else {} for origin in run.origins]
 
 
 def _no_gate_inputs(gate_features):

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
@@ -20,6 +21,25 @@ from ._validation import check_is_estimator
 PROBA_FLOOR = 1e-10
 
 
+def _experts_have_predict_proba(mixture):
+    """An ``available_if`` check: every expert (fitted, else its template) has
+    ``predict_proba``; raises an AttributeError naming the first that has not."""
+    experts = getattr(mixture, "experts_", None)
+    if experts is None:
+        try:
+            experts = mixture._expert_templates()
+        except (TypeError, ValueError):
+            # Invalid parameters: fit says what is wrong.
+            return True
+    for index, expert in enumerate(experts):
+        if not hasattr(expert, "predict_proba"):
+            raise AttributeError(
+                f"The mixture's probabilities are its experts' mixed by the gate; expert "
+                f"{index} ({type(expert).__name__}) has no predict_proba."
+            )
+    return True
+
+
 @fill_doc
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     """Mixture of experts for classification, fitted by EM.
@@ -32,9 +52,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    experts : classifier or list of classifiers, default=None
+    experts : classifier, list of classifiers or of (str, classifier), default=None
         One classifier with ``predict_proba``, cloned ``n_experts`` times, or a
-        list of them for heterogeneous experts. None means
+        list of them for heterogeneous experts.
+        {experts_names}
+        None means
         ``LogisticRegression()``. Experts are trained on the encoded labels
         ``0 .. n_classes - 1`` with ``sample_weight = w * responsibilities``
         (a Pipeline through its final step); an expert that accepts no sample
@@ -82,7 +104,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         self,
         experts=None,
         *,
-        n_experts=3,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,
@@ -199,6 +221,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return 0
 
     # ----------------------------------------------------------- prediction
+    @available_if(_experts_have_predict_proba)
     def predict_proba(self, X):
         """Class probabilities ``sum_k g_k(x) p_k(y | x)`` (over the ``top_k`` experts if set).
 
@@ -240,6 +263,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 proba[np.ix_(rows, columns)] += mixed
         return proba
 
+    @available_if(_experts_have_predict_proba)
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba` (``-inf`` where every expert gives a class 0).
 

@@ -1,10 +1,19 @@
 """Parameter descriptions shared by the public estimators, written once."""
 
 _SHARED = {
-    "n_experts": """n_experts : int, default=3
-        Number of experts K. When ``experts`` is a list it must equal its length.""",
+    "n_experts": """n_experts : int, default=None
+        Number of experts K. None means the length of ``experts`` when it is
+        a list, else 3 (a single expert cloned three times). Given with a
+        list, it must equal the list's length (a ValueError otherwise).""",
     "gate": """gate : estimator, default=None
-        The gate. None means ``SoftmaxGate()``. A ``SoftmaxGate`` is
+        The gate. None means ``SoftmaxGate()``: its parameters can be set as
+        ``gate__C`` all the same (``set_params(gate__C=0.1)`` or a
+        ``GridSearchCV`` grid over ``gate__C``), which first sets ``gate`` to
+        ``SoftmaxGate()`` (an estimator cannot be the default value itself:
+        scikit-learn requires defaults that are not mutable objects, and a
+        shared default gate would be changed for every mixture at once;
+        ``get_params`` returns the constructor's value unchanged, so
+        ``gate__*`` keys appear there only once a gate is set). A ``SoftmaxGate`` is
         cloned and always warm-started inside the EM loop. Any other classifier
         with ``predict_proba`` and a ``sample_weight`` argument to ``fit`` is
         fitted on the data replicated once per expert, weighted by the
@@ -115,6 +124,16 @@ _SHARED = {
         gate renormalised over them; rows are grouped by expert, so each
         expert is called once, on its rows. None uses every expert. Fitting,
         ``score_samples``, ``bic`` and ``aic`` always use every expert.""",
+    # A continuation of the experts' description (indented as one).
+    "experts_names": """Experts may be given as ``(name, estimator)`` pairs, as the
+    estimators of ``StackingRegressor``: ``get_params()`` then lists each
+    expert under its name and its parameters as ``<name>__<parameter>``,
+    which ``set_params`` and ``GridSearchCV`` take (names must be unique,
+    contain no ``__`` and differ from the constructor's parameters). The
+    experts of a list without names cannot be reached one by one
+    (``set_params(experts__0__alpha=...)`` raises a ValueError that says
+    to name them); those of a single template can (``experts__alpha``,
+    which with ``experts=None`` first sets the default expert).""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator
@@ -137,7 +156,12 @@ _SHARED = {
     gate_share_ : ndarray of shape (`n_experts_`,)
         Each expert's mean gate probability on the training rows (weighted).
     init_lower_bounds_ : list of list of float
-        The same, for every start, in the order they ran.
+        The per-sample penalised log-likelihood after each iteration of every
+        start, in the order the starts ran (the kept start's list is
+        ``lower_bounds_``). With ``init="emem"`` (or ``"auto"`` with several
+        starts), a start's list holds the iterations of its best short run,
+        then those that continued it; with ``warm_start``, the iterations of
+        the resumed fit only.
     n_starts_at_best_ : int
         How many starts ended within 0.01 nats (of the total penalised
         log-likelihood) of the best one: close to ``n_init`` when the optimum
@@ -158,10 +182,35 @@ _SHARED = {
 }
 
 
+# Parameters shared by the methods that score (X, y) under the fitted mixture.
+_SHARED["scored_data"] = """X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+    y : array-like of shape (n_samples,)
+        Targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights, as in :meth:`fit`; None means unit weights.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels, as in :meth:`fit`; None: every row on its own."""
+
+
 def fill_doc(obj):
-    """Replace ``{name}`` markers in ``obj.__doc__`` with the shared descriptions."""
-    doc = obj.__doc__
-    for name, text in _SHARED.items():
-        doc = doc.replace("{" + name + "}", text)
-    obj.__doc__ = doc
+    """Replace ``{name}`` markers in ``obj.__doc__`` with the shared descriptions.
+
+    Each marker stands alone on its line; the description is indented as the
+    marker is (the texts above are written for a class docstring, whose
+    parameters are indented by 4 spaces), so that a method's docstring can
+    share them too.
+    """
+    lines = []
+    for line in obj.__doc__.split("\n"):
+        marker = line.strip()
+        name = marker[1:-1] if marker.startswith("{") and marker.endswith("}") else None
+        if name not in _SHARED:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        text = _SHARED[name].split("\n")
+        lines.append(indent + text[0])
+        lines.extend(indent + part[4:] if part.strip() else "" for part in text[1:])
+    obj.__doc__ = "\n".join(lines)
     return obj

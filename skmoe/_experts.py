@@ -15,6 +15,7 @@ from sklearn.linear_model import (
     PoissonRegressor,
     TweedieRegressor,
 )
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -32,6 +33,7 @@ from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_gra
 from ._logistic import fit_by_newton, fits_by_newton, logistic_data
 from ._ridge import column_scale as _ridge_column_scale
 from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
+from ._validation import _check_method_params
 
 
 class ContinuedExpert(metaclass=ABCMeta):
@@ -106,29 +108,64 @@ def expert_templates(experts, n_experts, default):
 
     Parameters
     ----------
-    experts : estimator, list of estimators or None
+    experts : estimator, list of estimators, list of (str, estimator) or None
         One estimator (cloned ``n_experts`` times), a list with one estimator
-        per expert, or None for ``default``.
-    n_experts : int
-        Number of experts asked for.
+        per expert (plain, or as ``(name, estimator)`` pairs), or None for
+        ``default``.
+    n_experts : int or None
+        Number of experts asked for; None means the length of a list, else
+        :data:`DEFAULT_N_EXPERTS`.
     default : estimator
         Expert used when ``experts`` is None.
 
     Returns
     -------
     templates : list of estimators
-        ``n_experts`` estimators (not yet cloned).
+        One estimator per expert (not yet cloned).
+
+    Raises
+    ------
+    ValueError
+        When ``n_experts`` disagrees with the length of a list.
     """
-    if experts is None:
-        return [default] * n_experts
     if isinstance(experts, (list, tuple)):
-        if len(experts) != n_experts:
+        templates = [expert for _, expert in experts] if named_experts(experts) else list(experts)
+        if n_experts is not None and len(templates) != n_experts:
             raise ValueError(
-                f"experts is a list of {len(experts)} estimators but n_experts={n_experts}; "
-                "set n_experts to the length of the list."
+                f"experts is a list of {len(templates)} estimators but n_experts={n_experts}; "
+                "leave n_experts=None (the length of the list) or set it to the length of "
+                "the list."
             )
-        return list(experts)
-    return [experts] * n_experts
+        return templates
+    n_experts = DEFAULT_N_EXPERTS if n_experts is None else n_experts
+    return [default if experts is None else experts] * n_experts
+
+
+# The number of experts of a single template (or of the default expert) when
+# n_experts is None.
+DEFAULT_N_EXPERTS = 3
+
+
+def named_experts(experts):
+    """Whether ``experts`` is a non-empty list of ``(name, estimator)`` pairs.
+
+    Raises
+    ------
+    TypeError
+        When a list mixes pairs and plain estimators.
+    """
+    if not isinstance(experts, (list, tuple)) or not experts:
+        return False
+    pairs = [isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+             for item in experts]
+    if all(pairs):
+        return True
+    if any(pairs):
+        raise TypeError(
+            "experts must be a list of estimators or a list of (name, estimator) pairs, "
+            "not a mix of both."
+        )
+    return False
 
 
 @functools.cache
@@ -323,7 +360,8 @@ def accepts_return_std(estimator):
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
-                column_scale=None, grams=True, inits=None, em_step=False, unsolved=None):
+                column_scale=None, grams=True, inits=None, em_step=False, unsolved=None,
+                fit_params=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -367,6 +405,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     unsolved : list, default=None
         If given, receives the index of each expert whose generalised-EM step
         left its problem unsolved.
+    fit_params : list of dict, default=None
+        Other parameters of each expert's ``fit`` (routed metadata), arrays
+        of one value per row of ``X``; None means none. Experts given some
+        are fitted by their own ``fit``.
 
     Returns
     -------
@@ -385,7 +427,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     ]
     fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale) if grams else {}
     newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
-              if k not in fitted and fits_by_newton(expert, X, y, route)]
+              if k not in fitted and not (fit_params and fit_params[k])
+              and fits_by_newton(expert, X, y, route)]
     if newton:
         data = logistic_data(X, y)
         for k in newton:
@@ -397,7 +440,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 unsolved.append(k)
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter,
-                          None if inits is None else inits[k])
+                          None if inits is None else inits[k],
+                          None if fit_params is None else fit_params[k])
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
         if k not in fitted
     ]
@@ -468,19 +512,21 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
     return fitted
 
 
-def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None):
+def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params=None):
     try:
-        return _fit_weighted(expert, route, X, y, weight, seed, init)
+        return _fit_weighted(expert, route, X, y, weight, seed, init, params)
     except Exception as exc:
         raise _expert_error(expert, index, n_iter, exc) from exc
 
 
-def _fit_weighted(expert, route, X, y, weight, seed, init=None):
+def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None):
     """Fit ``expert`` with row weights: through ``route``, or on a weighted resample.
 
     A :class:`ContinuedExpert` continues its previous fit (see there); ``init``
-    starts its first one.
+    starts its first one. ``params`` are other fit parameters (routed
+    metadata), resampled with the rows.
     """
+    params = params or {}
     if route is not None and continues(expert):
         return expert._fit_m_step(X, y, weight, init)
     if route is not None and isinstance(expert, _GLMS):
@@ -489,15 +535,15 @@ def _fit_weighted(expert, route, X, y, weight, seed, init=None):
         # machine a Poisson mixture on 1,000 rows fitted in 3.8 s, in 0.8 s on
         # one thread.
         with threadpool_controller().limit(limits=1, user_api="openmp"):
-            return expert.fit(X, y, **{route: weight})
+            return expert.fit(X, y, **{route: weight}, **params)
     if route is not None:
-        return expert.fit(X, y, **{route: weight})
+        return expert.fit(X, y, **{route: weight}, **params)
     rng = np.random.RandomState(seed)
     rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
-    return expert.fit(X[rows], y[rows])
+    return expert.fit(X[rows], y[rows], **_check_method_params(X, params, rows))
 
 
-def cross_fitted_predictions(expert, X, y, weight, folds, seed, index):
+def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=None):
     """Each row's prediction by a clone of ``expert`` fitted without that row's fold.
 
     The clone is fitted on the other folds with the same weights (through the
@@ -518,6 +564,9 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index):
         Seed of the resamples of experts without sample weights.
     index : int
         The expert's position, named when a fit fails.
+    params : dict, default=None
+        Other parameters of the expert's ``fit`` (routed metadata), indexed
+        with the rows of each refit.
 
     Returns
     -------
@@ -539,7 +588,9 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index):
             predictions[held_out] = np.reshape(expert.predict(X[held_out]), -1)
             continue
         try:
-            fitted = _fit_weighted(clone(expert), route, X[kept], y[kept], weight[kept], seed)
+            fitted = _fit_weighted(clone(expert), route, X[kept], y[kept], weight[kept], seed,
+                                   params=_check_method_params(X, params or {},
+                                                               np.flatnonzero(kept)))
         except Exception as exc:
             raise RuntimeError(
                 f"Expert {index} ({type(expert).__name__}) failed to fit while its noise "
@@ -582,7 +633,8 @@ def n_expert_parameters(expert, index, rank=None):
     on, its columns centred when it fits an intercept): a constant or duplicated
     column adds nothing that is estimable. A DummyRegressor counts its one
     constant (none with ``strategy="constant"``, which is given, not fitted), a
-    DummyClassifier its class frequencies. An expert that counts its own
+    DummyClassifier its class frequencies, a GaussianNB its class priors (unless
+    given), and a mean and a variance per class and feature. An expert that counts its own
     (``_n_parameters``, as the mixtures do) is asked; a Pipeline counts its
     final step. Other experts have no honest count.
 
@@ -612,6 +664,10 @@ def n_expert_parameters(expert, index, rank=None):
         if expert.strategy in ("uniform", "constant"):
             return 0
         return int(np.size(expert.classes_)) - 1
+    if isinstance(expert, GaussianNB):
+        n_classes = int(np.size(expert.classes_))
+        priors = 0 if expert.priors is not None else n_classes - 1
+        return priors + 2 * int(np.size(expert.theta_))
     if hasattr(expert, "coef_"):
         coef = np.atleast_2d(expert.coef_)
         n_rows, n_features = coef.shape

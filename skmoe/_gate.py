@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax as _log_softmax_reference
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -19,7 +20,13 @@ from ._kernels import (
     soft_cross_entropy_hessian,
 )
 from ._newton import newton_solve
-from ._validation import Interval, StrOptions, _fit_context, check_sample_weight
+from ._validation import (
+    Interval,
+    StrOptions,
+    _check_method_params,
+    _fit_context,
+    check_sample_weight,
+)
 
 
 class TransposedRows:
@@ -67,8 +74,10 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
         ``-sum_i w_i sum_k R_ik log softmax(W x_i + b)_k + ||W||^2 / (2 C)``
 
-    with L-BFGS and the analytic gradient ``X^T (w * (G - R)) + W / C``. The
-    intercept ``b`` is not penalised.
+    from the analytic gradient ``X^T (w * (G - R)) + W / C``: by Newton's
+    method for small gates on dense inputs (the default ``solver="auto"``: at
+    most 40 parameters), else by L-BFGS (see ``solver``). The intercept ``b``
+    is not penalised.
 
     Parameters
     ----------
@@ -653,20 +662,32 @@ class ClassifierGate(BaseEstimator):
     ----------
     classifier : estimator
         An unfitted scikit-learn classifier (cloned at fit).
+    fit_params : dict, default=None
+        Other parameters of the classifier's ``fit`` (routed metadata); arrays
+        of one value per row are repeated with the rows.
     """
 
-    def __init__(self, classifier):
+    def __init__(self, classifier, fit_params=None):
         self.classifier = classifier
+        self.fit_params = fit_params
 
     def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
-        """Fit the classifier to the soft targets (to its own tolerance, whatever ``em_step``)."""
+        """Fit the classifier to the soft targets (to its own tolerance, whatever ``em_step``).
+
+        ``X`` may be sparse: its copies are stacked as a CSR matrix.
+        """
         n_samples, n_experts = targets.shape
-        X_rep = np.concatenate([X] * n_experts, axis=0)
+        if sp.issparse(X):
+            X_rep = sp.vstack([X] * n_experts, format="csr")
+        else:
+            X_rep = np.concatenate([X] * n_experts, axis=0)
         labels = np.repeat(np.arange(n_experts), n_samples)
         weights = (targets * sample_weight[:, None]).T.ravel()
-        self.classifier_ = clone(self.classifier).fit(X_rep, labels, sample_weight=weights)
+        params = _check_method_params(X, self.fit_params or {},
+                                      np.tile(np.arange(n_samples), n_experts))
+        self.classifier_ = clone(self.classifier).fit(X_rep, labels, sample_weight=weights,
+                                                      **params)
         self.n_experts_ = n_experts
-        self._keep = None
         self._solved = True
         return self
 
@@ -685,7 +706,12 @@ class ClassifierGate(BaseEstimator):
         )
 
     def _drop_classes(self, keep):
-        self._keep = np.flatnonzero(keep)
+        """Forget the fitted classifier: its classes were the experts before the removal.
+
+        The EM loop refits the gate on the remaining experts before it asks for
+        probabilities again; until then the gate is unfitted.
+        """
+        del self.classifier_, self.n_experts_
 
     def predict_proba(self, X):
         """Gate probabilities, one column per expert, mixed with a little of the uniform.
@@ -694,13 +720,23 @@ class ClassifierGate(BaseEstimator):
         its responsibilities there would then stay 0 in every later iteration.
         Mixing in ``GATE_FLOOR`` of the uniform distribution keeps every
         expert able to win rows back.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The gate's inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts)
+            Rows sum to one.
         """
+        if not hasattr(self, "classifier_"):
+            raise NotFittedError(
+                "This ClassifierGate is not fitted (or its experts changed since its fit)."
+            )
         proba = np.zeros((X.shape[0], self.n_experts_))
         proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
-        keep = getattr(self, "_keep", None)
-        if keep is not None:
-            proba = proba[:, keep]
-            proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(float).tiny)
         return (1.0 - GATE_FLOOR) * proba + GATE_FLOOR / proba.shape[1]
 
     def predict_log_proba(self, X):

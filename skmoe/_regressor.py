@@ -5,7 +5,13 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import RegressorMixin, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_consistent_length, validate_data
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._base import BaseMixtureOfExperts
 from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
@@ -13,7 +19,6 @@ from ._docstrings import fill_doc
 from ._experts import (
     accepts_return_std,
     cross_fitted_predictions,
-    expert_templates,
     has_own_density,
     interpolates,
 )
@@ -57,6 +62,37 @@ def noise_folds(n_samples):
     return np.random.RandomState(0).permutation(n_samples) % _NOISE_FOLDS
 
 
+def _experts_have_distribution_methods(*methods):
+    """An ``available_if`` check: experts with their own density (``score_samples(X, y)``)
+    must have ``methods`` for the mixture's predictive distribution.
+
+    The fitted experts are checked, else the experts' templates. The check
+    raises an AttributeError naming the first expert that lacks one.
+    """
+
+    def check(self):
+        experts = getattr(self, "experts_", None)
+        if experts is None:
+            try:
+                experts = self._expert_templates()
+            except (TypeError, ValueError):
+                # Invalid parameters: fit says what is wrong.
+                return True
+        for k, expert in enumerate(experts):
+            if not has_own_density(expert):
+                continue
+            for method in methods:
+                if not callable(getattr(expert, method, None)):
+                    raise AttributeError(
+                        f"Expert {k} ({type(expert).__name__}) defines its own density "
+                        f"(score_samples) but no {method} method; the predictive "
+                        f"distribution needs {' and '.join(methods)} of such experts."
+                    )
+        return True
+
+    return check
+
+
 @fill_doc
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     """Mixture of experts for regression, fitted by EM.
@@ -74,9 +110,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    experts : regressor or list of regressors, default=None
+    experts : regressor, list of regressors or of (str, regressor), default=None
         One regressor, cloned ``n_experts`` times, or a list of regressors for
-        heterogeneous experts. None means ``ScaledRidge(alpha=10.0)``: linear
+        heterogeneous experts.
+        {experts_names}
+        None means ``ScaledRidge(alpha=10.0)``: linear
         experts whose light penalty is measured in each feature's spread over
         the training set, so that an expert responsible for a narrow slice of
         the inputs cannot extrapolate wildly to other rows, and whose effect
@@ -198,7 +236,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self,
         experts=None,
         *,
-        n_experts=3,
+        n_experts=None,
         gate=None,
         gate_features=None,
         expert_features=None,
@@ -264,7 +302,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             )
 
     def _validate_fit_data(self, X, y, resume, **check_params):
-        templates = expert_templates(self.experts, self.n_experts, self._default_expert())
+        templates = self._expert_templates()
         family = resolve_family(templates, self.noise, has_own_density)
         if not family.location and self.noise_variance == "cross_fitted":
             raise ValueError(
@@ -419,9 +457,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             for j, k in enumerate(ridges):
                 yield k, predictions[:, j]
                 chosen.remove(k)
+        params = context.get("expert_fit_params")
         for k in chosen:
             yield k, cross_fitted_predictions(
-                experts[k], X, y, fit_weights[:, k], folds, context["fold_seed"], k)
+                experts[k], X, y, fit_weights[:, k], folds, context["fold_seed"], k,
+                None if params is None else params[k])
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""
@@ -479,7 +519,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             the variance of expert k's family at its mean (``s_k^2`` for a
             Gaussian, ``s_k^2 nu_k / (nu_k - 2)`` for a Student t, infinite
             when ``nu_k <= 2``; ``2 b_k^2`` for a Laplace; ``f_k`` for a Poisson;
-            ``phi_k f_k^2`` for a Gamma expert).
+            ``phi_k f_k^2`` for a Gamma expert; an expert
+            with its own density gives its variance by its own
+            ``predict(X, return_std=True)``, and one whose ``predict`` takes no
+            ``return_std`` raises a ValueError).
 
         Returns
         -------
@@ -488,6 +531,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         std : ndarray of shape (n_samples,)
             Predicted standard deviation; only when ``return_std`` is True.
         """
+        if return_std:
+            self._check_expert_variances()
         X = self._validated_X(X)
         if not return_std:
             # A softmax gate and linear experts: a few products per block of rows.
@@ -518,6 +563,24 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         spread = variance + (predictions - mean[:, None]) ** 2
         return mean, np.sqrt(np.einsum("ik,ik->i", weights, spread))
 
+    def _check_expert_variances(self):
+        """Refuse ``return_std`` when an expert with its own density gives no variance.
+
+        Raises
+        ------
+        ValueError
+            Naming the first fitted expert that defines ``score_samples(X, y)``
+            but whose ``predict`` takes no ``return_std``.
+        """
+        check_is_fitted(self)
+        for k, expert in enumerate(self.experts_):
+            if has_own_density(expert) and not accepts_return_std(expert):
+                raise ValueError(
+                    f"predict(return_std=True) needs the variance of every expert; expert "
+                    f"{k} ({type(expert).__name__}) defines its own density (score_samples) "
+                    "but its predict takes no return_std. Use predict_interval or "
+                    "predict_quantiles (if the expert has predict_cdf and predict_quantiles)."
+                )
 
     # ------------------------------------------------- predictive distribution
     def _components(self, X):
@@ -532,19 +595,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             np.put_along_axis(weights, chosen, routed, axis=1)
         X_expert = self._expert_input(X)
         return weights, _expert_predictions(self.experts_, X_expert), X_expert
-
-    def _check_distribution_methods(self, methods):
-        """Refuse experts with their own density that lack a method the call needs."""
-        for k, expert in enumerate(self.experts_):
-            if not has_own_density(expert):
-                continue
-            for method in methods:
-                if not callable(getattr(expert, method, None)):
-                    raise TypeError(
-                        f"Expert {k} ({type(expert).__name__}) defines its own density "
-                        f"(score_samples) but no {method} method; the predictive "
-                        f"distribution needs {', '.join(methods)} of such experts."
-                    )
 
     def _mixture_cdf(self, y, weights, means, X_expert, rows):
         """``sum_k g_k F_k(y)`` on ``rows``, and the density there when asked."""
@@ -563,6 +613,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 pdf[:, k] = np.exp(expert.score_samples(X_expert[rows], y))
         return np.einsum("ik,ik->i", weights[rows], pdf)
 
+    @available_if(_experts_have_distribution_methods("predict_cdf"))
     def predict_cdf(self, X, y):
         """The predictive distribution function ``P(Y <= y | x)`` of each row.
 
@@ -579,7 +630,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             ``sum_k g_k(x) F_k(y | x)``, with ``F_k`` expert k's distribution
             function (of its family, or its own ``predict_cdf``).
         """
-        self._check_distribution_methods(("predict_cdf",))
         weights, means, X_expert = self._components(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim != 1:
@@ -587,6 +637,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         check_consistent_length(means, y)
         return self._mixture_cdf(y, weights, means, X_expert, np.arange(y.shape[0]))
 
+    @available_if(_experts_have_distribution_methods("predict_cdf", "predict_quantiles"))
     def predict_quantiles(self, X, quantiles=(0.05, 0.5, 0.95)):
         """Compute quantiles of the predictive distribution ``p(y | x)`` of each row.
 
@@ -616,12 +667,12 @@ default=(0.05, 0.5, 0.95)
         ------
         ValueError
             When a level is not strictly between 0 and 1.
-        TypeError
+        AttributeError
             When an expert with its own density has no ``predict_cdf`` and
-            ``predict_quantiles``.
+            ``predict_quantiles`` (the method is then not available:
+            ``hasattr`` is False).
         """
         levels = check_quantile_levels(quantiles, "quantiles")
-        self._check_distribution_methods(("predict_cdf", "predict_quantiles"))
         weights, means, X_expert = self._components(X)
         # Sorting the levels and taking each solution as the next level's lower
         # bracket makes the quantiles non-decreasing in the level by construction.
@@ -703,6 +754,7 @@ default=(0.05, 0.5, 0.95)
             active = active[~done]
         return value
 
+    @available_if(_experts_have_distribution_methods("predict_cdf", "predict_quantiles"))
     def predict_interval(self, X, coverage=0.9):
         """The central interval of the predictive distribution of each row.
 
@@ -730,6 +782,7 @@ default=(0.05, 0.5, 0.95)
             )
         return self.predict_quantiles(X, ((1 - coverage) / 2, (1 + coverage) / 2))
 
+    @available_if(_experts_have_distribution_methods("sample_y"))
     def sample_y(self, X, n_samples=1, random_state=None):
         """Draw samples from the predictive distribution ``p(y | x)`` of each row.
 
@@ -758,7 +811,6 @@ default=(0.05, 0.5, 0.95)
         if not (isinstance(n_samples, Integral) and not isinstance(n_samples, bool)
                 and n_samples >= 1):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        self._check_distribution_methods(("sample_y",))
         random_state = check_random_state(random_state)
         weights, means, X_expert = self._components(X)
         family, params = self._family(), self._fitted_params()
@@ -778,6 +830,7 @@ default=(0.05, 0.5, 0.95)
                 samples = np.where(chosen == k, np.reshape(own, chosen.shape), samples)
         return np.asarray(samples, dtype=np.float64)
 
+    @available_if(_experts_have_distribution_methods("predict_cdf", "predict_quantiles"))
     def crps_samples(self, X, y):
         """Score each row's predictive distribution by the continuous ranked probability score.
 
@@ -816,15 +869,15 @@ default=(0.05, 0.5, 0.95)
         ------
         ValueError
             When y holds values outside the family's support.
-        TypeError
+        AttributeError
             When an expert with its own density has no ``predict_cdf`` and
-            ``predict_quantiles``.
+            ``predict_quantiles`` (the method is then not available:
+            ``hasattr`` is False).
 
         See Also
         --------
         skmoe.metrics.crps : Its mean, for any estimator that has this method.
         """
-        self._check_distribution_methods(("predict_cdf", "predict_quantiles"))
         weights, means, X_expert = self._components(X)
         y = self._validate_targets(y, means.shape[0])
         family, params = self._family(), self._fitted_params()

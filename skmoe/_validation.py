@@ -17,8 +17,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
+from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import (
     _check_feature_names,
+    _check_method_params,
     _check_sample_weight,
     _num_features,
     _num_samples,
@@ -32,7 +35,11 @@ __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_BaseComposition",
+    "_check_method_params",
     "_fit_context",
+    "_raise_for_params",
+    "_routing_enabled",
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
@@ -40,6 +47,7 @@ __all__ = [
     "check_resumed_columns",
     "check_sample_weight",
     "check_sparse_input",
+    "int32_sparse_indices",
     "resolve_columns",
     "check_responsibilities",
     "validate_params",
@@ -270,3 +278,28 @@ def check_responsibilities(init, n_samples, n_experts):
     if not np.allclose(resp.sum(axis=1), 1.0, rtol=0, atol=1e-6):
         raise ValueError("Each row of the init array must sum to 1.")
     return resp
+
+
+def int32_sparse_indices(X):
+    """A CSR matrix with 32-bit indices when they fit, sharing X's data.
+
+    Many scikit-learn estimators refuse sparse matrices with 64-bit indices
+    (``accept_large_sparse=False``) although nothing in them needs 64 bits;
+    the mixture passes its rows to every expert and the gate, so it gives
+    them 32-bit indices whenever the matrix allows. X is not modified.
+
+    Parameters
+    ----------
+    X : sparse matrix in CSR format
+
+    Returns
+    -------
+    X : sparse matrix in CSR format
+        X itself when its indices are already 32-bit or need 64 bits.
+    """
+    limit = np.iinfo(np.int32).max
+    if (X.indices.dtype == np.int32 and X.indptr.dtype == np.int32) or max(
+            X.nnz, *X.shape) > limit:
+        return X
+    return sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+                         shape=X.shape, copy=False)

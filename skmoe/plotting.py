@@ -333,9 +333,9 @@ class GateDisplay:
 
     Parameters
     ----------
-    gate : ndarray of shape (n_grid,) + grid shape + (n_experts,)
-        Gate probabilities on the grid: (n_points, n_experts) for one
-        feature, (n_y, n_x, n_experts) for two.
+    gate : ndarray of shape (n_points, n_experts) or (n_y, n_x, n_experts)
+        Gate probabilities on the grid: one row per grid point for one
+        feature; for two, one per point of the (n_y, n_x) meshgrid.
     grid : list of ndarray
         The grid values of each feature: one array for one feature, the two
         meshgrid arrays for two.
@@ -377,6 +377,7 @@ class GateDisplay:
         Returns
         -------
         display : GateDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         features = [features] if isinstance(features, (int, str, np.integer)) else list(features)
         if len(features) not in (1, 2):
@@ -509,6 +510,7 @@ class ExpertFitDisplay:
         Returns
         -------
         display : ExpertFitDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         from ._regressor import MixtureOfExpertsRegressor
 
@@ -607,6 +609,7 @@ class ConvergenceDisplay:
         Returns
         -------
         display : ConvergenceDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         histories = [list(h) for h in estimator.init_lower_bounds_]
         best = histories.index(list(estimator.lower_bounds_))
@@ -683,6 +686,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         criterion = next((c for c in ("bic", "aic", "icl", "cv") if c in table.columns), None)
         if criterion is None or "best" not in table.columns:
@@ -717,6 +721,7 @@ class SelectionDisplay:
         Returns
         -------
         display : SelectionDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         from .inspection import select_n_experts
 
@@ -805,6 +810,7 @@ class GateExplanationDisplay:
         Returns
         -------
         display : GateExplanationDisplay
+            A new Display holding what it computed, drawn (see :meth:`plot`).
         """
         import pandas as pd
 

@@ -1,7 +1,13 @@
 """scikit-learn's estimator checks, run the scikit-learn way."""
 
 import pytest
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import (
+    HuberRegressor,
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    SGDClassifier,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -18,12 +24,26 @@ ESTIMATORS = [
     MixtureOfExpertsRegressor(
         [LinearRegression(), DecisionTreeRegressor(max_depth=3)], n_experts=2, **FAST
     ),
+    # A list sets the number of experts (n_experts=None).
+    MixtureOfExpertsRegressor(experts=[HuberRegressor(), Ridge()], **FAST),
+    MixtureOfExpertsRegressor(
+        experts=[("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=2))], **FAST
+    ),
     MixtureOfExpertsClassifier(n_experts=2, **FAST),
     MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=3), n_experts=2, **FAST),
     MixtureOfExpertsClassifier(GaussianNB(), n_experts=2, **FAST),
     MixtureOfExpertsClassifier(
         [LogisticRegression(), DecisionTreeClassifier(max_depth=3)], n_experts=2, **FAST
     ),
+    MixtureOfExpertsClassifier(
+        experts=[LogisticRegression(), DecisionTreeClassifier(max_depth=2)], **FAST
+    ),
+    MixtureOfExpertsClassifier(
+        experts=[("logistic", LogisticRegression()), ("tree", DecisionTreeClassifier())],
+        **FAST,
+    ),
+    # Sparse inputs (CSR with 64-bit indices included) reach every part that takes them.
+    MixtureOfExpertsClassifier(SGDClassifier(loss="log_loss"), n_experts=2, **FAST),
     SoftmaxGate(),
     ScaledRidge(),
 ]

@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
 from sklearn.linear_model import (
     GammaRegressor,
@@ -458,11 +458,28 @@ def test_experts_with_their_own_density_need_its_distribution_methods():
     X, y = make_switching_regression(300, 2, 2, random_state=0)
     model = MixtureOfExpertsRegressor(_DensityOnly(), n_experts=2, max_iter=3,
                                       random_state=0).fit(X, y)
-    with pytest.raises(TypeError, match=r"Expert 0 \(_DensityOnly\) defines its own density "
-                                        r"\(score_samples\) but no predict_cdf method"):
+    # scikit-learn's available_if names the method; the reason is the cause, in the traceback.
+    with pytest.raises(AttributeError, match="has no attribute 'predict_interval'") as info:
         model.predict_interval(X)
-    with pytest.raises(TypeError, match="but no sample_y method"):
+    assert str(info.value.__cause__) == (
+        "Expert 0 (_DensityOnly) defines its own density (score_samples) but no predict_cdf "
+        "method; the predictive distribution needs predict_cdf and predict_quantiles of such "
+        "experts.")
+    with pytest.raises(AttributeError, match="has no attribute 'sample_y'") as info:
         model.sample_y(X)
+    assert "but no sample_y method" in str(info.value.__cause__)
+    for method in ("predict_cdf", "predict_quantiles", "predict_interval", "sample_y",
+                   "crps_samples"):
+        assert not hasattr(model, method)
+        # Unfitted, the experts' templates decide.
+        assert not hasattr(clone(model), method)
+        assert hasattr(MixtureOfExpertsRegressor(), method)
+    with pytest.raises(ValueError, match=r"predict\(return_std=True\) needs the variance of "
+                                         r"every expert; expert 0 \(_DensityOnly\) defines its "
+                                         r"own density \(score_samples\) but its predict takes "
+                                         r"no return_std"):
+        model.predict(X, return_std=True)
+    assert model.predict(X).shape == (X.shape[0],)
 
 
 @pytest.mark.parametrize("method, kwargs, message", [

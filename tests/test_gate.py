@@ -545,6 +545,50 @@ def test_classifier_gate_accepts_em_step():
     assert gate._solved
 
 
+def test_classifier_gate_fits_sparse_rows_as_dense_ones():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skmoe._gate import ClassifierGate
+
+    X, gate_proba, _, _ = _gated_data(n_samples=300)
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, X.shape[0])
+    dense = ClassifierGate(DecisionTreeClassifier(max_depth=3, random_state=0))
+    dense._fit_soft(X, gate_proba, weight)
+    sparse = ClassifierGate(DecisionTreeClassifier(max_depth=3, random_state=0))
+    sparse._fit_soft(sp.csr_matrix(X), gate_proba, weight)
+    assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X), atol=1e-12)
+
+
+def test_mixture_with_a_classifier_gate_on_sparse_x_matches_dense_x():
+    from sklearn.linear_model import LinearRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skmoe import MixtureOfExpertsRegressor
+
+    X, y = make_switching_regression(n_samples=400, n_experts=2, random_state=0)
+    params = dict(experts=LinearRegression(), n_experts=2, max_iter=20, random_state=0,
+                  gate=DecisionTreeClassifier(max_depth=2, random_state=0))
+    dense = MixtureOfExpertsRegressor(**params).fit(X, y)
+    sparse = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
+    assert sparse.n_iter_ == dense.n_iter_
+    assert_allclose(sparse.lower_bounds_, dense.lower_bounds_, rtol=1e-10)
+    assert_allclose(sparse.predict(sp.csr_matrix(X)), dense.predict(X), rtol=1e-10)
+
+
+def test_classifier_gate_is_unfitted_after_dropping_experts_until_refitted():
+    from skmoe._gate import ClassifierGate
+
+    X, gate_proba, _, _ = _gated_data(n_samples=300)
+    gate = ClassifierGate(LogisticRegression())
+    gate._fit_soft(X, gate_proba, np.ones(X.shape[0]))
+    gate._drop_classes(np.array([True, False, True]))
+    with pytest.raises(NotFittedError, match="This ClassifierGate is not fitted"):
+        gate.predict_proba(X)
+    kept = gate_proba[:, [0, 2]] / gate_proba[:, [0, 2]].sum(axis=1, keepdims=True)
+    gate._fit_soft(X, kept, np.ones(X.shape[0]))
+    assert gate.predict_proba(X).shape == (300, 2)
+
+
 # ------------------------------------------------------- a gate without inputs
 def test_constant_gate_is_a_gaussian_mixture_with_dummy_experts():
     from sklearn.dummy import DummyRegressor
