@@ -7,6 +7,7 @@ hooks: their default expert, how an expert is checked, and their likelihood.
 """
 
 import copy
+import functools
 import itertools
 import math
 import time
@@ -218,6 +219,28 @@ class _Groups:
         hard[single] = mean[single] / np.maximum(total[single, None], np.finfo(float).tiny)
         hard[single & (total == 0)] = 1.0 / resp.shape[1]
         return self.expand(hard)
+
+
+def _is_dask(value):
+    """Whether ``value`` is a Dask collection, without importing Dask."""
+    return type(value).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def dask_blockwise(method):
+    """Run a prediction method block by block when X is a Dask collection.
+
+    The result is then a Dask array computed lazily, one block of rows at a
+    time (see ``skmoe._dask.predict_blockwise``); Dask is imported only then.
+    """
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if _is_dask(X):
+            from ._dask import predict_blockwise
+
+            return predict_blockwise(self, method.__name__, X, *args, **kwargs)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
 
 
 def check_groups(groups, n_samples):
@@ -535,12 +558,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self : object
             The fitted estimator.
         """
+        if _is_dask(X) or _is_dask(y) or _is_dask(sample_weight):
+            from ._dask import fit_dask
+
+            return self._fit_atomic(X, y, sample_weight, groups=groups, fit=fit_dask)
         return self._fit_atomic(X, y, sample_weight, groups=groups)
 
-    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None):
-        """:meth:`_fit`, leaving the estimator as it was if it raises."""
+    def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None,
+                    fit=None):
+        """:meth:`_fit` (or ``fit(self, X, y, sample_weight, groups)``), leaving the
+        estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
+            if fit is not None:
+                return fit(self, X, y, sample_weight, groups)
             return self._fit(X, y, sample_weight, continued, init, groups)
         except BaseException:
             self.__dict__.clear()
@@ -1205,6 +1236,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
             if cells.size:
                 yield k, cells // chosen.shape[1], cells % chosen.shape[1]
 
+    @dask_blockwise
     def predict_gate(self, X, groups=None):
         """Gate probabilities: how much each expert speaks for each row.
 
@@ -1262,6 +1294,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """
         return self._posterior_total(X, y, sample_weight, groups)[2]
 
+    @dask_blockwise
     def score_samples(self, X, y):
         """Log-density of each target under the fitted mixture, ``log p(y | x)``.
 

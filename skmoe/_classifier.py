@@ -7,7 +7,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._validation import check_is_estimator
@@ -188,6 +188,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return 0
 
     # ----------------------------------------------------------- prediction
+    @dask_blockwise
     def predict_proba(self, X):
         """Class probabilities ``sum_k g_k(x) p_k(y | x)`` (over the ``top_k`` experts if set).
 
@@ -234,6 +235,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @dask_blockwise
     def predict(self, X):
         """Most probable class under the mixture.
 

@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
 from ._docstrings import fill_doc
 from ._experts import cross_fitted_predictions, expert_templates, has_own_density, interpolates
@@ -447,6 +447,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return 0 if has_own_density(expert) else self._family().n_parameters
 
     # ----------------------------------------------------------- prediction
+    @dask_blockwise
     def predict(self, X, return_std=False):
         """Mixture mean ``sum_k g_k(x) f_k(x)``, and on request its standard deviation.
 

@@ -1,0 +1,833 @@
+"""Exact EM on Dask collections: the blocks stay on the workers, small sums travel.
+
+One EM iteration is one pass over the blocks of rows. Each block computes,
+from the model of the last M-step, its E-step (responsibilities, kept on the
+workers for the next M-step, and its share of the log-likelihood) and its
+sufficient statistics: each linear expert's weighted Gram matrix of
+``[x - c, 1, y - c_y]`` (see ``skmoe._linear.weighted_grams``) and the
+softmax gate's soft cross-entropy, gradient and Hessian at its current
+coefficients. The client adds them up and solves the M-step exactly as the
+in-memory loop does: the experts from their Gram matrices, the Gaussian noise
+variances from the residual sums those matrices hold, the gate by the same
+damped Newton step (``skmoe._newton.newton_solve``), whose line search
+evaluates the gate's loss at the candidate in one more pass over the gate's
+columns and the kept responsibilities. X is never gathered on the client.
+
+Only M-steps that are sums over rows can be fitted this way: the Gaussian
+likelihood with in-sample noise variances, experts that are plain
+``LinearRegression``, ``Ridge`` or ``ScaledRidge``, and ``SoftmaxGate``.
+
+This module imports Dask; skmoe imports it only when it is given a Dask
+collection.
+"""
+
+import operator
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from ._experts import describe_expert, expert_templates, has_own_density, seeded_clones
+from ._families import FAMILIES, _floor_scale, resolve_family
+from ._gate import SoftmaxGate
+from ._init import KMEANS_MAX_ROWS
+from ._kernels import (
+    e_step,
+    penalise_gate_hessian,
+    penalise_gate_loss,
+    soft_cross_entropy,
+    soft_cross_entropy_hessian,
+)
+from ._linear import fit_from_grams, weighted_grams
+from ._newton import newton_solve
+from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
+from ._validation import check_responsibilities, resolve_columns
+
+_SEED_MAX = np.iinfo(np.int32).max
+# Relative size below which an eigenvalue of a ridge expert's centred Gram
+# matrix is a direction the data do not span (its pseudo-rows leave it out).
+_EIGENVALUE_FLOOR = 1e-13
+# The in-memory loop's bound on a noise variance, relative to the pooled one.
+_POOLED_VARIANCE_FLOOR = 1e-3
+
+
+def is_dask_collection(value):
+    """Whether ``value`` is a Dask collection (array, dataframe, series)."""
+    return dask.is_dask_collection(value)
+
+
+# ------------------------------------------------------------------ input
+def _as_rows(value, name, ndim):
+    """A Dask array of rows from a Dask array, DataFrame or Series (or None)."""
+    if value is None:
+        return None
+    if hasattr(value, "to_dask_array"):
+        # A Dask DataFrame or Series: its partitions' lengths are counted once.
+        value = value.to_dask_array(lengths=True)
+    if not isinstance(value, da.Array):
+        value = np.asarray(value)
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-dimensional, got an array of shape {value.shape}."
+        )
+    if isinstance(value, da.Array) and any(np.isnan(size) for size in value.chunks[0]):
+        raise ValueError(
+            f"{name} is a Dask array with unknown chunk sizes along its rows (as boolean "
+            f"indexing or a dataframe's values make); call {name}.compute_chunk_sizes() "
+            "first, or pass the Dask DataFrame itself."
+        )
+    return value
+
+
+def _aligned(value, X, name):
+    """``value`` (y or sample_weight) as a Dask array with X's row chunks."""
+    if value.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X and {name} have different numbers of rows: {X.shape[0]} and {value.shape[0]}."
+        )
+    if not isinstance(value, da.Array):
+        return da.from_array(value, chunks=(X.chunks[0],) + value.shape[1:])
+    if value.chunks[0] != X.chunks[0]:
+        raise ValueError(
+            f"{name}'s row chunks {value.chunks[0]} differ from X's {X.chunks[0]}: each block "
+            f"of X needs its own {name}. Rechunk with {name} = {name}.rechunk("
+            "{0: X.chunks[0]}), or make both from one Dask DataFrame."
+        )
+    return value
+
+
+def dask_rows(estimator, X, y=None, sample_weight=None):
+    """Validated Dask arrays of X (one chunk of columns), y and the weights.
+
+    Sets nothing on the estimator; returns ``(X, y, sample_weight, names)``
+    with ``names`` the DataFrame's column names, or None.
+    """
+    names = None
+    if hasattr(X, "columns"):
+        names = np.asarray(X.columns, dtype=object)
+        if not all(isinstance(name, str) for name in names):
+            names = None
+    X = _as_rows(X, "X", 2)
+    if not isinstance(X, da.Array):
+        X = da.from_array(X, chunks=(max(1, X.shape[0]),) + X.shape[1:])
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold numbers, got a Dask array of dtype {X.dtype}.")
+    X = X.astype(np.float64).rechunk({1: -1})
+    if y is not None:
+        y = _aligned(_as_rows(y, "y", 1), X, "y").astype(np.float64)
+    if sample_weight is not None:
+        sample_weight = _aligned(_as_rows(sample_weight, "sample_weight", 1), X,
+                                 "sample_weight").astype(np.float64)
+    return X, y, sample_weight, names
+
+
+def _summary(X, y, w, shift):
+    """One block's counts and shifted moments (the first pass of a fit)."""
+    centred = X - shift
+    finite_x = np.isfinite(X)
+    return {
+        "n": X.shape[0],
+        "bad_x": int(X.size - np.count_nonzero(finite_x)),
+        "bad_y": int(y.size - np.count_nonzero(np.isfinite(y))),
+        "bad_w": int(np.count_nonzero(~np.isfinite(w) | (w < 0))),
+        "w": float(w.sum()),
+        "wx": w @ centred,
+        "wxx": w @ centred**2,
+        "x": centred.sum(axis=0),
+        "xx": np.einsum("ij,ij->j", centred, centred),
+        "wy": float(w @ y),
+        "wyy": float(w @ y**2),
+    }
+
+
+def _add(a, b):
+    """Sum of two dicts of statistics (or of two tuples of them)."""
+    if isinstance(a, dict):
+        return {key: _add(a[key], b[key]) for key in a}
+    if isinstance(a, tuple):
+        return tuple(_add(x, y) for x, y in zip(a, b))
+    if a is None:
+        return None
+    return a + b
+
+
+def _tree_sum(parts):
+    """Pairwise sums of delayed statistics on the workers: one small result to the client."""
+    parts = list(parts)
+    while len(parts) > 1:
+        parts = [dask.delayed(_add)(a, b) if b is not None else a
+                 for a, b in zip(parts[::2], parts[1::2] + [None])]
+    return parts[0]
+
+
+def _blocks(array):
+    """The blocks of a Dask array of rows, as delayed values (one per row chunk)."""
+    return list(array.to_delayed().ravel())
+
+
+# --------------------------------------------------------------- the model
+class _Model:
+    """What each block needs of the current model: picklable, without data."""
+
+    def __init__(self, experts, params, gate, expert_columns, gate_columns, gate_mean,
+                 gate_scale):
+        self.experts = experts
+        self.params = params
+        self.gate = gate
+        self.expert_columns = expert_columns
+        self.gate_columns = gate_columns
+        self.gate_mean = gate_mean
+        self.gate_scale = gate_scale
+
+    def expert_rows(self, X):
+        return X[:, self.expert_columns]
+
+    def gate_rows_t(self, X):
+        """The gate's standardised columns, transposed (the kernels' layout)."""
+        return np.ascontiguousarray(((X[:, self.gate_columns] - self.gate_mean)
+                                     / self.gate_scale).T)
+
+    def e_step(self, X, y, w):
+        """Responsibilities, their column sums, the log-likelihood total and gate share."""
+        from ._regressor import _expert_predictions
+
+        predictions = _expert_predictions(self.experts, self.expert_rows(X))
+        log_lik = np.empty_like(predictions)
+        FAMILIES["gaussian"].log_density(y, predictions, self.params, log_lik)
+        log_gate = self.gate._log_proba(np.ascontiguousarray(self.gate_rows_t(X).T))
+        resp = np.empty_like(log_lik)
+        rows = np.empty(X.shape[0])
+        total = e_step(log_gate, log_lik, w, resp, rows)
+        return resp, rows, float(total), w @ np.exp(log_gate)
+
+
+def _gate_params(gate, n_classes, n_features):
+    """The gate's coefficients and intercepts as one (K, d + 1) array (zeros when unfitted)."""
+    params = np.zeros((n_classes, n_features + 1))
+    if hasattr(gate, "coef_") and gate.coef_.shape == (n_classes, n_features):
+        params[:, :-1] = gate.coef_
+        params[:, -1] = gate.intercept_
+    return params
+
+
+def _block_pass(model, init, X, y, w, resp, shift, groups_of_experts):
+    """One block's E-step (unless ``init``) and the statistics of the next M-step.
+
+    Returns ``(resp, stats)``: the block's responsibilities (kept on its worker)
+    and a dict of sums.
+    """
+    stats = {}
+    if init:
+        resp = np.ascontiguousarray(resp, dtype=np.float64)
+        stats["total"], stats["gate_share"] = 0.0, np.zeros(resp.shape[1])
+    else:
+        resp, _, stats["total"], stats["gate_share"] = model.e_step(X, y, w)
+    weights = resp * w[:, None]
+    stats["resp"] = w @ resp
+    X_expert = model.expert_rows(X)
+    for intercept, chosen in groups_of_experts.items():
+        stats[f"grams_{intercept}"] = weighted_grams(
+            X_expert, y, weights[:, chosen], intercept, shift=shift)[0]
+    X_t = model.gate_rows_t(X)
+    params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
+    grad = np.empty_like(params)
+    targets_t = np.ascontiguousarray(resp.T)
+    fit_intercept = bool(model.gate.fit_intercept)
+    stats["gate_loss"] = soft_cross_entropy(params, X_t, targets_t, w, fit_intercept, grad)
+    stats["gate_grad"] = grad
+    hess = np.empty((params.size, params.size))
+    soft_cross_entropy_hessian(params, X_t, w, fit_intercept, hess)
+    stats["gate_hess"] = hess
+    return resp, stats
+
+
+def _block_gate_loss(model, params, X, w, resp):
+    """One block's unpenalised gate loss and gradient at ``params`` for targets ``resp``."""
+    X_t = model.gate_rows_t(X)
+    grad = np.empty_like(params)
+    loss = soft_cross_entropy(params, X_t, np.ascontiguousarray(resp.T), w,
+                              bool(model.gate.fit_intercept), grad)
+    return loss, grad
+
+
+def _block_renormalise(resp, keep):
+    """Responsibilities of the kept experts, rows renormalised (equal where none is left)."""
+    resp = resp[:, keep]
+    norm = resp.sum(axis=1, keepdims=True)
+    orphan = norm[:, 0] == 0
+    resp[orphan] = 1.0 / resp.shape[1]
+    norm[orphan] = 1.0
+    return np.ascontiguousarray(resp / norm)
+
+
+def _block_init(kmeans, mean, scale, X, y):
+    """One block's one-hot k-means responsibilities (standardised ``[X, y]``)."""
+    data = (np.column_stack([X, y]) - mean) / scale
+    labels = kmeans.predict(data)
+    resp = np.zeros((X.shape[0], kmeans.n_clusters))
+    resp[np.arange(X.shape[0]), labels] = 1.0
+    return resp
+
+
+def _block_sample(X, y, w, rate, seed):
+    """A Bernoulli sample of one block's rows (for the k-means start)."""
+    keep = np.random.RandomState(seed).uniform(size=X.shape[0]) < rate
+    return X[keep], y[keep], w[keep]
+
+
+# ------------------------------------------------------------------- fit
+class _DaskFit:
+    """One fit of a mixture of experts on Dask arrays; see :func:`fit_dask`."""
+
+    def __init__(self, estimator, X, y, sample_weight):
+        self.estimator = estimator
+        self.X, self.y, self.w = X, y, sample_weight
+        self.x_blocks, self.y_blocks, self.w_blocks = _blocks(X), _blocks(y), _blocks(
+            sample_weight)
+
+    def compute(self, *values):
+        return dask.compute(*values)
+
+    # ---------------------------------------------------------- preparation
+    def summarise(self):
+        """The first pass: finiteness, total weight, moments of X and y."""
+        first = self.X[: min(self.X.shape[0], 1)].compute()
+        shift = first[0] if first.shape[0] else np.zeros(self.X.shape[1])
+        parts = [dask.delayed(_summary)(x, y, w, shift)
+                 for x, y, w in zip(self.x_blocks, self.y_blocks, self.w_blocks)]
+        summary, = self.compute(_tree_sum(parts))
+        if summary["bad_x"]:
+            raise ValueError(
+                f"Input X contains NaN or infinity ({summary['bad_x']} entries of the Dask "
+                "array). Drop those rows (e.g. X[da.isfinite(X).all(axis=1)], then "
+                "compute_chunk_sizes()) or impute them before fitting."
+            )
+        if summary["bad_y"]:
+            raise ValueError(
+                f"Input y contains NaN or infinity ({summary['bad_y']} entries of the Dask "
+                "array). Drop or impute those rows before fitting."
+            )
+        if summary["bad_w"]:
+            raise ValueError(
+                f"sample_weight must be finite and non-negative; {summary['bad_w']} entries "
+                "of the Dask array are not."
+            )
+        if not summary["w"] > 0:
+            raise ValueError("sample_weight must not sum to zero.")
+        n, total = summary["n"], summary["w"]
+        self.n_samples, self.total_weight = n, total
+        self.shift = shift
+        # Weighted mean and variance of the columns (the gate's scaler), unweighted
+        # spread (ScaledRidge's column scale), weighted spread of y.
+        self.w_mean = shift + summary["wx"] / total
+        self.w_var = np.maximum(summary["wxx"] / total - (summary["wx"] / total) ** 2, 0.0)
+        self.u_mean = shift + summary["x"] / n
+        self.u_var = np.maximum(summary["xx"] / n - (summary["x"] / n) ** 2, 0.0)
+        y_mean = summary["wy"] / total
+        self.y_mean = y_mean
+        self.y_var = max(summary["wyy"] / total - y_mean**2, 0.0)
+
+    # ------------------------------------------------------------------ EM
+    def run(self, start, random_state, init):
+        """One EM start from ``init`` (strategy or Dask array of responsibilities)."""
+        est = self.estimator
+        experts = seeded_clones(self.templates, random_state)
+        gate = seeded_clones([self.gate_template], random_state)[0]
+        resp_blocks = self.initial_resp(init, start, random_state)
+        K = len(experts)
+        gate.classes_ = np.arange(K)
+        model = _Model(experts, {}, gate, self.expert_columns, self.gate_columns,
+                       self.gate_mean, self.gate_scale)
+        context = {"pooled_floor": None}
+        resp_blocks, stats = self.stats_pass(model, resp_blocks)
+        lower_bounds, previous, converged = [], -np.inf, False
+        gate_solved, removals = False, []
+        n_iter = 0
+        for n_iter in range(1, est.max_iter + 1):
+            resp_blocks, stats, model, dropped = self.drop_vanishing(
+                model, resp_blocks, stats, n_iter, removals)
+            if dropped:
+                previous = -np.inf
+            model, gate_solved = self.m_step(model, stats, resp_blocks, context, n_iter)
+            resp_blocks, stats = self.stats_pass(model, None)
+            penalty = self.penalty(model)
+            lower_bound = (stats["total"] - penalty) / self.total_weight
+            if np.isnan(lower_bound):
+                raise ValueError(
+                    f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
+                    "experts' predictions and the scale of the data."
+                )
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous
+            est._print_iteration(n_iter, lower_bound, change, 0.0)
+            if abs(change) < est.tol and gate_solved:
+                converged = True
+                break
+            previous = lower_bound
+        from ._base import _Run
+
+        run = _Run(model.experts, [None] * len(model.experts), model.gate, model.params)
+        run.lower_bounds, run.n_iter, run.converged = lower_bounds, n_iter, converged
+        run.penalty = self.penalty(model)
+        run.responsibility_total = stats["resp"]
+        run.gate_share = stats["gate_share"] / self.total_weight
+        run.removals = removals
+        run.context = {"variance_floor": self.variance_floor,
+                       "target_variance": self.target_variance,
+                       "pooled_floor": context["pooled_floor"]}
+        return run
+
+    def initial_resp(self, init, start, random_state):
+        """The delayed blocks of one start's initial responsibilities."""
+        K = len(self.templates)
+        if not isinstance(init, str):
+            resp = init
+            if start > 0:
+                noise = da.random.RandomState(random_state.randint(_SEED_MAX)).dirichlet(
+                    np.ones(K), size=self.n_samples, chunks=(self.X.chunks[0], K))
+                resp = 0.5 * resp + 0.5 * noise
+            return _blocks(resp.rechunk({1: -1}))
+        if init == "random":
+            resp = da.random.RandomState(random_state.randint(_SEED_MAX)).dirichlet(
+                np.ones(K), size=self.n_samples, chunks=(self.X.chunks[0], K))
+            return _blocks(resp)
+        return self.kmeans_resp(K, start, random_state)
+
+    def kmeans_resp(self, K, start, random_state):
+        """k-means of standardised ``[X, y]`` on a sample of rows, each block labelled by it."""
+        rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
+        seeds = random_state.randint(_SEED_MAX, size=len(self.x_blocks))
+        samples = self.compute(*[
+            dask.delayed(_block_sample)(x, y, w, rate, seed)
+            for x, y, w, seed in zip(self.x_blocks, self.y_blocks, self.w_blocks, seeds)])
+        X_s = np.concatenate([s[0] for s in samples])
+        y_s = np.concatenate([s[1] for s in samples])
+        w_s = np.concatenate([s[2] for s in samples])
+        mean = np.append(self.w_mean, self.y_mean)
+        scale = np.sqrt(np.append(self.w_var, self.y_var))
+        scale[~(scale > 0)] = 1.0
+        data = (np.column_stack([X_s, y_s]) - mean) / scale
+        if start > 0:
+            w_s = random_state.multinomial(w_s.shape[0], w_s / w_s.sum()).astype(np.float64)
+        kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state.randint(_SEED_MAX))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kmeans.fit(data, sample_weight=w_s)
+        kmeans_d = dask.delayed(kmeans)
+        return [dask.delayed(_block_init)(kmeans_d, mean, scale, x, y)
+                for x, y in zip(self.x_blocks, self.y_blocks)]
+
+    def stats_pass(self, model, init_blocks):
+        """One pass over the blocks: responsibilities kept on the workers, sums returned."""
+        model_d = dask.delayed(model)
+        init = init_blocks is not None
+        resp_in = init_blocks if init else [None] * len(self.x_blocks)
+        parts = [dask.delayed(_block_pass, nout=2)(model_d, init, x, y, w, r, self.grams_shift,
+                                                   self.expert_groups(model))
+                 for x, y, w, r in zip(self.x_blocks, self.y_blocks, self.w_blocks, resp_in)]
+        parts = dask.persist(*parts)
+        resp_blocks = [dask.delayed(operator.getitem)(part, 0) for part in parts]
+        resp_blocks = list(dask.persist(*resp_blocks))
+        stats, = self.compute(_tree_sum([dask.delayed(operator.getitem)(part, 1)
+                                         for part in parts]))
+        return resp_blocks, stats
+
+    def expert_groups(self, model):
+        """Expert indices by ``fit_intercept`` (their Gram matrices use different shifts)."""
+        groups = {}
+        for k, expert in enumerate(model.experts):
+            groups.setdefault(bool(expert.fit_intercept), []).append(k)
+        return groups
+
+    def drop_vanishing(self, model, resp_blocks, stats, n_iter, removals):
+        """Remove experts whose share fell below ``min_expert_weight``, as in memory."""
+        est = self.estimator
+        share = stats["resp"] / self.total_weight
+        keep = (share >= est.min_expert_weight) & (share > 0)
+        keep[np.argmax(share)] = True
+        if keep.all():
+            return resp_blocks, stats, model, False
+        for index in np.flatnonzero(~keep):
+            removals.append((
+                f"Expert {index} ({type(model.experts[index]).__name__}) was removed at EM "
+                f"iteration {n_iter}",
+                f"its share of the responsibilities is {share[index]:.3g}, below "
+                f"min_expert_weight={est.min_expert_weight}. {int(keep.sum())} experts remain."))
+        model.experts = [e for e, k in zip(model.experts, keep) if k]
+        model.params = {name: value[keep] for name, value in model.params.items()}
+        model.gate._drop_classes(keep)
+        model.gate.classes_ = np.arange(int(keep.sum()))
+        blocks = [dask.delayed(_block_renormalise)(r, keep) for r in resp_blocks]
+        resp_blocks, stats = self.stats_pass(model, blocks)
+        return resp_blocks, stats, model, True
+
+    def m_step(self, model, stats, resp_blocks, context, n_iter):
+        """Experts, noise variances and gate from the summed statistics."""
+        experts = model.experts
+        K = len(experts)
+        grams = np.empty((K, self.n_expert_features + 2, self.n_expert_features + 2))
+        for intercept, chosen in self.expert_groups(model).items():
+            grams[chosen] = stats[f"grams_{intercept}"]
+        shifts = {True: self.grams_shift, False: (np.zeros(self.n_expert_features), 0.0)}
+        # ScaledRidge: weights scaled by var(y) / s_k^2 (the in-memory fit weights).
+        scale2 = model.params.get("noise_variance_")
+        factors = np.ones(K)
+        if scale2 is not None:
+            factors = np.where([isinstance(e, ScaledRidge) for e in experts],
+                               self.target_variance / scale2, 1.0)
+        fitted = []
+        for k, expert in enumerate(experts):
+            center, y_center = shifts[bool(expert.fit_intercept)]
+            fitted.append(_fit_expert(expert, k, factors[k] * grams[k], center, y_center,
+                                      self.column_scale, n_iter))
+        residuals = np.array([_residual_sum(e, g, *shifts[bool(e.fit_intercept)])
+                              for e, g in zip(fitted, grams)])
+        weight = grams[:, self.n_expert_features, self.n_expert_features]
+        if context["pooled_floor"] is None:
+            context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / weight.sum()
+        floor = max(self.variance_floor, context["pooled_floor"])
+        params = {"noise_variance_": _floor_scale(residuals / weight, floor)}
+        gate, solved = self.gate_step(model, stats, resp_blocks)
+        new = _Model(fitted, params, gate, model.expert_columns, model.gate_columns,
+                     model.gate_mean, model.gate_scale)
+        return new, solved
+
+    def gate_step(self, model, stats, resp_blocks):
+        """One damped Newton step of the gate, as the in-memory EM step takes."""
+        gate = model.gate
+        K = len(model.experts)
+        n_features = self.gate_columns.shape[0]
+        start = _gate_params(gate, K, n_features)
+        alpha = 1.0 / gate.C
+        fit_intercept = bool(gate.fit_intercept)
+        total = self.total_weight
+
+        def penalised(params, loss, grad):
+            grad = np.array(grad, dtype=np.float64).reshape(K, n_features + 1)
+            loss = penalise_gate_loss(params.reshape(K, n_features + 1), loss, grad, alpha,
+                                      fit_intercept, total)
+            return loss, grad.ravel()
+
+        first = penalised(start, stats["gate_loss"], stats["gate_grad"])
+        hess = np.array(stats["gate_hess"])
+        penalise_gate_hessian(hess, n_features + 1, alpha, total)
+        model_d = dask.delayed(model)
+
+        def objective(params):
+            if np.array_equal(params, start.ravel()):
+                return first
+            params_2d = params.reshape(K, n_features + 1)
+            parts = [dask.delayed(_block_gate_loss)(model_d, params_2d, x, w, r)
+                     for x, w, r in zip(self.x_blocks, self.w_blocks, resp_blocks)]
+            loss, grad = self.compute(_tree_sum(parts))[0]
+            return penalised(params, loss, grad)
+
+        params, _, solved = newton_solve(objective, lambda params: hess, start.ravel(),
+                                         min(gate.max_iter, 1), gate.tol,
+                                         _null_space(K, n_features, fit_intercept))
+        gate = clone(gate)
+        gate.classes_ = np.arange(K)
+        params = params.reshape(K, n_features + 1)
+        gate.coef_ = params[:, :-1].copy()
+        intercept = params[:, -1] if fit_intercept else np.zeros(K)
+        gate.intercept_ = intercept - intercept.mean()
+        gate.n_features_in_ = n_features
+        gate._solved = solved
+        return gate, solved
+
+    def penalty(self, model):
+        """The objective's penalty: the gate's and the ScaledRidge experts'."""
+        gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
+        ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
+        return gate + ridges / (2.0 * self.target_variance)
+
+
+def _null_space(n_classes, n_features, fit_intercept):
+    """Directions along which the gate's objective is constant (see ``skmoe._gate``)."""
+    n_columns = n_features + 1
+    intercepts = np.arange(n_classes) * n_columns + n_columns - 1
+    if fit_intercept:
+        vector = np.zeros((n_classes * n_columns, 1))
+        vector[intercepts] = 1.0 / np.sqrt(n_classes)
+        return vector
+    vectors = np.zeros((n_classes * n_columns, n_classes))
+    vectors[intercepts, np.arange(n_classes)] = 1.0
+    return vectors
+
+
+def _fit_expert(expert, index, gram, center, y_center, column_scale, n_iter):
+    """Fit one linear expert from its weighted Gram matrix."""
+    if type(expert) is ScaledRidge:
+        fitted = fit_scaled_ridges_from_grams([expert], gram[None], center, y_center,
+                                              column_scale)[0]
+    elif type(expert) is LinearRegression:
+        fitted = fit_from_grams([expert], gram[None], center, y_center, [n_iter == 1])[0]
+    else:
+        fitted = _fit_from_pseudo_rows(expert, gram, center, y_center)
+    if fitted is None:
+        raise ValueError(
+            f"Expert {index} ({describe_expert(expert)}) could not be fitted from its weighted "
+            f"Gram matrix at EM iteration {n_iter}: the rows it is responsible for do not "
+            "determine its coefficients (collinear or constant columns, or no weight). "
+            "Drop collinear columns, use Ridge or ScaledRidge experts, or fewer experts."
+        )
+    return fitted
+
+
+def _fit_from_pseudo_rows(expert, gram, center, y_center):
+    """Fit a Ridge expert on rows with the same centred cross-products as the data.
+
+    With ``xx = V diag(l) V^T`` the centred Gram matrix of the inputs and
+    ``xy`` their cross-products with the target, the ``2 d`` rows
+    ``+-sqrt(l_j) v_j / sqrt(2)`` (shifted to the weighted means), with
+    targets ``+-(v_j . xy) / sqrt(2 l_j)``, have exactly these cross-products;
+    a ridge fit depends on the data only through them (and the means).
+    """
+    n_features = gram.shape[0] - 2
+    total = gram[n_features, n_features]
+    if not total > 0 or not np.all(np.isfinite(gram)):
+        return None
+    x_shift = gram[:n_features, n_features] / total
+    y_shift = gram[n_features + 1, n_features] / total
+    xx = gram[:n_features, :n_features]
+    xy = gram[:n_features, n_features + 1]
+    if expert.fit_intercept:
+        xx = xx - total * np.outer(x_shift, x_shift)
+        xy = xy - total * x_shift * y_shift
+    eigenvalues, vectors = np.linalg.eigh(xx)
+    keep = eigenvalues > _EIGENVALUE_FLOOR * max(eigenvalues[-1], 0.0)
+    root = np.sqrt(eigenvalues[keep])[:, None] * vectors[:, keep].T
+    target = (vectors[:, keep].T @ xy) / np.sqrt(eigenvalues[keep])
+    rows = np.vstack([root, -root]) / np.sqrt(2.0)
+    targets = np.concatenate([target, -target]) / np.sqrt(2.0)
+    if expert.fit_intercept:
+        rows += center + x_shift
+        targets += y_center + y_shift
+    return expert.fit(rows, targets)
+
+
+def _residual_sum(expert, gram, center, y_center):
+    """``sum_i w_i (y_i - f(x_i))^2`` of a fitted linear expert from its Gram matrix.
+
+    The residual is ``v . z`` for ``z = [x - c, 1, y - c_y]`` and
+    ``v = [-coef, c_y - intercept - c . coef, 1]``.
+    """
+    n_features = gram.shape[0] - 2
+    coef = np.ravel(expert.coef_)
+    intercept = float(np.ravel(expert.intercept_)[0]) if np.ndim(expert.intercept_) else float(
+        expert.intercept_)
+    vector = np.empty(n_features + 2)
+    vector[:n_features] = -coef
+    vector[n_features] = y_center - intercept - center @ coef
+    vector[n_features + 1] = 1.0
+    return max(float(vector @ gram @ vector), 0.0)
+
+
+def check_dask_experts(estimator, templates):
+    """Refuse, naming it, an expert or gate the exact Dask EM cannot fit.
+
+    Raises
+    ------
+    TypeError
+        For an expert that is not a plain LinearRegression, Ridge or
+        ScaledRidge (when it has no ``partial_fit`` either), or a gate other
+        than SoftmaxGate.
+    ValueError
+        For settings the exact Dask EM does not support.
+    """
+    from ._regressor import MixtureOfExpertsRegressor
+
+    if not isinstance(estimator, MixtureOfExpertsRegressor):
+        raise TypeError(
+            f"{type(estimator).__name__}.fit on a Dask collection needs experts whose M-step "
+            "is a sum over rows; its experts' is not (logistic experts are fitted by their own "
+            "solver). Fit it with partial_fit on the Dask collection's blocks, or on a sample "
+            "of the rows in memory."
+        )
+    for index, template in enumerate(templates):
+        if type(template) not in (LinearRegression, Ridge, ScaledRidge) or getattr(
+                template, "positive", False):
+            raise TypeError(
+                f"Expert {index} ({describe_expert(template)}) has no M-step that is a sum "
+                "over rows, so it cannot be fitted exactly on a Dask collection. Use "
+                "LinearRegression, Ridge or ScaledRidge experts, or fit in memory (or with "
+                "partial_fit on the blocks, for experts that have partial_fit)."
+            )
+    if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
+        raise TypeError(
+            f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
+            f"{type(estimator.gate).__name__}."
+        )
+    family = resolve_family(templates, estimator.noise, has_own_density)
+    unsupported = {
+        "noise": (estimator.noise, "gaussian"),
+        "noise_variance": (estimator.noise_variance, ("auto", "in_sample")),
+        "assignment": (estimator.assignment, "soft"),
+    }
+    for name, (value, allowed) in unsupported.items():
+        if value != allowed and value not in (allowed if isinstance(allowed, tuple) else ()):
+            raise ValueError(
+                f"A fit on a Dask collection supports {name}={allowed!r} only, got {value!r}."
+            )
+    if family.name != "gaussian":
+        raise ValueError(f"A fit on a Dask collection needs the Gaussian family, not "
+                         f"{family.name}.")
+    if estimator.warm_start and hasattr(estimator, "converged_"):
+        raise ValueError("warm_start is not supported on Dask collections; set "
+                         "warm_start=False.")
+
+
+def fit_dask(estimator, X, y, sample_weight=None, groups=None):
+    """Fit ``estimator`` by exact EM on Dask collections; see the module docstring.
+
+    ``init="kmeans"`` and ``"auto"`` start every start from k-means on a sample
+    of the rows (``"emem"``'s short runs would each cost many passes over the
+    blocks); an array init must have one row per row of X.
+    """
+    if groups is not None:
+        raise ValueError("groups are not supported on Dask collections; fit in memory.")
+    templates = expert_templates(estimator.experts, estimator.n_experts,
+                                 estimator._default_expert())
+    for index, template in enumerate(templates):
+        estimator._check_expert(template, index)
+    check_dask_experts(estimator, templates)
+    X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)
+    if y is None:
+        raise ValueError("y is required.")
+    if sample_weight is None:
+        sample_weight = da.ones(X.shape[0], chunks=(X.chunks[0],))
+    n_experts = estimator.n_experts
+    if X.shape[0] < max(2, n_experts):
+        raise ValueError(f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
+                         f"n_samples={X.shape[0]}.")
+    init = estimator.init
+    if not isinstance(init, str):
+        if isinstance(init, da.Array) or hasattr(init, "to_dask_array"):
+            init = _as_rows(init, "init", 2)
+            if init.shape != (X.shape[0], n_experts):
+                raise ValueError(f"init must have shape (n_samples, n_experts)="
+                                 f"({X.shape[0]}, {n_experts}), got {init.shape}.")
+            init = init.rechunk((X.chunks[0], -1)).astype(np.float64)
+        else:
+            init = da.from_array(check_responsibilities(init, X.shape[0], n_experts),
+                                 chunks=(X.chunks[0], -1))
+    fit = _DaskFit(estimator, X, y, sample_weight)
+    fit.summarise()
+    estimator.n_features_in_ = X.shape[1]
+    if names is not None:
+        estimator.feature_names_in_ = names
+    else:
+        estimator.__dict__.pop("feature_names_in_", None)
+    estimator.family_ = "gaussian"
+    # Two values with y's weighted mean and spread: the in-memory check of y's scale.
+    estimator._check_fit_targets(fit.y_mean + np.sqrt(fit.y_var) * np.array([-1.0, 1.0]),
+                                 np.ones(2))
+    expert_columns = resolve_columns(estimator.expert_features, X.shape[1], names,
+                                     "expert_features")
+    gate_columns = resolve_columns(estimator.gate_features, X.shape[1], names,
+                                   "gate_features", allow_empty=False)
+    fit.templates = templates
+    fit.gate_template = (SoftmaxGate(warm_start=True) if estimator.gate is None
+                         else clone(estimator.gate).set_params(warm_start=True))
+    fit.expert_columns, fit.gate_columns = expert_columns, gate_columns
+    fit.n_expert_features = expert_columns.shape[0]
+    fit.gate_mean = fit.w_mean[gate_columns]
+    gate_scale = np.sqrt(fit.w_var[gate_columns])
+    gate_scale[~(gate_scale > 10 * np.finfo(np.float64).eps * np.abs(fit.gate_mean)
+                 + np.finfo(np.float64).tiny)] = 1.0
+    fit.gate_scale = gate_scale
+    fit.grams_shift = (fit.u_mean[expert_columns], fit.y_mean)
+    column_scale = np.sqrt(fit.u_var[expert_columns])
+    column_scale[~(column_scale > 10 * np.finfo(np.float64).eps
+                   * np.maximum(np.abs(fit.u_mean[expert_columns]), 1e-300))] = 1.0
+    fit.column_scale = column_scale
+    scale = fit.y_var or fit.y_mean**2 or 1.0
+    fit.target_variance = scale
+    fit.variance_floor = estimator.var_floor * scale
+    random_state = check_random_state(estimator.random_state)
+    seeds = [random_state.randint(_SEED_MAX) for _ in range(estimator.n_init)]
+    runs = []
+    for start, seed in enumerate(seeds):
+        start_state = np.random.RandomState(seed)
+        strategy = init if not isinstance(init, str) else (
+            "kmeans" if init in ("auto", "emem") else init)
+        runs.append(fit.run(start, start_state, strategy))
+        estimator._print_start(start, runs[-1], 0.0)
+    best = max(runs, key=lambda run: run.lower_bound)
+    for what, why in best.removals:
+        warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)
+    if not best.converged:
+        warnings.warn(
+            "Best performing initialization did not converge after "
+            f"max_iter={estimator.max_iter} iterations (tol={estimator.tol}). Increase "
+            "max_iter, loosen tol, try more starts (n_init) or another init.",
+            ConvergenceWarning, stacklevel=4)
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = fit.gate_mean, fit.gate_scale
+    scaler.var_ = fit.gate_scale**2
+    scaler.n_features_in_ = gate_columns.shape[0]
+    scaler.n_samples_seen_ = fit.n_samples
+    estimator.gate_scaler_ = scaler
+    estimator.expert_features_ = expert_columns
+    estimator.gate_features_ = gate_columns
+    estimator._design_ranks_ = [None] * len(best.experts)
+    estimator._gate_rank_ = None
+    estimator.init_lower_bounds_ = [list(run.lower_bounds) for run in runs]
+    margin = 0.01 / fit.total_weight
+    estimator.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin
+                                      for run in runs)
+    estimator._set_fitted(best)
+    return estimator
+
+
+# -------------------------------------------------------------- prediction
+def predict_blockwise(estimator, method, X, *args, **kwargs):
+    """``estimator.method(X, ...)`` on each block of a Dask collection, lazily.
+
+    ``X`` (and a Dask ``y`` in ``args``, for ``score_samples``) must have
+    known row chunks; the result is a Dask array with X's row chunks.
+    """
+    if kwargs.get("groups") is not None:
+        raise ValueError("groups are not supported on Dask collections.")
+    kwargs.pop("groups", None)
+    frame = hasattr(X, "columns")
+    columns = list(X.columns) if frame else None
+    X_rows = _as_rows(X, "X", 2)
+    arrays = []
+    for value in args:
+        if is_dask_collection(value) or isinstance(value, np.ndarray):
+            arrays.append(_aligned(_as_rows(value, "y", 1), X_rows, "y"))
+        else:
+            arrays.append(value)
+    bound = getattr(estimator, method).__wrapped__
+
+    def call(block, *rest):
+        if frame:
+            import pandas as pd
+
+            block = pd.DataFrame(block, columns=columns)
+        return bound(estimator, block, *rest, **kwargs)
+
+    sample = None
+    pieces = []
+    x_blocks = _blocks(X_rows)
+    other = [(_blocks(a) if isinstance(a, da.Array) else [a] * len(x_blocks)) for a in arrays]
+    for index, block in enumerate(x_blocks):
+        n_rows = X_rows.chunks[0][index]
+        if sample is None:
+            # The shape and dtype of one row's output give each block's.
+            head = X_rows[:1].compute()
+            rest = [a[:1].compute() if isinstance(a, da.Array) else a for a in arrays]
+            sample = np.asarray(call(head, *rest))
+        delayed_out = dask.delayed(call)(block, *[o[index] for o in other])
+        pieces.append(da.from_delayed(delayed_out, shape=(n_rows,) + sample.shape[1:],
+                                      dtype=sample.dtype))
+    return da.concatenate(pieces, axis=0)
+
