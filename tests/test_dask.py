@@ -1,0 +1,168 @@
+"""Exact EM on Dask collections: the same fit as in memory, predictions block by block."""
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.tree import DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
+from skmoe.datasets import make_switching_regression
+
+N_ROWS, CHUNK = 3000, 750
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_switching_regression(n_samples=N_ROWS, n_experts=2, random_state=0)
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def dask_data(data, dask_client):
+    """The same rows as Dask arrays held by the cluster's workers."""
+    X, y = data
+    X_d = da.from_array(X, chunks=(CHUNK, -1)).persist()
+    y_d = da.from_array(y, chunks=CHUNK).persist()
+    return X_d, y_d
+
+
+def _coefficients(model):
+    return np.array([np.append(np.ravel(e.coef_), e.intercept_) for e in model.experts_])
+
+
+@pytest.mark.parametrize("experts, noise_variance", [
+    (LinearRegression(), "auto"),
+    (Ridge(alpha=5.0), "in_sample"),
+    (ScaledRidge(alpha=10.0), "in_sample"),
+])
+def test_dask_fit_equals_in_memory_fit_from_the_same_responsibilities(
+        data, dask_data, experts, noise_variance):
+    X, y = data
+    X_d, y_d = dask_data
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=experts, n_experts=2, init=init, tol=1e-12, max_iter=500,
+                  noise_variance=noise_variance)
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert memory.converged_ and distributed.converged_
+    assert_allclose(distributed.score_samples(X, y).mean(), memory.score_samples(X, y).mean(),
+                    rtol=0, atol=1e-8)
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
+    assert_allclose(distributed.predict_gate(X), memory.predict_gate(X), rtol=0, atol=1e-6)
+
+
+def test_dask_fit_with_an_init_held_by_the_cluster_and_weights(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    rng = np.random.RandomState(1)
+    init = rng.dirichlet(np.ones(2), size=N_ROWS)
+    weight = rng.uniform(0.5, 2.0, size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(init=init, **params).fit(X, y, sample_weight=weight)
+    distributed = MixtureOfExpertsRegressor(
+        init=da.from_array(init, chunks=(CHUNK, -1)), **params).fit(
+        X_d, y_d, sample_weight=da.from_array(weight, chunks=CHUNK))
+    assert_allclose(distributed.log_likelihood(X, y, weight) / N_ROWS,
+                    memory.log_likelihood(X, y, weight) / N_ROWS, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+
+
+def test_default_init_best_of_starts_is_as_good_as_in_memory(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    params = dict(n_experts=2, n_init=2, random_state=0, noise_variance="in_sample")
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert len(distributed.init_lower_bounds_) == 2
+    assert (distributed.score_samples(X, y).mean()
+            >= memory.score_samples(X, y).mean() - 1e-4)
+
+
+def test_dask_dataframe_input_keeps_feature_names(data, dask_client):
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    X_dd = dd.from_pandas(frame, npartitions=3)
+    y_dd = dd.from_pandas(pd.Series(y, name="y"), npartitions=3)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, init=init, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(**params).fit(frame, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_dd, y_dd)
+    assert list(distributed.feature_names_in_) == list(frame.columns)
+    prediction = distributed.predict(X_dd)
+    assert isinstance(prediction, da.Array)
+    assert_allclose(prediction.compute(), memory.predict(frame), rtol=0, atol=1e-6)
+
+
+def test_predictions_on_dask_collections_are_dask_arrays_block_by_block(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    for name, args in [("predict", ()), ("predict_gate", ()), ("score_samples", (y_d,))]:
+        result = getattr(model, name)(X_d, *args)
+        assert isinstance(result, da.Array), name
+        assert result.chunks[0] == X_d.chunks[0]
+        expected = getattr(model, name)(X, *[y for _ in args])
+        assert_allclose(result.compute(), expected, rtol=1e-12, atol=1e-12)
+    labels = (y > np.median(y)).astype(int)
+    classifier = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(
+        X, labels)
+    proba = classifier.predict_proba(X_d)
+    assert isinstance(proba, da.Array)
+    assert_allclose(proba.compute(), classifier.predict_proba(X), rtol=1e-12, atol=1e-12)
+    assert_allclose(classifier.predict(X_d).compute(), classifier.predict(X))
+
+
+def test_expert_without_a_sum_over_rows_is_named(dask_data):
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor()],
+                                      n_experts=2)
+    with pytest.raises(TypeError, match=r"Expert 1 \(DecisionTreeRegressor\) has no M-step "
+                                        "that is a sum over rows"):
+        model.fit(X_d, y_d)
+    assert not hasattr(model, "experts_")
+
+
+def test_nan_in_a_dask_array_is_refused(data):
+    X, y = data
+    X = X.copy()
+    X[5, 0] = np.nan
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(1 entries"):
+            MixtureOfExpertsRegressor(n_experts=2, noise_variance="in_sample").fit(
+                da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK))
+
+
+def test_unknown_chunk_sizes_are_refused_with_the_fix(data):
+    X, y = data
+    X_d = da.from_array(X, chunks=(CHUNK, -1))
+    y_d = da.from_array(y, chunks=CHUNK)
+    keep = y_d > -np.inf
+    with pytest.raises(ValueError, match=r"X is a Dask array with unknown chunk sizes .* call "
+                                         r"X.compute_chunk_sizes\(\) first"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X_d[keep], y_d)
+
+
+def test_mismatched_chunks_of_X_and_y_are_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"y's row chunks \(1000, 1000, 1000\) differ from X's "
+                                         r"\(750, 750, 750, 750\).*y.rechunk"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(da.from_array(X, chunks=(CHUNK, -1)),
+                                                   da.from_array(y, chunks=1000))
+
+
+def test_skmoe_imports_without_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['dask'] = None; import skmoe; "
+            "print('dask' in [m.split('.')[0] for m in sys.modules if sys.modules[m]])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
