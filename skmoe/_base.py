@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from ._docstrings import _SHARED
 from ._experts import (
     ContinuedExpert,
     describe_expert,
@@ -379,6 +380,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "step_size_decay": [Interval(Real, 0.5, 1, closed="right")],
     }
 
     @abstractmethod
@@ -402,6 +404,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         self.experts = experts
         self.n_experts = n_experts
@@ -420,6 +423,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self.verbose = verbose
         self.warm_start = warm_start
         self.top_k = top_k
+        self.step_size_decay = step_size_decay
 
     # Entries of the likelihood's context (see _likelihood_context) that define the
     # objective, computed from the weights of a fit: a continued fit keeps them.
@@ -558,11 +562,67 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self : object
             The fitted estimator.
         """
+        # A new fit: a later partial_fit continues from it, not from an older stream.
+        self.__dict__.pop("_stream_", None)
         if _is_dask(X) or _is_dask(y) or _is_dask(sample_weight):
             from ._dask import fit_dask
 
             return self._fit_atomic(X, y, sample_weight, groups=groups, fit=fit_dask)
         return self._fit_atomic(X, y, sample_weight, groups=groups)
+
+    @property
+    def partial_fit(self):
+        # A property, as scikit-learn's ``available_if``, so that ``hasattr(model,
+        # "partial_fit")`` is False when an expert has no partial_fit; unlike it,
+        # the error raised on access (an AttributeError that is also a TypeError)
+        # names that expert.
+        self._streams()
+        return self._partial_fit
+
+    def _streams(self):
+        """Check that the experts and gate can be updated batch by batch.
+
+        Raises the AttributeError (also a TypeError) that names the first
+        expert without ``partial_fit``; other invalid parameters are left to
+        :meth:`partial_fit` to report.
+        """
+        from ._stream import NoPartialFitError, check_stream_experts
+
+        try:
+            templates = (self.experts_ if hasattr(self, "experts_") else expert_templates(
+                self.experts, self.n_experts, self._default_expert()))
+            check_stream_experts(self, templates)
+        except NoPartialFitError:
+            raise
+        except (TypeError, ValueError):
+            pass
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        """{partial_fit}
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of training inputs, dense and finite.
+        y : array-like of shape (n_samples,)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; None means unit weights.
+        classes : array-like of shape (n_classes,), default=None
+            Classifier only: every class of the stream, required in the first
+            call (later batches may lack some); ignored by the regressor.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        from ._stream import partial_fit
+
+        return self._fit_atomic(X, y, sample_weight,
+                                fit=lambda est, X, y, w, _: partial_fit(est, X, y, w, classes))
 
     def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None,
                     fit=None):
@@ -1447,6 +1507,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         return (-2.0 * self.log_likelihood(X, y, sample_weight, groups)
                 + 2.0 * n_parameters)
 
+
+
+BaseMixtureOfExperts._partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__.replace(
+    "{partial_fit}", _SHARED["partial_fit"])
+BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__
 
 
 def _no_gate_inputs(gate_features):

@@ -53,6 +53,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     {verbose}
     {warm_start}
     {top_k}
+    {step_size_decay}
 
     Attributes
     ----------
@@ -95,6 +96,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         super().__init__(
             experts,
@@ -114,6 +116,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             verbose=verbose,
             warm_start=warm_start,
             top_k=top_k,
+            step_size_decay=step_size_decay,
         )
 
     # ----------------------------------------------------------------- hooks

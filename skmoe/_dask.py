@@ -30,7 +30,6 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
@@ -45,15 +44,13 @@ from ._kernels import (
     soft_cross_entropy,
     soft_cross_entropy_hessian,
 )
-from ._linear import fit_from_grams, weighted_grams
+from ._linear import weighted_grams
 from ._newton import newton_solve
-from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
+from ._ridge import ScaledRidge, ridge_penalty
+from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
 
 _SEED_MAX = np.iinfo(np.int32).max
-# Relative size below which an eigenvalue of a ridge expert's centred Gram
-# matrix is a direction the data do not span (its pseudo-rows leave it out).
-_EIGENVALUE_FLOOR = 1e-13
 # The in-memory loop's bound on a noise variance, relative to the pooled one.
 _POOLED_VARIANCE_FLOOR = 1e-3
 
@@ -121,7 +118,7 @@ def dask_rows(estimator, X, y=None, sample_weight=None):
         raise ValueError(f"X must hold numbers, got a Dask array of dtype {X.dtype}.")
     X = X.astype(np.float64).rechunk({1: -1})
     if y is not None:
-        y = _aligned(_as_rows(y, "y", 1), X, "y").astype(np.float64)
+        y = _aligned(_as_rows(y, "y", 1), X, "y")
     if sample_weight is not None:
         sample_weight = _aligned(_as_rows(sample_weight, "sample_weight", 1), X,
                                  "sample_weight").astype(np.float64)
@@ -485,9 +482,9 @@ class _DaskFit:
         fitted = []
         for k, expert in enumerate(experts):
             center, y_center = shifts[bool(expert.fit_intercept)]
-            fitted.append(_fit_expert(expert, k, factors[k] * grams[k], center, y_center,
-                                      self.column_scale, n_iter))
-        residuals = np.array([_residual_sum(e, g, *shifts[bool(e.fit_intercept)])
+            fitted.append(fit_expert_from_gram(expert, k, factors[k] * grams[k], center,
+                                               y_center, self.column_scale, n_iter == 1))
+        residuals = np.array([residual_sum(e, g, *shifts[bool(e.fit_intercept)])
                               for e, g in zip(fitted, grams)])
         weight = grams[:, self.n_expert_features, self.n_expert_features]
         if context["pooled_floor"] is None:
@@ -562,104 +559,48 @@ def _null_space(n_classes, n_features, fit_intercept):
     return vectors
 
 
-def _fit_expert(expert, index, gram, center, y_center, column_scale, n_iter):
-    """Fit one linear expert from its weighted Gram matrix."""
-    if type(expert) is ScaledRidge:
-        fitted = fit_scaled_ridges_from_grams([expert], gram[None], center, y_center,
-                                              column_scale)[0]
-    elif type(expert) is LinearRegression:
-        fitted = fit_from_grams([expert], gram[None], center, y_center, [n_iter == 1])[0]
-    else:
-        fitted = _fit_from_pseudo_rows(expert, gram, center, y_center)
-    if fitted is None:
-        raise ValueError(
-            f"Expert {index} ({describe_expert(expert)}) could not be fitted from its weighted "
-            f"Gram matrix at EM iteration {n_iter}: the rows it is responsible for do not "
-            "determine its coefficients (collinear or constant columns, or no weight). "
-            "Drop collinear columns, use Ridge or ScaledRidge experts, or fewer experts."
-        )
-    return fitted
-
-
-def _fit_from_pseudo_rows(expert, gram, center, y_center):
-    """Fit a Ridge expert on rows with the same centred cross-products as the data.
-
-    With ``xx = V diag(l) V^T`` the centred Gram matrix of the inputs and
-    ``xy`` their cross-products with the target, the ``2 d`` rows
-    ``+-sqrt(l_j) v_j / sqrt(2)`` (shifted to the weighted means), with
-    targets ``+-(v_j . xy) / sqrt(2 l_j)``, have exactly these cross-products;
-    a ridge fit depends on the data only through them (and the means).
-    """
-    n_features = gram.shape[0] - 2
-    total = gram[n_features, n_features]
-    if not total > 0 or not np.all(np.isfinite(gram)):
-        return None
-    x_shift = gram[:n_features, n_features] / total
-    y_shift = gram[n_features + 1, n_features] / total
-    xx = gram[:n_features, :n_features]
-    xy = gram[:n_features, n_features + 1]
-    if expert.fit_intercept:
-        xx = xx - total * np.outer(x_shift, x_shift)
-        xy = xy - total * x_shift * y_shift
-    eigenvalues, vectors = np.linalg.eigh(xx)
-    keep = eigenvalues > _EIGENVALUE_FLOOR * max(eigenvalues[-1], 0.0)
-    root = np.sqrt(eigenvalues[keep])[:, None] * vectors[:, keep].T
-    target = (vectors[:, keep].T @ xy) / np.sqrt(eigenvalues[keep])
-    rows = np.vstack([root, -root]) / np.sqrt(2.0)
-    targets = np.concatenate([target, -target]) / np.sqrt(2.0)
-    if expert.fit_intercept:
-        rows += center + x_shift
-        targets += y_center + y_shift
-    return expert.fit(rows, targets)
-
-
-def _residual_sum(expert, gram, center, y_center):
-    """``sum_i w_i (y_i - f(x_i))^2`` of a fitted linear expert from its Gram matrix.
-
-    The residual is ``v . z`` for ``z = [x - c, 1, y - c_y]`` and
-    ``v = [-coef, c_y - intercept - c . coef, 1]``.
-    """
-    n_features = gram.shape[0] - 2
-    coef = np.ravel(expert.coef_)
-    intercept = float(np.ravel(expert.intercept_)[0]) if np.ndim(expert.intercept_) else float(
-        expert.intercept_)
-    vector = np.empty(n_features + 2)
-    vector[:n_features] = -coef
-    vector[n_features] = y_center - intercept - center @ coef
-    vector[n_features + 1] = 1.0
-    return max(float(vector @ gram @ vector), 0.0)
-
-
 def check_dask_experts(estimator, templates):
     """Refuse, naming it, an expert or gate the exact Dask EM cannot fit.
+
+    Returns
+    -------
+    exact : bool
+        True when the exact EM fits the experts; False when some cannot be
+        fitted from sums over rows but every one has ``partial_fit`` (the fit
+        then streams the blocks through :meth:`partial_fit`).
 
     Raises
     ------
     TypeError
-        For an expert that is not a plain LinearRegression, Ridge or
-        ScaledRidge (when it has no ``partial_fit`` either), or a gate other
-        than SoftmaxGate.
+        For an expert that has neither an M-step that is a sum over rows
+        (plain LinearRegression, Ridge, ScaledRidge) nor ``partial_fit``, or
+        a gate other than SoftmaxGate.
     ValueError
         For settings the exact Dask EM does not support.
     """
     from ._regressor import MixtureOfExpertsRegressor
 
-    if not isinstance(estimator, MixtureOfExpertsRegressor):
-        raise TypeError(
-            f"{type(estimator).__name__}.fit on a Dask collection needs experts whose M-step "
-            "is a sum over rows; its experts' is not (logistic experts are fitted by their own "
-            "solver). Fit it with partial_fit on the Dask collection's blocks, or on a sample "
-            "of the rows in memory."
-        )
-    for index, template in enumerate(templates):
-        if type(template) not in (LinearRegression, Ridge, ScaledRidge) or getattr(
-                template, "positive", False):
+    regressor = isinstance(estimator, MixtureOfExpertsRegressor)
+    exact = regressor and all(is_gram_expert(template) for template in templates)
+    if not exact:
+        for index, template in enumerate(templates):
+            if not hasattr(template, "partial_fit") and not (regressor
+                                                             and is_gram_expert(template)):
+                raise TypeError(
+                    f"Expert {index} ({describe_expert(template)}) has no M-step that is a "
+                    "sum over rows and no partial_fit, so it cannot be fitted on a Dask "
+                    "collection. Use "
+                    + ("LinearRegression, Ridge or ScaledRidge experts (exact EM) or "
+                       if regressor else "")
+                    + "experts with partial_fit (fitted by streaming EM over the blocks), "
+                    "or fit in memory."
+                )
+        if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
             raise TypeError(
-                f"Expert {index} ({describe_expert(template)}) has no M-step that is a sum "
-                "over rows, so it cannot be fitted exactly on a Dask collection. Use "
-                "LinearRegression, Ridge or ScaledRidge experts, or fit in memory (or with "
-                "partial_fit on the blocks, for experts that have partial_fit)."
+                f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
+                f"{type(estimator.gate).__name__}."
             )
+        return False
     if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
         raise TypeError(
             f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
@@ -682,6 +623,7 @@ def check_dask_experts(estimator, templates):
     if estimator.warm_start and hasattr(estimator, "converged_"):
         raise ValueError("warm_start is not supported on Dask collections; set "
                          "warm_start=False.")
+    return True
 
 
 def fit_dask(estimator, X, y, sample_weight=None, groups=None):
@@ -697,10 +639,13 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
                                  estimator._default_expert())
     for index, template in enumerate(templates):
         estimator._check_expert(template, index)
-    check_dask_experts(estimator, templates)
+    exact = check_dask_experts(estimator, templates)
     X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)
     if y is None:
         raise ValueError("y is required.")
+    if not exact:
+        return _stream_blocks(estimator, X, y, sample_weight)
+    y = y.astype(np.float64)
     if sample_weight is None:
         sample_weight = da.ones(X.shape[0], chunks=(X.chunks[0],))
     n_experts = estimator.n_experts
@@ -784,6 +729,25 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     estimator.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin
                                       for run in runs)
     estimator._set_fitted(best)
+    return estimator
+
+
+def _stream_blocks(estimator, X, y, sample_weight):
+    """Fit by one pass of streaming EM (:meth:`partial_fit`) over the blocks, in order.
+
+    Each block is computed on the workers and brought to the client on its
+    own; a classifier's classes come from one pass over y first.
+    """
+    classes = None
+    if hasattr(estimator, "predict_proba"):
+        classes = np.unique(da.unique(y).compute())
+    for name in ("experts_", "_stream_", "classes_", "feature_names_in_", "n_features_in_"):
+        estimator.__dict__.pop(name, None)
+    blocks = zip(_blocks(X), _blocks(y), [None] * X.numblocks[0] if sample_weight is None
+                 else _blocks(sample_weight))
+    for x_block, y_block, w_block in blocks:
+        x_block, y_block, w_block = dask.compute(x_block, y_block, w_block)
+        estimator.partial_fit(x_block, y_block, sample_weight=w_block, classes=classes)
     return estimator
 
 

@@ -143,6 +143,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     {verbose}
     {warm_start}
     {top_k}
+    {step_size_decay}
 
     Attributes
     ----------
@@ -208,6 +209,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         super().__init__(
             experts,
@@ -227,6 +229,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             verbose=verbose,
             warm_start=warm_start,
             top_k=top_k,
+            step_size_decay=step_size_decay,
         )
         self.var_floor = var_floor
         self.noise_variance = noise_variance

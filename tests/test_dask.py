@@ -124,7 +124,7 @@ def test_expert_without_a_sum_over_rows_is_named(dask_data):
     model = MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor()],
                                       n_experts=2)
     with pytest.raises(TypeError, match=r"Expert 1 \(DecisionTreeRegressor\) has no M-step "
-                                        "that is a sum over rows"):
+                                        "that is a sum over rows and no partial_fit"):
         model.fit(X_d, y_d)
     assert not hasattr(model, "experts_")
 
@@ -166,3 +166,24 @@ def test_skmoe_imports_without_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_experts_with_partial_fit_stream_through_the_blocks(data, dask_data):
+    from sklearn.linear_model import SGDRegressor
+
+    X, y = data
+    X_d, y_d = dask_data
+    params = dict(experts=SGDRegressor(random_state=0), n_experts=2, random_state=0)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    by_hand = MixtureOfExpertsRegressor(**params)
+    for start in range(0, N_ROWS, CHUNK):
+        by_hand.partial_fit(X[start:start + CHUNK], y[start:start + CHUNK])
+    assert distributed.n_iter_ == N_ROWS // CHUNK
+    assert_allclose(distributed.score_samples(X, y), by_hand.score_samples(X, y))
+
+
+def test_classifier_with_logistic_experts_on_dask_names_them(data, dask_data):
+    X_d, y_d = dask_data
+    with pytest.raises(TypeError, match=r"Expert 0 \(LogisticRegression\) has no M-step that "
+                                        "is a sum over rows and no partial_fit"):
+        MixtureOfExpertsClassifier(n_experts=2).fit(X_d, y_d > 0)
