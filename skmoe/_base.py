@@ -222,6 +222,13 @@ class _Groups:
         return self.expand(hard)
 
 
+def _joblib_backend_is_dask():
+    """Whether joblib's active backend runs on a Dask cluster (``parallel_config``)."""
+    from joblib.parallel import get_active_backend
+
+    return type(get_active_backend()[0]).__name__ == "DaskDistributedBackend"
+
+
 def _is_dask(value):
     """Whether ``value`` is a Dask collection, without importing Dask."""
     return type(value).__module__.split(".")[0] in ("dask", "dask_expr")
@@ -753,6 +760,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         # Parallel starts share the kernels' threads; a single start runs its kernels
         # while its expert workers are idle, so it keeps all of them.
         workers = min(effective_n_jobs(self.n_jobs), len(seeds))
+        if effective_n_jobs(self.n_jobs) > 1 and _joblib_backend_is_dask():
+            from ._dask import register_worker_threads
+
+            register_worker_threads()
         start_threads = max(1, numba.get_num_threads() // workers) if parallel_starts else None
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.

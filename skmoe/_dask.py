@@ -60,6 +60,55 @@ def is_dask_collection(value):
     return dask.is_dask_collection(value)
 
 
+# ----------------------------------------------------------- worker threads
+_PLUGIN_NAME = "skmoe-worker-threads"
+
+
+def worker_threads_plugin():
+    """A plugin that sets each worker's Numba and BLAS threads to its own thread count.
+
+    A worker process sees every core of its machine, and Numba (and BLAS,
+    unless the nanny set it) would start that many threads in each of the
+    worker's task threads: with several workers per machine the cores are
+    oversubscribed. The plugin sets ``NUMBA_NUM_THREADS`` before the worker
+    imports Numba (a worker that already ran Numba kernels keeps its setting
+    until it restarts) and limits the BLAS libraries already loaded.
+    """
+    from distributed import WorkerPlugin
+
+    class WorkerThreads(WorkerPlugin):
+        name = _PLUGIN_NAME
+
+        def setup(self, worker):
+            import os
+            import sys
+
+            from threadpoolctl import threadpool_limits
+
+            threads = max(1, int(worker.state.nthreads))
+            if "numba" not in sys.modules:
+                os.environ["NUMBA_NUM_THREADS"] = str(threads)
+            threadpool_limits(limits=threads, user_api="blas")
+
+    return WorkerThreads()
+
+
+def register_worker_threads(client=None):
+    """Register :func:`worker_threads_plugin` with ``client`` (default: the current client).
+
+    Does nothing without a distributed client. Registering twice replaces
+    the plugin (it has a fixed name).
+    """
+    if client is None:
+        try:
+            from distributed import default_client
+
+            client = default_client()
+        except (ImportError, ValueError):
+            return
+    client.register_plugin(worker_threads_plugin())
+
+
 # ------------------------------------------------------------------ input
 def _as_rows(value, name, ndim):
     """A Dask array of rows from a Dask array, DataFrame or Series (or None)."""
@@ -640,6 +689,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     for index, template in enumerate(templates):
         estimator._check_expert(template, index)
     exact = check_dask_experts(estimator, templates)
+    register_worker_threads()
     X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)
     if y is None:
         raise ValueError("y is required.")

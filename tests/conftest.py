@@ -15,6 +15,11 @@ def dask_client():
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None, silence_logs=40)
     client = Client(cluster)
+    # Before any task imports Numba on the workers: then each worker runs one
+    # Numba thread, its own thread count.
+    from skmoe._dask import register_worker_threads
+
+    register_worker_threads(client)
     yield client
     client.close()
     cluster.close()

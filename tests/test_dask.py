@@ -187,3 +187,109 @@ def test_classifier_with_logistic_experts_on_dask_names_them(data, dask_data):
     with pytest.raises(TypeError, match=r"Expert 0 \(LogisticRegression\) has no M-step that "
                                         "is a sum over rows and no partial_fit"):
         MixtureOfExpertsClassifier(n_experts=2).fit(X_d, y_d > 0)
+
+
+# ------------------------------------------------- joblib's Dask backend
+def _small(data, n_rows=600):
+    X, y = data
+    return X[:n_rows], y[:n_rows]
+
+
+def _on_workers(client, work):
+    """``work()`` under joblib's Dask backend, and the number of tasks the workers ran."""
+    from distributed import get_task_stream
+    from joblib import parallel_config
+
+    with parallel_config(backend="dask"), get_task_stream(client) as tasks:
+        result = work()
+    return result, len(tasks.data)
+
+
+def test_workers_run_numba_and_blas_with_their_own_thread_count(dask_client):
+    def threads():
+        import numba
+        from threadpoolctl import threadpool_info
+
+        blas = [pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"]
+        return numba.get_num_threads(), blas
+
+    for numba_threads, blas in dask_client.run(threads).values():
+        assert numba_threads == 1
+        assert blas and all(count == 1 for count in blas)
+
+
+def test_starts_run_on_the_workers_and_equal_the_local_fit(data, dask_client):
+    X, y = _small(data)
+    params = dict(n_experts=2, n_init=3, n_jobs=2, random_state=0)
+    local = MixtureOfExpertsRegressor(**params).fit(X, y)
+    remote, n_tasks = _on_workers(dask_client,
+                                  lambda: MixtureOfExpertsRegressor(**params).fit(X, y))
+    assert n_tasks >= 3
+    assert_allclose(remote.init_lower_bounds_[0], local.init_lower_bounds_[0], rtol=0,
+                    atol=1e-10)
+    assert_allclose(remote.lower_bound_, local.lower_bound_, rtol=0, atol=1e-10)
+    assert_allclose(_coefficients(remote), _coefficients(local), rtol=0, atol=1e-8)
+
+
+# tol=0 runs every one of the 10 iterations, so both fits stop unconverged.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_per_expert_fits_run_on_the_workers_and_equal_the_local_fit(data, dask_client):
+    X, y = _small(data)
+    params = dict(experts=DecisionTreeRegressor(max_depth=3), n_experts=2, n_jobs=2,
+                  random_state=0, max_iter=10, tol=0.0)
+    local = MixtureOfExpertsRegressor(**params).fit(X, y)
+    remote, n_tasks = _on_workers(dask_client,
+                                  lambda: MixtureOfExpertsRegressor(**params).fit(X, y))
+    assert n_tasks >= 10
+    assert_allclose(remote.lower_bounds_, local.lower_bounds_, rtol=0, atol=1e-10)
+    assert_allclose(remote.predict(X), local.predict(X), rtol=0, atol=1e-10)
+
+
+def test_grid_search_runs_on_the_workers_and_equals_the_local_search(data, dask_client):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _small(data)
+
+    def search():
+        return GridSearchCV(MixtureOfExpertsRegressor(random_state=0),
+                            {"n_experts": [1, 2]}, cv=3, n_jobs=2).fit(X, y)
+
+    local = search()
+    remote, n_tasks = _on_workers(dask_client, search)
+    assert n_tasks >= 6
+    assert remote.best_params_ == local.best_params_ == {"n_experts": 2}
+    assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"],
+                    rtol=0, atol=1e-10)
+
+
+def test_select_n_experts_and_compare_run_on_the_workers(data, dask_client):
+    from skmoe.compare import compare
+    from skmoe.inspection import select_n_experts
+
+    X, y = _small(data)
+    estimator = MixtureOfExpertsRegressor(n_init=2, n_jobs=2, random_state=0)
+
+    def select():
+        return select_n_experts(estimator, X, y, n_experts=[1, 2])
+
+    (local_table, local_best) = select()
+    (remote_table, remote_best), n_tasks = _on_workers(dask_client, select)
+    assert n_tasks >= 4
+    assert remote_best.n_experts_ == local_best.n_experts_ == 2
+    assert_allclose(remote_table["bic"], local_table["bic"], rtol=0, atol=1e-8)
+
+    estimators = {"moe": MixtureOfExpertsRegressor(n_experts=2, random_state=0),
+                  "linear": LinearRegression()}
+
+    def cross_validate():
+        return compare(X, y, estimators=estimators, cv=3, n_jobs=2)
+
+    local = cross_validate()
+    remote, n_tasks = _on_workers(dask_client, cross_validate)
+    assert n_tasks >= 6
+    assert list(remote.index) == list(local.index)
+    for name in estimators:
+        for score, values in local.attrs["fold_scores"][name].items():
+            assert_allclose(remote.attrs["fold_scores"][name][score], values, rtol=0,
+                            atol=1e-10)
