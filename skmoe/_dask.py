@@ -45,7 +45,7 @@ from ._kernels import (
     soft_cross_entropy_hessian,
 )
 from ._linear import weighted_grams
-from ._newton import newton_solve
+from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._ridge import ScaledRidge, ridge_penalty
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
@@ -263,13 +263,21 @@ def _gate_params(gate, n_classes, n_features):
     return params
 
 
-def _block_pass(model, init, X, y, w, resp, shift, groups_of_experts):
+def _block_pass(model, init, X, y, w, resp, shift, groups_of_experts, previous=None):
     """One block's E-step (unless ``init``) and the statistics of the next M-step.
+
+    With ``previous``, the block's responsibilities of the last pass, it also
+    gives the gate's loss and gradient at its (new) coefficients for those
+    targets: the line search of the gate's last Newton step, in the same pass.
 
     Returns ``(resp, stats)``: the block's responsibilities (kept on its worker)
     and a dict of sums.
     """
     stats = {}
+    if previous is not None:
+        K = previous.shape[1]
+        stats["check_loss"], stats["check_grad"] = _block_gate_loss(
+            model, _gate_params(model.gate, K, model.gate_columns.shape[0]), X, w, previous)
     if init:
         resp = np.ascontiguousarray(resp, dtype=np.float64)
         stats["total"], stats["gate_share"] = 0.0, np.zeros(resp.shape[1])
@@ -401,8 +409,16 @@ class _DaskFit:
                 model, resp_blocks, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, gate_solved = self.m_step(model, stats, resp_blocks, context, n_iter)
-            resp_blocks, stats = self.stats_pass(model, None)
+            model, search = self.m_step(model, stats, resp_blocks, context, n_iter)
+            previous_blocks = resp_blocks
+            resp_blocks, stats = self.stats_pass(model, None,
+                                                 previous_blocks if search.pending else None)
+            if not search.accept(stats):
+                # The full Newton step did not decrease the gate's objective: shorter
+                # steps, each one more pass over the gate's columns, then the E-step again.
+                model.gate = search.backtrack(self, previous_blocks, model)
+                resp_blocks, stats = self.stats_pass(model, None)
+            gate_solved = search.solved
             penalty = self.penalty(model)
             lower_bound = (stats["total"] - penalty) / self.total_weight
             if np.isnan(lower_bound):
@@ -470,14 +486,21 @@ class _DaskFit:
         return [dask.delayed(_block_init)(kmeans_d, mean, scale, x, y)
                 for x, y in zip(self.x_blocks, self.y_blocks)]
 
-    def stats_pass(self, model, init_blocks):
-        """One pass over the blocks: responsibilities kept on the workers, sums returned."""
+    def stats_pass(self, model, init_blocks, previous_blocks=None):
+        """One pass over the blocks: responsibilities kept on the workers, sums returned.
+
+        ``previous_blocks``: the last pass's responsibilities, for the line
+        search of the gate's step (see :func:`_block_pass`).
+        """
         model_d = dask.delayed(model)
         init = init_blocks is not None
         resp_in = init_blocks if init else [None] * len(self.x_blocks)
+        previous = previous_blocks or [None] * len(self.x_blocks)
+        groups = self.expert_groups(model)
         parts = [dask.delayed(_block_pass, nout=2)(model_d, init, x, y, w, r, self.grams_shift,
-                                                   self.expert_groups(model))
-                 for x, y, w, r in zip(self.x_blocks, self.y_blocks, self.w_blocks, resp_in)]
+                                                   groups, p)
+                 for x, y, w, r, p in zip(self.x_blocks, self.y_blocks, self.w_blocks, resp_in,
+                                          previous)]
         parts = dask.persist(*parts)
         resp_blocks = [dask.delayed(operator.getitem)(part, 0) for part in parts]
         resp_blocks = list(dask.persist(*resp_blocks))
@@ -540,59 +563,96 @@ class _DaskFit:
             context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / weight.sum()
         floor = max(self.variance_floor, context["pooled_floor"])
         params = {"noise_variance_": _floor_scale(residuals / weight, floor)}
-        gate, solved = self.gate_step(model, stats, resp_blocks)
-        new = _Model(fitted, params, gate, model.expert_columns, model.gate_columns,
+        search = _GateStep(model.gate, len(experts), self.gate_columns.shape[0], stats,
+                           self.total_weight)
+        new = _Model(fitted, params, search.gate, model.expert_columns, model.gate_columns,
                      model.gate_mean, model.gate_scale)
-        return new, solved
-
-    def gate_step(self, model, stats, resp_blocks):
-        """One damped Newton step of the gate, as the in-memory EM step takes."""
-        gate = model.gate
-        K = len(model.experts)
-        n_features = self.gate_columns.shape[0]
-        start = _gate_params(gate, K, n_features)
-        alpha = 1.0 / gate.C
-        fit_intercept = bool(gate.fit_intercept)
-        total = self.total_weight
-
-        def penalised(params, loss, grad):
-            grad = np.array(grad, dtype=np.float64).reshape(K, n_features + 1)
-            loss = penalise_gate_loss(params.reshape(K, n_features + 1), loss, grad, alpha,
-                                      fit_intercept, total)
-            return loss, grad.ravel()
-
-        first = penalised(start, stats["gate_loss"], stats["gate_grad"])
-        hess = np.array(stats["gate_hess"])
-        penalise_gate_hessian(hess, n_features + 1, alpha, total)
-        model_d = dask.delayed(model)
-
-        def objective(params):
-            if np.array_equal(params, start.ravel()):
-                return first
-            params_2d = params.reshape(K, n_features + 1)
-            parts = [dask.delayed(_block_gate_loss)(model_d, params_2d, x, w, r)
-                     for x, w, r in zip(self.x_blocks, self.w_blocks, resp_blocks)]
-            loss, grad = self.compute(_tree_sum(parts))[0]
-            return penalised(params, loss, grad)
-
-        params, _, solved = newton_solve(objective, lambda params: hess, start.ravel(),
-                                         min(gate.max_iter, 1), gate.tol,
-                                         _null_space(K, n_features, fit_intercept))
-        gate = clone(gate)
-        gate.classes_ = np.arange(K)
-        params = params.reshape(K, n_features + 1)
-        gate.coef_ = params[:, :-1].copy()
-        intercept = params[:, -1] if fit_intercept else np.zeros(K)
-        gate.intercept_ = intercept - intercept.mean()
-        gate.n_features_in_ = n_features
-        gate._solved = solved
-        return gate, solved
+        return new, search
 
     def penalty(self, model):
         """The objective's penalty: the gate's and the ScaledRidge experts'."""
         gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
         ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
         return gate + ridges / (2.0 * self.target_variance)
+
+
+class _GateStep:
+    """One damped Newton step of the gate, as ``newton_solve`` with one iteration takes it.
+
+    The direction comes from the pass's gradient and Hessian at the current
+    coefficients; the full step is tried first, and its loss (for the same
+    targets) comes with the next pass over the blocks (:func:`_block_pass`).
+    Only when it fails the sufficient-decrease test are shorter steps
+    evaluated, one pass over the gate's columns each.
+    """
+
+    def __init__(self, gate, n_classes, n_features, stats, total_weight):
+        self.shape = (n_classes, n_features + 1)
+        self.alpha = 1.0 / gate.C
+        self.fit_intercept = bool(gate.fit_intercept)
+        self.total_weight = total_weight
+        self.tol = gate.tol
+        self.template = gate
+        self.start = _gate_params(gate, n_classes, n_features).ravel()
+        self.loss, grad = self.penalised(self.start, stats["gate_loss"], stats["gate_grad"])
+        self.pending, self.solved = False, True
+        self.direction = None
+        if gate.max_iter >= 1 and np.max(np.abs(grad)) > gate.tol:
+            hess = np.array(stats["gate_hess"])
+            penalise_gate_hessian(hess, n_features + 1, self.alpha, total_weight)
+            projector = _null_space(n_classes, n_features, self.fit_intercept)
+            direction = _newton_direction(hess, grad, projector @ projector.T)
+            self.slope = float(grad @ direction)
+            if self.slope < 0:
+                self.direction, self.pending = direction, True
+        self.gate = self.make_gate(self.start + (self.direction if self.pending else 0.0))
+
+    def penalised(self, params, loss, grad):
+        grad = np.array(grad, dtype=np.float64).reshape(self.shape)
+        loss = penalise_gate_loss(params.reshape(self.shape), loss, grad, self.alpha,
+                                  self.fit_intercept, self.total_weight)
+        return loss, grad.ravel()
+
+    def make_gate(self, params):
+        gate = clone(self.template)
+        n_classes = self.shape[0]
+        gate.classes_ = np.arange(n_classes)
+        params = params.reshape(self.shape)
+        gate.coef_ = params[:, :-1].copy()
+        intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
+        gate.intercept_ = intercept - intercept.mean()
+        gate.n_features_in_ = self.shape[1] - 1
+        return gate
+
+    def sufficient(self, loss, step):
+        return loss <= self.loss + _ARMIJO * step * self.slope
+
+    def accept(self, stats):
+        """Whether the full step passes, given the pass's loss at it; sets ``solved``."""
+        if not self.pending:
+            return True
+        loss, grad = self.penalised(self.start + self.direction, stats["check_loss"],
+                                    stats["check_grad"])
+        if not self.sufficient(loss, 1.0):
+            return False
+        self.solved = bool(np.max(np.abs(grad)) <= self.tol)
+        return True
+
+    def backtrack(self, fit, resp_blocks, model):
+        """Halve the step until the loss decreases enough; the gate at the step taken."""
+        model_d = dask.delayed(model)
+        step = 0.5
+        while step >= _MIN_STEP:
+            params = self.start + step * self.direction
+            parts = [dask.delayed(_block_gate_loss)(model_d, params.reshape(self.shape), x, w, r)
+                     for x, w, r in zip(fit.x_blocks, fit.w_blocks, resp_blocks)]
+            loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
+            if self.sufficient(loss, step):
+                self.solved = bool(np.max(np.abs(grad)) <= self.tol)
+                return self.make_gate(params)
+            step *= 0.5
+        self.solved = True
+        return self.make_gate(self.start)
 
 
 def _null_space(n_classes, n_features, fit_intercept):

@@ -293,3 +293,29 @@ def test_select_n_experts_and_compare_run_on_the_workers(data, dask_client):
         for score, values in local.attrs["fold_scores"][name].items():
             assert_allclose(remote.attrs["fold_scores"][name][score], values, rtol=0,
                             atol=1e-10)
+
+
+def test_gate_steps_that_fail_the_line_search_are_shortened(data, dask_data, monkeypatch):
+    from skmoe import _dask
+
+    X, y = data
+    X_d, y_d = dask_data
+    refused = []
+    sufficient = _dask._GateStep.sufficient
+
+    def refuse_full_steps(self, loss, step):
+        # The first three full Newton steps are refused: those EM iterations backtrack.
+        if step == 1.0 and len(refused) < 3:
+            refused.append(loss)
+            return False
+        return sufficient(self, loss, step)
+
+    monkeypatch.setattr(_dask._GateStep, "sufficient", refuse_full_steps)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, init=init, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert len(refused) == 3
+    assert distributed.converged_
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
