@@ -33,7 +33,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from ._experts import describe_expert, expert_templates, has_own_density, seeded_clones
+from ._experts import (
+    describe_expert,
+    expert_templates,
+    has_own_density,
+    seeded_clones,
+    threadpool_controller,
+)
 from ._families import FAMILIES, _floor_scale, resolve_family
 from ._gate import SoftmaxGate
 from ._init import KMEANS_MAX_ROWS
@@ -233,12 +239,14 @@ class _Model:
         self.gate_scale = gate_scale
 
     def expert_rows(self, X):
-        return X[:, self.expert_columns]
+        return _columns(X, self.expert_columns)
 
     def gate_rows_t(self, X):
         """The gate's standardised columns, transposed (the kernels' layout)."""
-        return np.ascontiguousarray(((X[:, self.gate_columns] - self.gate_mean)
-                                     / self.gate_scale).T)
+        rows_t = np.array(_columns(X, self.gate_columns).T, order="C")
+        rows_t -= self.gate_mean[:, None]
+        rows_t /= self.gate_scale[:, None]
+        return rows_t
 
     def e_step(self, X, y, w):
         """Responsibilities, their column sums, the log-likelihood total and gate share."""
@@ -254,6 +262,13 @@ class _Model:
         return resp, rows, float(total), w @ np.exp(log_gate)
 
 
+def _columns(X, columns):
+    """The given columns of X (X itself when they are all of them, in order)."""
+    if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
+        return X
+    return X[:, columns]
+
+
 def _gate_params(gate, n_classes, n_features):
     """The gate's coefficients and intercepts as one (K, d + 1) array (zeros when unfitted)."""
     params = np.zeros((n_classes, n_features + 1))
@@ -264,6 +279,17 @@ def _gate_params(gate, n_classes, n_features):
 
 
 def _block_pass(model, init, X, y, w, resp, shift, groups_of_experts, previous=None):
+    """:func:`_block_pass_threads` with one BLAS thread, as the in-memory loop runs.
+
+    BLAS threads beside Numba's oversubscribe the cores: on a busy machine a
+    block's Gram matrices took 17 times longer with two BLAS threads than with one.
+    """
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        return _block_pass_threads(model, init, X, y, w, resp, shift, groups_of_experts,
+                                   previous)
+
+
+def _block_pass_threads(model, init, X, y, w, resp, shift, groups_of_experts, previous=None):
     """One block's E-step (unless ``init``) and the statistics of the next M-step.
 
     With ``previous``, the block's responsibilities of the last pass, it also
@@ -328,6 +354,13 @@ def _block_init(kmeans, mean, scale, X, y):
     resp = np.zeros((X.shape[0], kmeans.n_clusters))
     resp[np.arange(X.shape[0]), labels] = 1.0
     return resp
+
+
+def _dirichlet_rows(seed, row_chunks, n_columns):
+    """Dirichlet(1) rows in the given row chunks: normalised standard exponentials."""
+    draws = da.random.RandomState(seed).standard_exponential(
+        size=(sum(row_chunks), n_columns), chunks=(row_chunks, n_columns))
+    return draws / draws.sum(axis=1, keepdims=True)
 
 
 def _block_sample(X, y, w, rate, seed):
@@ -452,13 +485,11 @@ class _DaskFit:
         if not isinstance(init, str):
             resp = init
             if start > 0:
-                noise = da.random.RandomState(random_state.randint(_SEED_MAX)).dirichlet(
-                    np.ones(K), size=self.n_samples, chunks=(self.X.chunks[0], K))
+                noise = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
                 resp = 0.5 * resp + 0.5 * noise
             return _blocks(resp.rechunk({1: -1}))
         if init == "random":
-            resp = da.random.RandomState(random_state.randint(_SEED_MAX)).dirichlet(
-                np.ones(K), size=self.n_samples, chunks=(self.X.chunks[0], K))
+            resp = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
             return _blocks(resp)
         return self.kmeans_resp(K, start, random_state)
 
@@ -809,12 +840,14 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     random_state = check_random_state(estimator.random_state)
     seeds = [random_state.randint(_SEED_MAX) for _ in range(estimator.n_init)]
     runs = []
-    for start, seed in enumerate(seeds):
-        start_state = np.random.RandomState(seed)
-        strategy = init if not isinstance(init, str) else (
-            "kmeans" if init in ("auto", "emem") else init)
-        runs.append(fit.run(start, start_state, strategy))
-        estimator._print_start(start, runs[-1], 0.0)
+    # One BLAS thread for the client's small solves, as the in-memory loop.
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        for start, seed in enumerate(seeds):
+            start_state = np.random.RandomState(seed)
+            strategy = init if not isinstance(init, str) else (
+                "kmeans" if init in ("auto", "emem") else init)
+            runs.append(fit.run(start, start_state, strategy))
+            estimator._print_start(start, runs[-1], 0.0)
     best = max(runs, key=lambda run: run.lower_bound)
     for what, why in best.removals:
         warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)

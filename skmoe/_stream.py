@@ -27,7 +27,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
-from ._experts import describe_expert, expert_templates, seeded_clones
+from ._experts import describe_expert, expert_templates, seeded_clones, threadpool_controller
 from ._families import _floor_scale
 from ._gate import SoftmaxGate
 from ._init import initial_responsibilities
@@ -168,6 +168,13 @@ def _validated_batch(estimator, X, y, sample_weight, classes, first):
 
 def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     """One stepwise-EM step of ``estimator`` on a batch; see the module docstring."""
+    # One BLAS thread, as the in-memory EM loop: BLAS threads beside Numba's
+    # oversubscribe the cores.
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        return _partial_fit(estimator, X, y, sample_weight, classes)
+
+
+def _partial_fit(estimator, X, y, sample_weight, classes):
     stream = getattr(estimator, "_stream_", None)
     fitted = hasattr(estimator, "experts_")
     first = stream is None

@@ -319,3 +319,18 @@ def test_gate_steps_that_fail_the_line_search_are_shortened(data, dask_data, mon
     assert distributed.converged_
     assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
     assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+
+
+def test_random_starts_and_later_starts_from_an_array_on_dask(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor(n_experts=2, init="random", n_init=2, random_state=0,
+                                      noise_variance="in_sample").fit(X_d, y_d)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    from_array = MixtureOfExpertsRegressor(n_experts=2, init=init, n_init=2, random_state=0,
+                                           noise_variance="in_sample").fit(X_d, y_d)
+    memory = MixtureOfExpertsRegressor(n_experts=2, n_init=2, random_state=0,
+                                       noise_variance="in_sample").fit(X, y)
+    for fitted in (model, from_array):
+        assert len(fitted.init_lower_bounds_) == 2
+        assert fitted.score_samples(X, y).mean() >= memory.score_samples(X, y).mean() - 1e-4
