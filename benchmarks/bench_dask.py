@@ -100,7 +100,7 @@ def _worker_peak():
 def bench_dask(n_samples, iterations):
     """Per-iteration time and peak memory of the Dask fit on a fresh 2-worker cluster."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=":0", silence_logs=40)
     client = distributed.Client(cluster)
     try:
         X, y, init = lazy_data(n_samples, BLOCK_ROWS)

@@ -569,8 +569,6 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         self : object
             The fitted estimator.
         """
-        # A new fit: a later partial_fit continues from it, not from an older stream.
-        self.__dict__.pop("_stream_", None)
         if _is_dask(X) or _is_dask(y) or _is_dask(sample_weight):
             from ._dask import fit_dask
 
@@ -672,6 +670,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, BaseEstimator, ContinuedExpert,
         """Fit by EM; ``continued`` resumes the fitted model as ``warm_start`` does,
         ``init`` replaces the ``init`` parameter in a fit from scratch, ``groups``
         (see :meth:`fit`) make a grouped mixture."""
+        # A new fit: a later partial_fit continues from it, not from an older stream.
+        self.__dict__.pop("_stream_", None)
         templates = expert_templates(self.experts, self.n_experts, self._default_expert())
         for index, template in enumerate(templates):
             self._check_expert(template, index)

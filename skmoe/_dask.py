@@ -775,6 +775,8 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     """
     if groups is not None:
         raise ValueError("groups are not supported on Dask collections; fit in memory.")
+    # A new fit: a later partial_fit continues from it, not from an older stream.
+    estimator.__dict__.pop("_stream_", None)
     templates = expert_templates(estimator.experts, estimator.n_experts,
                                  estimator._default_expert())
     for index, template in enumerate(templates):
@@ -922,19 +924,24 @@ def predict_blockwise(estimator, method, X, *args, **kwargs):
             block = pd.DataFrame(block, columns=columns)
         return bound(estimator, block, *rest, **kwargs)
 
-    sample = None
-    pieces = []
+    # The shape and dtype of one row's output give each block's (a tuple, as
+    # predict(X, return_std=True) gives, becomes a tuple of Dask arrays).
+    head = X_rows[:1].compute()
+    rest = [a[:1].compute() if isinstance(a, da.Array) else a for a in arrays]
+    sample = call(head, *rest)
+    several = isinstance(sample, tuple)
+    samples = [np.asarray(part) for part in (sample if several else (sample,))]
+    pieces = [[] for _ in samples]
     x_blocks = _blocks(X_rows)
     other = [(_blocks(a) if isinstance(a, da.Array) else [a] * len(x_blocks)) for a in arrays]
     for index, block in enumerate(x_blocks):
         n_rows = X_rows.chunks[0][index]
-        if sample is None:
-            # The shape and dtype of one row's output give each block's.
-            head = X_rows[:1].compute()
-            rest = [a[:1].compute() if isinstance(a, da.Array) else a for a in arrays]
-            sample = np.asarray(call(head, *rest))
-        delayed_out = dask.delayed(call)(block, *[o[index] for o in other])
-        pieces.append(da.from_delayed(delayed_out, shape=(n_rows,) + sample.shape[1:],
-                                      dtype=sample.dtype))
-    return da.concatenate(pieces, axis=0)
+        output = dask.delayed(call, nout=len(samples) if several else None)(
+            block, *[o[index] for o in other])
+        for position, part in enumerate(samples):
+            value = output[position] if several else output
+            pieces[position].append(da.from_delayed(value, shape=(n_rows,) + part.shape[1:],
+                                                    dtype=part.dtype))
+    results = tuple(da.concatenate(blocks, axis=0) for blocks in pieces)
+    return results if several else results[0]
 

@@ -110,6 +110,11 @@ def test_predictions_on_dask_collections_are_dask_arrays_block_by_block(data, da
         assert result.chunks[0] == X_d.chunks[0]
         expected = getattr(model, name)(X, *[y for _ in args])
         assert_allclose(result.compute(), expected, rtol=1e-12, atol=1e-12)
+    mean, std = model.predict(X_d, return_std=True)
+    assert isinstance(mean, da.Array) and isinstance(std, da.Array)
+    expected_mean, expected_std = model.predict(X, return_std=True)
+    assert_allclose(mean.compute(), expected_mean, rtol=1e-12, atol=1e-12)
+    assert_allclose(std.compute(), expected_std, rtol=1e-12, atol=1e-12)
     labels = (y > np.median(y)).astype(int)
     classifier = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(
         X, labels)
