@@ -180,8 +180,8 @@ def dask_rows(estimator, X, y=None, sample_weight=None):
     return X, y, sample_weight, names
 
 
-def _summary(X, y, w, shift):
-    """One block's counts and shifted moments (the first pass of a fit)."""
+def _summary(X, y, w, shift, y_shift):
+    """One block's counts and moments about a shift near the data (the first pass of a fit)."""
     centred = X - shift
     finite_x = np.isfinite(X)
     return {
@@ -194,8 +194,8 @@ def _summary(X, y, w, shift):
         "wxx": w @ centred**2,
         "x": centred.sum(axis=0),
         "xx": np.einsum("ij,ij->j", centred, centred),
-        "wy": float(w @ y),
-        "wyy": float(w @ y**2),
+        "wy": float(w @ (y - y_shift)),
+        "wyy": float(w @ (y - y_shift) ** 2),
     }
 
 
@@ -385,9 +385,11 @@ class _DaskFit:
     # ---------------------------------------------------------- preparation
     def summarise(self):
         """The first pass: finiteness, total weight, moments of X and y."""
-        first = self.X[: min(self.X.shape[0], 1)].compute()
-        shift = first[0] if first.shape[0] else np.zeros(self.X.shape[1])
-        parts = [dask.delayed(_summary)(x, y, w, shift)
+        # Moments about the first row: no digits cancel in the variances.
+        first, first_y = dask.compute(self.X[:1], self.y[:1])
+        shift = np.where(np.isfinite(first[0]), first[0], 0.0)
+        y_shift = float(first_y[0]) if np.isfinite(first_y[0]) else 0.0
+        parts = [dask.delayed(_summary)(x, y, w, shift, y_shift)
                  for x, y, w in zip(self.x_blocks, self.y_blocks, self.w_blocks)]
         summary, = self.compute(_tree_sum(parts))
         if summary["bad_x"]:
@@ -418,7 +420,7 @@ class _DaskFit:
         self.u_mean = shift + summary["x"] / n
         self.u_var = np.maximum(summary["xx"] / n - (summary["x"] / n) ** 2, 0.0)
         y_mean = summary["wy"] / total
-        self.y_mean = y_mean
+        self.y_mean = y_shift + y_mean
         self.y_var = max(summary["wyy"] / total - y_mean**2, 0.0)
 
     # ------------------------------------------------------------------ EM
