@@ -21,7 +21,7 @@ This module imports Dask; skmoe imports it only when it is given a Dask
 collection.
 """
 
-import operator
+import copy
 import warnings
 
 import dask
@@ -278,37 +278,53 @@ def _gate_params(gate, n_classes, n_features):
     return params
 
 
-def _block_pass(model, init, X, y, w, resp, shift, groups_of_experts, previous=None):
+def _resolve(source, X, y, w):
+    """A block's responsibilities from their ``source``, and the E-step's sums if any.
+
+    Responsibilities are never kept between passes (they would hold memory in
+    proportion to the rows): each pass makes them again from their source,
+    ``("init", block)`` (given), ``("model", model)`` (the E-step of a model),
+    or ``("drop", source, keep)`` (another source without removed experts).
+
+    Returns ``(resp, (total, gate_share) or None)``.
+    """
+    kind = source[0]
+    if kind == "init":
+        return np.ascontiguousarray(source[1], dtype=np.float64), None
+    if kind == "model":
+        resp, _, total, gate_share = source[1].e_step(X, y, w)
+        return resp, (total, gate_share)
+    resp, _ = _resolve(source[1], X, y, w)
+    return _block_renormalise(resp, source[2]), None
+
+
+def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None):
     """:func:`_block_pass_threads` with one BLAS thread, as the in-memory loop runs.
 
     BLAS threads beside Numba's oversubscribe the cores: on a busy machine a
     block's Gram matrices took 17 times longer with two BLAS threads than with one.
     """
     with threadpool_controller().limit(limits=1, user_api="blas"):
-        return _block_pass_threads(model, init, X, y, w, resp, shift, groups_of_experts,
-                                   previous)
+        return _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous)
 
 
-def _block_pass_threads(model, init, X, y, w, resp, shift, groups_of_experts, previous=None):
-    """One block's E-step (unless ``init``) and the statistics of the next M-step.
+def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous=None):
+    """One block's responsibilities (see :func:`_resolve`) and the sums of the next M-step.
 
-    With ``previous``, the block's responsibilities of the last pass, it also
+    With ``previous``, the source of the last pass's responsibilities, it also
     gives the gate's loss and gradient at its (new) coefficients for those
     targets: the line search of the gate's last Newton step, in the same pass.
 
-    Returns ``(resp, stats)``: the block's responsibilities (kept on its worker)
-    and a dict of sums.
+    Returns a dict of sums.
     """
     stats = {}
     if previous is not None:
-        K = previous.shape[1]
-        stats["check_loss"], stats["check_grad"] = _block_gate_loss(
-            model, _gate_params(model.gate, K, model.gate_columns.shape[0]), X, w, previous)
-    if init:
-        resp = np.ascontiguousarray(resp, dtype=np.float64)
-        stats["total"], stats["gate_share"] = 0.0, np.zeros(resp.shape[1])
-    else:
-        resp, _, stats["total"], stats["gate_share"] = model.e_step(X, y, w)
+        targets, _ = _resolve(previous, X, y, w)
+        stats["check_loss"], stats["check_grad"] = _gate_loss(
+            model, _gate_params(model.gate, targets.shape[1], model.gate_columns.shape[0]),
+            X, w, targets)
+    resp, evaluated = _resolve(source, X, y, w)
+    stats["total"], stats["gate_share"] = evaluated or (0.0, np.zeros(resp.shape[1]))
     weights = resp * w[:, None]
     stats["resp"] = w @ resp
     X_expert = model.expert_rows(X)
@@ -325,16 +341,22 @@ def _block_pass_threads(model, init, X, y, w, resp, shift, groups_of_experts, pr
     hess = np.empty((params.size, params.size))
     soft_cross_entropy_hessian(params, X_t, w, fit_intercept, hess)
     stats["gate_hess"] = hess
-    return resp, stats
+    return stats
 
 
-def _block_gate_loss(model, params, X, w, resp):
+def _gate_loss(model, params, X, w, resp):
     """One block's unpenalised gate loss and gradient at ``params`` for targets ``resp``."""
     X_t = model.gate_rows_t(X)
     grad = np.empty_like(params)
     loss = soft_cross_entropy(params, X_t, np.ascontiguousarray(resp.T), w,
                               bool(model.gate.fit_intercept), grad)
     return loss, grad
+
+
+def _block_gate_loss(model, params, X, y, w, source):
+    """:func:`_gate_loss` for the responsibilities of ``source``, with one BLAS thread."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        return _gate_loss(model, params, X, w, _resolve(source, X, y, w)[0])
 
 
 def _block_renormalise(resp, keep):
@@ -429,30 +451,37 @@ class _DaskFit:
         est = self.estimator
         experts = seeded_clones(self.templates, random_state)
         gate = seeded_clones([self.gate_template], random_state)[0]
-        resp_blocks = self.initial_resp(init, start, random_state)
+        sources = self.initial_resp(init, start, random_state)
         K = len(experts)
         gate.classes_ = np.arange(K)
         model = _Model(experts, {}, gate, self.expert_columns, self.gate_columns,
                        self.gate_mean, self.gate_scale)
         context = {"pooled_floor": None}
-        resp_blocks, stats = self.stats_pass(model, resp_blocks)
+        stats = self.stats_pass(model, sources)
         lower_bounds, previous, converged = [], -np.inf, False
         gate_solved, removals = False, []
         n_iter = 0
         for n_iter in range(1, est.max_iter + 1):
-            resp_blocks, stats, model, dropped = self.drop_vanishing(
-                model, resp_blocks, stats, n_iter, removals)
+            sources, stats, model, dropped = self.drop_vanishing(
+                model, sources, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, search = self.m_step(model, stats, resp_blocks, context, n_iter)
-            previous_blocks = resp_blocks
-            resp_blocks, stats = self.stats_pass(model, None,
-                                                 previous_blocks if search.pending else None)
+            model, search = self.m_step(model, stats, context, n_iter)
+            previous_sources = sources
+            model_d = dask.delayed(model)
+            sources = [("model", model_d)] * len(self.x_blocks)
+            stats = self.stats_pass(model, sources,
+                                    previous_sources if search.pending else None, model_d)
             if not search.accept(stats):
                 # The full Newton step did not decrease the gate's objective: shorter
                 # steps, each one more pass over the gate's columns, then the E-step again.
-                model.gate = search.backtrack(self, previous_blocks, model)
-                resp_blocks, stats = self.stats_pass(model, None)
+                model = _Model(model.experts, model.params,
+                               search.backtrack(self, previous_sources, model),
+                               model.expert_columns, model.gate_columns, model.gate_mean,
+                               model.gate_scale)
+                model_d = dask.delayed(model)
+                sources = [("model", model_d)] * len(self.x_blocks)
+                stats = self.stats_pass(model, sources, model_d=model_d)
             gate_solved = search.solved
             penalty = self.penalty(model)
             lower_bound = (stats["total"] - penalty) / self.total_weight
@@ -489,10 +518,10 @@ class _DaskFit:
             if start > 0:
                 noise = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
                 resp = 0.5 * resp + 0.5 * noise
-            return _blocks(resp.rechunk({1: -1}))
+            return [("init", block) for block in _blocks(resp.rechunk({1: -1}))]
         if init == "random":
             resp = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
-            return _blocks(resp)
+            return [("init", block) for block in _blocks(resp)]
         return self.kmeans_resp(K, start, random_state)
 
     def kmeans_resp(self, K, start, random_state):
@@ -516,30 +545,25 @@ class _DaskFit:
             warnings.simplefilter("ignore", ConvergenceWarning)
             kmeans.fit(data, sample_weight=w_s)
         kmeans_d = dask.delayed(kmeans)
-        return [dask.delayed(_block_init)(kmeans_d, mean, scale, x, y)
+        return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x, y))
                 for x, y in zip(self.x_blocks, self.y_blocks)]
 
-    def stats_pass(self, model, init_blocks, previous_blocks=None):
-        """One pass over the blocks: responsibilities kept on the workers, sums returned.
+    def stats_pass(self, model, sources, previous_sources=None, model_d=None):
+        """One pass over the blocks: the sums of the next M-step (see :func:`_block_pass`).
 
-        ``previous_blocks``: the last pass's responsibilities, for the line
-        search of the gate's step (see :func:`_block_pass`).
+        ``sources`` give each block's responsibilities, ``previous_sources`` the
+        last pass's (for the line search of the gate's step); ``model_d`` is the
+        model as a Delayed when the sources already refer to it (it is sent once).
         """
-        model_d = dask.delayed(model)
-        init = init_blocks is not None
-        resp_in = init_blocks if init else [None] * len(self.x_blocks)
-        previous = previous_blocks or [None] * len(self.x_blocks)
+        model_d = dask.delayed(model) if model_d is None else model_d
+        previous = previous_sources or [None] * len(self.x_blocks)
         groups = self.expert_groups(model)
-        parts = [dask.delayed(_block_pass, nout=2)(model_d, init, x, y, w, r, self.grams_shift,
-                                                   groups, p)
-                 for x, y, w, r, p in zip(self.x_blocks, self.y_blocks, self.w_blocks, resp_in,
-                                          previous)]
-        parts = dask.persist(*parts)
-        resp_blocks = [dask.delayed(operator.getitem)(part, 0) for part in parts]
-        resp_blocks = list(dask.persist(*resp_blocks))
-        stats, = self.compute(_tree_sum([dask.delayed(operator.getitem)(part, 1)
-                                         for part in parts]))
-        return resp_blocks, stats
+        parts = [dask.delayed(_block_pass)(model_d, x, y, w, source, self.grams_shift, groups,
+                                           before)
+                 for x, y, w, source, before in zip(self.x_blocks, self.y_blocks,
+                                                    self.w_blocks, sources, previous)]
+        stats, = self.compute(_tree_sum(parts))
+        return stats
 
     def expert_groups(self, model):
         """Expert indices by ``fit_intercept`` (their Gram matrices use different shifts)."""
@@ -548,29 +572,33 @@ class _DaskFit:
             groups.setdefault(bool(expert.fit_intercept), []).append(k)
         return groups
 
-    def drop_vanishing(self, model, resp_blocks, stats, n_iter, removals):
+    def drop_vanishing(self, model, sources, stats, n_iter, removals):
         """Remove experts whose share fell below ``min_expert_weight``, as in memory."""
         est = self.estimator
         share = stats["resp"] / self.total_weight
         keep = (share >= est.min_expert_weight) & (share > 0)
         keep[np.argmax(share)] = True
         if keep.all():
-            return resp_blocks, stats, model, False
+            return sources, stats, model, False
         for index in np.flatnonzero(~keep):
             removals.append((
                 f"Expert {index} ({type(model.experts[index]).__name__}) was removed at EM "
                 f"iteration {n_iter}",
                 f"its share of the responsibilities is {share[index]:.3g}, below "
                 f"min_expert_weight={est.min_expert_weight}. {int(keep.sum())} experts remain."))
-        model.experts = [e for e, k in zip(model.experts, keep) if k]
-        model.params = {name: value[keep] for name, value in model.params.items()}
-        model.gate._drop_classes(keep)
-        model.gate.classes_ = np.arange(int(keep.sum()))
-        blocks = [dask.delayed(_block_renormalise)(r, keep) for r in resp_blocks]
-        resp_blocks, stats = self.stats_pass(model, blocks)
-        return resp_blocks, stats, model, True
+        # A new model: the sources of the responsibilities still refer to the old one.
+        gate = copy.deepcopy(model.gate)
+        gate._drop_classes(keep)
+        gate.classes_ = np.arange(int(keep.sum()))
+        model = _Model([e for e, k in zip(model.experts, keep) if k],
+                       {name: value[keep] for name, value in model.params.items()}, gate,
+                       model.expert_columns, model.gate_columns, model.gate_mean,
+                       model.gate_scale)
+        sources = [("drop", source, keep) for source in sources]
+        stats = self.stats_pass(model, sources)
+        return sources, stats, model, True
 
-    def m_step(self, model, stats, resp_blocks, context, n_iter):
+    def m_step(self, model, stats, context, n_iter):
         """Experts, noise variances and gate from the summed statistics."""
         experts = model.experts
         K = len(experts)
@@ -587,8 +615,10 @@ class _DaskFit:
         fitted = []
         for k, expert in enumerate(experts):
             center, y_center = shifts[bool(expert.fit_intercept)]
-            fitted.append(fit_expert_from_gram(expert, k, factors[k] * grams[k], center,
-                                               y_center, self.column_scale, n_iter == 1))
+            # A copy: the sources of this pass's responsibilities refer to the old experts.
+            fitted.append(fit_expert_from_gram(copy.deepcopy(expert), k, factors[k] * grams[k],
+                                               center, y_center, self.column_scale,
+                                               n_iter == 1))
         residuals = np.array([residual_sum(e, g, *shifts[bool(e.fit_intercept)])
                               for e, g in zip(fitted, grams)])
         weight = grams[:, self.n_expert_features, self.n_expert_features]
@@ -671,14 +701,16 @@ class _GateStep:
         self.solved = bool(np.max(np.abs(grad)) <= self.tol)
         return True
 
-    def backtrack(self, fit, resp_blocks, model):
+    def backtrack(self, fit, sources, model):
         """Halve the step until the loss decreases enough; the gate at the step taken."""
         model_d = dask.delayed(model)
         step = 0.5
         while step >= _MIN_STEP:
             params = self.start + step * self.direction
-            parts = [dask.delayed(_block_gate_loss)(model_d, params.reshape(self.shape), x, w, r)
-                     for x, w, r in zip(fit.x_blocks, fit.w_blocks, resp_blocks)]
+            parts = [dask.delayed(_block_gate_loss)(model_d, params.reshape(self.shape), x, y, w,
+                                                    source)
+                     for x, y, w, source in zip(fit.x_blocks, fit.y_blocks, fit.w_blocks,
+                                                sources)]
             loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
             if self.sufficient(loss, step):
                 self.solved = bool(np.max(np.abs(grad)) <= self.tol)
