@@ -107,8 +107,8 @@ def bench_dask(n_samples, iterations):
         started = time.perf_counter()
         X.sum().compute()
         generate = time.perf_counter() - started
-        # Warm-up: Numba's kernels load in the workers.
-        _timed_fit(init[:BLOCK_ROWS], 1, X[:BLOCK_ROWS], y[:BLOCK_ROWS])
+        # Warm-up: Numba's kernels load in both workers (one block each).
+        _timed_fit(init[:2 * BLOCK_ROWS], 1, X[:2 * BLOCK_ROWS], y[:2 * BLOCK_ROWS])
         one, _, _ = _timed_fit(init, 1, X, y)
         more, client_peak, model = _timed_fit(init, 1 + iterations, X, y)
         workers = sorted(client.run(_worker_peak).values())

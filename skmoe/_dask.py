@@ -1,17 +1,20 @@
 """Exact EM on Dask collections: the blocks stay on the workers, small sums travel.
 
 One EM iteration is one pass over the blocks of rows. Each block computes,
-from the model of the last M-step, its E-step (responsibilities, kept on the
-workers for the next M-step, and its share of the log-likelihood) and its
-sufficient statistics: each linear expert's weighted Gram matrix of
-``[x - c, 1, y - c_y]`` (see ``skmoe._linear.weighted_grams``) and the
-softmax gate's soft cross-entropy, gradient and Hessian at its current
-coefficients. The client adds them up and solves the M-step exactly as the
+from the model of the last M-step, its E-step (responsibilities and its share
+of the log-likelihood) and its sufficient statistics: each linear expert's
+weighted Gram matrix of ``[x - c, 1, y - c_y]`` (see
+``skmoe._linear.weighted_grams``) and the softmax gate's soft cross-entropy,
+gradient and Hessian at its current coefficients. Only these sums travel,
+added pairwise on the workers; the client solves the M-step exactly as the
 in-memory loop does: the experts from their Gram matrices, the Gaussian noise
 variances from the residual sums those matrices hold, the gate by the same
-damped Newton step (``skmoe._newton.newton_solve``), whose line search
-evaluates the gate's loss at the candidate in one more pass over the gate's
-columns and the kept responsibilities. X is never gathered on the client.
+damped Newton step as ``skmoe._newton.newton_solve`` with one iteration. Its
+line search needs the gate's loss at the new coefficients for the last
+targets: the next pass computes it beside the E-step, making those targets
+again from the previous model (responsibilities are never kept between
+passes, so no process's memory grows with the rows). X is never gathered on
+the client.
 
 Only M-steps that are sums over rows can be fitted this way: the Gaussian
 likelihood with in-sample noise variances, experts that are plain
