@@ -13,7 +13,7 @@ damped Newton step as ``skmoe._newton.newton_solve`` with one iteration. Its
 line search needs the gate's loss at the new coefficients for the last
 targets: the next pass computes it beside the E-step, making those targets
 again from the previous model (responsibilities are never kept between
-passes, so no process's memory grows with the rows). X is never gathered on
+passes, so they take no memory in proportion to the rows). X is never gathered on
 the client.
 
 Only M-steps that are sums over rows can be fitted this way: the Gaussian
