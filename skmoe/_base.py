@@ -7,6 +7,7 @@ hooks: their default expert, how an expert is checked, and their likelihood.
 """
 
 import copy
+import functools
 import itertools
 import math
 import time
@@ -26,7 +27,7 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ._docstrings import fill_doc
+from ._docstrings import _SHARED, fill_doc
 from ._experts import (
     ContinuedExpert,
     describe_expert,
@@ -235,6 +236,35 @@ class _Groups:
         return self.expand(hard)
 
 
+def _joblib_backend_is_dask():
+    """Whether joblib's active backend runs on a Dask cluster (``parallel_config``)."""
+    from joblib.parallel import get_active_backend
+
+    return type(get_active_backend()[0]).__name__ == "DaskDistributedBackend"
+
+
+def _is_dask(value):
+    """Whether ``value`` is a Dask collection, without importing Dask."""
+    return type(value).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def dask_blockwise(method):
+    """Run a prediction method block by block when X is a Dask collection.
+
+    The result is then a Dask array computed lazily, one block of rows at a
+    time (see ``skmoe._dask.predict_blockwise``); Dask is imported only then.
+    """
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if _is_dask(X):
+            from ._dask import predict_blockwise
+
+            return predict_blockwise(self, method.__name__, X, *args, **kwargs)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
+
+
 def check_groups(groups, n_samples):
     """Validate ``groups`` given to fit or a prediction method: a :class:`_Groups` or None.
 
@@ -371,6 +401,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "step_size_decay": [Interval(Real, 0.5, 1, closed="right")],
     }
 
     @abstractmethod
@@ -394,6 +425,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         self.experts = experts
         self.n_experts = n_experts
@@ -412,6 +444,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self.verbose = verbose
         self.warm_start = warm_start
         self.top_k = top_k
+        self.step_size_decay = step_size_decay
 
     # Entries of the likelihood's context (see _likelihood_context) that define the
     # objective, computed from the weights of a fit: a continued fit keeps them.
@@ -651,6 +684,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self : object
             The fitted estimator.
         """
+        if _is_dask(X) or _is_dask(y) or _is_dask(sample_weight):
+            if fit_params:
+                raise ValueError(
+                    "fit parameters cannot be routed to the experts of a fit on Dask "
+                    f"collections, got {sorted(fit_params)}."
+                )
+            from ._dask import fit_dask
+
+            return self._fit_atomic(X, y, sample_weight, groups=groups, fit=fit_dask)
         return self._fit_atomic(X, y, sample_weight, groups=groups, fit_params=fit_params)
 
     def get_metadata_routing(self):
@@ -713,11 +755,68 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 )
         return expert_params, gate_params
 
+    @property
+    def partial_fit(self):
+        # A property, as scikit-learn's ``available_if``, so that ``hasattr(model,
+        # "partial_fit")`` is False when an expert has no partial_fit; unlike it,
+        # the error raised on access (an AttributeError that is also a TypeError)
+        # names that expert.
+        self._streams()
+        return self._partial_fit
+
+    def _streams(self):
+        """Check that the experts and gate can be updated batch by batch.
+
+        Raises the AttributeError (also a TypeError) that names the first
+        expert without ``partial_fit``; other invalid parameters are left to
+        :meth:`partial_fit` to report.
+        """
+        from ._stream import NoPartialFitError, check_stream_experts
+
+        try:
+            templates = (self.experts_ if hasattr(self, "experts_")
+                         else self._expert_templates())
+            check_stream_experts(self, templates)
+        except NoPartialFitError:
+            raise
+        except (TypeError, ValueError):
+            pass
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        """{partial_fit}
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of training inputs, dense and finite.
+        y : array-like of shape (n_samples,)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; None means unit weights.
+        classes : array-like of shape (n_classes,), default=None
+            Classifier only: every class of the stream, required in the first
+            call (later batches may lack some); ignored by the regressor.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        from ._stream import partial_fit
+
+        return self._fit_atomic(X, y, sample_weight,
+                                fit=lambda est, X, y, w, _: partial_fit(est, X, y, w, classes))
+
     def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None,
-                    fit_params=None):
-        """:meth:`_fit`, leaving the estimator as it was if it raises."""
+                    fit_params=None, fit=None):
+        """:meth:`_fit` (or ``fit(self, X, y, sample_weight, groups)``), leaving the
+        estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
+            if fit is not None:
+                return fit(self, X, y, sample_weight, groups)
             return self._fit(X, y, sample_weight, continued, init, groups, fit_params or {})
         except BaseException:
             self.__dict__.clear()
@@ -753,6 +852,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         ``init`` replaces the ``init`` parameter in a fit from scratch, ``groups``
         (see :meth:`fit`) make a grouped mixture, ``fit_params`` are routed to the
         experts and the gate (see :meth:`fit`)."""
+        # A new fit: a later partial_fit continues from it, not from an older stream.
+        self.__dict__.pop("_stream_", None)
         templates = self._expert_templates()
         for index, template in enumerate(templates):
             self._check_expert(template, index)
@@ -847,6 +948,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # Parallel starts share the kernels' threads; a single start runs its kernels
         # while its expert workers are idle, so it keeps all of them.
         workers = min(effective_n_jobs(self.n_jobs), len(seeds))
+        if effective_n_jobs(self.n_jobs) > 1 and _joblib_backend_is_dask():
+            from ._dask import register_worker_threads
+
+            register_worker_threads()
         start_threads = max(1, numba.get_num_threads() // workers) if parallel_starts else None
         # One BLAS thread: BLAS threads on top of the expert workers and numba's threads
         # oversubscribe the cores, which has made fits many times slower.
@@ -1431,6 +1536,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if cells.size:
                 yield k, cells // chosen.shape[1], cells % chosen.shape[1]
 
+    @dask_blockwise
     def predict_gate(self, X, groups=None):
         """Gate probabilities: how much each expert speaks for each row.
 
@@ -1482,6 +1588,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return self._posterior_total(X, y, sample_weight, groups)[2]
 
+    @dask_blockwise
     def score_samples(self, X, y):
         """Log-density of each target under the fitted mixture, ``log p(y | x)``.
 
@@ -1641,6 +1748,11 @@ def _run_fit_params(run, data):
     if not params or not any(params):
         return None
     return [params[origin] if origin < len(params) else {} for origin in run.origins]
+
+
+BaseMixtureOfExperts._partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__.replace(
+    "{partial_fit}", _SHARED["partial_fit"])
+BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__
 
 
 def _no_gate_inputs(gate_features):

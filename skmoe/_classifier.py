@@ -9,7 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood
@@ -78,6 +78,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     {verbose}
     {warm_start}
     {top_k}
+    {step_size_decay}
 
     Attributes
     ----------
@@ -120,6 +121,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         super().__init__(
             experts,
@@ -139,6 +141,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             verbose=verbose,
             warm_start=warm_start,
             top_k=top_k,
+            step_size_decay=step_size_decay,
         )
 
     # ----------------------------------------------------------------- hooks
@@ -222,6 +225,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------- prediction
     @available_if(_experts_have_predict_proba)
+    @dask_blockwise
     def predict_proba(self, X):
         """Class probabilities ``sum_k g_k(x) p_k(y | x)`` (over the ``top_k`` experts if set).
 
@@ -280,6 +284,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @dask_blockwise
     def predict(self, X):
         """Most probable class under the mixture.
 

@@ -134,6 +134,30 @@ _SHARED = {
     (``set_params(experts__0__alpha=...)`` raises a ValueError that says
     to name them); those of a single template can (``experts__alpha``,
     which with ``experts=None`` first sets the default expert).""",
+    "step_size_decay": """step_size_decay : float in (0.5, 1], default=0.7
+        The step-size schedule of :meth:`partial_fit` (stepwise EM, Cappé
+        and Moulines, 2009): batch ``t`` (from 0) moves the running
+        sufficient statistics by ``eta_t = (t + 2) ** -step_size_decay``
+        towards its own, ``s <- (1 - eta_t) s + eta_t s_batch``. Values in
+        (0.5, 1] make the steps sum to infinity and their squares converge,
+        as stochastic approximation needs; smaller values forget old batches
+        faster (they follow a drifting stream), 1 weighs every batch
+        equally. ``fit`` does not use it.""",
+    "partial_fit": """Update the mixture with one batch of rows: one step of stepwise EM.
+
+        The batch's responsibilities come from the current model (from
+        k-means on the first batch of an unfitted estimator; a fitted
+        estimator continues from its fitted model). Linear experts
+        (``LinearRegression``, ``Ridge``, ``ScaledRidge``, regressor only) and
+        the Gaussian noise variances are solved from decayed running weighted
+        Gram matrices; other experts are updated by their own
+        ``partial_fit(X, y, sample_weight=w * R[:, k])`` (SGD, passive
+        aggressive, MLP, naive Bayes models); the softmax gate takes a
+        damped Newton step on the batch's soft targets, with a decayed running
+        Hessian. Each step has size ``(t + 2) ** -step_size_decay``. Experts
+        are never removed, and ``n_iter_`` counts the batches seen.
+        ``lower_bound_`` is the per-sample log-likelihood of the last batch
+        under the model before its update (a held-out measure).""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator

@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
 from ._docstrings import fill_doc
 from ._experts import (
@@ -190,6 +190,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     {verbose}
     {warm_start}
     {top_k}
+    {step_size_decay}
 
     Attributes
     ----------
@@ -255,6 +256,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         verbose=0,
         warm_start=False,
         top_k=None,
+        step_size_decay=0.7,
     ):
         super().__init__(
             experts,
@@ -274,6 +276,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             verbose=verbose,
             warm_start=warm_start,
             top_k=top_k,
+            step_size_decay=step_size_decay,
         )
         self.var_floor = var_floor
         self.noise_variance = noise_variance
@@ -506,6 +509,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return 0 if has_own_density(expert) else self._family().n_parameters
 
     # ----------------------------------------------------------- prediction
+    @dask_blockwise
     def predict(self, X, return_std=False):
         """Mixture mean ``sum_k g_k(x) f_k(x)``, and on request its standard deviation.
 

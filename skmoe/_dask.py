@@ -1,0 +1,982 @@
+"""Exact EM on Dask collections: the blocks stay on the workers, small sums travel.
+
+One EM iteration is one pass over the blocks of rows. Each block computes,
+from the model of the last M-step, its E-step (responsibilities and its share
+of the log-likelihood) and its sufficient statistics: each linear expert's
+weighted Gram matrix of ``[x - c, 1, y - c_y]`` (see
+``skmoe._linear.weighted_grams``) and the softmax gate's soft cross-entropy,
+gradient and Hessian at its current coefficients. Only these sums travel,
+added pairwise on the workers; the client solves the M-step exactly as the
+in-memory loop does: the experts from their Gram matrices, the Gaussian noise
+variances from the residual sums those matrices hold, the gate by the same
+damped Newton step as ``skmoe._newton.newton_solve`` with one iteration. Its
+line search needs the gate's loss at the new coefficients for the last
+targets: the next pass computes it beside the E-step, making those targets
+again from the previous model (responsibilities are never kept between
+passes, so they take no memory in proportion to the rows). X is never gathered on
+the client.
+
+Only M-steps that are sums over rows can be fitted this way: the Gaussian
+likelihood with in-sample noise variances, experts that are plain
+``LinearRegression``, ``Ridge`` or ``ScaledRidge``, and ``SoftmaxGate``.
+
+This module imports Dask; skmoe imports it only when it is given a Dask
+collection.
+"""
+
+import copy
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from ._experts import (
+    describe_expert,
+    has_own_density,
+    seeded_clones,
+    threadpool_controller,
+)
+from ._families import FAMILIES, _floor_scale, resolve_family
+from ._gate import SoftmaxGate
+from ._init import KMEANS_MAX_ROWS
+from ._kernels import (
+    e_step,
+    penalise_gate_hessian,
+    penalise_gate_loss,
+    soft_cross_entropy,
+    soft_cross_entropy_hessian,
+)
+from ._linear import weighted_grams
+from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
+from ._ridge import ScaledRidge, ridge_penalty
+from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
+from ._validation import check_responsibilities, resolve_columns
+
+_SEED_MAX = np.iinfo(np.int32).max
+# The in-memory loop's bound on a noise variance, relative to the pooled one.
+_POOLED_VARIANCE_FLOOR = 1e-3
+
+
+def is_dask_collection(value):
+    """Whether ``value`` is a Dask collection (array, dataframe, series)."""
+    return dask.is_dask_collection(value)
+
+
+# ----------------------------------------------------------- worker threads
+_PLUGIN_NAME = "skmoe-worker-threads"
+
+
+def worker_threads_plugin():
+    """A plugin that sets each worker's Numba and BLAS threads to its own thread count.
+
+    A worker process sees every core of its machine, and Numba (and BLAS,
+    unless the nanny set it) would start that many threads in each of the
+    worker's task threads: with several workers per machine the cores are
+    oversubscribed. The plugin sets ``NUMBA_NUM_THREADS`` before the worker
+    imports Numba (a worker that already ran Numba kernels keeps its setting
+    until it restarts) and limits the BLAS libraries already loaded.
+    """
+    from distributed import WorkerPlugin
+
+    class WorkerThreads(WorkerPlugin):
+        name = _PLUGIN_NAME
+
+        def setup(self, worker):
+            import os
+            import sys
+
+            from threadpoolctl import threadpool_limits
+
+            threads = max(1, int(worker.state.nthreads))
+            if "numba" not in sys.modules:
+                os.environ["NUMBA_NUM_THREADS"] = str(threads)
+            threadpool_limits(limits=threads, user_api="blas")
+
+    return WorkerThreads()
+
+
+def register_worker_threads(client=None):
+    """Register :func:`worker_threads_plugin` with ``client`` (default: the current client).
+
+    Does nothing without a distributed client. Registering twice replaces
+    the plugin (it has a fixed name).
+    """
+    if client is None:
+        try:
+            from distributed import default_client
+
+            client = default_client()
+        except (ImportError, ValueError):
+            return
+    client.register_plugin(worker_threads_plugin())
+
+
+# ------------------------------------------------------------------ input
+def _as_rows(value, name, ndim):
+    """A Dask array of rows from a Dask array, DataFrame or Series (or None)."""
+    if value is None:
+        return None
+    if hasattr(value, "to_dask_array"):
+        # A Dask DataFrame or Series: its partitions' lengths are counted once.
+        value = value.to_dask_array(lengths=True)
+    if not isinstance(value, da.Array):
+        value = np.asarray(value)
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-dimensional, got an array of shape {value.shape}."
+        )
+    if isinstance(value, da.Array) and any(np.isnan(size) for size in value.chunks[0]):
+        raise ValueError(
+            f"{name} is a Dask array with unknown chunk sizes along its rows (as boolean "
+            f"indexing or a dataframe's values make); call {name}.compute_chunk_sizes() "
+            "first, or pass the Dask DataFrame itself."
+        )
+    return value
+
+
+def _aligned(value, X, name):
+    """``value`` (y or sample_weight) as a Dask array with X's row chunks."""
+    if value.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X and {name} have different numbers of rows: {X.shape[0]} and {value.shape[0]}."
+        )
+    if not isinstance(value, da.Array):
+        return da.from_array(value, chunks=(X.chunks[0],) + value.shape[1:])
+    if value.chunks[0] != X.chunks[0]:
+        raise ValueError(
+            f"{name}'s row chunks {value.chunks[0]} differ from X's {X.chunks[0]}: each block "
+            f"of X needs its own {name}. Rechunk with {name} = {name}.rechunk("
+            "{0: X.chunks[0]}), or make both from one Dask DataFrame."
+        )
+    return value
+
+
+def dask_rows(estimator, X, y=None, sample_weight=None):
+    """Validated Dask arrays of X (one chunk of columns), y and the weights.
+
+    Sets nothing on the estimator; returns ``(X, y, sample_weight, names)``
+    with ``names`` the DataFrame's column names, or None.
+    """
+    names = None
+    if hasattr(X, "columns"):
+        names = np.asarray(X.columns, dtype=object)
+        if not all(isinstance(name, str) for name in names):
+            names = None
+    X = _as_rows(X, "X", 2)
+    if not isinstance(X, da.Array):
+        X = da.from_array(X, chunks=(max(1, X.shape[0]),) + X.shape[1:])
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold numbers, got a Dask array of dtype {X.dtype}.")
+    X = X.astype(np.float64).rechunk({1: -1})
+    if y is not None:
+        y = _aligned(_as_rows(y, "y", 1), X, "y")
+    if sample_weight is not None:
+        sample_weight = _aligned(_as_rows(sample_weight, "sample_weight", 1), X,
+                                 "sample_weight").astype(np.float64)
+    return X, y, sample_weight, names
+
+
+def _summary(X, y, w, shift, y_shift):
+    """One block's counts and moments about a shift near the data (the first pass of a fit)."""
+    centred = X - shift
+    finite_x = np.isfinite(X)
+    return {
+        "n": X.shape[0],
+        "bad_x": int(X.size - np.count_nonzero(finite_x)),
+        "bad_y": int(y.size - np.count_nonzero(np.isfinite(y))),
+        "bad_w": int(np.count_nonzero(~np.isfinite(w) | (w < 0))),
+        "w": float(w.sum()),
+        "wx": w @ centred,
+        "wxx": w @ centred**2,
+        "x": centred.sum(axis=0),
+        "xx": np.einsum("ij,ij->j", centred, centred),
+        "wy": float(w @ (y - y_shift)),
+        "wyy": float(w @ (y - y_shift) ** 2),
+    }
+
+
+def _add(a, b):
+    """Sum of two dicts of statistics (or of two tuples of them)."""
+    if isinstance(a, dict):
+        return {key: _add(a[key], b[key]) for key in a}
+    if isinstance(a, tuple):
+        return tuple(_add(x, y) for x, y in zip(a, b))
+    if a is None:
+        return None
+    return a + b
+
+
+def _tree_sum(parts):
+    """Pairwise sums of delayed statistics on the workers: one small result to the client."""
+    parts = list(parts)
+    while len(parts) > 1:
+        parts = [dask.delayed(_add)(a, b) if b is not None else a
+                 for a, b in zip(parts[::2], parts[1::2] + [None])]
+    return parts[0]
+
+
+def _blocks(array):
+    """The blocks of a Dask array of rows, as delayed values (one per row chunk)."""
+    return list(array.to_delayed().ravel())
+
+
+# --------------------------------------------------------------- the model
+class _Model:
+    """What each block needs of the current model: picklable, without data."""
+
+    def __init__(self, experts, params, gate, expert_columns, gate_columns, gate_mean,
+                 gate_scale):
+        self.experts = experts
+        self.params = params
+        self.gate = gate
+        self.expert_columns = expert_columns
+        self.gate_columns = gate_columns
+        self.gate_mean = gate_mean
+        self.gate_scale = gate_scale
+
+    def expert_rows(self, X):
+        return _columns(X, self.expert_columns)
+
+    def gate_rows_t(self, X):
+        """The gate's standardised columns, transposed (the kernels' layout)."""
+        rows_t = np.array(_columns(X, self.gate_columns).T, order="C")
+        rows_t -= self.gate_mean[:, None]
+        rows_t /= self.gate_scale[:, None]
+        return rows_t
+
+    def e_step(self, X, y, w):
+        """Responsibilities, their column sums, the log-likelihood total and gate share."""
+        from ._regressor import _expert_predictions
+
+        predictions = _expert_predictions(self.experts, self.expert_rows(X))
+        log_lik = np.empty_like(predictions)
+        FAMILIES["gaussian"].log_density(y, predictions, self.params, log_lik)
+        log_gate = self.gate._log_proba(np.ascontiguousarray(self.gate_rows_t(X).T))
+        resp = np.empty_like(log_lik)
+        rows = np.empty(X.shape[0])
+        total = e_step(log_gate, log_lik, w, resp, rows)
+        return resp, rows, float(total), w @ np.exp(log_gate)
+
+
+def _columns(X, columns):
+    """The given columns of X (X itself when they are all of them, in order)."""
+    if columns.shape[0] == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1])):
+        return X
+    return X[:, columns]
+
+
+def _gate_params(gate, n_classes, n_features):
+    """The gate's coefficients and intercepts as one (K, d + 1) array (zeros when unfitted)."""
+    params = np.zeros((n_classes, n_features + 1))
+    if hasattr(gate, "coef_") and gate.coef_.shape == (n_classes, n_features):
+        params[:, :-1] = gate.coef_
+        params[:, -1] = gate.intercept_
+    return params
+
+
+def _resolve(source, X, y, w):
+    """A block's responsibilities from their ``source``, and the E-step's sums if any.
+
+    Responsibilities are never kept between passes (they would hold memory in
+    proportion to the rows): each pass makes them again from their source,
+    ``("init", block)`` (given), ``("model", model)`` (the E-step of a model),
+    or ``("drop", source, keep)`` (another source without removed experts).
+
+    Returns ``(resp, (total, gate_share) or None)``.
+    """
+    kind = source[0]
+    if kind == "init":
+        return np.ascontiguousarray(source[1], dtype=np.float64), None
+    if kind == "model":
+        resp, _, total, gate_share = source[1].e_step(X, y, w)
+        return resp, (total, gate_share)
+    resp, _ = _resolve(source[1], X, y, w)
+    return _block_renormalise(resp, source[2]), None
+
+
+def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None):
+    """:func:`_block_pass_threads` with one BLAS thread, as the in-memory loop runs.
+
+    BLAS threads beside Numba's oversubscribe the cores: on a busy machine a
+    block's Gram matrices took 17 times longer with two BLAS threads than with one.
+    """
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        return _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous)
+
+
+def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous=None):
+    """One block's responsibilities (see :func:`_resolve`) and the sums of the next M-step.
+
+    With ``previous``, the source of the last pass's responsibilities, it also
+    gives the gate's loss and gradient at its (new) coefficients for those
+    targets: the line search of the gate's last Newton step, in the same pass.
+
+    Returns a dict of sums.
+    """
+    stats = {}
+    if previous is not None:
+        targets, _ = _resolve(previous, X, y, w)
+        stats["check_loss"], stats["check_grad"] = _gate_loss(
+            model, _gate_params(model.gate, targets.shape[1], model.gate_columns.shape[0]),
+            X, w, targets)
+    resp, evaluated = _resolve(source, X, y, w)
+    stats["total"], stats["gate_share"] = evaluated or (0.0, np.zeros(resp.shape[1]))
+    weights = resp * w[:, None]
+    stats["resp"] = w @ resp
+    X_expert = model.expert_rows(X)
+    for intercept, chosen in groups_of_experts.items():
+        stats[f"grams_{intercept}"] = weighted_grams(
+            X_expert, y, weights[:, chosen], intercept, shift=shift)[0]
+    X_t = model.gate_rows_t(X)
+    params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
+    grad = np.empty_like(params)
+    targets_t = np.ascontiguousarray(resp.T)
+    fit_intercept = bool(model.gate.fit_intercept)
+    stats["gate_loss"] = soft_cross_entropy(params, X_t, targets_t, w, fit_intercept, grad)
+    stats["gate_grad"] = grad
+    hess = np.empty((params.size, params.size))
+    soft_cross_entropy_hessian(params, X_t, w, fit_intercept, hess)
+    stats["gate_hess"] = hess
+    return stats
+
+
+def _gate_loss(model, params, X, w, resp):
+    """One block's unpenalised gate loss and gradient at ``params`` for targets ``resp``."""
+    X_t = model.gate_rows_t(X)
+    grad = np.empty_like(params)
+    loss = soft_cross_entropy(params, X_t, np.ascontiguousarray(resp.T), w,
+                              bool(model.gate.fit_intercept), grad)
+    return loss, grad
+
+
+def _block_gate_loss(model, params, X, y, w, source):
+    """:func:`_gate_loss` for the responsibilities of ``source``, with one BLAS thread."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        return _gate_loss(model, params, X, w, _resolve(source, X, y, w)[0])
+
+
+def _block_renormalise(resp, keep):
+    """Responsibilities of the kept experts, rows renormalised (equal where none is left)."""
+    resp = resp[:, keep]
+    norm = resp.sum(axis=1, keepdims=True)
+    orphan = norm[:, 0] == 0
+    resp[orphan] = 1.0 / resp.shape[1]
+    norm[orphan] = 1.0
+    return np.ascontiguousarray(resp / norm)
+
+
+def _block_init(kmeans, mean, scale, X, y):
+    """One block's one-hot k-means responsibilities (standardised ``[X, y]``)."""
+    data = (np.column_stack([X, y]) - mean) / scale
+    labels = kmeans.predict(data)
+    resp = np.zeros((X.shape[0], kmeans.n_clusters))
+    resp[np.arange(X.shape[0]), labels] = 1.0
+    return resp
+
+
+def _dirichlet_rows(seed, row_chunks, n_columns):
+    """Dirichlet(1) rows in the given row chunks: normalised standard exponentials."""
+    draws = da.random.RandomState(seed).standard_exponential(
+        size=(sum(row_chunks), n_columns), chunks=(row_chunks, n_columns))
+    return draws / draws.sum(axis=1, keepdims=True)
+
+
+def _block_sample(X, y, w, rate, seed):
+    """A Bernoulli sample of one block's rows (for the k-means start)."""
+    keep = np.random.RandomState(seed).uniform(size=X.shape[0]) < rate
+    return X[keep], y[keep], w[keep]
+
+
+# ------------------------------------------------------------------- fit
+class _DaskFit:
+    """One fit of a mixture of experts on Dask arrays; see :func:`fit_dask`."""
+
+    def __init__(self, estimator, X, y, sample_weight):
+        self.estimator = estimator
+        self.X, self.y, self.w = X, y, sample_weight
+        self.x_blocks, self.y_blocks, self.w_blocks = _blocks(X), _blocks(y), _blocks(
+            sample_weight)
+
+    def compute(self, *values):
+        return dask.compute(*values)
+
+    # ---------------------------------------------------------- preparation
+    def summarise(self):
+        """The first pass: finiteness, total weight, moments of X and y."""
+        # Moments about the first row: no digits cancel in the variances.
+        first, first_y = dask.compute(self.X[:1], self.y[:1])
+        shift = np.where(np.isfinite(first[0]), first[0], 0.0)
+        y_shift = float(first_y[0]) if np.isfinite(first_y[0]) else 0.0
+        parts = [dask.delayed(_summary)(x, y, w, shift, y_shift)
+                 for x, y, w in zip(self.x_blocks, self.y_blocks, self.w_blocks)]
+        summary, = self.compute(_tree_sum(parts))
+        if summary["bad_x"]:
+            raise ValueError(
+                f"Input X contains NaN or infinity ({summary['bad_x']} entries of the Dask "
+                "array). Drop those rows (e.g. X[da.isfinite(X).all(axis=1)], then "
+                "compute_chunk_sizes()) or impute them before fitting."
+            )
+        if summary["bad_y"]:
+            raise ValueError(
+                f"Input y contains NaN or infinity ({summary['bad_y']} entries of the Dask "
+                "array). Drop or impute those rows before fitting."
+            )
+        if summary["bad_w"]:
+            raise ValueError(
+                f"sample_weight must be finite and non-negative; {summary['bad_w']} entries "
+                "of the Dask array are not."
+            )
+        if not summary["w"] > 0:
+            raise ValueError("sample_weight must not sum to zero.")
+        n, total = summary["n"], summary["w"]
+        self.n_samples, self.total_weight = n, total
+        self.shift = shift
+        # Weighted mean and variance of the columns (the gate's scaler), unweighted
+        # spread (ScaledRidge's column scale), weighted spread of y.
+        self.w_mean = shift + summary["wx"] / total
+        self.w_var = np.maximum(summary["wxx"] / total - (summary["wx"] / total) ** 2, 0.0)
+        self.u_mean = shift + summary["x"] / n
+        self.u_var = np.maximum(summary["xx"] / n - (summary["x"] / n) ** 2, 0.0)
+        y_mean = summary["wy"] / total
+        self.y_mean = y_shift + y_mean
+        self.y_var = max(summary["wyy"] / total - y_mean**2, 0.0)
+
+    # ------------------------------------------------------------------ EM
+    def run(self, start, random_state, init):
+        """One EM start from ``init`` (strategy or Dask array of responsibilities)."""
+        est = self.estimator
+        experts = seeded_clones(self.templates, random_state)
+        gate = seeded_clones([self.gate_template], random_state)[0]
+        sources = self.initial_resp(init, start, random_state)
+        K = len(experts)
+        gate.classes_ = np.arange(K)
+        model = _Model(experts, {}, gate, self.expert_columns, self.gate_columns,
+                       self.gate_mean, self.gate_scale)
+        context = {"pooled_floor": None}
+        stats = self.stats_pass(model, sources)
+        lower_bounds, previous, converged = [], -np.inf, False
+        gate_solved, removals = False, []
+        n_iter = 0
+        for n_iter in range(1, est.max_iter + 1):
+            sources, stats, model, dropped = self.drop_vanishing(
+                model, sources, stats, n_iter, removals)
+            if dropped:
+                previous = -np.inf
+            model, search = self.m_step(model, stats, context, n_iter)
+            previous_sources = sources
+            model_d = dask.delayed(model)
+            sources = [("model", model_d)] * len(self.x_blocks)
+            stats = self.stats_pass(model, sources,
+                                    previous_sources if search.pending else None, model_d)
+            if not search.accept(stats):
+                # The full Newton step did not decrease the gate's objective: shorter
+                # steps, each one more pass over the gate's columns, then the E-step again.
+                model = _Model(model.experts, model.params,
+                               search.backtrack(self, previous_sources, model),
+                               model.expert_columns, model.gate_columns, model.gate_mean,
+                               model.gate_scale)
+                model_d = dask.delayed(model)
+                sources = [("model", model_d)] * len(self.x_blocks)
+                stats = self.stats_pass(model, sources, model_d=model_d)
+            gate_solved = search.solved
+            penalty = self.penalty(model)
+            lower_bound = (stats["total"] - penalty) / self.total_weight
+            if np.isnan(lower_bound):
+                raise ValueError(
+                    f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
+                    "experts' predictions and the scale of the data."
+                )
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous
+            est._print_iteration(n_iter, lower_bound, change, 0.0)
+            if abs(change) < est.tol and gate_solved:
+                converged = True
+                break
+            previous = lower_bound
+        from ._base import _Run
+
+        run = _Run(model.experts, [None] * len(model.experts), model.gate, model.params)
+        run.lower_bounds, run.n_iter, run.converged = lower_bounds, n_iter, converged
+        run.penalty = self.penalty(model)
+        run.responsibility_total = stats["resp"]
+        run.gate_share = stats["gate_share"] / self.total_weight
+        run.removals = removals
+        run.context = {"variance_floor": self.variance_floor,
+                       "target_variance": self.target_variance,
+                       "pooled_floor": context["pooled_floor"]}
+        return run
+
+    def initial_resp(self, init, start, random_state):
+        """The delayed blocks of one start's initial responsibilities."""
+        K = len(self.templates)
+        if not isinstance(init, str):
+            resp = init
+            if start > 0:
+                noise = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
+                resp = 0.5 * resp + 0.5 * noise
+            return [("init", block) for block in _blocks(resp.rechunk({1: -1}))]
+        if init == "random":
+            resp = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
+            return [("init", block) for block in _blocks(resp)]
+        return self.kmeans_resp(K, start, random_state)
+
+    def kmeans_resp(self, K, start, random_state):
+        """k-means of standardised ``[X, y]`` on a sample of rows, each block labelled by it."""
+        rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
+        seeds = random_state.randint(_SEED_MAX, size=len(self.x_blocks))
+        samples = self.compute(*[
+            dask.delayed(_block_sample)(x, y, w, rate, seed)
+            for x, y, w, seed in zip(self.x_blocks, self.y_blocks, self.w_blocks, seeds)])
+        X_s = np.concatenate([s[0] for s in samples])
+        y_s = np.concatenate([s[1] for s in samples])
+        w_s = np.concatenate([s[2] for s in samples])
+        mean = np.append(self.w_mean, self.y_mean)
+        scale = np.sqrt(np.append(self.w_var, self.y_var))
+        scale[~(scale > 0)] = 1.0
+        data = (np.column_stack([X_s, y_s]) - mean) / scale
+        if start > 0:
+            w_s = random_state.multinomial(w_s.shape[0], w_s / w_s.sum()).astype(np.float64)
+        kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state.randint(_SEED_MAX))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kmeans.fit(data, sample_weight=w_s)
+        kmeans_d = dask.delayed(kmeans)
+        return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x, y))
+                for x, y in zip(self.x_blocks, self.y_blocks)]
+
+    def stats_pass(self, model, sources, previous_sources=None, model_d=None):
+        """One pass over the blocks: the sums of the next M-step (see :func:`_block_pass`).
+
+        ``sources`` give each block's responsibilities, ``previous_sources`` the
+        last pass's (for the line search of the gate's step); ``model_d`` is the
+        model as a Delayed when the sources already refer to it (it is sent once).
+        """
+        model_d = dask.delayed(model) if model_d is None else model_d
+        previous = previous_sources or [None] * len(self.x_blocks)
+        groups = self.expert_groups(model)
+        parts = [dask.delayed(_block_pass)(model_d, x, y, w, source, self.grams_shift, groups,
+                                           before)
+                 for x, y, w, source, before in zip(self.x_blocks, self.y_blocks,
+                                                    self.w_blocks, sources, previous)]
+        stats, = self.compute(_tree_sum(parts))
+        return stats
+
+    def expert_groups(self, model):
+        """Expert indices by ``fit_intercept`` (their Gram matrices use different shifts)."""
+        groups = {}
+        for k, expert in enumerate(model.experts):
+            groups.setdefault(bool(expert.fit_intercept), []).append(k)
+        return groups
+
+    def drop_vanishing(self, model, sources, stats, n_iter, removals):
+        """Remove experts whose share fell below ``min_expert_weight``, as in memory."""
+        est = self.estimator
+        share = stats["resp"] / self.total_weight
+        keep = (share >= est.min_expert_weight) & (share > 0)
+        keep[np.argmax(share)] = True
+        if keep.all():
+            return sources, stats, model, False
+        for index in np.flatnonzero(~keep):
+            removals.append((
+                f"Expert {index} ({type(model.experts[index]).__name__}) was removed at EM "
+                f"iteration {n_iter}",
+                f"its share of the responsibilities is {share[index]:.3g}, below "
+                f"min_expert_weight={est.min_expert_weight}. {int(keep.sum())} experts remain."))
+        # A new model: the sources of the responsibilities still refer to the old one.
+        gate = copy.deepcopy(model.gate)
+        gate._drop_classes(keep)
+        gate.classes_ = np.arange(int(keep.sum()))
+        model = _Model([e for e, k in zip(model.experts, keep) if k],
+                       {name: value[keep] for name, value in model.params.items()}, gate,
+                       model.expert_columns, model.gate_columns, model.gate_mean,
+                       model.gate_scale)
+        sources = [("drop", source, keep) for source in sources]
+        stats = self.stats_pass(model, sources)
+        return sources, stats, model, True
+
+    def m_step(self, model, stats, context, n_iter):
+        """Experts, noise variances and gate from the summed statistics."""
+        experts = model.experts
+        K = len(experts)
+        grams = np.empty((K, self.n_expert_features + 2, self.n_expert_features + 2))
+        for intercept, chosen in self.expert_groups(model).items():
+            grams[chosen] = stats[f"grams_{intercept}"]
+        shifts = {True: self.grams_shift, False: (np.zeros(self.n_expert_features), 0.0)}
+        # ScaledRidge: weights scaled by var(y) / s_k^2 (the in-memory fit weights).
+        scale2 = model.params.get("noise_variance_")
+        factors = np.ones(K)
+        if scale2 is not None:
+            factors = np.where([isinstance(e, ScaledRidge) for e in experts],
+                               self.target_variance / scale2, 1.0)
+        fitted = []
+        for k, expert in enumerate(experts):
+            center, y_center = shifts[bool(expert.fit_intercept)]
+            # A copy: the sources of this pass's responsibilities refer to the old experts.
+            fitted.append(fit_expert_from_gram(copy.deepcopy(expert), k, factors[k] * grams[k],
+                                               center, y_center, self.column_scale,
+                                               n_iter == 1))
+        residuals = np.array([residual_sum(e, g, *shifts[bool(e.fit_intercept)])
+                              for e, g in zip(fitted, grams)])
+        weight = grams[:, self.n_expert_features, self.n_expert_features]
+        if context["pooled_floor"] is None:
+            context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / weight.sum()
+        floor = max(self.variance_floor, context["pooled_floor"])
+        params = {"noise_variance_": _floor_scale(residuals / weight, floor)}
+        search = _GateStep(model.gate, len(experts), self.gate_columns.shape[0], stats,
+                           self.total_weight)
+        new = _Model(fitted, params, search.gate, model.expert_columns, model.gate_columns,
+                     model.gate_mean, model.gate_scale)
+        return new, search
+
+    def penalty(self, model):
+        """The objective's penalty: the gate's and the ScaledRidge experts'."""
+        gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
+        ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
+        return gate + ridges / (2.0 * self.target_variance)
+
+
+class _GateStep:
+    """One damped Newton step of the gate, as ``newton_solve`` with one iteration takes it.
+
+    The direction comes from the pass's gradient and Hessian at the current
+    coefficients; the full step is tried first, and its loss (for the same
+    targets) comes with the next pass over the blocks (:func:`_block_pass`).
+    Only when it fails the sufficient-decrease test are shorter steps
+    evaluated, one pass over the gate's columns each.
+    """
+
+    def __init__(self, gate, n_classes, n_features, stats, total_weight):
+        self.shape = (n_classes, n_features + 1)
+        self.alpha = 1.0 / gate.C
+        self.fit_intercept = bool(gate.fit_intercept)
+        self.total_weight = total_weight
+        self.tol = gate.tol
+        self.template = gate
+        self.start = _gate_params(gate, n_classes, n_features).ravel()
+        self.loss, grad = self.penalised(self.start, stats["gate_loss"], stats["gate_grad"])
+        self.pending, self.solved = False, True
+        self.direction = None
+        if gate.max_iter >= 1 and np.max(np.abs(grad)) > gate.tol:
+            hess = np.array(stats["gate_hess"])
+            penalise_gate_hessian(hess, n_features + 1, self.alpha, total_weight)
+            projector = _null_space(n_classes, n_features, self.fit_intercept)
+            direction = _newton_direction(hess, grad, projector @ projector.T)
+            self.slope = float(grad @ direction)
+            if self.slope < 0:
+                self.direction, self.pending = direction, True
+        self.gate = self.make_gate(self.start + (self.direction if self.pending else 0.0))
+
+    def penalised(self, params, loss, grad):
+        grad = np.array(grad, dtype=np.float64).reshape(self.shape)
+        loss = penalise_gate_loss(params.reshape(self.shape), loss, grad, self.alpha,
+                                  self.fit_intercept, self.total_weight)
+        return loss, grad.ravel()
+
+    def make_gate(self, params):
+        gate = clone(self.template)
+        n_classes = self.shape[0]
+        gate.classes_ = np.arange(n_classes)
+        params = params.reshape(self.shape)
+        gate.coef_ = params[:, :-1].copy()
+        intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
+        gate.intercept_ = intercept - intercept.mean()
+        gate.n_features_in_ = self.shape[1] - 1
+        return gate
+
+    def sufficient(self, loss, step):
+        return loss <= self.loss + _ARMIJO * step * self.slope
+
+    def accept(self, stats):
+        """Whether the full step passes, given the pass's loss at it; sets ``solved``."""
+        if not self.pending:
+            return True
+        loss, grad = self.penalised(self.start + self.direction, stats["check_loss"],
+                                    stats["check_grad"])
+        if not self.sufficient(loss, 1.0):
+            return False
+        self.solved = bool(np.max(np.abs(grad)) <= self.tol)
+        return True
+
+    def backtrack(self, fit, sources, model):
+        """Halve the step until the loss decreases enough; the gate at the step taken."""
+        model_d = dask.delayed(model)
+        step = 0.5
+        while step >= _MIN_STEP:
+            params = self.start + step * self.direction
+            parts = [dask.delayed(_block_gate_loss)(model_d, params.reshape(self.shape), x, y, w,
+                                                    source)
+                     for x, y, w, source in zip(fit.x_blocks, fit.y_blocks, fit.w_blocks,
+                                                sources)]
+            loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
+            if self.sufficient(loss, step):
+                self.solved = bool(np.max(np.abs(grad)) <= self.tol)
+                return self.make_gate(params)
+            step *= 0.5
+        self.solved = True
+        return self.make_gate(self.start)
+
+
+def _null_space(n_classes, n_features, fit_intercept):
+    """Directions along which the gate's objective is constant (see ``skmoe._gate``)."""
+    n_columns = n_features + 1
+    intercepts = np.arange(n_classes) * n_columns + n_columns - 1
+    if fit_intercept:
+        vector = np.zeros((n_classes * n_columns, 1))
+        vector[intercepts] = 1.0 / np.sqrt(n_classes)
+        return vector
+    vectors = np.zeros((n_classes * n_columns, n_classes))
+    vectors[intercepts, np.arange(n_classes)] = 1.0
+    return vectors
+
+
+def check_dask_experts(estimator, templates):
+    """Refuse, naming it, an expert or gate the exact Dask EM cannot fit.
+
+    Returns
+    -------
+    exact : bool
+        True when the exact EM fits the experts; False when some cannot be
+        fitted from sums over rows but every one has ``partial_fit`` (the fit
+        then streams the blocks through :meth:`partial_fit`).
+
+    Raises
+    ------
+    TypeError
+        For an expert that has neither an M-step that is a sum over rows
+        (plain LinearRegression, Ridge, ScaledRidge) nor ``partial_fit``, or
+        a gate other than SoftmaxGate.
+    ValueError
+        For settings the exact Dask EM does not support.
+    """
+    from ._regressor import MixtureOfExpertsRegressor
+
+    regressor = isinstance(estimator, MixtureOfExpertsRegressor)
+    exact = regressor and all(is_gram_expert(template) for template in templates)
+    if not exact:
+        for index, template in enumerate(templates):
+            if not hasattr(template, "partial_fit") and not (regressor
+                                                             and is_gram_expert(template)):
+                raise TypeError(
+                    f"Expert {index} ({describe_expert(template)}) has no M-step that is a "
+                    "sum over rows and no partial_fit, so it cannot be fitted on a Dask "
+                    "collection. Use "
+                    + ("LinearRegression, Ridge or ScaledRidge experts (exact EM) or "
+                       if regressor else "")
+                    + "experts with partial_fit (fitted by streaming EM over the blocks), "
+                    "or fit in memory."
+                )
+        if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
+            raise TypeError(
+                f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
+                f"{type(estimator.gate).__name__}."
+            )
+        return False
+    if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
+        raise TypeError(
+            f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
+            f"{type(estimator.gate).__name__}."
+        )
+    family = resolve_family(templates, estimator.noise, has_own_density)
+    unsupported = {
+        "noise": (estimator.noise, "gaussian"),
+        "noise_variance": (estimator.noise_variance, ("auto", "in_sample")),
+        "assignment": (estimator.assignment, "soft"),
+    }
+    for name, (value, allowed) in unsupported.items():
+        if value != allowed and value not in (allowed if isinstance(allowed, tuple) else ()):
+            raise ValueError(
+                f"A fit on a Dask collection supports {name}={allowed!r} only, got {value!r}."
+            )
+    if family.name != "gaussian":
+        raise ValueError(f"A fit on a Dask collection needs the Gaussian family, not "
+                         f"{family.name}.")
+    if estimator.warm_start and hasattr(estimator, "converged_"):
+        raise ValueError("warm_start is not supported on Dask collections; set "
+                         "warm_start=False.")
+    return True
+
+
+def fit_dask(estimator, X, y, sample_weight=None, groups=None):
+    """Fit ``estimator`` by exact EM on Dask collections; see the module docstring.
+
+    ``init="kmeans"`` and ``"auto"`` start every start from k-means on a sample
+    of the rows (``"emem"``'s short runs would each cost many passes over the
+    blocks); an array init must have one row per row of X.
+    """
+    if groups is not None:
+        raise ValueError("groups are not supported on Dask collections; fit in memory.")
+    # A new fit: a later partial_fit continues from it, not from an older stream.
+    estimator.__dict__.pop("_stream_", None)
+    templates = estimator._expert_templates()
+    for index, template in enumerate(templates):
+        estimator._check_expert(template, index)
+    exact = check_dask_experts(estimator, templates)
+    register_worker_threads()
+    X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)
+    if y is None:
+        raise ValueError("y is required.")
+    if not exact:
+        return _stream_blocks(estimator, X, y, sample_weight)
+    y = y.astype(np.float64)
+    if sample_weight is None:
+        sample_weight = da.ones(X.shape[0], chunks=(X.chunks[0],))
+    n_experts = len(templates)
+    if X.shape[0] < max(2, n_experts):
+        raise ValueError(f"Expected n_samples >= n_experts, got n_experts={n_experts}, "
+                         f"n_samples={X.shape[0]}.")
+    init = estimator.init
+    if not isinstance(init, str):
+        if isinstance(init, da.Array) or hasattr(init, "to_dask_array"):
+            init = _as_rows(init, "init", 2)
+            if init.shape != (X.shape[0], n_experts):
+                raise ValueError(f"init must have shape (n_samples, n_experts)="
+                                 f"({X.shape[0]}, {n_experts}), got {init.shape}.")
+            init = init.rechunk((X.chunks[0], -1)).astype(np.float64)
+        else:
+            init = da.from_array(check_responsibilities(init, X.shape[0], n_experts),
+                                 chunks=(X.chunks[0], -1))
+    fit = _DaskFit(estimator, X, y, sample_weight)
+    fit.summarise()
+    estimator.n_features_in_ = X.shape[1]
+    if names is not None:
+        estimator.feature_names_in_ = names
+    else:
+        estimator.__dict__.pop("feature_names_in_", None)
+    estimator.family_ = "gaussian"
+    # Two values with y's weighted mean and spread: the in-memory check of y's scale.
+    estimator._check_fit_targets(fit.y_mean + np.sqrt(fit.y_var) * np.array([-1.0, 1.0]),
+                                 np.ones(2))
+    expert_columns = resolve_columns(estimator.expert_features, X.shape[1], names,
+                                     "expert_features")
+    gate_columns = resolve_columns(estimator.gate_features, X.shape[1], names,
+                                   "gate_features", allow_empty=False)
+    fit.templates = templates
+    fit.gate_template = (SoftmaxGate(warm_start=True) if estimator.gate is None
+                         else clone(estimator.gate).set_params(warm_start=True))
+    fit.expert_columns, fit.gate_columns = expert_columns, gate_columns
+    fit.n_expert_features = expert_columns.shape[0]
+    fit.gate_mean = fit.w_mean[gate_columns]
+    gate_scale = np.sqrt(fit.w_var[gate_columns])
+    gate_scale[~(gate_scale > 10 * np.finfo(np.float64).eps * np.abs(fit.gate_mean)
+                 + np.finfo(np.float64).tiny)] = 1.0
+    fit.gate_scale = gate_scale
+    fit.grams_shift = (fit.u_mean[expert_columns], fit.y_mean)
+    column_scale = np.sqrt(fit.u_var[expert_columns])
+    column_scale[~(column_scale > 10 * np.finfo(np.float64).eps
+                   * np.maximum(np.abs(fit.u_mean[expert_columns]), 1e-300))] = 1.0
+    fit.column_scale = column_scale
+    scale = fit.y_var or fit.y_mean**2 or 1.0
+    fit.target_variance = scale
+    fit.variance_floor = estimator.var_floor * scale
+    random_state = check_random_state(estimator.random_state)
+    seeds = [random_state.randint(_SEED_MAX) for _ in range(estimator.n_init)]
+    runs = []
+    # One BLAS thread for the client's small solves, as the in-memory loop.
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        for start, seed in enumerate(seeds):
+            start_state = np.random.RandomState(seed)
+            strategy = init if not isinstance(init, str) else (
+                "kmeans" if init in ("auto", "emem") else init)
+            runs.append(fit.run(start, start_state, strategy))
+            estimator._print_start(start, runs[-1], 0.0)
+    best = max(runs, key=lambda run: run.lower_bound)
+    for what, why in best.removals:
+        warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)
+    if not best.converged:
+        warnings.warn(
+            "Best performing initialization did not converge after "
+            f"max_iter={estimator.max_iter} iterations (tol={estimator.tol}). Increase "
+            "max_iter, loosen tol, try more starts (n_init) or another init.",
+            ConvergenceWarning, stacklevel=4)
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = fit.gate_mean, fit.gate_scale
+    scaler.var_ = fit.gate_scale**2
+    scaler.n_features_in_ = gate_columns.shape[0]
+    scaler.n_samples_seen_ = fit.n_samples
+    estimator.gate_scaler_ = scaler
+    estimator.expert_features_ = expert_columns
+    estimator.gate_features_ = gate_columns
+    estimator._design_ranks_ = [None] * len(best.experts)
+    estimator._gate_rank_ = None
+    estimator.init_lower_bounds_ = [list(run.lower_bounds) for run in runs]
+    margin = 0.01 / fit.total_weight
+    estimator.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin
+                                      for run in runs)
+    estimator._set_fitted(best)
+    return estimator
+
+
+def _stream_blocks(estimator, X, y, sample_weight):
+    """Fit by one pass of streaming EM (:meth:`partial_fit`) over the blocks, in order.
+
+    Each block is computed on the workers and brought to the client on its
+    own; a classifier's classes come from one pass over y first.
+    """
+    classes = None
+    if hasattr(estimator, "predict_proba"):
+        classes = np.unique(da.unique(y).compute())
+    for name in ("experts_", "_stream_", "classes_", "feature_names_in_", "n_features_in_"):
+        estimator.__dict__.pop(name, None)
+    blocks = zip(_blocks(X), _blocks(y), [None] * X.numblocks[0] if sample_weight is None
+                 else _blocks(sample_weight))
+    for x_block, y_block, w_block in blocks:
+        x_block, y_block, w_block = dask.compute(x_block, y_block, w_block)
+        estimator.partial_fit(x_block, y_block, sample_weight=w_block, classes=classes)
+    return estimator
+
+
+# -------------------------------------------------------------- prediction
+def predict_blockwise(estimator, method, X, *args, **kwargs):
+    """``estimator.method(X, ...)`` on each block of a Dask collection, lazily.
+
+    ``X`` (and a Dask ``y`` in ``args``, for ``score_samples``) must have
+    known row chunks; the result is a Dask array with X's row chunks.
+    """
+    if kwargs.get("groups") is not None:
+        raise ValueError("groups are not supported on Dask collections.")
+    kwargs.pop("groups", None)
+    frame = hasattr(X, "columns")
+    columns = list(X.columns) if frame else None
+    X_rows = _as_rows(X, "X", 2)
+    arrays = []
+    for value in args:
+        if is_dask_collection(value) or isinstance(value, np.ndarray):
+            arrays.append(_aligned(_as_rows(value, "y", 1), X_rows, "y"))
+        else:
+            arrays.append(value)
+    bound = getattr(estimator, method).__wrapped__
+
+    def call(block, *rest):
+        if frame:
+            import pandas as pd
+
+            block = pd.DataFrame(block, columns=columns)
+        return bound(estimator, block, *rest, **kwargs)
+
+    # The shape and dtype of one row's output give each block's (a tuple, as
+    # predict(X, return_std=True) gives, becomes a tuple of Dask arrays).
+    head = X_rows[:1].compute()
+    rest = [a[:1].compute() if isinstance(a, da.Array) else a for a in arrays]
+    sample = call(head, *rest)
+    several = isinstance(sample, tuple)
+    samples = [np.asarray(part) for part in (sample if several else (sample,))]
+    pieces = [[] for _ in samples]
+    x_blocks = _blocks(X_rows)
+    other = [(_blocks(a) if isinstance(a, da.Array) else [a] * len(x_blocks)) for a in arrays]
+    for index, block in enumerate(x_blocks):
+        n_rows = X_rows.chunks[0][index]
+        output = dask.delayed(call, nout=len(samples) if several else None)(
+            block, *[o[index] for o in other])
+        for position, part in enumerate(samples):
+            value = output[position] if several else output
+            pieces[position].append(da.from_delayed(value, shape=(n_rows,) + part.shape[1:],
+                                                    dtype=part.dtype))
+    results = tuple(da.concatenate(blocks, axis=0) for blocks in pieces)
+    return results if several else results[0]
+

@@ -1,0 +1,341 @@
+"""Exact EM on Dask collections: the same fit as in memory, predictions block by block."""
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.tree import DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
+from skmoe.datasets import make_switching_regression
+
+N_ROWS, CHUNK = 3000, 750
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_switching_regression(n_samples=N_ROWS, n_experts=2, random_state=0)
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def dask_data(data, dask_client):
+    """The same rows as Dask arrays held by the cluster's workers."""
+    X, y = data
+    X_d = da.from_array(X, chunks=(CHUNK, -1)).persist()
+    y_d = da.from_array(y, chunks=CHUNK).persist()
+    return X_d, y_d
+
+
+def _coefficients(model):
+    return np.array([np.append(np.ravel(e.coef_), e.intercept_) for e in model.experts_])
+
+
+@pytest.mark.parametrize("experts, noise_variance", [
+    (LinearRegression(), "auto"),
+    (Ridge(alpha=5.0), "in_sample"),
+    (ScaledRidge(alpha=10.0), "in_sample"),
+])
+def test_dask_fit_equals_in_memory_fit_from_the_same_responsibilities(
+        data, dask_data, experts, noise_variance):
+    X, y = data
+    X_d, y_d = dask_data
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=experts, n_experts=2, init=init, tol=1e-12, max_iter=500,
+                  noise_variance=noise_variance)
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert memory.converged_ and distributed.converged_
+    assert_allclose(distributed.score_samples(X, y).mean(), memory.score_samples(X, y).mean(),
+                    rtol=0, atol=1e-8)
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
+    assert_allclose(distributed.predict_gate(X), memory.predict_gate(X), rtol=0, atol=1e-6)
+
+
+def test_dask_fit_with_an_init_held_by_the_cluster_and_weights(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    rng = np.random.RandomState(1)
+    init = rng.dirichlet(np.ones(2), size=N_ROWS)
+    weight = rng.uniform(0.5, 2.0, size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(init=init, **params).fit(X, y, sample_weight=weight)
+    distributed = MixtureOfExpertsRegressor(
+        init=da.from_array(init, chunks=(CHUNK, -1)), **params).fit(
+        X_d, y_d, sample_weight=da.from_array(weight, chunks=CHUNK))
+    assert_allclose(distributed.log_likelihood(X, y, weight) / N_ROWS,
+                    memory.log_likelihood(X, y, weight) / N_ROWS, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+
+
+def test_default_init_best_of_starts_is_as_good_as_in_memory(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    params = dict(n_experts=2, n_init=2, random_state=0, noise_variance="in_sample")
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert len(distributed.init_lower_bounds_) == 2
+    assert (distributed.score_samples(X, y).mean()
+            >= memory.score_samples(X, y).mean() - 1e-4)
+
+
+def test_dask_dataframe_input_keeps_feature_names(data, dask_client):
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    X_dd = dd.from_pandas(frame, npartitions=3)
+    y_dd = dd.from_pandas(pd.Series(y, name="y"), npartitions=3)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, init=init, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(**params).fit(frame, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_dd, y_dd)
+    assert list(distributed.feature_names_in_) == list(frame.columns)
+    prediction = distributed.predict(X_dd)
+    assert isinstance(prediction, da.Array)
+    assert_allclose(prediction.compute(), memory.predict(frame), rtol=0, atol=1e-6)
+
+
+def test_predictions_on_dask_collections_are_dask_arrays_block_by_block(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    for name, args in [("predict", ()), ("predict_gate", ()), ("score_samples", (y_d,))]:
+        result = getattr(model, name)(X_d, *args)
+        assert isinstance(result, da.Array), name
+        assert result.chunks[0] == X_d.chunks[0]
+        expected = getattr(model, name)(X, *[y for _ in args])
+        assert_allclose(result.compute(), expected, rtol=1e-12, atol=1e-12)
+    mean, std = model.predict(X_d, return_std=True)
+    assert isinstance(mean, da.Array) and isinstance(std, da.Array)
+    expected_mean, expected_std = model.predict(X, return_std=True)
+    assert_allclose(mean.compute(), expected_mean, rtol=1e-12, atol=1e-12)
+    assert_allclose(std.compute(), expected_std, rtol=1e-12, atol=1e-12)
+    labels = (y > np.median(y)).astype(int)
+    classifier = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(
+        X, labels)
+    proba = classifier.predict_proba(X_d)
+    assert isinstance(proba, da.Array)
+    assert_allclose(proba.compute(), classifier.predict_proba(X), rtol=1e-12, atol=1e-12)
+    assert_allclose(classifier.predict(X_d).compute(), classifier.predict(X))
+
+
+def test_expert_without_a_sum_over_rows_is_named(dask_data):
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor()],
+                                      n_experts=2)
+    with pytest.raises(TypeError, match=r"Expert 1 \(DecisionTreeRegressor\) has no M-step "
+                                        "that is a sum over rows and no partial_fit"):
+        model.fit(X_d, y_d)
+    assert not hasattr(model, "experts_")
+
+
+def test_nan_in_a_dask_array_is_refused(data):
+    X, y = data
+    X = X.copy()
+    X[5, 0] = np.nan
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(1 entries"):
+            MixtureOfExpertsRegressor(n_experts=2, noise_variance="in_sample").fit(
+                da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK))
+
+
+def test_unknown_chunk_sizes_are_refused_with_the_fix(data):
+    X, y = data
+    X_d = da.from_array(X, chunks=(CHUNK, -1))
+    y_d = da.from_array(y, chunks=CHUNK)
+    keep = y_d > -np.inf
+    with pytest.raises(ValueError, match=r"X is a Dask array with unknown chunk sizes .* call "
+                                         r"X.compute_chunk_sizes\(\) first"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(X_d[keep], y_d)
+
+
+def test_mismatched_chunks_of_X_and_y_are_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"y's row chunks \(1000, 1000, 1000\) differ from X's "
+                                         r"\(750, 750, 750, 750\).*y.rechunk"):
+        MixtureOfExpertsRegressor(n_experts=2).fit(da.from_array(X, chunks=(CHUNK, -1)),
+                                                   da.from_array(y, chunks=1000))
+
+
+def test_skmoe_imports_without_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['dask'] = None; import skmoe; "
+            "print('dask' in [m.split('.')[0] for m in sys.modules if sys.modules[m]])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_experts_with_partial_fit_stream_through_the_blocks(data, dask_data):
+    from sklearn.linear_model import SGDRegressor
+
+    X, y = data
+    X_d, y_d = dask_data
+    params = dict(experts=SGDRegressor(random_state=0), n_experts=2, random_state=0)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    by_hand = MixtureOfExpertsRegressor(**params)
+    for start in range(0, N_ROWS, CHUNK):
+        by_hand.partial_fit(X[start:start + CHUNK], y[start:start + CHUNK])
+    assert distributed.n_iter_ == N_ROWS // CHUNK
+    assert_allclose(distributed.score_samples(X, y), by_hand.score_samples(X, y))
+
+
+def test_classifier_with_logistic_experts_on_dask_names_them(data, dask_data):
+    X_d, y_d = dask_data
+    with pytest.raises(TypeError, match=r"Expert 0 \(LogisticRegression\) has no M-step that "
+                                        "is a sum over rows and no partial_fit"):
+        MixtureOfExpertsClassifier(n_experts=2).fit(X_d, y_d > 0)
+
+
+# ------------------------------------------------- joblib's Dask backend
+def _small(data, n_rows=600):
+    X, y = data
+    return X[:n_rows], y[:n_rows]
+
+
+def _on_workers(client, work):
+    """``work()`` under joblib's Dask backend, and the number of tasks the workers ran."""
+    from distributed import get_task_stream
+    from joblib import parallel_config
+
+    with parallel_config(backend="dask"), get_task_stream(client) as tasks:
+        result = work()
+    return result, len(tasks.data)
+
+
+def test_workers_run_numba_and_blas_with_their_own_thread_count(dask_client):
+    def threads():
+        import numba
+        from threadpoolctl import threadpool_info
+
+        blas = [pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"]
+        return numba.get_num_threads(), blas
+
+    for numba_threads, blas in dask_client.run(threads).values():
+        assert numba_threads == 1
+        assert blas and all(count == 1 for count in blas)
+
+
+def test_starts_run_on_the_workers_and_equal_the_local_fit(data, dask_client):
+    X, y = _small(data)
+    params = dict(n_experts=2, n_init=3, n_jobs=2, random_state=0)
+    local = MixtureOfExpertsRegressor(**params).fit(X, y)
+    remote, n_tasks = _on_workers(dask_client,
+                                  lambda: MixtureOfExpertsRegressor(**params).fit(X, y))
+    assert n_tasks >= 3
+    assert_allclose(remote.init_lower_bounds_[0], local.init_lower_bounds_[0], rtol=0,
+                    atol=1e-10)
+    assert_allclose(remote.lower_bound_, local.lower_bound_, rtol=0, atol=1e-10)
+    assert_allclose(_coefficients(remote), _coefficients(local), rtol=0, atol=1e-8)
+
+
+# tol=0 runs every one of the 10 iterations, so both fits stop unconverged.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_per_expert_fits_run_on_the_workers_and_equal_the_local_fit(data, dask_client):
+    X, y = _small(data)
+    params = dict(experts=DecisionTreeRegressor(max_depth=3), n_experts=2, n_jobs=2,
+                  random_state=0, max_iter=10, tol=0.0)
+    local = MixtureOfExpertsRegressor(**params).fit(X, y)
+    remote, n_tasks = _on_workers(dask_client,
+                                  lambda: MixtureOfExpertsRegressor(**params).fit(X, y))
+    assert n_tasks >= 10
+    assert_allclose(remote.lower_bounds_, local.lower_bounds_, rtol=0, atol=1e-10)
+    assert_allclose(remote.predict(X), local.predict(X), rtol=0, atol=1e-10)
+
+
+def test_grid_search_runs_on_the_workers_and_equals_the_local_search(data, dask_client):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _small(data)
+
+    def search():
+        return GridSearchCV(MixtureOfExpertsRegressor(random_state=0),
+                            {"n_experts": [1, 2]}, cv=3, n_jobs=2).fit(X, y)
+
+    local = search()
+    remote, n_tasks = _on_workers(dask_client, search)
+    assert n_tasks >= 6
+    assert remote.best_params_ == local.best_params_ == {"n_experts": 2}
+    assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"],
+                    rtol=0, atol=1e-10)
+
+
+def test_select_n_experts_and_compare_run_on_the_workers(data, dask_client):
+    from skmoe.compare import compare
+    from skmoe.inspection import select_n_experts
+
+    X, y = _small(data)
+    estimator = MixtureOfExpertsRegressor(n_init=2, n_jobs=2, random_state=0)
+
+    def select():
+        return select_n_experts(estimator, X, y, n_experts=[1, 2])
+
+    (local_table, local_best) = select()
+    (remote_table, remote_best), n_tasks = _on_workers(dask_client, select)
+    assert n_tasks >= 4
+    assert remote_best.n_experts_ == local_best.n_experts_ == 2
+    assert_allclose(remote_table["bic"], local_table["bic"], rtol=0, atol=1e-8)
+
+    estimators = {"moe": MixtureOfExpertsRegressor(n_experts=2, random_state=0),
+                  "linear": LinearRegression()}
+
+    def cross_validate():
+        return compare(X, y, estimators=estimators, cv=3, n_jobs=2)
+
+    local = cross_validate()
+    remote, n_tasks = _on_workers(dask_client, cross_validate)
+    assert n_tasks >= 6
+    assert list(remote.index) == list(local.index)
+    for name in estimators:
+        for score, values in local.attrs["fold_scores"][name].items():
+            assert_allclose(remote.attrs["fold_scores"][name][score], values, rtol=0,
+                            atol=1e-10)
+
+
+def test_gate_steps_that_fail_the_line_search_are_shortened(data, dask_data, monkeypatch):
+    from skmoe import _dask
+
+    X, y = data
+    X_d, y_d = dask_data
+    refused = []
+    sufficient = _dask._GateStep.sufficient
+
+    def refuse_full_steps(self, loss, step):
+        # The first three full Newton steps are refused: those EM iterations backtrack.
+        if step == 1.0 and len(refused) < 3:
+            refused.append(loss)
+            return False
+        return sufficient(self, loss, step)
+
+    monkeypatch.setattr(_dask._GateStep, "sufficient", refuse_full_steps)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(experts=LinearRegression(), n_experts=2, init=init, tol=1e-12, max_iter=500)
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert len(refused) == 3
+    assert distributed.converged_
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+
+
+def test_random_starts_and_later_starts_from_an_array_on_dask(data, dask_data):
+    X, y = data
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor(n_experts=2, init="random", n_init=2, random_state=0,
+                                      noise_variance="in_sample").fit(X_d, y_d)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    from_array = MixtureOfExpertsRegressor(n_experts=2, init=init, n_init=2, random_state=0,
+                                           noise_variance="in_sample").fit(X_d, y_d)
+    memory = MixtureOfExpertsRegressor(n_experts=2, n_init=2, random_state=0,
+                                       noise_variance="in_sample").fit(X, y)
+    for fitted in (model, from_array):
+        assert len(fitted.init_lower_bounds_) == 2
+        assert fitted.score_samples(X, y).mean() >= memory.score_samples(X, y).mean() - 1e-4
