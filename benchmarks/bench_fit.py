@@ -10,7 +10,7 @@ machines are shared and noisy (2 cores):
    ...), against one weighted ``LinearRegression`` fit;
 2. the seconds of one EM iteration at n=200,000, d=20, K=8 on one thread
    (target < 0.25 s) with the default generalised-EM gate step, against the
-   gate solved to tolerance every iteration (``skmoe._gate._EM_STEP_MAX_ITER``
+   gate solved to tolerance every iteration (the EM loop's ``EM_STEP_BUDGET``
    patched for that candidate only) and one weighted ``LinearRegression`` fit;
    plus the EM iterations and seconds each candidate needs to converge;
 3. experts fitted in parallel (``n_jobs=2``) against ``n_jobs=1`` (goal >= 1.6x
@@ -87,10 +87,13 @@ TARGET_ITERATION_S = 0.25
 GOAL_PARALLEL = 1.6
 GOAL_TOP_K = 4.0
 TARGET_MEMORY_X = 4.0
-# Section 2's "gate solved every iteration" candidate: skmoe._gate._EM_STEP_MAX_ITER
-# patched to this while it runs, so that each gate M-step gets SoftmaxGate's whole
-# max_iter (L-BFGS to its tolerance), as before the generalised-EM step.
+# Section 2's "gate solved every iteration" candidate: the L-BFGS iterations of
+# skmoe._base.EM_STEP_BUDGET patched to this while it runs, so that each gate
+# M-step gets SoftmaxGate's whole max_iter (L-BFGS to its tolerance), as before
+# the generalised-EM step.
 SOLVED_EM_STEP_MAX_ITER = 10_000
+# The L-BFGS iterations of the default generalised-EM gate step.
+EM_LBFGS_ITERATIONS = skmoe._base.EM_STEP_BUDGET.lbfgs_iterations
 # Budget of the fits to convergence of section 2 (default tol).
 CONVERGE_MAX_ITER = 300
 _ITERATION_LINE = re.compile(r"Iteration (\d+): .*, ([0-9.]+) s$")
@@ -333,18 +336,19 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
 @contextlib.contextmanager
 def _gate_mode(name):
     """The gate M-step of candidate ``name``: "default" (generalised-EM step) or
-    "solved" (``_EM_STEP_MAX_ITER`` patched so that every step solves the gate)."""
+    "solved" (``EM_STEP_BUDGET`` patched so that every step solves the gate)."""
     if name == "solved":
-        with mock.patch.object(skmoe._gate, "_EM_STEP_MAX_ITER", SOLVED_EM_STEP_MAX_ITER):
+        solved = skmoe._base.EM_STEP_BUDGET._replace(lbfgs_iterations=SOLVED_EM_STEP_MAX_ITER)
+        with mock.patch.object(skmoe._base, "EM_STEP_BUDGET", solved):
             yield
     else:
         yield
-    assert skmoe._gate._EM_STEP_MAX_ITER != SOLVED_EM_STEP_MAX_ITER
+    assert skmoe._base.EM_STEP_BUDGET.lbfgs_iterations != SOLVED_EM_STEP_MAX_ITER
 
 
 CANDIDATES = {
     "default": "default: generalised-EM gate step (<= {em} L-BFGS iterations), Gram-path experts",
-    "solved": "gate solved to tolerance every iteration (`_EM_STEP_MAX_ITER` patched)",
+    "solved": "gate solved to tolerance every iteration (`EM_STEP_BUDGET` patched)",
 }
 
 
@@ -911,7 +915,7 @@ converged: {p["converged"]}.
   **{100 * p["bookkeeping_loop_s"] / total:.1f}%** of the fit; everything outside the expert
   and gate fits (init and validation included): {p["outside_fits_s"]:.2f} s,
   {100 * p["outside_fits_s"] / total:.1f}%.
-* Gate M-step: {p["gate_fits"]} L-BFGS runs (at most {skmoe._gate._EM_STEP_MAX_ITER} iterations
+* Gate M-step: {p["gate_fits"]} L-BFGS runs (at most {EM_LBFGS_ITERATIONS} iterations
   each while the log-likelihood moves, a full solve once it stalls),
   {p["evaluations"]} loss+gradient evaluations ({p["evaluations"] / max(n_iter, 1):.1f} per
   EM iteration), {1e3 * p["evaluation_s"]:.1f} ms each.
@@ -927,7 +931,7 @@ def iteration_section(it, repeats):
     d, g = it["default"], it["solved"]
     rows, converge_rows = [], []
     for name, r in (("default", d), ("solved", g)):
-        label = CANDIDATES[name].format(em=skmoe._gate._EM_STEP_MAX_ITER)
+        label = CANDIDATES[name].format(em=EM_LBFGS_ITERATIONS)
         rows.append([label, f"{r['first_s']:.2f}", f"{r['last_s']:.2f}",
                      f"**{r['per_iteration_s']:.3f}**", f"{r['printed_s']:.3f}",
                      f"{r['experts_s']:.3f}", f"{r['gate_s']:.3f}",
@@ -948,10 +952,10 @@ def iteration_section(it, repeats):
 `make_switching_regression(n_samples={it["n_samples"]:,}, n_features=20, n_experts=8,
 random_state=0)`; BLAS limited to one thread (`threadpoolctl`), `numba.set_num_threads(1)`
 for the run. Two candidates: the default, whose gate M-step is a generalised-EM step (at
-most `skmoe._gate._EM_STEP_MAX_ITER` = {skmoe._gate._EM_STEP_MAX_ITER} L-BFGS iterations
+most `skmoe._base.EM_STEP_BUDGET.lbfgs_iterations` = {EM_LBFGS_ITERATIONS} L-BFGS iterations
 from the warm start; with `tol=0` the log-likelihood never stalls, so every step is one),
 and the gate solved to tolerance at every iteration (what the EM loop did before the
-generalised-EM step), simulated by patching `_EM_STEP_MAX_ITER` to
+generalised-EM step), simulated by patching `EM_STEP_BUDGET.lbfgs_iterations` to
 {SOLVED_EM_STEP_MAX_ITER:,} while that candidate runs (restored after each fit).
 Seconds per iteration = (t(k={last}) - t(k={first})) / {last - first}, with t the fit's
 seconds minus those of its k-means init (`initial_responsibilities`, timed through a thin

@@ -56,6 +56,7 @@ from ._gate import (
     TransposedRows,
     check_solver_input,
 )
+from ._gate_base import BaseGate, SolverBudget
 from ._init import (
     EMEM_SHORT_ITER,
     EMEM_SHORT_RUNS,
@@ -89,6 +90,13 @@ from ._validation import (
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
+# What the gate's (and Newton-fitted LogisticRegression experts') solver may do in
+# one M-step while the log-likelihood still moves: a generalised-EM step. Three
+# L-BFGS iterations keep the objective rising while the responsibilities move, at
+# far less cost than a solve to tolerance; one Newton step goes at least as far
+# (fits take as many EM iterations or fewer) and costs less while the Hessian is
+# small.
+EM_STEP_BUDGET = SolverBudget(newton_steps=1, lbfgs_iterations=3)
 # The parameters a warm start ignores: the resumed model keeps its experts, gate and columns.
 _IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_features",
                       "init", "n_init")
@@ -571,13 +579,19 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _validate_targets(self, y, n_samples):
         """Validate and encode y given at predict time (``score_samples``)."""
 
-    @abstractmethod
     def _init_targets(self, y):
-        """Numeric view of y used by the k-means initialisation."""
+        """Numeric view of y used by the k-means initialisation.
 
-    @abstractmethod
+        None by default: k-means then sees X alone.
+        """
+        return None
+
     def _likelihood_context(self, X, y, sample_weight):
-        """Constants of the likelihood computed once per fit (e.g. a variance floor)."""
+        """Constants of the likelihood computed once per fit (e.g. a variance floor).
+
+        An empty dict by default.
+        """
+        return {}
 
     @abstractmethod
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
@@ -615,9 +629,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return 0.0
 
-    @abstractmethod
     def _expert_likelihood_parameters(self, expert):
-        """Free parameters the likelihood adds to a fitted ``expert`` (e.g. its noise variance)."""
+        """Free parameters the likelihood adds to a fitted ``expert`` (e.g. its noise variance).
+
+        0 by default.
+        """
+        return 0
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1201,6 +1218,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             return SoftmaxGate(warm_start=True)
         if isinstance(self.gate, SoftmaxGate):
             return clone(self.gate).set_params(warm_start=True)
+        if isinstance(self.gate, BaseGate):
+            # A gate written against the contract is fitted on the responsibilities.
+            return clone(self.gate)
         if not has_fit_parameter(self.gate, "sample_weight"):
             raise TypeError(
                 f"gate {type(self.gate).__name__} must accept sample_weight in fit; the "
@@ -1248,11 +1268,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         elif groups is not None:
             resp = groups.start(resp, sample_weight)
 
-        # The gate's M-step is a generalised-EM step (one Newton step or a few L-BFGS
-        # iterations) until the log-likelihood stalls; then one step solves the gate's
-        # problem, and the fit has converged only if the log-likelihood still does not move.
-        # LogisticRegression experts fitted by Newton's method follow the same budget.
-        gate_em_step = True
+        # The gate's M-step is a generalised-EM step (EM_STEP_BUDGET) until the
+        # log-likelihood stalls; then one step solves the gate's problem (budget None),
+        # and the fit has converged only if the log-likelihood still does not move and
+        # that step solved the gate. LogisticRegression experts fitted by Newton's method
+        # follow the same budget.
+        budget = EM_STEP_BUDGET
+        # The experts' own fits check their parameters in the first M-step of a run
+        # (a run that continues, as emEM's best short run does, passed that check).
+        validate = run.n_iter == 0
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             if groups is None:
@@ -1272,27 +1296,29 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 unsolved = []
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
-                                          run.expert_inits, gate_em_step, unsolved, fit_params)
+                                          run.expert_inits, budget, unsolved, fit_params,
+                                          validate)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:
                     break
                 previous = -np.inf
+            validate = False
             # The likelihood refits experts for cross-fitted noise with their parameters.
             context["expert_fit_params"] = fit_params
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
                                                           fit_weights, context, run.workspace)
             if groups is None:
-                run.gate._fit_soft(X_gate, targets, sample_weight, em_step=gate_em_step)
+                gate_solved = run.gate._fit_soft(X_gate, targets, sample_weight, budget)
                 if resp.shape != log_lik.shape:
                     resp = np.empty_like(log_lik)
                 log_gate = run.gate._log_proba(
                     X_gate, out=run.workspace.array("log_gate", log_lik.shape))
                 total = e_step(log_gate, log_lik, sample_weight, resp, row_log_lik)
             else:
-                run.gate._fit_soft(X_gate, np.ascontiguousarray(targets[groups.first]),
-                                   gate_weight, em_step=gate_em_step)
+                gate_solved = run.gate._fit_soft(
+                    X_gate, np.ascontiguousarray(targets[groups.first]), gate_weight, budget)
                 log_gate = run.gate._log_proba(X_gate)
                 resp, total = groups.e_step(log_gate, log_lik, sample_weight)
             lower_bound = (total - self._run_penalty(run, context)) / total_weight
@@ -1308,12 +1334,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if abs(change) < self.tol:
                 # A fixed point of EM: the gate solved, and experts fitted by EM
                 # themselves (mixtures) converged in this M-step.
-                if run.gate._solved and experts_converged(run.experts) and not unsolved:
+                if gate_solved and experts_converged(run.experts) and not unsolved:
                     run.converged = True
                     break
-                gate_em_step = False
+                budget = None
             else:
-                gate_em_step = True
+                budget = EM_STEP_BUDGET
             previous = lower_bound
         release_logistic_data()
         run.responsibility_total = sample_weight @ resp
@@ -1667,10 +1693,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 "held-out score_samples."
             )
         n_likelihood = sum(self._expert_likelihood_parameters(expert) for expert in self.experts_)
-        if isinstance(self.gate_, SoftmaxGate):
-            n_gate = self.gate_._n_parameters(getattr(self, "_gate_rank_", None))
-        else:
-            n_gate = self.gate_._n_parameters()
+        n_gate = self.gate_._n_parameters(getattr(self, "_gate_rank_", None))
         return n_gate + n_experts + n_likelihood
 
     @fill_doc

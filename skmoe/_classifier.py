@@ -190,13 +190,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             )
         return encoded.astype(np.int64)
 
-    def _init_targets(self, y):
-        # Clustering on the labels would give each expert one class and leave the
-        # classifying to the gate: k-means sees X alone.
-        return None
-
-    def _likelihood_context(self, X, y, sample_weight):
-        return {}
+    # _init_targets keeps the default (None): clustering on the labels would give each
+    # expert one class and leave the classifying to the gate, so k-means sees X alone.
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         out = workspace.array("log_lik", (X.shape[0], len(experts)))
@@ -219,9 +214,6 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             columns[np.asarray(expert.classes_, dtype=np.int64)] = np.arange(proba.shape[1])
             categorical_log_likelihood(proba, columns, y, PROBA_FLOOR, log_lik, k)
         return log_lik
-
-    def _expert_likelihood_parameters(self, expert):
-        return 0
 
     # ----------------------------------------------------------- prediction
     @available_if(_experts_have_predict_proba)

@@ -360,8 +360,8 @@ def accepts_return_std(estimator):
 
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
-                column_scale=None, grams=True, inits=None, em_step=False, unsolved=None,
-                fit_params=None):
+                column_scale=None, grams=True, inits=None, budget=None, unsolved=None,
+                fit_params=None, validate=False):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -385,9 +385,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     random_state : numpy.random.RandomState
         Source of the resampling seeds.
     n_iter : int
-        The EM iteration, named in the error when an expert fails. In the
-        first one, each distinct set of parameters of the experts fitted from
-        Gram matrices is checked once by the expert's own ``fit``.
+        The EM iteration, named in the error when an expert fails.
     column_scale : ndarray of shape (n_features,), default=None
         ``skmoe._ridge.column_scale(X)``, computed once per fit by the caller;
         None computes it when a ScaledRidge expert needs it.
@@ -398,10 +396,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     inits : list of (ndarray or None), default=None
         Initial responsibilities of each :class:`ContinuedExpert`'s components
         for its first fit (see :meth:`ContinuedExpert._fit_m_step`).
-    em_step : bool, default=False
-        Whether the experts fitted by Newton's method take a generalised-EM
-        step (a single Newton step from their previous fit) rather than
-        solving their problem to tolerance.
+    budget : SolverBudget or None, default=None
+        The EM loop's generalised-EM budget: the experts fitted by Newton's
+        method take at most ``budget.newton_steps`` steps from their previous
+        fit; None solves their problem to tolerance.
     unsolved : list, default=None
         If given, receives the index of each expert whose generalised-EM step
         left its problem unsolved.
@@ -409,6 +407,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         Other parameters of each expert's ``fit`` (routed metadata), arrays
         of one value per row of ``X``; None means none. Experts given some
         are fitted by their own ``fit``.
+    validate : bool, default=False
+        Whether each distinct set of parameters of the experts fitted from
+        Gram matrices is checked once by the expert's own ``fit`` (the EM
+        loop asks for it in the first M-step of a fit from scratch).
 
     Returns
     -------
@@ -425,7 +427,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
-    fitted = _fit_linear_experts(experts, X, y, weights, n_iter, column_scale) if grams else {}
+    fitted = (_fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate)
+              if grams else {})
     newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
               if k not in fitted and not (fit_params and fit_params[k])
               and fits_by_newton(expert, X, y, route)]
@@ -433,7 +436,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         data = logistic_data(X, y)
         for k in newton:
             try:
-                fitted[k], solved = fit_by_newton(experts[k], data, weights[:, k], em_step)
+                fitted[k], solved = fit_by_newton(experts[k], data, weights[:, k], budget)
             except Exception as exc:
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if not solved and unsolved is not None:
@@ -450,8 +453,11 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     return [fitted[k] if k in fitted else next(rest) for k in range(len(experts))]
 
 
-def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
+def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
     """Fit the plain linear experts from their Gram matrices, all in one pass.
+
+    With ``validate``, the expert's own fit first checks each distinct set of
+    parameters once.
 
     Returns
     -------
@@ -477,9 +483,9 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale):
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         direct = []  # positions in ``chosen`` of the experts solved all at once
         for position, k in enumerate(chosen):
-            # The first iteration lets the expert's own fit check each distinct set
-            # of parameters once (clones of one template share theirs).
-            params = experts[k].get_params(deep=False) if n_iter == 1 else None
+            # Each distinct set of parameters is checked once (clones of one template
+            # share theirs).
+            params = experts[k].get_params(deep=False) if validate else None
             key = (type(experts[k]), params)
             if params is None or key in validated:
                 direct.append(position)

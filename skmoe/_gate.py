@@ -6,12 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax as _log_softmax_reference
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._gate_base import BaseGate
 from ._kernels import (
     log_softmax,
     penalise_gate_hessian,
@@ -65,7 +66,7 @@ def check_solver_input(gate, X):
         )
 
 
-class SoftmaxGate(ClassifierMixin, BaseEstimator):
+class SoftmaxGate(ClassifierMixin, BaseGate):
     """Multinomial logistic regression that also learns from soft targets.
 
     The gate of :class:`MixtureOfExpertsRegressor`: it maps inputs to a
@@ -202,22 +203,19 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self._fit_soft(X, targets, sample_weight)
         return self
 
-    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
+    def _fit_soft(self, X, targets, sample_weight, budget=None):
         """Minimise the penalised soft cross-entropy; X and targets are validated.
 
-        With ``em_step=True`` (the EM loop of the mixtures) this is a
-        generalised-EM step from the warm start: at most
-        ``_EM_STEP_NEWTON_ITER`` Newton steps or ``_EM_STEP_MAX_ITER`` L-BFGS
-        iterations (never more than ``max_iter``). Newton's line search and
-        L-BFGS only accept steps that decrease the objective, and the start is
-        kept if L-BFGS's result were worse, so the objective never increases
-        and the mixture's log-likelihood keeps never decreasing, at a fraction
-        of the cost of solving each gate M-step to tolerance.
+        With a ``budget`` (a :class:`~skmoe._gate_base.SolverBudget`, from the
+        EM loop of the mixtures) this is a generalised-EM step from the warm
+        start: at most ``budget.newton_steps`` Newton steps or
+        ``budget.lbfgs_iterations`` L-BFGS iterations (never more than
+        ``max_iter``). Newton's line search and L-BFGS only accept steps that
+        decrease the objective, and the start is kept if L-BFGS's result were
+        worse, so the objective never increases.
 
-        Sets ``_solved``: whether the solve ended by its own convergence
-        rather than by the iteration budget. The EM loop declares convergence
-        only after a solved gate step, so that a fit stops at a fixed point of
-        EM, not where the budget happened to slow the gate down.
+        Returns whether the solve ended by its own convergence (or by
+        ``max_iter``, as a plain fit does) rather than by the budget.
         """
         n_features = X.shape[1]
         n_classes = targets.shape[1]
@@ -233,8 +231,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             if self.fit_intercept:
                 start[:, -1] = self.intercept_
         newton = self._uses_newton(X, n_classes)
-        budget = _EM_STEP_NEWTON_ITER if newton else _EM_STEP_MAX_ITER
-        max_iter = min(self.max_iter, budget) if em_step else self.max_iter
+        max_iter = self.max_iter
+        if budget is not None:
+            max_iter = min(max_iter, budget.newton_steps if newton else budget.lbfgs_iterations)
         if max_iter == 0:
             # L-BFGS-B would still take one step with maxiter=0.
             params, self.n_iter_, solved = start.ravel(), 0, True
@@ -243,13 +242,12 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
                                    1.0 / self.C, self.fit_intercept)
             solve = _newton if newton else _lbfgs
             params, self.n_iter_, solved = solve(objective, start.ravel(), max_iter, self.tol)
-        # Only the EM step's own budget leaves the gate short of what a plain fit gives.
-        self._solved = solved or max_iter == self.max_iter
         params = params.reshape(n_classes, n_features + 1)
         self.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
         self.intercept_ = intercept - intercept.mean()
-        return self
+        # Only the budget leaves the gate short of what a plain fit gives.
+        return bool(solved or max_iter == self.max_iter)
 
     def _uses_newton(self, X, n_classes):
         """Whether ``solver`` (resolving "auto") means Newton's method on these inputs.
@@ -382,14 +380,6 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         return self.classes_[best]
 
 
-# L-BFGS iterations of the gate in one (generalised) EM iteration: enough to keep
-# the objective rising while the responsibilities still move, far fewer than a
-# solve to tolerance.
-_EM_STEP_MAX_ITER = 3
-# Newton steps of the gate in one EM iteration: one goes at least as far as the
-# L-BFGS iterations above (fits take as many EM iterations or fewer), and costs
-# less while the Hessian is small.
-_EM_STEP_NEWTON_ITER = 1
 # Largest number of gate parameters, K (d + 1), for which solver="auto" takes
 # Newton's method. Forming the Hessian costs about K (d + 1) / 2 evaluations
 # of the gradient. In whole fits (benchmarks/bench_solvers.py) Newton was as
@@ -540,7 +530,7 @@ def _soft_cross_entropy(params, X, targets, sample_weight, total_weight, alpha, 
     return loss / total_weight, grad.ravel() / total_weight
 
 
-class ConstantGate(BaseEstimator):
+class ConstantGate(BaseGate):
     """A gate without inputs: the same mixing proportions for every row.
 
     flexmix's ``FLXPconstant``, and the gate of a plain finite mixture: the
@@ -556,40 +546,15 @@ class ConstantGate(BaseEstimator):
         The mixing proportions; they sum to one.
     """
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the proportions to soft targets.
+    def _fit_soft(self, X, targets, sample_weight, budget=None):
+        """Set the proportions to the weighted mean of the soft ``targets``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows (only their number is read).
-        y : array-like of shape (n_samples, n_experts)
-            Soft targets: non-negative rows that sum to one.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; None means unit weights.
-
-        Returns
-        -------
-        self : ConstantGate
-            The fitted gate.
+        Closed form: the ``budget`` does not apply, and the problem is solved.
         """
-        targets = np.asarray(y, dtype=np.float64)
-        if (targets.ndim != 2 or targets.shape[0] != np.shape(X)[0] or np.any(targets < 0)
-                or not np.allclose(targets.sum(axis=1), 1.0, atol=1e-6)):
-            raise ValueError(
-                "Soft targets y must be an array of shape (n_samples, n_experts) with "
-                "non-negative rows summing to 1."
-            )
-        sample_weight = check_sample_weight(sample_weight, targets)
-        return self._fit_soft(X, targets, sample_weight)
-
-    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
-        """Set the proportions to the weighted mean of the soft ``targets``."""
         proportions = sample_weight @ targets
         self.proportions_ = proportions / proportions.sum()
         self.classes_ = np.arange(targets.shape[1])
-        self._solved = True
-        return self
+        return True
 
     def _log_proba(self, X, out=None):
         """Log proportions, one row per row of X (``out`` receives them if it fits)."""
@@ -631,11 +596,8 @@ class ConstantGate(BaseEstimator):
         check_is_fitted(self)
         return np.tile(self.proportions_, (X.shape[0], 1))
 
-    def _penalty(self):
-        return 0.0
-
-    def _n_parameters(self):
-        """Free parameters: the proportions, which sum to one."""
+    def _n_parameters(self, rank=None):
+        """Free parameters: the proportions, which sum to one (``rank`` is not used)."""
         return self.proportions_.shape[0] - 1
 
     def _drop_classes(self, keep):
@@ -651,7 +613,7 @@ class ConstantGate(BaseEstimator):
 GATE_FLOOR = 1e-3
 
 
-class ClassifierGate(BaseEstimator):
+class ClassifierGate(BaseGate):
     """Let any classifier with ``predict_proba`` and ``sample_weight`` act as a gate.
 
     The classifier is fitted on the data replicated once per expert, with
@@ -671,8 +633,8 @@ class ClassifierGate(BaseEstimator):
         self.classifier = classifier
         self.fit_params = fit_params
 
-    def _fit_soft(self, X, targets, sample_weight, *, em_step=False):
-        """Fit the classifier to the soft targets (to its own tolerance, whatever ``em_step``).
+    def _fit_soft(self, X, targets, sample_weight, budget=None):
+        """Fit the classifier to the soft targets (to its own tolerance, whatever ``budget``).
 
         ``X`` may be sparse: its copies are stacked as a CSR matrix.
         """
@@ -688,22 +650,10 @@ class ClassifierGate(BaseEstimator):
         self.classifier_ = clone(self.classifier).fit(X_rep, labels, sample_weight=weights,
                                                       **params)
         self.n_experts_ = n_experts
-        self._solved = True
-        return self
+        return True
 
-    def _log_proba(self, X, out=None):
-        """:meth:`predict_log_proba`, the name the EM loop calls (``out`` is not used)."""
-        return self.predict_log_proba(X)
-
-    def _penalty(self):
-        return 0.0
-
-    def _n_parameters(self):
-        raise ValueError(
-            "The number of free parameters of a "
-            f"{type(self.classifier).__name__} gate is not defined; use a SoftmaxGate "
-            "for bic and aic."
-        )
+    def _describe(self):
+        return type(self.classifier).__name__
 
     def _drop_classes(self, keep):
         """Forget the fitted classifier: its classes were the experts before the removal.
@@ -738,8 +688,3 @@ class ClassifierGate(BaseEstimator):
         proba = np.zeros((X.shape[0], self.n_experts_))
         proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
         return (1.0 - GATE_FLOOR) * proba + GATE_FLOOR / proba.shape[1]
-
-    def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))

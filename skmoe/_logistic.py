@@ -42,8 +42,6 @@ from ._kernels import (
 )
 from ._newton import newton_steps
 
-# Newton steps of an expert in an M-step while the log-likelihood still moves.
-EM_STEP_NEWTON_ITER = 1
 # The largest entry of the gradient (of the objective divided by the total
 # weight) at which a full solve stops, when the expert's own tol is looser:
 # Newton's quadratic convergence makes the last digits cost about one step.
@@ -203,7 +201,7 @@ def logistic_log_likelihood(expert, X, y, floor):
     return np.maximum(picked, np.log(floor), out=picked)
 
 
-def fit_by_newton(expert, data, weight, em_step):
+def fit_by_newton(expert, data, weight, budget=None):
     """Fit a LogisticRegression ``expert`` to the weighted rows, from its previous fit.
 
     Parameters
@@ -214,9 +212,9 @@ def fit_by_newton(expert, data, weight, em_step):
         Inputs and labels.
     weight : ndarray of shape (n_samples,)
         Non-negative row weights (responsibilities times sample weights).
-    em_step : bool
-        Take at most ``EM_STEP_NEWTON_ITER`` steps (a generalised-EM step)
-        instead of solving to tolerance.
+    budget : SolverBudget or None, default=None
+        The EM loop's generalised-EM budget: take at most
+        ``budget.newton_steps`` steps; None solves to tolerance.
 
     Returns
     -------
@@ -252,11 +250,11 @@ def fit_by_newton(expert, data, weight, em_step):
     # leave out the coefficients' common shift (see _null_space).
     start[:, :-1] -= start[:, :-1].mean(axis=0)
     max_iter = int(expert.max_iter)
-    budget = min(max_iter, EM_STEP_NEWTON_ITER) if em_step else max_iter
+    n_steps = max_iter if budget is None else min(max_iter, budget.newton_steps)
     tol = min(float(expert.tol), FULL_SOLVE_TOL)
     objective = _ExpertObjective(data, weight, total_weight, alpha_softmax, fit_intercept)
     params, n_iter, solved = newton_steps(
-        objective.evaluate, objective.loss_at, start.ravel(), budget, tol,
+        objective.evaluate, objective.loss_at, start.ravel(), n_steps, tol,
         _null_space(n_classes, n_columns, fit_intercept))
     final = params
     params = params.reshape(n_classes, n_columns)
@@ -283,7 +281,7 @@ def fit_by_newton(expert, data, weight, em_step):
     if hasattr(expert, "feature_names_in_"):
         # fit on an array without column names leaves none.
         del expert.feature_names_in_
-    return expert, bool(solved or budget == max_iter)
+    return expert, bool(solved or n_steps == max_iter)
 
 
 class _ExpertObjective(_Objective):

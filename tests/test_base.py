@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
@@ -310,19 +311,100 @@ def test_em_stops_only_after_a_gate_step_that_solved_its_problem(monkeypatch):
     from skmoe._gate import SoftmaxGate
 
     X, y = make_switching_regression(600, 2, 2, random_state=0)
-    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=200, random_state=0).fit(X, y)
-    assert model.converged_ and model.gate_._solved
-
     original = SoftmaxGate._fit_soft
+    solved = []
 
-    def never_solved(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self._solved = False
-        return self
+    def recording(self, *args, **kwargs):
+        solved.append(original(self, *args, **kwargs))
+        return solved[-1]
 
-    monkeypatch.setattr(SoftmaxGate, "_fit_soft", never_solved)
+    monkeypatch.setattr(SoftmaxGate, "_fit_soft", recording)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=200, random_state=0).fit(X, y)
+    assert model.converged_ and solved[-1]
+
+    monkeypatch.setattr(SoftmaxGate, "_fit_soft",
+                        lambda self, *args, **kwargs: original(self, *args, **kwargs) and False)
     stuck = MixtureOfExpertsRegressor(n_experts=2, max_iter=40, random_state=0).fit(X, y)
     assert not stuck.converged_ and stuck.n_iter_ == 40
+
+
+def test_the_em_loop_passes_the_gate_and_the_experts_its_budget(monkeypatch):
+    # The loop decides: its generalised-EM budget while the log-likelihood moves, None
+    # (a full solve) in the iteration after a change below tol; the gate only honours it.
+    import skmoe._base
+    from skmoe._base import EM_STEP_BUDGET
+    from skmoe._gate import SoftmaxGate
+
+    X, y = make_switching_regression(600, 2, 2, random_state=0)
+    original_gate, original_experts = SoftmaxGate._fit_soft, skmoe._base.fit_experts
+    gate_budgets, expert_budgets, solved = [], [], []
+
+    def gate_spy(self, X, targets, sample_weight, budget=None):
+        gate_budgets.append(budget)
+        solved.append(original_gate(self, X, targets, sample_weight, budget))
+        return solved[-1]
+
+    def experts_spy(*args):
+        expert_budgets.append(args[11])
+        return original_experts(*args)
+
+    monkeypatch.setattr(SoftmaxGate, "_fit_soft", gate_spy)
+    monkeypatch.setattr(skmoe._base, "fit_experts", experts_spy)
+    tol = 1e-5
+    # L-BFGS: its budget of 3 iterations leaves the gate unsolved near convergence.
+    model = MixtureOfExpertsRegressor(n_experts=2, gate=SoftmaxGate(solver="lbfgs"), tol=tol,
+                                      max_iter=200, random_state=0).fit(X, y)
+    assert model.converged_
+    assert len(gate_budgets) == len(expert_budgets) == model.n_iter_
+    assert expert_budgets == gate_budgets
+    assert gate_budgets[0] == EM_STEP_BUDGET == (1, 3)
+    # The change of iteration m (from 2 on; the first one's is infinite).
+    changes = np.abs(np.diff(model.lower_bounds_))
+    assert len(changes) == model.n_iter_ - 1
+    for m in range(1, model.n_iter_):
+        # Iteration m + 1 solves the gate exactly when iteration m stalled.
+        stalled = m >= 2 and changes[m - 2] < tol
+        assert gate_budgets[m] == (None if stalled else EM_STEP_BUDGET)
+    # A full solve always solves; the fit converged after a gate step that solved.
+    assert all(flag for budget, flag in zip(gate_budgets, solved) if budget is None)
+    assert solved[-1]
+    assert None in gate_budgets
+
+
+def test_only_the_first_m_step_of_a_run_validates_the_experts(monkeypatch):
+    import skmoe._base
+    from skmoe._init import EMEM_SHORT_ITER, EMEM_SHORT_RUNS
+
+    original = skmoe._base.fit_experts
+    validated = []
+
+    def spy(*args):
+        validated.append((args[7], args[14]))
+        return original(*args)
+
+    monkeypatch.setattr(skmoe._base, "fit_experts", spy)
+    X, y = make_switching_regression(400, 2, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=5, tol=0.0, random_state=0,
+                                      warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    first_run = [(1, True)] + [(n_iter, False) for n_iter in range(2, 6)]
+    assert validated == first_run
+    # A warm start is a new run of the fitted model, counted from 1.
+    validated.clear()
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    assert validated == first_run
+    # emEM: each short run checks in its first M-step; the best one then continues
+    # without checking again.
+    validated.clear()
+    with pytest.warns(ConvergenceWarning):
+        MixtureOfExpertsRegressor(n_experts=2, init="emem", max_iter=EMEM_SHORT_ITER + 3,
+                                  tol=0.0, random_state=0).fit(X, y)
+    short = [(1, True)] + [(n_iter, False) for n_iter in range(2, EMEM_SHORT_ITER + 1)]
+    continued = [(n_iter, False) for n_iter in range(EMEM_SHORT_ITER + 1,
+                                                     EMEM_SHORT_ITER + 4)]
+    assert validated == short * EMEM_SHORT_RUNS + continued
 
 
 def test_workspace_reuses_an_array_until_its_shape_changes():
@@ -682,3 +764,4 @@ def test_groups_are_checked_before_any_work():
                                        random_state=0).fit(X, y, groups=groups)
     with pytest.raises(ValueError, match="gate feature 1 varies within group 0"):
         fitted.predict_gate(X, groups=np.zeros(60))
+

@@ -14,15 +14,18 @@ from sklearn.linear_model import LogisticRegression
 import skmoe._gate
 from skmoe import SoftmaxGate
 from skmoe._gate import (
-    _EM_STEP_MAX_ITER,
-    _EM_STEP_NEWTON_ITER,
     NEWTON_MAX_PARAMETERS,
     ConstantGate,
     _Objective,
     _soft_cross_entropy,
     _soft_cross_entropy_fused,
 )
+from skmoe._gate_base import SolverBudget
 from skmoe.datasets import make_switching_regression
+
+# A generalised-EM budget as the EM loop passes it (its own is 1 Newton step or 3
+# L-BFGS iterations); numbers of its own show that the gate reads the budget.
+BUDGET = SolverBudget(newton_steps=2, lbfgs_iterations=4)
 
 
 def _gated_data(n_samples=600, n_features=3, n_classes=3, sharpness=2.0, seed=0):
@@ -404,23 +407,23 @@ def _objective_at(gate, X, targets, sample_weight):
 
 
 @pytest.mark.parametrize(("solver", "budget"),
-                         [("lbfgs", _EM_STEP_MAX_ITER), ("newton", _EM_STEP_NEWTON_ITER)])
+                         [("lbfgs", BUDGET.lbfgs_iterations), ("newton", BUDGET.newton_steps)])
 def test_em_step_takes_a_few_iterations_and_never_increases_the_objective(solver, budget):
     X, gate_proba, regime, _ = _gated_data(n_samples=3000, n_classes=4)
     sample_weight = np.ones(X.shape[0])
     gate = SoftmaxGate(warm_start=True, tol=1e-12, solver=solver).fit(X, np.eye(4)[regime])
     previous = _objective_at(gate, X, gate_proba, sample_weight)
     for step in range(30):
-        gate._fit_soft(X, gate_proba, sample_weight, em_step=True)
+        solved = gate._fit_soft(X, gate_proba, sample_weight, BUDGET)
         # Far from the optimum the whole budget is used; near it, the solver stops early.
         assert gate.n_iter_ == budget if step == 0 else gate.n_iter_ <= budget
         # Not solved: the budget, not the solver, ended the step.
-        if not gate._solved:
+        if not solved:
             assert gate.n_iter_ == budget
         current = _objective_at(gate, X, gate_proba, sample_weight)
         assert current <= previous + 1e-15 * abs(previous)
         previous = current
-    assert gate._solved
+    assert solved
     # Repeated steps reach the solution of a full solve.
     full = SoftmaxGate(tol=1e-12, max_iter=1000, solver=solver).fit(X, gate_proba)
     assert_allclose(gate.predict_proba(X), full.predict_proba(X), atol=1e-6)
@@ -430,15 +433,24 @@ def test_em_step_takes_a_few_iterations_and_never_increases_the_objective(solver
 def test_em_step_respects_a_smaller_max_iter(solver, max_iter):
     X, gate_proba, _, _ = _gated_data()
     gate = SoftmaxGate(max_iter=max_iter, tol=1e-12, solver=solver)
-    gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
+    assert gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), BUDGET)
+    # The user's own max_iter, not the EM step's budget, stopped it: as solved as a
+    # plain fit.
     assert gate.n_iter_ == max_iter
-    # The user's own budget, not the EM step's, stopped it: as solved as a plain fit.
-    assert gate._solved
-    gate.set_params(max_iter=0, warm_start=True)._fit_soft(
-        X, gate_proba, np.ones(X.shape[0]), em_step=True
+    assert gate.set_params(max_iter=0, warm_start=True)._fit_soft(
+        X, gate_proba, np.ones(X.shape[0]), BUDGET
     )
     assert gate.n_iter_ == 0
-    assert gate._solved
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_without_a_budget_the_gate_solves_to_tolerance(solver):
+    X, gate_proba, _, _ = _gated_data()
+    gate = SoftmaxGate(tol=1e-10, max_iter=1000, solver=solver)
+    assert gate._fit_soft(X, gate_proba, np.ones(X.shape[0]))
+    assert gate.n_iter_ > BUDGET.lbfgs_iterations
+    assert_allclose(gate.coef_, SoftmaxGate(tol=1e-10, max_iter=1000, solver=solver)
+                    .fit(X, gate_proba).coef_, rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------
@@ -535,14 +547,15 @@ def test_unknown_solver_is_refused():
         SoftmaxGate(solver="sag").fit(np.eye(4), [0, 1, 0, 1])
 
 
-def test_classifier_gate_accepts_em_step():
+def test_classifier_gate_solves_whatever_the_budget():
     from skmoe._gate import ClassifierGate
 
     X, gate_proba, _, _ = _gated_data(n_samples=300)
-    gate = ClassifierGate(LogisticRegression())
-    gate._fit_soft(X, gate_proba, np.ones(X.shape[0]), em_step=True)
-    assert gate.predict_proba(X).shape == (300, 3)
-    assert gate._solved
+    budgeted = ClassifierGate(LogisticRegression())
+    assert budgeted._fit_soft(X, gate_proba, np.ones(X.shape[0]), BUDGET)
+    full = ClassifierGate(LogisticRegression())
+    assert full._fit_soft(X, gate_proba, np.ones(X.shape[0]))
+    assert_array_equal(budgeted.predict_proba(X), full.predict_proba(X))
 
 
 def test_classifier_gate_fits_sparse_rows_as_dense_ones():

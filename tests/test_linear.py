@@ -193,7 +193,7 @@ def test_fit_experts_matches_each_expert_fitting_itself():
     experts = [LinearRegression(tol=0.0), LinearRegression(fit_intercept=False, tol=0.0),
                _OwnLinearRegression(tol=0.0), LinearRegression(tol=0.0)]
     fitted = fit_experts(experts, ["sample_weight"] * 4, X, y, weights, None,
-                         np.random.RandomState(0), 1)
+                         np.random.RandomState(0), 1, validate=True)
     for k, expert in enumerate(fitted):
         assert type(expert) is type(experts[k])
         expected = LinearRegression(fit_intercept=expert.fit_intercept, tol=0.0).fit(
@@ -217,13 +217,13 @@ def test_fit_experts_on_well_posed_data_takes_the_gram_path(monkeypatch):
     monkeypatch.setattr(LinearRegression, "fit", spy)
     experts = [LinearRegression(), LinearRegression(), LinearRegression(tol=0.0)]
     fitted = fit_experts(experts, ["sample_weight"] * 3, X, y, weights, None,
-                         np.random.RandomState(0), 1)
-    # In the first iteration, one fit per distinct set of parameters checks them, on
-    # the 2 d rows built from a Gram matrix (not on X); the clone is fitted directly.
+                         np.random.RandomState(0), 1, validate=True)
+    # Asked to validate, one fit per distinct set of parameters checks them, on the
+    # 2 d rows built from a Gram matrix (not on X); the clone is fitted directly.
     assert calls == [(2 * X.shape[1], X.shape[1])] * 2
-    # Later iterations never call fit.
+    # Without validate, fit is never called, whatever the iteration.
     fit_experts(fitted, ["sample_weight"] * 3, X, y, weights, None,
-                np.random.RandomState(0), 2)
+                np.random.RandomState(0), 1)
     assert len(calls) == 2
     for k, expert in enumerate(fitted):
         expected = original(LinearRegression(), X, y, sample_weight=weights[:, k])

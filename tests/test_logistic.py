@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 import skmoe._experts
 from skmoe import MixtureOfExpertsClassifier
+from skmoe._gate_base import SolverBudget
 from skmoe._logistic import LogisticData, fit_by_newton, fits_by_newton
 from skmoe.datasets import make_gated_classification
 
@@ -45,7 +46,7 @@ def test_full_solve_equals_logistic_regression_fit(n_classes, C, fit_intercept):
                                    max_iter=10_000).fit(X, y, sample_weight=weight)
     expert = LogisticRegression(C=C, fit_intercept=fit_intercept)
     assert fits_by_newton(expert, X, y, "sample_weight")
-    fitted, solved = fit_by_newton(expert, LogisticData(X, y), weight, em_step=False)
+    fitted, solved = fit_by_newton(expert, LogisticData(X, y), weight)
     assert fitted is expert and solved
     assert_array_equal(expert.classes_, reference.classes_)
     assert expert.coef_.shape == reference.coef_.shape
@@ -65,7 +66,7 @@ def test_full_solve_equals_logistic_regression_fit(n_classes, C, fit_intercept):
 
 def test_labels_are_kept_as_given():
     X, y, weight = _problem(3, labels=[3, 7, 11])
-    expert, _ = fit_by_newton(LogisticRegression(), LogisticData(X, y), weight, em_step=False)
+    expert, _ = fit_by_newton(LogisticRegression(), LogisticData(X, y), weight)
     reference = LogisticRegression(tol=1e-12, max_iter=1000).fit(X, y, sample_weight=weight)
     assert_array_equal(expert.classes_, [3, 7, 11])
     assert_array_equal(expert.predict(X), reference.predict(X))
@@ -74,15 +75,16 @@ def test_labels_are_kept_as_given():
 def test_em_step_improves_from_the_previous_fit_and_the_full_solve_finishes():
     X, y, weight = _problem(3, seed=5)
     data = LogisticData(X, y)
-    expert, _ = fit_by_newton(LogisticRegression(), data, weight, em_step=False)
+    expert, _ = fit_by_newton(LogisticRegression(), data, weight)
     # New weights: the previous optimum is the warm start of one Newton step.
     new_weight = np.random.RandomState(1).uniform(0, 2, size=len(y))
     before = _objective(expert, X, y, new_weight)
-    expert, solved = fit_by_newton(expert, data, new_weight, em_step=True)
+    budget = SolverBudget(newton_steps=1, lbfgs_iterations=3)
+    expert, solved = fit_by_newton(expert, data, new_weight, budget)
     assert expert.n_iter_[0] == 1 and not solved
     after_step = _objective(expert, X, y, new_weight)
     assert after_step < before
-    expert, solved = fit_by_newton(expert, data, new_weight, em_step=False)
+    expert, solved = fit_by_newton(expert, data, new_weight)
     assert solved
     reference = LogisticRegression(tol=1e-12, max_iter=1000).fit(X, y, sample_weight=new_weight)
     assert_allclose(expert.coef_, reference.coef_, rtol=1e-6, atol=1e-7)
@@ -92,10 +94,10 @@ def test_em_step_improves_from_the_previous_fit_and_the_full_solve_finishes():
 def test_errors_are_those_of_fit():
     X, y, _ = _problem(2)
     with pytest.raises(ValueError, match="at least one non-zero"):
-        fit_by_newton(LogisticRegression(), LogisticData(X, y), np.zeros(len(y)), False)
+        fit_by_newton(LogisticRegression(), LogisticData(X, y), np.zeros(len(y)))
     with pytest.raises(ValueError, match="at least 2 classes"):
         fit_by_newton(LogisticRegression(), LogisticData(X, np.zeros(len(y), dtype=int)),
-                      np.ones(len(y)), False)
+                      np.ones(len(y)))
 
 
 class _Subclass(LogisticRegression):
