@@ -10,14 +10,18 @@ import copy
 import functools
 import itertools
 import math
+import os
+import sys
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
+import joblib
 import numba
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from joblib import effective_n_jobs
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
@@ -90,6 +94,10 @@ from ._validation import (
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
+# The packages between a user's line and the fit that warns: this one, and
+# scikit-learn's and joblib's meta-estimators, model selection and dispatch.
+_LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep
+                      for module in (sys.modules[__package__], sklearn, joblib))
 # What the gate's (and Newton-fitted LogisticRegression experts') solver may do in
 # one M-step while the log-likelihood still moves: a generalised-EM step. Three
 # L-BFGS iterations keep the objective rising while the responsibilities move, at
@@ -988,10 +996,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         histories = [list(run.lower_bounds) for run in runs]
         best = max(runs, key=lambda run: run.lower_bound)
         # Only the kept start's removals describe the fitted model; they are warned
-        # about here, where the user's call is three frames up.
+        # about at the user's line that led to this fit.
         which = f" of start {runs.index(best)} (the best of {len(runs)})" if len(runs) > 1 else ""
         for what, why in best.removals:
-            warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=5)
+            warnings.warn(f"{what}{which}: {why}", UserWarning, stacklevel=_user_stacklevel())
 
         if not best.converged:
             # The last iterations, not the last one alone: a change below tol in a
@@ -1010,7 +1018,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 "max_iter, loosen tol, try more starts (n_init) or another init, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
-                stacklevel=5,
+                stacklevel=_user_stacklevel(),
             )
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
@@ -1052,7 +1060,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
             "anew with the new value.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=_user_stacklevel(),
         )
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
@@ -1814,6 +1822,21 @@ def _design_ranks(experts, X, sample_weight):
             cache[key] = rank
         ranks.append(cache[key])
     return ranks
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` that makes the caller's warning point at the user's line.
+
+    The first frame, from the caller of this function outwards, outside this
+    package, scikit-learn and joblib: the line that called ``fit``, or the
+    ``Pipeline``, ``cross_validate`` or ``GridSearchCV`` that fitted the
+    mixture (a fixed number of frames would point into those). With no such
+    frame (a fit in a worker thread), the caller's caller.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level if frame is not None else 2
 
 
 def _gate_rank(gate, X_gate, sample_weight):

@@ -765,3 +765,64 @@ def test_groups_are_checked_before_any_work():
     with pytest.raises(ValueError, match="gate feature 1 varies within group 0"):
         fitted.predict_gate(X, groups=np.zeros(60))
 
+
+# ------------------------------------------- warnings point at the user's line
+def _vanishing_third_expert(classifier=False):
+    """Data and a mixture whose third expert is removed in the first iteration."""
+    X, y = make_switching_regression(500, 2, 2, noise=0.1, random_state=0)
+    init = np.full((500, 3), [0.49, 0.49, 0.02])
+    if classifier:
+        y = (y > np.median(y)).astype(int)
+        model = MixtureOfExpertsClassifier(n_experts=3, init=init, min_expert_weight=0.05,
+                                           random_state=0)
+    else:
+        model = MixtureOfExpertsRegressor(n_experts=3, init=init, min_expert_weight=0.05,
+                                          random_state=0)
+    return X, y, model
+
+
+def _removal_warnings_lines(call):
+    """The (file, line) of each removal warning raised by ``call()``."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        call()
+    return [(w.filename, w.lineno) for w in record if "was removed" in str(w.message)]
+
+
+def test_removal_warning_points_at_the_users_line_through_scikit_learn():
+    # Inside a Pipeline, cross_validate or GridSearchCV the mixture's fit is called by
+    # scikit-learn, several frames away from the user's line: the warning names that
+    # line, not one in scikit-learn.
+    import inspect
+
+    from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, model = _vanishing_third_expert()
+    line = inspect.currentframe().f_lineno
+    pipeline = _removal_warnings_lines(lambda: make_pipeline(StandardScaler(), model).fit(X, y))
+    assert pipeline == [(__file__, line + 1)]
+    # On folds: a share of at least 0.4 leaves at most two of three experts.
+    model, folds = MixtureOfExpertsRegressor(n_experts=3, min_expert_weight=0.4,
+                                             random_state=0), KFold(2)
+    cv = _removal_warnings_lines(lambda: cross_validate(model, X, y, cv=folds))
+    assert len(cv) >= 2 and set(cv) == {(__file__, line + 6)}
+    search = _removal_warnings_lines(
+        lambda: GridSearchCV(model, {"tol": [1e-5]}, cv=folds).fit(X, y))
+    # Two folds and the refit on all rows.
+    assert len(search) >= 3 and set(search) == {(__file__, line + 9)}
+    X, y, classifier = _vanishing_third_expert(classifier=True)
+    line = inspect.currentframe().f_lineno
+    assert _removal_warnings_lines(lambda: classifier.fit(X, y)) == [(__file__, line + 1)]
+
+
+def test_convergence_warning_points_at_the_users_line_through_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    pipeline = make_pipeline(MixtureOfExpertsRegressor(n_experts=2, max_iter=2, tol=0.0,
+                                                       random_state=0))
+    with pytest.warns(ConvergenceWarning, match="did not converge") as record:
+        pipeline.fit(X, y)
+    assert [w.filename for w in record if w.category is ConvergenceWarning] == [__file__]
