@@ -43,7 +43,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import pstats
 import re
 import resource
@@ -58,14 +57,11 @@ from pathlib import Path
 from unittest import mock
 
 import joblib
-import llvmlite
-import numba
 import numpy as np
-import scipy
-import sklearn
 import threadpoolctl
-from bench_estep import ENV_VARS, _best_interleaved, _load_average, _seconds, benchmark_parser
+from bench_estep import _best_interleaved, _load_average, _seconds, benchmark_parser, blas_info
 from bench_estep import _markdown_table as _table
+from bench_estep import machine_info as common_machine_info
 from joblib.parallel import get_active_backend
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -222,8 +218,11 @@ def _profiled_gaussian_log_likelihood(*args):
     return _kernels.gaussian_log_likelihood(*args)
 
 
+_WEIGHTED_DESIGN_BLOCK = skmoe._linear.weighted_design_block
+
+
 def _profiled_weighted_design_block(*args):
-    return _kernels.weighted_design_block(*args)
+    return _WEIGHTED_DESIGN_BLOCK(*args)
 
 
 def _cumulative(stats, path_end, name):
@@ -841,40 +840,8 @@ def _skmoe_source():
 
 
 def machine_info():
-    flags = (_read_first("/proc/cpuinfo", "flags") or "").split()
-    memory = _read_first("/proc/meminfo", "MemTotal")
-    try:
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = "not initialised"
-    return {
-        "CPU": _read_first("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
-        "CPU flags (vector)": " ".join(
-            f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f") if f in flags),
-        "cores (os.cpu_count)": os.cpu_count(),
-        "memory": f"{int(memory.split()[0]) / 2**20:.1f} GiB" if memory else "unknown",
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "llvmlite": llvmlite.__version__,
-        "scikit-learn": sklearn.__version__,
-        "joblib": joblib.__version__,
-        "threadpoolctl": threadpoolctl.__version__,
-        "skmoe": _skmoe_source(),
-        "numba threads (default)": numba.config.NUMBA_NUM_THREADS,
-        "numba threading layer": layer,
-        **{f"${name}": os.environ.get(name, "unset") for name in ENV_VARS},
-    }
-
-
-def blas_info():
-    return [
-        [lib.get("user_api"), lib.get("internal_api"), lib.get("version"),
-         lib.get("num_threads"), lib.get("architecture", ""), Path(lib.get("filepath", "")).name]
-        for lib in threadpoolctl.threadpool_info()
-    ]
+    """bench_estep's machine section, with the commit whose files skmoe was imported from."""
+    return {**common_machine_info(), "skmoe": _skmoe_source()}
 
 
 # ------------------------------------------------------------------ reporting
@@ -1192,7 +1159,8 @@ of each section says how busy it was; ratios within a section are taken in the s
 
 BLAS / OpenMP libraries loaded (`threadpoolctl.threadpool_info()`):
 
-{_table(["user_api", "internal_api", "version", "threads", "architecture", "library"], blas)}
+{_table(["user_api", "internal_api", "version", "threads", "architecture", "threading_layer",
+         "library"], [list(row.values()) for row in blas])}
 """
 
 

@@ -57,6 +57,7 @@ from bench_estep import (
     machine_section,
     make_e_step_inputs,
 )
+from numba import njit
 from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 from scipy.special import log_softmax as scipy_log_softmax
@@ -64,8 +65,10 @@ from sklearn.linear_model import LinearRegression
 
 from skmoe import SoftmaxGate
 from skmoe._base import EM_STEP_BUDGET
+from skmoe._fastmath import _exp, _log
 from skmoe._gate import _soft_cross_entropy, _soft_cross_entropy_fused
 from skmoe._kernels import (
+    _SERIAL,
     categorical_log_likelihood,
     categorical_log_likelihood_reference,
     e_step,
@@ -75,12 +78,8 @@ from skmoe._kernels import (
     log_softmax,
     soft_cross_entropy_hessian,
     soft_cross_entropy_hessian_reference,
-    solve_grams,
-    solve_grams_reference,
-    vector_exp,
-    vector_log,
 )
-from skmoe._linear import weighted_grams
+from skmoe._linear import solve_grams, solve_grams_reference, weighted_grams
 from skmoe.datasets import make_switching_regression
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_kernels.md"
@@ -138,6 +137,21 @@ def _stream(size):
 
 
 # ------------------------------------------------------------------- kernels
+# skmoe's exp and log in loops compiled with the kernels' flags, as the kernels use them.
+@njit(**_SERIAL)
+def vector_exp(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _exp(x[i])
+    return out
+
+
+@njit(**_SERIAL)
+def vector_log(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _log(x[i])
+    return out
+
+
 def bench_exp_log(n, repeats, rng):
     x = rng.uniform(-30.0, 0.0, size=n)
     out = np.empty(n)

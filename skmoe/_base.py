@@ -799,9 +799,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         from ._stream import NoPartialFitError, check_stream_experts
 
         try:
-            templates = (self.experts_ if hasattr(self, "experts_")
-                         else self._expert_templates())
-            check_stream_experts(self, templates)
+            # The experts as given, fitted or not: whether the estimator has
+            # partial_fit must not change with a fit (whose rows rule may have
+            # removed the expert that cannot stream).
+            check_stream_experts(self, self._expert_templates())
         except NoPartialFitError:
             raise
         except (TypeError, ValueError):

@@ -16,8 +16,9 @@ estimators use, so that nothing is compiled or loaded later;
 import time
 
 from numba import types
+from numba.core.registry import CPUDispatcher
 
-from . import _kernels
+from . import _kernels, _linear
 
 _F1 = types.float64[::1]
 _F2 = types.float64[:, ::1]
@@ -40,12 +41,25 @@ SIGNATURES = {
     "penalise_gate_loss": [(_F2, _F, _F2, _F, _B, _F)],
     "penalise_gate_hessian": [(_F2, _I, _F, _F)],
     "weighted_design_block": [(_F2, _F1, _F2, _F1, _F, _I, _I, _F2, _F2)],
-    "solve_grams": [(_F3, _B1, _F)],
+    "solve_gram_stack": [(_F3, _B1, _F)],
     "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F1, _F, _I, _F2)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
-    "vector_exp": [(_F1, _F1)],
-    "vector_log": [(_F1, _F1)],
 }
+
+
+#: The modules whose public compiled functions are the estimators' kernels.
+KERNEL_MODULES = (_kernels, _linear)
+
+
+def public_kernels():
+    """Every public compiled kernel of :data:`KERNEL_MODULES`, by name.
+
+    Returns
+    -------
+    kernels : dict of str to numba dispatcher
+    """
+    return {name: kernel for module in KERNEL_MODULES for name, kernel in vars(module).items()
+            if isinstance(kernel, CPUDispatcher) and not name.startswith("_")}
 
 
 def warm_up(verbose=False):
@@ -66,8 +80,9 @@ def warm_up(verbose=False):
         Seconds spent on each kernel, by name.
     """
     seconds = {}
+    kernels = public_kernels()
     for name, signatures in SIGNATURES.items():
-        kernel = getattr(_kernels, name)
+        kernel = kernels[name]
         start = time.perf_counter()
         for signature in signatures:
             kernel.compile(signature)

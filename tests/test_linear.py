@@ -8,17 +8,16 @@ from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._experts import fit_experts
-from skmoe._kernels import (
-    solve_grams,
-    solve_grams_reference,
-    weighted_design_block,
-    weighted_design_block_reference,
-)
 from skmoe._linear import (
+    GramSolution,
     fit_from_gram,
     fit_from_grams,
     fits_from_gram,
     linear_predictions,
+    solve_grams,
+    solve_grams_reference,
+    weighted_design_block,
+    weighted_design_block_reference,
     weighted_grams,
 )
 from skmoe._regressor import _expert_predictions
@@ -155,11 +154,12 @@ def test_solve_grams_equals_reference(offset):
     centred = np.array([True, True, True, True, False, True])
     result = solve_grams(grams, centred, 1e-6)
     expected = solve_grams_reference(grams, centred, 1e-6)
-    assert_array_equal(result[0], expected[0])
-    assert_array_equal(result[0], [True, False, False, False, True, True])
-    usable = expected[0]
-    for got, want in zip(result[1:], expected[1:]):
-        want = want[usable]
+    assert isinstance(result, GramSolution) and isinstance(expected, GramSolution)
+    assert_array_equal(result.usable, expected.usable)
+    assert_array_equal(result.usable, [True, False, False, False, True, True])
+    usable = expected.usable
+    for field in GramSolution._fields[1:]:
+        got, want = getattr(result, field), getattr(expected, field)[usable]
         scale = np.max(np.abs(want))
         assert_allclose(got[usable], want, rtol=1e-9, atol=1e-12 * scale)
 
