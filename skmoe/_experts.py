@@ -410,7 +410,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     validate : bool, default=False
         Whether each distinct set of parameters of the experts fitted from
         Gram matrices is checked once by the expert's own ``fit`` (the EM
-        loop asks for it in the first M-step of a fit from scratch).
+        loop asks for it in the first M-step of each run).
 
     Returns
     -------
