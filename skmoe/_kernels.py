@@ -38,7 +38,13 @@ from scipy.special import (
     stdtrit,
 )
 
-from ._special import gamma_pq, poisson_cdf, student_t_cdf, student_t_log_norm, student_t_pdf
+# Private names: the public names of this module are the kernels the estimators
+# call (and warm up); these are compiled into the quantile kernel.
+from ._special import gamma_pq as _gamma_pq
+from ._special import poisson_cdf as _poisson_cdf
+from ._special import student_t_cdf as _student_t_cdf
+from ._special import student_t_log_norm as _student_t_log_norm
+from ._special import student_t_pdf as _student_t_pdf
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
@@ -1567,7 +1573,7 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
     log_norm = np.zeros(n_experts)
     if family == STUDENT_T:
         for k in range(n_experts):
-            log_norm[k] = student_t_log_norm(shapes[k])
+            log_norm[k] = _student_t_log_norm(shapes[k])
     for i in range(start, stop):
         previous = lower_bound[i]
         for j in range(levels.shape[0]):
@@ -1624,7 +1630,7 @@ def _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm, i, x):
             continue
         if family == GAMMA:
             if x > 0.0:
-                p, _, log_factor = gamma_pq(shapes[k], shapes[k] * x / means[i, k])
+                p, _, log_factor = _gamma_pq(shapes[k], shapes[k] * x / means[i, k])
                 cdf += w * p
                 pdf += w * math.exp(log_factor) / x
             continue
@@ -1633,8 +1639,8 @@ def _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm, i, x):
             cdf += w * 0.5 * math.erfc(-z * _SQRT_HALF)
             pdf += w * _INV_SQRT_2PI * math.exp(-0.5 * z * z) / scales[k]
         elif family == STUDENT_T:
-            cdf += w * student_t_cdf(shapes[k], z)
-            pdf += w * student_t_pdf(shapes[k], z, log_norm[k]) / scales[k]
+            cdf += w * _student_t_cdf(shapes[k], z)
+            pdf += w * _student_t_pdf(shapes[k], z, log_norm[k]) / scales[k]
         else:
             tail = 0.5 * math.exp(-abs(z))
             cdf += w * (tail if z < 0.0 else 1.0 - tail)
@@ -1650,7 +1656,7 @@ def _poisson_mixture_cdf(weights, means, i, y):
     cdf = 0.0
     for k in range(weights.shape[1]):
         if weights[i, k] > 0.0:
-            cdf += weights[i, k] * poisson_cdf(y, means[i, k])
+            cdf += weights[i, k] * _poisson_cdf(y, means[i, k])
     return cdf
 
 
