@@ -40,10 +40,11 @@ from scipy.special import (
 
 # Private names: the public names of this module are the kernels the estimators
 # call (and warm up); these are compiled into the quantile kernel.
-from ._special import gamma_pq as _gamma_pq
+from ._special import gamma_constant as _gamma_constant
+from ._special import gamma_pq_given as _gamma_pq_given
 from ._special import poisson_cdf as _poisson_cdf
-from ._special import student_t_cdf as _student_t_cdf
-from ._special import student_t_log_norm as _student_t_log_norm
+from ._special import student_t_cdf_given as _student_t_cdf_given
+from ._special import student_t_log_beta as _student_t_log_beta
 from ._special import student_t_pdf as _student_t_pdf
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
@@ -1569,11 +1570,13 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
                     max_iter, out, start, stop):
     n_experts = weights.shape[1]
     eps4 = 4.0 * np.finfo(np.float64).eps
-    # The Student t densities' constants, once per block.
-    log_norm = np.zeros(n_experts)
-    if family == STUDENT_T:
-        for k in range(n_experts):
-            log_norm[k] = _student_t_log_norm(shapes[k])
+    # The constants of each expert's distribution function, once per block.
+    constants = np.zeros(n_experts)
+    for k in range(n_experts):
+        if family == STUDENT_T:
+            constants[k] = _student_t_log_beta(shapes[k])
+        elif family == GAMMA:
+            constants[k] = _gamma_constant(shapes[k])
     for i in range(start, stop):
         previous = lower_bound[i]
         for j in range(levels.shape[0]):
@@ -1597,8 +1600,8 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
             x = 0.5 * (low + high)
             if high > low:
                 for _ in range(max_iter):
-                    cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm,
-                                                i, x)
+                    cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, shapes,
+                                                constants, i, x)
                     gap = cdf - level
                     if gap < 0.0:
                         low = x
@@ -1620,8 +1623,9 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
 
 
 @njit(**_PLAIN)
-def _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm, i, x):
-    """The mixture's distribution function and density at ``x`` on row ``i``."""
+def _mixture_cdf_pdf(family, weights, means, scales, shapes, constants, i, x):
+    """The mixture's distribution function and density at ``x`` on row ``i``
+    (``constants``: the experts' ``student_t_log_beta`` or ``gamma_constant``)."""
     cdf = 0.0
     pdf = 0.0
     for k in range(weights.shape[1]):
@@ -1630,7 +1634,8 @@ def _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm, i, x):
             continue
         if family == GAMMA:
             if x > 0.0:
-                p, _, log_factor = _gamma_pq(shapes[k], shapes[k] * x / means[i, k])
+                p, _, log_factor = _gamma_pq_given(shapes[k], shapes[k] * x / means[i, k],
+                                                   constants[k])
                 cdf += w * p
                 pdf += w * math.exp(log_factor) / x
             continue
@@ -1639,8 +1644,8 @@ def _mixture_cdf_pdf(family, weights, means, scales, shapes, log_norm, i, x):
             cdf += w * 0.5 * math.erfc(-z * _SQRT_HALF)
             pdf += w * _INV_SQRT_2PI * math.exp(-0.5 * z * z) / scales[k]
         elif family == STUDENT_T:
-            cdf += w * _student_t_cdf(shapes[k], z)
-            pdf += w * _student_t_pdf(shapes[k], z, log_norm[k]) / scales[k]
+            cdf += w * _student_t_cdf_given(shapes[k], z, constants[k])
+            pdf += w * _student_t_pdf(shapes[k], z, constants[k]) / scales[k]
         else:
             tail = 0.5 * math.exp(-abs(z))
             cdf += w * (tail if z < 0.0 else 1.0 - tail)

@@ -61,14 +61,26 @@ def _stirling_correction(a):
 
 
 @njit(**_PLAIN)
-def log_gamma_factor(a, x):
-    """``log(x^a e^-x / Gamma(a))`` for ``a > 0`` and ``x >= 0``."""
+def gamma_constant(a):
+    """The part of ``log(x^a e^-x / Gamma(a))`` that depends on ``a`` alone.
+
+    ``log Gamma(a)`` for small shapes, the correction to Stirling's formula for
+    large ones; a solve over many ``x`` of one shape computes it once.
+    """
+    if a < _STIRLING_FROM:
+        return math.lgamma(a)
+    return _stirling_correction(a)
+
+
+@njit(**_PLAIN)
+def log_gamma_factor(a, x, constant):
+    """``log(x^a e^-x / Gamma(a))`` for ``a > 0`` and ``x >= 0``, given
+    ``gamma_constant(a)``."""
     if x == 0.0:
         return -math.inf
     if a < _STIRLING_FROM:
-        return a * math.log(x) - x - math.lgamma(a)
-    return (0.5 * math.log(a) - _HALF_LOG_2PI + a * log1pmx((x - a) / a)
-            - _stirling_correction(a))
+        return a * math.log(x) - x - constant
+    return 0.5 * math.log(a) - _HALF_LOG_2PI + a * log1pmx((x - a) / a) - constant
 
 
 @njit(**_PLAIN)
@@ -91,11 +103,17 @@ def gamma_pq(a, x):
     log_factor : float
         ``log(x^a e^-x / Gamma(a))`` (``x`` times the Gamma(a) density at ``x``).
     """
+    return gamma_pq_given(a, x, gamma_constant(a))
+
+
+@njit(**_PLAIN)
+def gamma_pq_given(a, x, constant):
+    """:func:`gamma_pq` given ``gamma_constant(a)``."""
     if x <= 0.0:
         return 0.0, 1.0, -math.inf
     if math.isinf(x):
         return 1.0, 0.0, -math.inf
-    log_factor = log_gamma_factor(a, x)
+    log_factor = log_gamma_factor(a, x, constant)
     if x < a + 1.0:
         # P(a, x) = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n))
         term = 1.0 / a
@@ -182,8 +200,15 @@ def _beta_fraction(a, b, x):
 
 
 @njit(**_PLAIN)
-def betainc_pair(a, b, x, y):
-    """``I_x(a, b)`` given both ``x`` and ``y = 1 - x`` (each as accurate as known).
+def log_beta(a, b):
+    """``log B(a, b)``."""
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+@njit(**_PLAIN)
+def betainc_pair(a, b, x, y, log_beta_ab):
+    """``I_x(a, b)`` given ``x``, ``y = 1 - x`` (each as accurate as known) and
+    ``log B(a, b)``.
 
     Passing ``y`` apart keeps its relative accuracy when ``x`` is close to 1.
     """
@@ -191,9 +216,7 @@ def betainc_pair(a, b, x, y):
         return 0.0
     if y <= 0.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
-                 + b * math.log(y))
-    front = math.exp(log_front)
+    front = math.exp(a * math.log(x) + b * math.log(y) - log_beta_ab)
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _beta_fraction(a, b, x) / a
     return 1.0 - front * _beta_fraction(b, a, y) / b
@@ -202,12 +225,24 @@ def betainc_pair(a, b, x, y):
 @njit(**_PLAIN)
 def betainc(a, b, x):
     """The regularized incomplete beta function ``I_x(a, b)``, ``0 <= x <= 1``."""
-    return betainc_pair(a, b, x, 1.0 - x)
+    return betainc_pair(a, b, x, 1.0 - x, log_beta(a, b))
 
 
 @njit(**_PLAIN)
 def student_t_cdf(df, t):
     """The standard Student t distribution function with ``df`` degrees of freedom."""
+    return student_t_cdf_given(df, t, student_t_log_beta(df))
+
+
+@njit(**_PLAIN)
+def student_t_log_beta(df):
+    """``log B(df / 2, 1 / 2)``, the constant of the Student t distribution function."""
+    return log_beta(0.5 * df, 0.5)
+
+
+@njit(**_PLAIN)
+def student_t_cdf_given(df, t, log_beta_df):
+    """:func:`student_t_cdf` given ``student_t_log_beta(df)``."""
     if math.isinf(t):
         return 1.0 if t > 0 else 0.0
     t2 = t * t
@@ -215,20 +250,16 @@ def student_t_cdf(df, t):
         return 1.0 if t > 0 else 0.0
     # The tail is I_x(df/2, 1/2) / 2 with x = df / (df + t^2); near the centre
     # betainc_pair takes it from 1 - x = t^2 / (df + t^2), kept apart.
-    tail = 0.5 * betainc_pair(0.5 * df, 0.5, df / (df + t2), t2 / (df + t2))
+    tail = 0.5 * betainc_pair(0.5 * df, 0.5, df / (df + t2), t2 / (df + t2), log_beta_df)
     return 1.0 - tail if t > 0 else tail
 
 
 @njit(**_PLAIN)
-def student_t_log_norm(df):
-    """The log of the standard Student t density's constant."""
-    return math.lgamma(0.5 * (df + 1.0)) - math.lgamma(0.5 * df) - 0.5 * math.log(df * math.pi)
-
-
-@njit(**_PLAIN)
-def student_t_pdf(df, t, log_norm):
-    """The standard Student t density, given ``student_t_log_norm(df)``."""
-    return math.exp(log_norm - 0.5 * (df + 1.0) * math.log1p(t * t / df))
+def student_t_pdf(df, t, log_beta_df):
+    """The standard Student t density, given ``student_t_log_beta(df)``:
+    ``(1 + t^2 / df)^(-(df + 1) / 2) / (sqrt(df) B(df / 2, 1 / 2))``."""
+    return math.exp(-log_beta_df - 0.5 * math.log(df)
+                    - 0.5 * (df + 1.0) * math.log1p(t * t / df))
 
 
 @njit(**_PLAIN)
