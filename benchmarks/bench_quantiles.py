@@ -4,9 +4,10 @@ Not a test: it fits ``MixtureOfExpertsRegressor(n_experts=3)`` to 2,000 rows
 of each family (Student t noise around linear experts; ``GammaRegressor`` and
 ``PoissonRegressor`` experts on log-linear data), then times
 ``predict_quantiles(X, (0.05, 0.5, 0.95))`` on 100,000 rows through the
-compiled kernel (``skmoe._kernels.mixture_quantiles``) and through the NumPy
-path (``_solve_quantile``, level by level over all rows, scipy's distribution
-functions), in the same run, best of the repeats after one warm-up call. It
+compiled kernel (``skmoe._kernels.mixture_quantiles``; with Numba's default
+threads and with one) and through the NumPy path (``_solve_quantile``, level
+by level over all rows, scipy's distribution functions), in the same run,
+best of the interleaved repeats after one warm-up call. It
 also records the largest difference of the two answers in probability
 (continuous families) or the number of differing integers (Poisson).
 
@@ -20,6 +21,7 @@ import datetime
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from bench_estep import (
     _load_average,
@@ -58,14 +60,28 @@ def _model(family):
     return MixtureOfExpertsRegressor(expert, n_experts=3, random_state=0)
 
 
-def _best(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _one_thread(function):
+    def run():
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            function()
+        finally:
+            numba.set_num_threads(threads)
+    return run
+
+
+def _best_interleaved(functions, repeats):
+    """Best seconds of each function, interleaved within each repeat."""
+    for function in functions:
         function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, record in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            record.append(time.perf_counter() - start)
+    return [min(record) for record in times]
 
 
 def bench_family(family, repeats, rng):
@@ -82,10 +98,13 @@ def bench_family(family, repeats, rng):
         gap = max(np.max(np.abs(model.predict_cdf(X, compiled[:, j])
                                 - model.predict_cdf(X, numpy[:, j]))) for j in range(3))
         agreement = f"{gap:.1e} in probability"
-    t_compiled = _best(lambda: model.predict_quantiles(X, LEVELS), repeats)
-    t_numpy = _best(lambda: numpy_model.predict_quantiles(X, LEVELS), repeats)
-    return [family, f"{t_compiled:.3f}", f"{t_numpy:.3f}", f"{t_numpy / t_compiled:.1f}x",
-            agreement]
+    t_compiled, t_serial, t_numpy = _best_interleaved([
+        lambda: model.predict_quantiles(X, LEVELS),
+        _one_thread(lambda: model.predict_quantiles(X, LEVELS)),
+        lambda: numpy_model.predict_quantiles(X, LEVELS),
+    ], repeats)
+    return [family, f"{t_compiled:.3f}", f"{t_serial:.3f}", f"{t_numpy:.3f}",
+            f"{t_numpy / t_compiled:.1f}x", f"{t_numpy / t_serial:.1f}x", agreement]
 
 
 def main(argv=None):
@@ -93,12 +112,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.output is None and not args.quick:
         args.output = RESULTS
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else 5
     start = time.perf_counter()
     load_before = _load_average()
     rng = np.random.default_rng(0)
-    header = ["family", "compiled (s)", "NumPy path (s)", "NumPy / compiled",
-              "compiled vs NumPy answers"]
+    header = ["family", "compiled (s)", "compiled, 1 thread (s)", "NumPy path (s)",
+              "NumPy / compiled", "NumPy / compiled 1 thread", "compiled vs NumPy answers"]
     rows = []
     for family in ("student_t", "gamma", "poisson"):
         rows.append(bench_family(family, repeats, rng))
@@ -113,7 +132,9 @@ Recorded {date} by `python benchmarks/bench_quantiles.py{" --quick" if args.quic
 
 `predict_quantiles(X, {LEVELS})` of a 3-expert mixture fitted to {N_FIT:,} rows, on
 {N_ROWS:,} rows: the compiled kernel against the NumPy path (scipy's distribution
-functions, level by level), best of {repeats} after one warm-up call.
+functions, level by level), best of {repeats} interleaved repeats after one warm-up call;
+the kernel also with one Numba thread (`numba.set_num_threads(1)`). Each time includes
+the gate's and the experts' predictions, common to both paths.
 
 {table}
 
