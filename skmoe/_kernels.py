@@ -1595,29 +1595,52 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
                         each = means[i, k] + scales[k] * standard[j, k]
                     low = min(low, each)
                     high = max(high, each)
+            # An end is verified once the mixture's CDF has been seen on its
+            # side of the level there; the previous level's solution is.
+            verified_low = previous >= low
+            verified_high = False
             low = max(low, previous)
             high = max(high, low)
+            widen = max(high - low, 1e-6 * abs(high), 1e-12)
             x = 0.5 * (low + high)
-            if high > low:
-                for _ in range(max_iter):
-                    cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, shapes,
-                                                constants, i, x)
-                    gap = cdf - level
-                    if gap < 0.0:
-                        low = x
+            for _ in range(max_iter):
+                cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, shapes,
+                                            constants, i, x)
+                gap = cdf - level
+                if gap < 0.0:
+                    low = x
+                    verified_low = True
+                else:
+                    high = x
+                    verified_high = True
+                if abs(gap) <= tol:
+                    break
+                if high - low <= eps4 * abs(x):
+                    # The bracket closed on an end the CDF never confirmed: the
+                    # experts' quantiles (scipy's, for Student t and Gamma) can
+                    # be off by more than tol; step out by doubling steps,
+                    # each new end taken next.
+                    if gap < 0.0 and not verified_high:
+                        high = low + widen
+                        x = high
+                    elif gap > 0.0 and not verified_low:
+                        low = high - widen
+                        if family == GAMMA:
+                            low = max(low, 0.0)
+                        x = low
                     else:
-                        high = x
-                    if abs(gap) <= tol or high - low <= eps4 * abs(x):
                         break
-                    step = x - gap / pdf if pdf > 0.0 else np.nan
-                    if low < step < high:
-                        x = step
-                    elif family == GAMMA and low > 0.0:
-                        # A small shape spreads the quantiles over decades:
-                        # halve the bracket on the log scale.
-                        x = math.sqrt(low) * math.sqrt(high)
-                    else:
-                        x = 0.5 * (low + high)
+                    widen *= 2.0
+                    continue
+                step = x - gap / pdf if pdf > 0.0 else np.nan
+                if low < step < high:
+                    x = step
+                elif family == GAMMA and low > 0.0:
+                    # A small shape spreads the quantiles over decades:
+                    # halve the bracket on the log scale.
+                    x = math.sqrt(low) * math.sqrt(high)
+                else:
+                    x = 0.5 * (low + high)
             out[i, j] = x
             previous = x
 

@@ -943,3 +943,23 @@ def test_t_gamma_and_poisson_quantiles_respect_the_lower_bound(family):
     else:
         assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
                                               bounded[:, 0]), 0.7, rtol=0, atol=QUANTILE_TOL)
+
+
+@pytest.mark.parametrize("family", [GAUSSIAN, STUDENT_T, GAMMA])
+@pytest.mark.parametrize("shift", [-0.3, 0.3])
+def test_mixture_quantiles_step_out_of_a_bracket_that_misses_the_root(family, shift):
+    # The experts' quantiles come from scipy: were one off by more than the
+    # tolerance, the root would lie outside the bracket. The kernel must notice
+    # (the CDF never changes sign there) and step out, not stop at its end.
+    weights, means, scales, shapes = _family_inputs(family, 300, 2, 7)
+    if family == GAUSSIAN:
+        means = means * 0.0 + np.random.default_rng(7).normal(0.0, 3.0, means.shape)
+    weights[:100] = [1.0, 0.0]
+    levels = np.array([0.05, 0.5, 0.95])
+    wrong = expert_standard_quantiles(family, levels, shapes)
+    wrong = wrong * (1 + shift) if family == GAMMA else wrong + shift
+    out = mixture_quantiles(family, weights, means, scales, shapes, levels, wrong,
+                            np.full(300, -np.inf), QUANTILE_TOL, 200, np.empty((300, 3)))
+    for j, level in enumerate(levels):
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
+                                              out[:, j]), level, rtol=0, atol=QUANTILE_TOL)
