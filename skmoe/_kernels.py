@@ -1506,10 +1506,12 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
     (the mixture's quantile lies between the smallest and the largest of
     them, over the experts of nonzero weight), by Newton steps that fall back
     to bisection when they leave the bracket, until ``|F_i(y) - p| <= tol``
-    or the bracket is a few ulps wide. The experts' quantiles are ``means[i,
-    k] + scales[k] * standard[j, k]`` for the location-scale families and
-    ``means[i, k] * standard[j, k]`` for the Gamma family (a scale family in
-    its mean). For the Poisson family the quantile is the smallest integer
+    or the bracket is a few ulps wide; should it close on an end where the
+    CDF was never seen on the far side of ``p`` (an expert quantile off by
+    more than ``tol``), it steps out by doubling steps. The experts' quantiles
+    are ``means[i, k] + scales[k] * standard[j, k]`` for the location-scale
+    families and ``means[i, k] * standard[j, k]`` for the Gamma family (a
+    scale family in its mean). For the Poisson family the quantile is the smallest integer
     ``y`` with ``F_i(y) >= p``, by integer bisection from a bracket that the
     experts' normal approximations start and that steps out until it holds
     the answer. The levels must be increasing: each solution bounds the next
