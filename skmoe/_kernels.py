@@ -21,9 +21,28 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 from numba import njit, prange
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import (
+    gammainc,
+    gammaincinv,
+    logsumexp,
+    ndtr,
+    ndtri,
+    pdtr,
+    pdtrik,
+    stdtr,
+    stdtrit,
+)
 
 from ._fastmath import _exp, _log
+
+# Private names: the public names of this module are the kernels the estimators
+# call (and warm up); these are compiled into the quantile kernel.
+from ._special import gamma_constant as _gamma_constant
+from ._special import gamma_pq_given as _gamma_pq_given
+from ._special import poisson_cdf as _poisson_cdf
+from ._special import student_t_cdf_given as _student_t_cdf_given
+from ._special import student_t_log_beta as _student_t_log_beta
+from ._special import student_t_pdf as _student_t_pdf
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
@@ -1054,7 +1073,7 @@ def top_k_route_reference(gate, top_k):
 
 # ----------------------------------------------------- predictive quantiles
 #: Family codes of :func:`mixture_quantiles`.
-GAUSSIAN, LAPLACE = 0, 1
+GAUSSIAN, LAPLACE, STUDENT_T, GAMMA, POISSON = 0, 1, 2, 3, 4
 _SQRT_HALF = float(np.sqrt(0.5))
 _INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
 # Rows a parallel quantile solve hands to one task. A row costs tens of
@@ -1068,41 +1087,54 @@ _PLAIN = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_PLAIN, parallel=True)
-def mixture_quantiles(family, weights, means, scales, levels, standard, lower_bound, tol,
-                      max_iter, out):
-    """Quantiles of location-scale mixtures, every row and level at once.
+def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, lower_bound,
+                      tol, max_iter, out):
+    """Quantiles of mixtures of one family, every row and level at once.
 
     Row ``i``'s distribution function is ``F_i(y) = sum_k weights[i, k]
-    G((y - means[i, k]) / scales[k])`` with ``G`` the standard Gaussian or
-    Laplace distribution function. Each level ``p`` is solved on ``F_i(y) =
-    p`` from the bracket that the experts' own quantiles ``means[i, k] +
-    scales[k] * standard[j]`` give (the mixture's quantile lies between the
-    smallest and the largest of them, over the experts of nonzero weight), by
-    Newton steps that fall back to bisection when they leave the bracket,
-    until ``|F_i(y) - p| <= tol`` or the bracket is a few ulps wide. The
-    levels must be increasing: each solution bounds the next level's bracket
-    from below, so the quantiles are non-decreasing in the level.
+    F_k(y; means[i, k])``. Each level ``p`` of a continuous family is solved
+    on ``F_i(y) = p`` from the bracket that the experts' own quantiles give
+    (the mixture's quantile lies between the smallest and the largest of
+    them, over the experts of nonzero weight), by Newton steps that fall back
+    to bisection when they leave the bracket, until ``|F_i(y) - p| <= tol``
+    or the bracket is a few ulps wide; should it close on an end where the
+    CDF was never seen on the far side of ``p`` (an expert quantile off by
+    more than ``tol``), it steps out by doubling steps. The experts' quantiles
+    are ``means[i, k] + scales[k] * standard[j, k]`` for the location-scale
+    families and ``means[i, k] * standard[j, k]`` for the Gamma family (a
+    scale family in its mean). For the Poisson family the quantile is the smallest integer
+    ``y`` with ``F_i(y) >= p``, by integer bisection from a bracket that the
+    experts' normal approximations start and that steps out until it holds
+    the answer. The levels must be increasing: each solution bounds the next
+    level's bracket from below, so the quantiles are non-decreasing in the
+    level.
 
     Parameters
     ----------
     family : int
-        ``GAUSSIAN`` or ``LAPLACE``.
+        ``GAUSSIAN``, ``LAPLACE``, ``STUDENT_T``, ``GAMMA`` or ``POISSON``.
     weights : ndarray of shape (n_samples, n_experts)
         Non-negative mixture weights, each row summing to one.
     means : ndarray of shape (n_samples, n_experts)
-        Each expert's location.
+        Each expert's location (its mean, positive, for Gamma and Poisson).
     scales : ndarray of shape (n_experts,)
-        Each expert's scale (standard deviation, or Laplace scale), positive.
+        Each expert's scale (standard deviation, Laplace or Student t scale),
+        positive; unused for Gamma and Poisson.
+    shapes : ndarray of shape (n_experts,)
+        Each expert's degrees of freedom (Student t) or shape ``1 /
+        dispersion`` (Gamma); unused otherwise.
     levels : ndarray of shape (n_levels,)
         Increasing levels strictly between 0 and 1.
-    standard : ndarray of shape (n_levels,)
-        The standard distribution's quantile of each level.
+    standard : ndarray of shape (n_levels, n_experts)
+        Each expert's standard quantile of each level (see
+        :func:`expert_standard_quantiles`).
     lower_bound : ndarray of shape (n_samples,)
         A lower bound of every row's first quantile (-inf for none).
     tol : float
         Accuracy in probability.
     max_iter : int
-        Newton or bisection steps per row and level at most.
+        Newton or bisection steps per row and level at most (continuous
+        families).
     out : ndarray of shape (n_samples, n_levels)
         Output.
 
@@ -1115,65 +1147,121 @@ def mixture_quantiles(family, weights, means, scales, levels, standard, lower_bo
     n_blocks = (n_samples + rows - 1) // rows
     if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
         for b in range(n_blocks):
-            _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
-                            max_iter, out, b * rows, min((b + 1) * rows, n_samples))
+            _quantile_block(family, weights, means, scales, shapes, levels, standard,
+                            lower_bound, tol, max_iter, out, b * rows,
+                            min((b + 1) * rows, n_samples))
     else:
         for b in prange(n_blocks):
-            _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
-                            max_iter, out, b * rows, min((b + 1) * rows, n_samples))
+            _quantile_block(family, weights, means, scales, shapes, levels, standard,
+                            lower_bound, tol, max_iter, out, b * rows,
+                            min((b + 1) * rows, n_samples))
     return out
 
 
 @njit(**_PLAIN)
-def _quantile_block(family, weights, means, scales, levels, standard, lower_bound, tol,
+def _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
                     max_iter, out, start, stop):
     n_experts = weights.shape[1]
     eps4 = 4.0 * np.finfo(np.float64).eps
+    # The constants of each expert's distribution function, once per block.
+    constants = np.zeros(n_experts)
+    for k in range(n_experts):
+        if family == STUDENT_T:
+            constants[k] = _student_t_log_beta(shapes[k])
+        elif family == GAMMA:
+            constants[k] = _gamma_constant(shapes[k])
     for i in range(start, stop):
         previous = lower_bound[i]
         for j in range(levels.shape[0]):
             level = levels[j]
+            if family == POISSON:
+                x = _poisson_mixture_quantile(weights, means, i, level, standard[j], previous)
+                out[i, j] = x
+                previous = x
+                continue
             low, high = np.inf, -np.inf
             for k in range(n_experts):
                 if weights[i, k] > 0.0:
-                    each = means[i, k] + scales[k] * standard[j]
+                    if family == GAMMA:
+                        each = means[i, k] * standard[j, k]
+                    else:
+                        each = means[i, k] + scales[k] * standard[j, k]
                     low = min(low, each)
                     high = max(high, each)
+            # An end is verified once the mixture's CDF has been seen on its
+            # side of the level there; the previous level's solution is.
+            verified_low = previous >= low
+            verified_high = False
             low = max(low, previous)
             high = max(high, low)
+            widen = max(high - low, 1e-6 * abs(high), 1e-12)
             x = 0.5 * (low + high)
-            if high > low:
-                for _ in range(max_iter):
-                    cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, i, x)
-                    gap = cdf - level
-                    if gap < 0.0:
-                        low = x
+            for _ in range(max_iter):
+                cdf, pdf = _mixture_cdf_pdf(family, weights, means, scales, shapes,
+                                            constants, i, x)
+                gap = cdf - level
+                if gap < 0.0:
+                    low = x
+                    verified_low = True
+                else:
+                    high = x
+                    verified_high = True
+                if abs(gap) <= tol:
+                    break
+                if high - low <= eps4 * abs(x):
+                    # The bracket closed on an end the CDF never confirmed: the
+                    # experts' quantiles (scipy's, for Student t and Gamma) can
+                    # be off by more than tol; step out by doubling steps,
+                    # each new end taken next.
+                    if gap < 0.0 and not verified_high:
+                        high = low + widen
+                        x = high
+                    elif gap > 0.0 and not verified_low:
+                        low = high - widen
+                        if family == GAMMA:
+                            low = max(low, 0.0)
+                        x = low
                     else:
-                        high = x
-                    if abs(gap) <= tol or high - low <= eps4 * abs(x):
                         break
-                    step = x - gap / pdf if pdf > 0.0 else np.nan
-                    if low < step < high:
-                        x = step
-                    else:
-                        x = 0.5 * (low + high)
+                    widen *= 2.0
+                    continue
+                step = x - gap / pdf if pdf > 0.0 else np.nan
+                if low < step < high:
+                    x = step
+                elif family == GAMMA and low > 0.0:
+                    # A small shape spreads the quantiles over decades:
+                    # halve the bracket on the log scale.
+                    x = math.sqrt(low) * math.sqrt(high)
+                else:
+                    x = 0.5 * (low + high)
             out[i, j] = x
             previous = x
 
 
 @njit(**_PLAIN)
-def _mixture_cdf_pdf(family, weights, means, scales, i, x):
-    """The mixture's distribution function and density at ``x`` on row ``i``."""
+def _mixture_cdf_pdf(family, weights, means, scales, shapes, constants, i, x):
+    """The mixture's distribution function and density at ``x`` on row ``i``
+    (``constants``: the experts' ``student_t_log_beta`` or ``gamma_constant``)."""
     cdf = 0.0
     pdf = 0.0
     for k in range(weights.shape[1]):
         w = weights[i, k]
         if w == 0.0:
             continue
+        if family == GAMMA:
+            if x > 0.0:
+                p, _, log_factor = _gamma_pq_given(shapes[k], shapes[k] * x / means[i, k],
+                                                   constants[k])
+                cdf += w * p
+                pdf += w * math.exp(log_factor) / x
+            continue
         z = (x - means[i, k]) / scales[k]
         if family == GAUSSIAN:
             cdf += w * 0.5 * math.erfc(-z * _SQRT_HALF)
             pdf += w * _INV_SQRT_2PI * math.exp(-0.5 * z * z) / scales[k]
+        elif family == STUDENT_T:
+            cdf += w * _student_t_cdf_given(shapes[k], z, constants[k])
+            pdf += w * _student_t_pdf(shapes[k], z, constants[k]) / scales[k]
         else:
             tail = 0.5 * math.exp(-abs(z))
             cdf += w * (tail if z < 0.0 else 1.0 - tail)
@@ -1181,44 +1269,150 @@ def _mixture_cdf_pdf(family, weights, means, scales, i, x):
     return cdf, pdf
 
 
-def standard_quantiles(family, levels):
-    """The standard Gaussian or Laplace quantile of each level (NumPy)."""
-    levels = np.asarray(levels, dtype=np.float64)
-    if family == GAUSSIAN:
-        return ndtri(levels)
-    return np.where(levels < 0.5, np.log(2.0 * np.minimum(levels, 0.5)),
-                    -np.log(2.0 * (1.0 - np.maximum(levels, 0.5))))
+@njit(**_PLAIN)
+def _poisson_mixture_cdf(weights, means, i, y):
+    """``sum_k weights[i, k] P(Y_k <= y)`` of Poisson experts, for an integer ``y``."""
+    if y < 0.0:
+        return 0.0
+    cdf = 0.0
+    for k in range(weights.shape[1]):
+        if weights[i, k] > 0.0:
+            cdf += weights[i, k] * _poisson_cdf(y, means[i, k])
+    return cdf
 
 
-def mixture_cdf_reference(family, weights, means, scales, y):
-    """NumPy: ``F_i(y_i)`` of each row's mixture (``y`` of shape (n_samples,))."""
-    z = (np.asarray(y, dtype=np.float64)[:, None] - means) / scales
-    if family == GAUSSIAN:
-        each = ndtr(z)
+@njit(**_PLAIN)
+def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
+    """The smallest integer ``y`` with ``F_i(y) >= level`` on row ``i`` (Poisson).
+
+    The bracket keeps ``F_i(low) < level <= F_i(high)``: it starts from the
+    experts' normal approximations ``mu + sqrt(mu) z``, steps out by doubling
+    steps until it holds, then halves. ``previous`` (a lower bound: the
+    previous level's solution, or -inf) gives ``F_i(previous - 1) < level``.
+    """
+    guess_low, guess_high, spread = np.inf, -np.inf, 1.0
+    for k in range(weights.shape[1]):
+        if weights[i, k] > 0.0:
+            mu = means[i, k]
+            each = mu + math.sqrt(mu) * standard[k]
+            guess_low = min(guess_low, each)
+            guess_high = max(guess_high, each)
+            spread = max(spread, math.sqrt(mu))
+    known = -1.0 if previous == -np.inf else max(previous - 1.0, -1.0)
+    low = max(math.floor(guess_low), known)
+    high = np.inf
+    step = spread
+    while low > known and _poisson_mixture_cdf(weights, means, i, low) >= level:
+        high = low
+        low = max(math.floor(low - step), known)
+        step *= 2.0
+    if high == np.inf:
+        high = max(math.ceil(guess_high), low + 1.0)
+        step = spread
+        while _poisson_mixture_cdf(weights, means, i, high) < level:
+            low = high
+            high = math.ceil(high + step)
+            step *= 2.0
+    while high - low > 1.0:
+        middle = math.floor(0.5 * (low + high))
+        if _poisson_mixture_cdf(weights, means, i, middle) >= level:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def expert_standard_quantiles(family, levels, shapes=None):
+    """Each expert's standard quantile of each level, for :func:`mixture_quantiles` (NumPy).
+
+    Parameters
+    ----------
+    family : int
+        A family code.
+    levels : array-like of shape (n_levels,)
+        Levels strictly between 0 and 1.
+    shapes : ndarray of shape (n_experts,), default=None
+        Degrees of freedom (Student t) or Gamma shapes; the other families
+        take one column.
+
+    Returns
+    -------
+    standard : ndarray of shape (n_levels, n_experts)
+        The standard Gaussian, Laplace or Student t quantile, the Gamma
+        quantile of mean 1, or the standard Gaussian quantile (the Poisson
+        family's normal approximation starts its bracket from it).
+    """
+    levels = np.asarray(levels, dtype=np.float64)[:, None]
+    if family == STUDENT_T:
+        return np.ascontiguousarray(stdtrit(shapes, levels))
+    if family == GAMMA:
+        return np.ascontiguousarray(gammaincinv(shapes, levels) / shapes)
+    n_experts = 1 if shapes is None else len(shapes)
+    if family == LAPLACE:
+        each = np.where(levels < 0.5, np.log(2.0 * np.minimum(levels, 0.5)),
+                        -np.log(2.0 * (1.0 - np.maximum(levels, 0.5))))
     else:
-        tail = 0.5 * np.exp(-np.abs(z))
-        each = np.where(z < 0, tail, 1.0 - tail)
+        each = ndtri(levels)
+    return np.ascontiguousarray(np.broadcast_to(each, (levels.shape[0], n_experts)))
+
+
+def mixture_cdf_reference(family, weights, means, scales, shapes, y):
+    """NumPy: ``F_i(y_i)`` of each row's mixture (``y`` of shape (n_samples,))."""
+    y = np.asarray(y, dtype=np.float64)[:, None]
+    if family == GAMMA:
+        each = gammainc(shapes, shapes * np.maximum(y, 0.0) / means)
+    elif family == POISSON:
+        each = np.where(y < 0, 0.0, pdtr(np.floor(np.maximum(y, 0.0)), means))
+    else:
+        z = (y - means) / scales
+        if family == GAUSSIAN:
+            each = ndtr(z)
+        elif family == STUDENT_T:
+            each = stdtr(shapes, z)
+        else:
+            tail = 0.5 * np.exp(-np.abs(z))
+            each = np.where(z < 0, tail, 1.0 - tail)
     return np.einsum("ik,ik->i", weights, each)
 
 
-def mixture_quantiles_reference(family, weights, means, scales, levels):
+def mixture_quantiles_reference(family, weights, means, scales, shapes, levels):
     """NumPy twin of :func:`mixture_quantiles`, by plain bisection to the last ulp.
 
-    Each level is solved on its own, from the experts' quantiles, with no
-    Newton step and no lower bound from the previous level.
+    Each level is solved on its own, from the experts' quantiles (scipy's),
+    with no Newton step and no lower bound from the previous level; a
+    Poisson level by integer bisection for the smallest integer whose
+    probability reaches it.
     """
-    standard = standard_quantiles(family, levels)
     out = np.empty((weights.shape[0], len(levels)))
     used = weights > 0
     for j, level in enumerate(levels):
-        each = means + scales * standard[j]
+        if family == POISSON:
+            each = pdtrik(level, means)
+        elif family == GAMMA:
+            each = means * gammaincinv(shapes, level) / shapes
+        elif family == STUDENT_T:
+            each = means + scales * stdtrit(shapes, level)
+        else:
+            each = means + scales * expert_standard_quantiles(family, [level])[0]
         low = np.where(used, each, np.inf).min(axis=1)
         high = np.where(used, each, -np.inf).max(axis=1)
+        if family == POISSON:
+            # pdtrik is continuous: the integer quantile is between these.
+            low, high = np.maximum(np.floor(low) - 1, -1.0), np.ceil(high) + 1
+            while np.any(high - low > 1):
+                middle = np.floor(0.5 * (low + high))
+                reached = mixture_cdf_reference(family, weights, means, scales, shapes,
+                                                middle) >= level
+                high = np.where(reached & (middle > low), middle, high)
+                low = np.where(reached, low, middle)
+            out[:, j] = high
+            continue
         for _ in range(2100):
             middle = 0.5 * (low + high)
             if not np.any((middle > low) & (middle < high)):
                 break
-            below = mixture_cdf_reference(family, weights, means, scales, middle) < level
+            below = mixture_cdf_reference(family, weights, means, scales, shapes,
+                                          middle) < level
             low = np.where(below, middle, low)
             high = np.where(below, high, middle)
         out[:, j] = 0.5 * (low + high)

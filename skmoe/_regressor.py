@@ -23,7 +23,15 @@ from ._experts import (
     interpolates,
 )
 from ._families import FAMILIES, check_quantile_levels, resolve_family
-from ._kernels import GAUSSIAN, LAPLACE, mixture_quantiles, standard_quantiles
+from ._kernels import (
+    GAMMA,
+    GAUSSIAN,
+    LAPLACE,
+    POISSON,
+    STUDENT_T,
+    expert_standard_quantiles,
+    mixture_quantiles,
+)
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._ridge import (
     ScaledRidge,
@@ -649,9 +657,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         function, from the bracket that the experts' own quantiles give (the
         mixture's quantile lies between the smallest and the largest of them),
         by Newton steps safeguarded by bisection, to within 1e-10 in
-        probability (Gaussian and Laplace experts: in one compiled pass over
-        the rows, all levels together). For a discrete family (Poisson) the
-        quantile is the smallest integer whose probability reaches the level.
+        probability. For a discrete family (Poisson) the quantile is the
+        smallest integer whose probability reaches the level, by integer
+        bisection. Every family (Gaussian, Student t, Laplace, Gamma,
+        Poisson) is solved in one compiled, parallel pass over the rows, all
+        levels together; only a mixture with an expert of its own density
+        (its own ``predict_cdf`` and ``predict_quantiles``) is solved in
+        NumPy, level by level.
 
         Parameters
         ----------
@@ -683,10 +695,10 @@ default=(0.05, 0.5, 0.95)
         order = np.argsort(levels, kind="stable")
         kernel = self._quantile_kernel_family()
         if kernel is not None:
-            family, scales = kernel
+            family, scales, shapes = kernel
             solved = mixture_quantiles(
                 family, np.ascontiguousarray(weights), np.ascontiguousarray(means), scales,
-                levels[order], standard_quantiles(family, levels[order]),
+                shapes, levels[order], expert_standard_quantiles(family, levels[order], shapes),
                 np.full(means.shape[0], -np.inf), _QUANTILE_TOL, _QUANTILE_MAX_ITER,
                 np.empty((means.shape[0], levels.shape[0])))
             result = np.empty_like(solved)
@@ -701,18 +713,27 @@ default=(0.05, 0.5, 0.95)
         return result
 
     def _quantile_kernel_family(self):
-        """The kernel's family code and the experts' scales, or None for the NumPy path.
+        """The kernel's family code, the experts' scales and shapes, or None.
 
-        Gaussian and Laplace mixtures without experts of their own density are
-        solved by the compiled kernel; every other family by
-        :meth:`_solve_quantile`, level by level.
+        Mixtures of every family are solved by the compiled kernel; only a
+        mixture with an expert of its own density (its own ``predict_cdf``
+        and ``predict_quantiles``) takes :meth:`_solve_quantile`, level by
+        level.
         """
         if any(has_own_density(expert) for expert in self.experts_):
             return None
+        ones = np.ones(self.n_experts_)
         if self.family_ == "gaussian":
-            return GAUSSIAN, np.sqrt(np.asarray(self.noise_variance_, dtype=np.float64))
+            return GAUSSIAN, np.sqrt(np.asarray(self.noise_variance_, dtype=np.float64)), ones
         if self.family_ == "laplace":
-            return LAPLACE, np.asarray(self.noise_scale_, dtype=np.float64).copy()
+            return LAPLACE, np.asarray(self.noise_scale_, dtype=np.float64).copy(), ones
+        if self.family_ == "student_t":
+            return (STUDENT_T, np.asarray(self.noise_scale_, dtype=np.float64).copy(),
+                    np.asarray(self.df_, dtype=np.float64).copy())
+        if self.family_ == "gamma":
+            return GAMMA, ones, 1.0 / np.asarray(self.dispersion_, dtype=np.float64)
+        if self.family_ == "poisson":
+            return POISSON, ones, ones
         return None
 
     def _solve_quantile(self, level, weights, means, X_expert, lower):

@@ -42,7 +42,7 @@ SIGNATURES = {
     "penalise_gate_hessian": [(_F2, _I, _F, _F)],
     "weighted_design_block": [(_F2, _F1, _F2, _F1, _F, _I, _I, _F2, _F2)],
     "solve_gram_stack": [(_F3, _B1, _F)],
-    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F1, _F, _I, _F2)],
+    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
 }
 

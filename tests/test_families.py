@@ -558,3 +558,47 @@ def test_median_experts_are_accepted_with_symmetric_noise(expert):
     model = MixtureOfExpertsRegressor(expert, n_experts=2, noise="laplace", max_iter=5,
                                       random_state=0).fit(X, y)
     assert np.isfinite(model.score_samples(X, y)).all()
+
+
+def _fitted_family_mixture(case):
+    if case in ("poisson", "gamma"):
+        X, y = _glm_data(case, n_samples=1500)
+        expert = PoissonRegressor(alpha=0) if case == "poisson" else GammaRegressor(alpha=0)
+        model = MixtureOfExpertsRegressor(expert, n_experts=3, random_state=0)
+    else:
+        X, y = _contaminated(n_samples=1500)
+        model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, noise=case,
+                                          random_state=0)
+    return model.fit(X[:1000], y[:1000]), X[1000:]
+
+
+@pytest.mark.parametrize("case", ["student_t", "gamma", "poisson"])
+def test_compiled_quantiles_of_t_gamma_and_poisson_equal_the_numpy_path(case, monkeypatch):
+    # Every family takes the compiled kernel; its quantiles invert scipy's
+    # mixture CDF (predict_cdf) to 1e-10 in probability, and are the NumPy
+    # path's (the exact integer quantiles for Poisson).
+    model, X = _fitted_family_mixture(case)
+    levels = np.array([0.5, 0.001, 0.25, 0.95, 0.999])
+
+    def numpy_path(*args, **kwargs):
+        raise AssertionError("the NumPy path was taken")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MixtureOfExpertsRegressor, "_solve_quantile", numpy_path)
+        compiled = model.predict_quantiles(X, levels)
+    with monkeypatch.context() as patch:
+        patch.setattr(MixtureOfExpertsRegressor, "_quantile_kernel_family", lambda self: None)
+        numpy = model.predict_quantiles(X, levels)
+    assert np.all(np.diff(compiled[:, np.argsort(levels)], axis=1) >= 0)
+    for column, level in enumerate(levels):
+        cdf = model.predict_cdf(X, compiled[:, column])
+        if case == "poisson":
+            assert np.all(cdf >= level)
+            assert np.all(model.predict_cdf(X, compiled[:, column] - 1) < level)
+        else:
+            assert_allclose(cdf, level, rtol=0, atol=1e-10)
+            assert_allclose(model.predict_cdf(X, numpy[:, column]), cdf, rtol=0, atol=1e-8)
+    if case == "poisson":
+        np.testing.assert_array_equal(compiled, numpy)
+    if case == "student_t":
+        assert len(np.unique(model.df_)) > 1

@@ -24,12 +24,16 @@ from scipy.special import log_softmax as scipy_log_softmax
 from skmoe._kernels import (
     _MIN_PARALLEL_ENTRIES,
     _MIN_PARALLEL_QUANTILE_ENTRIES,
+    GAMMA,
     GAUSSIAN,
     LAPLACE,
+    POISSON,
+    STUDENT_T,
     categorical_log_likelihood,
     categorical_log_likelihood_reference,
     e_step,
     e_step_reference,
+    expert_standard_quantiles,
     gaussian_log_likelihood,
     gaussian_log_likelihood_reference,
     log_softmax,
@@ -39,7 +43,6 @@ from skmoe._kernels import (
     soft_cross_entropy,
     soft_cross_entropy_hessian,
     soft_cross_entropy_hessian_reference,
-    standard_quantiles,
 )
 
 RTOL = 1e-12
@@ -647,15 +650,17 @@ def _mixture_inputs(n_samples, n_experts, seed):
     return weights, means, scales
 
 
-def _solve(family, weights, means, scales, levels, lower=None):
+def _solve(family, weights, means, scales, levels, lower=None, shapes=None):
     levels = np.asarray(levels, dtype=np.float64)
     n_samples = weights.shape[0]
     lower = np.full(n_samples, -np.inf) if lower is None else lower
-    inputs = (weights, means, scales, levels, lower)
+    shapes = np.ones(weights.shape[1]) if shapes is None else shapes
+    inputs = (weights, means, scales, shapes, levels, lower)
     copies = [a.copy() for a in inputs]
     out = np.full((n_samples, levels.shape[0]), np.nan)
-    mixture_quantiles(family, weights, means, scales, levels, standard_quantiles(family, levels),
-                      lower, QUANTILE_TOL, 200, out)
+    mixture_quantiles(family, weights, means, scales, shapes, levels,
+                      expert_standard_quantiles(family, levels, shapes), lower, QUANTILE_TOL,
+                      200, out)
     for before, after in zip(copies, inputs):
         assert_array_equal(after, before)
     return out
@@ -671,11 +676,11 @@ def test_mixture_quantiles_equal_reference_to_1e10_in_probability(family, n_samp
     parallel = n_samples * n_experts * len(levels) >= _MIN_PARALLEL_QUANTILE_ENTRIES
     assert parallel == (n_samples == 40_000)
     result = _solve(family, weights, means, scales, levels)
-    expected = mixture_quantiles_reference(family, weights, means, scales, levels)
+    expected = mixture_quantiles_reference(family, weights, means, scales, None, levels)
     for j, level in enumerate(levels):
-        assert_allclose(mixture_cdf_reference(family, weights, means, scales, result[:, j]),
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, None, result[:, j]),
                         level, rtol=0, atol=QUANTILE_TOL)
-        assert_allclose(mixture_cdf_reference(family, weights, means, scales, expected[:, j]),
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, None, expected[:, j]),
                         level, rtol=0, atol=1e-14)
     # In y: the gap in probability over the density, where the density is not tiny.
     body = slice(1, -1)
@@ -700,7 +705,7 @@ def test_mixture_quantiles_respect_the_lower_bound(family):
     alone = _solve(family, weights, means, scales, [0.7])
     below = _solve(family, weights, means, scales, [0.4])[:, 0]
     bounded = _solve(family, weights, means, scales, [0.7], lower=below)
-    assert_allclose(mixture_cdf_reference(family, weights, means, scales, bounded[:, 0]), 0.7,
+    assert_allclose(mixture_cdf_reference(family, weights, means, scales, None, bounded[:, 0]), 0.7,
                     rtol=0, atol=QUANTILE_TOL)
     assert_allclose(bounded, alone, rtol=0, atol=1e-8)
 
@@ -720,3 +725,105 @@ def test_mixture_quantiles_of_bimodal_rows_equal_brentq():
             root = brentq(gap, -1e5, 1e5, xtol=1e-14, rtol=1e-15)
             assert abs(gap(result[i, j])) <= QUANTILE_TOL
             assert abs(result[i, j] - root) <= 1e-6 * max(1.0, abs(root))
+
+
+def _family_inputs(family, n_samples, n_experts, seed):
+    """Weights, means, scales and shapes of a mixture of Student t, Gamma or Poisson
+    experts, with shapes (degrees of freedom, Gamma shapes) over a wide range."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.full(n_experts, 0.7), size=n_samples)
+    weights[rng.random(weights.shape) < 0.1] = 0.0
+    weights[weights.sum(axis=1) == 0, 0] = 1.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    scales = rng.uniform(0.05, 2.0, size=n_experts)
+    if family == STUDENT_T:
+        means = rng.normal(0.0, 3.0, size=(n_samples, n_experts))
+        shapes = np.geomspace(1.0, 200.0, n_experts)
+    elif family == GAMMA:
+        means = np.exp(rng.normal(0.0, 2.0, size=(n_samples, n_experts)))
+        shapes = np.geomspace(0.05, 1e4, n_experts)
+    else:
+        means = np.exp(rng.normal(1.0, 2.5, size=(n_samples, n_experts)))
+        shapes = np.ones(n_experts)
+    return weights, means, scales, shapes
+
+
+@pytest.mark.parametrize("family", [STUDENT_T, GAMMA])
+@pytest.mark.parametrize("n_samples, n_experts", [(300, 1), (500, 3), (12_000, 4)])
+def test_mixture_quantiles_of_t_and_gamma_equal_reference_in_probability(family, n_samples,
+                                                                         n_experts):
+    weights, means, scales, shapes = _family_inputs(family, n_samples, n_experts, 3)
+    levels = np.array([1e-6, 0.05, 0.5, 0.9, 1 - 1e-6])
+    result = _solve(family, weights, means, scales, levels, shapes=shapes)
+    expected = mixture_quantiles_reference(family, weights, means, scales, shapes, levels)
+    for j, level in enumerate(levels):
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
+                                              result[:, j]), level, rtol=0, atol=QUANTILE_TOL)
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
+                                              expected[:, j]), level, rtol=0, atol=1e-12)
+    assert np.all(np.diff(result, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("n_samples, n_experts", [(300, 1), (500, 3), (12_000, 4)])
+def test_poisson_mixture_quantiles_are_the_exact_integer_quantiles(n_samples, n_experts):
+    weights, means, scales, shapes = _family_inputs(POISSON, n_samples, n_experts, 4)
+    levels = np.array([1e-6, 0.05, 0.5, 0.9, 1 - 1e-6])
+    result = _solve(POISSON, weights, means, scales, levels, shapes=shapes)
+    expected = mixture_quantiles_reference(POISSON, weights, means, scales, shapes, levels)
+    assert_array_equal(result, expected)
+    for j, level in enumerate(levels):
+        assert np.all(mixture_cdf_reference(POISSON, weights, means, scales, shapes,
+                                            result[:, j]) >= level)
+        assert np.all(mixture_cdf_reference(POISSON, weights, means, scales, shapes,
+                                            result[:, j] - 1) < level)
+    assert np.all(np.diff(result, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("family, reference", [
+    (STUDENT_T, lambda q, mean, scale, shape: stats.t.ppf(q, shape, mean, scale)),
+    (GAMMA, lambda q, mean, scale, shape: stats.gamma.ppf(q, shape, scale=mean / shape)),
+    (POISSON, lambda q, mean, scale, shape: stats.poisson.ppf(q, mean)),
+])
+def test_mixture_quantiles_of_one_t_gamma_or_poisson_expert_are_its_own(family, reference):
+    weights, means, scales, shapes = _family_inputs(family, 200, 1, 5)
+    shapes = np.array([3.5])
+    levels = np.array([0.01, 0.5, 0.975])
+    result = _solve(family, weights, means, scales, levels, shapes=shapes)
+    expected = reference(levels[None, :], means, scales[0], shapes[0])
+    if family == POISSON:
+        assert_array_equal(result, expected)
+    else:
+        assert_allclose(result, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("family", [STUDENT_T, GAMMA, POISSON])
+def test_t_gamma_and_poisson_quantiles_respect_the_lower_bound(family):
+    weights, means, scales, shapes = _family_inputs(family, 400, 3, 6)
+    alone = _solve(family, weights, means, scales, [0.7], shapes=shapes)
+    below = _solve(family, weights, means, scales, [0.4], shapes=shapes)[:, 0]
+    bounded = _solve(family, weights, means, scales, [0.7], lower=below, shapes=shapes)
+    if family == POISSON:
+        assert_array_equal(bounded, alone)
+    else:
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
+                                              bounded[:, 0]), 0.7, rtol=0, atol=QUANTILE_TOL)
+
+
+@pytest.mark.parametrize("family", [GAUSSIAN, STUDENT_T, GAMMA])
+@pytest.mark.parametrize("shift", [-0.3, 0.3])
+def test_mixture_quantiles_step_out_of_a_bracket_that_misses_the_root(family, shift):
+    # The experts' quantiles come from scipy: were one off by more than the
+    # tolerance, the root would lie outside the bracket. The kernel must notice
+    # (the CDF never changes sign there) and step out, not stop at its end.
+    weights, means, scales, shapes = _family_inputs(family, 300, 2, 7)
+    if family == GAUSSIAN:
+        means = means * 0.0 + np.random.default_rng(7).normal(0.0, 3.0, means.shape)
+    weights[:100] = [1.0, 0.0]
+    levels = np.array([0.05, 0.5, 0.95])
+    wrong = expert_standard_quantiles(family, levels, shapes)
+    wrong = wrong * (1 + shift) if family == GAMMA else wrong + shift
+    out = mixture_quantiles(family, weights, means, scales, shapes, levels, wrong,
+                            np.full(300, -np.inf), QUANTILE_TOL, 200, np.empty((300, 3)))
+    for j, level in enumerate(levels):
+        assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
+                                              out[:, j]), level, rtol=0, atol=QUANTILE_TOL)
