@@ -443,8 +443,8 @@ _STACKING_TRAINING_ROWS = {"regression": 20, "classification": 13}
 
 def _check_training_rows(n_rows, cv, estimators, task, n_experts):
     """Refuse data whose training folds are too small for the chosen estimators."""
-    if cv > n_rows:
-        return  # compare refuses more folds than rows
+    if not 2 <= cv <= n_rows:
+        return  # compare refuses fewer than 2 folds, or more folds than rows
     smallest = n_rows - -(-n_rows // cv)
     needs = {"every estimator": 2}
     if task == "regression":
@@ -475,16 +475,6 @@ def _positive_int(minimum):
         return value
 
     return parse
-
-
-def _n_jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("0 jobs has no meaning; use a positive int or -1")
-    return value
 
 
 def _listing_epilog():
@@ -522,8 +512,8 @@ def build_parser():
                           f"integers (or whole-number floats) with at most {_MAX_CLASSES_AUTO} "
                           "distinct values are class labels; any other numbers, such as a "
                           f"count with {_MAX_CLASSES_AUTO + 2} values, are a regression target")
-    sub.add_argument("--cv", type=_positive_int(2), default=5, metavar="K",
-                     help="number of folds (default 5)")
+    sub.add_argument("--cv", type=int, default=5, metavar="K",
+                     help="number of folds, at least 2 (default 5)")
     sub.add_argument("--estimators", nargs="+", metavar="NAME",
                      help="compare only these (comma or space separated; see below)")
     sub.add_argument("--scoring", nargs="+", metavar="SCORE",
@@ -534,7 +524,7 @@ def build_parser():
                      help="experts of each mixture (default 3)")
     sub.add_argument("--n-samples", type=_positive_int(10), metavar="N",
                      help="rows of a generated data set (default 2000)")
-    sub.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+    sub.add_argument("--n-jobs", type=int, default=None, metavar="N",
                      help="parallel fits over the folds of each estimator (default 1; -1: "
                           "all cores)")
     sub.add_argument("--out", metavar="DIR",

@@ -254,7 +254,9 @@ def _splits(cv, X, y, task, random_state):
         "estimators": [None, dict, list, tuple, HasMethods(["fit", "predict"])],
         "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
         "scoring": [None, str, list, tuple],
-        "n_jobs": [None, Integral],
+        # As joblib: 0 jobs has no meaning.
+        "n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "task": [StrOptions({"auto", "regression", "classification"})],
         "residual_variance": [StrOptions({"cv", "train"})],

@@ -385,7 +385,10 @@ def test_string_labels_and_dataframe_input(classification_data):
         ({"estimators": {"x": "not an estimator"}}, TypeError, r"estimators\['x'\]"),
         ({"estimators": [("a", LinearRegression()), ("a", LinearRegression())]}, ValueError,
          "repeated names"),
-        ({"n_jobs": 0}, ValueError, "n_jobs == 0"),
+        # Refused before any work, as joblib would only refuse it at the first fit.
+        ({"n_jobs": 0}, ValueError, r"The 'n_jobs' parameter of compare must be None, an int "
+                                    r"in the range \(-inf, -1\] or an int in the range "
+                                    r"\[1, inf\)"),
         ({"task": "ranking"}, ValueError, "'task' parameter"),
         ({"residual_variance": "oob"}, ValueError, "'residual_variance' parameter"),
     ],

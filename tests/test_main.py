@@ -188,6 +188,11 @@ def test_bad_input_is_one_line_and_status_2(runs, case, message):
         # compare's own checks, reported as they are, before anything is fitted.
         (["--n-samples", "20", "--cv", "30"],
          "error: cv=30 folds need at least 30 rows, got n_samples=20."),
+        # The command line leaves the folds' and jobs' ranges to compare.
+        (["--n-samples", "20", "--cv", "1"],
+         "error: The 'cv' parameter of compare must be an int in the range [2, inf)"),
+        (["--n-samples", "40", "--n-jobs", "0"],
+         "error: The 'n_jobs' parameter of compare must be"),
         (["--scoring", "accuracy"], "error: scoring contains 'accuracy', which is not a "
                                     "regression score; choose from ['r2', 'rmse', 'mae', "
                                     "'max_error', 'log_likelihood']."),
@@ -255,12 +260,10 @@ def test_parser_options_and_demo_alias():
     assert args.command == "demo"
     assert (args.dataset, args.cv, args.seed, args.out, args.quiet) == (None, 5, 0, None, False)
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["compare", "--cv", "1"])
+        build_parser().parse_args(["compare", "--cv", "two"])
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "--dataset", "iris", "--csv", "x.csv"])
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["compare", "--n-jobs", "0"])
 
 
 # ------------------------------------------------------- untidy data, --sep, --out
