@@ -24,6 +24,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 from ._baselines import final_step
 from ._experts import accepts_return_std, has_own_density
+from ._families import FAMILIES
 
 __all__ = [
     "DENSITY_LABELS",
@@ -153,7 +154,7 @@ class GaussianDensity(RegressorMixin, BaseEstimator):
             mean = predicted if last_X is X else self.estimator_.predict(X)
             variance = self._plug_in_variance()
         mean = np.reshape(mean, -1)
-        return -0.5 * (np.log(2.0 * np.pi * variance) + (y - mean) ** 2 / variance)
+        return FAMILIES["gaussian"].log_density(y, mean, {"noise_variance_": variance})
 
     def _plug_in_variance(self):
         """Mean squared residual on the training rows: out of fold, or in sample."""
