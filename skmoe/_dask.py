@@ -36,6 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
+from ._base import _SEED_MAX
 from ._experts import (
     describe_expert,
     has_own_density,
@@ -54,13 +55,10 @@ from ._kernels import (
 )
 from ._linear import weighted_grams
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
+from ._regressor import _POOLED_VARIANCE_FLOOR
 from ._ridge import ScaledRidge, ridge_penalty
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
-
-_SEED_MAX = np.iinfo(np.int32).max
-# The in-memory loop's bound on a noise variance, relative to the pooled one.
-_POOLED_VARIANCE_FLOOR = 1e-3
 
 
 def is_dask_collection(value):

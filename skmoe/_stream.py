@@ -44,7 +44,6 @@ from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
 from ._scaling import fit_standard_scaler
 from ._validation import check_sample_weight, resolve_columns
 
-_SEED_MAX = np.iinfo(np.int32).max
 # Relative size below which an eigenvalue of a ridge expert's centred Gram
 # matrix is a direction the data do not span (its pseudo-rows leave it out).
 _EIGENVALUE_FLOOR = 1e-13
