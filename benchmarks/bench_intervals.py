@@ -51,6 +51,7 @@ from bench_real_data import DATA, R_DATASETS
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import BaggingRegressor, GradientBoostingRegressor, RandomForestRegressor
+from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, RepeatedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeRegressor
 
@@ -99,8 +100,9 @@ def estimators():
 
 
 def score_fold(estimator, X_train, y_train, X_test, y_test, seed):
-    """Held-out mean log-likelihood, coverage and mean width of the 90% interval."""
+    """Held-out mean log-likelihood, coverage and mean width of the 90% interval, and R²."""
     fitted = clone(estimator).fit(X_train, y_train)
+    mean = fitted.predict(X_test)
     if isinstance(fitted, MixtureOfExpertsRegressor):
         log_lik = fitted.score_samples(X_test, y_test)
         low, high = fitted.predict_interval(X_test, COVERAGE).T
@@ -108,11 +110,11 @@ def score_fold(estimator, X_train, y_train, X_test, y_test, seed):
         inner = KFold(3, shuffle=True, random_state=seed)
         out_of_fold = cross_val_predict(clone(estimator), X_train, y_train, cv=inner)
         variance = float(np.mean((y_train - out_of_fold) ** 2))
-        mean = fitted.predict(X_test)
         log_lik = -0.5 * (np.log(2 * np.pi * variance) + (y_test - mean) ** 2 / variance)
         low, high = mean - Z90 * np.sqrt(variance), mean + Z90 * np.sqrt(variance)
     covered = (y_test >= low) & (y_test <= high)
-    return float(np.mean(log_lik)), float(np.mean(covered)), float(np.mean(high - low))
+    return (float(np.mean(log_lik)), float(np.mean(covered)), float(np.mean(high - low)),
+            r2_score(y_test, mean))
 
 
 def run(datasets, repeats):
@@ -129,7 +131,8 @@ def run(datasets, repeats):
                 ])
         for label, values in scores.items():
             rows.append([name, label, f"{values[:, 0].mean():.4g} ± {values[:, 0].std(ddof=1):.2g}",
-                         f"{values[:, 1].mean():.3f}", f"{values[:, 2].mean():.3g}"])
+                         f"{values[:, 1].mean():.3f}", f"{values[:, 2].mean():.3g}",
+                         f"{values[:, 3].mean():.3f} ± {values[:, 3].std(ddof=1):.2g}"])
             print(" | ".join(rows[-1]), flush=True)
         ensembles = ["random_forest", "gradient_boosting", "bagged_trees"]
         best = max(ensembles, key=lambda label: scores[label][:, 0].mean())
@@ -150,9 +153,9 @@ Recorded {date} by `python benchmarks/bench_intervals.py{" --quick" if args.quic
 Repeated 5-fold cross-validation, {args.repeats} repeats (`RepeatedKFold(random_state=0)`),
 the same folds for every estimator of a data set. Log-likelihood: mean held-out
 `log p(y | x)` per row ± fold-sd; coverage: share of held-out rows inside the central
-90% interval; width: its mean width, in units of y.
+90% interval; width: its mean width, in units of y; R²: of the mean prediction ± fold-sd.
 
-{_markdown_table(["data", "estimator", "log-lik.", "90% coverage", "width"], rows)}
+{_markdown_table(["data", "estimator", "log-lik.", "90% coverage", "width", "R²"], rows)}
 
 Goals for `moe_trees` (issue 18): held-out log-likelihood within one of its fold-sd of
 the best ensemble's plug-in density, and coverage within 0.90 ± {GOAL_COVERAGE}:

@@ -44,6 +44,7 @@ from ._experts import (
     n_expert_parameters,
     n_fitted_parameters,
     named_experts,
+    refit_may_worsen,
     restore_warm_start,
     seeded_clones,
     shared_weight_free_prefix,
@@ -1286,6 +1287,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # The experts' own fits check their parameters in the first M-step of a run
         # (a run that continues, as emEM's best short run does, passed that check).
         validate = run.n_iter == 0
+        # Refits that may fit worse than the expert they replace are compared with
+        # it from the first M-step whose experts were fitted before.
+        compare_refits = run.n_iter > 0
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             if groups is None:
@@ -1303,17 +1307,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                                                        context, run.workspace)
                 fit_params = _run_fit_params(run, data)
                 unsolved = []
-                run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
+                previous_experts = list(run.experts)
+                checked = ([k for k, expert in enumerate(run.experts) if refit_may_worsen(expert)]
+                           if compare_refits else [])
+                experts = [clone(expert) if k in checked else expert
+                           for k, expert in enumerate(run.experts)]
+                run.experts = fit_experts(experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,
                                           validate)
                 run.expert_inits = None
+                context["kept_experts"] = self._keep_better_experts(
+                    run, previous_experts, checked, X, y, weights)
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                 if not thin:
                     break
                 previous = -np.inf
             validate = False
+            compare_refits = True
             # The likelihood refits experts for cross-fitted noise with their parameters.
             context["expert_fit_params"] = fit_params
             run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
@@ -1354,6 +1366,35 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         run.responsibility_total = sample_weight @ resp
         run.gate_share = gate_weight @ np.exp(log_gate) / float(gate_weight.sum())
         return run
+
+    def _keep_better_experts(self, run, previous, checked, X, y, weights):
+        """Put back each expert of ``checked`` whose refit does not fit its weights better.
+
+        The M-step of a generalised EM need only not decrease the expected
+        complete-data log-likelihood: an expert's term is its weighted
+        log-likelihood at the current likelihood parameters. Greedy refits
+        (:func:`~skmoe._experts.refit_may_worsen`) can lower it; keeping the
+        previous expert then keeps the objective from falling, and stops the
+        cycles EM over such refits can fall into. A refit must gain at least
+        ``tol`` per unit of weight, the stopping rule's own scale: smaller gains
+        could not move the log-likelihood by ``tol``, while each new expert
+        brings new out-of-fold predictions, and with them new noise variances.
+
+        Returns
+        -------
+        kept : list of int
+            The experts put back, unchanged since the previous M-step.
+        """
+        kept = []
+        least_gain = self.tol * weights.sum()
+        for k in checked:
+            params = {name: value[[k, k]] for name, value in run.params.items()}
+            log_lik = self._log_likelihood([previous[k], run.experts[k]], params, X, y)
+            before, after = weights[:, k] @ log_lik
+            if after - before < least_gain:
+                run.experts[k] = previous[k]
+                kept.append(k)
+        return kept
 
     def _run_penalty(self, run, context):
         """The penalty of ``run``'s objective (kept as ``run.penalty``): the gate's,

@@ -40,7 +40,7 @@ __all__ = ["FAMILIES", "default_baselines", "estimator_family", "final_step"]
 FAMILIES = ("mixture of experts", "boosting", "bagging", "stacking", "single model")
 
 # EM settings of the default mixtures: see default_baselines for why.
-_EM = {"n_init": 1, "max_iter": 50, "tol": 1e-4}
+_EM = {"n_init": 1, "tol": 1e-4}
 
 
 def _scaled(estimator):
@@ -85,11 +85,13 @@ def default_baselines(task, *, n_experts=3, random_state=0):
     each still sees hundreds of rows in a training fold of a thousand, enough
     for two or three regimes. The tree experts are shallow because the gate
     already splits the input space; deep trees would each fit all the rows.
-    The mixtures run one EM start (``n_init=1``) of at most 50 iterations,
-    stopping when the per-sample log-likelihood changes by less than 1e-4:
-    on the data sets tried (the skmoe generators, diabetes, breast cancer)
-    more starts, more iterations or a tighter tolerance changed the scores by
-    less than their fold-to-fold spread and took two to four times longer.
+    The mixtures run one EM start (``n_init=1``) of at most ``max_iter``
+    iterations (the estimators' default, 300), stopping when the per-sample
+    log-likelihood changes by less than 1e-4: on the data sets tried (the
+    skmoe generators, diabetes, breast cancer) more starts or a tighter
+    tolerance changed the scores by less than their fold-to-fold spread and
+    took two to four times longer. Their fits converge there: on diabetes,
+    ``moe_linear`` takes 39 to 110 iterations.
 
     Parameters
     ----------

@@ -631,6 +631,21 @@ def interpolates(expert):
     return False
 
 
+def refit_may_worsen(expert):
+    """Whether refitting ``expert`` on new weights may leave it worse than before.
+
+    A greedy or randomised fit (a tree, a forest, boosting, neighbours on a
+    resample, a network) is not the maximiser of its weighted objective, so its
+    refit can fit the new weights worse than the expert it replaces: EM over it
+    then need not climb, and can cycle. The EM loop keeps such an expert when
+    its refit is worse (a generalised-EM step). Linear and GLM experts are
+    exact maximisers; mixtures continue their own EM; an expert with
+    ``warm_start=True`` continues its previous fit in place.
+    """
+    return (interpolates(expert) and not continues(expert)
+            and not getattr(expert, "warm_start", False))
+
+
 def n_expert_parameters(expert, index, rank=None):
     """Free parameters of a fitted expert, for bic and aic.
 

@@ -711,3 +711,16 @@ def test_progress_bar_on_a_terminal(regression_data, monkeypatch):
     assert "1 estimators x 2 folds:   0%|" in text
     assert "0/2 [" in text  # a bar over the fits
     assert "compare: [1/1]" not in text  # no log lines on a terminal
+
+
+@pytest.mark.parametrize("dataset", ["switching_regression", "diabetes"])
+def test_the_demos_mixtures_converge_without_warnings(dataset):
+    # make demo runs compare on these two data sets: its mixtures converge within
+    # their iteration limit, so no warning is printed (none is silenced either).
+    from skmoe.datasets import load_dataset
+
+    X, y = load_dataset(dataset, return_X_y=True)
+    mixtures = {name: estimator for name, estimator in default_baselines("regression").items()
+                if name.startswith("moe_")}
+    results = compare(X, y, mixtures)
+    assert results.attrs["warnings"] == {}

@@ -512,10 +512,10 @@ def test_heavy_tailed_scales_of_trees_are_cross_fitted(noise):
     tree = DecisionTreeRegressor(max_depth=4, random_state=0)
     auto = MixtureOfExpertsRegressor(tree, **kwargs).fit(X, y)
     in_sample = MixtureOfExpertsRegressor(tree, noise_variance="in_sample", **kwargs).fit(X, y)
-    folds = noise_folds(300)
+    folds = noise_folds(300, 10)
     for k, expert in enumerate(auto.experts_):
         out_of_fold = np.empty(300)
-        for fold in range(3):
+        for fold in range(10):
             held = folds == fold
             refit = clone(expert).fit(X[~held], y[~held], sample_weight=init[~held, k])
             out_of_fold[held] = refit.predict(X[held])
