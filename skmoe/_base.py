@@ -1381,6 +1381,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """Remove experts whose share of the responsibilities fell below the floor."""
         share = sample_weight @ resp / sample_weight.sum()
         keep = (share >= self.min_expert_weight) & (share > 0)
+        if keep.all():
+            return resp, False
         keep[np.argmax(share)] = True
         reasons = {
             index: f"its share of the responsibilities is {share[index]:.3g}, below "

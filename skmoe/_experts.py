@@ -470,11 +470,11 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
     if np.ndim(y) != 1:
         return fitted
     ridge = [fits_scaled_ridge_from_gram(expert, X) for expert in experts]
+    gram = [ridge[k] or fits_from_gram(expert, X) for k, expert in enumerate(experts)]
     for fit_intercept in (True, False):
         chosen = [
             k for k, expert in enumerate(experts)
-            if (ridge[k] or fits_from_gram(expert, X))
-            and bool(expert.fit_intercept) == fit_intercept
+            if gram[k] and bool(expert.fit_intercept) == fit_intercept
         ]
         if not chosen:
             continue

@@ -1,5 +1,6 @@
 """The gate of a mixture of experts: SoftmaxGate and the adapter for any classifier."""
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -246,7 +247,8 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         params = params.reshape(n_classes, n_features + 1)
         self.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
-        self.intercept_ = intercept - intercept.mean()
+        # sum / n: np.mean's result, without its cost on a few entries.
+        self.intercept_ = intercept - intercept.sum() / n_classes
         # Only the budget leaves the gate short of what a plain fit gives.
         return bool(solved or max_iter == self.max_iter)
 
@@ -432,7 +434,7 @@ def _newton(objective, start, max_iter, tol):
     """
     n_classes = objective.targets.shape[0]
     centred = start.reshape(n_classes, -1)
-    centred = (centred - centred.mean(axis=0)).ravel()
+    centred = (centred - centred.sum(axis=0) / n_classes).ravel()
     return newton_solve(objective, objective.hessian, centred, max_iter, tol,
                         objective.null_space())
 
@@ -491,17 +493,25 @@ class _Objective:
         the optimum has no component along them. Without intercepts, the
         intercepts themselves (they are not parameters) replace their shift.
         """
-        n_classes = self.targets.shape[0]
-        n_columns = self.X.shape[0] + 1
-        rows = np.arange(n_classes) * n_columns
-        shifts = np.zeros((n_classes * n_columns, n_columns))
-        for column in range(n_columns):
-            shifts[rows + column, column] = 1.0 / np.sqrt(n_classes)
-        if self.args[3]:
-            return shifts
+        return _null_space(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
+
+
+@functools.lru_cache(maxsize=64)
+def _null_space(n_classes, n_columns, fit_intercept):
+    """:meth:`_Objective.null_space` of a shape (read-only: one array serves every
+    M-step of a fit)."""
+    rows = np.arange(n_classes) * n_columns
+    shifts = np.zeros((n_classes * n_columns, n_columns))
+    for column in range(n_columns):
+        shifts[rows + column, column] = 1.0 / np.sqrt(n_classes)
+    if fit_intercept:
+        space = shifts
+    else:
         intercepts = np.zeros((n_classes * n_columns, n_classes))
         intercepts[rows + n_columns - 1, np.arange(n_classes)] = 1.0
-        return np.hstack([shifts[:, :-1], intercepts])
+        space = np.hstack([shifts[:, :-1], intercepts])
+    space.flags.writeable = False
+    return space
 
 
 def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,
