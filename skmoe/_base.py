@@ -190,6 +190,9 @@ class _FitData:
         self.y = y
         self.sample_weight = sample_weight
         self.context = context
+        # The experts' parameters their own fit has checked, shared by every run
+        # (see fit_experts): each set is checked in the first run that meets it.
+        self.validated = []
 
 
 class _Groups:
@@ -1284,7 +1287,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # follow the same budget.
         budget = EM_STEP_BUDGET
         # The experts' own fits check their parameters in the first M-step of a run
-        # (a run that continues, as emEM's best short run does, passed that check).
+        # (a run that continues, as emEM's best short run does, passed that check),
+        # each set once per fit (data.validated).
         validate = run.n_iter == 0
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
@@ -1306,7 +1310,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run.experts = fit_experts(run.experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,
-                                          validate)
+                                          validate, data.validated)
                 run.expert_inits = None
                 # Removing a thin expert moves its rows to the others: they are refitted.
                 targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
