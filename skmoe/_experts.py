@@ -410,7 +410,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     validate : bool, default=False
         Whether each distinct set of parameters of the experts fitted from
         Gram matrices is checked once by the expert's own ``fit`` (the EM
-        loop asks for it in the first M-step of each run).
+        loop asks for it in the first M-step of each run); the checked expert
+        then takes the same Gram solution as the others.
     validated : list, default=None
         The sets of parameters (with the expert's class) already checked, to
         which those checked now are added: the EM loop shares one list among
@@ -491,8 +492,10 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         direct = []  # positions in ``chosen`` of the experts solved all at once
         for position, k in enumerate(chosen):
-            # Each distinct set of parameters is checked once (clones of one template
-            # share theirs).
+            # Each distinct set of parameters is checked once per fit (clones of one
+            # template share theirs). The checked expert then takes the solution of
+            # the others, so that a run's numbers do not depend on whether it was
+            # the one that checked (parallel starts race for it).
             params = experts[k].get_params(deep=False) if validate else None
             key = (type(experts[k]), params)
             if params is None or key in validated:
@@ -509,6 +512,7 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:
                 fitted[k] = expert
+                direct.append(position)
         ridges = [position for position in direct if ridge[chosen[position]]]
         if ridges:
             if column_scale is None:
