@@ -930,9 +930,10 @@ default=(0.05, 0.5, 0.95)
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)
 
 
-def _power_of_two(largest):
-    """``skmoe._scaling.magnitude`` of one float: a power of two about ``largest``
+def _power_of_two(value):
+    """``skmoe._scaling.magnitude`` of one float: a power of two about ``|value|``
     (1 for zero, NaN or inf), without the cost of arrays."""
+    largest = abs(value)
     if not (math.isfinite(largest) and largest > 0):
         return 1.0
     return math.ldexp(1.0, math.frexp(largest)[1] - 1)
