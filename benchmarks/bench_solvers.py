@@ -19,6 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 from bench_estep import (
     _best_interleaved,
     _load_average,
@@ -31,7 +32,7 @@ from bench_estep import (
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
-from skmoe._gate import NEWTON_MAX_PARAMETERS
+from skmoe._gate import NEWTON_MAX_HESSIAN_WORK, NEWTON_MAX_PARAMETERS
 from skmoe.datasets import make_switching_regression
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_solvers.md"
@@ -78,13 +79,19 @@ def bench_shape(n_samples, n_features, n_experts, repeats):
     }
 
 
+def _auto_takes_newton(result):
+    """What ``solver="auto"`` picks for this size of data and gate (the gate's own rule)."""
+    shape = (result["n_samples"], result["n_features"])
+    return SoftmaxGate()._uses_newton(np.empty(shape), result["n_experts"])
+
+
 def result_table(results):
     header = ["n", "d", "K", "gate parameters K (d + 1)", "auto picks", "newton (s)",
               "lbfgs (s)", "lbfgs / newton", "EM iterations (newton, lbfgs)", "both converged",
               "log-lik / n, newton - lbfgs"]
     rows = [
         [f"{r['n_samples']:,}", r["n_features"], r["n_experts"], r["n_parameters"],
-         "newton" if r["n_parameters"] <= NEWTON_MAX_PARAMETERS else "lbfgs",
+         "newton" if _auto_takes_newton(r) else "lbfgs",
          f"{r['newton_s']:.3f}", f"{r['lbfgs_s']:.3f}", f"{r['ratio']:.2f}x",
          f"{r['newton_iter']}, {r['lbfgs_iter']}", "yes" if r["converged"] else "no",
          f"{r['difference']:+.1e}"]
@@ -106,10 +113,12 @@ Each time is the best of interleaved repeats ({repeats}), after a warm-up fit.
 max_iter={MAX_ITER}, random_state=0)`, default linear experts, on
 `make_switching_regression(n, d, K, random_state=0)`. "auto picks" is what
 `solver="auto"` chooses: Newton's method up to `NEWTON_MAX_PARAMETERS =
-{NEWTON_MAX_PARAMETERS}` gate parameters. A ratio above 1x means Newton's
-method made the fit faster. The two fits follow different paths (a Newton step
-goes further than three L-BFGS iterations), so they may end in different local
-optima; the last column shows where they did.
+{NEWTON_MAX_PARAMETERS}` gate parameters, or while n p^2 (p the gate's
+parameters) is at most `NEWTON_MAX_HESSIAN_WORK = {NEWTON_MAX_HESSIAN_WORK:.0e}`.
+A ratio above 1x means Newton's method made the fit faster. The two fits
+follow different paths (a Newton step goes further than three L-BFGS
+iterations), so they may end in different local optima; the last column shows
+where they did.
 
 {result_table(results)}
 

@@ -191,6 +191,9 @@ class _FitData:
         self.y = y
         self.sample_weight = sample_weight
         self.context = context
+        # The experts' parameters their own fit has checked, shared by every run
+        # (see fit_experts): each set is checked in the first run that meets it.
+        self.validated = []
 
 
 class _Groups:
@@ -1285,7 +1288,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # follow the same budget.
         budget = EM_STEP_BUDGET
         # The experts' own fits check their parameters in the first M-step of a run
-        # (a run that continues, as emEM's best short run does, passed that check).
+        # (a run that continues, as emEM's best short run does, passed that check),
+        # each set once per fit (data.validated).
         validate = run.n_iter == 0
         # Refits that may fit worse than the expert they replace are compared with
         # it from the first M-step whose experts were fitted before.
@@ -1315,7 +1319,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run.experts = fit_experts(experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,
-                                          validate)
+                                          validate, data.validated)
                 run.expert_inits = None
                 context["kept_experts"] = self._keep_better_experts(
                     run, previous_experts, checked, X, y, weights)
@@ -1422,6 +1426,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """Remove experts whose share of the responsibilities fell below the floor."""
         share = sample_weight @ resp / sample_weight.sum()
         keep = (share >= self.min_expert_weight) & (share > 0)
+        if keep.all():
+            return resp, False
         keep[np.argmax(share)] = True
         reasons = {
             index: f"its share of the responsibilities is {share[index]:.3g}, below "

@@ -361,7 +361,7 @@ def accepts_return_std(estimator):
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 column_scale=None, grams=True, inits=None, budget=None, unsolved=None,
-                fit_params=None, validate=False):
+                fit_params=None, validate=False, validated=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -410,7 +410,13 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     validate : bool, default=False
         Whether each distinct set of parameters of the experts fitted from
         Gram matrices is checked once by the expert's own ``fit`` (the EM
-        loop asks for it in the first M-step of each run).
+        loop asks for it in the first M-step of each run); the checked expert
+        then takes the same Gram solution as the others.
+    validated : list, default=None
+        The sets of parameters (with the expert's class) already checked, to
+        which those checked now are added: the EM loop shares one list among
+        the runs of a fit, whose experts are clones of the same templates, so
+        that each set is checked once per fit. None means none yet.
 
     Returns
     -------
@@ -427,7 +433,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
-    fitted = (_fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate)
+    fitted = (_fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
+                                  validated)
               if grams else {})
     newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
               if k not in fitted and not (fit_params and fit_params[k])
@@ -453,11 +460,12 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     return [fitted[k] if k in fitted else next(rest) for k in range(len(experts))]
 
 
-def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
+def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
+                        validated=None):
     """Fit the plain linear experts from their Gram matrices, all in one pass.
 
     With ``validate``, the expert's own fit first checks each distinct set of
-    parameters once.
+    parameters not yet in ``validated`` (see :func:`fit_experts`) once.
 
     Returns
     -------
@@ -466,15 +474,16 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
         problem is too ill-conditioned for the normal equations is left out
         (its own ``fit`` follows).
     """
-    fitted, validated = {}, []
+    fitted = {}
+    validated = [] if validated is None else validated
     if np.ndim(y) != 1:
         return fitted
     ridge = [fits_scaled_ridge_from_gram(expert, X) for expert in experts]
+    gram = [ridge[k] or fits_from_gram(expert, X) for k, expert in enumerate(experts)]
     for fit_intercept in (True, False):
         chosen = [
             k for k, expert in enumerate(experts)
-            if (ridge[k] or fits_from_gram(expert, X))
-            and bool(expert.fit_intercept) == fit_intercept
+            if gram[k] and bool(expert.fit_intercept) == fit_intercept
         ]
         if not chosen:
             continue
@@ -483,8 +492,10 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         direct = []  # positions in ``chosen`` of the experts solved all at once
         for position, k in enumerate(chosen):
-            # Each distinct set of parameters is checked once (clones of one template
-            # share theirs).
+            # Each distinct set of parameters is checked once per fit (clones of one
+            # template share theirs). The checked expert then takes the solution of
+            # the others, so that a run's numbers do not depend on whether it was
+            # the one that checked (parallel starts race for it).
             params = experts[k].get_params(deep=False) if validate else None
             key = (type(experts[k]), params)
             if params is None or key in validated:
@@ -501,6 +512,7 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate):
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if expert is not None:
                 fitted[k] = expert
+                direct.append(position)
         ridges = [position for position in direct if ridge[chosen[position]]]
         if ridges:
             if column_scale is None:

@@ -1,5 +1,6 @@
 """The gate of a mixture of experts: SoftmaxGate and the adapter for any classifier."""
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -77,8 +78,8 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
 
     from the analytic gradient ``X^T (w * (G - R)) + W / C``: by Newton's
     method for small gates on dense inputs (the default ``solver="auto"``: at
-    most 40 parameters), else by L-BFGS (see ``solver``). The intercept ``b``
-    is not penalised.
+    most 40 parameters, or a Hessian cheap to form on few rows), else by
+    L-BFGS (see ``solver``). The intercept ``b`` is not penalised.
 
     Parameters
     ----------
@@ -101,9 +102,10 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
           ``K (d + 1)``-square Hessian, which costs about ``K (d + 1) / 2``
           gradient evaluations, and goes about as far as many L-BFGS
           iterations.
-        - "auto": "newton" when the gate has at most 40 parameters
-          (``n_classes * (n_features + 1) <= 40``) and the inputs are dense,
-          else "lbfgs".
+        - "auto": "newton" on dense inputs when the gate has at most 40
+          parameters (``p = n_classes * (n_features + 1) <= 40``) or when
+          forming its Hessian is cheap (``n_samples * p**2 <= 2e7``, e.g. up
+          to 100 parameters on 2,000 rows), else "lbfgs".
 
         Both minimise the same convex objective; they differ in speed, and in
         the last digits of the solution.
@@ -245,7 +247,8 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         params = params.reshape(n_classes, n_features + 1)
         self.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
-        self.intercept_ = intercept - intercept.mean()
+        # sum / n: np.mean's result, without its cost on a few entries.
+        self.intercept_ = intercept - intercept.sum() / n_classes
         # Only the budget leaves the gate short of what a plain fit gives.
         return bool(solved or max_iter == self.max_iter)
 
@@ -261,7 +264,9 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         if sp.issparse(X):
             return False
         if self.solver == "auto":
-            return n_classes * (X.shape[1] + 1) <= NEWTON_MAX_PARAMETERS
+            n_parameters = n_classes * (X.shape[1] + 1)
+            return (n_parameters <= NEWTON_MAX_PARAMETERS
+                    or X.shape[0] * n_parameters**2 <= NEWTON_MAX_HESSIAN_WORK)
         return self.solver == "newton"
 
     def _penalty(self):
@@ -386,6 +391,15 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
 # fast or faster up to 40 parameters at n = 2,000 to 200,000; from 42 on it
 # lost on 200,000 rows.
 NEWTON_MAX_PARAMETERS = 40
+# Larger gates take Newton's method too while n_samples * p**2 (the Hessian's
+# work) stays below this: there Newton won with 42 to 84 parameters (2,000
+# rows, up to 1.4e7) and lost with 168 (5.6e7) or on 20,000 rows (3.5e7). In
+# EM, three L-BFGS iterations from the previous gate, each restarting without
+# curvature, barely move a gate whose coefficients grow large: on MASS::Boston
+# (506 rows, K = 3, 42 parameters) 8 of 20 starts crawled to the cap of 1,000
+# EM iterations; with one Newton step per M-step all converged, in 6.5 times
+# fewer iterations in all (benchmarks/bench_small.py).
+NEWTON_MAX_HESSIAN_WORK = 2e7
 
 
 def _lbfgs(objective, start, max_iter, tol):
@@ -420,7 +434,7 @@ def _newton(objective, start, max_iter, tol):
     """
     n_classes = objective.targets.shape[0]
     centred = start.reshape(n_classes, -1)
-    centred = (centred - centred.mean(axis=0)).ravel()
+    centred = (centred - centred.sum(axis=0) / n_classes).ravel()
     return newton_solve(objective, objective.hessian, centred, max_iter, tol,
                         objective.null_space())
 
@@ -479,17 +493,25 @@ class _Objective:
         the optimum has no component along them. Without intercepts, the
         intercepts themselves (they are not parameters) replace their shift.
         """
-        n_classes = self.targets.shape[0]
-        n_columns = self.X.shape[0] + 1
-        rows = np.arange(n_classes) * n_columns
-        shifts = np.zeros((n_classes * n_columns, n_columns))
-        for column in range(n_columns):
-            shifts[rows + column, column] = 1.0 / np.sqrt(n_classes)
-        if self.args[3]:
-            return shifts
+        return _null_space(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
+
+
+@functools.lru_cache(maxsize=64)
+def _null_space(n_classes, n_columns, fit_intercept):
+    """:meth:`_Objective.null_space` of a shape (read-only: one array serves every
+    M-step of a fit)."""
+    rows = np.arange(n_classes) * n_columns
+    shifts = np.zeros((n_classes * n_columns, n_columns))
+    for column in range(n_columns):
+        shifts[rows + column, column] = 1.0 / np.sqrt(n_classes)
+    if fit_intercept:
+        space = shifts
+    else:
         intercepts = np.zeros((n_classes * n_columns, n_classes))
         intercepts[rows + n_columns - 1, np.arange(n_classes)] = 1.0
-        return np.hstack([shifts[:, :-1], intercepts])
+        space = np.hstack([shifts[:, :-1], intercepts])
+    space.flags.writeable = False
+    return space
 
 
 def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,

@@ -826,3 +826,30 @@ def test_convergence_warning_points_at_the_users_line_through_a_pipeline():
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         pipeline.fit(X, y)
     assert [w.filename for w in record if w.category is ConvergenceWarning] == [__file__]
+
+
+def test_the_experts_own_fit_checks_their_parameters_once_per_fit(monkeypatch):
+    # Every run asks for the check in its first M-step; the runs of one fit (all its
+    # starts, emEM's short runs) share which parameters were checked.
+    calls = []
+    original = LinearRegression.fit
+
+    def spy(self, X, y, sample_weight=None):
+        calls.append(type(self))
+        return original(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(LinearRegression, "fit", spy)
+    X, y = make_switching_regression(300, 2, 2, random_state=0)
+    for init in ("random", "emem"):
+        model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, init=init, n_init=3,
+                                          max_iter=4, tol=0.0, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            model.fit(X, y)
+        assert calls == [LinearRegression]
+        calls.clear()
+    # Parameters that the check refuses still fail the fit, naming the expert.
+    bad = MixtureOfExpertsRegressor(LinearRegression(fit_intercept="yes"), n_experts=2,
+                                    n_init=2, random_state=0)
+    with pytest.raises(RuntimeError, match=r"Expert 0 \(LinearRegression\) failed to fit at "
+                                           r"EM iteration 1: .*'fit_intercept' parameter"):
+        bad.fit(X, y)

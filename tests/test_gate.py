@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 import skmoe._gate
 from skmoe import SoftmaxGate
 from skmoe._gate import (
+    NEWTON_MAX_HESSIAN_WORK,
     NEWTON_MAX_PARAMETERS,
     ConstantGate,
     _Objective,
@@ -526,14 +527,19 @@ def test_auto_solver_takes_newton_for_small_dense_gates(monkeypatch):
     calls = _spy_on_solvers(monkeypatch)
     rng = np.random.default_rng(6)
     labels = np.arange(200) % 4
-    # Four classes: K (d + 1) parameters, up to the limit and one feature beyond it.
+    # Four classes: K (d + 1) parameters, up to the limit and one feature beyond it,
+    # on rows enough for the Hessian's work n K^2 (d + 1)^2 to pass its own limit.
     n_features = NEWTON_MAX_PARAMETERS // 4 - 1
-    SoftmaxGate().fit(rng.normal(size=(200, n_features)), labels)
+    n_rows = int(NEWTON_MAX_HESSIAN_WORK // (4 * (n_features + 2)) ** 2) + 1
+    many = np.arange(n_rows) % 4
+    SoftmaxGate(max_iter=1).fit(rng.normal(size=(n_rows, n_features)), many)
+    SoftmaxGate(max_iter=1).fit(rng.normal(size=(n_rows, n_features + 1)), many)
+    # Beyond 40 parameters on few rows: the Hessian is cheap, Newton again.
     SoftmaxGate().fit(rng.normal(size=(200, n_features + 1)), labels)
     SoftmaxGate().fit(sp.csr_matrix(rng.normal(size=(200, 2))), labels)
     SoftmaxGate(solver="lbfgs").fit(rng.normal(size=(200, 2)), labels)
     SoftmaxGate(solver="newton").fit(rng.normal(size=(200, 30)), labels)
-    assert calls == ["_newton", "_lbfgs", "_lbfgs", "_lbfgs", "_newton"]
+    assert calls == ["_newton", "_lbfgs", "_newton", "_lbfgs", "_lbfgs", "_newton"]
 
 
 def test_newton_refuses_sparse_inputs():

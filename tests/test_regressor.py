@@ -983,3 +983,16 @@ def test_default_gate_is_softmax():
     X, y = make_switching_regression(100, 2, 2, random_state=0)
     model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X, y)
     assert isinstance(model.gate_, SoftmaxGate)
+
+
+def test_the_weights_power_of_two_is_their_magnitude():
+    # The likelihood's M-step scales the weights by a power of two computed from one
+    # float; it must be the one skmoe._scaling.magnitude gives (the same numbers).
+    from skmoe._regressor import _power_of_two
+    from skmoe._scaling import magnitude
+
+    values = [0.0, -0.0, 1.0, 0.75, 3.0, -2.5, 2.0**60, 1e300, 1e-310, 5e-324,
+              np.finfo(float).max, np.inf, -np.inf]
+    for value in values:
+        assert _power_of_two(value) == float(magnitude(np.array([[value]]))[0]), value
+    assert _power_of_two(np.nan) == 1.0
