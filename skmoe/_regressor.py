@@ -465,14 +465,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # Whether an expert is cross-fitted does not change while it is refitted:
         # decided once per expert object of the run (the object is kept beside the
         # answer, so that a new object never reads an old one's).
-        known = context.setdefault("cross_fits", {})
+        # Only the current experts' answers are kept: experts refitted as clones
+        # are new objects at every M-step.
+        known = context.get("cross_fits", {})
+        current = {}
         chosen = []
         for k, expert in enumerate(experts):
             entry = known.get(id(expert))
             if entry is None or entry[0] is not expert:
-                entry = known[id(expert)] = (expert, self._cross_fits(expert))
+                entry = (expert, self._cross_fits(expert))
+            current[id(expert)] = entry
             if entry[1]:
                 chosen.append(k)
+        context["cross_fits"] = current
         if not chosen:
             return
         folds = context.setdefault("folds", {})
