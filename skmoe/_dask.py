@@ -4,21 +4,26 @@ One EM iteration is one pass over the blocks of rows. Each block computes,
 from the model of the last M-step, its E-step (responsibilities and its share
 of the log-likelihood) and its sufficient statistics: each linear expert's
 weighted Gram matrix of ``[x - c, 1, y - c_y]`` (see
-``skmoe._linear.weighted_grams``) and the softmax gate's soft cross-entropy,
+``skmoe._linear.weighted_grams``), or each LogisticRegression expert's
+weighted cross-entropy, gradient and Hessian at its current coefficients (the
+weights its responsibilities), and the softmax gate's soft cross-entropy,
 gradient and Hessian at its current coefficients. Only these sums travel,
-added pairwise on the workers; the client solves the M-step exactly as the
-in-memory loop does: the experts from their Gram matrices, the Gaussian noise
-variances from the residual sums those matrices hold, the gate by the same
-damped Newton step as ``skmoe._newton.newton_solve`` with one iteration. Its
-line search needs the gate's loss at the new coefficients for the last
-targets: the next pass computes it beside the E-step, making those targets
-again from the previous model (responsibilities are never kept between
-passes, so they take no memory in proportion to the rows). X is never gathered on
-the client.
+added pairwise on the workers; the client solves the M-step as the in-memory
+loop does: the linear experts from their Gram matrices, the Gaussian noise
+variances from the residual sums those matrices hold, the gate and each
+logistic expert by one damped Newton step, as ``skmoe._newton.newton_solve``
+with one iteration takes it (the in-memory loop's generalised-EM step). The
+line search of a Newton step needs the loss at the new coefficients for the
+last targets: the next pass computes it beside the E-step, making those
+targets again from the previous model (responsibilities are never kept
+between passes, so they take no memory in proportion to the rows). X is never
+gathered on the client.
 
-Only M-steps that are sums over rows can be fitted this way: the Gaussian
-likelihood with in-sample noise variances, experts that are plain
-``LinearRegression``, ``Ridge`` or ``ScaledRidge``, and ``SoftmaxGate``.
+Only M-steps that are sums over rows can be fitted this way: for the
+regressor, the Gaussian likelihood with in-sample noise variances and experts
+that are plain ``LinearRegression``, ``Ridge`` or ``ScaledRidge``; for the
+classifier, plain ``LogisticRegression`` experts whose objective
+``skmoe._logistic`` minimises by Newton's method; ``SoftmaxGate`` for both.
 
 This module imports Dask; skmoe imports it only when it is given a Dask
 collection.
