@@ -964,6 +964,16 @@ def check_dask_experts(estimator, templates):
     exact = all(summed(template) for template in templates)
     if not exact:
         for index, template in enumerate(templates):
+            if not (regressor or hasattr(template, "partial_fit")) and summed(template):
+                # The stream updates experts by partial_fit; only linear regressors
+                # have a streaming M-step of their own.
+                raise TypeError(
+                    f"Expert {index} ({describe_expert(template)}) is fitted on a Dask "
+                    "collection only when every expert is such a LogisticRegression "
+                    "(exact EM); beside experts fitted by streaming EM it would need "
+                    "partial_fit. Use LogisticRegression experts only, or experts with "
+                    "partial_fit only."
+                )
             if not hasattr(template, "partial_fit") and not summed(template):
                 raise TypeError(
                     f"Expert {index} ({describe_expert(template)}) has no M-step that is a "

@@ -232,6 +232,17 @@ def test_classifier_logistic_experts_without_a_newton_m_step_are_named(dask_data
         MixtureOfExpertsClassifier(expert, n_experts=2).fit(X_d, y_d > 0)
 
 
+def test_classifier_logistic_experts_beside_streamed_ones_are_named(dask_data):
+    from sklearn.linear_model import SGDClassifier
+
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsClassifier([SGDClassifier(loss="log_loss"), LogisticRegression()])
+    with pytest.raises(TypeError, match=r"Expert 1 \(LogisticRegression\) is fitted on a "
+                                        "Dask collection only when every expert is such a "
+                                        "LogisticRegression"):
+        model.fit(X_d, y_d > 0)
+
+
 def test_classifier_labels_with_nan_or_one_class_on_dask_are_refused():
     X, y = _classification(2, 1)
     X_d = da.from_array(X, chunks=(500, -1))
