@@ -187,32 +187,42 @@ def test_experts_with_partial_fit_stream_through_the_blocks(data, dask_data):
     assert_allclose(distributed.score_samples(X, y), by_hand.score_samples(X, y))
 
 
-def _classification(n_classes, seed):
-    """Gated classification whose in-memory EM converges to tol=1e-12 in under 100 iterations."""
+def _classification(n_classes, seed, n_features=2):
+    """Gated classification whose in-memory EM converges to tol=1e-12 in a few hundred
+    iterations at most."""
     from skmoe.datasets import make_gated_classification
 
-    X, y = make_gated_classification(n_samples=2000, n_experts=2, n_classes=n_classes,
-                                     gate_sharpness=5.0, random_state=seed)
+    X, y = make_gated_classification(n_samples=2000, n_features=n_features, n_experts=2,
+                                     n_classes=n_classes, gate_sharpness=5.0,
+                                     random_state=seed)
     return X, y
 
 
-@pytest.mark.parametrize("n_classes, seed, expert, labels", [
-    (2, 1, LogisticRegression(), np.array(["no", "yes"])),
-    (3, 2, LogisticRegression(C=0.5, fit_intercept=False), np.array([3, 5, 7])),
+@pytest.mark.parametrize("n_classes, seed, expert, labels, options", [
+    (2, 1, LogisticRegression(), np.array(["no", "yes"]), {}),
+    (3, 2, LogisticRegression(C=0.5, fit_intercept=False), np.array([3, 5, 7]), {}),
+    # Weights, and experts and gate on different columns.
+    (2, 5, LogisticRegression(C=0.5), np.arange(2),
+     {"n_features": 3, "expert_features": [0, 1], "gate_features": [0, 2]}),
 ])
 def test_classifier_dask_fit_equals_in_memory_fit_from_the_same_responsibilities(
-        dask_client, n_classes, seed, expert, labels):
-    X, codes = _classification(n_classes, seed)
+        dask_client, n_classes, seed, expert, labels, options):
+    options = dict(options)
+    X, codes = _classification(n_classes, seed, options.pop("n_features", 2))
     y = labels[codes]
+    weight = (np.random.RandomState(3).uniform(0.5, 2.0, size=X.shape[0]) if options
+              else None)
     init = np.random.RandomState(0).dirichlet(np.ones(2), size=X.shape[0])
-    params = dict(experts=expert, n_experts=2, init=init, tol=1e-12, max_iter=300)
-    memory = MixtureOfExpertsClassifier(**params).fit(X, y)
+    params = dict(experts=expert, n_experts=2, init=init, tol=1e-12, max_iter=300, **options)
+    memory = MixtureOfExpertsClassifier(**params).fit(X, y, sample_weight=weight)
     distributed = MixtureOfExpertsClassifier(**params).fit(
-        da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500))
+        da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500),
+        sample_weight=None if weight is None else da.from_array(weight, chunks=500))
     assert memory.converged_ and distributed.converged_
     assert list(distributed.classes_) == list(labels)
-    assert_allclose(distributed.score_samples(X, y).mean(), memory.score_samples(X, y).mean(),
-                    rtol=0, atol=1e-8)
+    n_rows = X.shape[0]
+    assert_allclose(distributed.log_likelihood(X, y, weight) / n_rows,
+                    memory.log_likelihood(X, y, weight) / n_rows, rtol=0, atol=1e-8)
     assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
     assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
     assert_allclose(distributed.predict_gate(X), memory.predict_gate(X), rtol=0, atol=1e-6)
