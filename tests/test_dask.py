@@ -188,8 +188,7 @@ def test_experts_with_partial_fit_stream_through_the_blocks(data, dask_data):
 
 
 def _classification(n_classes, seed, n_features=2):
-    """Gated classification whose in-memory EM converges to tol=1e-12 in a few hundred
-    iterations at most."""
+    """Gated classification whose EM converges to tol=1e-12 in under 100 iterations."""
     from skmoe.datasets import make_gated_classification
 
     X, y = make_gated_classification(n_samples=2000, n_features=n_features, n_experts=2,
