@@ -11,22 +11,24 @@ with d = 20 features and K = 8 LinearRegression experts, from the same initial
 responsibilities. The Dask array is generated lazily, block by block, from a
 seed (``dask.array.random``): no process ever holds all of it, and every pass
 over the blocks generates them again (the time of one generating pass,
-``X.sum()``, is reported beside). The time of one iteration is
-``(t(max_iter=1 + m) - t(max_iter=1)) / m``: the set-up (summary pass,
-initial responsibilities) cancels. Peak memory: the client's Python
-allocations during the Dask fit (``tracemalloc``) and each worker's peak
-resident set (``ru_maxrss``; a new cluster per size); for the in-memory fit,
-the peak of Python allocations during the fit. The in-memory array is made
-from the same generator (``compute()``), only for (a).
+``X.sum()``, is reported beside). One fit of 2 EM iterations per size; the
+time of one iteration is the time between the ends of its first and second
+iterations (one pass over the blocks and one M-step; the set-up, summary pass
+and initial responsibilities, is left out). Peak memory: the client's Python
+allocations during the Dask fit (``tracemalloc``); each worker's resident set
+before the fit (after a warm-up fit on two blocks that loads every module and
+kernel) and its peak during the fit (the kernel's high-water mark ``VmHWM``,
+reset before the fit through ``/proc/self/clear_refs``); for the in-memory
+fit, the peak of Python allocations during the fit. The in-memory array is
+made from the same generator (``compute()``), only for (a).
 
 Usage::
 
-    python benchmarks/bench_dask.py            # n = 1e6 and 1e7, writes results/bench_dask.md
+    python benchmarks/bench_dask.py            # n = 1e6, 2e6 and 1e7, writes results/bench_dask.md
     python benchmarks/bench_dask.py --quick    # n = 1e5 and 2e5, prints only
 """
 
 import datetime
-import resource
 import time
 import tracemalloc
 import warnings
@@ -75,29 +77,50 @@ def lazy_data(n_samples, block_rows):
     return X, y, init
 
 
+class _TimedMixture(MixtureOfExpertsRegressor):
+    """The mixture, noting when each EM iteration ends (in memory and on Dask alike)."""
+
+    def _print_iteration(self, n_iter, lower_bound, change, seconds):
+        self.__dict__.setdefault("iteration_ends_", []).append(time.perf_counter())
+        super()._print_iteration(n_iter, lower_bound, change, seconds)
+
+
 def _model(init, max_iter):
-    return MixtureOfExpertsRegressor(LinearRegression(), n_experts=N_EXPERTS, init=init,
-                                     max_iter=max_iter, tol=0.0, min_expert_weight=0.0)
+    return _TimedMixture(LinearRegression(), n_experts=N_EXPERTS, init=init,
+                         max_iter=max_iter, tol=0.0, min_expert_weight=0.0)
 
 
-def _timed_fit(init, max_iter, X, y):
+def _timed_fit(init, X, y, max_iter=2):
+    """The time of the last EM iteration, the client's peak Python allocations, the model."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         tracemalloc.start()
-        started = time.perf_counter()
         model = _model(init, max_iter).fit(X, y)
-        seconds = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    return seconds, peak, model
+    ends = model.iteration_ends_
+    return ends[-1] - ends[-2] if len(ends) > 1 else None, peak, model
+
+
+def _status_bytes(field):
+    """A field of this process's /proc/self/status, in bytes (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_worker_peak():
+    """Reset this process's peak resident set to its current one; return the latter."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_bytes("VmRSS")
 
 
 def _worker_peak():
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return _status_bytes("VmHWM")
 
 
-def bench_dask(n_samples, iterations):
+def bench_dask(n_samples):
     """Per-iteration time and peak memory of the Dask fit on a fresh 2-worker cluster."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=":0", silence_logs=40)
@@ -108,28 +131,27 @@ def bench_dask(n_samples, iterations):
         X.sum().compute()
         generate = time.perf_counter() - started
         # Warm-up: Numba's kernels load in both workers (one block each).
-        _timed_fit(init[:2 * BLOCK_ROWS], 1, X[:2 * BLOCK_ROWS], y[:2 * BLOCK_ROWS])
-        one, _, _ = _timed_fit(init, 1, X, y)
-        more, client_peak, model = _timed_fit(init, 1 + iterations, X, y)
+        _timed_fit(init[:2 * BLOCK_ROWS], X[:2 * BLOCK_ROWS], y[:2 * BLOCK_ROWS], max_iter=1)
+        before = sorted(client.run(_reset_worker_peak).values())
+        per_iter, client_peak, model = _timed_fit(init, X, y)
         workers = sorted(client.run(_worker_peak).values())
-        return {"per_iter": (more - one) / iterations, "generate": generate,
-                "client_peak": client_peak, "worker_peaks": workers,
+        return {"per_iter": per_iter, "generate": generate,
+                "client_peak": client_peak, "worker_before": before, "worker_peaks": workers,
                 "lower_bound": model.lower_bound_}
     finally:
         client.close()
         cluster.close()
 
 
-def bench_memory(n_samples, iterations):
+def bench_memory(n_samples):
     """Per-iteration time and peak Python allocations of the in-memory fit."""
     X, y, init = lazy_data(n_samples, BLOCK_ROWS)
     with dask.config.set(scheduler="threads"):
         X, y, init = dask.compute(X, y, init)
     X, y, init = np.ascontiguousarray(X), np.asarray(y), np.asarray(init)
-    _timed_fit(init[:BLOCK_ROWS], 1, X[:BLOCK_ROWS], y[:BLOCK_ROWS])
-    one, _, _ = _timed_fit(init, 1, X, y)
-    more, peak, model = _timed_fit(init, 1 + iterations, X, y)
-    return {"per_iter": (more - one) / iterations, "peak": peak,
+    _timed_fit(init[:BLOCK_ROWS], X[:BLOCK_ROWS], y[:BLOCK_ROWS], max_iter=1)
+    per_iter, peak, model = _timed_fit(init, X, y)
+    return {"per_iter": per_iter, "peak": peak,
             "lower_bound": model.lower_bound_, "data_bytes": X.nbytes + y.nbytes}
 
 
@@ -142,7 +164,8 @@ def report(args, rows, machine, blas, load_before, load_after, elapsed):
     table = _markdown_table(
         ["n", "in-memory rows/s per iteration", "Dask rows/s per iteration",
          "Dask / in-memory time", "generating pass (s)", "in-memory peak (MiB)",
-         "Dask client peak (MiB)", "Dask worker peaks (MiB)", "lower bound (memory / Dask)"],
+         "Dask client peak (MiB)", "Dask workers before the fit (MiB)",
+         "Dask worker peaks in the fit (MiB)", "lower bound (memory / Dask)"],
         [[f"{row['n']:,}",
           f"{row['n'] / row['memory']['per_iter']:,.0f}" if row["memory"] else "not run",
           f"{row['n'] / row['dask']['per_iter']:,.0f}",
@@ -151,6 +174,7 @@ def report(args, rows, machine, blas, load_before, load_after, elapsed):
           f"{row['dask']['generate']:.1f}",
           _mib(row["memory"]["peak"]) if row["memory"] else "",
           _mib(row["dask"]["client_peak"]),
+          ", ".join(_mib(v) for v in row["dask"]["worker_before"]),
           ", ".join(_mib(v) for v in row["dask"]["worker_peaks"]),
           (f"{row['memory']['lower_bound']:.6f} / " if row["memory"] else "")
           + f"{row['dask']['lower_bound']:.6f}"]
@@ -161,15 +185,18 @@ Recorded {date} by `python benchmarks/bench_dask.py{" --quick" if args.quick els
 (total {elapsed:.0f} s; load average before {load_before}, after {load_after}).
 
 `MixtureOfExpertsRegressor(LinearRegression(), n_experts={N_EXPERTS})` on d = {N_FEATURES}
-features, from the same initial responsibilities, `tol=0`; time per EM iteration
-from fits of 1 and {1 + args.iterations} iterations. Dask: `LocalCluster(n_workers=2,
-threads_per_worker=1, processes=True)`, blocks of {BLOCK_ROWS:,} rows generated lazily from
-a seed in every pass (the generating pass alone is the column beside). The in-memory
-gate ({N_EXPERTS * (N_FEATURES + 1)} parameters) takes L-BFGS steps; the Dask gate a
-Newton step whose Hessian each block forms (its cost grows as K^2 d^2 per row).
+features, from the same initial responsibilities, `tol=0`; time of the second EM
+iteration of a fit of two (one pass over the blocks and one M-step). Dask:
+`LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`, blocks of
+{BLOCK_ROWS:,} rows generated lazily from a seed in every pass (the generating pass
+alone is the column beside). The gate has {N_EXPERTS * (N_FEATURES + 1)} parameters; the
+Dask gate takes a Newton step whose Hessian each block forms (its cost grows as K^2 d^2
+per row).
 In-memory peak: Python allocations during the fit, the data ({N_FEATURES + 1} float64
 per row) not counted. Dask client peak: Python allocations on the client during the fit.
-Worker peak: resident set of each worker process over its life.
+Workers: each worker process's resident set before the fit (after a warm-up fit on two
+blocks: modules and Numba kernels loaded) and its peak during the fit (`VmHWM`, reset
+before the fit).
 
 {table}
 
@@ -184,8 +211,7 @@ def parse_args(argv=None):
                         help="largest n fitted in memory too (default: every size)")
     args = parser.parse_args(argv)
     if args.sizes is None:
-        args.sizes = [100_000, 200_000] if args.quick else [1_000_000, 10_000_000]
-    args.iterations = 1 if args.quick else 2
+        args.sizes = [100_000, 200_000] if args.quick else [1_000_000, 2_000_000, 10_000_000]
     if args.output is None and not args.quick:
         args.output = RESULTS
     return args
@@ -197,8 +223,8 @@ def main(argv=None):
     load_before = _load_average()
     rows = []
     for n in args.sizes:
-        dask_result = bench_dask(n, args.iterations)
-        memory = (bench_memory(n, args.iterations)
+        dask_result = bench_dask(n)
+        memory = (bench_memory(n)
                   if args.memory_max is None or n <= args.memory_max else None)
         rows.append({"n": n, "dask": dask_result, "memory": memory})
         print(n, dask_result, memory, flush=True)

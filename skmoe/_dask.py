@@ -4,21 +4,26 @@ One EM iteration is one pass over the blocks of rows. Each block computes,
 from the model of the last M-step, its E-step (responsibilities and its share
 of the log-likelihood) and its sufficient statistics: each linear expert's
 weighted Gram matrix of ``[x - c, 1, y - c_y]`` (see
-``skmoe._linear.weighted_grams``) and the softmax gate's soft cross-entropy,
+``skmoe._linear.weighted_grams``), or each LogisticRegression expert's
+weighted cross-entropy, gradient and Hessian at its current coefficients (the
+weights its responsibilities), and the softmax gate's soft cross-entropy,
 gradient and Hessian at its current coefficients. Only these sums travel,
-added pairwise on the workers; the client solves the M-step exactly as the
-in-memory loop does: the experts from their Gram matrices, the Gaussian noise
-variances from the residual sums those matrices hold, the gate by the same
-damped Newton step as ``skmoe._newton.newton_solve`` with one iteration. Its
-line search needs the gate's loss at the new coefficients for the last
-targets: the next pass computes it beside the E-step, making those targets
-again from the previous model (responsibilities are never kept between
-passes, so they take no memory in proportion to the rows). X is never gathered on
-the client.
+added pairwise on the workers; the client solves the M-step as the in-memory
+loop does: the linear experts from their Gram matrices, the Gaussian noise
+variances from the residual sums those matrices hold, the gate and each
+logistic expert by one damped Newton step, as ``skmoe._newton.newton_solve``
+with one iteration takes it (the in-memory loop's generalised-EM step). The
+line search of a Newton step needs the loss at the new coefficients for the
+last targets: the next pass computes it beside the E-step, making those
+targets again from the previous model (responsibilities are never kept
+between passes, so they take no memory in proportion to the rows). X is never
+gathered on the client.
 
-Only M-steps that are sums over rows can be fitted this way: the Gaussian
-likelihood with in-sample noise variances, experts that are plain
-``LinearRegression``, ``Ridge`` or ``ScaledRidge``, and ``SoftmaxGate``.
+Only M-steps that are sums over rows can be fitted this way: for the
+regressor, the Gaussian likelihood with in-sample noise variances and experts
+that are plain ``LinearRegression``, ``Ridge`` or ``ScaledRidge``; for the
+classifier, plain ``LogisticRegression`` experts whose objective
+``skmoe._logistic`` minimises by Newton's method; ``SoftmaxGate`` for both.
 
 This module imports Dask; skmoe imports it only when it is given a Dask
 collection.
@@ -33,10 +38,13 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _SEED_MAX
+from ._classifier import PROBA_FLOOR
 from ._experts import (
     describe_expert,
     has_own_density,
@@ -51,9 +59,11 @@ from ._kernels import (
     penalise_gate_hessian,
     penalise_gate_loss,
     soft_cross_entropy,
-    soft_cross_entropy_hessian,
+    soft_cross_entropy_newton,
 )
 from ._linear import weighted_grams
+from ._logistic import FULL_SOLVE_TOL, _alpha, logistic_log_likelihood
+from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _POOLED_VARIANCE_FLOOR
 from ._ridge import ScaledRidge, ridge_penalty
@@ -229,8 +239,11 @@ class _Model:
     """What each block needs of the current model: picklable, without data."""
 
     def __init__(self, experts, params, gate, expert_columns, gate_columns, gate_mean,
-                 gate_scale):
+                 gate_scale, n_classes=None):
         self.experts = experts
+        # None for the regressor (Gaussian likelihood); the number of classes of a
+        # classifier, whose y are the codes 0 .. n_classes - 1.
+        self.n_classes = n_classes
         self.params = params
         self.gate = gate
         self.expert_columns = expert_columns
@@ -241,6 +254,39 @@ class _Model:
     def expert_rows(self, X):
         return _columns(X, self.expert_columns)
 
+    def replace(self, **changes):
+        """A copy of this model with some of its parts replaced."""
+        parts = {name: getattr(self, name) for name in (
+            "experts", "params", "gate", "expert_columns", "gate_columns", "gate_mean",
+            "gate_scale", "n_classes")}
+        parts.update(changes)
+        return _Model(**parts)
+
+    def expert_rows_t(self, X):
+        """The experts' columns, transposed (the kernels' layout)."""
+        return np.ascontiguousarray(self.expert_rows(X).T)
+
+    def indicators_t(self, y):
+        """The classes' indicators of the codes ``y``, shape (n_classes, n_samples)."""
+        indicators = np.zeros((self.n_classes, y.shape[0]))
+        indicators[y, np.arange(y.shape[0])] = 1.0
+        return indicators
+
+    def log_likelihood(self, X, y):
+        """Each row's log-likelihood under each expert, shape (n_samples, n_experts)."""
+        X_expert = self.expert_rows(X)
+        if self.n_classes is not None:
+            log_lik = np.empty((X.shape[0], len(self.experts)))
+            for k, expert in enumerate(self.experts):
+                log_lik[:, k] = logistic_log_likelihood(expert, X_expert, y, PROBA_FLOOR)
+            return log_lik
+        from ._regressor import _expert_predictions
+
+        predictions = _expert_predictions(self.experts, X_expert)
+        log_lik = np.empty_like(predictions)
+        FAMILIES["gaussian"].log_density(y, predictions, self.params, log_lik)
+        return log_lik
+
     def gate_rows_t(self, X):
         """The gate's standardised columns, transposed (the kernels' layout)."""
         rows_t = np.array(_columns(X, self.gate_columns).T, order="C")
@@ -250,11 +296,7 @@ class _Model:
 
     def e_step(self, X, y, w):
         """Responsibilities, their column sums, the log-likelihood total and gate share."""
-        from ._regressor import _expert_predictions
-
-        predictions = _expert_predictions(self.experts, self.expert_rows(X))
-        log_lik = np.empty_like(predictions)
-        FAMILIES["gaussian"].log_density(y, predictions, self.params, log_lik)
+        log_lik = self.log_likelihood(X, y)
         log_gate = self.gate._log_proba(np.ascontiguousarray(self.gate_rows_t(X).T))
         resp = np.empty_like(log_lik)
         rows = np.empty(X.shape[0])
@@ -298,65 +340,134 @@ def _resolve(source, X, y, w):
     return _block_renormalise(resp, source[2]), None
 
 
-def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None):
+def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None, checked=()):
     """:func:`_block_pass_threads` with one BLAS thread, as the in-memory loop runs.
 
     BLAS threads beside Numba's oversubscribe the cores: on a busy machine a
     block's Gram matrices took 17 times longer with two BLAS threads than with one.
     """
     with threadpool_controller().limit(limits=1, user_api="blas"):
-        return _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous)
+        return _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous,
+                                   checked)
 
 
-def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous=None):
+def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous=None,
+                        checked=()):
     """One block's responsibilities (see :func:`_resolve`) and the sums of the next M-step.
 
-    With ``previous``, the source of the last pass's responsibilities, it also
-    gives the gate's loss and gradient at its (new) coefficients for those
-    targets: the line search of the gate's last Newton step, in the same pass.
+    The sums: the E-step's (``total``, ``gate_share``, ``resp``); each linear
+    expert's weighted Gram matrices (regressor) or each logistic expert's
+    loss, gradient and Hessian at its coefficients for the weights ``w *
+    R[:, k]`` (classifier); the gate's loss, gradient and Hessian. With
+    ``previous``, the source of the last pass's responsibilities, it also
+    gives the loss and gradient at their (new) coefficients for those targets
+    of the parts named in ``checked`` (``"gate"`` or an expert's index): the
+    line search of their last Newton step, in the same pass.
 
     Returns a dict of sums.
     """
     stats = {}
     if previous is not None:
         targets, _ = _resolve(previous, X, y, w)
-        stats["check_loss"], stats["check_grad"] = _gate_loss(
-            model, _gate_params(model.gate, targets.shape[1], model.gate_columns.shape[0]),
-            X, w, targets)
+        for part in checked:
+            stats[f"check_{part}"] = _part_loss(model, part, None, X, y, w, targets)
     resp, evaluated = _resolve(source, X, y, w)
     stats["total"], stats["gate_share"] = evaluated or (0.0, np.zeros(resp.shape[1]))
     weights = resp * w[:, None]
     stats["resp"] = w @ resp
-    X_expert = model.expert_rows(X)
-    for intercept, chosen in groups_of_experts.items():
-        stats[f"grams_{intercept}"] = weighted_grams(
-            X_expert, y, weights[:, chosen], intercept, shift=shift)[0]
+    if model.n_classes is None:
+        X_expert = model.expert_rows(X)
+        for intercept, chosen in groups_of_experts.items():
+            stats[f"grams_{intercept}"] = weighted_grams(
+                X_expert, y, weights[:, chosen], intercept, shift=shift)[0]
+    else:
+        X_t, targets_t = model.expert_rows_t(X), model.indicators_t(y)
+        for k, expert in enumerate(model.experts):
+            params = logistic_params(expert, model.n_classes, X_t.shape[0])
+            stats[f"expert_{k}"] = _newton_sums(params, X_t, targets_t,
+                                                np.ascontiguousarray(weights[:, k]),
+                                                bool(expert.fit_intercept))
     X_t = model.gate_rows_t(X)
     params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
-    grad = np.empty_like(params)
-    targets_t = np.ascontiguousarray(resp.T)
-    fit_intercept = bool(model.gate.fit_intercept)
-    stats["gate_loss"] = soft_cross_entropy(params, X_t, targets_t, w, fit_intercept, grad)
-    stats["gate_grad"] = grad
-    hess = np.empty((params.size, params.size))
-    soft_cross_entropy_hessian(params, X_t, w, fit_intercept, hess)
-    stats["gate_hess"] = hess
+    stats["gate"] = _newton_sums(params, X_t, np.ascontiguousarray(resp.T), w,
+                                 bool(model.gate.fit_intercept))
     return stats
 
 
-def _gate_loss(model, params, X, w, resp):
-    """One block's unpenalised gate loss and gradient at ``params`` for targets ``resp``."""
-    X_t = model.gate_rows_t(X)
+def _newton_sums(params, X_t, targets_t, weight, fit_intercept):
+    """A softmax model's unpenalised cross-entropy, gradient and Hessian at ``params``."""
     grad = np.empty_like(params)
-    loss = soft_cross_entropy(params, X_t, np.ascontiguousarray(resp.T), w,
-                              bool(model.gate.fit_intercept), grad)
+    hess = np.empty((params.size, params.size))
+    loss = soft_cross_entropy_newton(params, X_t, targets_t, weight, fit_intercept, grad, hess)
+    return loss, grad, hess
+
+
+def _part_loss(model, part, params, X, y, w, resp):
+    """One block's unpenalised loss and gradient of the gate (``part="gate"``) or of
+    logistic expert ``part`` at ``params`` (None: its current ones) for targets ``resp``."""
+    if part == "gate":
+        X_t = model.gate_rows_t(X)
+        targets_t = np.ascontiguousarray(resp.T)
+        weight, fit_intercept = w, bool(model.gate.fit_intercept)
+        if params is None:
+            params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
+    else:
+        expert = model.experts[part]
+        X_t, targets_t = model.expert_rows_t(X), model.indicators_t(y)
+        weight, fit_intercept = w * resp[:, part], bool(expert.fit_intercept)
+        if params is None:
+            params = logistic_params(expert, model.n_classes, X_t.shape[0])
+    grad = np.empty_like(params)
+    loss = soft_cross_entropy(params, X_t, targets_t, weight, fit_intercept, grad)
     return loss, grad
 
 
-def _block_gate_loss(model, params, X, y, w, source):
-    """:func:`_gate_loss` for the responsibilities of ``source``, with one BLAS thread."""
+def _block_part_loss(model, part, params, X, y, w, source):
+    """:func:`_part_loss` for the responsibilities of ``source``, with one BLAS thread."""
     with threadpool_controller().limit(limits=1, user_api="blas"):
-        return _gate_loss(model, params, X, w, _resolve(source, X, y, w)[0])
+        return _part_loss(model, part, params, X, y, w, _resolve(source, X, y, w)[0])
+
+
+def logistic_params(expert, n_classes, n_features):
+    """A LogisticRegression expert's softmax parameters (n_classes, n_features + 1).
+
+    The binomial model's rows are ``-beta / 2`` and ``beta / 2`` (as in
+    ``skmoe._logistic``); zeros for an expert not fitted yet.
+    """
+    params = np.zeros((n_classes, n_features + 1))
+    if not hasattr(expert, "coef_"):
+        return params
+    coef = np.asarray(expert.coef_, dtype=np.float64)
+    intercept = np.asarray(expert.intercept_, dtype=np.float64)
+    if n_classes == 2:
+        params[1, :-1], params[1, -1] = 0.5 * coef[0], 0.5 * intercept[0]
+        params[0] = -params[1]
+    else:
+        params[:, :-1], params[:, -1] = coef, intercept
+    return params
+
+
+def set_logistic_params(expert, params, n_iter):
+    """Give a LogisticRegression expert the fitted attributes of softmax ``params``.
+
+    The reverse of :func:`logistic_params`, as ``skmoe._logistic.fit_by_newton``
+    sets them: intercepts centred, a binomial model's single row
+    ``beta = row 1 - row 0``.
+    """
+    n_classes = params.shape[0]
+    coef, intercept = params[:, :-1], params[:, -1]
+    intercept = (intercept - intercept.mean() if expert.fit_intercept
+                 else np.zeros(n_classes))
+    coef = coef - coef.mean(axis=0)
+    if n_classes == 2:
+        coef = (coef[1] - coef[0])[None, :]
+        intercept = intercept[1:] - intercept[:1]
+    expert.classes_ = np.arange(n_classes)
+    expert.coef_ = np.ascontiguousarray(coef)
+    expert.intercept_ = np.ascontiguousarray(intercept)
+    expert.n_iter_ = np.array([n_iter], dtype=np.int32)
+    expert.n_features_in_ = params.shape[1] - 1
+    return expert
 
 
 def _block_renormalise(resp, keep):
@@ -370,8 +481,9 @@ def _block_renormalise(resp, keep):
 
 
 def _block_init(kmeans, mean, scale, X, y):
-    """One block's one-hot k-means responsibilities (standardised ``[X, y]``)."""
-    data = (np.column_stack([X, y]) - mean) / scale
+    """One block's one-hot k-means responsibilities (standardised ``[X, y]``, or X alone
+    when ``y`` is None)."""
+    data = ((X if y is None else np.column_stack([X, y])) - mean) / scale
     labels = kmeans.predict(data)
     resp = np.zeros((X.shape[0], kmeans.n_clusters))
     resp[np.arange(X.shape[0]), labels] = 1.0
@@ -455,34 +567,35 @@ class _DaskFit:
         K = len(experts)
         gate.classes_ = np.arange(K)
         model = _Model(experts, {}, gate, self.expert_columns, self.gate_columns,
-                       self.gate_mean, self.gate_scale)
+                       self.gate_mean, self.gate_scale, self.n_classes)
         context = {"pooled_floor": None}
         stats = self.stats_pass(model, sources)
         lower_bounds, previous, converged = [], -np.inf, False
-        gate_solved, removals = False, []
+        removals = []
         n_iter = 0
         for n_iter in range(1, est.max_iter + 1):
             sources, stats, model, dropped = self.drop_vanishing(
                 model, sources, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, search = self.m_step(model, stats, context, n_iter)
+            model, steps = self.m_step(model, stats, context, n_iter)
             previous_sources = sources
             model_d = dask.delayed(model)
             sources = [("model", model_d)] * len(self.x_blocks)
-            stats = self.stats_pass(model, sources,
-                                    previous_sources if search.pending else None, model_d)
-            if not search.accept(stats):
-                # The full Newton step did not decrease the gate's objective: shorter
-                # steps, each one more pass over the gate's columns, then the E-step again.
-                model = _Model(model.experts, model.params,
-                               search.backtrack(self, previous_sources, model),
-                               model.expert_columns, model.gate_columns, model.gate_mean,
-                               model.gate_scale)
+            pending = [step.part for step in steps if step.pending]
+            stats = self.stats_pass(model, sources, previous_sources if pending else None,
+                                    model_d, pending)
+            refused = [step for step in steps if not step.accept(stats)]
+            if refused:
+                # A full Newton step did not decrease its objective: shorter steps,
+                # each one more pass over the blocks, then the E-step again.
+                for step in refused:
+                    model = self.with_step(model, step, step.backtrack(
+                        self, previous_sources, model))
                 model_d = dask.delayed(model)
                 sources = [("model", model_d)] * len(self.x_blocks)
                 stats = self.stats_pass(model, sources, model_d=model_d)
-            gate_solved = search.solved
+            solved = all(step.solved for step in steps)
             penalty = self.penalty(model)
             lower_bound = (stats["total"] - penalty) / self.total_weight
             if np.isnan(lower_bound):
@@ -493,7 +606,7 @@ class _DaskFit:
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
             est._print_iteration(n_iter, lower_bound, change, 0.0)
-            if abs(change) < est.tol and gate_solved:
+            if abs(change) < est.tol and solved:
                 converged = True
                 break
             previous = lower_bound
@@ -525,7 +638,8 @@ class _DaskFit:
         return self.kmeans_resp(K, start, random_state)
 
     def kmeans_resp(self, K, start, random_state):
-        """k-means of standardised ``[X, y]`` on a sample of rows, each block labelled by it."""
+        """k-means of standardised ``[X, y]`` (a classifier's X alone, as in memory) on a
+        sample of rows, each block labelled by it."""
         rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
         seeds = random_state.randint(_SEED_MAX, size=len(self.x_blocks))
         samples = self.compute(*[
@@ -534,10 +648,11 @@ class _DaskFit:
         X_s = np.concatenate([s[0] for s in samples])
         y_s = np.concatenate([s[1] for s in samples])
         w_s = np.concatenate([s[2] for s in samples])
-        mean = np.append(self.w_mean, self.y_mean)
-        scale = np.sqrt(np.append(self.w_var, self.y_var))
+        with_y = self.n_classes is None
+        mean = np.append(self.w_mean, self.y_mean) if with_y else self.w_mean
+        scale = np.sqrt(np.append(self.w_var, self.y_var) if with_y else self.w_var)
         scale[~(scale > 0)] = 1.0
-        data = (np.column_stack([X_s, y_s]) - mean) / scale
+        data = ((np.column_stack([X_s, y_s]) if with_y else X_s) - mean) / scale
         if start > 0:
             w_s = random_state.multinomial(w_s.shape[0], w_s / w_s.sum()).astype(np.float64)
         kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state.randint(_SEED_MAX))
@@ -545,21 +660,23 @@ class _DaskFit:
             warnings.simplefilter("ignore", ConvergenceWarning)
             kmeans.fit(data, sample_weight=w_s)
         kmeans_d = dask.delayed(kmeans)
-        return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x, y))
+        return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x,
+                                                   y if with_y else None))
                 for x, y in zip(self.x_blocks, self.y_blocks)]
 
-    def stats_pass(self, model, sources, previous_sources=None, model_d=None):
+    def stats_pass(self, model, sources, previous_sources=None, model_d=None, checked=()):
         """One pass over the blocks: the sums of the next M-step (see :func:`_block_pass`).
 
         ``sources`` give each block's responsibilities, ``previous_sources`` the
-        last pass's (for the line search of the gate's step); ``model_d`` is the
-        model as a Delayed when the sources already refer to it (it is sent once).
+        last pass's (for the line search of the Newton steps of the parts in
+        ``checked``); ``model_d`` is the model as a Delayed when the sources
+        already refer to it (it is sent once).
         """
         model_d = dask.delayed(model) if model_d is None else model_d
         previous = previous_sources or [None] * len(self.x_blocks)
         groups = self.expert_groups(model)
         parts = [dask.delayed(_block_pass)(model_d, x, y, w, source, self.grams_shift, groups,
-                                           before)
+                                           before, tuple(checked))
                  for x, y, w, source, before in zip(self.x_blocks, self.y_blocks,
                                                     self.w_blocks, sources, previous)]
         stats, = self.compute(_tree_sum(parts))
@@ -571,6 +688,15 @@ class _DaskFit:
         for k, expert in enumerate(model.experts):
             groups.setdefault(bool(expert.fit_intercept), []).append(k)
         return groups
+
+    @staticmethod
+    def with_step(model, step, params):
+        """``model`` with the gate or the expert that ``step`` moves at ``params``."""
+        if step.part == "gate":
+            return model.replace(gate=step.make(params))
+        experts = list(model.experts)
+        experts[step.part] = step.make(params)
+        return model.replace(experts=experts)
 
     def drop_vanishing(self, model, sources, stats, n_iter, removals):
         """Remove experts whose share fell below ``min_expert_weight``, as in memory."""
@@ -590,16 +716,27 @@ class _DaskFit:
         gate = copy.deepcopy(model.gate)
         gate._drop_classes(keep)
         gate.classes_ = np.arange(int(keep.sum()))
-        model = _Model([e for e, k in zip(model.experts, keep) if k],
-                       {name: value[keep] for name, value in model.params.items()}, gate,
-                       model.expert_columns, model.gate_columns, model.gate_mean,
-                       model.gate_scale)
+        model = model.replace(experts=[e for e, k in zip(model.experts, keep) if k],
+                              params={name: value[keep] for name, value in model.params.items()},
+                              gate=gate)
         sources = [("drop", source, keep) for source in sources]
         stats = self.stats_pass(model, sources)
         return sources, stats, model, True
 
     def m_step(self, model, stats, context, n_iter):
-        """Experts, noise variances and gate from the summed statistics."""
+        """Experts, noise variances and gate from the summed statistics.
+
+        Returns the new model and the Newton steps it took (the gate's, and a
+        classifier's experts'), whose line search the next pass completes.
+        """
+        gate_step = _GateStep(model.gate, len(model.experts), self.gate_columns.shape[0],
+                              stats, self.total_weight)
+        if self.n_classes is not None:
+            steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats)
+                     for k, expert in enumerate(model.experts)]
+            experts = [step.make(step.params) for step in steps]
+            return (model.replace(experts=experts, gate=gate_step.make(gate_step.params)),
+                    [gate_step] + steps)
         experts = model.experts
         K = len(experts)
         grams = np.empty((K, self.n_expert_features + 2, self.n_expert_features + 2))
@@ -626,11 +763,8 @@ class _DaskFit:
             context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / weight.sum()
         floor = max(self.variance_floor, context["pooled_floor"])
         params = {"noise_variance_": _floor_scale(residuals / weight, floor)}
-        search = _GateStep(model.gate, len(experts), self.gate_columns.shape[0], stats,
-                           self.total_weight)
-        new = _Model(fitted, params, search.gate, model.expert_columns, model.gate_columns,
-                     model.gate_mean, model.gate_scale)
-        return new, search
+        return (model.replace(experts=fitted, params=params,
+                              gate=gate_step.make(gate_step.params)), [gate_step])
 
     def penalty(self, model):
         """The objective's penalty: the gate's and the ScaledRidge experts'."""
@@ -639,36 +773,53 @@ class _DaskFit:
         return gate + ridges / (2.0 * self.target_variance)
 
 
-class _GateStep:
-    """One damped Newton step of the gate, as ``newton_solve`` with one iteration takes it.
+class _NewtonStep:
+    """One damped Newton step of a softmax model, as ``newton_solve`` with one iteration.
 
-    The direction comes from the pass's gradient and Hessian at the current
-    coefficients; the full step is tried first, and its loss (for the same
-    targets) comes with the next pass over the blocks (:func:`_block_pass`).
-    Only when it fails the sufficient-decrease test are shorter steps
-    evaluated, one pass over the gate's columns each.
+    The gate's (on the responsibilities) or a logistic expert's (on the
+    classes' indicators, weighted by its responsibilities): the direction
+    comes from the pass's sums at the current coefficients; the full step is
+    tried first, and its loss (for the same targets) comes with the next pass
+    over the blocks (:func:`_block_pass`). Only when it fails the
+    sufficient-decrease test are shorter steps evaluated, one pass each.
+
+    Parameters
+    ----------
+    part : "gate" or int
+        What the step moves: the gate or the expert of that index.
+    start : ndarray of shape (n_classes, n_columns)
+        The current coefficients (intercepts in the last column).
+    sums : tuple
+        The pass's unpenalised loss, gradient and Hessian at ``start``.
+    alpha, fit_intercept, total_weight, tol :
+        The objective's penalty, whether it has intercepts, the weight its
+        sums are divided by, and the gradient at which it is solved.
+    null_space : ndarray
+        Orthonormal directions the step leaves out.
     """
 
-    def __init__(self, gate, n_classes, n_features, stats, total_weight):
-        self.shape = (n_classes, n_features + 1)
-        self.alpha = 1.0 / gate.C
-        self.fit_intercept = bool(gate.fit_intercept)
-        self.total_weight = total_weight
-        self.tol = gate.tol
-        self.template = gate
-        self.start = _gate_params(gate, n_classes, n_features).ravel()
-        self.loss, grad = self.penalised(self.start, stats["gate_loss"], stats["gate_grad"])
+    def __init__(self, part, start, sums, alpha, fit_intercept, total_weight, tol, null_space):
+        self.part = part
+        self.shape = start.shape
+        self.alpha, self.fit_intercept = alpha, fit_intercept
+        self.total_weight, self.tol = total_weight, tol
+        self.start = start.ravel()
+        loss, grad, hess = sums
+        self.loss, grad = self.penalised(self.start, loss, grad)
         self.pending, self.solved = False, True
         self.direction = None
-        if gate.max_iter >= 1 and np.max(np.abs(grad)) > gate.tol:
-            hess = np.array(stats["gate_hess"])
-            penalise_gate_hessian(hess, n_features + 1, self.alpha, total_weight)
-            projector = _null_space(n_classes, n_features, self.fit_intercept)
-            direction = _newton_direction(hess, grad, projector @ projector.T)
+        if np.max(np.abs(grad)) > tol:
+            hess = np.array(hess)
+            penalise_gate_hessian(hess, self.shape[1], alpha, total_weight)
+            direction = _newton_direction(hess, grad, null_space @ null_space.T)
             self.slope = float(grad @ direction)
             if self.slope < 0:
                 self.direction, self.pending = direction, True
-        self.gate = self.make_gate(self.start + (self.direction if self.pending else 0.0))
+
+    @property
+    def params(self):
+        """The coefficients after the step (the full step while it is pending)."""
+        return (self.start + self.direction if self.pending else self.start).reshape(self.shape)
 
     def penalised(self, params, loss, grad):
         grad = np.array(grad, dtype=np.float64).reshape(self.shape)
@@ -676,48 +827,94 @@ class _GateStep:
                                   self.fit_intercept, self.total_weight)
         return loss, grad.ravel()
 
-    def make_gate(self, params):
+    def sufficient(self, loss, step):
+        return loss <= self.loss + _ARMIJO * step * self.slope
+
+    def done(self, loss, grad):
+        """Whether the step taken leaves the problem solved."""
+        return bool(np.max(np.abs(grad)) <= self.tol)
+
+    def accept(self, stats):
+        """Whether the full step passes, given the pass's loss at it; sets ``solved``."""
+        if not self.pending:
+            return True
+        loss, grad = self.penalised(self.start + self.direction,
+                                    *stats[f"check_{self.part}"])
+        if not self.sufficient(loss, 1.0):
+            return False
+        self.solved = self.done(loss, grad)
+        return True
+
+    def backtrack(self, fit, sources, model):
+        """Halve the step until the loss decreases enough; sets and returns ``params``."""
+        model_d = dask.delayed(model)
+        step = 0.5
+        while step >= _MIN_STEP:
+            params = self.start + step * self.direction
+            parts = [dask.delayed(_block_part_loss)(model_d, self.part,
+                                                    params.reshape(self.shape), x, y, w, source)
+                     for x, y, w, source in zip(fit.x_blocks, fit.y_blocks, fit.w_blocks,
+                                                sources)]
+            loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
+            if self.sufficient(loss, step):
+                self.solved = self.done(loss, grad)
+                self.direction = step * self.direction
+                return self.params
+            step *= 0.5
+        self.solved, self.pending = True, False
+        return self.params
+
+
+class _GateStep(_NewtonStep):
+    """The gate's :class:`_NewtonStep`, and the gate at its coefficients."""
+
+    def __init__(self, gate, n_classes, n_features, stats, total_weight):
+        self.template = gate
+        fit_intercept = bool(gate.fit_intercept)
+        super().__init__("gate", _gate_params(gate, n_classes, n_features), stats["gate"],
+                         1.0 / gate.C, fit_intercept, total_weight, gate.tol,
+                         _null_space(n_classes, n_features, fit_intercept))
+        if gate.max_iter < 1:
+            self.pending, self.solved = False, True
+
+    def make(self, params):
         gate = clone(self.template)
         n_classes = self.shape[0]
         gate.classes_ = np.arange(n_classes)
-        params = params.reshape(self.shape)
         gate.coef_ = params[:, :-1].copy()
         intercept = params[:, -1] if self.fit_intercept else np.zeros(n_classes)
         gate.intercept_ = intercept - intercept.mean()
         gate.n_features_in_ = self.shape[1] - 1
         return gate
 
-    def sufficient(self, loss, step):
-        return loss <= self.loss + _ARMIJO * step * self.slope
 
-    def accept(self, stats):
-        """Whether the full step passes, given the pass's loss at it; sets ``solved``."""
-        if not self.pending:
-            return True
-        loss, grad = self.penalised(self.start + self.direction, stats["check_loss"],
-                                    stats["check_grad"])
-        if not self.sufficient(loss, 1.0):
-            return False
-        self.solved = bool(np.max(np.abs(grad)) <= self.tol)
-        return True
+class _ExpertStep(_NewtonStep):
+    """A LogisticRegression expert's :class:`_NewtonStep` on its penalised objective.
 
-    def backtrack(self, fit, sources, model):
-        """Halve the step until the loss decreases enough; the gate at the step taken."""
-        model_d = dask.delayed(model)
-        step = 0.5
-        while step >= _MIN_STEP:
-            params = self.start + step * self.direction
-            parts = [dask.delayed(_block_gate_loss)(model_d, params.reshape(self.shape), x, y, w,
-                                                    source)
-                     for x, y, w, source in zip(fit.x_blocks, fit.y_blocks, fit.w_blocks,
-                                                sources)]
-            loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
-            if self.sufficient(loss, step):
-                self.solved = bool(np.max(np.abs(grad)) <= self.tol)
-                return self.make_gate(params)
-            step *= 0.5
-        self.solved = True
-        return self.make_gate(self.start)
+    The objective of ``skmoe._logistic``: the weighted multinomial
+    cross-entropy plus ``||W||^2 / (2 C)`` (a binomial model as a two-class
+    softmax with ``C / 2``), divided by the expert's total weight; solved at
+    the tolerance of its in-memory fits. A step that does not lower the loss
+    also counts as solved: the gradient has reached the rounding floor of its
+    sums.
+    """
+
+    def __init__(self, k, expert, n_classes, n_features, stats):
+        self.template = expert
+        alpha = _alpha(expert)
+        alpha = 2.0 * alpha if n_classes == 2 else alpha
+        fit_intercept = bool(expert.fit_intercept)
+        sums = stats[f"expert_{k}"]
+        super().__init__(k, logistic_params(expert, n_classes, n_features), sums, alpha,
+                         fit_intercept, float(stats["resp"][k]),
+                         min(float(expert.tol), FULL_SOLVE_TOL),
+                         _logistic_null_space(n_classes, n_features + 1, fit_intercept))
+
+    def done(self, loss, grad):
+        return super().done(loss, grad) or not loss < self.loss
+
+    def make(self, params):
+        return set_logistic_params(copy.deepcopy(self.template), params, 1)
 
 
 def _null_space(n_classes, n_features, fit_intercept):
@@ -731,6 +928,12 @@ def _null_space(n_classes, n_features, fit_intercept):
     vectors = np.zeros((n_classes * n_columns, n_classes))
     vectors[intercepts, np.arange(n_classes)] = 1.0
     return vectors
+
+
+def is_newton_logistic(expert):
+    """Whether ``expert`` is a LogisticRegression whose M-step Newton's method takes from
+    sums over rows (the settings ``skmoe._logistic`` fits by Newton's method)."""
+    return type(expert) is LogisticRegression and _alpha(expert) is not None
 
 
 def check_dask_experts(estimator, templates):
@@ -747,25 +950,39 @@ def check_dask_experts(estimator, templates):
     ------
     TypeError
         For an expert that has neither an M-step that is a sum over rows
-        (plain LinearRegression, Ridge, ScaledRidge) nor ``partial_fit``, or
-        a gate other than SoftmaxGate.
+        (plain LinearRegression, Ridge, ScaledRidge for the regressor; plain
+        LogisticRegression with an L2 penalty or none and a solver of the
+        L-BFGS family for the classifier) nor ``partial_fit``, or a gate other
+        than SoftmaxGate.
     ValueError
         For settings the exact Dask EM does not support.
     """
     from ._regressor import MixtureOfExpertsRegressor
 
     regressor = isinstance(estimator, MixtureOfExpertsRegressor)
-    exact = regressor and all(is_gram_expert(template) for template in templates)
+    summed = is_gram_expert if regressor else is_newton_logistic
+    exact = all(summed(template) for template in templates)
     if not exact:
         for index, template in enumerate(templates):
-            if not hasattr(template, "partial_fit") and not (regressor
-                                                             and is_gram_expert(template)):
+            if not (regressor or hasattr(template, "partial_fit")) and summed(template):
+                # The stream updates experts by partial_fit; only linear regressors
+                # have a streaming M-step of their own.
+                raise TypeError(
+                    f"Expert {index} ({describe_expert(template)}) is fitted on a Dask "
+                    "collection only when every expert is such a LogisticRegression "
+                    "(exact EM); beside experts fitted by streaming EM it would need "
+                    "partial_fit. Use LogisticRegression experts only, or experts with "
+                    "partial_fit only."
+                )
+            if not hasattr(template, "partial_fit") and not summed(template):
                 raise TypeError(
                     f"Expert {index} ({describe_expert(template)}) has no M-step that is a "
                     "sum over rows and no partial_fit, so it cannot be fitted on a Dask "
                     "collection. Use "
                     + ("LinearRegression, Ridge or ScaledRidge experts (exact EM) or "
-                       if regressor else "")
+                       if regressor else
+                       "LogisticRegression experts with an L2 penalty or none and the "
+                       "lbfgs, newton-cg or newton-cholesky solver (exact EM) or ")
                     + "experts with partial_fit (fitted by streaming EM over the blocks), "
                     "or fit in memory."
                 )
@@ -780,20 +997,19 @@ def check_dask_experts(estimator, templates):
             f"The gate of a fit on a Dask collection must be a SoftmaxGate, got "
             f"{type(estimator.gate).__name__}."
         )
-    family = resolve_family(templates, estimator.noise, has_own_density)
-    unsupported = {
-        "noise": (estimator.noise, "gaussian"),
-        "noise_variance": (estimator.noise_variance, ("auto", "in_sample")),
-        "assignment": (estimator.assignment, "soft"),
-    }
+    unsupported = {"assignment": (estimator.assignment, "soft")}
+    if regressor:
+        unsupported["noise"] = (estimator.noise, "gaussian")
+        unsupported["noise_variance"] = (estimator.noise_variance, ("auto", "in_sample"))
     for name, (value, allowed) in unsupported.items():
         if value != allowed and value not in (allowed if isinstance(allowed, tuple) else ()):
             raise ValueError(
                 f"A fit on a Dask collection supports {name}={allowed!r} only, got {value!r}."
             )
-    if family.name != "gaussian":
-        raise ValueError(f"A fit on a Dask collection needs the Gaussian family, not "
-                         f"{family.name}.")
+    if regressor and resolve_family(templates, estimator.noise,
+                                    has_own_density).name != "gaussian":
+        raise ValueError("A fit on a Dask collection needs the Gaussian family, not "
+                         f"{resolve_family(templates, estimator.noise, has_own_density).name}.")
     if estimator.warm_start and hasattr(estimator, "converged_"):
         raise ValueError("warm_start is not supported on Dask collections; set "
                          "warm_start=False.")
@@ -821,7 +1037,12 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
         raise ValueError("y is required.")
     if not exact:
         return _stream_blocks(estimator, X, y, sample_weight)
-    y = y.astype(np.float64)
+    classes = None
+    if hasattr(estimator, "predict_proba"):
+        classes = dask_classes(y)
+        y = y.map_blocks(_encode_labels, classes=classes, dtype=np.int64)
+    else:
+        y = y.astype(np.float64)
     if sample_weight is None:
         sample_weight = da.ones(X.shape[0], chunks=(X.chunks[0],))
     n_experts = len(templates)
@@ -840,13 +1061,15 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
             init = da.from_array(check_responsibilities(init, X.shape[0], n_experts),
                                  chunks=(X.chunks[0], -1))
     fit = _DaskFit(estimator, X, y, sample_weight)
+    fit.n_classes = None if classes is None else classes.shape[0]
     fit.summarise()
     estimator.n_features_in_ = X.shape[1]
     if names is not None:
         estimator.feature_names_in_ = names
     else:
         estimator.__dict__.pop("feature_names_in_", None)
-    estimator.family_ = "gaussian"
+    if classes is None:
+        estimator.family_ = "gaussian"
     # Two values with y's weighted mean and spread: the in-memory check of y's scale.
     estimator._check_fit_targets(fit.y_mean + np.sqrt(fit.y_var) * np.array([-1.0, 1.0]),
                                  np.ones(2))
@@ -871,7 +1094,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     fit.column_scale = column_scale
     scale = fit.y_var or fit.y_mean**2 or 1.0
     fit.target_variance = scale
-    fit.variance_floor = estimator.var_floor * scale
+    fit.variance_floor = getattr(estimator, "var_floor", 0.0) * scale
     random_state = check_random_state(estimator.random_state)
     seeds = [random_state.randint(_SEED_MAX) for _ in range(estimator.n_init)]
     runs = []
@@ -906,8 +1129,30 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     margin = 0.01 / fit.total_weight
     estimator.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin
                                       for run in runs)
+    if classes is not None:
+        estimator.classes_ = classes
     estimator._set_fitted(best)
     return estimator
+
+
+def dask_classes(y):
+    """The sorted classes of a Dask array of labels, refused as the in-memory fit refuses them."""
+    classes = np.unique(da.unique(y).compute())
+    if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise ValueError("Input y contains NaN or infinity; drop or impute those rows "
+                         "before fitting.")
+    check_classification_targets(classes)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "MixtureOfExpertsClassifier needs at least 2 classes in y; got 1 class: "
+            f"{classes[0]}."
+        )
+    return classes
+
+
+def _encode_labels(y, classes):
+    """One block's labels as their indices in ``classes``."""
+    return np.searchsorted(classes, y).astype(np.int64)
 
 
 def _stream_blocks(estimator, X, y, sample_weight):
@@ -918,7 +1163,7 @@ def _stream_blocks(estimator, X, y, sample_weight):
     """
     classes = None
     if hasattr(estimator, "predict_proba"):
-        classes = np.unique(da.unique(y).compute())
+        classes = dask_classes(y)
     for name in ("experts_", "_stream_", "classes_", "feature_names_in_", "n_features_in_"):
         estimator.__dict__.pop(name, None)
     blocks = zip(_blocks(X), _blocks(y), [None] * X.numblocks[0] if sample_weight is None

@@ -6,8 +6,8 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
-from sklearn.linear_model import LinearRegression, Ridge
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
@@ -187,11 +187,82 @@ def test_experts_with_partial_fit_stream_through_the_blocks(data, dask_data):
     assert_allclose(distributed.score_samples(X, y), by_hand.score_samples(X, y))
 
 
-def test_classifier_with_logistic_experts_on_dask_names_them(data, dask_data):
+def _classification(n_classes, seed, n_features=2):
+    """Gated classification whose EM converges to tol=1e-12 in under 100 iterations."""
+    from skmoe.datasets import make_gated_classification
+
+    X, y = make_gated_classification(n_samples=2000, n_features=n_features, n_experts=2,
+                                     n_classes=n_classes, gate_sharpness=5.0,
+                                     random_state=seed)
+    return X, y
+
+
+@pytest.mark.parametrize("n_classes, seed, expert, labels, options", [
+    (2, 1, LogisticRegression(), np.array(["no", "yes"]), {}),
+    (3, 2, LogisticRegression(C=0.5, fit_intercept=False), np.array([3, 5, 7]), {}),
+    # Weights, and experts and gate on different columns.
+    (2, 5, LogisticRegression(C=0.5), np.arange(2),
+     {"n_features": 3, "expert_features": [0, 1], "gate_features": [0, 2]}),
+])
+def test_classifier_dask_fit_equals_in_memory_fit_from_the_same_responsibilities(
+        dask_client, n_classes, seed, expert, labels, options):
+    options = dict(options)
+    X, codes = _classification(n_classes, seed, options.pop("n_features", 2))
+    y = labels[codes]
+    weight = (np.random.RandomState(3).uniform(0.5, 2.0, size=X.shape[0]) if options
+              else None)
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=X.shape[0])
+    params = dict(experts=expert, n_experts=2, init=init, tol=1e-12, max_iter=300, **options)
+    memory = MixtureOfExpertsClassifier(**params).fit(X, y, sample_weight=weight)
+    distributed = MixtureOfExpertsClassifier(**params).fit(
+        da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500),
+        sample_weight=None if weight is None else da.from_array(weight, chunks=500))
+    assert memory.converged_ and distributed.converged_
+    assert list(distributed.classes_) == list(labels)
+    n_rows = X.shape[0]
+    assert_allclose(distributed.log_likelihood(X, y, weight) / n_rows,
+                    memory.log_likelihood(X, y, weight) / n_rows, rtol=0, atol=1e-8)
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.predict_gate(X), memory.predict_gate(X), rtol=0, atol=1e-6)
+    X_d = da.from_array(X, chunks=(500, -1))
+    proba, predicted = distributed.predict_proba(X_d), distributed.predict(X_d)
+    assert isinstance(proba, da.Array) and isinstance(predicted, da.Array)
+    assert_allclose(proba.compute(), memory.predict_proba(X), rtol=0, atol=1e-6)
+    assert_array_equal(predicted.compute(), memory.predict(X))
+
+
+def test_classifier_logistic_experts_without_a_newton_m_step_are_named(dask_data):
     X_d, y_d = dask_data
+    expert = LogisticRegression(l1_ratio=1.0, solver="saga")
     with pytest.raises(TypeError, match=r"Expert 0 \(LogisticRegression\) has no M-step that "
-                                        "is a sum over rows and no partial_fit"):
-        MixtureOfExpertsClassifier(n_experts=2).fit(X_d, y_d > 0)
+                                        r"is a sum over rows and no partial_fit.*Use "
+                                        "LogisticRegression experts with an L2 penalty or none"):
+        MixtureOfExpertsClassifier(expert, n_experts=2).fit(X_d, y_d > 0)
+
+
+def test_classifier_logistic_experts_beside_streamed_ones_are_named(dask_data):
+    from sklearn.linear_model import SGDClassifier
+
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsClassifier([SGDClassifier(loss="log_loss"), LogisticRegression()])
+    with pytest.raises(TypeError, match=r"Expert 1 \(LogisticRegression\) is fitted on a "
+                                        "Dask collection only when every expert is such a "
+                                        "LogisticRegression"):
+        model.fit(X_d, y_d > 0)
+
+
+def test_classifier_labels_with_nan_or_one_class_on_dask_are_refused():
+    X, y = _classification(2, 1)
+    X_d = da.from_array(X, chunks=(500, -1))
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ValueError, match="at least 2 classes in y; got 1 class: 4"):
+            MixtureOfExpertsClassifier(n_experts=2).fit(
+                X_d, da.from_array(np.full(X.shape[0], 4), chunks=500))
+        labels = y.astype(np.float64)
+        labels[3] = np.nan
+        with pytest.raises(ValueError, match="Input y contains NaN or infinity; drop or impute"):
+            MixtureOfExpertsClassifier(n_experts=2).fit(X_d, da.from_array(labels, chunks=500))
 
 
 # ------------------------------------------------- joblib's Dask backend
