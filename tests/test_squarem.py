@@ -163,7 +163,7 @@ def test_other_gates_and_experts_fit_as_without_it(monkeypatch):
     models = {
         "tree experts": lambda: MixtureOfExpertsClassifier(
             DecisionTreeClassifier(max_depth=2), n_experts=2, max_iter=20, random_state=0),
-        "L-BFGS gate subclass": lambda: MixtureOfExpertsClassifier(
+        "SoftmaxGate subclass": lambda: MixtureOfExpertsClassifier(
             n_experts=2, gate=type("Gate", (SoftmaxGate,), {})(), max_iter=20, random_state=0),
     }
     for make in models.values():
