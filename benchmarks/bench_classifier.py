@@ -23,7 +23,7 @@ Not a test: it times whole fits, prints tables and records them.
    other sizes and seeds; ``make_switching_regression``'s y cut at its
    terciles into three classes) and on scikit-learn's breast cancer, wine,
    iris and digits (0 to 3, every fourth pixel) data sets, standardised.
-3. Against flexmix on classification: K = 3 multinomial logit experts with a
+4. Against flexmix on classification: K = 3 multinomial logit experts with a
    softmax gate on d = 5 inputs, ``make_gated_classification(n, 5, 3,
    random_state=0)`` (3 classes), n = 5,000 and 50,000, both from the same
    k-means start (scikit-learn, ``random_state=0``, on the standardised X):
