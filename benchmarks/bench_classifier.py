@@ -102,6 +102,9 @@ class _NoExtrapolation:
     """The EM loop without its squared extrapolation (the path before ``skmoe._squarem``)."""
 
     class _Never:
+        def restart(self):
+            return None
+
         def step(self, *args):
             return None
 

@@ -1340,7 +1340,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
-            if squarem is not None and budget is not None:
+            if squarem is not None and budget is None:
+                squarem.restart()
+            elif squarem is not None:
                 extrapolated = squarem.step(run, lower_bound, functools.partial(
                     self._bound_at, run, data, context, total_weight), total_weight)
                 if extrapolated is not None:

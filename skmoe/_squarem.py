@@ -121,6 +121,11 @@ class Squarem:
     def __init__(self):
         self._iterates = []
 
+    def restart(self):
+        """Forget the iterates recorded so far: the next three are taken afresh
+        (after an iteration that was not a step of the same map)."""
+        self._iterates = []
+
     def step(self, run, lower_bound, evaluate, total_weight):
         """Record ``run``'s parameters after an EM iteration; extrapolate after three.
 

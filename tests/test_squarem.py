@@ -19,6 +19,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 class _NoSquarem:
+    def restart(self):
+        return None
+
     def step(self, run, lower_bound, evaluate, total_weight):
         return None
 
@@ -106,6 +109,19 @@ def test_proposal_kept_where_the_objective_rises():
     assert_allclose(seen[0], 0.0, atol=1e-12)
     assert_allclose(em_parameters(run), 0.0, atol=1e-12)
     assert run.penalty == 0.25
+
+
+def test_restart_forgets_the_iterates():
+    run = _run()
+    squarem = Squarem()
+    theta = em_parameters(run)
+    for scale in (1.0, 0.5):
+        set_em_parameters(run, scale * theta)
+        assert squarem.step(run, -1.0, pytest.fail, 100.0) is None
+    squarem.restart()
+    for scale in (0.25, 0.125):
+        set_em_parameters(run, scale * theta)
+        assert squarem.step(run, -1.0, pytest.fail, 100.0) is None
 
 
 @pytest.mark.parametrize("outcome", ["lower", "error"])
