@@ -75,6 +75,7 @@ from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
 from ._scaling import fit_standard_scaler
 from ._serving import softmax_gate_proba
+from ._squarem import Squarem
 from ._validation import (
     HasMethods,
     Interval,
@@ -1287,6 +1288,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # that step solved the gate. LogisticRegression experts fitted by Newton's method
         # follow the same budget.
         budget = EM_STEP_BUDGET
+        # Softmax-gated LogisticRegression experts: squared extrapolation of the
+        # generalised-EM steps (never of the solves that test convergence).
+        squarem = Squarem() if groups is None and self.assignment == "soft" else None
         # The experts' own fits check their parameters in the first M-step of a run
         # (a run that continues, as emEM's best short run does, passed that check),
         # each set once per fit (data.validated).
@@ -1352,6 +1356,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
+            if squarem is not None and budget is None:
+                squarem.restart()
+            elif squarem is not None:
+                extrapolated = squarem.step(run, lower_bound, functools.partial(
+                    self._bound_at, run, data, context, total_weight), total_weight)
+                if extrapolated is not None:
+                    lower_bound, (resp, log_gate) = extrapolated
             change = lower_bound - previous
             run.lower_bounds.append(lower_bound)
             run.n_iter = n_iter
@@ -1399,6 +1410,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run.experts[k] = previous[k]
                 kept.append(k)
         return kept
+
+    def _bound_at(self, run, data, context, total_weight):
+        """The EM objective at ``run``'s parameters (ungrouped), with the
+        responsibilities and gate log-probabilities of its E-step."""
+        log_lik = self._log_likelihood(run.experts, run.params, data.X_expert, data.y)
+        log_gate = run.gate._log_proba(data.X_gate)
+        resp = np.empty_like(log_lik)
+        total = e_step(log_gate, log_lik, data.sample_weight, resp, np.empty(log_lik.shape[0]))
+        return (total - self._run_penalty(run, context)) / total_weight, (resp, log_gate)
 
     def _run_penalty(self, run, context):
         """The penalty of ``run``'s objective (kept as ``run.penalty``): the gate's,

@@ -90,6 +90,26 @@ def _alpha(expert):
     return 0.0 if np.isinf(C) else 1.0 / float(C)
 
 
+def l2_penalty(expert):
+    """The penalty ``||coef_||^2 / (2 C)`` that a fitted ``expert``'s objective adds.
+
+    ``LogisticRegression`` minimises ``sum_i w_i loss_i + ||coef_||^2 / (2 C)``
+    over its ``coef_`` (one row for two classes, one per class otherwise).
+
+    Parameters
+    ----------
+    expert : LogisticRegression
+        Fitted, with settings whose objective this module knows
+        (``_alpha(expert)`` is not None).
+
+    Returns
+    -------
+    penalty : float
+        0 for ``C=inf``.
+    """
+    return 0.5 * _alpha(expert) * float(np.sum(np.square(expert.coef_)))
+
+
 class LogisticData:
     """What the Newton fits of one M-step share: X transposed, the labels' indicators.
 
