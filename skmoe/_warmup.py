@@ -52,14 +52,24 @@ KERNEL_MODULES = (_kernels, _linear)
 
 
 def public_kernels():
-    """Every public compiled kernel of :data:`KERNEL_MODULES`, by name.
+    """The compiled function behind every public kernel of :data:`KERNEL_MODULES`, by name.
+
+    A public kernel is either compiled itself or a Python function whose
+    ``serial_kernel`` is compiled and calls, with the same argument types,
+    every compiled function that its threaded path calls: compiling that one
+    compiles them all.
 
     Returns
     -------
     kernels : dict of str to numba dispatcher
     """
-    return {name: kernel for module in KERNEL_MODULES for name, kernel in vars(module).items()
-            if isinstance(kernel, CPUDispatcher) and not name.startswith("_")}
+    kernels = {}
+    for module in KERNEL_MODULES:
+        for name, kernel in vars(module).items():
+            kernel = getattr(kernel, "serial_kernel", kernel)
+            if isinstance(kernel, CPUDispatcher) and not name.startswith("_"):
+                kernels[name] = kernel
+    return kernels
 
 
 def warm_up(verbose=False):
