@@ -151,18 +151,13 @@ def _e_step_blocks(log_gate, log_lik, resp, row_log_lik, first, last):
     """The E-step on blocks ``first`` to ``last - 1`` of rows."""
     rows = _rows_per_block(log_lik.shape[1])
     for b in range(first, last):
-        _e_step_rows(log_gate, log_lik, resp, row_log_lik, b * rows, (b + 1) * rows)
-
-
-@njit(**_SERIAL)
-def _e_step_rows(log_gate, log_lik, resp, row_log_lik, start, stop):
-    # Blocks are slices, so every loop of the block starts at 0: LLVM then knows
-    # the indices are non-negative (no wrap-around) and vectorises.
-    block = slice(start, stop)
-    if log_lik.shape[1] == 2:
-        _e_step_block_two(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
-    else:
-        _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+        # Blocks are slices, so every loop of the block starts at 0: LLVM then
+        # knows the indices are non-negative (no wrap-around) and vectorises.
+        block = slice(b * rows, (b + 1) * rows)
+        if log_lik.shape[1] == 2:
+            _e_step_block_two(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+        else:
+            _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
 
 
 @njit(**_SERIAL)
@@ -995,11 +990,18 @@ def _newton_buffers(params, X_t, targets_t, fit_intercept):
 @njit(**_SERIAL)
 def _newton_chunks(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, partial_loss,
                    partial_grad, sums, first, last):
-    """:func:`_newton_chunk` on chunks ``first`` to ``last - 1``."""
+    """Loss and gradient of each block of chunks ``first`` to ``last - 1``, and each
+    chunk's Hessian sums."""
+    n_samples = X_t.shape[1]
     n_blocks = partial_loss.shape[0]
+    rows = _GATE_BLOCK_ROWS
     for c in range(first, last):
-        _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
-                      n_blocks, partial_loss, partial_grad, sums[c])
+        for b in range(c * _NEWTON_CHUNK_BLOCKS, min(n_blocks, (c + 1) * _NEWTON_CHUNK_BLOCKS)):
+            start, stop = b * rows, min(n_samples, (b + 1) * rows)
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
+                           sums[c])
 
 
 def softmax_observed_log_proba(params, X_t, codes, sample_weight, fit_intercept, out):
@@ -1088,20 +1090,6 @@ def _sum_losses(partial_loss):
 # Blocks of rows whose Hessian sums one chunk of soft_cross_entropy_newton adds
 # up (fixed, so that the result does not depend on the threads).
 _NEWTON_CHUNK_BLOCKS = 16
-
-
-@njit(**_SERIAL)
-def _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, chunk,
-                  n_blocks, partial_loss, partial_grad, sums):
-    """Loss and gradient of each block of chunk ``chunk``, and the chunk's Hessian sums."""
-    n_samples = X_t.shape[1]
-    rows = _GATE_BLOCK_ROWS
-    for b in range(chunk * _NEWTON_CHUNK_BLOCKS,
-                   min(n_blocks, (chunk + 1) * _NEWTON_CHUNK_BLOCKS)):
-        start, stop = b * rows, min(n_samples, (b + 1) * rows)
-        partial_loss[b] = _soft_cross_entropy_block(
-            X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
-        _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums)
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -1273,7 +1261,7 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
             out)
     if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
         return _quantiles_serial(*args)
-    run_blocks(_quantile_blocks, _n_blocks(n_samples, _QUANTILE_BLOCK_ROWS), *args)
+    run_blocks(_quantile_block, _n_blocks(n_samples, _QUANTILE_BLOCK_ROWS), *args)
     return out
 
 
@@ -1281,8 +1269,8 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
 def _quantiles_serial(family, weights, means, scales, shapes, levels, standard, lower_bound,
                       tol, max_iter, out):
     """:func:`mixture_quantiles` on the calling thread."""
-    _quantile_blocks(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                     max_iter, out, 0, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
+    _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
+                    max_iter, out, 0, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
     return out
 
 
@@ -1290,22 +1278,14 @@ mixture_quantiles.serial_kernel = _quantiles_serial
 
 
 @njit(**_PLAIN)
-def _quantile_blocks(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                     max_iter, out, first, last):
-    """:func:`mixture_quantiles` on blocks ``first`` to ``last - 1`` of rows."""
-    n_samples = weights.shape[0]
-    rows = _QUANTILE_BLOCK_ROWS
-    for b in range(first, last):
-        _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound,
-                        tol, max_iter, out, b * rows, min((b + 1) * rows, n_samples))
-
-
-@njit(**_PLAIN)
 def _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                    max_iter, out, start, stop):
+                    max_iter, out, first, last):
+    """:func:`mixture_quantiles` on blocks ``first`` to ``last - 1`` of rows."""
     n_experts = weights.shape[1]
+    start = first * _QUANTILE_BLOCK_ROWS
+    stop = min(last * _QUANTILE_BLOCK_ROWS, weights.shape[0])
     eps4 = 4.0 * np.finfo(np.float64).eps
-    # The constants of each expert's distribution function, once per block.
+    # The constants of each expert's distribution function, once per call.
     constants = np.zeros(n_experts)
     for k in range(n_experts):
         if family == STUDENT_T:
