@@ -92,7 +92,15 @@ def _rows_per_block(n_columns):
     return max(1, _BLOCK_ENTRIES // max(1, n_columns))
 
 
-@njit(cache=True, nogil=True)
+# The first block of a serial call. A constant (``0``) passed to a compiled
+# function is typed as that literal value, and the function compiled again for
+# it: the serial kernels would compile their block functions for a type that the
+# threaded calls (plain integers) never use.
+_FIRST = np.int64(0)
+
+
+# Inlined: the block sizes are constants, and a call with each would compile it again.
+@njit(cache=True, nogil=True, inline="always")
 def _n_blocks(n_rows, rows):
     """Blocks of ``rows`` rows that cover ``n_rows`` rows."""
     return (n_rows + rows - 1) // rows
@@ -139,7 +147,7 @@ def _e_step_serial(log_gate, log_lik, sample_weight, resp, row_log_lik):
     """:func:`e_step` on the calling thread."""
     n_samples, n_experts = log_lik.shape
     n_blocks = _n_blocks(n_samples, _rows_per_block(n_experts))
-    _e_step_blocks(log_gate, log_lik, resp, row_log_lik, 0, n_blocks)
+    _e_step_blocks(log_gate, log_lik, resp, row_log_lik, _FIRST, n_blocks)
     return _weighted_sum(sample_weight, row_log_lik)
 
 
@@ -338,7 +346,7 @@ def _gaussian_serial(y, mean, variance, out):
     """:func:`gaussian_log_likelihood` on the calling thread."""
     std, log_norm = _gaussian_constants(variance)
     n_blocks = _n_blocks(mean.shape[0], _rows_per_block(mean.shape[1]))
-    _gaussian_blocks(y, mean, std, log_norm, out, 0, n_blocks)
+    _gaussian_blocks(y, mean, std, log_norm, out, _FIRST, n_blocks)
     return out
 
 
@@ -419,7 +427,7 @@ def categorical_log_likelihood(proba, columns, y, floor, out, k):
 @njit(**_SERIAL)
 def _categorical_serial(proba, columns, y, floor, out, k):
     """:func:`categorical_log_likelihood` on the calling thread."""
-    _categorical_blocks(proba, columns, y, floor, out, k, 0,
+    _categorical_blocks(proba, columns, y, floor, out, k, _FIRST,
                         _n_blocks(y.shape[0], _BLOCK_ENTRIES))
     return out
 
@@ -489,7 +497,7 @@ def log_softmax(scores, out):
 def _log_softmax_serial(scores, out):
     """:func:`log_softmax` on the calling thread."""
     n_blocks = _n_blocks(scores.shape[0], _rows_per_block(scores.shape[1]))
-    _log_softmax_blocks(scores, out, 0, n_blocks)
+    _log_softmax_blocks(scores, out, _FIRST, n_blocks)
     return out
 
 
@@ -596,7 +604,7 @@ def _soft_cross_entropy_serial(params, X_t, targets_t, sample_weight, fit_interc
         params, fit_intercept, n_blocks
     )
     _soft_cross_entropy_blocks(X_t, targets_t, sample_weight, coef, intercept, partial_loss,
-                               partial_grad, 0, n_blocks)
+                               partial_grad, _FIRST, n_blocks)
     return _sum_blocks(partial_loss, partial_grad, grad)
 
 
@@ -961,7 +969,7 @@ def _newton_serial(params, X_t, targets_t, sample_weight, fit_intercept, grad, h
     coef, intercept, partial_grad, partial_loss, sums = _newton_buffers(params, X_t, targets_t,
                                                                          fit_intercept)
     _newton_chunks(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, partial_loss,
-                   partial_grad, sums, 0, sums.shape[0])
+                   partial_grad, sums, _FIRST, sums.shape[0])
     _fill_hessian(sums, targets_t.shape[0], X_t.shape[0] + 1, hess)
     return _sum_blocks(partial_loss, partial_grad, grad)
 
@@ -1043,7 +1051,8 @@ def _observed_serial(params, X_t, codes, sample_weight, fit_intercept, out):
     n_blocks = _n_blocks(X_t.shape[1], _GATE_BLOCK_ROWS)
     coef, intercept, _, partial_loss = _soft_cross_entropy_buffers(params, fit_intercept,
                                                                    n_blocks)
-    _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, out, 0, n_blocks)
+    _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, out, _FIRST,
+                     n_blocks)
     return _sum_losses(partial_loss)
 
 
@@ -1270,7 +1279,7 @@ def _quantiles_serial(family, weights, means, scales, shapes, levels, standard, 
                       tol, max_iter, out):
     """:func:`mixture_quantiles` on the calling thread."""
     _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                    max_iter, out, 0, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
+                    max_iter, out, _FIRST, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
     return out
 
 
