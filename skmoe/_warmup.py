@@ -3,19 +3,18 @@
 Numba compiles a kernel on its first call with given argument types and
 keeps the machine code in its cache (``cache=True``), beside the package's
 sources (or in ``NUMBA_CACHE_DIR``): compilation happens once per
-installation. Every new process still pays on its first fit for loading the
-kernels from that cache and for starting Numba's compiler machinery, which
-would otherwise be charged to whatever fit comes first (a timed one, in a
-benchmark or in ``compare``).
+installation. Every new process still pays for loading the kernels from that
+cache and for starting Numba's compiler machinery; :func:`load_cached` does
+both at ``import skmoe``, so that it is not charged to whatever fit comes
+first (a timed one, in a benchmark or in ``compare``).
 
-:func:`warm_up` loads them all at once, with the exact argument types the
-estimators use, so that nothing is compiled or loaded later;
+:func:`warm_up` compiles or loads them all at once, with the exact argument
+types the estimators use, so that nothing is compiled or loaded later;
 ``python -m skmoe warmup`` runs it after an installation, compiling in two
-processes at once where two cores are free (:data:`PROCESS_GROUPS`): Numba
-compiles on the calling thread, and the kernels of each group share no
-compiled helper but ``exp``, ``log`` and the block counts, so each process
-compiles its own.
-"""
+processes at once where the process may run on two cores
+(:data:`PROCESS_GROUPS`): Numba compiles on the calling thread, and the
+kernels of each group share no compiled helper but ``exp``, ``log`` and the
+block counts, so each process compiles its own."""
 
 import json
 import os
@@ -201,7 +200,11 @@ def _start_group(names):
     """A new Python process that compiles ``names`` and prints their seconds as JSON."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    # The same skmoe as this process's: its directory goes first only when this
+    # process did not find it on its own path (which the new one inherits).
+    if package_parent not in {os.path.abspath(path or os.curdir) for path in sys.path}:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
+                                                          env.get("PYTHONPATH")]))
     code = ("import json, sys; from skmoe._warmup import _warm_names; "
             "print(json.dumps(_warm_names(sys.argv[1:], verbose=False)))")
     return subprocess.Popen([sys.executable, "-c", code, *names], env=env,
