@@ -5,8 +5,10 @@ measurement runs in a new Python process (this script with ``--child``), so
 that nothing compiled or loaded by one measurement helps the next; the Numba
 cache of the cold runs is a new temporary directory (``NUMBA_CACHE_DIR``):
 
-1. compiling every kernel (``skmoe._warmup.warm_up``, what ``python -m skmoe
-   warmup`` runs) with an empty cache: seconds and CPU seconds per kernel;
+1. compiling every kernel with an empty cache: in one process
+   (``skmoe._warmup.warm_up()``), seconds and CPU seconds per kernel; and the
+   whole ``python -m skmoe warmup`` command (two processes on a machine with
+   two cores), wall and CPU seconds, the goal's figure;
 2. fits of ``MixtureOfExpertsRegressor(n_experts=3, random_state=0)`` on
    ``make_switching_regression(n_samples=20,000, n_features=5, n_experts=3)``
    in a new process: the first, the second, and the steady state (best of the
@@ -15,14 +17,16 @@ cache of the cold runs is a new temporary directory (``NUMBA_CACHE_DIR``):
    ``warm_up()`` (what ``compare`` and the benchmarks do before timing);
 3. the import of skmoe, and the load of every kernel from the cache.
 
-Baseline: the steady-state fit measured in the same process (goal: the first
-fit with the cache present within 1.5x of it; compiling every kernel within
-15 s).
+Baselines: the steady-state fit measured in the same process (goal: the
+first fit with the cache present within 1.5x of it; compiling every kernel
+within 15 s); with ``--baseline DIR``, the same warm-up command and cached
+fits by another checkout of skmoe (the code before a change), in the same run.
 
 Usage::
 
     python benchmarks/bench_compile.py            # full run, writes results/bench_compile.md
     python benchmarks/bench_compile.py --quick    # no cold fit run, fewer fits; prints only
+    python benchmarks/bench_compile.py --baseline ../main   # also the code before a change
 """
 
 import datetime
@@ -82,13 +86,15 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def _whole_warm_up(cache_dir):
-    """Wall and CPU seconds of a new process running ``python -m skmoe warmup``."""
+def _whole_warm_up(cache_dir, root=None):
+    """Wall and CPU seconds of a new process running ``python -m skmoe warmup``
+    (with the processes it starts), from the checkout ``root`` (default: this one)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     wall, cpu = time.perf_counter(), _children_cpu()
-    subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True,
+    # From the checkout's root, so that ``-m skmoe`` finds that checkout's package.
+    subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True, cwd=root,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - wall, _children_cpu() - cpu
 
@@ -97,9 +103,9 @@ def _load_average():
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def _run_child(mode, cache_dir, n_fits):
+def _run_child(mode, cache_dir, n_fits, root=None):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     start = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--child", mode, str(n_fits)],
@@ -121,7 +127,7 @@ def _fit_row(label, result):
             f"{fits[0] / steady:.2f}x", f"{fits[1] / steady:.2f}x", f"{result['process_s']:.1f}"]
 
 
-def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed):
+def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed, baseline_whole=None):
     from bench_estep import _markdown_table as _table
     from bench_estep import machine_section
 
@@ -132,6 +138,11 @@ def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed):
     total_cpu = sum(c for _, c in kernels.values())
     kernel_rows.append(["**all**", f"**{total_wall:.2f}**", f"**{total_cpu:.2f}**"])
     fit_rows = [_fit_row(label, result) for label, result in runs]
+    baseline_text = "" if baseline_whole is None else (
+        f" The same command by the baseline checkout (`{args.baseline}`, the code before this "
+        f"change, one process), in the same run: {baseline_whole[0]:.1f} s wall, "
+        f"{baseline_whole[1]:.1f} CPU seconds ({baseline_whole[0] / whole[0]:.2f}x this one's "
+        "wall time).")
     header = ["process", "import skmoe (s)", "warm_up() (s)", "1st fit (s)", "2nd fit (s)",
               "steady fit (s)", "1st / steady", "2nd / steady", "whole process (s)"]
     return f"""# bench_compile results
@@ -140,17 +151,19 @@ Recorded {date} by `python benchmarks/bench_compile.py{" --quick" if args.quick 
 (total {elapsed:.0f} s; load average at the start of each process: {"; ".join(loads)}).
 Each row is one new Python process; "cold" processes have an empty `NUMBA_CACHE_DIR`.
 
-## 1. Compiling every kernel (`python -m skmoe warmup`), empty cache
+## 1. Compiling every kernel, empty cache
 
-Each kernel of `skmoe._warmup.SIGNATURES` compiled with the argument types the estimators use
-(wall seconds, and CPU seconds of the process: Numba compiles on the calling thread, so the
-CPU seconds are what the compilation costs on an idle core). Goal: all within
-{GOAL_COMPILE_S:.0f} s.
+Goal: all within {GOAL_COMPILE_S:.0f} s. **The whole command, `python -m skmoe warmup` in a new
+process with an empty cache** (Python's and skmoe's imports included; it compiles in two
+processes at once on this two-core machine, `skmoe._warmup.PROCESS_GROUPS`):
+**{whole[0]:.1f} s wall**, {whole[1]:.1f} CPU seconds of all its processes.{baseline_text}
+
+In one process, `warm_up()` with an empty cache: each kernel of `skmoe._warmup.SIGNATURES`
+compiled with the argument types the estimators use (wall seconds, and CPU seconds of the
+process: Numba compiles on the calling thread, so the CPU seconds are what the compilation
+costs on an idle core).
 
 {_table(["kernel", "seconds", "CPU seconds"], kernel_rows)}
-
-The whole command, `python -m skmoe warmup` in a new process with an empty cache (Python's
-and skmoe's imports included): {whole[0]:.1f} s, {whole[1]:.1f} CPU seconds.
 
 ## 2. Fits in a new process
 
@@ -172,7 +185,11 @@ def main(argv=None):
         return
     from bench_estep import benchmark_parser, blas_info, machine_info
 
-    args = benchmark_parser(__doc__, RESULTS).parse_args(argv)
+    parser = benchmark_parser(__doc__, RESULTS)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of skmoe (the code before a change) whose "
+                             "warm-up command and cached fits are measured too")
+    args = parser.parse_args(argv)
     args.fits = 4 if args.quick else 6
     if args.output is None and not args.quick:
         args.output = RESULTS
@@ -197,10 +214,20 @@ def main(argv=None):
         loads.append(_load_average())
         runs.append(("cached: warm_up() loads everything, then fits",
                      _run_child("warmup", cache, args.fits)))
+        baseline_whole = None
+        if args.baseline is not None:
+            with tempfile.TemporaryDirectory() as base_cache:
+                loads.append(_load_average())
+                baseline_whole = _whole_warm_up(base_cache, args.baseline.resolve())
+                print(f"baseline python -m skmoe warmup: {baseline_whole[0]:.1f} s", flush=True)
+                loads.append(_load_average())
+                runs.append(("baseline, cached: fits only",
+                             _run_child("fits", base_cache, args.fits,
+                                        args.baseline.resolve())))
     for label, result in runs:
         print(label, " ".join(f"{t:.3f}" for t in result["fits"]), flush=True)
     text = report(args, cold_warmup, whole, runs, machine_info(), blas_info(), loads,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, baseline_whole)
     print(text)
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)

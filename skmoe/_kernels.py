@@ -2,25 +2,26 @@
 
 The kernels are pure functions over float64 C-contiguous arrays: they never see
 an estimator and write only into the ``out`` arrays they are given. They work
-on blocks of rows, in parallel when the arrays are large enough to pay for
-Numba's threads; sums over rows are taken serially afterwards, in row (or
-block) order, so that a fit is bit-for-bit reproducible whatever the number
-of threads. A ``parallel=True`` kernel holds little more than its ``prange``
-loop over blocks: Numba turns ``np.zeros``, copies and array expressions in
-such a function into parallel loops of their own, each a start of the
-threads, so buffers are made in serial helpers.
+on blocks of rows that depend on the shape only; sums over rows are taken
+serially afterwards, in row (or block) order, so that a fit is bit-for-bit
+reproducible whatever the number of threads. Each public kernel is a Python
+function that calls one compiled function (``serial_kernel``, which
+:mod:`skmoe._warmup` compiles) when its arrays are small, and otherwise runs
+ranges of its blocks on several threads (:func:`skmoe._threads.run_blocks`)
+through the compiled functions that the serial one calls. Nothing is compiled
+with ``parallel=True``: Numba's parallel lowering recompiled everything a
+``prange`` loop calls, which was most of the kernels' compilation time.
 
 ``exp`` and ``log`` inside the kernels are :func:`skmoe._fastmath._exp` and
 :func:`skmoe._fastmath._log`, which vectorise (numba's are scalar libm calls).
-The Gram algebra of the linear experts is in :mod:`skmoe._linear`, their only user.
-"""
+The Gram algebra of the linear experts is in :mod:`skmoe._linear`, their only user."""
 
 import math
 from contextlib import contextmanager
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.special import (
     gammainc,
     gammaincinv,
@@ -43,6 +44,7 @@ from ._special import poisson_cdf as _poisson_cdf
 from ._special import student_t_cdf_given as _student_t_cdf_given
 from ._special import student_t_log_beta as _student_t_log_beta
 from ._special import student_t_pdf as _student_t_pdf
+from ._threads import run_blocks
 
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
@@ -50,7 +52,6 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # ``error_model="numpy"``: a float division must not carry Python's
 # ZeroDivisionError branch, which stops LLVM from vectorising the loop around it.
 _SERIAL = {"cache": True, "fastmath": _FASTMATH, "nogil": True, "error_model": "numpy"}
-_JIT = {**_SERIAL, "parallel": True}
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 # Rows of a block are chosen so that a block holds about this many entries
@@ -59,10 +60,10 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 _BLOCK_ENTRIES = 4096
 
 
-# Kernels on fewer entries than this run on the calling thread: starting Numba's
-# threads costs more than they save on small arrays, and on a loaded machine a
-# parallel region can wait milliseconds for a thread to be scheduled, which
-# an L-BFGS solve calling the gate's loss hundreds of times pays every time.
+# Kernels on fewer entries than this run on the calling thread: handing blocks
+# to other threads costs more than they save on small arrays, and on a loaded
+# machine a thread can wait milliseconds to be scheduled, which an L-BFGS solve
+# calling the gate's loss hundreds of times would pay every time.
 _MIN_PARALLEL_ENTRIES = 1 << 20
 
 
@@ -91,8 +92,21 @@ def _rows_per_block(n_columns):
     return max(1, _BLOCK_ENTRIES // max(1, n_columns))
 
 
+# The first block of a serial call. A constant (``0``) passed to a compiled
+# function is typed as that literal value, and the function compiled again for
+# it: the serial kernels would compile their block functions for a type that the
+# threaded calls (plain integers) never use.
+_FIRST = np.int64(0)
+
+
+# Inlined: the block sizes are constants, and a call with each would compile it again.
+@njit(cache=True, nogil=True, inline="always")
+def _n_blocks(n_rows, rows):
+    """Blocks of ``rows`` rows that cover ``n_rows`` rows."""
+    return (n_rows + rows - 1) // rows
+
+
 # -------------------------------------------------------------------- E-step
-@njit(**_JIT)
 def e_step(log_gate, log_lik, sample_weight, resp, row_log_lik):
     """Fused E-step: responsibilities and the weighted log-likelihood.
 
@@ -121,26 +135,37 @@ def e_step(log_gate, log_lik, sample_weight, resp, row_log_lik):
         ``sum_i sample_weight[i] * row_log_lik[i]``.
     """
     n_samples, n_experts = log_lik.shape
-    rows = _rows_per_block(n_experts)
-    n_blocks = (n_samples + rows - 1) // rows
     if n_samples * n_experts < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            _e_step_rows(log_gate, log_lik, resp, row_log_lik, b * rows, (b + 1) * rows)
-    else:
-        for b in prange(n_blocks):
-            _e_step_rows(log_gate, log_lik, resp, row_log_lik, b * rows, (b + 1) * rows)
+        return _e_step_serial(log_gate, log_lik, sample_weight, resp, row_log_lik)
+    n_blocks = _n_blocks(n_samples, _rows_per_block(n_experts))
+    run_blocks(_e_step_blocks, n_blocks, log_gate, log_lik, resp, row_log_lik)
     return _weighted_sum(sample_weight, row_log_lik)
 
 
 @njit(**_SERIAL)
-def _e_step_rows(log_gate, log_lik, resp, row_log_lik, start, stop):
-    # Blocks are slices, so every loop of the block starts at 0: LLVM then knows
-    # the indices are non-negative (no wrap-around) and vectorises.
-    block = slice(start, stop)
-    if log_lik.shape[1] == 2:
-        _e_step_block_two(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
-    else:
-        _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+def _e_step_serial(log_gate, log_lik, sample_weight, resp, row_log_lik):
+    """:func:`e_step` on the calling thread."""
+    n_samples, n_experts = log_lik.shape
+    n_blocks = _n_blocks(n_samples, _rows_per_block(n_experts))
+    _e_step_blocks(log_gate, log_lik, resp, row_log_lik, _FIRST, n_blocks)
+    return _weighted_sum(sample_weight, row_log_lik)
+
+
+e_step.serial_kernel = _e_step_serial
+
+
+@njit(**_SERIAL)
+def _e_step_blocks(log_gate, log_lik, resp, row_log_lik, first, last):
+    """The E-step on blocks ``first`` to ``last - 1`` of rows."""
+    rows = _rows_per_block(log_lik.shape[1])
+    for b in range(first, last):
+        # Blocks are slices, so every loop of the block starts at 0: LLVM then
+        # knows the indices are non-negative (no wrap-around) and vectorises.
+        block = slice(b * rows, (b + 1) * rows)
+        if log_lik.shape[1] == 2:
+            _e_step_block_two(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
+        else:
+            _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
 
 
 @njit(**_SERIAL)
@@ -287,7 +312,6 @@ def _softmax_rows(scores):
 
 
 # ---------------------------------------------------------------- likelihoods
-@njit(**_JIT)
 def gaussian_log_likelihood(y, mean, variance, out):
     """Gaussian log-density of each row under each expert.
 
@@ -309,6 +333,30 @@ def gaussian_log_likelihood(y, mean, variance, out):
     out : ndarray of shape (n_samples, n_experts)
     """
     n_samples, n_experts = mean.shape
+    if n_samples * n_experts < _MIN_PARALLEL_ENTRIES:
+        return _gaussian_serial(y, mean, variance, out)
+    std, log_norm = _gaussian_constants(variance)
+    n_blocks = _n_blocks(n_samples, _rows_per_block(n_experts))
+    run_blocks(_gaussian_blocks, n_blocks, y, mean, std, log_norm, out)
+    return out
+
+
+@njit(**_SERIAL)
+def _gaussian_serial(y, mean, variance, out):
+    """:func:`gaussian_log_likelihood` on the calling thread."""
+    std, log_norm = _gaussian_constants(variance)
+    n_blocks = _n_blocks(mean.shape[0], _rows_per_block(mean.shape[1]))
+    _gaussian_blocks(y, mean, std, log_norm, out, _FIRST, n_blocks)
+    return out
+
+
+gaussian_log_likelihood.serial_kernel = _gaussian_serial
+
+
+@njit(**_SERIAL)
+def _gaussian_constants(variance):
+    """Each expert's standard deviation and log normalising constant."""
+    n_experts = variance.shape[0]
     log_norm = np.empty(n_experts)
     std = np.empty(n_experts)
     for k in range(n_experts):
@@ -316,17 +364,16 @@ def gaussian_log_likelihood(y, mean, variance, out):
         # Scale by the standard deviation: 1 / variance overflows to inf for a
         # subnormal variance, and 0 * inf would be NaN on a zero residual.
         std[k] = np.sqrt(variance[k])
-    rows = _rows_per_block(n_experts)
-    n_blocks = (n_samples + rows - 1) // rows
-    if n_samples * n_experts < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _gaussian_block(y[block], mean[block], std, log_norm, out[block])
-    else:
-        for b in prange(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _gaussian_block(y[block], mean[block], std, log_norm, out[block])
-    return out
+    return std, log_norm
+
+
+@njit(**_SERIAL)
+def _gaussian_blocks(y, mean, std, log_norm, out, first, last):
+    """:func:`gaussian_log_likelihood` on blocks ``first`` to ``last - 1`` of rows."""
+    rows = _rows_per_block(mean.shape[1])
+    for b in range(first, last):
+        block = slice(b * rows, (b + 1) * rows)
+        _gaussian_block(y[block], mean[block], std, log_norm, out[block])
 
 
 @njit(**_SERIAL)
@@ -343,7 +390,6 @@ def gaussian_log_likelihood_reference(y, mean, variance):
     return -0.5 * (_LOG_2PI + np.log(variance)[None, :]) - 0.5 * z**2
 
 
-@njit(**_JIT)
 def categorical_log_likelihood(proba, columns, y, floor, out, k):
     """Log-probability one expert gives each row's observed class, floored.
 
@@ -371,17 +417,31 @@ def categorical_log_likelihood(proba, columns, y, floor, out, k):
     out : ndarray of shape (n_samples, n_experts)
     """
     n_samples = y.shape[0]
-    rows = _BLOCK_ENTRIES
-    n_blocks = (n_samples + rows - 1) // rows
     if n_samples < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _categorical_block(proba[block], columns, y[block], floor, out[block], k)
-    else:
-        for b in prange(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _categorical_block(proba[block], columns, y[block], floor, out[block], k)
+        return _categorical_serial(proba, columns, y, floor, out, k)
+    n_blocks = _n_blocks(n_samples, _BLOCK_ENTRIES)
+    run_blocks(_categorical_blocks, n_blocks, proba, columns, y, floor, out, k)
     return out
+
+
+@njit(**_SERIAL)
+def _categorical_serial(proba, columns, y, floor, out, k):
+    """:func:`categorical_log_likelihood` on the calling thread."""
+    _categorical_blocks(proba, columns, y, floor, out, k, _FIRST,
+                        _n_blocks(y.shape[0], _BLOCK_ENTRIES))
+    return out
+
+
+categorical_log_likelihood.serial_kernel = _categorical_serial
+
+
+@njit(**_SERIAL)
+def _categorical_blocks(proba, columns, y, floor, out, k, first, last):
+    """:func:`categorical_log_likelihood` on blocks ``first`` to ``last - 1`` of rows."""
+    rows = _BLOCK_ENTRIES
+    for b in range(first, last):
+        block = slice(b * rows, (b + 1) * rows)
+        _categorical_block(proba[block], columns, y[block], floor, out[block], k)
 
 
 @njit(**_SERIAL)
@@ -407,7 +467,6 @@ def categorical_log_likelihood_reference(proba, columns, y, floor):
 
 
 # ----------------------------------------------------------------------- gate
-@njit(**_JIT)
 def log_softmax(scores, out):
     """Row-wise log-softmax, ``out[i] = scores[i] - logsumexp(scores[i])``.
 
@@ -427,17 +486,31 @@ def log_softmax(scores, out):
         Twin: ``scipy.special.log_softmax(scores, axis=1)``.
     """
     n_samples, n_classes = scores.shape
-    rows = _rows_per_block(n_classes)
-    n_blocks = (n_samples + rows - 1) // rows
     if n_samples * n_classes < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _log_softmax_block(scores[block], out[block])
-    else:
-        for b in prange(n_blocks):
-            block = slice(b * rows, (b + 1) * rows)
-            _log_softmax_block(scores[block], out[block])
+        return _log_softmax_serial(scores, out)
+    n_blocks = _n_blocks(n_samples, _rows_per_block(n_classes))
+    run_blocks(_log_softmax_blocks, n_blocks, scores, out)
     return out
+
+
+@njit(**_SERIAL)
+def _log_softmax_serial(scores, out):
+    """:func:`log_softmax` on the calling thread."""
+    n_blocks = _n_blocks(scores.shape[0], _rows_per_block(scores.shape[1]))
+    _log_softmax_blocks(scores, out, _FIRST, n_blocks)
+    return out
+
+
+log_softmax.serial_kernel = _log_softmax_serial
+
+
+@njit(**_SERIAL)
+def _log_softmax_blocks(scores, out, first, last):
+    """:func:`log_softmax` on blocks ``first`` to ``last - 1`` of rows."""
+    rows = _rows_per_block(scores.shape[1])
+    for b in range(first, last):
+        block = slice(b * rows, (b + 1) * rows)
+        _log_softmax_block(scores[block], out[block])
 
 
 @njit(**_SERIAL)
@@ -473,7 +546,6 @@ def _log_softmax_block(scores, out):
 _GATE_BLOCK_ROWS = 512
 
 
-@njit(**_JIT)
 def soft_cross_entropy(params, X_t, targets_t, sample_weight, fit_intercept, grad):
     """Soft cross-entropy of a softmax gate and its gradient, in one pass over the rows.
 
@@ -512,28 +584,46 @@ def soft_cross_entropy(params, X_t, targets_t, sample_weight, fit_intercept, gra
     """
     n_features, n_samples = X_t.shape
     n_classes = targets_t.shape[0]
-    rows = _GATE_BLOCK_ROWS
-    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        return _soft_cross_entropy_serial(params, X_t, targets_t, sample_weight, fit_intercept,
+                                          grad)
+    n_blocks = _n_blocks(n_samples, _GATE_BLOCK_ROWS)
     coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
         params, fit_intercept, n_blocks
     )
-    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            partial_loss[b] = _soft_cross_entropy_block(
-                X_t, targets_t, sample_weight, coef, intercept, b * rows,
-                min(n_samples, (b + 1) * rows), partial_grad[b],
-            )
-    else:
-        for b in prange(n_blocks):
-            partial_loss[b] = _soft_cross_entropy_block(
-                X_t, targets_t, sample_weight, coef, intercept, b * rows,
-                min(n_samples, (b + 1) * rows), partial_grad[b],
-            )
+    run_blocks(_soft_cross_entropy_blocks, n_blocks, X_t, targets_t, sample_weight, coef,
+               intercept, partial_loss, partial_grad)
     return _sum_blocks(partial_loss, partial_grad, grad)
 
 
-# Serial: in a ``parallel=True`` function Numba turns np.zeros and copies into
-# parallel loops of their own, each one a start of the threads.
+@njit(**_SERIAL)
+def _soft_cross_entropy_serial(params, X_t, targets_t, sample_weight, fit_intercept, grad):
+    """:func:`soft_cross_entropy` on the calling thread."""
+    n_blocks = _n_blocks(X_t.shape[1], _GATE_BLOCK_ROWS)
+    coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
+        params, fit_intercept, n_blocks
+    )
+    _soft_cross_entropy_blocks(X_t, targets_t, sample_weight, coef, intercept, partial_loss,
+                               partial_grad, _FIRST, n_blocks)
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+soft_cross_entropy.serial_kernel = _soft_cross_entropy_serial
+
+
+@njit(**_SERIAL)
+def _soft_cross_entropy_blocks(X_t, targets_t, sample_weight, coef, intercept, partial_loss,
+                               partial_grad, first, last):
+    """Each block's loss and gradient, for blocks ``first`` to ``last - 1``."""
+    n_samples = X_t.shape[1]
+    rows = _GATE_BLOCK_ROWS
+    for b in range(first, last):
+        partial_loss[b] = _soft_cross_entropy_block(
+            X_t, targets_t, sample_weight, coef, intercept, b * rows,
+            min(n_samples, (b + 1) * rows), partial_grad[b],
+        )
+
+
 @njit(**_SERIAL)
 def _soft_cross_entropy_buffers(params, fit_intercept, n_blocks):
     """Coefficients, intercepts (0 without ``fit_intercept``) and zeroed block buffers."""
@@ -839,7 +929,6 @@ def soft_cross_entropy_hessian_reference(params, X, sample_weight, fit_intercept
     return hess.reshape(n_classes * n_columns, n_classes * n_columns)
 
 
-@njit(**_JIT)
 def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_intercept, grad,
                               hess):
     """:func:`soft_cross_entropy` and :func:`soft_cross_entropy_hessian` in one pass.
@@ -864,30 +953,65 @@ def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_interce
     """
     n_features, n_samples = X_t.shape
     n_classes = targets_t.shape[0]
+    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
+        return _newton_serial(params, X_t, targets_t, sample_weight, fit_intercept, grad, hess)
+    coef, intercept, partial_grad, partial_loss, sums = _newton_buffers(params, X_t, targets_t,
+                                                                         fit_intercept)
+    run_blocks(_newton_chunks, sums.shape[0], X_t, targets_t, sample_weight, coef, intercept,
+               fit_intercept, partial_loss, partial_grad, sums)
+    _fill_hessian(sums, n_classes, n_features + 1, hess)
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+@njit(**_SERIAL)
+def _newton_serial(params, X_t, targets_t, sample_weight, fit_intercept, grad, hess):
+    """:func:`soft_cross_entropy_newton` on the calling thread."""
+    coef, intercept, partial_grad, partial_loss, sums = _newton_buffers(params, X_t, targets_t,
+                                                                         fit_intercept)
+    _newton_chunks(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, partial_loss,
+                   partial_grad, sums, _FIRST, sums.shape[0])
+    _fill_hessian(sums, targets_t.shape[0], X_t.shape[0] + 1, hess)
+    return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+soft_cross_entropy_newton.serial_kernel = _newton_serial
+
+
+@njit(**_SERIAL)
+def _newton_buffers(params, X_t, targets_t, fit_intercept):
+    """:func:`_soft_cross_entropy_buffers` and zeroed Hessian sums, one per chunk of blocks."""
+    n_features, n_samples = X_t.shape
+    n_classes = targets_t.shape[0]
     n_columns = n_features + 1
-    rows = _GATE_BLOCK_ROWS
-    n_blocks = (n_samples + rows - 1) // rows
+    n_blocks = _n_blocks(n_samples, _GATE_BLOCK_ROWS)
     coef, intercept, partial_grad, partial_loss = _soft_cross_entropy_buffers(
         params, fit_intercept, n_blocks
     )
     n_pairs = n_classes * (n_classes + 1) // 2
     # One Hessian sum per chunk of blocks, not per block: with many classes and
     # features a sum per block would take hundreds of megabytes at a million rows.
-    n_chunks = (n_blocks + _NEWTON_CHUNK_BLOCKS - 1) // _NEWTON_CHUNK_BLOCKS
-    sums = _zeros_4d(n_chunks, n_pairs, n_columns)
-    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
-        for c in range(n_chunks):
-            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
-                          n_blocks, partial_loss, partial_grad, sums[c])
-    else:
-        for c in prange(n_chunks):
-            _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, c,
-                          n_blocks, partial_loss, partial_grad, sums[c])
-    _fill_hessian(sums, n_classes, n_columns, hess)
-    return _sum_blocks(partial_loss, partial_grad, grad)
+    n_chunks = _n_blocks(n_blocks, _NEWTON_CHUNK_BLOCKS)
+    sums = np.zeros((n_chunks, n_pairs, n_columns, n_columns))
+    return coef, intercept, partial_grad, partial_loss, sums
 
 
-@njit(**_JIT)
+@njit(**_SERIAL)
+def _newton_chunks(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, partial_loss,
+                   partial_grad, sums, first, last):
+    """Loss and gradient of each block of chunks ``first`` to ``last - 1``, and each
+    chunk's Hessian sums."""
+    n_samples = X_t.shape[1]
+    n_blocks = partial_loss.shape[0]
+    rows = _GATE_BLOCK_ROWS
+    for c in range(first, last):
+        for b in range(c * _NEWTON_CHUNK_BLOCKS, min(n_blocks, (c + 1) * _NEWTON_CHUNK_BLOCKS)):
+            start, stop = b * rows, min(n_samples, (b + 1) * rows)
+            partial_loss[b] = _soft_cross_entropy_block(
+                X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
+            _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop,
+                           sums[c])
+
+
 def softmax_observed_log_proba(params, X_t, codes, sample_weight, fit_intercept, out):
     """Log-probability of each row's observed class under a softmax model, and the loss.
 
@@ -911,20 +1035,40 @@ def softmax_observed_log_proba(params, X_t, codes, sample_weight, fit_intercept,
         Unpenalised, not divided by the total weight.
     """
     n_features, n_samples = X_t.shape
-    rows = _GATE_BLOCK_ROWS
-    n_blocks = (n_samples + rows - 1) // rows
+    if n_samples * (n_features + params.shape[0]) < _MIN_PARALLEL_ENTRIES:
+        return _observed_serial(params, X_t, codes, sample_weight, fit_intercept, out)
+    n_blocks = _n_blocks(n_samples, _GATE_BLOCK_ROWS)
     coef, intercept, _, partial_loss = _soft_cross_entropy_buffers(params, fit_intercept,
                                                                    n_blocks)
-    n_classes = coef.shape[0]
-    if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
-        for b in range(n_blocks):
-            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
-                                              b * rows, min(n_samples, (b + 1) * rows), out)
-    else:
-        for b in prange(n_blocks):
-            partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept,
-                                              b * rows, min(n_samples, (b + 1) * rows), out)
+    run_blocks(_observed_blocks, n_blocks, X_t, codes, sample_weight, coef, intercept,
+               partial_loss, out)
     return _sum_losses(partial_loss)
+
+
+@njit(**_SERIAL)
+def _observed_serial(params, X_t, codes, sample_weight, fit_intercept, out):
+    """:func:`softmax_observed_log_proba` on the calling thread."""
+    n_blocks = _n_blocks(X_t.shape[1], _GATE_BLOCK_ROWS)
+    coef, intercept, _, partial_loss = _soft_cross_entropy_buffers(params, fit_intercept,
+                                                                   n_blocks)
+    _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, out, _FIRST,
+                     n_blocks)
+    return _sum_losses(partial_loss)
+
+
+softmax_observed_log_proba.serial_kernel = _observed_serial
+
+
+@njit(**_SERIAL)
+def _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, out, first,
+                     last):
+    """Each block's loss (its rows' log-probabilities into ``out``), blocks ``first`` to
+    ``last - 1``."""
+    n_samples = X_t.shape[1]
+    rows = _GATE_BLOCK_ROWS
+    for b in range(first, last):
+        partial_loss[b] = _observed_block(X_t, codes, sample_weight, coef, intercept, b * rows,
+                                          min(n_samples, (b + 1) * rows), out)
 
 
 @njit(**_SERIAL)
@@ -955,26 +1099,6 @@ def _sum_losses(partial_loss):
 # Blocks of rows whose Hessian sums one chunk of soft_cross_entropy_newton adds
 # up (fixed, so that the result does not depend on the threads).
 _NEWTON_CHUNK_BLOCKS = 16
-
-
-@njit(**_SERIAL)
-def _newton_chunk(X_t, targets_t, sample_weight, coef, intercept, fit_intercept, chunk,
-                  n_blocks, partial_loss, partial_grad, sums):
-    """Loss and gradient of each block of chunk ``chunk``, and the chunk's Hessian sums."""
-    n_samples = X_t.shape[1]
-    rows = _GATE_BLOCK_ROWS
-    for b in range(chunk * _NEWTON_CHUNK_BLOCKS,
-                   min(n_blocks, (chunk + 1) * _NEWTON_CHUNK_BLOCKS)):
-        start, stop = b * rows, min(n_samples, (b + 1) * rows)
-        partial_loss[b] = _soft_cross_entropy_block(
-            X_t, targets_t, sample_weight, coef, intercept, start, stop, partial_grad[b])
-        _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums)
-
-
-@njit(**_SERIAL)
-def _zeros_4d(n_blocks, n_pairs, n_columns):
-    """Zeroed per-chunk Hessian sums (serial: see :func:`_soft_cross_entropy_buffers`)."""
-    return np.zeros((n_blocks, n_pairs, n_columns, n_columns))
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -1086,7 +1210,6 @@ _MIN_PARALLEL_QUANTILE_ENTRIES = 1 << 15
 _PLAIN = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
-@njit(**_PLAIN, parallel=True)
 def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, lower_bound,
                       tol, max_iter, out):
     """Quantiles of mixtures of one family, every row and level at once.
@@ -1143,27 +1266,35 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
     out : ndarray of shape (n_samples, n_levels)
     """
     n_samples = weights.shape[0]
-    rows = _QUANTILE_BLOCK_ROWS
-    n_blocks = (n_samples + rows - 1) // rows
+    args = (family, weights, means, scales, shapes, levels, standard, lower_bound, tol, max_iter,
+            out)
     if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
-        for b in range(n_blocks):
-            _quantile_block(family, weights, means, scales, shapes, levels, standard,
-                            lower_bound, tol, max_iter, out, b * rows,
-                            min((b + 1) * rows, n_samples))
-    else:
-        for b in prange(n_blocks):
-            _quantile_block(family, weights, means, scales, shapes, levels, standard,
-                            lower_bound, tol, max_iter, out, b * rows,
-                            min((b + 1) * rows, n_samples))
+        return _quantiles_serial(*args)
+    run_blocks(_quantile_block, _n_blocks(n_samples, _QUANTILE_BLOCK_ROWS), *args)
     return out
 
 
 @njit(**_PLAIN)
+def _quantiles_serial(family, weights, means, scales, shapes, levels, standard, lower_bound,
+                      tol, max_iter, out):
+    """:func:`mixture_quantiles` on the calling thread."""
+    _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
+                    max_iter, out, _FIRST, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
+    return out
+
+
+mixture_quantiles.serial_kernel = _quantiles_serial
+
+
+@njit(**_PLAIN)
 def _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                    max_iter, out, start, stop):
+                    max_iter, out, first, last):
+    """:func:`mixture_quantiles` on blocks ``first`` to ``last - 1`` of rows."""
     n_experts = weights.shape[1]
+    start = first * _QUANTILE_BLOCK_ROWS
+    stop = min(last * _QUANTILE_BLOCK_ROWS, weights.shape[0])
     eps4 = 4.0 * np.finfo(np.float64).eps
-    # The constants of each expert's distribution function, once per block.
+    # The constants of each expert's distribution function, once per call.
     constants = np.zeros(n_experts)
     for k in range(n_experts):
         if family == STUDENT_T:

@@ -16,6 +16,7 @@ The normal equations square the condition number, so an expert whose
 standardised Gram matrix is ill-conditioned is left to its own ``fit``.
 """
 
+import math
 from numbers import Real
 from typing import NamedTuple
 
@@ -161,7 +162,7 @@ def solve_gram_stack(grams, centred, min_ratio):
         gram = grams[k]
         total = gram[n_features, n_features]
         # Not finite (an overflow of huge inputs): left to the expert's own fit.
-        if not (total > 0 and np.all(np.isfinite(gram))):
+        if not (total > 0 and _all_finite(gram)):
             continue
         for a in range(n_features):
             x_shift[k, a] = gram[a, n_features] / total
@@ -188,8 +189,12 @@ def solve_gram_stack(grams, centred, min_ratio):
         if not values[0] > min_ratio * values[n_features - 1]:
             continue
         usable[k] = True
-        eigenvalues[k] = values
-        eigenvectors[k] = vectors
+        # Element by element: an array assigned to a slice would compile Numba's
+        # shape-mismatch message (its string formatting) into the kernel.
+        for a in range(n_features):
+            eigenvalues[k, a] = values[a]
+            for b in range(n_features):
+                eigenvectors[k, a, b] = vectors[a, b]
         for a in range(n_features):
             root_value = np.sqrt(values[a])
             for b in range(n_features):
@@ -203,9 +208,21 @@ def solve_gram_stack(grams, centred, min_ratio):
             for a in range(n_features):
                 acc += vectors[b, a] * projected[k, a] / values[a]
             coef[k, b] = acc / scale[k, b]
-        singular[k] = np.linalg.svd(root[k])[1]
+        values = np.linalg.svd(root[k])[1]
+        for a in range(n_features):
+            singular[k, a] = values[a]
     return (usable, x_shift, y_shift, scale, eigenvalues, eigenvectors, root, singular,
             projected, coef)
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(matrix):
+    """Whether every entry of a matrix is finite (a loop: ``np.isfinite`` costs a compilation)."""
+    for a in range(matrix.shape[0]):
+        for b in range(matrix.shape[1]):
+            if not math.isfinite(matrix[a, b]):
+                return False
+    return True
 
 
 def solve_grams_reference(grams, centred, min_ratio):

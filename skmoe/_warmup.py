@@ -3,19 +3,28 @@
 Numba compiles a kernel on its first call with given argument types and
 keeps the machine code in its cache (``cache=True``), beside the package's
 sources (or in ``NUMBA_CACHE_DIR``): compilation happens once per
-installation. Every new process still pays on its first fit for loading the
-kernels from that cache and for starting Numba's compiler machinery, which
-would otherwise be charged to whatever fit comes first (a timed one, in a
-benchmark or in ``compare``).
+installation. Every new process still pays for loading the kernels from that
+cache and for starting Numba's compiler machinery; :func:`load_cached` does
+both at ``import skmoe``, so that it is not charged to whatever fit comes
+first (a timed one, in a benchmark or in ``compare``).
 
-:func:`warm_up` loads them all at once, with the exact argument types the
-estimators use, so that nothing is compiled or loaded later;
-``python -m skmoe warmup`` runs it after an installation.
-"""
+:func:`warm_up` compiles or loads them all at once, with the exact argument
+types the estimators use, so that nothing is compiled or loaded later;
+``python -m skmoe warmup`` runs it after an installation, compiling in two
+processes at once where the process may run on two cores
+(:data:`PROCESS_GROUPS`): Numba compiles on the calling thread, and the
+kernels of each group share no compiled helper but ``exp``, ``log`` and the
+block counts, so each process compiles its own."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 from numba import types
+from numba.core import sigutils
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
 from . import _kernels, _linear
@@ -47,22 +56,83 @@ SIGNATURES = {
 }
 
 
+#: Kernels compiled in the same process when the warm-up runs in two: the
+#: gate's (which share their block helpers), and the others. Each group took
+#: about half of the compilation time when they were chosen.
+PROCESS_GROUPS = (
+    ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood",
+     "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route"),
+    ("log_softmax", "soft_cross_entropy", "soft_cross_entropy_hessian",
+     "soft_cross_entropy_newton", "softmax_observed_log_proba", "penalise_gate_loss",
+     "penalise_gate_hessian"),
+)
+
 #: The modules whose public compiled functions are the estimators' kernels.
 KERNEL_MODULES = (_kernels, _linear)
 
 
 def public_kernels():
-    """Every public compiled kernel of :data:`KERNEL_MODULES`, by name.
+    """The compiled function behind every public kernel of :data:`KERNEL_MODULES`, by name.
+
+    A public kernel is either compiled itself or a Python function whose
+    ``serial_kernel`` is compiled and calls, with the same argument types,
+    every compiled function that its threaded path calls: compiling that one
+    compiles them all.
 
     Returns
     -------
     kernels : dict of str to numba dispatcher
     """
-    return {name: kernel for module in KERNEL_MODULES for name, kernel in vars(module).items()
-            if isinstance(kernel, CPUDispatcher) and not name.startswith("_")}
+    kernels = {}
+    for module in KERNEL_MODULES:
+        for name, kernel in vars(module).items():
+            kernel = getattr(kernel, "serial_kernel", kernel)
+            if isinstance(kernel, CPUDispatcher) and not name.startswith("_"):
+                kernels[name] = kernel
+    return kernels
 
 
-def warm_up(verbose=False):
+def load_cached():
+    """Load every kernel that Numba's cache holds, compiling nothing; at import.
+
+    The first kernel a process loads or compiles makes Numba set up its typing
+    and lowering registries (it imports the whole of its NumPy support), and
+    each kernel is then loaded from the cache on its first call: together
+    about 0.3 s, which the first fit of every new process paid. ``import
+    skmoe`` pays it instead. A kernel that is not in the cache is left to be
+    compiled on its first call (or by :func:`warm_up`): an import never
+    compiles.
+
+    This is the cache branch of Numba's ``Dispatcher.compile``, without the
+    compilation that follows it on a miss; should Numba's internals change,
+    nothing is loaded here and the kernels load on first use as before.
+
+    Returns
+    -------
+    n_loaded : int
+        Signatures loaded.
+    """
+    n_loaded = 0
+    try:
+        with global_compiler_lock:
+            for name, kernel in public_kernels().items():
+                for signature in SIGNATURES[name]:
+                    args, _ = sigutils.normalize_signature(signature)
+                    if tuple(args) in kernel.overloads:
+                        continue
+                    cres = kernel._cache.load_overload(signature, kernel.targetctx)
+                    if cres is None:
+                        continue
+                    kernel.targetctx.insert_user_function(cres.entry_point, cres.fndesc,
+                                                          [cres.library])
+                    kernel.add_overload(cres)
+                    n_loaded += 1
+    except (AttributeError, TypeError):  # pragma: no cover - another Numba's internals
+        pass
+    return n_loaded
+
+
+def warm_up(verbose=False, processes=1):
     """Compile every kernel of the estimators, or load it from Numba's cache.
 
     Safe to call any number of times: a kernel already in memory costs
@@ -73,20 +143,69 @@ def warm_up(verbose=False):
     ----------
     verbose : bool, default=False
         Print each kernel with the seconds it took.
+    processes : int, default=1
+        Processes that compile at once, at most ``len(PROCESS_GROUPS)``: with
+        two, a new Python process compiles the second group of
+        :data:`PROCESS_GROUPS` into the cache while this one compiles the
+        first, then this one loads the second from the cache. Should the other
+        process fail, this one compiles what it left.
 
     Returns
     -------
     seconds : dict
-        Seconds spent on each kernel, by name.
+        Seconds spent on each kernel, by name (in the process that compiled
+        it).
     """
+    processes = max(1, min(int(processes), len(PROCESS_GROUPS)))
+    if processes == 1:
+        return _warm_names(SIGNATURES, verbose)
+    children = [_start_group(group) for group in PROCESS_GROUPS[1:processes]]
+    seconds = _warm_names([name for group in PROCESS_GROUPS[:1] for name in group]
+                          + [name for group in PROCESS_GROUPS[processes:] for name in group],
+                          verbose)
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode == 0:
+            child_seconds = json.loads(out.splitlines()[-1])
+            if verbose:
+                for name, value in child_seconds.items():
+                    print(f"{name}: {value:.2f} s (other process)", flush=True)
+        else:
+            child_seconds = {}
+            if verbose:
+                print(f"the other warm-up process failed ({err.strip()[-200:]}); "
+                      "compiling its kernels here", flush=True)
+        # Loaded from the cache the other process filled (or compiled, if it failed).
+        own = _warm_names([name for name in SIGNATURES if name not in seconds], verbose=False)
+        seconds.update({name: child_seconds.get(name, own[name]) for name in own})
+    return {name: seconds[name] for name in SIGNATURES}
+
+
+def _warm_names(names, verbose):
+    """Compile or load the kernels ``names`` in this process; seconds by name."""
     seconds = {}
     kernels = public_kernels()
-    for name, signatures in SIGNATURES.items():
+    for name in names:
         kernel = kernels[name]
         start = time.perf_counter()
-        for signature in signatures:
+        for signature in SIGNATURES[name]:
             kernel.compile(signature)
         seconds[name] = time.perf_counter() - start
         if verbose:
             print(f"{name}: {seconds[name]:.2f} s", flush=True)
     return seconds
+
+
+def _start_group(names):
+    """A new Python process that compiles ``names`` and prints their seconds as JSON."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    # The same skmoe as this process's: its directory goes first only when this
+    # process did not find it on its own path (which the new one inherits).
+    if package_parent not in {os.path.abspath(path or os.curdir) for path in sys.path}:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
+                                                          env.get("PYTHONPATH")]))
+    code = ("import json, sys; from skmoe._warmup import _warm_names; "
+            "print(json.dumps(_warm_names(sys.argv[1:], verbose=False)))")
+    return subprocess.Popen([sys.executable, "-c", code, *names], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

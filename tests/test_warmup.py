@@ -1,12 +1,18 @@
 """warm_up compiles every kernel with the argument types the estimators use."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, _fastmath
 from skmoe.__main__ import main
-from skmoe._warmup import SIGNATURES, public_kernels, warm_up
+from skmoe._warmup import PROCESS_GROUPS, SIGNATURES, public_kernels, warm_up
 from skmoe.datasets import make_gated_classification, make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -55,3 +61,49 @@ def test_warmup_command_reports_every_kernel(capsys):
         assert f"{name}: " in out
     assert f"{len(SIGNATURES)} kernels ready in" in out
     assert np.isfinite(float(out.strip().splitlines()[-1].split(" in ")[1].split()[0]))
+
+
+def _run(code, **env):
+    """Run ``code`` in a new Python process that imports this checkout's skmoe."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), **env}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True)
+    return done.stdout.strip()
+
+
+_LOADED = ("import skmoe; from skmoe._warmup import public_kernels; "
+           "print(sum(len(k.signatures) for k in public_kernels().values()))")
+
+
+def test_import_loads_every_cached_kernel_and_compiles_none(tmp_path):
+    # An empty cache: the import compiles nothing (the first fit would).
+    assert _run(_LOADED, NUMBA_CACHE_DIR=str(tmp_path)) == "0"
+    # This process's cache holds every kernel after warm_up: a new process has
+    # them all once imported.
+    warm_up()
+    n_signatures = sum(len(signatures) for signatures in SIGNATURES.values())
+    assert _run(_LOADED) == str(n_signatures)
+
+
+def test_warm_up_in_two_processes_compiles_each_group_once(tmp_path):
+    # Two small kernels, one per process: the other process compiles its group
+    # into the cache, this one compiles the first group and loads the second
+    # (Numba counts a compilation as a cache miss and a load as a hit).
+    code = ("import json; from skmoe import _warmup;"
+            "_warmup.SIGNATURES = {n: _warmup.SIGNATURES[n] for n in "
+            "('penalise_gate_loss', 'penalise_gate_hessian')};"
+            "_warmup.PROCESS_GROUPS = (('penalise_gate_loss',), ('penalise_gate_hessian',));"
+            "seconds = _warmup.warm_up(processes=2); kernels = _warmup.public_kernels();"
+            "print(json.dumps([sorted(seconds)] + [[sum(k.stats.cache_misses.values()), "
+            "sum(k.stats.cache_hits.values())] for k in (kernels['penalise_gate_loss'], "
+            "kernels['penalise_gate_hessian'])]))")
+    seconds, first, second = json.loads(_run(code, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert seconds == ["penalise_gate_hessian", "penalise_gate_loss"]
+    assert first == [1, 0]
+    assert second == [0, 1]
+
+
+def test_every_kernel_is_in_one_process_group():
+    groups = [name for group in PROCESS_GROUPS for name in group]
+    assert sorted(groups) == sorted(SIGNATURES)
