@@ -34,7 +34,7 @@ from ._experts import threadpool_controller
 from ._gate import SoftmaxGate
 from ._kernels import log_softmax
 from ._ridge import ScaledRidge
-from ._serving_kernels import softmax_linear_mean
+from ._serving_kernels import softmax_linear_mean, softmax_logistic_proba
 
 _CACHE = weakref.WeakKeyDictionary()
 _GATES = weakref.WeakKeyDictionary()
@@ -64,12 +64,10 @@ class _Stack:
     ----------
     experts : list of estimator
         The fitted experts.
-    coef : ndarray
-        The regression experts' coefficients as rows, shape (n_experts,
-        n_features); the classification experts' as columns, shape
-        (n_features, n_outputs) (one per class for the multinomial
-        classifier, one per expert otherwise).
-    intercept : ndarray of shape (n_experts,) or (n_outputs,)
+    coef : ndarray of shape (n_outputs, n_features)
+        Each expert's coefficients as rows (one per class for the
+        multinomial classifier, one per expert otherwise).
+    intercept : ndarray of shape (n_outputs,)
     binary : bool
         Classifier experts with one decision column each.
     """
@@ -124,7 +122,7 @@ def _stack_regressors(experts):
 def _stack_classifiers(experts, n_classes):
     if not all(_linear_classifier(expert, n_classes) for expert in experts):
         return None
-    coef = np.vstack([expert.coef_ for expert in experts]).T.astype(np.float64)
+    coef = np.vstack([expert.coef_ for expert in experts]).astype(np.float64)
     intercept = np.concatenate([expert.intercept_ for expert in experts]).astype(np.float64)
     return _Stack(experts, coef, intercept, binary=n_classes == 2)
 
@@ -247,6 +245,53 @@ def _folded_gate(estimator):
     return folded
 
 
+def linear_mixture_proba(estimator, X):
+    """The mixture's class probabilities ``sum_k g_k p_k`` on validated rows in one pass, or None.
+
+    For a classifier whose gate is a SoftmaxGate and whose experts are all
+    plain LogisticRegression models that know every class: one kernel
+    (:func:`skmoe._serving_kernels.softmax_logistic_proba`) scores each block
+    of rows for the gate, routes it to the ``top_k`` experts if set, and mixes
+    the experts' probabilities, while the block is in cache.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsClassifier
+        Fitted.
+    X : ndarray of shape (n_samples, n_features)
+        Validated rows (all the columns the mixture was fitted on).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes) or None
+        Rows sum to one up to rounding. None when the gate or an expert is of
+        another kind, or ``X`` is not a dense float64 array: the caller takes
+        the general path.
+
+    Raises
+    ------
+    ValueError
+        When an expert's probabilities are not finite, naming the first one.
+    """
+    if (type(estimator.gate_) is not SoftmaxGate or not isinstance(X, np.ndarray)
+            or X.dtype != np.float64):
+        return None
+    n_classes = estimator.classes_.shape[0]
+    stack = _stack(estimator, lambda experts: _stack_classifiers(experts, n_classes))
+    if stack is None:
+        return None
+    gate = _folded_gate(estimator)
+    n_experts = len(estimator.experts_)
+    top_k = n_experts if estimator.top_k is None else min(estimator.top_k, n_experts)
+    proba = softmax_logistic_proba(np.ascontiguousarray(X), gate.columns, gate.center,
+                                   gate.coef, gate.intercept, gate.expert_columns, stack.coef,
+                                   stack.intercept, top_k, np.empty((X.shape[0], n_classes)))
+    if not np.isfinite(proba).all():
+        # Rare: find the expert whose probabilities made the mixture's so, on those rows.
+        linear_probabilities(estimator, X[~np.isfinite(proba).all(axis=1)][:, gate.expert_columns])
+    return proba
+
+
 def linear_probabilities(estimator, X):
     """Every expert's class probabilities on the experts' rows ``X``, or None.
 
@@ -273,7 +318,7 @@ def linear_probabilities(estimator, X):
     if stack is None:
         return None
     with _blas_threads(X.shape[0]):
-        scores = X @ stack.coef
+        scores = X @ stack.coef.T
     scores += stack.intercept
     n_experts = len(estimator.experts_)
     if stack.binary:

@@ -45,6 +45,7 @@ SIGNATURES = {
     "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
     "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1)],
+    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2)],
 }
 
 

@@ -17,12 +17,14 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
 from skmoe._gate import ConstantGate
 from skmoe._kernels import top_k_route, top_k_route_reference
-from skmoe._serving import linear_mixture_mean, linear_probabilities
+from skmoe._serving import linear_mixture_mean, linear_mixture_proba, linear_probabilities
 from skmoe._serving_kernels import (
     _BLOCK_ROWS,
     _MIN_PARALLEL_PRODUCTS,
     softmax_linear_mean,
     softmax_linear_mean_reference,
+    softmax_logistic_proba,
+    softmax_logistic_proba_reference,
 )
 from skmoe.datasets import make_gated_classification, make_switching_regression
 
@@ -178,6 +180,7 @@ def test_classifier_fast_path_equals_per_expert_path(classification, n_classes, 
     model = MixtureOfExpertsClassifier(n_experts=3, top_k=top_k, gate_features=[1, 3],
                                        max_iter=10, random_state=0).fit(X, y)
     assert linear_probabilities(model, X) is not None
+    assert linear_mixture_proba(model, X) is not None
     expected = _reference_proba(model, X)
     _same(model.predict_proba(X), expected)
     _same(model.predict_proba(X[:1]), expected[:1])
@@ -201,7 +204,27 @@ def test_classifier_with_a_pipeline_expert_asks_each_expert(classification):
     model = MixtureOfExpertsClassifier(experts, n_experts=3, max_iter=10,
                                        random_state=0).fit(X, y)
     assert linear_probabilities(model, X) is None
+    assert linear_mixture_proba(model, X) is None
     _same(model.predict_proba(X), _reference_proba(model, X))
+
+
+def test_classifier_with_another_gate_mixes_the_stacked_experts(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, gate=DecisionTreeClassifier(max_depth=3),
+                                       top_k=2, max_iter=5, random_state=0).fit(X, y)
+    assert linear_mixture_proba(model, X) is None
+    assert linear_probabilities(model, X) is not None
+    _same(model.predict_proba(X), _reference_proba(model, X))
+
+
+def test_classifier_non_finite_linear_probabilities_name_the_expert(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.experts_[2].coef_ = np.full_like(model.experts_[2].coef_, np.inf)
+    with (pytest.raises(ValueError,
+                        match=r"Expert 2 \(LogisticRegression\) returned NaN or inf"),
+          np.errstate(invalid="ignore")):
+        model.predict_proba(X[:3])
 
 
 # ------------------------------------------------------------------ the cache
@@ -383,3 +406,51 @@ def test_softmax_linear_mean_non_finite_prediction_comes_out():
     problem[0] = np.full_like(problem[0], 10.0)
     with np.errstate(over="ignore", invalid="ignore"):
         assert not np.isfinite(_kernel(problem, 3)).any()
+
+
+@pytest.mark.parametrize(("n_experts", "per_expert", "n_classes"),
+                         [(3, 1, 2), (4, 3, 3), (1, 4, 4), (2, 5, 5)])
+def test_softmax_logistic_proba_equals_reference(n_experts, per_expert, n_classes):
+    rng = np.random.default_rng(n_experts * 10 + n_classes)
+    problem = list(_kernel_problem(rng, 2 * _BLOCK_ROWS + 188, n_experts))
+    problem[6] = 2.0 * rng.standard_normal((n_experts * per_expert, problem[5].size))
+    problem[7] = rng.standard_normal(n_experts * per_expert)
+    for top_k in range(1, n_experts + 2):
+        proba = softmax_logistic_proba(*problem, top_k, np.empty((problem[0].shape[0],
+                                                                  n_classes)))
+        expected = softmax_logistic_proba_reference(*problem, top_k, n_classes)
+        _same(proba, expected)
+        assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_softmax_logistic_proba_breaks_ties_by_lower_index():
+    # Experts 1 and 2 tie on the gate in every row; expert 0 is below them.
+    X = np.array([[1.0], [3.0]])
+    columns = np.array([0], dtype=np.int64)
+    gate_coef = np.array([[0.0], [1.0], [1.0]])
+    coef, intercept = np.zeros((3, 1)), np.array([-1.0, 0.0, 2.0])
+    problem = (X, columns, np.zeros(1), gate_coef, np.zeros(3), columns, coef, intercept)
+    positive = 1.0 / (1.0 + np.exp(-intercept))
+    proba = softmax_logistic_proba(*problem, 1, np.empty((2, 2)))
+    _same(proba, [[1 - positive[1], positive[1]]] * 2)
+    _same(proba, softmax_logistic_proba_reference(*problem, 1, 2))
+
+
+def test_softmax_logistic_proba_in_parallel_equals_it_serial():
+    n_experts, n_classes, n_features = 4, 4, 32
+    rows_per_sample = n_experts * n_features * (1 + n_classes)
+    n_samples = _MIN_PARALLEL_PRODUCTS // rows_per_sample + 1000
+    columns = tuple(range(n_features))
+    rng = np.random.default_rng(4)
+    problem = list(_kernel_problem(rng, n_samples, n_experts, n_features, columns, columns))
+    problem[6] = 0.3 * rng.standard_normal((n_experts * n_classes, n_features))
+    problem[7] = rng.standard_normal(n_experts * n_classes)
+    half = (n_samples // 2) // _BLOCK_ROWS * _BLOCK_ROWS
+    parallel = softmax_logistic_proba(*problem, 2, np.empty((n_samples, n_classes)))
+    serial = np.concatenate([
+        softmax_logistic_proba(problem[0][rows], *problem[1:], 2,
+                               np.empty((problem[0][rows].shape[0], n_classes)))
+        for rows in (slice(0, half), slice(half, None))
+    ])
+    assert_array_equal(parallel, serial)
+    _same(parallel, softmax_logistic_proba_reference(*problem, 2, n_classes))
