@@ -1,4 +1,4 @@
-"""Prediction of fitted mixtures whose experts are linear models, in a few matrix products.
+"""Prediction of fitted mixtures whose experts are linear models, in one pass over the rows.
 
 The general prediction path asks each expert for its predictions: every
 expert validates the rows again, and a single row pays that fixed cost K
@@ -8,18 +8,20 @@ regressor, ``LogisticRegression`` in the classifier), the experts'
 coefficients are stacked into one matrix and all predictions are one
 product of the rows, validated once by the mixture. A SoftmaxGate's
 probabilities are its scaler's and its own operations, without validating
-the rows again. The regressor's mean is one Numba kernel
-(:func:`skmoe._serving_kernels.softmax_linear_mean`): gate, routing and
-experts a block of rows at a time, with the scaler folded into the gate's
-coefficients once, so that nothing of the size of ``X`` is made.
+the rows again. With a SoftmaxGate, the regressor's mean and the
+classifier's probabilities are each one Numba kernel
+(:mod:`skmoe._serving_kernels`): gate, ``top_k`` routing and experts a block
+of rows at a time, with the gate's scaler folded into its coefficients once,
+so that nothing of the size of ``X`` is made; other gates take the products
+below.
 
 The stacked matrices (and the folded gate) are kept beside the fitted
 mixture, not in it: in caches keyed weakly by the estimator, so that
 prediction leaves the estimator's ``__dict__`` untouched, pickles and copies
-carry nothing extra, and the cache goes with the estimator. An entry remembers the very objects
-it was built from (the experts, the gate, the scaler and their arrays); a
-refit, or any of them given new coefficients, replaces them and the entry is
-rebuilt.
+carry nothing extra, and the cache goes with the estimator. An entry
+remembers the very objects it was built from (the experts, the gate, the
+scaler and their arrays); a refit, or any of them given new coefficients,
+replaces them and the entry is rebuilt.
 """
 
 import threading

@@ -1,18 +1,20 @@
-"""The Numba kernel of serving: a mixture of linear experts' mean in one pass over the rows.
+"""The Numba kernels of serving: a mixture of linear experts in one pass over the rows.
 
-The gate's scores, its softmax, the ``top_k`` routing and the experts'
-predictions of a block of rows are computed while the block is in cache, and
-only the mean is written: no array of the size of ``X`` or of ``(n_samples,
-n_experts)`` is made. A block is first transposed (features by rows), so that
-every loop after that runs along the rows, contiguous, and vectorises; the
-gate's ``exp`` is :func:`skmoe._fastmath._exp`, which vectorises too.
+:func:`softmax_linear_mean` gives the mean of a softmax gate and linear
+regression experts, :func:`softmax_logistic_proba` the class probabilities of
+a softmax gate and logistic experts. The gate's scores, its softmax, the
+``top_k`` routing and the experts' outputs of a block of rows are computed
+while the block is in cache, and only the result is written: no array of the
+size of ``X`` or of ``(n_samples, n_experts)`` is made. A block is first
+transposed (features by rows), so that every loop after that runs along the
+rows, contiguous, and vectorises; ``exp`` is :func:`skmoe._fastmath._exp`,
+which vectorises too.
 
-Like the kernels of :mod:`skmoe._kernels`, it is a pure function over float64
-C-contiguous arrays with a NumPy twin, run in parallel only when the rows are
-many enough to pay for Numba's threads (each row's result is the same
-whatever the number of threads: nothing is summed across rows).
+Like the kernels of :mod:`skmoe._kernels`, they are pure functions over
+float64 C-contiguous arrays with a NumPy twin, run in parallel only when the
+rows are many enough to pay for Numba's threads (each row's result is the
+same whatever the number of threads: nothing is summed across rows).
 """
-
 import numpy as np
 from numba import njit, prange
 from scipy.special import expit, softmax
@@ -70,8 +72,9 @@ def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expe
     Returns
     -------
     out : ndarray of shape (n_samples,)
-        The mixture's mean of each row; not finite when an expert's
-        prediction is not (an expert left out by ``top_k`` included).
+        The mixture's mean of each row; not finite where a prediction it
+        weighs is not (every expert's, or with ``top_k < n_experts`` the
+        row's chosen experts').
         Twin: :func:`softmax_linear_mean_reference`.
     """
     n_samples = X.shape[0]
@@ -139,7 +142,7 @@ def _mean_block(X, gate_columns, center, gate_coef, gate_intercept, expert_colum
 @njit(**_SERIAL)
 def _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denominator, value,
                  picked):
-    """The softmax-weighted sum over each row's ``top_k`` experts, into the last three.
+    """The softmax-weighted sum over each row's ``top_k`` experts (and the highest score).
 
     An expert's rank in a row is the number of experts of higher score, or of
     equal score and lower index. The experts of rank 0, 1, ... are picked out
