@@ -22,13 +22,13 @@ from scipy.special import expit, softmax
 from ._fastmath import _exp
 from ._kernels import _JIT, _SERIAL
 
-# Rows transposed at a time: with 10 features, the block (10 x 256 floats) and the
-# scores and predictions of 4 experts (2 x 4 x 256) fill half of a 32 KiB L1 cache.
+# Rows transposed at a time: with 10 features and 4 experts, the block (20 KiB) and
+# the gate's scores and experts' outputs (16 KiB) stay in the core's own caches.
 _BLOCK_ROWS = 256
 # Rows a parallel task takes: its buffers are made once for them.
 _CHUNK_ROWS = 16 * _BLOCK_ROWS
 # Multiply-adds (rows x experts x gate and expert columns) from which the rows are
-# shared among Numba's threads: 2**25 are about 8 ms on one core (400,000 rows of
+# shared among Numba's threads: 2**25 are about 10 ms on one core (420,000 rows of
 # 10 features and 4 experts). A parallel region waits for its slowest thread, and
 # on a loaded machine a thread can wait milliseconds for a core: 100,000 such rows
 # took 16 ms on two threads there against 2.3 ms on one. Only long calls risk it.
