@@ -191,6 +191,7 @@ def linear_mixture_mean(estimator, X):
         # Rare: find the expert whose predictions made the mean so, on those rows only.
         rows = X[~np.isfinite(mean)][:, gate.expert_columns]
         _check_finite(rows @ stack.coef.T + stack.intercept, estimator.experts_, "predictions")
+        _refuse_non_finite(mean, "mean is")
     return mean
 
 
@@ -203,7 +204,7 @@ class _FoldedGate:
 
     Parameters
     ----------
-    estimator : MixtureOfExpertsRegressor
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
         Fitted, with a SoftmaxGate.
     """
 
@@ -290,8 +291,20 @@ def linear_mixture_proba(estimator, X):
                                    stack.intercept, top_k, np.empty((X.shape[0], n_classes)))
     if not np.isfinite(proba).all():
         # Rare: find the expert whose probabilities made the mixture's so, on those rows.
-        linear_probabilities(estimator, X[~np.isfinite(proba).all(axis=1)][:, gate.expert_columns])
+        bad = ~np.isfinite(proba).all(axis=1)
+        linear_probabilities(estimator, X[bad][:, gate.expert_columns])
+        _refuse_non_finite(proba[bad], "probabilities are")
     return proba
+
+
+def _refuse_non_finite(values, what):
+    """Refuse a non-finite mixture output whose experts' outputs are all finite."""
+    n_rows = int((~np.isfinite(values.reshape(values.shape[0], -1))).any(axis=1).sum())
+    raise ValueError(
+        f"The mixture's {what} not finite on {n_rows} of the rows although every expert's "
+        "outputs are: the gate's scores or the weighted sum overflow there (rows or "
+        "coefficients of very large magnitude)."
+    )
 
 
 def linear_probabilities(estimator, X):

@@ -171,6 +171,15 @@ def test_regressor_non_finite_linear_prediction_names_the_expert(regression):
         model.predict(np.full((1, X.shape[1]), 10.0))
 
 
+def test_regressor_non_finite_gate_is_refused(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.gate_.coef_ = np.full_like(model.gate_.coef_, 1e300)
+    with pytest.raises(ValueError, match="The mixture's mean is not finite on 2 of the rows "
+                                         "although every expert's outputs are"):
+        model.predict(np.vstack([X[:1], np.full((2, X.shape[1]), 1e10)]))
+
+
 # ----------------------------------------------------------------- classifier
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("top_k", [None, 1, 2])
@@ -406,6 +415,15 @@ def test_softmax_linear_mean_non_finite_prediction_comes_out():
     problem[0] = np.full_like(problem[0], 10.0)
     with np.errstate(over="ignore", invalid="ignore"):
         assert not np.isfinite(_kernel(problem, 3)).any()
+
+
+def test_classifier_non_finite_gate_is_refused(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.gate_.coef_ = np.full_like(model.gate_.coef_, 1e300)
+    with pytest.raises(ValueError,
+                       match="The mixture's probabilities are not finite on 1 of the rows"):
+        model.predict_proba(np.vstack([X[:2], np.full((1, X.shape[1]), 1e10)]))
 
 
 @pytest.mark.parametrize(("n_experts", "per_expert", "n_classes"),
