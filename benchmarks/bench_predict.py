@@ -199,7 +199,7 @@ def main(argv=None):
     args = benchmark_parser(__doc__, RESULTS).parse_args(argv)
     if args.output is None and not args.quick:
         args.output = RESULTS
-    calls, repeats = (500, 5) if args.quick else (5000, 15)
+    calls, repeats = (500, 5) if args.quick else (5000, 30)
     warm_up()
     start = time.perf_counter()
     load_before = _load_average()
