@@ -152,19 +152,21 @@ def _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denom
     n_experts = scores.shape[0]
     _ranks(scores, n_rows, rank)
     for j in range(top_k):
+        # The first rank j, into the highest score and the numerator for j = 0. Ranks
+        # are 0, 1, ... in every row unless a score is NaN; then NaN comes out.
+        best = top if j == 0 else value
+        chosen = numerator if j == 0 else picked
         for b in range(n_rows):
-            # Ranks are 0, 1, ... in every row unless a score is NaN; then NaN comes out.
-            value[b] = np.nan
-            picked[b] = np.nan
-        for k in range(n_experts):
+            here = rank[0, b] == j
+            best[b] = scores[0, b] if here else np.nan
+            chosen[b] = predictions[0, b] if here else np.nan
+        for k in range(1, n_experts):
             for b in range(n_rows):
                 if rank[k, b] == j:
-                    value[b] = scores[k, b]
-                    picked[b] = predictions[k, b]
+                    best[b] = scores[k, b]
+                    chosen[b] = predictions[k, b]
         if j == 0:
             for b in range(n_rows):
-                top[b] = value[b]
-                numerator[b] = picked[b]
                 denominator[b] = 1.0
         else:
             for b in range(n_rows):
