@@ -13,7 +13,7 @@ from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood
-from ._serving import linear_probabilities
+from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import check_is_estimator
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
@@ -232,14 +232,17 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validated_X(X)
-        gate = self._gate_proba(X)
-        X = self._expert_input(X)
-        # LogisticRegression experts: every expert's probabilities from one product.
-        each = linear_probabilities(self, X)
-        if each is not None:
-            proba = np.einsum("ik,ikc->ic", self._routed_weights(gate), each)
-        else:
-            proba = self._expert_mixture(X, *self._route(gate))
+        # A softmax gate and LogisticRegression experts: one pass over the rows.
+        proba = linear_mixture_proba(self, X)
+        if proba is None:
+            gate = self._gate_proba(X)
+            X = self._expert_input(X)
+            # LogisticRegression experts: every expert's probabilities from one product.
+            each = linear_probabilities(self, X)
+            if each is not None:
+                proba = np.einsum("ik,ikc->ic", self._routed_weights(gate), each)
+            else:
+                proba = self._expert_mixture(X, *self._route(gate))
         # The gate-weighted sum can exceed 1 by a rounding error (two experts sure of
         # the same class); dividing by the row's sum keeps every entry within [0, 1].
         proba /= np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)

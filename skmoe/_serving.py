@@ -1,4 +1,4 @@
-"""Prediction of fitted mixtures whose experts are linear models, in a few matrix products.
+"""Prediction of fitted mixtures whose experts are linear models, in one pass over the rows.
 
 The general prediction path asks each expert for its predictions: every
 expert validates the rows again, and a single row pays that fixed cost K
@@ -8,15 +8,20 @@ regressor, ``LogisticRegression`` in the classifier), the experts'
 coefficients are stacked into one matrix and all predictions are one
 product of the rows, validated once by the mixture. A SoftmaxGate's
 probabilities are its scaler's and its own operations, without validating
-the rows again. The regressor's mean is computed a block of rows at a time,
-so that nothing of the size of ``X`` is made.
+the rows again. With a SoftmaxGate, the regressor's mean and the
+classifier's probabilities are each one Numba kernel
+(:mod:`skmoe._serving_kernels`): gate, ``top_k`` routing and experts a block
+of rows at a time, with the gate's scaler folded into its coefficients once,
+so that nothing of the size of ``X`` is made; other gates take the products
+below.
 
-The stacked matrices are kept beside the fitted mixture, not in it: in a
-cache keyed weakly by the estimator, so that prediction leaves the
-estimator's ``__dict__`` untouched, pickles and copies carry nothing extra,
-and the cache goes with the estimator. An entry remembers the very objects
-it was built from (the experts and their coefficient arrays); a refit, or
-any expert given new coefficients, replaces them and the entry is rebuilt.
+The stacked matrices (and the folded gate) are kept beside the fitted
+mixture, not in it: in caches keyed weakly by the estimator, so that
+prediction leaves the estimator's ``__dict__`` untouched, pickles and copies
+carry nothing extra, and the cache goes with the estimator. An entry
+remembers the very objects it was built from (the experts, the gate, the
+scaler and their arrays); a refit, or any of them given new coefficients,
+replaces them and the entry is rebuilt.
 """
 
 import threading
@@ -29,10 +34,12 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from ._experts import threadpool_controller
 from ._gate import SoftmaxGate
-from ._kernels import log_softmax, top_k_route
+from ._kernels import log_softmax
 from ._ridge import ScaledRidge
+from ._serving_kernels import softmax_linear_mean, softmax_logistic_proba
 
 _CACHE = weakref.WeakKeyDictionary()
+_GATES = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 # From this many rows the products run with one BLAS thread. They are skinny (K
 # or K * n_classes columns), bound by memory, and BLAS threads gain nothing on
@@ -40,8 +47,8 @@ _LOCK = threading.Lock()
 # a product on 100,000 rows 100 times slower than on one thread. Below, the
 # limit's own cost (about 10 microseconds) would show on single-row calls.
 _SERIAL_BLAS_ROWS = 2048
-# Rows predicted at a time: their standardised gate columns (a buffer of 4096 x d
-# floats) and their K gate probabilities and predictions stay in cache.
+# Rows of gate probabilities computed at a time: their standardised gate columns
+# (a buffer of 4096 x d floats) and their K probabilities stay in cache.
 _BLOCK_ROWS = 4096
 
 
@@ -59,8 +66,8 @@ class _Stack:
     ----------
     experts : list of estimator
         The fitted experts.
-    coef : ndarray of shape (n_features, n_outputs)
-        Each expert's coefficients as columns (one per class for the
+    coef : ndarray of shape (n_outputs, n_features)
+        Each expert's coefficients as rows (one per class for the
         multinomial classifier, one per expert otherwise).
     intercept : ndarray of shape (n_outputs,)
     binary : bool
@@ -109,7 +116,7 @@ def _linear_classifier(expert, n_classes):
 def _stack_regressors(experts):
     if not all(_linear_regressor(expert) for expert in experts):
         return None
-    coef = np.column_stack([expert.coef_ for expert in experts]).astype(np.float64)
+    coef = np.vstack([expert.coef_ for expert in experts]).astype(np.float64)
     intercept = np.array([float(expert.intercept_) for expert in experts])
     return _Stack(experts, coef, intercept)
 
@@ -117,7 +124,7 @@ def _stack_regressors(experts):
 def _stack_classifiers(experts, n_classes):
     if not all(_linear_classifier(expert, n_classes) for expert in experts):
         return None
-    coef = np.vstack([expert.coef_ for expert in experts]).T.astype(np.float64)
+    coef = np.vstack([expert.coef_ for expert in experts]).astype(np.float64)
     intercept = np.concatenate([expert.intercept_ for expert in experts]).astype(np.float64)
     return _Stack(experts, coef, intercept, binary=n_classes == 2)
 
@@ -141,13 +148,13 @@ def _stack(estimator, build):
 
 
 def linear_mixture_mean(estimator, X):
-    """The mixture's mean ``sum_k g_k f_k`` on validated rows, a block of rows at a time, or None.
+    """The mixture's mean ``sum_k g_k f_k`` on validated rows in one pass, or None.
 
     For a regressor whose gate is a SoftmaxGate and whose experts are all
-    plain linear models: each block of rows is standardised for the gate,
-    scored, turned into gate probabilities (routed to the ``top_k`` experts
-    if set), multiplied by the experts' stacked coefficients and summed,
-    while it is in cache; nothing of the size of ``X`` is made.
+    plain linear models: one kernel scores each block of rows for the gate
+    (the scaler folded into the gate's coefficients once), routes it to the
+    ``top_k`` experts if set, and sums the experts' predictions, while the
+    block is in cache; only the mean is written.
 
     Parameters
     ----------
@@ -165,46 +172,139 @@ def linear_mixture_mean(estimator, X):
     Raises
     ------
     ValueError
-        When an expert's prediction is not finite, naming the first one.
+        When an expert's prediction is not finite, naming the first one (with
+        ``top_k``, among the experts the rows are routed to).
     """
-    gate = estimator.gate_
-    if (type(gate) is not SoftmaxGate or not isinstance(X, np.ndarray)
+    if (type(estimator.gate_) is not SoftmaxGate or not isinstance(X, np.ndarray)
             or X.dtype != np.float64):
         return None
     stack = _stack(estimator, _stack_regressors)
     if stack is None:
         return None
-    n_samples, n_experts = X.shape[0], len(estimator.experts_)
-    top_k = estimator.top_k if estimator.top_k is not None and estimator.top_k < n_experts \
-        else None
-    gate_columns = _selection(estimator.gate_features_, X.shape[1])
-    expert_columns = _selection(estimator.expert_features_, X.shape[1])
-    rows = min(n_samples, _BLOCK_ROWS)
-    buffer = np.empty((rows, estimator.gate_features_.shape[0]))
-    weights = np.empty((rows, n_experts))
-    means = np.empty((rows, n_experts))
-    no_choice = np.empty((0, top_k or 1), dtype=np.int64)
-    mean = np.empty(n_samples)
-    with _blas_threads(n_samples):
-        for start in range(0, n_samples, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n_samples)
-            block = X[start:stop]
-            g = _gate_block(gate, estimator.gate_scaler_, block[:, gate_columns],
-                            buffer[:stop - start], weights[:stop - start])
-            if top_k is not None:
-                top_k_route(g, top_k, no_choice, g)
-            f = np.matmul(block[:, expert_columns], stack.coef, out=means[:stop - start])
-            f += stack.intercept
-            _check_finite(f, estimator.experts_, "predictions")
-            np.einsum("ik,ik->i", g, f, out=mean[start:stop])
+    gate = _folded_gate(estimator)
+    n_experts = len(estimator.experts_)
+    top_k = n_experts if estimator.top_k is None else min(estimator.top_k, n_experts)
+    mean = softmax_linear_mean(np.ascontiguousarray(X), gate.columns, gate.center, gate.coef,
+                               gate.intercept, gate.expert_columns, stack.coef, stack.intercept,
+                               top_k, np.empty(X.shape[0]))
+    if not np.isfinite(mean).all():
+        # Rare: find the expert whose predictions made the mean so, on those rows only.
+        rows = X[~np.isfinite(mean)][:, gate.expert_columns]
+        _check_finite(rows @ stack.coef.T + stack.intercept, estimator.experts_, "predictions")
+        _refuse_non_finite(mean, "mean is")
     return mean
 
 
-def _selection(columns, n_features):
-    """An index of the columns: a slice when they are all of them, in order."""
-    if columns.shape[0] == n_features and np.array_equal(columns, np.arange(n_features)):
-        return slice(None)
-    return columns
+class _FoldedGate:
+    """A SoftmaxGate and its scaler as the serving kernel takes them.
+
+    The scores are ``intercept + (X[:, columns] - center) @ coef.T``: the
+    scaler's division by its scales is folded into ``coef`` (which leaves no
+    cancellation behind: the columns are still centred before the product).
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+        Fitted, with a SoftmaxGate.
+    """
+
+    def __init__(self, estimator):
+        gate, scaler = estimator.gate_, estimator.gate_scaler_
+        columns = np.asarray(estimator.gate_features_, dtype=np.int64)
+        coef = np.asarray(gate.coef_, dtype=np.float64)
+        if scaler is None:
+            # No standardised columns: the scores are the intercepts (as in _gate_block).
+            columns, coef = columns[:0], coef[:, :0]
+        center = np.zeros(columns.shape[0])
+        if scaler is not None and scaler.with_mean:
+            center = np.asarray(scaler.mean_, dtype=np.float64)
+        if scaler is not None and scaler.with_std:
+            coef = coef / scaler.scale_
+        self.columns = np.ascontiguousarray(columns)
+        self.center = np.ascontiguousarray(center)
+        self.coef = np.ascontiguousarray(coef)
+        self.intercept = np.ascontiguousarray(gate.intercept_, dtype=np.float64)
+        self.expert_columns = np.ascontiguousarray(estimator.expert_features_, dtype=np.int64)
+
+
+def _gate_sources(estimator):
+    """The objects a _FoldedGate is built from: a new one of any means a new fold."""
+    gate, scaler = estimator.gate_, estimator.gate_scaler_
+    return (gate, gate.coef_, gate.intercept_, scaler, getattr(scaler, "mean_", None),
+            getattr(scaler, "scale_", None), estimator.gate_features_,
+            estimator.expert_features_)
+
+
+def _folded_gate(estimator):
+    """The current _FoldedGate of ``estimator``, built when missing or stale."""
+    sources = _gate_sources(estimator)
+    entry = _GATES.get(estimator)
+    if entry is not None and all(a is b for a, b in zip(entry[0], sources)):
+        return entry[1]
+    folded = _FoldedGate(estimator)
+    with _LOCK:
+        # The entry holds the sources, so that ``is`` compares live objects.
+        _GATES[estimator] = (sources, folded)
+    return folded
+
+
+def linear_mixture_proba(estimator, X):
+    """The mixture's class probabilities ``sum_k g_k p_k`` on validated rows in one pass, or None.
+
+    For a classifier whose gate is a SoftmaxGate and whose experts are all
+    plain LogisticRegression models that know every class: one kernel
+    (:func:`skmoe._serving_kernels.softmax_logistic_proba`) scores each block
+    of rows for the gate, routes it to the ``top_k`` experts if set, and mixes
+    the experts' probabilities, while the block is in cache.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsClassifier
+        Fitted.
+    X : ndarray of shape (n_samples, n_features)
+        Validated rows (all the columns the mixture was fitted on).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes) or None
+        Rows sum to one up to rounding. None when the gate or an expert is of
+        another kind, or ``X`` is not a dense float64 array: the caller takes
+        the general path.
+
+    Raises
+    ------
+    ValueError
+        When an expert's probabilities are not finite, naming the first one.
+    """
+    if (type(estimator.gate_) is not SoftmaxGate or not isinstance(X, np.ndarray)
+            or X.dtype != np.float64):
+        return None
+    n_classes = estimator.classes_.shape[0]
+    stack = _stack(estimator, lambda experts: _stack_classifiers(experts, n_classes))
+    if stack is None:
+        return None
+    gate = _folded_gate(estimator)
+    n_experts = len(estimator.experts_)
+    top_k = n_experts if estimator.top_k is None else min(estimator.top_k, n_experts)
+    proba = softmax_logistic_proba(np.ascontiguousarray(X), gate.columns, gate.center,
+                                   gate.coef, gate.intercept, gate.expert_columns, stack.coef,
+                                   stack.intercept, top_k, np.empty((X.shape[0], n_classes)))
+    if not np.isfinite(proba).all():
+        # Rare: find the expert whose probabilities made the mixture's so, on those rows.
+        bad = ~np.isfinite(proba).all(axis=1)
+        linear_probabilities(estimator, X[bad][:, gate.expert_columns])
+        _refuse_non_finite(proba[bad], "probabilities are")
+    return proba
+
+
+def _refuse_non_finite(values, what):
+    """Refuse a non-finite mixture output whose experts' outputs are all finite."""
+    n_rows = int((~np.isfinite(values.reshape(values.shape[0], -1))).any(axis=1).sum())
+    raise ValueError(
+        f"The mixture's {what} not finite on {n_rows} of the rows although every expert's "
+        "outputs are: the gate's scores or the weighted sum overflow there (rows or "
+        "coefficients of very large magnitude)."
+    )
 
 
 def linear_probabilities(estimator, X):
@@ -233,7 +333,7 @@ def linear_probabilities(estimator, X):
     if stack is None:
         return None
     with _blas_threads(X.shape[0]):
-        scores = X @ stack.coef
+        scores = X @ stack.coef.T
     scores += stack.intercept
     n_experts = len(estimator.experts_)
     if stack.binary:

@@ -27,7 +27,7 @@ from numba.core import sigutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
-from . import _kernels, _linear
+from . import _kernels, _linear, _serving_kernels
 
 _F1 = types.float64[::1]
 _F2 = types.float64[:, ::1]
@@ -53,6 +53,8 @@ SIGNATURES = {
     "solve_gram_stack": [(_F3, _B1, _F)],
     "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
+    "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1)],
+    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2)],
 }
 
 
@@ -68,7 +70,7 @@ PROCESS_GROUPS = (
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
-KERNEL_MODULES = (_kernels, _linear)
+KERNEL_MODULES = (_kernels, _linear, _serving_kernels)
 
 
 def public_kernels():

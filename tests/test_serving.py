@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -16,7 +17,15 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge
 from skmoe._gate import ConstantGate
 from skmoe._kernels import top_k_route, top_k_route_reference
-from skmoe._serving import linear_mixture_mean, linear_probabilities
+from skmoe._serving import linear_mixture_mean, linear_mixture_proba, linear_probabilities
+from skmoe._serving_kernels import (
+    _BLOCK_ROWS,
+    _MIN_PARALLEL_PRODUCTS,
+    softmax_linear_mean,
+    softmax_linear_mean_reference,
+    softmax_logistic_proba,
+    softmax_logistic_proba_reference,
+)
 from skmoe.datasets import make_gated_classification, make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -104,6 +113,33 @@ def test_regressor_fast_path_takes_pandas_rows(regression):
         model.predict(frame.rename(columns={"a": "z"}))
 
 
+@pytest.mark.parametrize("top_k", [None, 1, 2])
+def test_regressor_fast_path_keeps_precision_on_offset_gate_columns(regression, top_k):
+    # The gate's columns far from 0 in units of their spread: they are centred
+    # before the gate's product, as the scaler does, so nothing cancels. (The
+    # experts see columns near 0: their own sums would cancel on such columns,
+    # in any order of summation.)
+    X, y = regression
+    X = X * [1.0, 0.01, 1.0, 3.0] + [0.0, -2e3, 0.0, 1e6]
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, top_k=top_k,
+                                      expert_features=[0, 2], max_iter=20,
+                                      random_state=0).fit(X, y)
+    assert np.abs(model.gate_.coef_[:, [1, 3]]).max() > 0.1
+    assert linear_mixture_mean(model, X) is not None
+    _same(model.predict(X), _reference_mean(model, X))
+
+
+def test_regressor_fast_path_with_a_gate_fitted_on_sparse_rows(regression):
+    # Fitted on sparse rows, the gate's scaler does not centre: neither does the kernel.
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, top_k=2, max_iter=20,
+                                      random_state=0).fit(sp.csr_matrix(X), y)
+    assert not model.gate_scaler_.with_mean
+    assert linear_mixture_mean(model, X) is not None
+    _same(model.predict(X), _reference_mean(model, X))
+    _same(model.predict(sp.csr_matrix(X)), _reference_mean(model, X))
+
+
 def test_regressor_with_a_pipeline_or_tree_expert_asks_each_expert(regression):
     X, y = regression
     experts = [make_pipeline(StandardScaler(), LinearRegression()), LinearRegression(),
@@ -135,6 +171,15 @@ def test_regressor_non_finite_linear_prediction_names_the_expert(regression):
         model.predict(np.full((1, X.shape[1]), 10.0))
 
 
+def test_regressor_non_finite_gate_is_refused(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.gate_.coef_ = np.full_like(model.gate_.coef_, 1e300)
+    with pytest.raises(ValueError, match="The mixture's mean is not finite on 2 of the rows "
+                                         "although every expert's outputs are"):
+        model.predict(np.vstack([X[:1], np.full((2, X.shape[1]), 1e10)]))
+
+
 # ----------------------------------------------------------------- classifier
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("top_k", [None, 1, 2])
@@ -144,6 +189,7 @@ def test_classifier_fast_path_equals_per_expert_path(classification, n_classes, 
     model = MixtureOfExpertsClassifier(n_experts=3, top_k=top_k, gate_features=[1, 3],
                                        max_iter=10, random_state=0).fit(X, y)
     assert linear_probabilities(model, X) is not None
+    assert linear_mixture_proba(model, X) is not None
     expected = _reference_proba(model, X)
     _same(model.predict_proba(X), expected)
     _same(model.predict_proba(X[:1]), expected[:1])
@@ -167,7 +213,27 @@ def test_classifier_with_a_pipeline_expert_asks_each_expert(classification):
     model = MixtureOfExpertsClassifier(experts, n_experts=3, max_iter=10,
                                        random_state=0).fit(X, y)
     assert linear_probabilities(model, X) is None
+    assert linear_mixture_proba(model, X) is None
     _same(model.predict_proba(X), _reference_proba(model, X))
+
+
+def test_classifier_with_another_gate_mixes_the_stacked_experts(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, gate=DecisionTreeClassifier(max_depth=3),
+                                       top_k=2, max_iter=5, random_state=0).fit(X, y)
+    assert linear_mixture_proba(model, X) is None
+    assert linear_probabilities(model, X) is not None
+    _same(model.predict_proba(X), _reference_proba(model, X))
+
+
+def test_classifier_non_finite_linear_probabilities_name_the_expert(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.experts_[2].coef_ = np.full_like(model.experts_[2].coef_, np.inf)
+    with (pytest.raises(ValueError,
+                        match=r"Expert 2 \(LogisticRegression\) returned NaN or inf"),
+          np.errstate(invalid="ignore")):
+        model.predict_proba(X[:3])
 
 
 # ------------------------------------------------------------------ the cache
@@ -186,6 +252,18 @@ def test_new_expert_coefficients_replace_the_stacked_ones(regression):
     model.predict(X)
     model.experts_[0].coef_ = model.experts_[0].coef_ + 1.0
     model.experts_[2] = clone(model.experts_[2]).fit(X, y)
+    _same(model.predict(X), _reference_mean(model, X))
+
+
+def test_new_gate_coefficients_replace_the_folded_gate(regression):
+    X, y = regression
+    model = MixtureOfExpertsRegressor(n_experts=3, top_k=2, max_iter=20,
+                                      random_state=0).fit(X, y)
+    before = model.predict(X)
+    model.gate_.coef_ = model.gate_.coef_[::-1].copy()
+    _same(model.predict(X), _reference_mean(model, X))
+    assert not np.allclose(model.predict(X), before)
+    model.gate_scaler_.scale_ = 2.0 * model.gate_scaler_.scale_
     _same(model.predict(X), _reference_mean(model, X))
 
 
@@ -243,3 +321,154 @@ def test_top_k_route_breaks_ties_by_lower_index():
     top_k_route(gate, 2, chosen, weights)
     assert_array_equal(chosen, [[0, 1], [1, 3], [0, 2]])
     assert_allclose(weights, [[0.5, 0.5, 0, 0], [0, 0.5, 0, 0.5], [0.5, 0, 0.5, 0]])
+
+
+# ------------------------------------------------------------- serving kernel
+def _kernel_problem(rng, n_samples, n_experts, n_features=6, gate_columns=(4, 1, 3),
+                    expert_columns=(0, 2, 5, 1)):
+    """Rows and a gate and experts of known coefficients (columns of different scales)."""
+    X = rng.standard_normal((n_samples, n_features)) * rng.uniform(0.1, 10.0, n_features)
+    gate_columns = np.array(gate_columns, dtype=np.int64)
+    expert_columns = np.array(expert_columns, dtype=np.int64)
+    return (X, gate_columns, rng.standard_normal(gate_columns.size),
+            rng.standard_normal((n_experts, gate_columns.size)), rng.standard_normal(n_experts),
+            expert_columns, rng.standard_normal((n_experts, expert_columns.size)),
+            rng.standard_normal(n_experts))
+
+
+def _kernel(problem, top_k):
+    return softmax_linear_mean(*problem, top_k, np.empty(problem[0].shape[0]))
+
+
+@pytest.mark.parametrize("n_experts", [1, 2, 3, 4, 7])
+def test_softmax_linear_mean_equals_reference(n_experts):
+    # 700 rows: two full blocks and a part of one.
+    problem = _kernel_problem(np.random.default_rng(n_experts), 2 * _BLOCK_ROWS + 188, n_experts)
+    for top_k in range(1, n_experts + 2):
+        expected = softmax_linear_mean_reference(*problem, top_k)
+        _same(_kernel(problem, top_k), expected)
+        # Row by row, as a server calls it.
+        one = [softmax_linear_mean(problem[0][i:i + 1], *problem[1:], top_k, np.empty(1))
+               for i in range(5)]
+        _same(np.concatenate(one), expected[:5])
+
+
+def test_softmax_linear_mean_equals_the_weighted_sum_of_each_expert():
+    # The reference written out: the softmax of the scores over the chosen experts.
+    problem = _kernel_problem(np.random.default_rng(0), 300, 4)
+    X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef, intercept = problem
+    scores = (X[:, gate_columns] - center) @ gate_coef.T + gate_intercept
+    predictions = X[:, expert_columns] @ coef.T + intercept
+    gate = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    for top_k in (1, 2, 4):
+        _same(_kernel(problem, top_k), (_reference_weights(gate, top_k) * predictions).sum(axis=1))
+
+
+def test_softmax_linear_mean_without_gate_columns_mixes_by_the_intercepts():
+    problem = list(_kernel_problem(np.random.default_rng(1), 50, 3, gate_columns=()))
+    problem[3] = np.empty((3, 0))
+    X, _, _, _, gate_intercept, expert_columns, coef, intercept = problem
+    gate = np.exp(gate_intercept) / np.exp(gate_intercept).sum()
+    _same(_kernel(problem, 3), (X[:, expert_columns] @ coef.T + intercept) @ gate)
+
+
+def test_softmax_linear_mean_breaks_ties_by_lower_index():
+    # Experts 1 and 2 have the same gate scores in every row, above expert 0's
+    # in the first rows and below it in the others.
+    X = np.array([[1.0], [2.0], [-1.0], [-2.0]])
+    columns = np.array([0], dtype=np.int64)
+    gate_coef, gate_intercept = np.array([[0.0], [1.0], [1.0]]), np.zeros(3)
+    coef, intercept = np.zeros((3, 1)), np.array([10.0, 20.0, 30.0])
+    problem = (X, columns, np.zeros(1), gate_coef, gate_intercept, columns, coef, intercept)
+    assert_array_equal(_kernel(problem, 1), [20.0, 20.0, 10.0, 10.0])
+    e1, e2 = np.exp(-1.0), np.exp(-2.0)
+    _same(_kernel(problem, 2), [25.0, 25.0, (10 + 20 * e1) / (1 + e1),
+                                (10 + 20 * e2) / (1 + e2)])
+    for top_k in (1, 2, 3):
+        _same(_kernel(problem, top_k), softmax_linear_mean_reference(*problem, top_k))
+
+
+def test_softmax_linear_mean_in_parallel_equals_it_serial():
+    # Enough products for the threads; the rows are split at block boundaries,
+    # so every row's result is the same bits as on one thread.
+    n_experts, n_features = 8, 32
+    n_samples = _MIN_PARALLEL_PRODUCTS // (n_experts * 2 * n_features) + 1000
+    columns = tuple(range(n_features))
+    problem = _kernel_problem(np.random.default_rng(2), n_samples, n_experts, n_features,
+                              columns, columns)
+    half = (n_samples // 2) // _BLOCK_ROWS * _BLOCK_ROWS
+    for top_k in (2, n_experts):
+        parallel = _kernel(problem, top_k)
+        serial = np.concatenate([
+            softmax_linear_mean(problem[0][rows], *problem[1:], top_k,
+                                np.empty(problem[0][rows].shape[0]))
+            for rows in (slice(0, half), slice(half, None))
+        ])
+        assert_array_equal(parallel, serial)
+        _same(parallel, softmax_linear_mean_reference(*problem, top_k))
+
+
+def test_softmax_linear_mean_non_finite_prediction_comes_out():
+    problem = list(_kernel_problem(np.random.default_rng(3), 10, 3))
+    problem[6] = problem[6].copy()
+    problem[6][2] = 1e308
+    problem[0] = np.full_like(problem[0], 10.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(_kernel(problem, 3)).any()
+
+
+def test_classifier_non_finite_gate_is_refused(classification):
+    X, y = classification
+    model = MixtureOfExpertsClassifier(n_experts=3, max_iter=5, random_state=0).fit(X, y)
+    model.gate_.coef_ = np.full_like(model.gate_.coef_, 1e300)
+    with pytest.raises(ValueError,
+                       match="The mixture's probabilities are not finite on 1 of the rows"):
+        model.predict_proba(np.vstack([X[:2], np.full((1, X.shape[1]), 1e10)]))
+
+
+@pytest.mark.parametrize(("n_experts", "per_expert", "n_classes"),
+                         [(3, 1, 2), (4, 3, 3), (1, 4, 4), (2, 5, 5)])
+def test_softmax_logistic_proba_equals_reference(n_experts, per_expert, n_classes):
+    rng = np.random.default_rng(n_experts * 10 + n_classes)
+    problem = list(_kernel_problem(rng, 2 * _BLOCK_ROWS + 188, n_experts))
+    problem[6] = 2.0 * rng.standard_normal((n_experts * per_expert, problem[5].size))
+    problem[7] = rng.standard_normal(n_experts * per_expert)
+    for top_k in range(1, n_experts + 2):
+        proba = softmax_logistic_proba(*problem, top_k, np.empty((problem[0].shape[0],
+                                                                  n_classes)))
+        expected = softmax_logistic_proba_reference(*problem, top_k, n_classes)
+        _same(proba, expected)
+        assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_softmax_logistic_proba_breaks_ties_by_lower_index():
+    # Experts 1 and 2 tie on the gate in every row; expert 0 is below them.
+    X = np.array([[1.0], [3.0]])
+    columns = np.array([0], dtype=np.int64)
+    gate_coef = np.array([[0.0], [1.0], [1.0]])
+    coef, intercept = np.zeros((3, 1)), np.array([-1.0, 0.0, 2.0])
+    problem = (X, columns, np.zeros(1), gate_coef, np.zeros(3), columns, coef, intercept)
+    positive = 1.0 / (1.0 + np.exp(-intercept))
+    proba = softmax_logistic_proba(*problem, 1, np.empty((2, 2)))
+    _same(proba, [[1 - positive[1], positive[1]]] * 2)
+    _same(proba, softmax_logistic_proba_reference(*problem, 1, 2))
+
+
+def test_softmax_logistic_proba_in_parallel_equals_it_serial():
+    n_experts, n_classes, n_features = 4, 4, 32
+    rows_per_sample = n_experts * n_features * (1 + n_classes)
+    n_samples = _MIN_PARALLEL_PRODUCTS // rows_per_sample + 1000
+    columns = tuple(range(n_features))
+    rng = np.random.default_rng(4)
+    problem = list(_kernel_problem(rng, n_samples, n_experts, n_features, columns, columns))
+    problem[6] = 0.3 * rng.standard_normal((n_experts * n_classes, n_features))
+    problem[7] = rng.standard_normal(n_experts * n_classes)
+    half = (n_samples // 2) // _BLOCK_ROWS * _BLOCK_ROWS
+    parallel = softmax_logistic_proba(*problem, 2, np.empty((n_samples, n_classes)))
+    serial = np.concatenate([
+        softmax_logistic_proba(problem[0][rows], *problem[1:], 2,
+                               np.empty((problem[0][rows].shape[0], n_classes)))
+        for rows in (slice(0, half), slice(half, None))
+    ])
+    assert_array_equal(parallel, serial)
+    _same(parallel, softmax_logistic_proba_reference(*problem, 2, n_classes))
