@@ -11,16 +11,19 @@ rows, contiguous, and vectorises; ``exp`` is :func:`skmoe._fastmath._exp`,
 which vectorises too.
 
 Like the kernels of :mod:`skmoe._kernels`, they are pure functions over
-float64 C-contiguous arrays with a NumPy twin, run in parallel only when the
-rows are many enough to pay for Numba's threads (each row's result is the
-same whatever the number of threads: nothing is summed across rows).
+float64 C-contiguous arrays with a NumPy twin: Python functions that call one
+compiled function (``serial_kernel``) on the calling thread, or, when the rows
+are many enough to pay for more threads, run ranges of row chunks on several
+(:func:`skmoe._threads.run_blocks`); each row's result is the same whatever
+the number of threads: nothing is summed across rows.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.special import expit, softmax
 
 from ._fastmath import _exp
-from ._kernels import _JIT, _SERIAL
+from ._kernels import _FIRST, _SERIAL
+from ._threads import run_blocks
 
 # Rows transposed at a time: with 10 features and 4 experts, the block (20 KiB) and
 # the gate's scores and experts' outputs (16 KiB) stay in the core's own caches.
@@ -28,14 +31,13 @@ _BLOCK_ROWS = 256
 # Rows a parallel task takes: its buffers are made once for them.
 _CHUNK_ROWS = 16 * _BLOCK_ROWS
 # Multiply-adds (rows x experts x gate and expert columns) from which the rows are
-# shared among Numba's threads: 2**25 are about 10 ms on one core (420,000 rows of
+# shared among threads: 2**25 are about 10 ms on one core (420,000 rows of
 # 10 features and 4 experts). A parallel region waits for its slowest thread, and
 # on a loaded machine a thread can wait milliseconds for a core: 100,000 such rows
 # took 16 ms on two threads there against 2.3 ms on one. Only long calls risk it.
 _MIN_PARALLEL_PRODUCTS = 1 << 25
 
 
-@njit(**_JIT)
 def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expert_columns,
                         coef, intercept, top_k, out):
     """The mean ``sum_k w_k(x) f_k(x)`` of a softmax gate and linear experts.
@@ -81,15 +83,35 @@ def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expe
     n_experts = gate_intercept.shape[0]
     products = n_samples * n_experts * (gate_columns.shape[0] + expert_columns.shape[0])
     if products < _MIN_PARALLEL_PRODUCTS:
-        _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                    intercept, top_k, 0, n_samples, out)
-    else:
-        n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-        for c in prange(n_chunks):
-            _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns,
-                        coef, intercept, top_k, c * _CHUNK_ROWS,
-                        min(n_samples, (c + 1) * _CHUNK_ROWS), out)
+        return _mean_serial(X, gate_columns, center, gate_coef, gate_intercept,
+                            expert_columns, coef, intercept, top_k, out)
+    run_blocks(_mean_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
+               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
     return out
+
+
+@njit(**_SERIAL)
+def _mean_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                 intercept, top_k, out):
+    """:func:`softmax_linear_mean` on the calling thread."""
+    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
+    _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                 intercept, top_k, out, _FIRST, n_chunks)
+    return out
+
+
+softmax_linear_mean.serial_kernel = _mean_serial
+
+
+@njit(**_SERIAL)
+def _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                 intercept, top_k, out, first, last):
+    """:func:`softmax_linear_mean` on chunks ``first`` to ``last - 1`` of rows."""
+    n_samples = X.shape[0]
+    for c in range(first, last):
+        _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                    intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
+                    out)
 
 
 @njit(**_SERIAL)
@@ -175,7 +197,6 @@ def _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denom
                 denominator[b] += weight
 
 
-@njit(**_JIT)
 def softmax_logistic_proba(X, gate_columns, center, gate_coef, gate_intercept, expert_columns,
                            coef, intercept, top_k, out):
     """The class probabilities ``sum_k w_k(x) p_k(y | x)`` of a softmax gate and logistic experts.
@@ -210,15 +231,35 @@ def softmax_logistic_proba(X, gate_columns, center, gate_coef, gate_intercept, e
     products = n_samples * (gate_coef.shape[0] * gate_columns.shape[0]
                             + coef.shape[0] * expert_columns.shape[0])
     if products < _MIN_PARALLEL_PRODUCTS:
-        _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                     intercept, top_k, 0, n_samples, out)
-    else:
-        n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-        for c in prange(n_chunks):
-            _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns,
-                         coef, intercept, top_k, c * _CHUNK_ROWS,
-                         min(n_samples, (c + 1) * _CHUNK_ROWS), out)
+        return _proba_serial(X, gate_columns, center, gate_coef, gate_intercept,
+                             expert_columns, coef, intercept, top_k, out)
+    run_blocks(_proba_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
+               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
     return out
+
+
+@njit(**_SERIAL)
+def _proba_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                  intercept, top_k, out):
+    """:func:`softmax_logistic_proba` on the calling thread."""
+    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
+    _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                  intercept, top_k, out, _FIRST, n_chunks)
+    return out
+
+
+softmax_logistic_proba.serial_kernel = _proba_serial
+
+
+@njit(**_SERIAL)
+def _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                  intercept, top_k, out, first, last):
+    """:func:`softmax_logistic_proba` on chunks ``first`` to ``last - 1`` of rows."""
+    n_samples = X.shape[0]
+    for c in range(first, last):
+        _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                     intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
+                     out)
 
 
 @njit(**_SERIAL)

@@ -63,7 +63,8 @@ SIGNATURES = {
 #: about half of the compilation time when they were chosen.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood",
-     "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route"),
+     "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route",
+     "softmax_linear_mean", "softmax_logistic_proba"),
     ("log_softmax", "soft_cross_entropy", "soft_cross_entropy_hessian",
      "soft_cross_entropy_newton", "softmax_observed_log_proba", "penalise_gate_loss",
      "penalise_gate_hessian"),
