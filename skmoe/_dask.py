@@ -19,6 +19,11 @@ targets again from the previous model (responsibilities are never kept
 between passes, so they take no memory in proportion to the rows). X is never
 gathered on the client.
 
+The classifier's EM is extrapolated by the in-memory loop's SQUAREM
+(``skmoe._squarem``), with the same decisions: the objective at a proposal
+takes one pass, which is the next iteration's pass when the proposal is kept;
+a refused one leaves the run at the last iterate, whose pass was made.
+
 Only M-steps that are sums over rows can be fitted this way: for the
 regressor, the Gaussian likelihood with in-sample noise variances and experts
 that are plain ``LinearRegression``, ``Ridge`` or ``ScaledRidge``; for the
@@ -30,6 +35,7 @@ collection.
 """
 
 import copy
+import functools
 import warnings
 
 import dask
@@ -67,6 +73,7 @@ from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _POOLED_VARIANCE_FLOOR
 from ._ridge import ScaledRidge, ridge_penalty
+from ._squarem import Squarem
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
 
@@ -573,12 +580,18 @@ class _DaskFit:
         lower_bounds, previous, converged = [], -np.inf, False
         removals = []
         n_iter = 0
+        # The in-memory loop's SQUAREM of the classifier, with its decisions: only
+        # runs of SoftmaxGate and plain LogisticRegression experts are extrapolated.
+        squarem = Squarem() if self.n_classes is not None else None
+        # The in-memory loop solves the M-step (budget None) in the iteration after
+        # the log-likelihood stalled without every part solved: SQUAREM restarts there.
+        solving = False
         for n_iter in range(1, est.max_iter + 1):
             sources, stats, model, dropped = self.drop_vanishing(
                 model, sources, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, steps = self.m_step(model, stats, context, n_iter)
+            model, steps = self.m_step(model, stats, context, n_iter, solving)
             previous_sources = sources
             model_d = dask.delayed(model)
             sources = [("model", model_d)] * len(self.x_blocks)
@@ -603,12 +616,26 @@ class _DaskFit:
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
+            if squarem is not None and solving:
+                squarem.restart()
+            elif squarem is not None:
+                shell = _SquaremRun(model, penalty)
+                extrapolated = squarem.step(shell, lower_bound,
+                                            functools.partial(self.bound_at, shell),
+                                            self.total_weight)
+                if extrapolated is not None:
+                    # The pass at the kept proposal holds the next M-step's sums.
+                    lower_bound, (model, sources, stats) = extrapolated
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
             est._print_iteration(n_iter, lower_bound, change, 0.0)
-            if abs(change) < est.tol and solved:
-                converged = True
-                break
+            if abs(change) < est.tol:
+                if solved:
+                    converged = True
+                    break
+                solving = True
+            else:
+                solving = False
             previous = lower_bound
         from ._base import _Run
 
@@ -682,6 +709,23 @@ class _DaskFit:
         stats, = self.compute(_tree_sum(parts))
         return stats
 
+    def bound_at(self, run):
+        """The EM objective at the parameters of ``run`` (a :class:`_SquaremRun`), by one pass.
+
+        The pass is the one the next iteration needs if SQUAREM keeps these
+        parameters: its E-step and the M-step's sums at them.
+
+        Returns ``(lower_bound, (model, sources, stats))`` and sets ``run.penalty``.
+        """
+        # Copies: SQUAREM gives the run's gate and experts other arrays if it refuses.
+        model = run.model.replace(experts=[copy.copy(e) for e in run.experts],
+                                  gate=copy.copy(run.gate))
+        model_d = dask.delayed(model)
+        sources = [("model", model_d)] * len(self.x_blocks)
+        stats = self.stats_pass(model, sources, model_d=model_d)
+        run.penalty = self.penalty(model)
+        return (stats["total"] - run.penalty) / self.total_weight, (model, sources, stats)
+
     def expert_groups(self, model):
         """Expert indices by ``fit_intercept`` (their Gram matrices use different shifts)."""
         groups = {}
@@ -723,16 +767,19 @@ class _DaskFit:
         stats = self.stats_pass(model, sources)
         return sources, stats, model, True
 
-    def m_step(self, model, stats, context, n_iter):
+    def m_step(self, model, stats, context, n_iter, solving=False):
         """Experts, noise variances and gate from the summed statistics.
 
         Returns the new model and the Newton steps it took (the gate's, and a
         classifier's experts'), whose line search the next pass completes.
+        ``solving`` marks the iterations in which the in-memory loop solves the
+        M-step (see :class:`_ExpertStep`).
         """
         gate_step = _GateStep(model.gate, len(model.experts), self.gate_columns.shape[0],
                               stats, self.total_weight)
         if self.n_classes is not None:
-            steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats)
+            steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats,
+                                 solving)
                      for k, expert in enumerate(model.experts)]
             experts = [step.make(step.params) for step in steps]
             return (model.replace(experts=experts, gate=gate_step.make(gate_step.params)),
@@ -771,6 +818,20 @@ class _DaskFit:
         gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
         ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
         return gate + ridges / (2.0 * self.target_variance)
+
+
+class _SquaremRun:
+    """A model's gate and experts as the EM run ``skmoe._squarem.Squarem`` extrapolates.
+
+    Shallow copies: SQUAREM gives them other parameter arrays, and the model
+    (which the sources of responsibilities refer to) keeps its own.
+    """
+
+    def __init__(self, model, penalty):
+        self.model, self.penalty = model, penalty
+        self.gate = copy.copy(model.gate)
+        self.experts = [copy.copy(expert) for expert in model.experts]
+        self.params = model.params
 
 
 class _NewtonStep:
@@ -894,13 +955,21 @@ class _ExpertStep(_NewtonStep):
     The objective of ``skmoe._logistic``: the weighted multinomial
     cross-entropy plus ``||W||^2 / (2 C)`` (a binomial model as a two-class
     softmax with ``C / 2``), divided by the expert's total weight; solved at
-    the tolerance of its in-memory fits. A step that does not lower the loss
-    also counts as solved: the gradient has reached the rounding floor of its
-    sums.
+    the tolerance of its in-memory fits.
+
+    Whether a step taken leaves the expert solved follows the in-memory fit
+    (``skmoe._logistic.fit_by_newton``): a generalised-EM step of one Newton
+    step leaves it unsolved (unless the expert's ``max_iter`` is 1), so the
+    run takes the iteration that solves the M-step before it stops, as in
+    memory. In that iteration (``solving``) the in-memory fit solves the expert
+    to its tolerance, here one step is taken, which solves it when its
+    gradient then meets the tolerance or when it does not lower the loss (the
+    gradient has reached the rounding floor of its sums).
     """
 
-    def __init__(self, k, expert, n_classes, n_features, stats):
+    def __init__(self, k, expert, n_classes, n_features, stats, solving=True):
         self.template = expert
+        self.solving = solving
         alpha = _alpha(expert)
         alpha = 2.0 * alpha if n_classes == 2 else alpha
         fit_intercept = bool(expert.fit_intercept)
@@ -911,6 +980,8 @@ class _ExpertStep(_NewtonStep):
                          _logistic_null_space(n_classes, n_features + 1, fit_intercept))
 
     def done(self, loss, grad):
+        if not self.solving:
+            return int(self.template.max_iter) == 1
         return super().done(loss, grad) or not loss < self.loss
 
     def make(self, params):
