@@ -17,7 +17,11 @@ line search of a Newton step needs the loss at the new coefficients for the
 last targets: the next pass computes it beside the E-step, making those
 targets again from the previous model (responsibilities are never kept
 between passes, so they take no memory in proportion to the rows). X is never
-gathered on the client.
+gathered on the client. In the iteration after the log-likelihood stalled,
+the in-memory loop solves the gate's and the logistic experts' problems
+instead (budget None): there the Newton steps continue, two passes each (the
+sums at the coefficients reached, the loss at the full step), until each part
+is solved, and the iteration ends solved, as in memory.
 
 The classifier's EM is extrapolated by the in-memory loop's SQUAREM
 (``skmoe._squarem``), with the same decisions: the objective at a proposal
@@ -429,6 +433,37 @@ def _part_loss(model, part, params, X, y, w, resp):
     return loss, grad
 
 
+def _block_part_sums(model, parts, X, y, w, source):
+    """One block's Newton sums (:func:`_newton_sums`) of the gate or logistic experts
+    ``parts`` at their current coefficients, for the responsibilities of ``source``."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        resp = _resolve(source, X, y, w)[0]
+        sums = {}
+        for part in parts:
+            if part == "gate":
+                X_t = model.gate_rows_t(X)
+                params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
+                sums[part] = _newton_sums(params, X_t, np.ascontiguousarray(resp.T), w,
+                                          bool(model.gate.fit_intercept))
+            else:
+                expert = model.experts[part]
+                X_t = model.expert_rows_t(X)
+                params = logistic_params(expert, model.n_classes, X_t.shape[0])
+                sums[part] = _newton_sums(params, X_t, model.indicators_t(y),
+                                          np.ascontiguousarray(w * resp[:, part]),
+                                          bool(expert.fit_intercept))
+        return sums
+
+
+def _block_checks(model, parts, X, y, w, source):
+    """One block's losses and gradients of ``parts`` at their coefficients in ``model``
+    for the responsibilities of ``source`` (the keys :meth:`_NewtonStep.accept` reads)."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        resp = _resolve(source, X, y, w)[0]
+        return {f"check_{part}": _part_loss(model, part, None, X, y, w, resp)
+                for part in parts}
+
+
 def _block_part_loss(model, part, params, X, y, w, source):
     """:func:`_part_loss` for the responsibilities of ``source``, with one BLAS thread."""
     with threadpool_controller().limit(limits=1, user_api="blas"):
@@ -599,16 +634,22 @@ class _DaskFit:
             stats = self.stats_pass(model, sources, previous_sources if pending else None,
                                     model_d, pending)
             refused = [step for step in steps if not step.accept(stats)]
-            if refused:
-                # A full Newton step did not decrease its objective: shorter steps,
-                # each one more pass over the blocks, then the E-step again.
-                for step in refused:
-                    model = self.with_step(model, step, step.backtrack(
-                        self, previous_sources, model))
+            # A full Newton step that did not decrease its objective: shorter steps,
+            # each one more pass over the blocks.
+            for step in refused:
+                model = self.with_step(model, step, step.backtrack(self, previous_sources,
+                                                                   model))
+            # Where the in-memory loop solves the M-step, so do more Newton steps.
+            unsolved = [step for step in steps if not step.solved] if solving else []
+            if unsolved:
+                model = self.solve(model, unsolved, previous_sources)
+            if refused or unsolved:
+                # The E-step again, at the parameters reached.
                 model_d = dask.delayed(model)
                 sources = [("model", model_d)] * len(self.x_blocks)
                 stats = self.stats_pass(model, sources, model_d=model_d)
-            solved = all(step.solved for step in steps)
+            # A solved M-step, as in memory, ends solved (or at the parts' max_iter).
+            solved = solving or all(step.solved for step in steps)
             penalty = self.penalty(model)
             lower_bound = (stats["total"] - penalty) / self.total_weight
             if np.isnan(lower_bound):
@@ -708,6 +749,47 @@ class _DaskFit:
                                                     self.w_blocks, sources, previous)]
         stats, = self.compute(_tree_sum(parts))
         return stats
+
+    def solve(self, model, steps, sources):
+        """Newton steps from those of ``steps`` on until each part is solved.
+
+        The in-memory M-step that solves the gate and the experts (in the
+        iteration after the log-likelihood stalled) continues the first step's
+        damped Newton iterations up to each part's tolerance or ``max_iter``
+        steps; the same steps here cost two passes each (the sums at the
+        current coefficients for the targets of ``sources``, then the loss at
+        the full step). Returns the model at the parameters reached.
+        """
+        taken = 1
+        while True:
+            steps = [step for step in steps if taken < step.max_steps]
+            if not steps:
+                return model
+            model_d = dask.delayed(model)
+            parts = tuple(step.part for step in steps)
+            sums, = self.compute(_tree_sum([
+                dask.delayed(_block_part_sums)(model_d, parts, x, y, w, source)
+                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
+                                           sources)]))
+            steps = [step.successor(model, sums[step.part]) for step in steps]
+            steps = [step for step in steps if step.pending]
+            if not steps:
+                return model
+            candidate = model
+            for step in steps:
+                candidate = self.with_step(candidate, step, step.params)
+            candidate_d = dask.delayed(candidate)
+            parts = tuple(step.part for step in steps)
+            checks, = self.compute(_tree_sum([
+                dask.delayed(_block_checks)(candidate_d, parts, x, y, w, source)
+                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
+                                           sources)]))
+            for step in steps:
+                params = (step.params if step.accept(checks)
+                          else step.backtrack(self, sources, model))
+                model = self.with_step(model, step, params)
+            taken += 1
+            steps = [step for step in steps if not step.solved]
 
     def bound_at(self, run):
         """The EM objective at the parameters of ``run`` (a :class:`_SquaremRun`), by one pass.
@@ -938,6 +1020,16 @@ class _GateStep(_NewtonStep):
         if gate.max_iter < 1:
             self.pending, self.solved = False, True
 
+    @property
+    def max_steps(self):
+        """The Newton steps a solve of the gate takes at most (its ``max_iter``)."""
+        return int(self.template.max_iter)
+
+    def successor(self, model, sums):
+        """The next Newton step of a solve, from ``model``'s gate and its sums there."""
+        return _GateStep(model.gate, self.shape[0], self.shape[1] - 1, {"gate": sums},
+                         self.total_weight)
+
     def make(self, params):
         gate = clone(self.template)
         n_classes = self.shape[0]
@@ -961,10 +1053,10 @@ class _ExpertStep(_NewtonStep):
     (``skmoe._logistic.fit_by_newton``): a generalised-EM step of one Newton
     step leaves it unsolved (unless the expert's ``max_iter`` is 1), so the
     run takes the iteration that solves the M-step before it stops, as in
-    memory. In that iteration (``solving``) the in-memory fit solves the expert
-    to its tolerance, here one step is taken, which solves it when its
+    memory. In that iteration (``solving``) a step solves the expert when its
     gradient then meets the tolerance or when it does not lower the loss (the
-    gradient has reached the rounding floor of its sums).
+    gradient has reached the rounding floor of its sums); otherwise
+    :meth:`_DaskFit.solve` takes the next steps, as ``newton_steps`` does.
     """
 
     def __init__(self, k, expert, n_classes, n_features, stats, solving=True):
@@ -978,6 +1070,17 @@ class _ExpertStep(_NewtonStep):
                          fit_intercept, float(stats["resp"][k]),
                          min(float(expert.tol), FULL_SOLVE_TOL),
                          _logistic_null_space(n_classes, n_features + 1, fit_intercept))
+
+    @property
+    def max_steps(self):
+        """The Newton steps a solve of the expert takes at most (its ``max_iter``)."""
+        return int(self.template.max_iter)
+
+    def successor(self, model, sums):
+        """The next Newton step of a solve, from ``model``'s expert and its sums there."""
+        return _ExpertStep(self.part, model.experts[self.part], self.shape[0],
+                           self.shape[1] - 1,
+                           {f"expert_{self.part}": sums, "resp": {self.part: self.total_weight}})
 
     def done(self, loss, grad):
         if not self.solving:

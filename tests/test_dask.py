@@ -232,7 +232,7 @@ def test_classifier_dask_fit_equals_in_memory_fit_from_the_same_responsibilities
     assert_array_equal(predicted.compute(), memory.predict(X))
 
 
-def _classifier_fits(X, y, **params):
+def _classifier_fits(X, y, tol=1e-8, **params):
     """The in-memory and the Dask fit of one classifier, from the same responsibilities.
 
     At tol=1e-8 the runs stop before the changes of the objective reach its
@@ -242,7 +242,7 @@ def _classifier_fits(X, y, **params):
     """
     init = np.random.RandomState(0).dirichlet(np.ones(2), size=X.shape[0])
     params = dict(experts=LogisticRegression(C=0.5, fit_intercept=False), n_experts=2,
-                  init=init, tol=1e-8, max_iter=300, **params)
+                  init=init, tol=tol, max_iter=300, **params)
     memory = MixtureOfExpertsClassifier(**params).fit(X, y)
     distributed = MixtureOfExpertsClassifier(**params).fit(
         da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500))
@@ -283,6 +283,29 @@ def test_classifier_dask_fit_extrapolates_as_in_memory(dask_client, monkeypatch)
     # (its lower bound, without the experts' penalties, differs by 3e-7): the
     # objective the M-steps climb is no lower where the extrapolated fit stops.
     assert _penalised_objective(distributed, X) >= _penalised_objective(plain, X) - 1e-12
+
+
+def test_classifier_dask_fit_solves_the_stalled_m_step_as_in_memory(dask_client,
+                                                                   monkeypatch):
+    from skmoe import _dask
+
+    solves = []
+    solve = _dask._DaskFit.solve
+
+    def recorded(self, model, steps, sources):
+        solves.append([step.part for step in steps])
+        return solve(self, model, steps, sources)
+
+    monkeypatch.setattr(_dask._DaskFit, "solve", recorded)
+    X, y = _classification(2, 1)
+    # At tol=1e-4 the in-memory loop stops right after the iteration in which it
+    # solved the gate and the experts, which one Newton step each does not.
+    memory, distributed = _classifier_fits(X, y, tol=1e-4)
+    assert solves
+    assert distributed.n_iter_ == memory.n_iter_
+    assert_allclose(distributed.init_lower_bounds_[0], memory.init_lower_bounds_[0],
+                    rtol=0, atol=1e-12)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-10)
 
 
 def test_classifier_dask_fit_refusing_proposals_continues_as_in_memory(dask_client,
