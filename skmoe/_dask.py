@@ -17,7 +17,16 @@ line search of a Newton step needs the loss at the new coefficients for the
 last targets: the next pass computes it beside the E-step, making those
 targets again from the previous model (responsibilities are never kept
 between passes, so they take no memory in proportion to the rows). X is never
-gathered on the client.
+gathered on the client. In the iteration after the log-likelihood stalled,
+the in-memory loop solves the gate's and the logistic experts' problems
+instead (budget None): there the Newton steps continue, two passes each (the
+sums at the coefficients reached, the loss at the full step), until each part
+is solved, and the iteration ends solved, as in memory.
+
+The classifier's EM is extrapolated by the in-memory loop's SQUAREM
+(``skmoe._squarem``), with the same decisions: the objective at a proposal
+takes one pass, which is the next iteration's pass when the proposal is kept;
+a refused one leaves the run at the last iterate, whose pass was made.
 
 Only M-steps that are sums over rows can be fitted this way: for the
 regressor, the Gaussian likelihood with in-sample noise variances and experts
@@ -30,6 +39,7 @@ collection.
 """
 
 import copy
+import functools
 import warnings
 
 import dask
@@ -67,6 +77,7 @@ from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _POOLED_VARIANCE_FLOOR
 from ._ridge import ScaledRidge, ridge_penalty
+from ._squarem import Squarem
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
 
@@ -422,6 +433,37 @@ def _part_loss(model, part, params, X, y, w, resp):
     return loss, grad
 
 
+def _block_part_sums(model, parts, X, y, w, source):
+    """One block's Newton sums (:func:`_newton_sums`) of the gate or logistic experts
+    ``parts`` at their current coefficients, for the responsibilities of ``source``."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        resp = _resolve(source, X, y, w)[0]
+        sums = {}
+        for part in parts:
+            if part == "gate":
+                X_t = model.gate_rows_t(X)
+                params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
+                sums[part] = _newton_sums(params, X_t, np.ascontiguousarray(resp.T), w,
+                                          bool(model.gate.fit_intercept))
+            else:
+                expert = model.experts[part]
+                X_t = model.expert_rows_t(X)
+                params = logistic_params(expert, model.n_classes, X_t.shape[0])
+                sums[part] = _newton_sums(params, X_t, model.indicators_t(y),
+                                          np.ascontiguousarray(w * resp[:, part]),
+                                          bool(expert.fit_intercept))
+        return sums
+
+
+def _block_checks(model, parts, X, y, w, source):
+    """One block's losses and gradients of ``parts`` at their coefficients in ``model``
+    for the responsibilities of ``source`` (the keys :meth:`_NewtonStep.accept` reads)."""
+    with threadpool_controller().limit(limits=1, user_api="blas"):
+        resp = _resolve(source, X, y, w)[0]
+        return {f"check_{part}": _part_loss(model, part, None, X, y, w, resp)
+                for part in parts}
+
+
 def _block_part_loss(model, part, params, X, y, w, source):
     """:func:`_part_loss` for the responsibilities of ``source``, with one BLAS thread."""
     with threadpool_controller().limit(limits=1, user_api="blas"):
@@ -573,12 +615,18 @@ class _DaskFit:
         lower_bounds, previous, converged = [], -np.inf, False
         removals = []
         n_iter = 0
+        # The in-memory loop's SQUAREM of the classifier, with its decisions: only
+        # runs of SoftmaxGate and plain LogisticRegression experts are extrapolated.
+        squarem = Squarem() if self.n_classes is not None else None
+        # The in-memory loop solves the M-step (budget None) in the iteration after
+        # the log-likelihood stalled without every part solved: SQUAREM restarts there.
+        solving = False
         for n_iter in range(1, est.max_iter + 1):
             sources, stats, model, dropped = self.drop_vanishing(
                 model, sources, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, steps = self.m_step(model, stats, context, n_iter)
+            model, steps = self.m_step(model, stats, context, n_iter, solving)
             previous_sources = sources
             model_d = dask.delayed(model)
             sources = [("model", model_d)] * len(self.x_blocks)
@@ -586,16 +634,22 @@ class _DaskFit:
             stats = self.stats_pass(model, sources, previous_sources if pending else None,
                                     model_d, pending)
             refused = [step for step in steps if not step.accept(stats)]
-            if refused:
-                # A full Newton step did not decrease its objective: shorter steps,
-                # each one more pass over the blocks, then the E-step again.
-                for step in refused:
-                    model = self.with_step(model, step, step.backtrack(
-                        self, previous_sources, model))
+            # A full Newton step that did not decrease its objective: shorter steps,
+            # each one more pass over the blocks.
+            for step in refused:
+                model = self.with_step(model, step, step.backtrack(self, previous_sources,
+                                                                   model))
+            # Where the in-memory loop solves the M-step, so do more Newton steps.
+            unsolved = [step for step in steps if not step.solved] if solving else []
+            if unsolved:
+                model = self.solve(model, unsolved, previous_sources)
+            if refused or unsolved:
+                # The E-step again, at the parameters reached.
                 model_d = dask.delayed(model)
                 sources = [("model", model_d)] * len(self.x_blocks)
                 stats = self.stats_pass(model, sources, model_d=model_d)
-            solved = all(step.solved for step in steps)
+            # A solved M-step, as in memory, ends solved (or at the parts' max_iter).
+            solved = solving or all(step.solved for step in steps)
             penalty = self.penalty(model)
             lower_bound = (stats["total"] - penalty) / self.total_weight
             if np.isnan(lower_bound):
@@ -603,12 +657,26 @@ class _DaskFit:
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
+            if squarem is not None and solving:
+                squarem.restart()
+            elif squarem is not None:
+                shell = _SquaremRun(model, penalty)
+                extrapolated = squarem.step(shell, lower_bound,
+                                            functools.partial(self.bound_at, shell),
+                                            self.total_weight)
+                if extrapolated is not None:
+                    # The pass at the kept proposal holds the next M-step's sums.
+                    lower_bound, (model, sources, stats) = extrapolated
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
             est._print_iteration(n_iter, lower_bound, change, 0.0)
-            if abs(change) < est.tol and solved:
-                converged = True
-                break
+            if abs(change) < est.tol:
+                if solved:
+                    converged = True
+                    break
+                solving = True
+            else:
+                solving = False
             previous = lower_bound
         from ._base import _Run
 
@@ -682,6 +750,64 @@ class _DaskFit:
         stats, = self.compute(_tree_sum(parts))
         return stats
 
+    def solve(self, model, steps, sources):
+        """Newton steps from those of ``steps`` on until each part is solved.
+
+        The in-memory M-step that solves the gate and the experts (in the
+        iteration after the log-likelihood stalled) continues the first step's
+        damped Newton iterations up to each part's tolerance or ``max_iter``
+        steps; the same steps here cost two passes each (the sums at the
+        current coefficients for the targets of ``sources``, then the loss at
+        the full step). Returns the model at the parameters reached.
+        """
+        taken = 1
+        while True:
+            steps = [step for step in steps if taken < step.max_steps]
+            if not steps:
+                return model
+            model_d = dask.delayed(model)
+            parts = tuple(step.part for step in steps)
+            sums, = self.compute(_tree_sum([
+                dask.delayed(_block_part_sums)(model_d, parts, x, y, w, source)
+                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
+                                           sources)]))
+            steps = [step.successor(model, sums[step.part]) for step in steps]
+            steps = [step for step in steps if step.pending]
+            if not steps:
+                return model
+            candidate = model
+            for step in steps:
+                candidate = self.with_step(candidate, step, step.params)
+            candidate_d = dask.delayed(candidate)
+            parts = tuple(step.part for step in steps)
+            checks, = self.compute(_tree_sum([
+                dask.delayed(_block_checks)(candidate_d, parts, x, y, w, source)
+                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
+                                           sources)]))
+            for step in steps:
+                params = (step.params if step.accept(checks)
+                          else step.backtrack(self, sources, model))
+                model = self.with_step(model, step, params)
+            taken += 1
+            steps = [step for step in steps if not step.solved]
+
+    def bound_at(self, run):
+        """The EM objective at the parameters of ``run`` (a :class:`_SquaremRun`), by one pass.
+
+        The pass is the one the next iteration needs if SQUAREM keeps these
+        parameters: its E-step and the M-step's sums at them.
+
+        Returns ``(lower_bound, (model, sources, stats))`` and sets ``run.penalty``.
+        """
+        # Copies: SQUAREM gives the run's gate and experts other arrays if it refuses.
+        model = run.model.replace(experts=[copy.copy(e) for e in run.experts],
+                                  gate=copy.copy(run.gate))
+        model_d = dask.delayed(model)
+        sources = [("model", model_d)] * len(self.x_blocks)
+        stats = self.stats_pass(model, sources, model_d=model_d)
+        run.penalty = self.penalty(model)
+        return (stats["total"] - run.penalty) / self.total_weight, (model, sources, stats)
+
     def expert_groups(self, model):
         """Expert indices by ``fit_intercept`` (their Gram matrices use different shifts)."""
         groups = {}
@@ -723,16 +849,19 @@ class _DaskFit:
         stats = self.stats_pass(model, sources)
         return sources, stats, model, True
 
-    def m_step(self, model, stats, context, n_iter):
+    def m_step(self, model, stats, context, n_iter, solving=False):
         """Experts, noise variances and gate from the summed statistics.
 
         Returns the new model and the Newton steps it took (the gate's, and a
         classifier's experts'), whose line search the next pass completes.
+        ``solving`` marks the iterations in which the in-memory loop solves the
+        M-step (see :class:`_ExpertStep`).
         """
         gate_step = _GateStep(model.gate, len(model.experts), self.gate_columns.shape[0],
                               stats, self.total_weight)
         if self.n_classes is not None:
-            steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats)
+            steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats,
+                                 solving)
                      for k, expert in enumerate(model.experts)]
             experts = [step.make(step.params) for step in steps]
             return (model.replace(experts=experts, gate=gate_step.make(gate_step.params)),
@@ -771,6 +900,20 @@ class _DaskFit:
         gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
         ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
         return gate + ridges / (2.0 * self.target_variance)
+
+
+class _SquaremRun:
+    """A model's gate and experts as the EM run ``skmoe._squarem.Squarem`` extrapolates.
+
+    Shallow copies: SQUAREM gives them other parameter arrays, and the model
+    (which the sources of responsibilities refer to) keeps its own.
+    """
+
+    def __init__(self, model, penalty):
+        self.model, self.penalty = model, penalty
+        self.gate = copy.copy(model.gate)
+        self.experts = [copy.copy(expert) for expert in model.experts]
+        self.params = model.params
 
 
 class _NewtonStep:
@@ -877,6 +1020,16 @@ class _GateStep(_NewtonStep):
         if gate.max_iter < 1:
             self.pending, self.solved = False, True
 
+    @property
+    def max_steps(self):
+        """The Newton steps a solve of the gate takes at most (its ``max_iter``)."""
+        return int(self.template.max_iter)
+
+    def successor(self, model, sums):
+        """The next Newton step of a solve, from ``model``'s gate and its sums there."""
+        return _GateStep(model.gate, self.shape[0], self.shape[1] - 1, {"gate": sums},
+                         self.total_weight)
+
     def make(self, params):
         gate = clone(self.template)
         n_classes = self.shape[0]
@@ -894,13 +1047,21 @@ class _ExpertStep(_NewtonStep):
     The objective of ``skmoe._logistic``: the weighted multinomial
     cross-entropy plus ``||W||^2 / (2 C)`` (a binomial model as a two-class
     softmax with ``C / 2``), divided by the expert's total weight; solved at
-    the tolerance of its in-memory fits. A step that does not lower the loss
-    also counts as solved: the gradient has reached the rounding floor of its
-    sums.
+    the tolerance of its in-memory fits.
+
+    Whether a step taken leaves the expert solved follows the in-memory fit
+    (``skmoe._logistic.fit_by_newton``): a generalised-EM step of one Newton
+    step leaves it unsolved (unless the expert's ``max_iter`` is 1), so the
+    run takes the iteration that solves the M-step before it stops, as in
+    memory. In that iteration (``solving``) a step solves the expert when its
+    gradient then meets the tolerance or when it does not lower the loss (the
+    gradient has reached the rounding floor of its sums); otherwise
+    :meth:`_DaskFit.solve` takes the next steps, as ``newton_steps`` does.
     """
 
-    def __init__(self, k, expert, n_classes, n_features, stats):
+    def __init__(self, k, expert, n_classes, n_features, stats, solving=True):
         self.template = expert
+        self.solving = solving
         alpha = _alpha(expert)
         alpha = 2.0 * alpha if n_classes == 2 else alpha
         fit_intercept = bool(expert.fit_intercept)
@@ -910,7 +1071,20 @@ class _ExpertStep(_NewtonStep):
                          min(float(expert.tol), FULL_SOLVE_TOL),
                          _logistic_null_space(n_classes, n_features + 1, fit_intercept))
 
+    @property
+    def max_steps(self):
+        """The Newton steps a solve of the expert takes at most (its ``max_iter``)."""
+        return int(self.template.max_iter)
+
+    def successor(self, model, sums):
+        """The next Newton step of a solve, from ``model``'s expert and its sums there."""
+        return _ExpertStep(self.part, model.experts[self.part], self.shape[0],
+                           self.shape[1] - 1,
+                           {f"expert_{self.part}": sums, "resp": {self.part: self.total_weight}})
+
     def done(self, loss, grad):
+        if not self.solving:
+            return int(self.template.max_iter) == 1
         return super().done(loss, grad) or not loss < self.loss
 
     def make(self, params):

@@ -232,6 +232,109 @@ def test_classifier_dask_fit_equals_in_memory_fit_from_the_same_responsibilities
     assert_array_equal(predicted.compute(), memory.predict(X))
 
 
+def _classifier_fits(X, y, tol=1e-8, **params):
+    """The in-memory and the Dask fit of one classifier, from the same responsibilities.
+
+    At tol=1e-8 the runs stop before the changes of the objective reach its
+    rounding (at tol=1e-12 a comparison of two objectives a few ulps apart can
+    go either way in sums taken in another order), so that both runs take the
+    same iterations.
+    """
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=X.shape[0])
+    params = dict(experts=LogisticRegression(C=0.5, fit_intercept=False), n_experts=2,
+                  init=init, tol=tol, max_iter=300, **params)
+    memory = MixtureOfExpertsClassifier(**params).fit(X, y)
+    distributed = MixtureOfExpertsClassifier(**params).fit(
+        da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500))
+    return memory, distributed
+
+
+def _penalised_objective(model, X):
+    """The lower bound minus the experts' L2 penalties per unit weight (unit weights)."""
+    from skmoe._logistic import l2_penalty
+
+    return model.lower_bound_ - sum(map(l2_penalty, model.experts_)) / X.shape[0]
+
+
+class _NoExtrapolation:
+    """A SQUAREM that never proposes: plain (generalised) EM."""
+
+    def restart(self):
+        pass
+
+    def step(self, run, lower_bound, evaluate, total_weight):
+        return None
+
+
+def test_classifier_dask_fit_extrapolates_as_in_memory(dask_client, monkeypatch):
+    from skmoe import _dask
+
+    X, y = _classification(3, 2)
+    memory, distributed = _classifier_fits(X, y)
+    # The same SQUAREM decisions: the same objective at every iteration.
+    assert distributed.n_iter_ == memory.n_iter_
+    assert_allclose(distributed.init_lower_bounds_[0], memory.init_lower_bounds_[0],
+                    rtol=0, atol=1e-12)
+    monkeypatch.setattr(_dask, "Squarem", _NoExtrapolation)
+    plain = _classifier_fits(X, y)[1]
+    assert plain.converged_
+    assert distributed.n_iter_ < 0.7 * plain.n_iter_
+    # Along the flat valley of this objective plain EM stops short of the optimum
+    # (its lower bound, without the experts' penalties, differs by 3e-7): the
+    # objective the M-steps climb is no lower where the extrapolated fit stops.
+    assert _penalised_objective(distributed, X) >= _penalised_objective(plain, X) - 1e-12
+
+
+def test_classifier_dask_fit_solves_the_stalled_m_step_as_in_memory(dask_client,
+                                                                   monkeypatch):
+    from skmoe import _dask
+
+    solves = []
+    solve = _dask._DaskFit.solve
+
+    def recorded(self, model, steps, sources):
+        solves.append([step.part for step in steps])
+        return solve(self, model, steps, sources)
+
+    monkeypatch.setattr(_dask._DaskFit, "solve", recorded)
+    X, y = _classification(2, 1)
+    # At tol=1e-4 the in-memory loop stops right after the iteration in which it
+    # solved the gate and the experts, which one Newton step each does not.
+    memory, distributed = _classifier_fits(X, y, tol=1e-4)
+    assert solves
+    assert distributed.n_iter_ == memory.n_iter_
+    assert_allclose(distributed.init_lower_bounds_[0], memory.init_lower_bounds_[0],
+                    rtol=0, atol=1e-12)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-10)
+
+
+def test_classifier_dask_fit_refusing_proposals_continues_as_in_memory(dask_client,
+                                                                        monkeypatch):
+    from skmoe import _base, _dask, _squarem
+
+    X, y = _classification(3, 2)
+    monkeypatch.setattr(_dask, "Squarem", _NoExtrapolation)
+    monkeypatch.setattr(_base, "Squarem", _NoExtrapolation)
+    plain = _classifier_fits(X, y)
+    monkeypatch.undo()
+    proposals = []
+
+    def overconfident(theta0, theta1, theta2):
+        # Fifty times theta2's coefficients: gate and experts far too sure of
+        # themselves, a much lower objective; the proposal is refused.
+        proposals.append(theta2)
+        return 50.0 * theta2
+
+    monkeypatch.setattr(_squarem, "squared_extrapolation", overconfident)
+    memory, distributed = _classifier_fits(X, y)
+    # Both runs went back to theta2 at every proposal, and went on as plain EM.
+    assert len(proposals) >= 2 * (plain[1].n_iter_ // 3 - 2)
+    for fitted, without in zip((memory, distributed), plain):
+        assert fitted.n_iter_ == without.n_iter_
+        assert_allclose(fitted.init_lower_bounds_[0], without.init_lower_bounds_[0], rtol=0,
+                        atol=1e-12)
+
+
 def test_classifier_logistic_experts_without_a_newton_m_step_are_named(dask_data):
     X_d, y_d = dask_data
     expert = LogisticRegression(l1_ratio=1.0, solver="saga")
