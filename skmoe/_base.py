@@ -1082,6 +1082,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         strategy = start_strategy(init, start, self.n_init)
         with kernel_threads(n_kernel_threads):
             resp = None
+            converged_short_run = False
             if tree is not None:
                 run = self._fresh_run(templates, routes, gate_template, start_state)
                 resp = self._tree_start(run, tree, init, data, start, start_state)
@@ -1098,13 +1099,16 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run = self._best_short_run(templates, routes, gate_template, data,
                                            start_state, n_jobs, first)
                 resp = None
+                # A short run that converged is at a fixed point of EM by the loop's own
+                # test: continuing it would only repeat that test, one iteration later.
+                converged_short_run = run.converged
             else:
                 run = self._fresh_run(templates, routes, gate_template, start_state)
                 resp = initial_responsibilities(
                     strategy, data.X, self._init_targets(data.y), data.sample_weight,
                     len(run.experts), start, start_state,
                 )
-            if run.n_iter < self.max_iter:
+            if run.n_iter < self.max_iter and not converged_short_run:
                 self._run_em(run, resp, data, start_state, n_jobs)
         self._print_start(start, run, time.perf_counter() - started)
         return run

@@ -28,10 +28,10 @@ restarts explore rather than repeat one partition:
   loop: each start is the best of ``EMEM_SHORT_RUNS`` runs of at most
   ``EMEM_SHORT_ITER`` iterations, each from a random partition of the rows
   (:func:`random_partition`, as flexmix's random starts), continued to
-  convergence. The short runs must be long enough to tell the basins apart:
-  on flexmix's NPreg with three experts, after 5 iterations the runs that end
-  at the best optimum ranked anywhere among the others; after 30 they ranked
-  first.
+  convergence unless it has converged already. The short runs must be long
+  enough to tell the basins apart: on flexmix's NPreg with three experts,
+  after 5 iterations the runs that end at the best optimum ranked anywhere
+  among the others; after 30 they ranked first.
 """
 
 import warnings
@@ -48,8 +48,9 @@ from ._scaling import fit_standard_scaler, unit_weights
 # Rows on which k-means looks for its centres at most.
 KMEANS_MAX_ROWS = 50_000
 # Short-run EM: runs per start, and EM iterations of each at most. The best run
-# is continued, so a start costs at most (EMEM_SHORT_RUNS - 1) * EMEM_SHORT_ITER
-# iterations more than a random start run to the same convergence.
+# is continued (unless it converged), so a start costs at most
+# (EMEM_SHORT_RUNS - 1) * EMEM_SHORT_ITER iterations more than a random start
+# run to the same convergence.
 EMEM_SHORT_RUNS = 2
 EMEM_SHORT_ITER = 30
 

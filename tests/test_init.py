@@ -224,6 +224,27 @@ def test_each_emem_start_is_its_short_runs_then_one_continuation(monkeypatch):
     assert calls == 2 * ([short] * EMEM_SHORT_RUNS + [(True, None)])
 
 
+def test_emem_keeps_a_converged_short_run_as_the_start(monkeypatch):
+    # Two well separated lines: short runs converge well within EMEM_SHORT_ITER.
+    calls = []
+    run_em = skmoe._base.BaseMixtureOfExperts._run_em
+
+    def recording(self, run, resp, data, random_state, n_jobs, max_iter=None):
+        result = run_em(self, run, resp, data, random_state, n_jobs, max_iter)
+        calls.append((resp is None, run.n_iter, run.converged, list(run.lower_bounds)))
+        return result
+
+    monkeypatch.setattr(skmoe._base.BaseMixtureOfExperts, "_run_em", recording)
+    X, y = make_switching_regression(200, 2, 2, noise=0.1, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, init="emem", n_init=1,
+                                      random_state=0).fit(X, y)
+    assert [continued for continued, *_ in calls] == [False] * EMEM_SHORT_RUNS
+    assert all(converged and n_iter < EMEM_SHORT_ITER for _, n_iter, converged, _ in calls)
+    best = max(calls, key=lambda call: call[3][-1])
+    assert model.converged_ and model.n_iter_ == best[1]
+    assert model.lower_bounds_ == best[3]
+
+
 @pytest.mark.parametrize("init", ["auto", "random", "emem"])
 def test_strategies_fit_the_classifier(init):
     X, y = make_gated_classification(300, 2, 2, 2, random_state=0)
