@@ -436,6 +436,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     fitted = (_fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
                                   validated)
               if grams else {})
+    if len(fitted) == len(experts):
+        return [fitted[k] for k in range(len(experts))]
     newton = [k for k, (expert, route) in enumerate(zip(experts, routes))
               if k not in fitted and not (fit_params and fit_params[k])
               and fits_by_newton(expert, X, y, route)]
@@ -480,6 +482,21 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
         return fitted
     ridge = [fits_scaled_ridge_from_gram(expert, X) for expert in experts]
     gram = [ridge[k] or fits_from_gram(expert, X) for k, expert in enumerate(experts)]
+    if not validate and all(gram) and (all(ridge) or not any(ridge)):
+        intercepts = {bool(expert.fit_intercept) for expert in experts}
+        if len(intercepts) == 1:
+            # The M-step of small data: the steps below for one stack, without
+            # their bookkeeping, which costs as much as the solve.
+            grams, center, y_center = weighted_grams(X, y, weights, intercepts.pop())
+            if ridge[0]:
+                if column_scale is None:
+                    column_scale = _ridge_column_scale(X)
+                solved = fit_scaled_ridges_from_grams(experts, grams, center, y_center,
+                                                      column_scale)
+            else:
+                solved = fit_from_grams(experts, grams, center, y_center,
+                                        [False] * len(experts))
+            return {k: expert for k, expert in enumerate(solved) if expert is not None}
     for fit_intercept in (True, False):
         chosen = [
             k for k, expert in enumerate(experts)

@@ -395,6 +395,10 @@ def weighted_grams(X, y, weights, fit_intercept, shift=None):
     rows = min(_BLOCK_ROWS, n_samples)
     design = np.empty((rows, n_columns))
     products = np.empty((rows, n_experts * n_columns))
+    if rows == n_samples:
+        # One block (small data): its product is the sum.
+        weighted_design_block(X, y, weights, center, y_center, 0, n_samples, design, products)
+        return (products.T @ design).reshape(n_experts, n_columns, n_columns), center, y_center
     grams = np.zeros((n_experts * n_columns, n_columns))
     for start in range(0, n_samples, rows):
         stop = min(n_samples, start + rows)
@@ -474,11 +478,11 @@ def fit_from_grams(experts, grams, center, y_center, validate):
     # root.T @ root == xx: its singular values are those of the weighted, centred
     # inputs, the ones ``fit`` reports (and truncates below tol times the largest).
     # Which directions ``fit`` would drop is decided by its own SVD of the data.
-    tol = np.array([float(expert.tol) for expert in experts])
-    usable &= (tol <= 0) | (singular[:, -1] > _TOL_MARGIN * tol * singular[:, 0])
     fitted = [None] * len(experts)
-    for k in np.flatnonzero(usable):
-        expert = experts[k]
+    for k, expert in enumerate(experts):
+        tol = float(expert.tol)
+        if not (usable[k] and (tol <= 0 or singular[k, -1] > _TOL_MARGIN * tol * singular[k, 0])):
+            continue
         x_mean, y_mean = center + x_shift[k], y_center + y_shift[k]
         if not validate[k]:
             # What ``fit`` on the rows below would set: the rank is full here.
