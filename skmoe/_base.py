@@ -1405,6 +1405,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             The experts put back, unchanged since the previous M-step.
         """
         kept = []
+        if not checked:
+            return kept
         least_gain = self.tol * weights.sum()
         for k in checked:
             params = {name: value[[k, k]] for name, value in run.params.items()}
@@ -1449,9 +1451,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter):
         """Remove experts whose share of the responsibilities fell below the floor."""
         share = sample_weight @ resp / sample_weight.sum()
-        keep = (share >= self.min_expert_weight) & (share > 0)
-        if keep.all():
+        smallest = share.min()
+        if smallest >= self.min_expert_weight and smallest > 0:
             return resp, False
+        keep = (share >= self.min_expert_weight) & (share > 0)
         keep[np.argmax(share)] = True
         reasons = {
             index: f"its share of the responsibilities is {share[index]:.3g}, below "
