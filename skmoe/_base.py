@@ -1302,6 +1302,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # Refits that may fit worse than the expert they replace are compared with
         # it from the first M-step whose experts were fitted before.
         compare_refits = run.n_iter > 0
+        may_worsen = {}
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             if groups is None:
@@ -1320,10 +1321,22 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 fit_params = _run_fit_params(run, data)
                 unsolved = []
                 previous_experts = list(run.experts)
-                checked = ([k for k, expert in enumerate(run.experts) if refit_may_worsen(expert)]
-                           if compare_refits else [])
-                experts = [clone(expert) if k in checked else expert
-                           for k, expert in enumerate(run.experts)]
+                checked = []
+                if compare_refits:
+                    # Decided once per expert object of the run, as whether it is
+                    # cross-fitted is (the object is kept beside the answer).
+                    answers = {}
+                    for k, expert in enumerate(run.experts):
+                        entry = may_worsen.get(id(expert))
+                        if entry is None or entry[0] is not expert:
+                            entry = (expert, refit_may_worsen(expert))
+                        answers[id(expert)] = entry
+                        if entry[1]:
+                            checked.append(k)
+                    may_worsen = answers
+                experts = ([clone(expert) if k in checked else expert
+                            for k, expert in enumerate(run.experts)]
+                           if checked else list(run.experts))
                 run.experts = fit_experts(experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,

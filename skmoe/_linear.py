@@ -521,8 +521,13 @@ def linear_predictions(experts, X, out):
     if not experts:
         return
     columns = [k for k, _ in experts]
-    coef = np.column_stack([np.ravel(expert.coef_) for _, expert in experts])
-    intercept = np.array([float(np.ravel(expert.intercept_)[0]) for _, expert in experts])
+    coef = np.empty((X.shape[1], len(experts)))
+    intercept = np.empty(len(experts))
+    for j, (_, expert) in enumerate(experts):
+        coef[:, j] = np.ravel(expert.coef_)
+        value = expert.intercept_
+        # A float intercept (one target) without the cost of an array around it.
+        intercept[j] = value if isinstance(value, float) else np.ravel(value)[0]
     if columns == list(range(out.shape[1])) and out.flags.c_contiguous:
         # Every column: straight into ``out``, no temporary of its size.
         np.matmul(X, coef, out=out)
