@@ -22,7 +22,7 @@ from numba import njit
 from scipy.special import expit, softmax
 
 from ._fastmath import _exp
-from ._kernels import _FIRST, _SERIAL
+from ._kernels import _FIRST, _NO_WRAPPER, _SERIAL
 from ._threads import run_blocks
 
 # Rows transposed at a time: with 10 features and 4 experts, the block (20 KiB) and
@@ -106,62 +106,50 @@ softmax_linear_mean.serial_kernel = _mean_serial
 @njit(**_SERIAL)
 def _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
                  intercept, top_k, out, first, last):
-    """:func:`softmax_linear_mean` on chunks ``first`` to ``last - 1`` of rows."""
-    n_samples = X.shape[0]
-    for c in range(first, last):
-        _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                    intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
-                    out)
+    """:func:`softmax_linear_mean` on chunks ``first`` to ``last - 1`` of rows.
 
-
-@njit(**_SERIAL)
-def _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                intercept, top_k, start, stop, out):
-    """Rows ``start:stop``, a block at a time, through buffers made once."""
-    n_experts = gate_intercept.shape[0]
-    rows = min(_BLOCK_ROWS, stop - start)
-    block = np.empty((X.shape[1], rows))
-    scores = np.empty((n_experts, rows))
-    predictions = np.empty((n_experts, rows))
-    rank = np.empty((n_experts, rows))
-    work = np.empty((5, rows))
-    for first in range(start, stop, rows):
-        _mean_block(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                    intercept, top_k, first, min(stop, first + rows), out, block, scores,
-                    predictions, rank, work)
-
-
-@njit(**_SERIAL)
-def _mean_block(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                intercept, top_k, first, last, out, block, scores, predictions, rank, work):
-    """Rows ``first:last`` through the buffers (``work``: five rows of scratch)."""
-    top, numerator, denominator, value, picked = work[0], work[1], work[2], work[3], work[4]
-    n_rows = last - first
-    n_experts = gate_intercept.shape[0]
-    _transpose(X, first, last, block)
-    _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, scores)
-    _linear_scores(block, n_rows, expert_columns, coef, intercept, predictions)
-    if top_k >= n_experts:
-        for b in range(n_rows):
-            top[b] = scores[0, b]
-            numerator[b] = 0.0
-            denominator[b] = 0.0
-        for k in range(1, n_experts):
+    Each chunk is taken a block of rows at a time, through buffers made once
+    per chunk (``work``: five rows of scratch). Chunks and blocks are loops
+    here, not functions: each compiled function of its own is optimised and
+    turned into machine code once more with everything it calls.
+    """
+    n_samples, n_experts = X.shape[0], gate_intercept.shape[0]
+    for chunk in range(first, last):
+        start, stop = chunk * _CHUNK_ROWS, min(n_samples, (chunk + 1) * _CHUNK_ROWS)
+        rows = min(_BLOCK_ROWS, stop - start)
+        block = np.empty((X.shape[1], rows))
+        scores = np.empty((n_experts, rows))
+        predictions = np.empty((n_experts, rows))
+        rank = np.empty((n_experts, rows))
+        work = np.empty((5, rows))
+        top, numerator, denominator, value, picked = work[0], work[1], work[2], work[3], work[4]
+        for block_first in range(start, stop, rows):
+            block_last = min(stop, block_first + rows)
+            n_rows = block_last - block_first
+            _transpose(X, block_first, block_last, block)
+            _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, scores)
+            _linear_scores(block, n_rows, expert_columns, coef, intercept, predictions)
+            if top_k >= n_experts:
+                for b in range(n_rows):
+                    top[b] = scores[0, b]
+                    numerator[b] = 0.0
+                    denominator[b] = 0.0
+                for k in range(1, n_experts):
+                    for b in range(n_rows):
+                        top[b] = max(top[b], scores[k, b])
+                for k in range(n_experts):
+                    for b in range(n_rows):
+                        weight = _exp(scores[k, b] - top[b])
+                        numerator[b] += weight * predictions[k, b]
+                        denominator[b] += weight
+            else:
+                _route_block(scores, predictions, top_k, n_rows, rank, top, numerator,
+                             denominator, value, picked)
             for b in range(n_rows):
-                top[b] = max(top[b], scores[k, b])
-        for k in range(n_experts):
-            for b in range(n_rows):
-                weight = _exp(scores[k, b] - top[b])
-                numerator[b] += weight * predictions[k, b]
-                denominator[b] += weight
-    else:
-        _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denominator,
-                     value, picked)
-    for b in range(n_rows):
-        out[first + b] = numerator[b] / denominator[b]
+                out[block_first + b] = numerator[b] / denominator[b]
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denominator, value,
                  picked):
     """The softmax-weighted sum over each row's ``top_k`` experts (and the highest score).
@@ -254,40 +242,38 @@ softmax_logistic_proba.serial_kernel = _proba_serial
 @njit(**_SERIAL)
 def _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
                   intercept, top_k, out, first, last):
-    """:func:`softmax_logistic_proba` on chunks ``first`` to ``last - 1`` of rows."""
+    """:func:`softmax_logistic_proba` on chunks ``first`` to ``last - 1`` of rows.
+
+    Each chunk is taken a block of rows at a time, through buffers made once
+    per chunk (a loop here, not a function of its own, as in
+    :func:`_mean_chunks`).
+    """
     n_samples = X.shape[0]
-    for c in range(first, last):
-        _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                     intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
-                     out)
-
-
-@njit(**_SERIAL)
-def _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, start, stop, out):
-    """Rows ``start:stop``, a block at a time, through buffers made once."""
     n_experts, n_classes = gate_intercept.shape[0], out.shape[1]
-    rows = min(_BLOCK_ROWS, stop - start)
-    block = np.empty((X.shape[1], rows))
-    weights = np.empty((n_experts, rows))
-    rank = np.empty((n_experts, rows))
-    scores = np.empty((coef.shape[0] // n_experts, rows))
-    proba = np.empty((n_classes, rows))
-    work = np.empty((2, rows))
-    for first in range(start, stop, rows):
-        last = min(stop, first + rows)
-        n_rows = last - first
-        _transpose(X, first, last, block)
-        _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, weights)
-        _gate_weights(weights, n_rows, top_k, rank, work[0], work[1])
-        _mix_logistic(block, n_rows, expert_columns, coef, intercept, weights, scores, work[0],
-                      work[1], proba)
-        for b in range(n_rows):
-            for c in range(n_classes):
-                out[first + b, c] = proba[c, b]
+    for chunk in range(first, last):
+        start, stop = chunk * _CHUNK_ROWS, min(n_samples, (chunk + 1) * _CHUNK_ROWS)
+        rows = min(_BLOCK_ROWS, stop - start)
+        block = np.empty((X.shape[1], rows))
+        weights = np.empty((n_experts, rows))
+        rank = np.empty((n_experts, rows))
+        scores = np.empty((coef.shape[0] // n_experts, rows))
+        proba = np.empty((n_classes, rows))
+        work = np.empty((2, rows))
+        for block_first in range(start, stop, rows):
+            block_last = min(stop, block_first + rows)
+            n_rows = block_last - block_first
+            _transpose(X, block_first, block_last, block)
+            _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept,
+                         weights)
+            _gate_weights(weights, n_rows, top_k, rank, work[0], work[1])
+            _mix_logistic(block, n_rows, expert_columns, coef, intercept, weights, scores,
+                          work[0], work[1], proba)
+            for b in range(n_rows):
+                for c in range(n_classes):
+                    out[block_first + b, c] = proba[c, b]
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _gate_weights(scores, n_rows, top_k, rank, top, total):
     """The gate's scores, in place, turned into its softmax over each row's ``top_k``."""
     n_experts = scores.shape[0]
@@ -311,7 +297,7 @@ def _gate_weights(scores, n_rows, top_k, rank, top, total):
             scores[k, b] /= total[b]
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _mix_logistic(block, n_rows, columns, coef, intercept, weights, scores, top, total, proba):
     """``proba[c] = sum_k weights[k] p_k(c)``, expert k's probabilities from its scores."""
     n_experts, n_classes = weights.shape[0], proba.shape[0]
@@ -346,7 +332,7 @@ def _mix_logistic(block, n_rows, columns, coef, intercept, weights, scores, top,
                 proba[c, b] += scores[c, b] * total[b]
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _transpose(X, first, last, block):
     """Rows ``first:last`` of ``X`` as the columns of ``block`` (features by rows)."""
     for b in range(last - first):
@@ -354,7 +340,7 @@ def _transpose(X, first, last, block):
             block[j, b] = X[first + b, j]
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _gate_scores(block, n_rows, columns, center, coef, intercept, scores):
     """``scores[k] = intercept[k] + sum_j (block[columns[j]] - center[j]) coef[k, j]``."""
     for k in range(coef.shape[0]):
@@ -366,7 +352,7 @@ def _gate_scores(block, n_rows, columns, center, coef, intercept, scores):
                 scores[k, b] += (block[column, b] - shift) * weight
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _linear_scores(block, n_rows, columns, coef, intercept, scores):
     """``scores[k] = intercept[k] + sum_j block[columns[j]] coef[k, j]``, k over coef's rows."""
     for k in range(coef.shape[0]):
@@ -378,7 +364,7 @@ def _linear_scores(block, n_rows, columns, coef, intercept, scores):
                 scores[k, b] += block[column, b] * weight
 
 
-@njit(**_SERIAL)
+@njit(**_SERIAL, **_NO_WRAPPER)
 def _ranks(scores, n_rows, rank):
     """Each expert's rank in each row: the experts of higher score, or of equal score
     and lower index (0 for the first; a total order unless a score is NaN)."""
