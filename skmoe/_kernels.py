@@ -1271,22 +1271,12 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
     n_samples = weights.shape[0]
     args = (family, weights, means, scales, shapes, levels, standard, lower_bound, tol, max_iter,
             out)
+    n_blocks = (n_samples + _QUANTILE_BLOCK_ROWS - 1) // _QUANTILE_BLOCK_ROWS
     if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
-        return _quantiles_serial(*args)
-    run_blocks(_quantile_block, _n_blocks(n_samples, _QUANTILE_BLOCK_ROWS), *args)
+        _quantile_block(*args, _FIRST, n_blocks)
+        return out
+    run_blocks(_quantile_block, n_blocks, *args)
     return out
-
-
-@njit(**_PLAIN)
-def _quantiles_serial(family, weights, means, scales, shapes, levels, standard, lower_bound,
-                      tol, max_iter, out):
-    """:func:`mixture_quantiles` on the calling thread."""
-    _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                    max_iter, out, _FIRST, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
-    return out
-
-
-mixture_quantiles.serial_kernel = _quantiles_serial
 
 
 @njit(**_PLAIN)
@@ -1370,6 +1360,11 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
                     x = 0.5 * (low + high)
             out[i, j] = x
             previous = x
+
+
+# Called directly on the calling thread too: a wrapper of its own would be compiled
+# (and optimised with everything it calls) once more.
+mixture_quantiles.serial_kernel = _quantile_block
 
 
 @njit(**_PLAIN, **_NO_WRAPPER)

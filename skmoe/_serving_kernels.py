@@ -82,25 +82,14 @@ def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expe
     n_samples = X.shape[0]
     n_experts = gate_intercept.shape[0]
     products = n_samples * n_experts * (gate_columns.shape[0] + expert_columns.shape[0])
+    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
     if products < _MIN_PARALLEL_PRODUCTS:
-        return _mean_serial(X, gate_columns, center, gate_coef, gate_intercept,
-                            expert_columns, coef, intercept, top_k, out)
-    run_blocks(_mean_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
-               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
+        _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                     intercept, top_k, out, _FIRST, n_chunks)
+        return out
+    run_blocks(_mean_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
+               expert_columns, coef, intercept, top_k, out)
     return out
-
-
-@njit(**_SERIAL)
-def _mean_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, out):
-    """:func:`softmax_linear_mean` on the calling thread."""
-    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, out, _FIRST, n_chunks)
-    return out
-
-
-softmax_linear_mean.serial_kernel = _mean_serial
 
 
 @njit(**_SERIAL)
@@ -147,6 +136,9 @@ def _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_colu
                              denominator, value, picked)
             for b in range(n_rows):
                 out[block_first + b] = numerator[b] / denominator[b]
+
+
+softmax_linear_mean.serial_kernel = _mean_chunks
 
 
 @njit(**_SERIAL, **_NO_WRAPPER)
@@ -218,25 +210,14 @@ def softmax_logistic_proba(X, gate_columns, center, gate_coef, gate_intercept, e
     n_samples = X.shape[0]
     products = n_samples * (gate_coef.shape[0] * gate_columns.shape[0]
                             + coef.shape[0] * expert_columns.shape[0])
+    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
     if products < _MIN_PARALLEL_PRODUCTS:
-        return _proba_serial(X, gate_columns, center, gate_coef, gate_intercept,
-                             expert_columns, coef, intercept, top_k, out)
-    run_blocks(_proba_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
-               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
+        _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                      intercept, top_k, out, _FIRST, n_chunks)
+        return out
+    run_blocks(_proba_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
+               expert_columns, coef, intercept, top_k, out)
     return out
-
-
-@njit(**_SERIAL)
-def _proba_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                  intercept, top_k, out):
-    """:func:`softmax_logistic_proba` on the calling thread."""
-    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                  intercept, top_k, out, _FIRST, n_chunks)
-    return out
-
-
-softmax_logistic_proba.serial_kernel = _proba_serial
 
 
 @njit(**_SERIAL)
@@ -271,6 +252,9 @@ def _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_col
             for b in range(n_rows):
                 for c in range(n_classes):
                     out[block_first + b, c] = proba[c, b]
+
+
+softmax_logistic_proba.serial_kernel = _proba_chunks
 
 
 @njit(**_SERIAL, **_NO_WRAPPER)

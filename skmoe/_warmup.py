@@ -37,7 +37,9 @@ _I2 = types.int64[:, ::1]
 _B1 = types.boolean[::1]
 _F, _I, _B = types.float64, types.int64, types.boolean
 
-#: Each kernel the estimators call and the argument types they call it with.
+#: Each kernel the estimators call and the argument types of its ``serial_kernel``
+#: (which, for the serving and quantile kernels, is also what each thread runs on its
+#: range of blocks: it takes the first and the last block after the kernel's arguments).
 SIGNATURES = {
     "e_step": [(_F2, _F2, _F1, _F2, _F1)],
     "gaussian_log_likelihood": [(_F1, _F2, _F1, _F2)],
@@ -51,10 +53,10 @@ SIGNATURES = {
     "penalise_gate_hessian": [(_F2, _I, _F, _F)],
     "weighted_design_block": [(_F2, _F1, _F2, _F1, _F, _I, _I, _F2, _F2)],
     "solve_gram_stack": [(_F3, _B1, _F)],
-    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2)],
+    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2, _I, _I)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
-    "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1)],
-    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2)],
+    "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1, _I, _I)],
+    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2, _I, _I)],
 }
 
 
@@ -79,9 +81,9 @@ def public_kernels():
     """The compiled function behind every public kernel of :data:`KERNEL_MODULES`, by name.
 
     A public kernel is either compiled itself or a Python function whose
-    ``serial_kernel`` is compiled and calls, with the same argument types,
-    every compiled function that its threaded path calls: compiling that one
-    compiles them all.
+    ``serial_kernel`` is compiled and is, or calls with the same argument
+    types, every compiled function that its threaded path calls: compiling
+    that one compiles them all.
 
     Returns
     -------
