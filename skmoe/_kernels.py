@@ -8,9 +8,11 @@ reproducible whatever the number of threads. Each public kernel is a Python
 function that calls one compiled function (``serial_kernel``, which
 :mod:`skmoe._warmup` compiles) when its arrays are small, and otherwise runs
 ranges of its blocks on several threads (:func:`skmoe._threads.run_blocks`)
-through the compiled functions that the serial one calls. Nothing is compiled
-with ``parallel=True``: Numba's parallel lowering recompiled everything a
-``prange`` loop calls, which was most of the kernels' compilation time.
+through the compiled functions that the serial one calls (or is: the
+quantiles' threads run ``serial_kernel`` itself on their ranges). Nothing is
+compiled with ``parallel=True``: Numba's parallel lowering recompiled
+everything a ``prange`` loop calls, which was most of the kernels'
+compilation time.
 
 ``exp`` and ``log`` inside the kernels are :func:`skmoe._fastmath._exp` and
 :func:`skmoe._fastmath._log`, which vectorise (numba's are scalar libm calls).
