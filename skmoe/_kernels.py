@@ -54,9 +54,6 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # ``error_model="numpy"``: a float division must not carry Python's
 # ZeroDivisionError branch, which stops LLVM from vectorising the loop around it.
 _SERIAL = {"cache": True, "fastmath": _FASTMATH, "nogil": True, "error_model": "numpy"}
-# Helpers that only compiled functions call: no wrapper for calls from Python
-# (nor a C callback), which would be lowered and compiled for nothing.
-_NO_WRAPPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 # Rows of a block are chosen so that a block holds about this many entries
@@ -173,7 +170,7 @@ def _e_step_blocks(log_gate, log_lik, resp, row_log_lik, first, last):
             _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _e_step_block(log_gate, log_lik, resp, row_log_lik):
     """The E-step on one block of rows, in passes that each vectorise.
 
@@ -218,7 +215,7 @@ def _e_step_block(log_gate, log_lik, resp, row_log_lik):
             _gate_fallback(log_gate, i, resp)
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
     """:func:`_e_step_block` for two experts, vectorised across rows.
 
@@ -250,7 +247,7 @@ def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
             row_log_lik[i] = -np.inf
 
 
-@njit(cache=True, nogil=True, **_NO_WRAPPER)
+@njit(cache=True, nogil=True)
 def _gate_fallback(log_gate, i, resp):
     """Write the gate's probabilities of row ``i`` (uniform if all -inf) into ``resp``."""
     n_experts = log_gate.shape[1]
@@ -381,7 +378,7 @@ def _gaussian_blocks(y, mean, std, log_norm, out, first, last):
         _gaussian_block(y[block], mean[block], std, log_norm, out[block])
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _gaussian_block(y, mean, std, log_norm, out):
     for i in range(y.shape[0]):
         for k in range(std.shape[0]):
@@ -449,7 +446,7 @@ def _categorical_blocks(proba, columns, y, floor, out, k, first, last):
         _categorical_block(proba[block], columns, y[block], floor, out[block], k)
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _categorical_block(proba, columns, y, floor, out, k):
     n_rows = y.shape[0]
     picked = np.empty(n_rows)
@@ -518,7 +515,7 @@ def _log_softmax_blocks(scores, out, first, last):
         _log_softmax_block(scores[block], out[block])
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _log_softmax_block(scores, out):
     n_rows, n_classes = scores.shape
     shifted = np.empty(n_rows * n_classes)
@@ -642,7 +639,7 @@ def _soft_cross_entropy_buffers(params, fit_intercept, n_blocks):
     return coef, intercept, np.zeros((n_blocks, n_classes, n_columns)), np.zeros(n_blocks)
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, start, stop,
                               grad):
     """Loss of rows ``start:stop``; their gradient is added to ``grad`` (K, d + 1).
@@ -704,7 +701,7 @@ def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, st
     return loss
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _block_scores(X_t, coef, intercept, start, stop):
     """Scores ``W x_i + b`` of rows ``start:stop``, classes x rows.
 
@@ -735,7 +732,7 @@ def _block_scores(X_t, coef, intercept, start, stop):
     return scores
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _block_shifted_exp(scores):
     """Row maxima of a block's scores (classes x rows), exp of the scores minus them, row sums.
 
@@ -870,7 +867,7 @@ def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
             pair += 1
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start, stop, sums):
     """Add the Hessian sums of rows ``start:stop`` to ``sums`` (pairs, d + 1, d + 1)."""
     n_features = X_t.shape[0]
@@ -1076,7 +1073,7 @@ def _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, o
                                           min(n_samples, (b + 1) * rows), out)
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _observed_block(X_t, codes, sample_weight, coef, intercept, start, stop, out):
     """Rows ``start:stop`` of :func:`softmax_observed_log_proba`; returns their loss."""
     n_rows = stop - start
@@ -1176,7 +1173,7 @@ def top_k_route(gate, top_k, chosen, weights):
     return weights
 
 
-@njit(cache=True, nogil=True, **_NO_WRAPPER)
+@njit(cache=True, nogil=True)
 def _taken(picked, count, k):
     """Whether expert ``k`` is among the first ``count`` of ``picked``."""
     for j in range(count):
@@ -1369,7 +1366,7 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
 mixture_quantiles.serial_kernel = _quantile_block
 
 
-@njit(**_PLAIN, **_NO_WRAPPER)
+@njit(**_PLAIN)
 def _mixture_cdf_pdf(family, weights, means, scales, shapes, constants, i, x):
     """The mixture's distribution function and density at ``x`` on row ``i``
     (``constants``: the experts' ``student_t_log_beta`` or ``gamma_constant``)."""
@@ -1400,7 +1397,7 @@ def _mixture_cdf_pdf(family, weights, means, scales, shapes, constants, i, x):
     return cdf, pdf
 
 
-@njit(**_PLAIN, **_NO_WRAPPER)
+@njit(**_PLAIN)
 def _poisson_mixture_cdf(weights, means, i, y):
     """``sum_k weights[i, k] P(Y_k <= y)`` of Poisson experts, for an integer ``y``."""
     if y < 0.0:
@@ -1412,7 +1409,7 @@ def _poisson_mixture_cdf(weights, means, i, y):
     return cdf
 
 
-@njit(**_PLAIN, **_NO_WRAPPER)
+@njit(**_PLAIN)
 def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
     """The smallest integer ``y`` with ``F_i(y) >= level`` on row ``i`` (Poisson).
 

@@ -22,7 +22,7 @@ from numba import njit
 from scipy.special import expit, softmax
 
 from ._fastmath import _exp
-from ._kernels import _FIRST, _NO_WRAPPER, _SERIAL
+from ._kernels import _FIRST, _SERIAL
 from ._threads import run_blocks
 
 # Rows transposed at a time: with 10 features and 4 experts, the block (20 KiB) and
@@ -141,7 +141,7 @@ def _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_colu
 softmax_linear_mean.serial_kernel = _mean_chunks
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denominator, value,
                  picked):
     """The softmax-weighted sum over each row's ``top_k`` experts (and the highest score).
@@ -257,7 +257,7 @@ def _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_col
 softmax_logistic_proba.serial_kernel = _proba_chunks
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _gate_weights(scores, n_rows, top_k, rank, top, total):
     """The gate's scores, in place, turned into its softmax over each row's ``top_k``."""
     n_experts = scores.shape[0]
@@ -281,7 +281,7 @@ def _gate_weights(scores, n_rows, top_k, rank, top, total):
             scores[k, b] /= total[b]
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _mix_logistic(block, n_rows, columns, coef, intercept, weights, scores, top, total, proba):
     """``proba[c] = sum_k weights[k] p_k(c)``, expert k's probabilities from its scores."""
     n_experts, n_classes = weights.shape[0], proba.shape[0]
@@ -316,7 +316,7 @@ def _mix_logistic(block, n_rows, columns, coef, intercept, weights, scores, top,
                 proba[c, b] += scores[c, b] * total[b]
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _transpose(X, first, last, block):
     """Rows ``first:last`` of ``X`` as the columns of ``block`` (features by rows)."""
     for b in range(last - first):
@@ -324,7 +324,7 @@ def _transpose(X, first, last, block):
             block[j, b] = X[first + b, j]
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _gate_scores(block, n_rows, columns, center, coef, intercept, scores):
     """``scores[k] = intercept[k] + sum_j (block[columns[j]] - center[j]) coef[k, j]``."""
     for k in range(coef.shape[0]):
@@ -336,7 +336,7 @@ def _gate_scores(block, n_rows, columns, center, coef, intercept, scores):
                 scores[k, b] += (block[column, b] - shift) * weight
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _linear_scores(block, n_rows, columns, coef, intercept, scores):
     """``scores[k] = intercept[k] + sum_j block[columns[j]] coef[k, j]``, k over coef's rows."""
     for k in range(coef.shape[0]):
@@ -348,7 +348,7 @@ def _linear_scores(block, n_rows, columns, coef, intercept, scores):
                 scores[k, b] += block[column, b] * weight
 
 
-@njit(**_SERIAL, **_NO_WRAPPER)
+@njit(**_SERIAL)
 def _ranks(scores, n_rows, rank):
     """Each expert's rank in each row: the experts of higher score, or of equal score
     and lower index (0 for the first; a total order unless a score is NaN)."""
