@@ -65,7 +65,7 @@ SIGNATURES = {
 #: serving kernel in the new process, the others in this one. The new process
 #: starts once this one has imported skmoe and imports the kernels' modules
 #: itself (about 1.5 s), so this one takes about that much more of the
-#: compilation: 12.4 and 10.9 CPU seconds of it when they were last chosen.
+#: compilation: 12.9 and 11.6 CPU seconds (at a load average of 5) when last chosen.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route",
