@@ -8,9 +8,11 @@ reproducible whatever the number of threads. Each public kernel is a Python
 function that calls one compiled function (``serial_kernel``, which
 :mod:`skmoe._warmup` compiles) when its arrays are small, and otherwise runs
 ranges of its blocks on several threads (:func:`skmoe._threads.run_blocks`)
-through the compiled functions that the serial one calls. Nothing is compiled
-with ``parallel=True``: Numba's parallel lowering recompiled everything a
-``prange`` loop calls, which was most of the kernels' compilation time.
+through the compiled functions that the serial one calls (or is: the
+quantiles' threads run ``serial_kernel`` itself on their ranges). Nothing is
+compiled with ``parallel=True``: Numba's parallel lowering recompiled
+everything a ``prange`` loop calls, which was most of the kernels'
+compilation time.
 
 ``exp`` and ``log`` inside the kernels are :func:`skmoe._fastmath._exp` and
 :func:`skmoe._fastmath._log`, which vectorise (numba's are scalar libm calls).
@@ -1268,22 +1270,12 @@ def mixture_quantiles(family, weights, means, scales, shapes, levels, standard, 
     n_samples = weights.shape[0]
     args = (family, weights, means, scales, shapes, levels, standard, lower_bound, tol, max_iter,
             out)
+    n_blocks = (n_samples + _QUANTILE_BLOCK_ROWS - 1) // _QUANTILE_BLOCK_ROWS
     if n_samples * weights.shape[1] * levels.shape[0] < _MIN_PARALLEL_QUANTILE_ENTRIES:
-        return _quantiles_serial(*args)
-    run_blocks(_quantile_block, _n_blocks(n_samples, _QUANTILE_BLOCK_ROWS), *args)
+        _quantile_block(*args, _FIRST, n_blocks)
+        return out
+    run_blocks(_quantile_block, n_blocks, *args)
     return out
-
-
-@njit(**_PLAIN)
-def _quantiles_serial(family, weights, means, scales, shapes, levels, standard, lower_bound,
-                      tol, max_iter, out):
-    """:func:`mixture_quantiles` on the calling thread."""
-    _quantile_block(family, weights, means, scales, shapes, levels, standard, lower_bound, tol,
-                    max_iter, out, _FIRST, _n_blocks(weights.shape[0], _QUANTILE_BLOCK_ROWS))
-    return out
-
-
-mixture_quantiles.serial_kernel = _quantiles_serial
 
 
 @njit(**_PLAIN)
@@ -1367,6 +1359,11 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
                     x = 0.5 * (low + high)
             out[i, j] = x
             previous = x
+
+
+# Called directly on the calling thread too: a wrapper of its own would be compiled
+# (and optimised with everything it calls) once more.
+mixture_quantiles.serial_kernel = _quantile_block
 
 
 @njit(**_PLAIN)

@@ -82,83 +82,63 @@ def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expe
     n_samples = X.shape[0]
     n_experts = gate_intercept.shape[0]
     products = n_samples * n_experts * (gate_columns.shape[0] + expert_columns.shape[0])
+    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
     if products < _MIN_PARALLEL_PRODUCTS:
-        return _mean_serial(X, gate_columns, center, gate_coef, gate_intercept,
-                            expert_columns, coef, intercept, top_k, out)
-    run_blocks(_mean_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
-               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
+        _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                     intercept, top_k, out, _FIRST, n_chunks)
+        return out
+    run_blocks(_mean_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
+               expert_columns, coef, intercept, top_k, out)
     return out
-
-
-@njit(**_SERIAL)
-def _mean_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, out):
-    """:func:`softmax_linear_mean` on the calling thread."""
-    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, out, _FIRST, n_chunks)
-    return out
-
-
-softmax_linear_mean.serial_kernel = _mean_serial
 
 
 @njit(**_SERIAL)
 def _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
                  intercept, top_k, out, first, last):
-    """:func:`softmax_linear_mean` on chunks ``first`` to ``last - 1`` of rows."""
-    n_samples = X.shape[0]
-    for c in range(first, last):
-        _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                    intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
-                    out)
+    """:func:`softmax_linear_mean` on chunks ``first`` to ``last - 1`` of rows.
 
-
-@njit(**_SERIAL)
-def _mean_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                intercept, top_k, start, stop, out):
-    """Rows ``start:stop``, a block at a time, through buffers made once."""
-    n_experts = gate_intercept.shape[0]
-    rows = min(_BLOCK_ROWS, stop - start)
-    block = np.empty((X.shape[1], rows))
-    scores = np.empty((n_experts, rows))
-    predictions = np.empty((n_experts, rows))
-    rank = np.empty((n_experts, rows))
-    work = np.empty((5, rows))
-    for first in range(start, stop, rows):
-        _mean_block(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                    intercept, top_k, first, min(stop, first + rows), out, block, scores,
-                    predictions, rank, work)
-
-
-@njit(**_SERIAL)
-def _mean_block(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                intercept, top_k, first, last, out, block, scores, predictions, rank, work):
-    """Rows ``first:last`` through the buffers (``work``: five rows of scratch)."""
-    top, numerator, denominator, value, picked = work[0], work[1], work[2], work[3], work[4]
-    n_rows = last - first
-    n_experts = gate_intercept.shape[0]
-    _transpose(X, first, last, block)
-    _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, scores)
-    _linear_scores(block, n_rows, expert_columns, coef, intercept, predictions)
-    if top_k >= n_experts:
-        for b in range(n_rows):
-            top[b] = scores[0, b]
-            numerator[b] = 0.0
-            denominator[b] = 0.0
-        for k in range(1, n_experts):
+    Each chunk is taken a block of rows at a time, through buffers made once
+    per chunk (``work``: five rows of scratch). Chunks and blocks are loops
+    here, not functions: each compiled function of its own is optimised and
+    turned into machine code once more with everything it calls.
+    """
+    n_samples, n_experts = X.shape[0], gate_intercept.shape[0]
+    for chunk in range(first, last):
+        start, stop = chunk * _CHUNK_ROWS, min(n_samples, (chunk + 1) * _CHUNK_ROWS)
+        rows = min(_BLOCK_ROWS, stop - start)
+        block = np.empty((X.shape[1], rows))
+        scores = np.empty((n_experts, rows))
+        predictions = np.empty((n_experts, rows))
+        rank = np.empty((n_experts, rows))
+        work = np.empty((5, rows))
+        top, numerator, denominator, value, picked = work[0], work[1], work[2], work[3], work[4]
+        for block_first in range(start, stop, rows):
+            block_last = min(stop, block_first + rows)
+            n_rows = block_last - block_first
+            _transpose(X, block_first, block_last, block)
+            _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, scores)
+            _linear_scores(block, n_rows, expert_columns, coef, intercept, predictions)
+            if top_k >= n_experts:
+                for b in range(n_rows):
+                    top[b] = scores[0, b]
+                    numerator[b] = 0.0
+                    denominator[b] = 0.0
+                for k in range(1, n_experts):
+                    for b in range(n_rows):
+                        top[b] = max(top[b], scores[k, b])
+                for k in range(n_experts):
+                    for b in range(n_rows):
+                        weight = _exp(scores[k, b] - top[b])
+                        numerator[b] += weight * predictions[k, b]
+                        denominator[b] += weight
+            else:
+                _route_block(scores, predictions, top_k, n_rows, rank, top, numerator,
+                             denominator, value, picked)
             for b in range(n_rows):
-                top[b] = max(top[b], scores[k, b])
-        for k in range(n_experts):
-            for b in range(n_rows):
-                weight = _exp(scores[k, b] - top[b])
-                numerator[b] += weight * predictions[k, b]
-                denominator[b] += weight
-    else:
-        _route_block(scores, predictions, top_k, n_rows, rank, top, numerator, denominator,
-                     value, picked)
-    for b in range(n_rows):
-        out[first + b] = numerator[b] / denominator[b]
+                out[block_first + b] = numerator[b] / denominator[b]
+
+
+softmax_linear_mean.serial_kernel = _mean_chunks
 
 
 @njit(**_SERIAL)
@@ -230,61 +210,51 @@ def softmax_logistic_proba(X, gate_columns, center, gate_coef, gate_intercept, e
     n_samples = X.shape[0]
     products = n_samples * (gate_coef.shape[0] * gate_columns.shape[0]
                             + coef.shape[0] * expert_columns.shape[0])
+    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
     if products < _MIN_PARALLEL_PRODUCTS:
-        return _proba_serial(X, gate_columns, center, gate_coef, gate_intercept,
-                             expert_columns, coef, intercept, top_k, out)
-    run_blocks(_proba_chunks, (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS, X, gate_columns,
-               center, gate_coef, gate_intercept, expert_columns, coef, intercept, top_k, out)
+        _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
+                      intercept, top_k, out, _FIRST, n_chunks)
+        return out
+    run_blocks(_proba_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
+               expert_columns, coef, intercept, top_k, out)
     return out
-
-
-@njit(**_SERIAL)
-def _proba_serial(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                  intercept, top_k, out):
-    """:func:`softmax_logistic_proba` on the calling thread."""
-    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                  intercept, top_k, out, _FIRST, n_chunks)
-    return out
-
-
-softmax_logistic_proba.serial_kernel = _proba_serial
 
 
 @njit(**_SERIAL)
 def _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
                   intercept, top_k, out, first, last):
-    """:func:`softmax_logistic_proba` on chunks ``first`` to ``last - 1`` of rows."""
+    """:func:`softmax_logistic_proba` on chunks ``first`` to ``last - 1`` of rows.
+
+    Each chunk is taken a block of rows at a time, through buffers made once
+    per chunk (a loop here, not a function of its own, as in
+    :func:`_mean_chunks`).
+    """
     n_samples = X.shape[0]
-    for c in range(first, last):
-        _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                     intercept, top_k, c * _CHUNK_ROWS, min(n_samples, (c + 1) * _CHUNK_ROWS),
-                     out)
-
-
-@njit(**_SERIAL)
-def _proba_chunk(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                 intercept, top_k, start, stop, out):
-    """Rows ``start:stop``, a block at a time, through buffers made once."""
     n_experts, n_classes = gate_intercept.shape[0], out.shape[1]
-    rows = min(_BLOCK_ROWS, stop - start)
-    block = np.empty((X.shape[1], rows))
-    weights = np.empty((n_experts, rows))
-    rank = np.empty((n_experts, rows))
-    scores = np.empty((coef.shape[0] // n_experts, rows))
-    proba = np.empty((n_classes, rows))
-    work = np.empty((2, rows))
-    for first in range(start, stop, rows):
-        last = min(stop, first + rows)
-        n_rows = last - first
-        _transpose(X, first, last, block)
-        _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept, weights)
-        _gate_weights(weights, n_rows, top_k, rank, work[0], work[1])
-        _mix_logistic(block, n_rows, expert_columns, coef, intercept, weights, scores, work[0],
-                      work[1], proba)
-        for b in range(n_rows):
-            for c in range(n_classes):
-                out[first + b, c] = proba[c, b]
+    for chunk in range(first, last):
+        start, stop = chunk * _CHUNK_ROWS, min(n_samples, (chunk + 1) * _CHUNK_ROWS)
+        rows = min(_BLOCK_ROWS, stop - start)
+        block = np.empty((X.shape[1], rows))
+        weights = np.empty((n_experts, rows))
+        rank = np.empty((n_experts, rows))
+        scores = np.empty((coef.shape[0] // n_experts, rows))
+        proba = np.empty((n_classes, rows))
+        work = np.empty((2, rows))
+        for block_first in range(start, stop, rows):
+            block_last = min(stop, block_first + rows)
+            n_rows = block_last - block_first
+            _transpose(X, block_first, block_last, block)
+            _gate_scores(block, n_rows, gate_columns, center, gate_coef, gate_intercept,
+                         weights)
+            _gate_weights(weights, n_rows, top_k, rank, work[0], work[1])
+            _mix_logistic(block, n_rows, expert_columns, coef, intercept, weights, scores,
+                          work[0], work[1], proba)
+            for b in range(n_rows):
+                for c in range(n_classes):
+                    out[block_first + b, c] = proba[c, b]
+
+
+softmax_logistic_proba.serial_kernel = _proba_chunks
 
 
 @njit(**_SERIAL)

@@ -37,7 +37,9 @@ _I2 = types.int64[:, ::1]
 _B1 = types.boolean[::1]
 _F, _I, _B = types.float64, types.int64, types.boolean
 
-#: Each kernel the estimators call and the argument types they call it with.
+#: Each kernel the estimators call and the argument types of its ``serial_kernel``
+#: (which, for the serving and quantile kernels, is also what each thread runs on its
+#: range of blocks: it takes the first and the last block after the kernel's arguments).
 SIGNATURES = {
     "e_step": [(_F2, _F2, _F1, _F2, _F1)],
     "gaussian_log_likelihood": [(_F1, _F2, _F1, _F2)],
@@ -51,24 +53,26 @@ SIGNATURES = {
     "penalise_gate_hessian": [(_F2, _I, _F, _F)],
     "weighted_design_block": [(_F2, _F1, _F2, _F1, _F, _I, _I, _F2, _F2)],
     "solve_gram_stack": [(_F3, _B1, _F)],
-    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2)],
+    "mixture_quantiles": [(_I, _F2, _F2, _F1, _F1, _F1, _F2, _F1, _F, _I, _F2, _I, _I)],
     "top_k_route": [(_F2, _I, _I2, _F2)],
-    "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1)],
-    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2)],
+    "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1, _I, _I)],
+    "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2, _I, _I)],
 }
 
 
 #: Kernels compiled in the same process when the warm-up runs in two: the
-#: gate's (which share their block helpers), and the others; one serving
-#: kernel in each, so that each group takes about half of the compilation
-#: time (12.3 and 11.9 CPU seconds when they were last chosen).
+#: gate's loss and its derivatives (which share their block helpers) with one
+#: serving kernel in the new process, the others in this one. The new process
+#: starts once this one has imported skmoe and imports the kernels' modules
+#: itself (about 1.5 s), so this one takes about that much more of the
+#: compilation: 12.9 and 11.6 CPU seconds (at a load average of 5) when last chosen.
 PROCESS_GROUPS = (
-    ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood",
+    ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route",
      "softmax_logistic_proba"),
-    ("log_softmax", "soft_cross_entropy", "soft_cross_entropy_hessian",
-     "soft_cross_entropy_newton", "softmax_observed_log_proba", "penalise_gate_loss",
-     "penalise_gate_hessian", "softmax_linear_mean"),
+    ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
+     "softmax_observed_log_proba", "penalise_gate_loss", "penalise_gate_hessian",
+     "softmax_linear_mean"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
@@ -79,9 +83,9 @@ def public_kernels():
     """The compiled function behind every public kernel of :data:`KERNEL_MODULES`, by name.
 
     A public kernel is either compiled itself or a Python function whose
-    ``serial_kernel`` is compiled and calls, with the same argument types,
-    every compiled function that its threaded path calls: compiling that one
-    compiles them all.
+    ``serial_kernel`` is compiled and is, or calls with the same argument
+    types, every compiled function that its threaded path calls: compiling
+    that one compiles them all.
 
     Returns
     -------
@@ -209,7 +213,12 @@ def _start_group(names):
     if package_parent not in {os.path.abspath(path or os.curdir) for path in sys.path}:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                           env.get("PYTHONPATH")]))
-    code = ("import json, sys; from skmoe._warmup import _warm_names; "
+    # The package without its __init__: the kernels' modules are all it needs,
+    # and the estimators' imports would delay the compilation by about 0.4 s.
+    code = ("import importlib.util, json, sys; "
+            "sys.modules['skmoe'] = importlib.util.module_from_spec("
+            "importlib.util.find_spec('skmoe')); "
+            "from skmoe._warmup import _warm_names; "
             "print(json.dumps(_warm_names(sys.argv[1:], verbose=False)))")
     return subprocess.Popen([sys.executable, "-c", code, *names], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
