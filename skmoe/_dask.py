@@ -821,10 +821,10 @@ class _DaskFit:
         rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
         seeds = random_state.randint(_SEED_MAX, size=self.n_blocks)
         samples = []
-        for start, stop, x_blocks, y_blocks, w_blocks in self.batches():
+        for first, stop, x_blocks, y_blocks, w_blocks in self.batches():
             samples.extend(self.compute(*[
                 dask.delayed(_block_sample)(x, y, w, rate, seed)
-                for x, y, w, seed in zip(x_blocks, y_blocks, w_blocks, seeds[start:stop])]))
+                for x, y, w, seed in zip(x_blocks, y_blocks, w_blocks, seeds[first:stop])]))
         X_s = np.concatenate([s[0] for s in samples])
         y_s = np.concatenate([s[1] for s in samples])
         w_s = np.concatenate([s[2] for s in samples])
