@@ -17,7 +17,11 @@ line search of a Newton step needs the loss at the new coefficients for the
 last targets: the next pass computes it beside the E-step, making those
 targets again from the previous model (responsibilities are never kept
 between passes, so they take no memory in proportion to the rows). X is never
-gathered on the client. In the iteration after the log-likelihood stalled,
+gathered on the client. A pass goes to the cluster in batches of blocks
+(:func:`batch_blocks`), each summed pairwise on the workers; the client adds
+the batches' sums as one pairwise tree over all blocks would (the same bits),
+so it holds the graph of one batch and a partial sum per level, not a graph
+of every block. In the iteration after the log-likelihood stalled,
 the in-memory loop solves the gate's and the logistic experts' problems
 instead (budget None): there the Newton steps continue, two passes each (the
 sums at the coefficients reached, the loss at the full step), until each part
