@@ -307,8 +307,8 @@ class _Sources:
     them), ``"array"`` (a Dask array of responsibilities with X's row chunks),
     ``"kmeans"`` (the delayed k-means, the mean and scale of its columns and
     whether y is one of them) or ``"drop"`` (other sources and the experts kept).
-    Only the sources of the blocks of one batch exist at a time: the client holds
-    nothing per block between computations.
+    Only the delayed sources of one batch's blocks exist at a time: the client
+    builds no graph of every block.
     """
 
     def __init__(self, kind, value):
