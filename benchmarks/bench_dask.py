@@ -22,10 +22,20 @@ reset before the fit through ``/proc/self/clear_refs``); for the in-memory
 fit, the peak of Python allocations during the fit. The in-memory array is
 made from the same generator (``compute()``), only for (a).
 
+``--client-blocks`` isolates the client's peak against the number of blocks
+(10, 20, 100 blocks of 1,000 rows, d = 5, K = 3): the scheduler runs in its
+own process (``SubprocessCluster``; in a ``LocalCluster`` it shares the
+client's process, and its task records and logs would be counted), with
+distributed's developer log of sent messages as configured
+(``distributed.admin.low-level-log-length``, 1000 messages by default) and
+switched off (0), and each pass's blocks in one computation (as before
+batches) or in batches (``skmoe._dask.batch_blocks``).
+
 Usage::
 
     python benchmarks/bench_dask.py            # n = 1e6, 2e6 and 1e7, writes results/bench_dask.md
     python benchmarks/bench_dask.py --quick    # n = 1e5 and 2e5, prints only
+    python benchmarks/bench_dask.py --client-blocks   # writes results/bench_dask_client.md
 """
 
 import datetime
@@ -57,22 +67,22 @@ BLOCK_ROWS = 100_000
 SEED = 0
 
 
-def lazy_data(n_samples, block_rows):
+def lazy_data(n_samples, block_rows, n_features=N_FEATURES, n_experts=N_EXPERTS):
     """X, y and initial responsibilities as lazy Dask arrays generated from a seed.
 
     y switches between K linear regimes by the sign pattern of the first
     three columns (a piecewise-linear function the gate can learn).
     """
     state = da.random.RandomState(SEED)
-    X = state.normal(size=(n_samples, N_FEATURES), chunks=(block_rows, N_FEATURES))
-    coef = np.random.RandomState(SEED).normal(size=(N_EXPERTS, N_FEATURES))
+    X = state.normal(size=(n_samples, n_features), chunks=(block_rows, n_features))
+    coef = np.random.RandomState(SEED).normal(size=(n_experts, n_features))
     regime = ((X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0).astype(int)
-              + 4 * (X[:, 2] > 0).astype(int))
+              + 4 * (X[:, 2] > 0).astype(int)) % n_experts
     means = X @ coef.T
-    y = da.choose(regime, [means[:, k] for k in range(N_EXPERTS)])
+    y = da.choose(regime, [means[:, k] for k in range(n_experts)])
     y = y + 0.1 * state.normal(size=n_samples, chunks=block_rows)
-    draws = state.standard_exponential(size=(n_samples, N_EXPERTS),
-                                       chunks=(block_rows, N_EXPERTS))
+    draws = state.standard_exponential(size=(n_samples, n_experts),
+                                       chunks=(block_rows, n_experts))
     init = draws / draws.sum(axis=1, keepdims=True)
     return X, y, init
 
@@ -85,8 +95,8 @@ class _TimedMixture(MixtureOfExpertsRegressor):
         super()._print_iteration(n_iter, lower_bound, change, seconds)
 
 
-def _model(init, max_iter):
-    return _TimedMixture(LinearRegression(), n_experts=N_EXPERTS, init=init,
+def _model(init, max_iter, n_experts=N_EXPERTS):
+    return _TimedMixture(LinearRegression(), n_experts=n_experts, init=init,
                          max_iter=max_iter, tol=0.0, min_expert_weight=0.0)
 
 
@@ -95,7 +105,7 @@ def _timed_fit(init, X, y, max_iter=2):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         tracemalloc.start()
-        model = _model(init, max_iter).fit(X, y)
+        model = _model(init, max_iter, init.shape[1]).fit(X, y)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     ends = model.iteration_ends_
@@ -155,6 +165,81 @@ def bench_memory(n_samples):
             "lower_bound": model.lower_bound_, "data_bytes": X.nbytes + y.nbytes}
 
 
+CLIENT_BLOCKS, CLIENT_BLOCK_ROWS, CLIENT_FEATURES, CLIENT_EXPERTS = (10, 20, 100), 1_000, 5, 3
+RESULTS_CLIENT = RESULTS.with_name("bench_dask_client.md")
+
+
+def bench_client_blocks():
+    """The client's peak during a fit against the number of blocks (see the docstring)."""
+    from distributed.deploy.subprocess import SubprocessCluster
+
+    from skmoe import _dask
+
+    batched = _dask.batch_blocks
+    rows = []
+    for log_length in (None, 0):
+        settings = {} if log_length is None else {
+            "distributed.admin.low-level-log-length": log_length}
+        with dask.config.set(settings):
+            cluster = SubprocessCluster(n_workers=2, threads_per_worker=1,
+                                        dashboard_address=":0", silence_logs=40)
+            client = distributed.Client(cluster)
+        try:
+            X, y, init = lazy_data(2 * CLIENT_BLOCK_ROWS, CLIENT_BLOCK_ROWS, CLIENT_FEATURES,
+                                   CLIENT_EXPERTS)
+            _timed_fit(init, X, y, max_iter=1)
+            for n_blocks in CLIENT_BLOCKS:
+                X, y, init = lazy_data(n_blocks * CLIENT_BLOCK_ROWS, CLIENT_BLOCK_ROWS,
+                                       CLIENT_FEATURES, CLIENT_EXPERTS)
+                row = {"log": "default (1000)" if log_length is None else str(log_length),
+                       "blocks": n_blocks, "batch": batched()}
+                for name, batch in (("one", lambda: 2**30), ("batched", batched)):
+                    _dask.batch_blocks = batch
+                    try:
+                        started = time.perf_counter()
+                        _, row[name], model = _timed_fit(init, X, y)
+                        row[name + "_time"] = time.perf_counter() - started
+                        row[name + "_bound"] = model.lower_bound_
+                    finally:
+                        _dask.batch_blocks = batched
+                print(row, flush=True)
+                rows.append(row)
+        finally:
+            client.close()
+            cluster.close()
+    return rows
+
+
+def report_client(rows, machine, blas, load_before, load_after, elapsed):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    table = _markdown_table(
+        ["developer log of sent messages", "blocks", "client peak, one computation per pass "
+         "(MiB)", f"client peak, batches of {rows[0]['batch']} blocks (MiB)",
+         "fit time one / batched (s)", "lower bound one / batched"],
+        [[row["log"], row["blocks"], f"{row['one'] / 2**20:.2f}",
+          f"{row['batched'] / 2**20:.2f}", f"{row['one_time']:.1f} / {row['batched_time']:.1f}",
+          f"{row['one_bound']:.12f} / {row['batched_bound']:.12f}"] for row in rows])
+    return f"""# bench_dask client peak against the number of blocks
+
+Recorded {date} by `python benchmarks/bench_dask.py --client-blocks`
+(total {elapsed:.0f} s; load average before {load_before}, after {load_after}).
+
+`MixtureOfExpertsRegressor(LinearRegression(), n_experts={CLIENT_EXPERTS})` on d =
+{CLIENT_FEATURES} features, blocks of {CLIENT_BLOCK_ROWS:,} rows generated lazily from a
+seed, the same initial responsibilities, a fit of two EM iterations (with the summary pass
+and the initial pass). Client peak: Python allocations (`tracemalloc`) in the client's
+process during the fit; the scheduler and the 2 workers (one thread each) run in their own
+processes (`SubprocessCluster`). Each pass's blocks go to the cluster in one computation
+(one graph of all blocks, as before batches) or in batches; the developer log is
+distributed's record of the last messages the client sent to the scheduler
+(`distributed.admin.low-level-log-length`), each pass's graph among them.
+
+{table}
+
+{machine_section(machine, blas)}
+"""
+
+
 def _mib(value):
     return f"{value / 2**20:,.0f}"
 
@@ -209,11 +294,13 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--memory-max", type=int, default=None,
                         help="largest n fitted in memory too (default: every size)")
+    parser.add_argument("--client-blocks", action="store_true",
+                        help="the client's peak against the number of blocks only")
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = [100_000, 200_000] if args.quick else [1_000_000, 2_000_000, 10_000_000]
     if args.output is None and not args.quick:
-        args.output = RESULTS
+        args.output = RESULTS_CLIENT if args.client_blocks else RESULTS
     return args
 
 
@@ -221,6 +308,14 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     load_before = _load_average()
+    if args.client_blocks:
+        rows = bench_client_blocks()
+        text = report_client(rows, machine_info(), blas_info(), load_before, _load_average(),
+                             time.perf_counter() - started)
+        print(text)
+        if args.output is not None:
+            args.output.write_text(text)
+        return
     rows = []
     for n in args.sizes:
         dask_result = bench_dask(n)

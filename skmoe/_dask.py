@@ -17,7 +17,11 @@ line search of a Newton step needs the loss at the new coefficients for the
 last targets: the next pass computes it beside the E-step, making those
 targets again from the previous model (responsibilities are never kept
 between passes, so they take no memory in proportion to the rows). X is never
-gathered on the client. In the iteration after the log-likelihood stalled,
+gathered on the client. A pass goes to the cluster in batches of blocks
+(:func:`batch_blocks`), each summed pairwise on the workers; the client adds
+the batches' sums as one pairwise tree over all blocks would (the same bits),
+so it holds the graph of one batch and a partial sum per level, not a graph
+of every block. In the iteration after the log-likelihood stalled,
 the in-memory loop solves the gate's and the logistic experts' problems
 instead (budget None): there the Newton steps continue, two passes each (the
 sums at the coefficients reached, the loss at the full step), until each part
@@ -40,6 +44,7 @@ collection.
 
 import copy
 import functools
+import os
 import warnings
 
 import dask
@@ -243,6 +248,86 @@ def _tree_sum(parts):
 def _blocks(array):
     """The blocks of a Dask array of rows, as delayed values (one per row chunk)."""
     return list(array.to_delayed().ravel())
+
+
+# The fewest blocks one computation of a pass takes (a power of two, see
+# _PairwiseSum); more with a larger cluster, see batch_blocks.
+BATCH_BLOCKS = 16
+
+
+def batch_blocks():
+    """Blocks per computation of a pass: a power of two, at least :data:`BATCH_BLOCKS`
+    and twice the threads of the current distributed client (or of this machine), so
+    that every thread has blocks to work on."""
+    try:
+        from distributed import default_client
+
+        threads = sum(default_client().nthreads().values())
+    except (ImportError, ValueError):
+        threads = os.cpu_count() or 1
+    size = BATCH_BLOCKS
+    while size < 2 * threads:
+        size *= 2
+    return size
+
+
+class _PairwiseSum:
+    """The sum :func:`_tree_sum` makes of a sequence, added from the sums of its batches.
+
+    The batches are consecutive and of one size, a power of two (the last may be
+    shorter): the pairwise tree over the whole sequence then holds each batch's
+    tree as a subtree, and the batches' sums are added as that tree adds them,
+    keeping one partial sum per level (at most log2 of the number of batches).
+    The total has the same bits as one :func:`_tree_sum` of all the values.
+    """
+
+    def __init__(self):
+        self._partial = []  # (level, sum of 2**level batches), levels decreasing
+
+    def add(self, value):
+        """Add the next batch's sum."""
+        level = 0
+        while self._partial and self._partial[-1][0] == level:
+            value = _add(self._partial.pop()[1], value)
+            level += 1
+        self._partial.append((level, value))
+
+    def total(self):
+        """The sum of every batch added."""
+        value = self._partial.pop()[1]
+        while self._partial:
+            value = _add(self._partial.pop()[1], value)
+        return value
+
+
+class _Sources:
+    """Where each block's responsibilities come from (see :func:`_resolve`), batch by batch.
+
+    ``kind`` is ``"model"`` (``value``: the delayed model, whose E-step gives
+    them), ``"array"`` (a Dask array of responsibilities with X's row chunks),
+    ``"kmeans"`` (the delayed k-means, the mean and scale of its columns and
+    whether y is one of them) or ``"drop"`` (other sources and the experts kept).
+    Only the delayed sources of one batch's blocks exist at a time: the client
+    builds no graph of every block.
+    """
+
+    def __init__(self, kind, value):
+        self.kind, self.value = kind, value
+
+    def batch(self, start, stop, x_blocks, y_blocks):
+        """The sources of blocks ``start`` to ``stop`` (whose delayed X and y are given)."""
+        if self.kind == "model":
+            return [("model", self.value)] * (stop - start)
+        if self.kind == "array":
+            return [("init", block) for block in _blocks(self.value.blocks[start:stop])]
+        if self.kind == "kmeans":
+            kmeans_d, mean, scale, with_y = self.value
+            return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x,
+                                                       y if with_y else None))
+                    for x, y in zip(x_blocks, y_blocks)]
+        sources, keep = self.value
+        return [("drop", source, keep)
+                for source in sources.batch(start, stop, x_blocks, y_blocks)]
 
 
 # --------------------------------------------------------------- the model
@@ -552,11 +637,41 @@ class _DaskFit:
     def __init__(self, estimator, X, y, sample_weight):
         self.estimator = estimator
         self.X, self.y, self.w = X, y, sample_weight
-        self.x_blocks, self.y_blocks, self.w_blocks = _blocks(X), _blocks(y), _blocks(
-            sample_weight)
+        self.n_blocks = X.numblocks[0]
+        self.batch_blocks = batch_blocks()
 
     def compute(self, *values):
         return dask.compute(*values)
+
+    def batches(self):
+        """Consecutive batches of blocks: ``(start, stop, x_blocks, y_blocks, w_blocks)``.
+
+        Each batch's delayed blocks come from its own slice of the arrays, so the
+        client holds the graph of one batch at a time, never one of all blocks.
+        """
+        for start in range(0, self.n_blocks, self.batch_blocks):
+            stop = min(start + self.batch_blocks, self.n_blocks)
+            yield (start, stop) + tuple(_blocks(array.blocks[start:stop])
+                                        for array in (self.X, self.y, self.w))
+
+    def pass_sum(self, block_sum, *sources):
+        """The sum over all blocks of ``block_sum(x, y, w, *their sources)``, one pass.
+
+        ``block_sum`` makes one block's delayed statistics; ``sources`` are
+        :class:`_Sources` (or None, giving None to every block). Each batch is
+        summed pairwise on the workers and only its sum reaches the client, which
+        adds the batches' sums as one pairwise tree over all blocks would (same
+        bits, see :class:`_PairwiseSum`).
+        """
+        total = _PairwiseSum()
+        for start, stop, x_blocks, y_blocks, w_blocks in self.batches():
+            per_block = [[None] * (stop - start) if source is None
+                         else source.batch(start, stop, x_blocks, y_blocks)
+                         for source in sources]
+            parts = [block_sum(*args) for args in zip(x_blocks, y_blocks, w_blocks,
+                                                      *per_block)]
+            total.add(self.compute(_tree_sum(parts))[0])
+        return total.total()
 
     # ---------------------------------------------------------- preparation
     def summarise(self):
@@ -565,9 +680,8 @@ class _DaskFit:
         first, first_y = dask.compute(self.X[:1], self.y[:1])
         shift = np.where(np.isfinite(first[0]), first[0], 0.0)
         y_shift = float(first_y[0]) if np.isfinite(first_y[0]) else 0.0
-        parts = [dask.delayed(_summary)(x, y, w, shift, y_shift)
-                 for x, y, w in zip(self.x_blocks, self.y_blocks, self.w_blocks)]
-        summary, = self.compute(_tree_sum(parts))
+        summary = self.pass_sum(lambda x, y, w: dask.delayed(_summary)(x, y, w, shift,
+                                                                       y_shift))
         if summary["bad_x"]:
             raise ValueError(
                 f"Input X contains NaN or infinity ({summary['bad_x']} entries of the Dask "
@@ -629,7 +743,7 @@ class _DaskFit:
             model, steps = self.m_step(model, stats, context, n_iter, solving)
             previous_sources = sources
             model_d = dask.delayed(model)
-            sources = [("model", model_d)] * len(self.x_blocks)
+            sources = _Sources("model", model_d)
             pending = [step.part for step in steps if step.pending]
             stats = self.stats_pass(model, sources, previous_sources if pending else None,
                                     model_d, pending)
@@ -646,7 +760,7 @@ class _DaskFit:
             if refused or unsolved:
                 # The E-step again, at the parameters reached.
                 model_d = dask.delayed(model)
-                sources = [("model", model_d)] * len(self.x_blocks)
+                sources = _Sources("model", model_d)
                 stats = self.stats_pass(model, sources, model_d=model_d)
             # A solved M-step, as in memory, ends solved (or at the parts' max_iter).
             solved = solving or all(step.solved for step in steps)
@@ -699,20 +813,22 @@ class _DaskFit:
             if start > 0:
                 noise = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
                 resp = 0.5 * resp + 0.5 * noise
-            return [("init", block) for block in _blocks(resp.rechunk({1: -1}))]
+            return _Sources("array", resp.rechunk({1: -1}))
         if init == "random":
-            resp = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
-            return [("init", block) for block in _blocks(resp)]
+            return _Sources("array", _dirichlet_rows(random_state.randint(_SEED_MAX),
+                                                     self.X.chunks[0], K))
         return self.kmeans_resp(K, start, random_state)
 
     def kmeans_resp(self, K, start, random_state):
         """k-means of standardised ``[X, y]`` (a classifier's X alone, as in memory) on a
         sample of rows, each block labelled by it."""
         rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
-        seeds = random_state.randint(_SEED_MAX, size=len(self.x_blocks))
-        samples = self.compute(*[
-            dask.delayed(_block_sample)(x, y, w, rate, seed)
-            for x, y, w, seed in zip(self.x_blocks, self.y_blocks, self.w_blocks, seeds)])
+        seeds = random_state.randint(_SEED_MAX, size=self.n_blocks)
+        samples = []
+        for first, stop, x_blocks, y_blocks, w_blocks in self.batches():
+            samples.extend(self.compute(*[
+                dask.delayed(_block_sample)(x, y, w, rate, seed)
+                for x, y, w, seed in zip(x_blocks, y_blocks, w_blocks, seeds[first:stop])]))
         X_s = np.concatenate([s[0] for s in samples])
         y_s = np.concatenate([s[1] for s in samples])
         w_s = np.concatenate([s[2] for s in samples])
@@ -727,10 +843,7 @@ class _DaskFit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             kmeans.fit(data, sample_weight=w_s)
-        kmeans_d = dask.delayed(kmeans)
-        return [("init", dask.delayed(_block_init)(kmeans_d, mean, scale, x,
-                                                   y if with_y else None))
-                for x, y in zip(self.x_blocks, self.y_blocks)]
+        return _Sources("kmeans", (dask.delayed(kmeans), mean, scale, with_y))
 
     def stats_pass(self, model, sources, previous_sources=None, model_d=None, checked=()):
         """One pass over the blocks: the sums of the next M-step (see :func:`_block_pass`).
@@ -741,14 +854,11 @@ class _DaskFit:
         already refer to it (it is sent once).
         """
         model_d = dask.delayed(model) if model_d is None else model_d
-        previous = previous_sources or [None] * len(self.x_blocks)
         groups = self.expert_groups(model)
-        parts = [dask.delayed(_block_pass)(model_d, x, y, w, source, self.grams_shift, groups,
-                                           before, tuple(checked))
-                 for x, y, w, source, before in zip(self.x_blocks, self.y_blocks,
-                                                    self.w_blocks, sources, previous)]
-        stats, = self.compute(_tree_sum(parts))
-        return stats
+        return self.pass_sum(
+            lambda x, y, w, source, before: dask.delayed(_block_pass)(
+                model_d, x, y, w, source, self.grams_shift, groups, before, tuple(checked)),
+            sources, previous_sources)
 
     def solve(self, model, steps, sources):
         """Newton steps from those of ``steps`` on until each part is solved.
@@ -767,10 +877,8 @@ class _DaskFit:
                 return model
             model_d = dask.delayed(model)
             parts = tuple(step.part for step in steps)
-            sums, = self.compute(_tree_sum([
-                dask.delayed(_block_part_sums)(model_d, parts, x, y, w, source)
-                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
-                                           sources)]))
+            sums = self.pass_sum(
+                functools.partial(dask.delayed(_block_part_sums), model_d, parts), sources)
             steps = [step.successor(model, sums[step.part]) for step in steps]
             steps = [step for step in steps if step.pending]
             if not steps:
@@ -780,10 +888,8 @@ class _DaskFit:
                 candidate = self.with_step(candidate, step, step.params)
             candidate_d = dask.delayed(candidate)
             parts = tuple(step.part for step in steps)
-            checks, = self.compute(_tree_sum([
-                dask.delayed(_block_checks)(candidate_d, parts, x, y, w, source)
-                for x, y, w, source in zip(self.x_blocks, self.y_blocks, self.w_blocks,
-                                           sources)]))
+            checks = self.pass_sum(
+                functools.partial(dask.delayed(_block_checks), candidate_d, parts), sources)
             for step in steps:
                 params = (step.params if step.accept(checks)
                           else step.backtrack(self, sources, model))
@@ -803,7 +909,7 @@ class _DaskFit:
         model = run.model.replace(experts=[copy.copy(e) for e in run.experts],
                                   gate=copy.copy(run.gate))
         model_d = dask.delayed(model)
-        sources = [("model", model_d)] * len(self.x_blocks)
+        sources = _Sources("model", model_d)
         stats = self.stats_pass(model, sources, model_d=model_d)
         run.penalty = self.penalty(model)
         return (stats["total"] - run.penalty) / self.total_weight, (model, sources, stats)
@@ -845,7 +951,7 @@ class _DaskFit:
         model = model.replace(experts=[e for e, k in zip(model.experts, keep) if k],
                               params={name: value[keep] for name, value in model.params.items()},
                               gate=gate)
-        sources = [("drop", source, keep) for source in sources]
+        sources = _Sources("drop", (sources, keep))
         stats = self.stats_pass(model, sources)
         return sources, stats, model, True
 
@@ -994,11 +1100,9 @@ class _NewtonStep:
         step = 0.5
         while step >= _MIN_STEP:
             params = self.start + step * self.direction
-            parts = [dask.delayed(_block_part_loss)(model_d, self.part,
-                                                    params.reshape(self.shape), x, y, w, source)
-                     for x, y, w, source in zip(fit.x_blocks, fit.y_blocks, fit.w_blocks,
-                                                sources)]
-            loss, grad = self.penalised(params, *fit.compute(_tree_sum(parts))[0])
+            loss, grad = self.penalised(params, *fit.pass_sum(
+                functools.partial(dask.delayed(_block_part_loss), model_d, self.part,
+                                  params.reshape(self.shape)), sources))
             if self.sufficient(loss, step):
                 self.solved = self.done(loss, grad)
                 self.direction = step * self.direction

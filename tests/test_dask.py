@@ -513,3 +513,50 @@ def test_random_starts_and_later_starts_from_an_array_on_dask(data, dask_data):
     for fitted in (model, from_array):
         assert len(fitted.init_lower_bounds_) == 2
         assert fitted.score_samples(X, y).mean() >= memory.score_samples(X, y).mean() - 1e-4
+
+
+class _Term:
+    """A summand that records how it was added: its value is the sum's parenthesised form."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __add__(self, other):
+        return _Term(f"({self.text}+{other.text})")
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4, 8])
+@pytest.mark.parametrize("n_blocks", [1, 2, 3, 5, 7, 8, 9, 16, 23, 37])
+def test_batched_pass_adds_in_the_order_of_one_pairwise_tree(n_blocks, batch):
+    from skmoe._dask import _add, _PairwiseSum, _tree_sum
+
+    terms = [_Term(str(i)) for i in range(n_blocks)]
+    whole = _tree_sum([dask.delayed(term) for term in terms]).compute(scheduler="sync")
+    batched = _PairwiseSum()
+    for start in range(0, n_blocks, batch):
+        part = terms[start:start + batch]
+        while len(part) > 1:
+            part = [_add(a, b) if b is not None else a
+                    for a, b in zip(part[::2], part[1::2] + [None])]
+        batched.add(part[0])
+    assert batched.total().text == whole.text
+
+
+def test_batches_of_blocks_give_the_fit_of_one_pass(data, monkeypatch):
+    from skmoe import _dask
+
+    X, y = data
+    X_d, y_d = da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK)
+    # The synchronous scheduler: on the cluster the workers' kernels may round the
+    # last bit differently from run to run.
+    monkeypatch.setitem(dask.config.config, "scheduler", "sync")
+    fits = []
+    # All blocks in one computation (as before batches), then batches of 1 and 2 blocks;
+    # two starts: the second draws its k-means weights from the same random state.
+    for batch in (2**30, 1, 2):
+        monkeypatch.setattr(_dask, "batch_blocks", lambda batch=batch: batch)
+        fits.append(MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, random_state=0,
+                                              max_iter=5, n_init=2).fit(X_d, y_d))
+    for model in fits[1:]:
+        assert model.lower_bound_ == fits[0].lower_bound_
+        assert_array_equal(_coefficients(model), _coefficients(fits[0]))
