@@ -61,7 +61,7 @@ _Y_SPREAD = (1e-152, 1e152)
 # the noise, the more so the more the expert's error depends on its number of
 # rows. Linear experts: 3 folds (as compare's out-of-fold residuals). Experts that
 # can interpolate: 10; with 3, the 90% intervals of mixtures of trees covered
-# 0.905-0.949 on seven data sets, with 10 0.887-0.918 (bench_intervals.py).
+# 0.910-0.949 on seven data sets, with 10 0.887-0.923 (bench_intervals.py).
 _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
 
@@ -464,9 +464,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             return
         # Whether an expert is cross-fitted does not change while it is refitted:
         # decided once per expert object of the run (the object is kept beside the
-        # answer, so that a new object never reads an old one's).
-        # Only the current experts' answers are kept: experts refitted as clones
-        # are new objects at every M-step.
+        # answer, so that a new object never reads an old one's). Only the current
+        # experts' answers are kept: experts refitted as clones are new objects at
+        # every M-step.
         known = context.get("cross_fits", {})
         current = {}
         chosen = []
