@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ._docstrings import _SHARED, fill_doc
 from ._experts import (
     ContinuedExpert,
+    decided_once,
     describe_expert,
     design_rank,
     expert_templates,
@@ -1321,19 +1322,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 fit_params = _run_fit_params(run, data)
                 unsolved = []
                 previous_experts = list(run.experts)
-                checked = []
-                if compare_refits:
-                    # Decided once per expert object of the run, as whether it is
-                    # cross-fitted is (the object is kept beside the answer).
-                    answers = {}
-                    for k, expert in enumerate(run.experts):
-                        entry = may_worsen.get(id(expert))
-                        if entry is None or entry[0] is not expert:
-                            entry = (expert, refit_may_worsen(expert))
-                        answers[id(expert)] = entry
-                        if entry[1]:
-                            checked.append(k)
-                    may_worsen = answers
+                checked = (decided_once(may_worsen, run.experts, refit_may_worsen)
+                           if compare_refits else [])
                 experts = ([clone(expert) if k in checked else expert
                             for k, expert in enumerate(run.experts)]
                            if checked else list(run.experts))

@@ -482,21 +482,6 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
         return fitted
     ridge = [fits_scaled_ridge_from_gram(expert, X) for expert in experts]
     gram = [ridge[k] or fits_from_gram(expert, X) for k, expert in enumerate(experts)]
-    if not validate and all(gram) and (all(ridge) or not any(ridge)):
-        intercepts = {bool(expert.fit_intercept) for expert in experts}
-        if len(intercepts) == 1:
-            # The M-step of small data: the steps below for one stack, without
-            # their bookkeeping, which costs as much as the solve.
-            grams, center, y_center = weighted_grams(X, y, weights, intercepts.pop())
-            if ridge[0]:
-                if column_scale is None:
-                    column_scale = _ridge_column_scale(X)
-                solved = fit_scaled_ridges_from_grams(experts, grams, center, y_center,
-                                                      column_scale)
-            else:
-                solved = fit_from_grams(experts, grams, center, y_center,
-                                        [False] * len(experts))
-            return {k: expert for k, expert in enumerate(solved) if expert is not None}
     for fit_intercept in (True, False):
         chosen = [
             k for k, expert in enumerate(experts)
@@ -507,15 +492,19 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
         # Every column: the weights themselves, not a copy of them.
         columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
         grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
+        if not validate:
+            solved, column_scale = _solve_from_grams(experts, chosen, ridge, grams, center,
+                                                     y_center, column_scale, X)
+            fitted.update(solved)
+            continue
         direct = []  # positions in ``chosen`` of the experts solved all at once
         for position, k in enumerate(chosen):
             # Each distinct set of parameters is checked once per fit (clones of one
             # template share theirs). The checked expert then takes the solution of
             # the others, so that a run's numbers do not depend on whether it was
             # the one that checked (parallel starts race for it).
-            params = experts[k].get_params(deep=False) if validate else None
-            key = (type(experts[k]), params)
-            if params is None or key in validated:
+            key = (type(experts[k]), experts[k].get_params(deep=False))
+            if key in validated:
                 direct.append(position)
                 continue
             validated.append(key)
@@ -530,21 +519,42 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
             if expert is not None:
                 fitted[k] = expert
                 direct.append(position)
-        ridges = [position for position in direct if ridge[chosen[position]]]
-        if ridges:
+        stack = grams if len(direct) == len(chosen) else grams[direct]
+        solved, column_scale = _solve_from_grams(experts, [chosen[p] for p in direct], ridge,
+                                                 stack, center, y_center, column_scale, X)
+        fitted.update(solved)
+    return fitted
+
+
+def _solve_from_grams(experts, indices, ridge, grams, center, y_center, column_scale, X):
+    """Fit ``experts[indices]`` from ``grams`` (theirs, in that order): the
+    ScaledRidge ones (``ridge[k]``) in one solve, the plain ones in another.
+
+    Returns
+    -------
+    fitted : dict
+        Expert index -> fitted expert, leaving out those too ill-conditioned
+        for the normal equations.
+    column_scale : ndarray
+        ``column_scale``, computed from ``X`` if it was None and needed.
+    """
+    fitted = {}
+    for scaled in (True, False):
+        part = [j for j, k in enumerate(indices) if bool(ridge[k]) is scaled]
+        if not part:
+            continue
+        # The whole stack when it is all of one kind: not a copy of it.
+        stack = grams if len(part) == len(indices) else grams[part]
+        chosen = [experts[indices[j]] for j in part]
+        if scaled:
             if column_scale is None:
                 column_scale = _ridge_column_scale(X)
-            indices = [chosen[position] for position in ridges]
-            solved = fit_scaled_ridges_from_grams([experts[k] for k in indices], grams[ridges],
-                                                  center, y_center, column_scale)
-            fitted.update((k, expert) for k, expert in zip(indices, solved) if expert is not None)
-        direct = [position for position in direct if not ridge[chosen[position]]]
-        if direct:
-            indices = [chosen[position] for position in direct]
-            solved = fit_from_grams([experts[k] for k in indices], grams[direct], center,
-                                    y_center, [False] * len(direct))
-            fitted.update((k, expert) for k, expert in zip(indices, solved) if expert is not None)
-    return fitted
+            solved = fit_scaled_ridges_from_grams(chosen, stack, center, y_center, column_scale)
+        else:
+            solved = fit_from_grams(chosen, stack, center, y_center, [False] * len(part))
+        fitted.update((indices[j], expert) for j, expert in zip(part, solved)
+                      if expert is not None)
+    return fitted, column_scale
 
 
 def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params=None):
@@ -658,6 +668,42 @@ def interpolates(expert):
     except ValueError:
         return True
     return False
+
+
+def decided_once(answers, experts, decide):
+    """``decide(expert)`` for each of ``experts``, asked once per expert object.
+
+    An answer that depends only on an expert's class and parameters does not
+    change while the EM loop refits it in place; experts refitted as clones
+    are new objects, and are asked again.
+
+    Parameters
+    ----------
+    answers : dict
+        Kept by the caller between calls; holds the current experts' answers
+        (beside each expert, so that ``is`` compares live objects) and is
+        replaced by this call's.
+    experts : list of estimators
+    decide : callable
+        ``decide(expert) -> bool``.
+
+    Returns
+    -------
+    chosen : list of int
+        The positions of the experts ``decide`` says yes to.
+    """
+    current = {}
+    chosen = []
+    for k, expert in enumerate(experts):
+        entry = answers.get(id(expert))
+        if entry is None or entry[0] is not expert:
+            entry = (expert, decide(expert))
+        current[id(expert)] = entry
+        if entry[1]:
+            chosen.append(k)
+    answers.clear()
+    answers.update(current)
+    return chosen
 
 
 def refit_may_worsen(expert):

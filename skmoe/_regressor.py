@@ -1,6 +1,5 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,6 +19,7 @@ from ._docstrings import fill_doc
 from ._experts import (
     accepts_return_std,
     cross_fitted_predictions,
+    decided_once,
     has_own_density,
     interpolates,
 )
@@ -41,7 +41,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
-from ._scaling import weighted_spread
+from ._scaling import power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
@@ -408,7 +408,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         log_lik = workspace.array("log_lik", shape)
         # Large weights times squared residuals would overflow: the sums are taken
         # with the weights divided by a power of two near the largest (exact).
-        unit = _power_of_two(float(weights.max()))
+        unit = power_of_two(float(weights.max()))
         if unit != 1.0:
             weights = weights / unit
         residuals = None
@@ -462,22 +462,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         responsibilities by a factor per column for ScaledRidge experts)."""
         if self.noise_variance == "in_sample":
             return
-        # Whether an expert is cross-fitted does not change while it is refitted:
-        # decided once per expert object of the run (the object is kept beside the
-        # answer, so that a new object never reads an old one's). Only the current
-        # experts' answers are kept: experts refitted as clones are new objects at
-        # every M-step.
-        known = context.get("cross_fits", {})
-        current = {}
-        chosen = []
-        for k, expert in enumerate(experts):
-            entry = known.get(id(expert))
-            if entry is None or entry[0] is not expert:
-                entry = (expert, self._cross_fits(expert))
-            current[id(expert)] = entry
-            if entry[1]:
-                chosen.append(k)
-        context["cross_fits"] = current
+        chosen = decided_once(context.setdefault("cross_fits", {}), experts, self._cross_fits)
         if not chosen:
             return
         folds = context.setdefault("folds", {})
@@ -956,15 +941,6 @@ default=(0.05, 0.5, 0.95)
         return quadrature_crps(
             y, lambda z, rows: self._mixture_cdf(z, weights, means, X_expert, rows),
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)
-
-
-def _power_of_two(value):
-    """``skmoe._scaling.magnitude`` of one float: a power of two about ``|value|``
-    (1 for zero, NaN or inf), without the cost of arrays."""
-    largest = abs(value)
-    if not (math.isfinite(largest) and largest > 0):
-        return 1.0
-    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
 
 
 def _expert_predictions(experts, X):

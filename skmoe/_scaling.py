@@ -8,6 +8,8 @@ weights are divided by their largest value wherever their scale cannot change
 the result (a weighted mean or spread).
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
@@ -37,6 +39,24 @@ def magnitude(X):
     largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
     # frexp gives |largest| = m 2^e with m in [0.5, 1); 2^(e - 1) cannot overflow.
     return np.ldexp(1.0, np.frexp(largest)[1] - 1)
+
+
+def power_of_two(value):
+    """:func:`magnitude` of one float, without the cost of arrays.
+
+    Parameters
+    ----------
+    value : float
+
+    Returns
+    -------
+    magnitude : float
+        ``2**e`` with ``|value| / magnitude`` below 2; 1 for zero, NaN or inf.
+    """
+    largest = abs(value)
+    if not (math.isfinite(largest) and largest > 0):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
 
 
 def divide_columns(X, scale):

@@ -79,17 +79,21 @@ def softmax_linear_mean(X, gate_columns, center, gate_coef, gate_intercept, expe
         row's chosen experts').
         Twin: :func:`softmax_linear_mean_reference`.
     """
-    n_samples = X.shape[0]
-    n_experts = gate_intercept.shape[0]
-    products = n_samples * n_experts * (gate_columns.shape[0] + expert_columns.shape[0])
-    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    if products < _MIN_PARALLEL_PRODUCTS:
-        _mean_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                     intercept, top_k, out, _FIRST, n_chunks)
-        return out
-    run_blocks(_mean_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
-               expert_columns, coef, intercept, top_k, out)
+    products = X.shape[0] * gate_intercept.shape[0] * (gate_columns.shape[0]
+                                                       + expert_columns.shape[0])
+    _over_chunks(_mean_chunks, products, X, gate_columns, center, gate_coef, gate_intercept,
+                 expert_columns, coef, intercept, top_k, out)
     return out
+
+
+def _over_chunks(kernel, products, X, *args):
+    """``kernel(X, *args, first, last)`` over every chunk of rows of ``X``: on the
+    calling thread, or on several when ``products`` multiply-adds pay for them."""
+    n_chunks = (X.shape[0] + _CHUNK_ROWS - 1) // _CHUNK_ROWS
+    if products < _MIN_PARALLEL_PRODUCTS:
+        kernel(X, *args, _FIRST, n_chunks)
+    else:
+        run_blocks(kernel, n_chunks, X, *args)
 
 
 @njit(**_SERIAL)
@@ -207,16 +211,10 @@ def softmax_logistic_proba(X, gate_columns, center, gate_coef, gate_intercept, e
         rounding); not finite where an expert's are not.
         Twin: :func:`softmax_logistic_proba_reference`.
     """
-    n_samples = X.shape[0]
-    products = n_samples * (gate_coef.shape[0] * gate_columns.shape[0]
-                            + coef.shape[0] * expert_columns.shape[0])
-    n_chunks = (n_samples + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-    if products < _MIN_PARALLEL_PRODUCTS:
-        _proba_chunks(X, gate_columns, center, gate_coef, gate_intercept, expert_columns, coef,
-                      intercept, top_k, out, _FIRST, n_chunks)
-        return out
-    run_blocks(_proba_chunks, n_chunks, X, gate_columns, center, gate_coef, gate_intercept,
-               expert_columns, coef, intercept, top_k, out)
+    products = X.shape[0] * (gate_coef.shape[0] * gate_columns.shape[0]
+                             + coef.shape[0] * expert_columns.shape[0])
+    _over_chunks(_proba_chunks, products, X, gate_columns, center, gate_coef, gate_intercept,
+                 expert_columns, coef, intercept, top_k, out)
     return out
 
 
