@@ -15,12 +15,12 @@ map ``F`` of the parameters. From three iterates ``t0``, ``t1 = F(t0)`` and
 ``a = -||r|| / ||v||``, it proposes ``t0 - 2 a r + a^2 v``: exact for a map
 that contracts every direction by the same factor, and far along the slow
 direction in general. The proposal is kept only if the objective that the
-M-steps climb is higher there than at ``t2``: the penalised log-likelihood
-per sample, less the gate's and the experts' L2 penalties ``||coef||^2 / (2 C)``
+M-steps climb is higher there than at ``t2``: the log-likelihood per
+sample less the gate's and the experts' L2 penalties ``||coef||^2 / (2 C)``
 (the mixture's ``lower_bound_``); otherwise the run stays at ``t2``, so the
-objective never falls. Either way the next EM
-iterations continue from the point kept, and the scheme restarts from there
-(the first of them is the stabilising iteration of SQUAREM).
+objective never falls. Either way the next EM iterations continue from the
+point kept, and the scheme restarts from there (the first of them is the
+stabilising iteration of SQUAREM).
 
 The parameters are the softmax gate's coefficients and intercepts and every
 expert's ``coef_`` and ``intercept_``, so only runs whose gate is a
