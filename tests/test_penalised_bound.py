@@ -238,3 +238,24 @@ def test_no_penalty_read_from_other_experts(expert):
         warnings.simplefilter("ignore")
         expert.fit(X, y)
     assert logistic_penalty(expert) == 0.0
+
+
+def test_mixture_of_mixtures_of_classifiers_never_lowers_its_bound():
+    # An inner mixture's continued fit is an improving M-step of the outer objective
+    # only if the outer bound subtracts the inner penalties its EM climbs with, its
+    # LogisticRegression experts' included. Before, this history fell by 9e-7.
+    from skmoe.datasets import make_gated_classification
+
+    X, y = make_gated_classification(800, 2, 4, 3, random_state=0)
+    inner = MixtureOfExpertsClassifier(n_experts=2, max_iter=50)
+    model = MixtureOfExpertsClassifier(inner, n_experts=2, max_iter=30, random_state=0).fit(X, y)
+    bounds = np.array(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:])), np.diff(bounds).min()
+    inner_penalty = sum(e._penalty_ for e in model.experts_)
+    expected_inner = sum(0.5 * np.sum(e.gate_.coef_**2) / e.gate_.C
+                         + sum(map(_expert_penalty, e.experts_)) for e in model.experts_)
+    assert_allclose(inner_penalty, expected_inner, rtol=1e-12)
+    total = model.score_samples(X, y).sum()
+    outer_gate = 0.5 * np.sum(model.gate_.coef_**2) / model.gate_.C
+    assert_allclose(model.lower_bound_, (total - outer_gate - inner_penalty) / len(y),
+                    rtol=0, atol=1e-10)
