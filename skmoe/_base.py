@@ -637,9 +637,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """The experts' penalty subtracted from the log-likelihood in the EM objective.
 
         0 unless the likelihood knows the experts' penalties (the regressor's
-        ScaledRidge experts); with it, the objective that EM climbs is the
-        penalised log-likelihood whose M-steps the experts solve, given the
-        weights of :meth:`_expert_fit_weights`.
+        ScaledRidge experts, the classifier's LogisticRegression experts); with
+        it, the objective that EM climbs is the penalised log-likelihood whose
+        M-steps the experts solve, given the weights of
+        :meth:`_expert_fit_weights`.
         """
         return 0.0
 
@@ -1687,7 +1688,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         What flexmix's ``logLik`` reports for the data a model was fitted on:
         ``sum_i w_i log p(y_i | x_i)``, or with ``groups``
         ``sum_g log sum_k g_k(x_g) exp(sum_{i in g} w_i log p_k(y_i | x_i))``.
-        It does not subtract the gate's penalty (``lower_bound_`` does).
+        It does not subtract the gate's and the experts' penalties
+        (``lower_bound_`` does).
 
         Parameters
         ----------

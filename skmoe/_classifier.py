@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
-from ._logistic import is_plain_logistic, logistic_log_likelihood
+from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import check_is_estimator
 
@@ -214,6 +214,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             columns[np.asarray(expert.classes_, dtype=np.int64)] = np.arange(proba.shape[1])
             categorical_log_likelihood(proba, columns, y, PROBA_FLOOR, log_lik, k)
         return log_lik
+
+    def _likelihood_penalty(self, experts, params, context):
+        # Each LogisticRegression expert's M-step maximises its weighted
+        # log-likelihood less ||coef_||^2 / (2 C): the objective EM climbs subtracts
+        # that too, so lower_bound_ is the quantity the M-steps (and SQUAREM) raise.
+        return sum(logistic_penalty(expert) for expert in experts)
 
     # ----------------------------------------------------------- prediction
     @available_if(_experts_have_predict_proba)

@@ -77,7 +77,7 @@ from ._kernels import (
     soft_cross_entropy_newton,
 )
 from ._linear import weighted_grams
-from ._logistic import FULL_SOLVE_TOL, _alpha, logistic_log_likelihood
+from ._logistic import FULL_SOLVE_TOL, _alpha, logistic_log_likelihood, logistic_penalty
 from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _POOLED_VARIANCE_FLOOR
@@ -1002,10 +1002,12 @@ class _DaskFit:
                               gate=gate_step.make(gate_step.params)), [gate_step])
 
     def penalty(self, model):
-        """The objective's penalty: the gate's and the ScaledRidge experts'."""
+        """The objective's penalty: the gate's, the ScaledRidge experts' and the
+        LogisticRegression experts' (as in memory)."""
         gate = model.gate._penalty() if hasattr(model.gate, "coef_") else 0.0
         ridges = sum(ridge_penalty(e) for e in model.experts if hasattr(e, "coef_"))
-        return gate + ridges / (2.0 * self.target_variance)
+        logistic = sum(logistic_penalty(e) for e in model.experts)
+        return gate + ridges / (2.0 * self.target_variance) + logistic
 
 
 class _SquaremRun:

@@ -170,10 +170,17 @@ _SHARED = {
     converged_ : bool
         Whether the best start converged.
     lower_bound_ : float
-        Final per-sample penalised log-likelihood of the best start.
+        Final per-sample penalised log-likelihood of the best start, the
+        objective EM climbs: the weighted log-likelihood less the
+        ``SoftmaxGate``'s penalty and the experts' penalties that skmoe reads
+        (``ScaledRidge`` experts of the regressor, ``LogisticRegression``
+        experts of the classifier with an L2 penalty or none, and those of
+        inner mixtures), divided by the summed sample weights.
+        :meth:`score_samples` and :meth:`log_likelihood` give the
+        log-likelihood without the penalties.
     lower_bounds_ : list of float
-        Per-sample penalised log-likelihood after each iteration of the best
-        start.
+        Per-sample penalised log-likelihood (as ``lower_bound_``) after each
+        iteration of the best start.
     effective_n_samples_ : ndarray of shape (`n_experts_`,)
         Each expert's total (weighted) responsibility on the training rows at
         the final E-step.

@@ -31,6 +31,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from ._gate import TransposedRows, _Objective
 from ._kernels import (
@@ -90,24 +91,60 @@ def _alpha(expert):
     return 0.0 if np.isinf(C) else 1.0 / float(C)
 
 
-def l2_penalty(expert):
-    """The penalty ``||coef_||^2 / (2 C)`` that a fitted ``expert``'s objective adds.
+def logistic_penalty(expert):
+    """The penalty a fitted classifier expert's objective subtracts from its weighted
+    log-likelihood, in nats, when skmoe knows it; 0 otherwise.
 
-    ``LogisticRegression`` minimises ``sum_i w_i loss_i + ||coef_||^2 / (2 C)``
-    over its ``coef_`` (one row for two classes, one per class otherwise).
+    Known: a plain ``LogisticRegression`` (not a subclass), alone or as a
+    Pipeline's final step (the earlier steps are fitted without the weights,
+    so they are the same in every M-step), with an L2 penalty or none (set by
+    ``l1_ratio=0``, ``penalty="l2"``, ``penalty=None`` or ``C=inf``), no class
+    weights, a multinomial loss (not ``multi_class="ovr"``) and a solver of
+    the L-BFGS family or sag/saga. Its fit with sample weights ``w`` minimises
+    ``sum_i w_i loss_i + ||coef_||^2 / (2 C)`` (the intercepts unpenalised),
+    so this is ``||coef_||^2 / (2 C)``. Any other expert gives 0: liblinear
+    (which penalises the intercept and fits one-vs-rest), class weights (the
+    loss is not the log-likelihood), L1 or elastic-net penalties, subclasses
+    and other classifiers.
 
     Parameters
     ----------
-    expert : LogisticRegression
-        Fitted, with settings whose objective this module knows
-        (``_alpha(expert)`` is not None).
+    expert : estimator
+        A fitted expert.
 
     Returns
     -------
     penalty : float
-        0 for ``C=inf``.
+        In nats, not divided by the weights.
     """
-    return 0.5 * _alpha(expert) * float(np.sum(np.square(expert.coef_)))
+    while isinstance(expert, Pipeline):
+        expert = expert.steps[-1][1]
+    if type(expert) is not LogisticRegression or not hasattr(expert, "coef_"):
+        return 0.0
+    strength = _l2_strength(expert.get_params(deep=False))
+    if strength is None:
+        return 0.0
+    return 0.5 * strength * float(np.sum(np.square(expert.coef_)))
+
+
+def _l2_strength(params):
+    """``1 / C`` of a LogisticRegression's L2 penalty (0 without a penalty), resolving
+    ``penalty`` and ``l1_ratio`` as its ``fit`` does; None for any objective other
+    than ``sum_i w_i loss_i + ||coef_||^2 / (2 C)`` with the multinomial loss."""
+    C, penalty, l1_ratio = params["C"], params.get("penalty", "deprecated"), params["l1_ratio"]
+    if (params["solver"] not in _SOLVERS + ("sag", "saga")
+            or params["class_weight"] is not None
+            or params.get("multi_class", "auto") not in ("auto", "multinomial", "deprecated")
+            or not isinstance(C, Real) or isinstance(C, bool) or not C > 0):
+        return None
+    if penalty is None:
+        return 0.0
+    if penalty == "deprecated":
+        if l1_ratio is not None and l1_ratio != 0:
+            return None
+    elif penalty != "l2":
+        return None
+    return 0.0 if np.isinf(C) else 1.0 / float(C)
 
 
 class LogisticData:

@@ -15,12 +15,12 @@ map ``F`` of the parameters. From three iterates ``t0``, ``t1 = F(t0)`` and
 ``a = -||r|| / ||v||``, it proposes ``t0 - 2 a r + a^2 v``: exact for a map
 that contracts every direction by the same factor, and far along the slow
 direction in general. The proposal is kept only if the objective that the
-M-steps climb is higher there than at ``t2``: the penalised log-likelihood
-per sample, with the experts' L2 penalties ``||coef||^2 / (2 C)`` (the
-mixture's ``lower_bound_`` subtracts the gate's penalty only); otherwise the
-run stays at ``t2``, so the objective never falls. Either way the next EM
-iterations continue from the point kept, and the scheme restarts from there
-(the first of them is the stabilising iteration of SQUAREM).
+M-steps climb is higher there than at ``t2``: the log-likelihood per
+sample less the gate's and the experts' L2 penalties ``||coef||^2 / (2 C)``
+(the mixture's ``lower_bound_``); otherwise the run stays at ``t2``, so the
+objective never falls. Either way the next EM iterations continue from the
+point kept, and the scheme restarts from there (the first of them is the
+stabilising iteration of SQUAREM).
 
 The parameters are the softmax gate's coefficients and intercepts and every
 expert's ``coef_`` and ``intercept_``, so only runs whose gate is a
@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from ._gate import SoftmaxGate
-from ._logistic import _alpha, l2_penalty
+from ._logistic import _alpha
 
 
 def em_parameters(run):
@@ -134,13 +134,16 @@ class Squarem:
         run : object
             The EM run (see :func:`em_parameters`), just past its E-step.
         lower_bound : float
-            The EM objective at the run's parameters.
+            The EM objective at the run's parameters: the penalised
+            log-likelihood per unit of weight, every penalty the M-steps
+            minimise (the gate's and the experts') subtracted.
         evaluate : callable
-            ``evaluate() -> (lower_bound, state)``: the objective at the run's
-            current parameters and whatever the EM loop needs from that E-step.
-            It sets ``run.penalty``.
+            ``evaluate() -> (lower_bound, state)``: the same objective at the
+            run's current parameters and whatever the EM loop needs from that
+            E-step. It sets ``run.penalty``.
         total_weight : float
-            The summed sample weights, by which the objective is divided.
+            The summed sample weights. Not used: both objectives come divided
+            by it already.
 
         Returns
         -------
@@ -163,7 +166,6 @@ class Squarem:
         if proposal is None:
             return None
         penalty = run.penalty
-        objective = lower_bound - sum(map(l2_penalty, run.experts)) / total_weight
         set_em_parameters(run, proposal)
         try:
             result = evaluate()
@@ -171,8 +173,7 @@ class Squarem:
             # Scores that overflow at the proposal (an expert's NaN or inf
             # probabilities) reject it like a lower objective.
             result = None
-        if (result is not None
-                and result[0] - sum(map(l2_penalty, run.experts)) / total_weight > objective):
+        if result is not None and result[0] > lower_bound:
             return result
         set_em_parameters(run, theta)
         run.penalty = penalty
