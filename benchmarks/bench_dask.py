@@ -498,7 +498,8 @@ batches, alternately on one cluster (first one, then batched, repeated):
 
 def parse_args(argv=None):
     parser = benchmark_parser(__doc__, RESULTS)
-    parser.add_argument("--sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--sizes", type=int, nargs="*", default=None,
+                        help="sizes of the fits (none: only the time cost of batches)")
     parser.add_argument("--memory-max", type=int, default=None,
                         help="largest n fitted in memory too (default: every size)")
     parser.add_argument("--batching", type=int, nargs="*", default=None,
