@@ -630,6 +630,11 @@ def _block_sample(X, y, w, rate, seed):
     return X[keep], y[keep], w[keep]
 
 
+def _join_samples(*samples):
+    """The rows of several samples ``(X, y, w)`` (:func:`_block_sample`), in order."""
+    return tuple(np.concatenate([sample[part] for sample in samples]) for part in range(3))
+
+
 # ------------------------------------------------------------------- fit
 class _DaskFit:
     """One fit of a mixture of experts on Dask arrays; see :func:`fit_dask`."""
@@ -824,14 +829,15 @@ class _DaskFit:
         sample of rows, each block labelled by it."""
         rate = min(1.0, KMEANS_MAX_ROWS / self.n_samples)
         seeds = random_state.randint(_SEED_MAX, size=self.n_blocks)
+        # One sample per batch reaches the client, joined on the workers: the client
+        # keeps no list of every block's arrays.
         samples = []
         for first, stop, x_blocks, y_blocks, w_blocks in self.batches():
-            samples.extend(self.compute(*[
+            samples.append(self.compute(dask.delayed(_join_samples)(*[
                 dask.delayed(_block_sample)(x, y, w, rate, seed)
-                for x, y, w, seed in zip(x_blocks, y_blocks, w_blocks, seeds[first:stop])]))
-        X_s = np.concatenate([s[0] for s in samples])
-        y_s = np.concatenate([s[1] for s in samples])
-        w_s = np.concatenate([s[2] for s in samples])
+                for x, y, w, seed in zip(x_blocks, y_blocks, w_blocks,
+                                         seeds[first:stop])]))[0])
+        X_s, y_s, w_s = _join_samples(*samples)
         with_y = self.n_classes is None
         mean = np.append(self.w_mean, self.y_mean) if with_y else self.w_mean
         scale = np.sqrt(np.append(self.w_var, self.y_var) if with_y else self.w_var)

@@ -554,3 +554,26 @@ def test_batches_of_blocks_give_the_fit_of_one_pass(data, monkeypatch):
     for model in fits[1:]:
         assert model.lower_bound_ == fits[0].lower_bound_
         assert_array_equal(_coefficients(model), _coefficients(fits[0]))
+
+
+def test_kmeans_sample_reaches_the_client_as_one_array_per_batch(data, monkeypatch):
+    from skmoe import _dask
+
+    X, y = data
+    X_d, y_d = da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK)
+    monkeypatch.setitem(dask.config.config, "scheduler", "sync")
+    monkeypatch.setattr(_dask, "batch_blocks", lambda: 3)
+    computed = []
+    compute = _dask._DaskFit.compute
+
+    def spy(self, *values):
+        computed.append([str(value.key) for value in values])
+        return compute(self, *values)
+
+    monkeypatch.setattr(_dask._DaskFit, "compute", spy)
+    MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, init="kmeans", max_iter=1,
+                              random_state=0).fit(X_d, y_d)
+    samples = [keys for keys in computed if any("sample" in key for key in keys)]
+    # 4 blocks in batches of 3: two computations, each bringing one joined sample.
+    assert len(samples) == 2
+    assert all(len(keys) == 1 and keys[0].startswith("_join_samples") for keys in samples)
