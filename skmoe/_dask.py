@@ -32,9 +32,17 @@ The classifier's EM is extrapolated by the in-memory loop's SQUAREM
 takes one pass, which is the next iteration's pass when the proposal is kept;
 a refused one leaves the run at the last iterate, whose pass was made.
 
+The noise variances of ScaledRidge experts are cross-fitted as in memory
+(``noise_variance`` "auto" or "cross_fitted"): the noise folds are a function
+of each row's position (``skmoe._regressor.folds_of_rows``), so each block
+also gives each fold's weighted Gram matrices, and the client refits every
+expert without each fold from the total minus that fold and takes the fold's
+residual sum as a quadratic form of its matrix, in the same pass.
+
 Only M-steps that are sums over rows can be fitted this way: for the
-regressor, the Gaussian likelihood with in-sample noise variances and experts
-that are plain ``LinearRegression``, ``Ridge`` or ``ScaledRidge``; for the
+regressor, the Gaussian likelihood and experts that are plain
+``LinearRegression``, ``Ridge`` or ``ScaledRidge`` (the first two with
+in-sample noise variances, as "auto" gives them in memory); for the
 classifier, plain ``LogisticRegression`` experts whose objective
 ``skmoe._logistic`` minimises by Newton's method; ``SoftmaxGate`` for both.
 
@@ -80,8 +88,9 @@ from ._linear import weighted_grams
 from ._logistic import FULL_SOLVE_TOL, _alpha, logistic_log_likelihood, logistic_penalty
 from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
-from ._regressor import _POOLED_VARIANCE_FLOOR
-from ._ridge import ScaledRidge, ridge_penalty
+from ._regressor import _NOISE_FOLDS, _POOLED_VARIANCE_FLOOR, folds_of_rows
+from ._ridge import ScaledRidge, fold_refits, fold_sums, ridge_penalty
+from ._scaling import magnitude
 from ._squarem import Squarem
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import check_responsibilities, resolve_columns
@@ -215,6 +224,7 @@ def _summary(X, y, w, shift, y_shift):
         "bad_x": int(X.size - np.count_nonzero(finite_x)),
         "bad_y": int(y.size - np.count_nonzero(np.isfinite(y))),
         "bad_w": int(np.count_nonzero(~np.isfinite(w) | (w < 0))),
+        "largest": np.abs(X).max(axis=0, initial=0.0),
         "w": float(w.sum()),
         "wx": w @ centred,
         "wxx": w @ centred**2,
@@ -226,9 +236,11 @@ def _summary(X, y, w, shift, y_shift):
 
 
 def _add(a, b):
-    """Sum of two dicts of statistics (or of two tuples of them)."""
+    """Sum of two dicts of statistics (or of two tuples of them); the maximum of their
+    ``"largest"`` entries."""
     if isinstance(a, dict):
-        return {key: _add(a[key], b[key]) for key in a}
+        return {key: np.maximum(a[key], b[key]) if key == "largest" else _add(a[key], b[key])
+                for key in a}
     if isinstance(a, tuple):
         return tuple(_add(x, y) for x, y in zip(a, b))
     if a is None:
@@ -328,6 +340,17 @@ class _Sources:
         sources, keep = self.value
         return [("drop", source, keep)
                 for source in sources.batch(start, stop, x_blocks, y_blocks)]
+
+
+class _RowRanges:
+    """Each block's rows in the whole array, ``(start, stop)``, batch by batch (a source
+    of :meth:`_DaskFit.pass_sum`)."""
+
+    def __init__(self, row_chunks):
+        self.bounds = np.concatenate([[0], np.cumsum(row_chunks)]).astype(int)
+
+    def batch(self, start, stop, x_blocks, y_blocks):
+        return [(int(self.bounds[i]), int(self.bounds[i + 1])) for i in range(start, stop)]
 
 
 # --------------------------------------------------------------- the model
@@ -436,7 +459,8 @@ def _resolve(source, X, y, w):
     return _block_renormalise(resp, source[2]), None
 
 
-def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None, checked=()):
+def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None, checked=(),
+                rows=None, cross_fitted=()):
     """:func:`_block_pass_threads` with one BLAS thread, as the in-memory loop runs.
 
     BLAS threads beside Numba's oversubscribe the cores: on a busy machine a
@@ -444,15 +468,18 @@ def _block_pass(model, X, y, w, source, shift, groups_of_experts, previous=None,
     """
     with threadpool_controller().limit(limits=1, user_api="blas"):
         return _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous,
-                                   checked)
+                                   checked, rows, cross_fitted)
 
 
 def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previous=None,
-                        checked=()):
+                        checked=(), rows=None, cross_fitted=()):
     """One block's responsibilities (see :func:`_resolve`) and the sums of the next M-step.
 
     The sums: the E-step's (``total``, ``gate_share``, ``resp``); each linear
-    expert's weighted Gram matrices (regressor) or each logistic expert's
+    expert's weighted Gram matrices (regressor), and for the experts
+    ``cross_fitted`` (ScaledRidge experts whose noise is cross-fitted) each
+    noise fold's sums (``skmoe._ridge.fold_sums``, always with the shift) of
+    the block's rows ``rows = (start, stop)`` of the whole array; or each logistic expert's
     loss, gradient and Hessian at its coefficients for the weights ``w *
     R[:, k]`` (classifier); the gate's loss, gradient and Hessian. With
     ``previous``, the source of the last pass's responsibilities, it also
@@ -476,6 +503,12 @@ def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previo
         for intercept, chosen in groups_of_experts.items():
             stats[f"grams_{intercept}"] = weighted_grams(
                 X_expert, y, weights[:, chosen], intercept, shift=shift)[0]
+        if cross_fitted:
+            folds = folds_of_rows(*rows, _NOISE_FOLDS)
+            for fold in range(_NOISE_FOLDS):
+                held = folds == fold
+                stats[f"fold_{fold}"] = fold_sums(X_expert[held], y[held],
+                                                  weights[held][:, cross_fitted], shift)
     else:
         X_t, targets_t = model.expert_rows_t(X), model.indicators_t(y)
         for k, expert in enumerate(model.experts):
@@ -663,8 +696,9 @@ class _DaskFit:
         """The sum over all blocks of ``block_sum(x, y, w, *their sources)``, one pass.
 
         ``block_sum`` makes one block's delayed statistics; ``sources`` are
-        :class:`_Sources` (or None, giving None to every block). Each batch is
-        summed pairwise on the workers and only its sum reaches the client, which
+        :class:`_Sources` or :class:`_RowRanges` (or None, giving None to every
+        block). Each batch is summed pairwise on the workers and only its sum
+        reaches the client, which
         adds the batches' sums as one pairwise tree over all blocks would (same
         bits, see :class:`_PairwiseSum`).
         """
@@ -708,6 +742,7 @@ class _DaskFit:
         n, total = summary["n"], summary["w"]
         self.n_samples, self.total_weight = n, total
         self.shift = shift
+        self.largest = summary["largest"]
         # Weighted mean and variance of the columns (the gate's scaler), unweighted
         # spread (ScaledRidge's column scale), weighted spread of y.
         self.w_mean = shift + summary["wx"] / total
@@ -861,10 +896,19 @@ class _DaskFit:
         """
         model_d = dask.delayed(model) if model_d is None else model_d
         groups = self.expert_groups(model)
+        cross_fitted = self.cross_fitted(model)
         return self.pass_sum(
-            lambda x, y, w, source, before: dask.delayed(_block_pass)(
-                model_d, x, y, w, source, self.grams_shift, groups, before, tuple(checked)),
-            sources, previous_sources)
+            lambda x, y, w, source, before, rows: dask.delayed(_block_pass)(
+                model_d, x, y, w, source, self.grams_shift, groups, before, tuple(checked),
+                rows, cross_fitted),
+            sources, previous_sources, _RowRanges(self.X.chunks[0]) if cross_fitted else None)
+
+    def cross_fitted(self, model):
+        """The ScaledRidge experts whose noise variance is cross-fitted (as in memory,
+        under ``noise_variance`` "auto" or "cross_fitted"; a regressor's only)."""
+        if self.n_classes is not None or self.estimator.noise_variance == "in_sample":
+            return []
+        return [k for k, expert in enumerate(model.experts) if type(expert) is ScaledRidge]
 
     def solve(self, model, steps, sources):
         """Newton steps from those of ``steps`` on until each part is solved.
@@ -999,6 +1043,10 @@ class _DaskFit:
                                                n_iter == 1))
         residuals = np.array([residual_sum(e, g, *shifts[bool(e.fit_intercept)])
                               for e, g in zip(fitted, grams)])
+        cross_fitted = self.cross_fitted(model)
+        if cross_fitted:
+            residuals[cross_fitted] = self.cross_fitted_residuals(
+                [fitted[k] for k in cross_fitted], factors[cross_fitted], stats)
         weight = grams[:, self.n_expert_features, self.n_expert_features]
         if context["pooled_floor"] is None:
             context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / weight.sum()
@@ -1006,6 +1054,36 @@ class _DaskFit:
         params = {"noise_variance_": _floor_scale(residuals / weight, floor)}
         return (model.replace(experts=fitted, params=params,
                               gate=gate_step.make(gate_step.params)), [gate_step])
+
+    def cross_fitted_residuals(self, experts, factors, stats):
+        """Weighted sums of squared out-of-fold residuals of ScaledRidge ``experts``.
+
+        As ``MixtureOfExpertsRegressor``'s in-memory M-step: each expert refitted
+        without each noise fold, on its fit weights (the responsibilities times
+        ``factors``), predicts that fold's rows, whose residuals are weighted by
+        the responsibilities; where the other folds give it no weight or the
+        refit cannot be solved, the expert itself predicts them. The refits
+        come from the folds' sums of the pass (``skmoe._ridge.fold_refits``),
+        and each fold's residual sum is a quadratic form of its responsibility
+        Gram matrix, so no pass is added.
+        """
+        folds = [stats[f"fold_{fold}"] for fold in range(_NOISE_FOLDS)]
+        grams = np.stack([fold[0] for fold in folds])
+        positive = np.stack([fold[1] for fold in folds])
+        residuals = np.zeros(len(experts))
+        for intercept in (True, False):
+            group = [j for j, expert in enumerate(experts)
+                     if bool(expert.fit_intercept) is intercept]
+            if not group:
+                continue
+            scaled = grams[:, group + [-1]] * np.append(factors[group], 1.0)[:, None, None]
+            models = fold_refits([experts[j] for j in group], scaled, positive[:, group],
+                                 self.grams_shift, self.expert_unit)
+            for position, j in enumerate(group):
+                residuals[j] = sum(residual_sum(fold_models[position], gram[j],
+                                                *self.grams_shift)
+                                   for fold_models, gram in zip(models, grams))
+        return residuals
 
     def penalty(self, model):
         """The objective's penalty: the gate's, the ScaledRidge experts' and the
@@ -1286,7 +1364,15 @@ def check_dask_experts(estimator, templates):
     unsupported = {"assignment": (estimator.assignment, "soft")}
     if regressor:
         unsupported["noise"] = (estimator.noise, "gaussian")
-        unsupported["noise_variance"] = (estimator.noise_variance, ("auto", "in_sample"))
+    if regressor and estimator.noise_variance == "cross_fitted":
+        for index, template in enumerate(templates):
+            if type(template) is not ScaledRidge:
+                raise ValueError(
+                    f"noise_variance='cross_fitted' on a Dask collection applies to "
+                    f"ScaledRidge experts only (refitted without each fold from the folds' "
+                    f"Gram matrices); expert {index} is {describe_expert(template)}. Use "
+                    "noise_variance='auto' or 'in_sample', or fit in memory."
+                )
     for name, (value, allowed) in unsupported.items():
         if value != allowed and value not in (allowed if isinstance(allowed, tuple) else ()):
             raise ValueError(
@@ -1374,6 +1460,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
                  + np.finfo(np.float64).tiny)] = 1.0
     fit.gate_scale = gate_scale
     fit.grams_shift = (fit.u_mean[expert_columns], fit.y_mean)
+    fit.expert_unit = magnitude(fit.largest[expert_columns][None, :])
     column_scale = np.sqrt(fit.u_var[expert_columns])
     column_scale[~(column_scale > 10 * np.finfo(np.float64).eps
                    * np.maximum(np.abs(fit.u_mean[expert_columns]), 1e-300))] = 1.0

@@ -72,9 +72,70 @@ def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
     One fixed partition for a given number of rows and folds, whatever
     ``random_state``: the noise does not jitter from one M-step to the next, and
     the objective of fits that differ only in their seed (their starts) is the
-    same function, so that their ``lower_bound_`` can be compared.
+    same function, so that their ``lower_bound_`` can be compared. It is
+    :func:`folds_of_rows` of all the rows: a block of rows of a Dask array
+    computes its own part of the same partition.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    n_folds : int, default=3
+        Number of folds.
+
+    Returns
+    -------
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row, ``0 .. n_folds - 1``.
     """
-    return np.random.RandomState(0).permutation(n_samples) % n_folds
+    return folds_of_rows(0, n_samples, n_folds)
+
+
+# The seed of the folds' hash; fixed (see noise_folds).
+_FOLD_SEED = np.uint64(0x5EED_F01D)
+
+
+def _splitmix64(values):
+    """The splitmix64 finaliser of unsigned 64-bit integers: a bijection whose
+    outputs of consecutive inputs look independent."""
+    with np.errstate(over="ignore"):
+        values = values + np.uint64(0x9E3779B97F4A7C15)
+        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
+
+
+def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
+    """The folds of rows ``start`` to ``stop - 1`` in :func:`noise_folds`'s partition.
+
+    The rows form consecutive groups of ``n_folds`` (rows ``g n_folds`` to
+    ``(g + 1) n_folds - 1``); each group's folds are a random permutation of
+    ``0 .. n_folds - 1``: the ranks within the group of a hash of each row's
+    index. A row's fold depends only on its index, so
+    ``noise_folds(n, F)[a:b] == folds_of_rows(a, b, F)`` for every ``a <= b <= n``,
+    and each block of a Dask array computes its rows' folds alone. Every
+    complete group holds each fold once and the last, partial one each fold at
+    most once: the sizes of the folds of ``n`` rows differ by at most one.
+
+    Parameters
+    ----------
+    start, stop : int
+        The first row and one past the last, ``0 <= start <= stop``.
+    n_folds : int, default=3
+        Number of folds, positive.
+
+    Returns
+    -------
+    folds : ndarray of shape (stop - start,) of int
+    """
+    first = start // n_folds
+    n_groups = -(-stop // n_folds) - first
+    rows = np.arange(first * n_folds, (first + n_groups) * n_folds, dtype=np.uint64)
+    # splitmix64 is a bijection: distinct rows have distinct keys, so no ties.
+    keys = _splitmix64(rows ^ _FOLD_SEED).reshape(n_groups, n_folds)
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1).ravel()
+    offset = first * n_folds
+    return ranks[start - offset:stop - offset].astype(np.intp)
 
 
 def noise_fold_count(expert):

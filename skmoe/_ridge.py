@@ -213,8 +213,8 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     pass over the rows gives every fold's weighted Gram matrices (with one
     shift, so that they add up), plus an unweighted one for the spread of the
     columns, and the problem without fold ``f`` is the total minus fold
-    ``f``'s matrices. This costs about one Gram pass per M-step, where
-    refitting clones costs ``n_folds`` fits per expert.
+    ``f``'s matrices (:func:`fold_refits`). This costs about one Gram pass per
+    M-step, where refitting clones costs ``n_folds`` fits per expert.
 
     Parameters
     ----------
@@ -237,42 +237,102 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         refit cannot be solved, are predicted by the expert itself.
     """
     n_samples, n_experts = weights.shape
-    n_features = X.shape[1]
-    intercept = bool(experts[0].fit_intercept)
-    unit = magnitude(X)
     mean_weights = np.full(n_samples, 1.0 / n_samples)
     shift = (mean_weights @ X, float(mean_weights @ y))
-    with_counts = np.column_stack([weights, np.ones(n_samples)])
-    fold_rows = [np.flatnonzero(folds == fold) for fold in range(int(folds.max()) + 1)]
+    n_folds = int(folds.max()) + 1 if n_samples else 0
+    fold_rows = [np.flatnonzero(folds == fold) for fold in range(n_folds)]
+    sums = [fold_sums(X[rows], y[rows], weights[rows], shift) for rows in fold_rows]
+    grams, positive = np.stack([s[0] for s in sums]), np.stack([s[1] for s in sums])
+    models = fold_refits(experts, grams, positive, shift, magnitude(X))
+    predictions = np.empty((n_samples, n_experts))
+    for rows, fold_models in zip(fold_rows, models):
+        for k, model in enumerate(fold_models):
+            predictions[rows, k] = X[rows] @ model.coef_ + model.intercept_
+    return predictions
+
+
+def fold_sums(X, y, weights, shift):
+    """One fold's sums for :func:`fold_refits`, from its rows (or a part of them).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+        The fold's inputs, float64.
+    y : ndarray of shape (n_rows,)
+        Its targets.
+    weights : ndarray of shape (n_rows, n_experts)
+        The experts' weights of its rows.
+    shift : tuple of (ndarray of shape (n_features,), float)
+        The shift ``(c, c_y)`` of every fold's matrices.
+
+    Returns
+    -------
+    grams : ndarray of shape (n_experts + 1, n_features + 2, n_features + 2)
+        The weighted Gram matrices of ``[x - c, 1, y - c_y]`` of the experts,
+        then the unweighted one (for the spread of the columns). Those of
+        parts of a fold add up to the fold's.
+    positive : ndarray of shape (n_experts,) of int
+        The number of rows each expert gives weight to.
+    """
+    with_counts = np.column_stack([weights, np.ones(X.shape[0])])
     # Always shifted: the unweighted matrix then gives the columns' spread
     # without cancelling digits.
-    fold_grams = [weighted_grams(X[rows], y[rows], with_counts[rows], True, shift)[0]
-                  for rows in fold_rows]
-    total = np.sum(fold_grams, axis=0)
-    predictions = np.empty((n_samples, n_experts))
-    for rows, gram in zip(fold_rows, fold_grams):
+    grams = weighted_grams(X, y, with_counts, True, shift)[0]
+    return grams, np.count_nonzero(weights > 0, axis=0)
+
+
+def fold_refits(experts, grams, positive, shift, unit):
+    """Each ScaledRidge expert refitted without each fold, from the folds' sums.
+
+    The refit without fold ``f`` is what ``ScaledRidge.fit`` gives on the rows
+    of the other folds with their weights (its ``scale_`` the spread of those
+    rows): it is solved from the total of the folds' matrices minus fold
+    ``f``'s.
+
+    Parameters
+    ----------
+    experts : list of ScaledRidge
+        Fitted experts, all with the same ``fit_intercept``; not modified.
+    grams : ndarray of shape (n_folds, n_experts + 1, n_features + 2, n_features + 2)
+        Each fold's :func:`fold_sums` matrices, with the weights the experts
+        are refitted with.
+    positive : ndarray of shape (n_folds, n_experts) of int
+        Each fold's rows with weight, per expert (:func:`fold_sums`).
+    shift : tuple of (ndarray of shape (n_features,), float)
+        The shift of the matrices.
+    unit : ndarray of shape (n_features,)
+        Powers of two about the largest absolute value of each column
+        (``skmoe._scaling.magnitude`` of the inputs).
+
+    Returns
+    -------
+    models : list of list of ScaledRidge
+        ``models[f][k]``: expert ``k`` refitted without fold ``f``, or the
+        expert itself where the other folds give it no weight or its refit
+        cannot be solved.
+    """
+    n_features = grams.shape[2] - 2
+    intercept = bool(experts[0].fit_intercept)
+    total = grams.sum(axis=0)
+    center, y_center = shift if intercept else (np.zeros(n_features), 0.0)
+    models = []
+    for gram, rows_with_weight in zip(grams, positive):
         kept = total - gram
         counts = kept[-1]
         n_kept = counts[n_features, n_features]
         column_mean = counts[:n_features, n_features] / n_kept
         scale = _scale_of((np.diag(counts)[:n_features] / n_kept - column_mean**2) / unit**2,
                           unit)
-        grams = kept[:-1]
-        if not intercept:
-            grams = _unshifted(grams, *shift)
-        kept_rows = np.ones(n_samples, dtype=bool)
-        kept_rows[rows] = False
-        # From the weights themselves: the difference of the matrices leaves
-        # rounding where no kept row has weight.
-        has_weight = np.any(weights[kept_rows] > 0, axis=0)
+        kept_grams = kept[:-1] if intercept else _unshifted(kept[:-1], *shift)
+        # From the counts of rows with weight: the difference of the matrices
+        # leaves rounding where no kept row has weight.
+        has_weight = positive.sum(axis=0) - rows_with_weight > 0
         refits = [ScaledRidge(alpha=expert.alpha, fit_intercept=intercept)
                   for expert in experts]
-        center, y_center = shift if intercept else (np.zeros(n_features), 0.0)
-        refits = fit_scaled_ridges_from_grams(refits, grams, center, y_center, scale)
-        for k, refit in enumerate(refits):
-            model = refit if refit is not None and has_weight[k] else experts[k]
-            predictions[rows, k] = X[rows] @ model.coef_ + model.intercept_
-    return predictions
+        refits = fit_scaled_ridges_from_grams(refits, kept_grams, center, y_center, scale)
+        models.append([refit if refit is not None and has_weight[k] else experts[k]
+                       for k, refit in enumerate(refits)])
+    return models
 
 
 def _unshifted(grams, center, y_center):

@@ -1,5 +1,7 @@
 """Exact EM on Dask collections: the same fit as in memory, predictions block by block."""
 
+import contextlib
+
 import dask
 import dask.array as da
 import dask.dataframe as dd
@@ -7,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
@@ -56,6 +59,88 @@ def test_dask_fit_equals_in_memory_fit_from_the_same_responsibilities(
     assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
     assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
     assert_allclose(distributed.predict_gate(X), memory.predict_gate(X), rtol=0, atol=1e-6)
+
+
+# Blocks of unequal sizes whose boundaries (700, 1700, 2200) fall inside groups of
+# three consecutive rows, the groups of the noise folds.
+UNEQUAL_CHUNKS = (700, 1000, 500, 800)
+
+
+@pytest.mark.parametrize("scheduler", ["cluster", "synchronous"])
+@pytest.mark.parametrize("params", [
+    dict(),
+    dict(noise_variance="cross_fitted"),
+    dict(experts=ScaledRidge(alpha=10.0, fit_intercept=False)),
+    dict(experts=[ScaledRidge(alpha=10.0), ScaledRidge(alpha=3.0, fit_intercept=False)],
+         noise_variance="cross_fitted"),
+])
+def test_default_regressor_on_dask_cross_fits_the_noise_as_in_memory(
+        data, dask_client, scheduler, params):
+    X, y = data
+    X_d = da.from_array(X, chunks=(UNEQUAL_CHUNKS, -1))
+    y_d = da.from_array(y, chunks=(UNEQUAL_CHUNKS,))
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=N_ROWS)
+    params = dict(params, init=init, tol=1e-12, max_iter=500, random_state=0)
+    if not isinstance(params.get("experts"), list):
+        params["n_experts"] = 2
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    with (dask.config.set(scheduler="sync") if scheduler == "synchronous"
+          else contextlib.nullcontext()):
+        distributed = MixtureOfExpertsRegressor(**params).fit(X_d, y_d)
+    assert memory.converged_ and distributed.converged_
+    assert distributed.n_iter_ == memory.n_iter_
+    assert_allclose(distributed.score_samples(X, y).mean(), memory.score_samples(X, y).mean(),
+                    rtol=0, atol=1e-8)
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
+    # The noise is the cross-fitted one: in sample it is smaller by far more than
+    # the tolerance above.
+    in_sample = MixtureOfExpertsRegressor(**dict(params, noise_variance="in_sample")).fit(X, y)
+    assert np.all(distributed.noise_variance_ > (1 + 1e-3) * in_sample.noise_variance_)
+
+
+def test_dask_cross_fitted_noise_with_weights_and_a_fold_without_weight(data, dask_client):
+    # One M-step from one-hot responsibilities: expert 1 is responsible for rows of
+    # fold 0 only, so its refit without fold 0 has no weight and the expert itself
+    # predicts those rows, as in memory. Zero weights on the first rows too.
+    from skmoe._regressor import noise_folds
+
+    X, y = data
+    folds = noise_folds(N_ROWS)
+    init = np.zeros((N_ROWS, 2))
+    only_fold_0 = (folds == 0) & (X[:, 0] > 0)
+    init[only_fold_0, 1] = 1.0
+    init[~only_fold_0, 0] = 1.0
+    weight = np.random.RandomState(2).uniform(0.5, 2.0, size=N_ROWS)
+    weight[:40] = 0.0
+    params = dict(n_experts=2, init=init, max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        memory = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=weight)
+    with pytest.warns(ConvergenceWarning):
+        distributed = MixtureOfExpertsRegressor(**params).fit(
+            da.from_array(X, chunks=(UNEQUAL_CHUNKS, -1)),
+            da.from_array(y, chunks=(UNEQUAL_CHUNKS,)),
+            sample_weight=da.from_array(weight, chunks=(UNEQUAL_CHUNKS,)))
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
+    # Expert 1's noise: its out-of-fold residuals are its own in-sample residuals on
+    # fold 0 (the only rows it has weight on).
+    expert = distributed.experts_[1]
+    rows = only_fold_0 & (weight > 0)
+    own = np.sum(weight[rows] * (y[rows] - expert.predict(X[rows])) ** 2) / weight[rows].sum()
+    assert distributed.noise_variance_[1] == pytest.approx(own, rel=1e-6)
+
+
+def test_cross_fitted_noise_on_dask_is_refused_for_experts_other_than_scaled_ridge(dask_data):
+    X_d, y_d = dask_data
+    model = MixtureOfExpertsRegressor([ScaledRidge(), LinearRegression()],
+                                      noise_variance="cross_fitted")
+    with pytest.raises(ValueError, match=r"noise_variance='cross_fitted' on a Dask collection "
+                                         r"applies to ScaledRidge experts only .*expert 1 is "
+                                         r"LinearRegression"):
+        model.fit(X_d, y_d)
+    assert not hasattr(model, "experts_")
 
 
 def test_dask_fit_with_an_init_held_by_the_cluster_and_weights(data, dask_data):

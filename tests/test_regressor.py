@@ -23,7 +23,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate
-from skmoe._regressor import noise_folds
+from skmoe._regressor import folds_of_rows, noise_folds
 from skmoe.datasets import make_switching_regression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -575,7 +575,7 @@ def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
                                       random_state=0).fit(X, y)
     # The folds: one fixed partition of the rows for a given number of rows, 10
     # folds for experts that can interpolate.
-    folds = np.random.RandomState(0).permutation(300) % 10
+    folds = noise_folds(300, 10)
     for k in range(2):
         out_of_fold = np.empty(300)
         for fold in range(10):
@@ -662,6 +662,44 @@ def test_noise_folds_do_not_depend_on_the_seed():
     assert fits[0].lower_bounds_ == pytest.approx(fits[1].lower_bounds_, rel=1e-12)
     assert_array_equal(noise_folds(300), noise_folds(300))
     assert np.bincount(noise_folds(300)).tolist() == [100, 100, 100]
+
+
+@pytest.mark.parametrize("n_samples, n_folds", [(300, 3), (301, 3), (302, 3), (1003, 10),
+                                                (7, 10)])
+def test_noise_folds_are_balanced_in_every_group_of_consecutive_rows(n_samples, n_folds):
+    folds = noise_folds(n_samples, n_folds)
+    assert folds.shape == (n_samples,)
+    n_groups, rest = divmod(n_samples, n_folds)
+    # Each complete group of n_folds consecutive rows holds every fold once...
+    groups = folds[:n_groups * n_folds].reshape(n_groups, n_folds)
+    assert_array_equal(np.sort(groups, axis=1), np.tile(np.arange(n_folds), (n_groups, 1)))
+    # ... and the last, partial one each fold at most once: fold sizes differ by one at most.
+    assert np.unique(folds[n_groups * n_folds:]).shape == (rest,)
+    sizes = np.bincount(folds, minlength=n_folds)
+    assert sizes.min() == n_groups and sizes.max() == n_groups + (rest > 0)
+    assert sizes.sum() == n_samples
+
+
+def test_noise_folds_are_random_permutations_of_each_group():
+    groups = noise_folds(3 * 6000).reshape(6000, 3)
+    # The 3! orders of a group are equally likely: about 1000 each.
+    orders = np.unique(groups @ np.array([9, 3, 1]), return_counts=True)[1]
+    assert orders.shape == (6,)
+    assert np.all(np.abs(orders - 1000) < 5 * np.sqrt(1000))
+    # Consecutive groups are not one repeated order.
+    assert np.mean(np.all(groups[1:] == groups[:-1], axis=1)) < 0.25
+
+
+@pytest.mark.parametrize("n_folds", [3, 10])
+def test_folds_of_any_slice_of_rows_are_the_slice_of_the_folds(n_folds):
+    folds = noise_folds(1000, n_folds)
+    rng = np.random.default_rng(0)
+    bounds = [(0, 0), (0, 1000), (999, 1000), (1, 2), (3, 3)]
+    bounds += [tuple(sorted(rng.integers(0, 1001, size=2))) for _ in range(50)]
+    for start, stop in bounds:
+        assert_array_equal(folds_of_rows(start, stop, n_folds), folds[start:stop])
+    # A prefix of more rows: the folds of the first rows do not depend on how many follow.
+    assert_array_equal(noise_folds(1234, n_folds)[:1000], folds)
 
 
 class _FailsOnFewerRows(RegressorMixin, BaseEstimator):
