@@ -478,9 +478,9 @@ def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previo
     The sums: the E-step's (``total``, ``gate_share``, ``resp``); each linear
     expert's weighted Gram matrices (regressor), and for the experts
     ``cross_fitted`` (ScaledRidge experts whose noise is cross-fitted) each
-    noise fold's sums (``skmoe._ridge.fold_sums``, always with the shift) of
-    the block's rows ``rows = (start, stop)`` of the whole array; or each logistic expert's
-    loss, gradient and Hessian at its coefficients for the weights ``w *
+    noise fold's sums (``skmoe._ridge.fold_sums``, always with the shift),
+    the block being rows ``rows = (start, stop)`` of the whole array; or each
+    logistic expert's loss, gradient and Hessian at its coefficients for the weights ``w *
     R[:, k]`` (classifier); the gate's loss, gradient and Hessian. With
     ``previous``, the source of the last pass's responsibilities, it also
     gives the loss and gradient at their (new) coefficients for those targets
@@ -698,9 +698,8 @@ class _DaskFit:
         ``block_sum`` makes one block's delayed statistics; ``sources`` are
         :class:`_Sources` or :class:`_RowRanges` (or None, giving None to every
         block). Each batch is summed pairwise on the workers and only its sum
-        reaches the client, which
-        adds the batches' sums as one pairwise tree over all blocks would (same
-        bits, see :class:`_PairwiseSum`).
+        reaches the client, which adds the batches' sums as one pairwise tree
+        over all blocks would (same bits, see :class:`_PairwiseSum`).
         """
         total = _PairwiseSum()
         for start, stop, x_blocks, y_blocks, w_blocks in self.batches():

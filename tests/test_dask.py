@@ -621,7 +621,9 @@ def test_batched_pass_adds_in_the_order_of_one_pairwise_tree(n_blocks, batch):
     assert batched.total().text == whole.text
 
 
-def test_batches_of_blocks_give_the_fit_of_one_pass(data, monkeypatch):
+# The default ScaledRidge experts: their noise folds' sums are batched too.
+@pytest.mark.parametrize("experts", [LinearRegression(), ScaledRidge(alpha=10.0)])
+def test_batches_of_blocks_give_the_fit_of_one_pass(data, monkeypatch, experts):
     from skmoe import _dask
 
     X, y = data
@@ -634,7 +636,7 @@ def test_batches_of_blocks_give_the_fit_of_one_pass(data, monkeypatch):
     # two starts: the second draws its k-means weights from the same random state.
     for batch in (2**30, 1, 2):
         monkeypatch.setattr(_dask, "batch_blocks", lambda batch=batch: batch)
-        fits.append(MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, random_state=0,
+        fits.append(MixtureOfExpertsRegressor(experts, n_experts=3, random_state=0,
                                               max_iter=5, n_init=2).fit(X_d, y_d))
     for model in fits[1:]:
         assert model.lower_bound_ == fits[0].lower_bound_
