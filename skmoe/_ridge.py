@@ -239,8 +239,7 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     n_samples, n_experts = weights.shape
     mean_weights = np.full(n_samples, 1.0 / n_samples)
     shift = (mean_weights @ X, float(mean_weights @ y))
-    n_folds = int(folds.max()) + 1 if n_samples else 0
-    fold_rows = [np.flatnonzero(folds == fold) for fold in range(n_folds)]
+    fold_rows = [np.flatnonzero(folds == fold) for fold in range(int(folds.max()) + 1)]
     sums = [fold_sums(X[rows], y[rows], weights[rows], shift) for rows in fold_rows]
     grams, positive = np.stack([s[0] for s in sums]), np.stack([s[1] for s in sums])
     models = fold_refits(experts, grams, positive, shift, magnitude(X))
