@@ -27,7 +27,8 @@ from numba.core import sigutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
-from . import _kernels, _linear, _serving_kernels
+from . import _gram_kernels, _kernels, _serving_kernels
+from ._threads import available_cores
 
 _F1 = types.float64[::1]
 _F2 = types.float64[:, ::1]
@@ -76,7 +77,7 @@ PROCESS_GROUPS = (
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
-KERNEL_MODULES = (_kernels, _linear, _serving_kernels)
+KERNEL_MODULES = (_kernels, _gram_kernels, _serving_kernels)
 
 
 def public_kernels():
@@ -189,6 +190,23 @@ def warm_up(verbose=False, processes=1):
     return {name: seconds[name] for name in SIGNATURES}
 
 
+def command():
+    """``python -m skmoe warmup``: :func:`warm_up` in two processes where two cores are there.
+
+    Prints each kernel with its seconds, then the count and the total.
+
+    Returns
+    -------
+    status : int
+        0.
+    """
+    start = time.perf_counter()
+    # Numba compiles on the calling thread: a second core needs a second process.
+    seconds = warm_up(verbose=True, processes=min(2, available_cores()))
+    print(f"{len(seconds)} kernels ready in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _warm_names(names, verbose):
     """Compile or load the kernels ``names`` in this process; seconds by name."""
     seconds = {}
@@ -213,8 +231,8 @@ def _start_group(names):
     if package_parent not in {os.path.abspath(path or os.curdir) for path in sys.path}:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                           env.get("PYTHONPATH")]))
-    # The package without its __init__: the kernels' modules are all it needs,
-    # and the estimators' imports would delay the compilation by about 0.4 s.
+    # The package without its __init__, which would load every cached kernel:
+    # the kernels' modules are all this process needs.
     code = ("import importlib.util, json, sys; "
             "sys.modules['skmoe'] = importlib.util.module_from_spec("
             "importlib.util.find_spec('skmoe')); "
