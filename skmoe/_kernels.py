@@ -16,7 +16,8 @@ compilation time.
 
 ``exp`` and ``log`` inside the kernels are :func:`skmoe._fastmath._exp` and
 :func:`skmoe._fastmath._log`, which vectorise (numba's are scalar libm calls).
-The Gram algebra of the linear experts is in :mod:`skmoe._linear`, their only user."""
+The Gram algebra of the linear experts is in :mod:`skmoe._gram_kernels`, beside its only
+user :mod:`skmoe._linear`."""
 
 import math
 from contextlib import contextmanager
@@ -99,6 +100,8 @@ def _rows_per_block(n_columns):
 # it: the serial kernels would compile their block functions for a type that the
 # threaded calls (plain integers) never use.
 _FIRST = np.int64(0)
+# No block buffers (a Hessian's), for the same reason.
+_NO_BLOCKS = np.int64(0)
 
 
 # Inlined: the block sizes are constants, and a call with each would compile it again.
@@ -846,7 +849,7 @@ def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
     n_features, n_samples = X_t.shape
     n_classes = params.shape[0]
     n_columns = n_features + 1
-    coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, 0)
+    coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, _NO_BLOCKS)
     n_pairs = n_classes * (n_classes + 1) // 2
     # One (d + 1) x (d + 1) sum per pair of classes k <= m, upper triangle only.
     sums = np.zeros((n_pairs, n_columns, n_columns))
@@ -1442,7 +1445,8 @@ def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
             high = math.ceil(high + step)
             step *= 2.0
     while high - low > 1.0:
-        middle = math.floor(0.5 * (low + high))
+        # A float, as every other argument y: an integer would compile the CDF again.
+        middle = float(math.floor(0.5 * (low + high)))
         if _poisson_mixture_cdf(weights, means, i, middle) >= level:
             high = middle
         else:
