@@ -1442,10 +1442,10 @@ def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
         step = spread
         while _poisson_mixture_cdf(weights, means, i, high) < level:
             low = high
-            high = math.ceil(high + step)
+            high = float(math.ceil(high + step))
             step *= 2.0
     while high - low > 1.0:
-        # A float, as every other argument y: an integer would compile the CDF again.
+        # Floats, as every y the CDF is given: an integer would compile it again.
         middle = float(math.floor(0.5 * (low + high)))
         if _poisson_mixture_cdf(weights, means, i, middle) >= level:
             high = middle

@@ -62,18 +62,19 @@ SIGNATURES = {
 
 
 #: Kernels compiled in the same process when the warm-up runs in two: the
-#: gate's loss and its derivatives (which share their block helpers) with one
-#: serving kernel in the new process, the others in this one. The new process
-#: starts once this one has imported skmoe and imports the kernels' modules
-#: itself (about 1.5 s), so this one takes about that much more of the
-#: compilation: 12.9 and 11.6 CPU seconds (at a load average of 5) when last chosen.
+#: gate's loss and its derivatives (which share their block helpers) with the
+#: Gram algebra in the new process; the others, with both serving kernels
+#: (which share theirs), in this one. The new process starts once this one has
+#: imported the kernels' modules and imports them itself (about 0.5 CPU
+#: seconds), and this one then loads the new one's kernels from the cache, so
+#: this one takes a little more of the compilation: 12.8 and 12.1 CPU seconds
+#: (at a load average of 7) when last chosen.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
-     "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route",
-     "softmax_logistic_proba"),
+     "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
+     "penalise_gate_loss", "penalise_gate_hessian", "weighted_design_block"),
     ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
-     "softmax_observed_log_proba", "penalise_gate_loss", "penalise_gate_hessian",
-     "softmax_linear_mean"),
+     "softmax_observed_log_proba", "solve_gram_stack"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
@@ -175,10 +176,13 @@ def warm_up(verbose=False, processes=1):
     for child in children:
         out, err = child.communicate()
         if child.returncode == 0:
-            child_seconds = json.loads(out.splitlines()[-1])
+            report = json.loads(out.splitlines()[-1])
+            child_seconds = report["seconds"]
             if verbose:
                 for name, value in child_seconds.items():
                     print(f"{name}: {value:.2f} s (other process)", flush=True)
+                print(f"the other process: {report['cpu']:.1f} CPU s, its imports included",
+                      flush=True)
         else:
             child_seconds = {}
             if verbose:
@@ -193,7 +197,8 @@ def warm_up(verbose=False, processes=1):
 def command():
     """``python -m skmoe warmup``: :func:`warm_up` in two processes where two cores are there.
 
-    Prints each kernel with its seconds, then the count and the total.
+    Prints each kernel with its seconds, the CPU seconds of the other process, then
+    the count, the wall time and this process's CPU seconds.
 
     Returns
     -------
@@ -203,7 +208,8 @@ def command():
     start = time.perf_counter()
     # Numba compiles on the calling thread: a second core needs a second process.
     seconds = warm_up(verbose=True, processes=min(2, available_cores()))
-    print(f"{len(seconds)} kernels ready in {time.perf_counter() - start:.1f} s")
+    print(f"{len(seconds)} kernels ready in {time.perf_counter() - start:.1f} s "
+          f"({time.process_time():.1f} CPU s in this process, its imports included)")
     return 0
 
 
@@ -223,7 +229,7 @@ def _warm_names(names, verbose):
 
 
 def _start_group(names):
-    """A new Python process that compiles ``names`` and prints their seconds as JSON."""
+    """A new Python process that compiles ``names``; prints their seconds and its CPU seconds."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     # The same skmoe as this process's: its directory goes first only when this
@@ -233,10 +239,11 @@ def _start_group(names):
                                                           env.get("PYTHONPATH")]))
     # The package without its __init__, which would load every cached kernel:
     # the kernels' modules are all this process needs.
-    code = ("import importlib.util, json, sys; "
+    code = ("import importlib.util, json, sys, time; "
             "sys.modules['skmoe'] = importlib.util.module_from_spec("
             "importlib.util.find_spec('skmoe')); "
             "from skmoe._warmup import _warm_names; "
-            "print(json.dumps(_warm_names(sys.argv[1:], verbose=False)))")
+            "seconds = _warm_names(sys.argv[1:], verbose=False); "
+            "print(json.dumps({'seconds': seconds, 'cpu': time.process_time()}))")
     return subprocess.Popen([sys.executable, "-c", code, *names], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
