@@ -65,16 +65,18 @@ SIGNATURES = {
 #: gate's loss and its derivatives (which share their block helpers) with the
 #: Gram algebra in the new process; the others, with both serving kernels
 #: (which share theirs), in this one. The new process starts once this one has
-#: imported the kernels' modules and imports them itself (about 0.5 CPU
-#: seconds), and this one then loads the new one's kernels from the cache, so
-#: this one takes a little more of the compilation: 12.8 and 12.1 CPU seconds
-#: (at a load average of 7) when last chosen.
+#: imported the kernels' modules (about 0.8 CPU seconds) and imports them
+#: itself (0.5), and this one loads the new one's kernels from the cache at
+#: the end, so each process's compilation is chosen for the two to end
+#: together: 12.4 and 12.5 CPU seconds (at a load average of 7) when last
+#: chosen, 13.6 and 12.3 for the whole processes with ``weighted_design_block``
+#: (0.3) in this one.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
-     "penalise_gate_loss", "penalise_gate_hessian", "weighted_design_block"),
+     "penalise_gate_loss", "penalise_gate_hessian"),
     ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
-     "softmax_observed_log_proba", "solve_gram_stack"),
+     "softmax_observed_log_proba", "weighted_design_block", "solve_gram_stack"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
