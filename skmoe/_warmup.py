@@ -113,7 +113,10 @@ def load_cached():
     about 0.3 s, which the first fit of every new process paid. ``import
     skmoe`` pays it instead. A kernel that is not in the cache is left to be
     compiled on its first call (or by :func:`warm_up`): an import never
-    compiles.
+    compiles, and a kernel without an index file in the cache costs nothing
+    (an empty cache, as in ``python -m skmoe warmup`` after an installation,
+    does not set Numba up here: that would delay the warm-up's second process
+    by about 0.25 s).
 
     This is the cache branch of Numba's ``Dispatcher.compile``, without the
     compilation that follows it on a miss; should Numba's internals change,
@@ -128,6 +131,8 @@ def load_cached():
     try:
         with global_compiler_lock:
             for name, kernel in public_kernels().items():
+                if not os.path.exists(kernel._cache._cache_file._index_path):
+                    continue
                 for signature in SIGNATURES[name]:
                     args, _ = sigutils.normalize_signature(signature)
                     if tuple(args) in kernel.overloads:
