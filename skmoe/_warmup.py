@@ -63,19 +63,20 @@ SIGNATURES = {
 
 #: Kernels compiled in the same process when the warm-up runs in two: the
 #: gate's loss and its derivatives (which share their block helpers) with the
-#: Gram solve in the new process; the others, with both serving kernels (which
-#: share theirs), in this one. The new process starts once this one has
+#: Gram algebra in the new process; the others, with both serving kernels
+#: (which share theirs), in this one. The new process starts once this one has
 #: imported the kernels' modules (0.4 CPU seconds) and imports them itself
-#: (0.3), and this one loads the new one's kernels from the cache at the end
-#: (0.1), so this one compiles about 0.6 CPU seconds more for the two to end
-#: together: 13.9 and 13.6 when last chosen, two processes compiling at once
-#: on a machine at a load average of 6.
+#: (0.3); this one loads the new one's kernels from the cache at the end
+#: (0.1). Measured whole, with two processes compiling at once on a machine at
+#: a load average of 6, this one still took 0.1 to 1.4 CPU seconds more than
+#: the other (13.6 and 12.3, 13.7 and 13.6, then 15.0 and 13.6 with
+#: ``weighted_design_block`` here), which these groups split evenly.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
-     "penalise_gate_loss", "penalise_gate_hessian", "weighted_design_block"),
+     "penalise_gate_loss", "penalise_gate_hessian"),
     ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
-     "softmax_observed_log_proba", "solve_gram_stack"),
+     "softmax_observed_log_proba", "weighted_design_block", "solve_gram_stack"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
