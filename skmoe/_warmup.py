@@ -67,10 +67,10 @@ SIGNATURES = {
 #: (which share theirs), in this one. The new process starts once this one has
 #: imported the kernels' modules (0.4 CPU seconds) and imports them itself
 #: (0.3); this one loads the new one's kernels from the cache at the end
-#: (0.1). Measured whole, with two processes compiling at once on a machine at
-#: a load average of 6, this one still took 0.1 to 1.4 CPU seconds more than
-#: the other (13.6 and 12.3, 13.7 and 13.6, then 15.0 and 13.6 with
-#: ``weighted_design_block`` here), which these groups split evenly.
+#: (0.1), so this one may take about 0.4 CPU seconds more. The command's two
+#: processes, measured whole with their imports at a load average of 5.5, took
+#: 13.8 and 13.1 CPU seconds (15.0 and 13.6 in the run before, with
+#: ``weighted_design_block`` in this one).
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
