@@ -68,9 +68,10 @@ SIGNATURES = {
 #: imported the kernels' modules (0.4 CPU seconds) and imports them itself
 #: (0.3); this one loads the new one's kernels from the cache at the end
 #: (0.1), so this one may take about 0.4 CPU seconds more. The command's two
-#: processes, measured whole with their imports at a load average of 5.5, took
-#: 13.8 and 13.1 CPU seconds (15.0 and 13.6 in the run before, with
-#: ``weighted_design_block`` in this one).
+#: processes, measured whole with their imports on a loaded machine, took 13.8
+#: and 13.1 CPU seconds, then (with the inlined block helpers, in a run where a
+#: CPU second was slower) 16.7 and 15.7; with ``weighted_design_block`` in this
+#: one, 15.0 and 13.6.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
      "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
