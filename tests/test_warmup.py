@@ -109,10 +109,10 @@ def test_every_kernel_is_in_one_process_group():
     assert sorted(groups) == sorted(SIGNATURES)
 
 
-_HEAVY = ("sklearn", "pandas", "skmoe._regressor", "skmoe.compare")
+_HEAVY = ("sklearn", "pandas", "scipy.special", "skmoe._regressor", "skmoe.compare")
 
 
-def test_package_and_kernels_import_without_scikit_learn_or_pandas():
+def test_package_and_kernels_import_without_scikit_learn_pandas_or_scipy_special():
     # The warm-up's processes import these and nothing heavier; the estimators
     # (and scikit-learn) come on first access.
     code = ("import sys, skmoe, skmoe._warmup; "
