@@ -32,6 +32,7 @@ Usage::
 import datetime
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -87,16 +88,22 @@ def _children_cpu():
 
 
 def _whole_warm_up(cache_dir, root=None):
-    """Wall and CPU seconds of a new process running ``python -m skmoe warmup``
-    (with the processes it starts), from the checkout ``root`` (default: this one)."""
+    """A new process running ``python -m skmoe warmup`` from the checkout ``root``
+    (default: this one): wall and CPU seconds (with the processes it starts), and
+    the CPU seconds that the command prints for its own process and for the other
+    one (None where it prints none: the code before it did not)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
     root = root or Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     wall, cpu = time.perf_counter(), _children_cpu()
     # From the checkout's root, so that ``-m skmoe`` finds that checkout's package.
-    subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True, cwd=root,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - wall, _children_cpu() - cpu
+    out = subprocess.run([sys.executable, "-m", "skmoe", "warmup"], env=env, check=True,
+                         cwd=root, capture_output=True, text=True).stdout
+    wall, cpu = time.perf_counter() - wall, _children_cpu() - cpu
+    own = re.search(r"\(([0-9.]+) CPU s in this process", out)
+    other = re.search(r"the other process: ([0-9.]+) CPU s", out)
+    return (wall, cpu, float(own.group(1)) if own else None,
+            float(other.group(1)) if other else None)
 
 
 def _load_average():
@@ -127,6 +134,14 @@ def _fit_row(label, result):
             f"{fits[0] / steady:.2f}x", f"{fits[1] / steady:.2f}x", f"{result['process_s']:.1f}"]
 
 
+def _split(whole):
+    """The command's CPU seconds per process, as it printed them."""
+    if whole[2] is None:
+        return ""
+    return (f": {whole[2]:.1f} in the command's own process and {whole[3]:.1f} in the other "
+            "one, imports included")
+
+
 def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed, baseline_whole=None):
     from bench_estep import _markdown_table as _table
     from bench_estep import machine_section
@@ -140,9 +155,9 @@ def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed, baseli
     fit_rows = [_fit_row(label, result) for label, result in runs]
     baseline_text = "" if baseline_whole is None else (
         f" The same command by the baseline checkout (`{args.baseline}`, the code before this "
-        f"change, one process), in the same run: {baseline_whole[0]:.1f} s wall, "
-        f"{baseline_whole[1]:.1f} CPU seconds ({baseline_whole[0] / whole[0]:.2f}x this one's "
-        "wall time).")
+        f"change), in the same run: {baseline_whole[0]:.1f} s wall "
+        f"({baseline_whole[0] / whole[0]:.2f}x this one's), {baseline_whole[1]:.1f} CPU "
+        f"seconds ({baseline_whole[1] / whole[1]:.2f}x){_split(baseline_whole)}.")
     header = ["process", "import skmoe (s)", "warm_up() (s)", "1st fit (s)", "2nd fit (s)",
               "steady fit (s)", "1st / steady", "2nd / steady", "whole process (s)"]
     return f"""# bench_compile results
@@ -156,7 +171,8 @@ Each row is one new Python process; "cold" processes have an empty `NUMBA_CACHE_
 Goal: all within {GOAL_COMPILE_S:.0f} s. **The whole command, `python -m skmoe warmup` in a new
 process with an empty cache** (Python's and skmoe's imports included; it compiles in two
 processes at once on this two-core machine, `skmoe._warmup.PROCESS_GROUPS`):
-**{whole[0]:.1f} s wall**, {whole[1]:.1f} CPU seconds of all its processes.{baseline_text}
+**{whole[0]:.1f} s wall**, {whole[1]:.1f} CPU seconds of all its processes{_split(whole)}
+(load average at its start: {loads[1]}).{baseline_text}
 
 In one process, `warm_up()` with an empty cache: each kernel of `skmoe._warmup.SIGNATURES`
 compiled with the argument types the estimators use (wall seconds, and CPU seconds of the

@@ -16,7 +16,8 @@ compilation time.
 
 ``exp`` and ``log`` inside the kernels are :func:`skmoe._fastmath._exp` and
 :func:`skmoe._fastmath._log`, which vectorise (numba's are scalar libm calls).
-The Gram algebra of the linear experts is in :mod:`skmoe._linear`, their only user."""
+The Gram algebra of the linear experts is in :mod:`skmoe._gram_kernels`, beside its only
+user :mod:`skmoe._linear`."""
 
 import math
 from contextlib import contextmanager
@@ -24,17 +25,6 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 from numba import njit
-from scipy.special import (
-    gammainc,
-    gammaincinv,
-    logsumexp,
-    ndtr,
-    ndtri,
-    pdtr,
-    pdtrik,
-    stdtr,
-    stdtrit,
-)
 
 from ._fastmath import _exp, _log
 
@@ -48,12 +38,22 @@ from ._special import student_t_log_beta as _student_t_log_beta
 from ._special import student_t_pdf as _student_t_pdf
 from ._threads import run_blocks
 
+# scipy.special is imported by the NumPy functions that use it: the warm-up's processes
+# import this module and compile its kernels, which do not (0.2 s less for each).
+
 # ``fastmath=True`` would include "nnan"/"ninf", which turn a log-sum-exp over a
 # row of -inf into NaN; this subset keeps infinities exact.
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # ``error_model="numpy"``: a float division must not carry Python's
 # ZeroDivisionError branch, which stops LLVM from vectorising the loop around it.
 _SERIAL = {"cache": True, "fastmath": _FASTMATH, "nogil": True, "error_model": "numpy"}
+# A block helper with one caller, inlined into it by Numba: not compiled (and turned
+# into machine code) on its own and then again inside its caller; the same bits
+# come out. Only where the run time stays the same: the categorical likelihood's
+# and the log-softmax's blocks ran 5 to 25% slower inlined, the E-step's, the
+# Gaussian's and the observed classes' did not. Helpers with two callers (the
+# gate's loss and Hessian blocks) compiled slower inlined: each caller types them.
+_INLINED = {**_SERIAL, "inline": "always"}
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 # Rows of a block are chosen so that a block holds about this many entries
@@ -99,6 +99,8 @@ def _rows_per_block(n_columns):
 # it: the serial kernels would compile their block functions for a type that the
 # threaded calls (plain integers) never use.
 _FIRST = np.int64(0)
+# No block buffers (a Hessian's), for the same reason.
+_NO_BLOCKS = np.int64(0)
 
 
 # Inlined: the block sizes are constants, and a call with each would compile it again.
@@ -170,7 +172,7 @@ def _e_step_blocks(log_gate, log_lik, resp, row_log_lik, first, last):
             _e_step_block(log_gate[block], log_lik[block], resp[block], row_log_lik[block])
 
 
-@njit(**_SERIAL)
+@njit(**_INLINED)
 def _e_step_block(log_gate, log_lik, resp, row_log_lik):
     """The E-step on one block of rows, in passes that each vectorise.
 
@@ -215,7 +217,7 @@ def _e_step_block(log_gate, log_lik, resp, row_log_lik):
             _gate_fallback(log_gate, i, resp)
 
 
-@njit(**_SERIAL)
+@njit(**_INLINED)
 def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
     """:func:`_e_step_block` for two experts, vectorised across rows.
 
@@ -289,6 +291,8 @@ def e_step_reference(log_gate, log_lik, sample_weight):
     row_log_lik : ndarray of shape (n_samples,)
     total : float
     """
+    from scipy.special import logsumexp
+
     joint = log_gate + log_lik
     row_log_lik = logsumexp(joint, axis=1)
     dead = ~np.isfinite(row_log_lik)
@@ -378,7 +382,7 @@ def _gaussian_blocks(y, mean, std, log_norm, out, first, last):
         _gaussian_block(y[block], mean[block], std, log_norm, out[block])
 
 
-@njit(**_SERIAL)
+@njit(**_INLINED)
 def _gaussian_block(y, mean, std, log_norm, out):
     for i in range(y.shape[0]):
         for k in range(std.shape[0]):
@@ -846,7 +850,7 @@ def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
     n_features, n_samples = X_t.shape
     n_classes = params.shape[0]
     n_columns = n_features + 1
-    coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, 0)
+    coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, _NO_BLOCKS)
     n_pairs = n_classes * (n_classes + 1) // 2
     # One (d + 1) x (d + 1) sum per pair of classes k <= m, upper triangle only.
     sums = np.zeros((n_pairs, n_columns, n_columns))
@@ -1073,7 +1077,7 @@ def _observed_blocks(X_t, codes, sample_weight, coef, intercept, partial_loss, o
                                           min(n_samples, (b + 1) * rows), out)
 
 
-@njit(**_SERIAL)
+@njit(**_INLINED)
 def _observed_block(X_t, codes, sample_weight, coef, intercept, start, stop, out):
     """Rows ``start:stop`` of :func:`softmax_observed_log_proba`; returns their loss."""
     n_rows = stop - start
@@ -1439,10 +1443,11 @@ def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
         step = spread
         while _poisson_mixture_cdf(weights, means, i, high) < level:
             low = high
-            high = math.ceil(high + step)
+            high = float(math.ceil(high + step))
             step *= 2.0
     while high - low > 1.0:
-        middle = math.floor(0.5 * (low + high))
+        # Floats, as every y the CDF is given: an integer would compile it again.
+        middle = float(math.floor(0.5 * (low + high)))
         if _poisson_mixture_cdf(weights, means, i, middle) >= level:
             high = middle
         else:
@@ -1470,6 +1475,8 @@ def expert_standard_quantiles(family, levels, shapes=None):
         quantile of mean 1, or the standard Gaussian quantile (the Poisson
         family's normal approximation starts its bracket from it).
     """
+    from scipy.special import gammaincinv, ndtri, stdtrit
+
     levels = np.asarray(levels, dtype=np.float64)[:, None]
     if family == STUDENT_T:
         return np.ascontiguousarray(stdtrit(shapes, levels))
@@ -1486,6 +1493,8 @@ def expert_standard_quantiles(family, levels, shapes=None):
 
 def mixture_cdf_reference(family, weights, means, scales, shapes, y):
     """NumPy: ``F_i(y_i)`` of each row's mixture (``y`` of shape (n_samples,))."""
+    from scipy.special import gammainc, ndtr, pdtr, stdtr
+
     y = np.asarray(y, dtype=np.float64)[:, None]
     if family == GAMMA:
         each = gammainc(shapes, shapes * np.maximum(y, 0.0) / means)
@@ -1511,6 +1520,8 @@ def mixture_quantiles_reference(family, weights, means, scales, shapes, levels):
     Poisson level by integer bisection for the smallest integer whose
     probability reaches it.
     """
+    from scipy.special import gammaincinv, pdtrik, stdtrit
+
     out = np.empty((weights.shape[0], len(levels)))
     used = weights > 0
     for j, level in enumerate(levels):

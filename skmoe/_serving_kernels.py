@@ -19,7 +19,6 @@ the number of threads: nothing is summed across rows.
 """
 import numpy as np
 from numba import njit
-from scipy.special import expit, softmax
 
 from ._fastmath import _exp
 from ._kernels import _FIRST, _SERIAL
@@ -387,6 +386,9 @@ def softmax_logistic_proba_reference(X, gate_columns, center, gate_coef, gate_in
     -------
     proba : ndarray of shape (n_samples, n_classes)
     """
+    # Here, not at the top: the warm-up imports this module and needs no SciPy.
+    from scipy.special import expit, softmax
+
     scores = (X[:, gate_columns] - center) @ gate_coef.T + gate_intercept
     gate = softmax(scores, axis=1)
     if top_k < gate.shape[1]:

@@ -27,7 +27,8 @@ from numba.core import sigutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
-from . import _kernels, _linear, _serving_kernels
+from . import _gram_kernels, _kernels, _serving_kernels
+from ._threads import available_cores
 
 _F1 = types.float64[::1]
 _F2 = types.float64[:, ::1]
@@ -61,22 +62,26 @@ SIGNATURES = {
 
 
 #: Kernels compiled in the same process when the warm-up runs in two: the
-#: gate's loss and its derivatives (which share their block helpers) with one
-#: serving kernel in the new process, the others in this one. The new process
-#: starts once this one has imported skmoe and imports the kernels' modules
-#: itself (about 1.5 s), so this one takes about that much more of the
-#: compilation: 12.9 and 11.6 CPU seconds (at a load average of 5) when last chosen.
+#: gate's loss and its derivatives (which share their block helpers) with the
+#: Gram algebra in the new process; the others, with both serving kernels
+#: (which share theirs), in this one. The new process starts once this one has
+#: imported the kernels' modules (0.4 CPU seconds) and imports them itself
+#: (0.3); this one loads the new one's kernels from the cache at the end
+#: (0.1), so this one may take about 0.4 CPU seconds more. The command's two
+#: processes, measured whole with their imports on a loaded machine, took 13.8
+#: and 13.1 CPU seconds, then (with the inlined block helpers, in a run where a
+#: CPU second was slower) 16.7 and 15.7; with ``weighted_design_block`` in this
+#: one, 15.0 and 13.6.
 PROCESS_GROUPS = (
     ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
-     "weighted_design_block", "solve_gram_stack", "mixture_quantiles", "top_k_route",
-     "softmax_logistic_proba"),
+     "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
+     "penalise_gate_loss", "penalise_gate_hessian"),
     ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
-     "softmax_observed_log_proba", "penalise_gate_loss", "penalise_gate_hessian",
-     "softmax_linear_mean"),
+     "softmax_observed_log_proba", "weighted_design_block", "solve_gram_stack"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
-KERNEL_MODULES = (_kernels, _linear, _serving_kernels)
+KERNEL_MODULES = (_kernels, _gram_kernels, _serving_kernels)
 
 
 def public_kernels():
@@ -109,7 +114,10 @@ def load_cached():
     about 0.3 s, which the first fit of every new process paid. ``import
     skmoe`` pays it instead. A kernel that is not in the cache is left to be
     compiled on its first call (or by :func:`warm_up`): an import never
-    compiles.
+    compiles, and a kernel without an index file in the cache costs nothing
+    (an empty cache, as in ``python -m skmoe warmup`` after an installation,
+    does not set Numba up here: that would delay the warm-up's second process
+    by about 0.25 s).
 
     This is the cache branch of Numba's ``Dispatcher.compile``, without the
     compilation that follows it on a miss; should Numba's internals change,
@@ -124,6 +132,8 @@ def load_cached():
     try:
         with global_compiler_lock:
             for name, kernel in public_kernels().items():
+                if not os.path.exists(kernel._cache._cache_file._index_path):
+                    continue
                 for signature in SIGNATURES[name]:
                     args, _ = sigutils.normalize_signature(signature)
                     if tuple(args) in kernel.overloads:
@@ -174,10 +184,13 @@ def warm_up(verbose=False, processes=1):
     for child in children:
         out, err = child.communicate()
         if child.returncode == 0:
-            child_seconds = json.loads(out.splitlines()[-1])
+            report = json.loads(out.splitlines()[-1])
+            child_seconds = report["seconds"]
             if verbose:
                 for name, value in child_seconds.items():
                     print(f"{name}: {value:.2f} s (other process)", flush=True)
+                print(f"the other process: {report['cpu']:.1f} CPU s, its imports included",
+                      flush=True)
         else:
             child_seconds = {}
             if verbose:
@@ -187,6 +200,25 @@ def warm_up(verbose=False, processes=1):
         own = _warm_names([name for name in SIGNATURES if name not in seconds], verbose=False)
         seconds.update({name: child_seconds.get(name, own[name]) for name in own})
     return {name: seconds[name] for name in SIGNATURES}
+
+
+def command():
+    """``python -m skmoe warmup``: :func:`warm_up` in two processes where two cores are there.
+
+    Prints each kernel with its seconds, the CPU seconds of the other process, then
+    the count, the wall time and this process's CPU seconds.
+
+    Returns
+    -------
+    status : int
+        0.
+    """
+    start = time.perf_counter()
+    # Numba compiles on the calling thread: a second core needs a second process.
+    seconds = warm_up(verbose=True, processes=min(2, available_cores()))
+    print(f"{len(seconds)} kernels ready in {time.perf_counter() - start:.1f} s "
+          f"({time.process_time():.1f} CPU s in this process, its imports included)")
+    return 0
 
 
 def _warm_names(names, verbose):
@@ -205,7 +237,7 @@ def _warm_names(names, verbose):
 
 
 def _start_group(names):
-    """A new Python process that compiles ``names`` and prints their seconds as JSON."""
+    """A new Python process that compiles ``names``; prints their seconds and its CPU seconds."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     # The same skmoe as this process's: its directory goes first only when this
@@ -213,12 +245,13 @@ def _start_group(names):
     if package_parent not in {os.path.abspath(path or os.curdir) for path in sys.path}:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                           env.get("PYTHONPATH")]))
-    # The package without its __init__: the kernels' modules are all it needs,
-    # and the estimators' imports would delay the compilation by about 0.4 s.
-    code = ("import importlib.util, json, sys; "
+    # The package without its __init__, which would load every cached kernel:
+    # the kernels' modules are all this process needs.
+    code = ("import importlib.util, json, sys, time; "
             "sys.modules['skmoe'] = importlib.util.module_from_spec("
             "importlib.util.find_spec('skmoe')); "
             "from skmoe._warmup import _warm_names; "
-            "print(json.dumps(_warm_names(sys.argv[1:], verbose=False)))")
+            "seconds = _warm_names(sys.argv[1:], verbose=False); "
+            "print(json.dumps({'seconds': seconds, 'cpu': time.process_time()}))")
     return subprocess.Popen([sys.executable, "-c", code, *names], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

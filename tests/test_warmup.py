@@ -107,3 +107,74 @@ def test_warm_up_in_two_processes_compiles_each_group_once(tmp_path):
 def test_every_kernel_is_in_one_process_group():
     groups = [name for group in PROCESS_GROUPS for name in group]
     assert sorted(groups) == sorted(SIGNATURES)
+
+
+_HEAVY = ("sklearn", "pandas", "scipy.special", "skmoe._regressor", "skmoe.compare")
+
+
+def test_package_and_kernels_import_without_scikit_learn_pandas_or_scipy_special():
+    # The warm-up's processes import these and nothing heavier; the estimators
+    # (and scikit-learn) come on first access.
+    code = ("import sys, skmoe, skmoe._warmup; "
+            f"print(sorted(m for m in {_HEAVY!r} if m in sys.modules)); "
+            "from skmoe import MixtureOfExpertsRegressor; "
+            "print(MixtureOfExpertsRegressor.__module__, 'sklearn' in sys.modules)")
+    heavy, estimator = _run(code).splitlines()
+    assert heavy == "[]"
+    assert estimator == "skmoe._regressor True"
+
+
+def test_package_names_resolve_lazily():
+    import skmoe
+
+    for name in skmoe.__all__:
+        assert getattr(skmoe, name) is not None
+        assert name in dir(skmoe)
+    assert MixtureOfExpertsRegressor is skmoe.MixtureOfExpertsRegressor
+    assert MixtureOfExpertsClassifier is skmoe.MixtureOfExpertsClassifier
+    with pytest.raises(AttributeError, match="module 'skmoe' has no attribute 'Mixture'"):
+        skmoe.Mixture  # noqa: B018
+
+
+# The cached functions: the kernels' modules and the helpers they call.
+_CACHE_COUNTS = """
+import json
+from numba.core.registry import CPUDispatcher
+from skmoe import _fastmath, _special
+from skmoe._warmup import KERNEL_MODULES
+counts = {}
+for module in (*KERNEL_MODULES, _special, _fastmath):
+    for name, function in vars(module).items():
+        function = getattr(function, "serial_kernel", function)
+        if isinstance(function, CPUDispatcher) and function.__module__ == module.__name__:
+            key = f"{module.__name__}.{function.__name__}"
+            counts[key] = len(function._cache._cache_file._load_index())
+print(json.dumps(counts))
+"""
+
+
+def test_warmup_command_compiles_every_kernel_once_without_scikit_learn(tmp_path):
+    # The whole command in a new process with an empty cache: its process
+    # imports neither scikit-learn nor pandas (the other one's modules are
+    # checked above), and every kernel lands in the cache with the signatures
+    # of SIGNATURES, each compiled function with one signature only.
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "skmoe", "warmup"],
+                          env=env, capture_output=True, text=True, check=True, cwd=root)
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "skmoe._warmup" in imported
+    assert not {name for name in imported if name.split(".")[0] in ("sklearn", "pandas")}
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith(f"{len(SIGNATURES)} kernels ready in ")
+    assert sum(line.endswith("(other process)") for line in lines) == len(PROCESS_GROUPS[1])
+    assert any(line.startswith("the other process: ") for line in lines)
+    counts = json.loads(_run(_CACHE_COUNTS, NUMBA_CACHE_DIR=str(tmp_path)))
+    kernels = public_kernels()
+    for name, signatures in SIGNATURES.items():
+        kernel = kernels[name]
+        assert counts.pop(f"{kernel.__module__}.{kernel.__name__}") == len(signatures), name
+    # Helpers the kernels call, compiled with them: one signature each.
+    assert set(counts.values()) <= {0, 1}, {name: n for name, n in counts.items() if n > 1}
+    assert sum(counts.values()) > 40
