@@ -628,6 +628,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _log_likelihood(self, experts, params, X, y):
         """Log-likelihood (n_samples, n_experts) of each row under each fitted expert."""
 
+    def _fast_m_step(self, experts, data, context):
+        """An object that performs this run's M-step for ``experts`` with less work, or None.
+
+        It has ``fit_experts(weights) -> bool`` (False: nothing done, the
+        general M-step follows) and ``likelihood(weights, log_lik) -> (params,
+        log_lik)`` (``log_lik`` None: the general likelihood step follows),
+        which give the numbers of the general M-step (see
+        :class:`~skmoe._linear_em.LinearGaussianMStep`). The EM loop asks
+        once per run and again after experts are removed; None by default.
+        """
+        return None
+
     def _expert_fit_weights(self, experts, params, weights, context, workspace):
         """The sample weights each expert is fitted with: ``weights`` unless the
         likelihood rescales some columns (see :meth:`_likelihood_penalty`)."""
@@ -1304,6 +1316,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # it from the first M-step whose experts were fitted before.
         compare_refits = run.n_iter > 0
         may_worsen = {}
+        # The M-step without the general one's per-iteration questions (_fast_m_step),
+        # and the gate's objective prepared once: both made again when experts go.
+        fast, gate_objective = None, None
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             if groups is None:
@@ -1314,7 +1329,30 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
-            while True:
+                fast, gate_objective = None, None
+            if fast is None and not validate and run.expert_inits is None:
+                fast = self._fast_m_step(run.experts, data, context) or False
+            if gate_objective is None:
+                gate_objective = (groups is None and _gate_objective(
+                    run.gate, X_gate, sample_weight, len(run.experts))) or False
+            fitted, unsolved = None, []
+            if fast:
+                weights = np.multiply(targets, sample_weight[:, None],
+                                      out=run.workspace.array("weights", targets.shape))
+                if fast.fit_experts(weights):
+                    targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                    if thin:
+                        previous = -np.inf
+                        fast, gate_objective = None, None
+                    else:
+                        fitted = fast.likelihood(
+                            weights, run.workspace.array("log_lik", weights.shape))
+                        context["latent"] = None
+                        context["kept_experts"] = []
+                        context["expert_fit_params"] = None
+                        if fitted[1] is None:
+                            fitted = None
+            while fitted is None:
                 weights = np.multiply(targets, sample_weight[:, None],
                                       out=run.workspace.array("weights", targets.shape))
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
@@ -1339,14 +1377,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 if not thin:
                     break
                 previous = -np.inf
+                fast, gate_objective = None, None
             validate = False
             compare_refits = True
-            # The likelihood refits experts for cross-fitted noise with their parameters.
-            context["expert_fit_params"] = fit_params
-            run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
-                                                          fit_weights, context, run.workspace)
+            if fitted is None:
+                # The likelihood refits experts for cross-fitted noise with their parameters.
+                context["expert_fit_params"] = fit_params
+                run.params, log_lik = self._likelihood_m_step(
+                    run.experts, X, y, weights, fit_weights, context, run.workspace)
+            else:
+                run.params, log_lik = fitted
             if groups is None:
-                gate_solved = run.gate._fit_soft(X_gate, targets, sample_weight, budget)
+                gate_solved = (run.gate._fit_soft(X_gate, targets, sample_weight, budget,
+                                                  objective=gate_objective)
+                               if gate_objective else
+                               run.gate._fit_soft(X_gate, targets, sample_weight, budget))
                 if resp.shape != log_lik.shape:
                     resp = np.empty_like(log_lik)
                 log_gate = run.gate._log_proba(
@@ -1849,6 +1894,14 @@ def _named(experts):
         return named_experts(experts)
     except TypeError:
         return False
+
+
+def _gate_objective(gate, X_gate, sample_weight, n_classes):
+    """The objective of a SoftmaxGate's Newton M-steps on ``X_gate``, made once for a
+    run (see :meth:`SoftmaxGate._em_objective`); None for other gates and solvers."""
+    if not isinstance(gate, SoftmaxGate) or type(gate)._fit_soft is not SoftmaxGate._fit_soft:
+        return None
+    return gate._em_objective(X_gate, sample_weight, n_classes)
 
 
 def _run_fit_params(run, data):

@@ -205,7 +205,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         self._fit_soft(X, targets, sample_weight)
         return self
 
-    def _fit_soft(self, X, targets, sample_weight, budget=None):
+    def _fit_soft(self, X, targets, sample_weight, budget=None, objective=None):
         """Minimise the penalised soft cross-entropy; X and targets are validated.
 
         With a ``budget`` (a :class:`~skmoe._gate_base.SolverBudget`, from the
@@ -215,6 +215,10 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         ``max_iter``). Newton's line search and L-BFGS only accept steps that
         decrease the objective, and the start is kept if L-BFGS's result were
         worse, so the objective never increases.
+
+        ``objective``, if given, is a :class:`_Objective` of these ``X``
+        and ``sample_weight`` from :meth:`_em_objective` (the EM loop builds it
+        once per run): it takes the targets, and Newton's method is used.
 
         Returns whether the solve ended by its own convergence (or by
         ``max_iter``, as a plain fit does) rather than by the budget.
@@ -232,7 +236,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             start[:, :-1] = self.coef_
             if self.fit_intercept:
                 start[:, -1] = self.intercept_
-        newton = self._uses_newton(X, n_classes)
+        newton = objective is not None or self._uses_newton(X, n_classes)
         max_iter = self.max_iter
         if budget is not None:
             max_iter = min(max_iter, budget.newton_steps if newton else budget.lbfgs_iterations)
@@ -240,8 +244,12 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             # L-BFGS-B would still take one step with maxiter=0.
             params, self.n_iter_, solved = start.ravel(), 0, True
         else:
-            objective = _Objective(X, targets, sample_weight, float(np.sum(sample_weight)),
-                                   1.0 / self.C, self.fit_intercept)
+            if objective is None:
+                objective = _Objective(X, targets, sample_weight,
+                                          float(np.sum(sample_weight)), 1.0 / self.C,
+                                          self.fit_intercept)
+            else:
+                objective.set_targets(targets)
             solve = _newton if newton else _lbfgs
             params, self.n_iter_, solved = solve(objective, start.ravel(), max_iter, self.tol)
         params = params.reshape(n_classes, n_features + 1)
@@ -268,6 +276,19 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             return (n_parameters <= NEWTON_MAX_PARAMETERS
                     or X.shape[0] * n_parameters**2 <= NEWTON_MAX_HESSIAN_WORK)
         return self.solver == "newton"
+
+    def _em_objective(self, X, sample_weight, n_classes):
+        """The objective of this gate's Newton M-steps on ``X`` for :meth:`_fit_soft`, or None.
+
+        For an EM run whose every M-step fits the gate to new targets on the
+        same dense rows and weights: the transposed rows, weights and constants
+        are then prepared once. None where the gate is not fitted by Newton's
+        method there.
+        """
+        if sp.issparse(X) or not self._uses_newton(X, n_classes):
+            return None
+        return _Objective(X, None, sample_weight, float(np.sum(sample_weight)),
+                             1.0 / self.C, self.fit_intercept)
 
     def _penalty(self):
         """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
@@ -440,12 +461,13 @@ def _newton(objective, start, max_iter, tol):
 
 
 class _Objective:
-    """The gate's objective for L-BFGS: fused Numba kernel on dense inputs.
+    """The gate's objective for L-BFGS and Newton: fused Numba kernel on dense inputs.
 
     Transposes the targets, and the inputs unless they come as
     :class:`TransposedRows`, once for all the evaluations of one solve (the
     kernel's layout), and remembers the loss at the first point evaluated,
-    which L-BFGS-B takes to be the start.
+    which L-BFGS-B takes to be the start. :meth:`set_targets` starts a new
+    solve on the same rows (targets None: set them before evaluating).
     """
 
     def __init__(self, X, targets, sample_weight, total_weight, alpha, fit_intercept):
@@ -455,9 +477,15 @@ class _Objective:
         else:
             X_t = X.X_t if isinstance(X, TransposedRows) else X.T
             self.X = np.ascontiguousarray(X_t, dtype=np.float64)
-            self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
             self.args = (np.ascontiguousarray(sample_weight, dtype=np.float64), *self.args[1:])
             self.fused = True
+            if targets is not None:
+                self.set_targets(targets)
+        self.first_loss = None
+
+    def set_targets(self, targets):
+        """Take new targets (dense inputs): the objective of a new solve."""
+        self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
         self.first_loss = None
 
     def __call__(self, params):

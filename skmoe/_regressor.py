@@ -34,6 +34,7 @@ from ._kernels import (
     mixture_quantiles,
 )
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
+from ._linear_em import LinearGaussianMStep
 from ._ridge import (
     ScaledRidge,
     cross_fitted_ridge_predictions,
@@ -444,6 +445,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return params, log_lik
+
+    def _fast_m_step(self, experts, data, context):
+        # Plain LinearRegression experts with in-sample Gaussian noise on dense data
+        # whose Gram matrices are safe; soft assignments, ungrouped, nothing routed.
+        if (self.assignment != "soft" or data.groups is not None or not data.grams
+                or any(data.expert_params or ()) or self.family_ != "gaussian"
+                or any(self._cross_fits(expert) for expert in experts)):
+            return None
+        return LinearGaussianMStep.of(experts, data.X_expert, data.y, context)
 
     def _log_likelihood(self, experts, params, X, y):
         family = self._family()
