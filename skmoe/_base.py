@@ -196,6 +196,8 @@ class _FitData:
         # The experts' parameters their own fit has checked, shared by every run
         # (see fit_experts): each set is checked in the first run that meets it.
         self.validated = []
+        # How each template is cloned, worked out once for all the runs (see seeded_clones).
+        self.prototypes = {}
 
 
 class _Groups:
@@ -1097,7 +1099,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             resp = None
             converged_short_run = False
             if tree is not None:
-                run = self._fresh_run(templates, routes, gate_template, start_state)
+                run = self._fresh_run(templates, routes, gate_template, start_state,
+                                      data.prototypes)
                 resp = self._tree_start(run, tree, init, data, start, start_state)
             if resume:
                 run, resp = self._resumed_run(), None
@@ -1116,7 +1119,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 # test: continuing it would only repeat that test, one iteration later.
                 converged_short_run = run.converged
             else:
-                run = self._fresh_run(templates, routes, gate_template, start_state)
+                run = self._fresh_run(templates, routes, gate_template, start_state,
+                                      data.prototypes)
                 resp = initial_responsibilities(
                     strategy, data.X, self._init_targets(data.y), data.sample_weight,
                     len(run.experts), start, start_state,
@@ -1210,10 +1214,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         resp, run.expert_inits = best
         return np.ascontiguousarray(resp)
 
-    def _fresh_run(self, templates, routes, gate_template, random_state):
-        """A run with new seeded clones of the experts and the gate."""
-        experts = seeded_clones(templates, random_state)
-        gate = seeded_clones([gate_template], random_state)[0]
+    def _fresh_run(self, templates, routes, gate_template, random_state, prototypes=None):
+        """A run with new seeded clones of the experts and the gate (``prototypes``: see
+        :func:`~skmoe._experts.seeded_clones`)."""
+        experts = seeded_clones(templates, random_state, prototypes)
+        gate = seeded_clones([gate_template], random_state, prototypes)[0]
         run = _Run(experts, list(routes), gate, {})
         run.warm_started = warm_start_glms(experts)
         return run
@@ -1225,7 +1230,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         when given); it is then continued."""
         best = None
         for index in range(EMEM_SHORT_RUNS):
-            run = self._fresh_run(templates, routes, gate_template, random_state)
+            run = self._fresh_run(templates, routes, gate_template, random_state,
+                                  data.prototypes)
             if index == 0 and first is not None:
                 resp = first
             else:

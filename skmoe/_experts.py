@@ -7,7 +7,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import (
     GammaRegressor,
@@ -215,7 +215,7 @@ def restore_warm_start(experts, changed):
             expert.warm_start = False
 
 
-def seeded_clones(templates, random_state):
+def seeded_clones(templates, random_state, prototypes=None):
     """Clone each expert and fix every ``random_state`` parameter inside it.
 
     Parameters
@@ -224,6 +224,10 @@ def seeded_clones(templates, random_state):
         The experts to clone; they are not modified.
     random_state : numpy.random.RandomState
         Source of the seeds.
+    prototypes : dict, default=None
+        Kept by the caller between calls on the same templates (every start
+        of a fit): what cloning each template takes is worked out once (see
+        :func:`_clone_from_prototype`). None works it out in this call.
 
     Returns
     -------
@@ -233,22 +237,47 @@ def seeded_clones(templates, random_state):
     clones = []
     # The seeded parameters of each distinct template: the default experts are one
     # template repeated, and get_params(deep=True) is not cheap next to a small fit.
-    seeded_keys = {}
+    prototypes = {} if prototypes is None else prototypes
     for template in templates:
-        expert = clone(template)
-        if id(template) not in seeded_keys:
-            seeded_keys[id(template)] = [
-                key for key in sorted(expert.get_params(deep=True))
-                if key == "random_state" or key.endswith("__random_state")
-            ]
+        expert, seeded_keys = _clone_from_prototype(template, prototypes)
         seeds = {
             key: int(random_state.randint(np.iinfo(np.int32).max))
-            for key in seeded_keys[id(template)]
+            for key in seeded_keys
         }
         if seeds:
             expert.set_params(**seeds)
         clones.append(expert)
     return clones
+
+
+def _clone_from_prototype(template, prototypes):
+    """``clone(template)`` and the keys of its ``random_state`` parameters.
+
+    ``prototypes`` (``id(template)`` -> entry) keeps, per template, the keys
+    and an unfitted clone of it when the template is a plain estimator:
+    scikit-learn's own cloning and no estimator among its parameters. Its
+    clone is then ``type(template)(**params)`` with deep copies of the
+    parameters, and the same object is a deep copy of the prototype's
+    attributes, which costs far less than ``clone`` (that asks ``inspect``
+    for the signature of ``__init__`` twice) next to a fit on small data.
+    """
+    entry = prototypes.get(id(template))
+    if entry is None or entry[0] is not template:
+        expert = clone(template)
+        keys = [key for key in sorted(expert.get_params(deep=True))
+                if key == "random_state" or key.endswith("__random_state")]
+        plain = (getattr(type(template), "__sklearn_clone__", None)
+                 is BaseEstimator.__sklearn_clone__
+                 and not any(hasattr(value, "get_params")
+                             for value in expert.get_params(deep=False).values()))
+        prototypes[id(template)] = (template, keys, clone(template) if plain else None)
+        return expert, keys
+    _, keys, prototype = entry
+    if prototype is None:
+        return clone(template), keys
+    expert = object.__new__(type(prototype))
+    expert.__dict__.update(copy.deepcopy(prototype.__dict__))
+    return expert, keys
 
 
 def weight_parameter(expert):

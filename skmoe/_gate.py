@@ -14,7 +14,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._gate_base import BaseGate
+from ._gate_newton import gate_newton_solve
 from ._kernels import (
+    _MIN_PARALLEL_ENTRIES,
     log_softmax,
     penalise_gate_hessian,
     penalise_gate_loss,
@@ -456,6 +458,9 @@ def _newton(objective, start, max_iter, tol):
     n_classes = objective.targets.shape[0]
     centred = start.reshape(n_classes, -1)
     centred = (centred - centred.sum(axis=0) / n_classes).ravel()
+    if objective.fused and objective.X.size + objective.targets.size < _MIN_PARALLEL_ENTRIES:
+        # Data the loss kernel runs serially on: the same steps in one compiled call.
+        return gate_newton_solve(objective, centred, max_iter, tol)
     return newton_solve(objective, objective.hessian, centred, max_iter, tol,
                         objective.null_space())
 
@@ -523,6 +528,11 @@ class _Objective:
         """
         return _null_space(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
 
+    def projector(self):
+        """``V V^T`` of :meth:`null_space` ``V``, as :func:`~skmoe._newton.newton_solve`
+        forms it (read-only, shared like the null space)."""
+        return _projector(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
+
 
 @functools.lru_cache(maxsize=64)
 def _null_space(n_classes, n_columns, fit_intercept):
@@ -540,6 +550,15 @@ def _null_space(n_classes, n_columns, fit_intercept):
         space = np.hstack([shifts[:, :-1], intercepts])
     space.flags.writeable = False
     return space
+
+
+@functools.lru_cache(maxsize=64)
+def _projector(n_classes, n_columns, fit_intercept):
+    """:meth:`_Objective.projector` of a shape."""
+    space = _null_space(n_classes, n_columns, fit_intercept)
+    projector = space @ space.T
+    projector.flags.writeable = False
+    return projector
 
 
 def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,

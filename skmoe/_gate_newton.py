@@ -1,0 +1,142 @@
+"""Newton's method for a SoftmaxGate on small dense data, in three compiled calls a step.
+
+:func:`skmoe._newton.newton_solve` with the gate's objective
+(:class:`skmoe._gate._Objective`) evaluates the loss, gradient and Hessian
+through the Numba kernels, but each Newton step also makes a dozen small
+NumPy calls (the system's matrix, the line search's points and tests), and
+in the EM loop of a small mixture, where the gate takes one Newton step per
+M-step on a few hundred rows, those calls cost several times the kernels.
+:func:`gate_newton_solve` takes the same steps with the Newton system made
+in one compiled call and the line search in another; the system is solved
+by NumPy's own LU solve, as ``newton_solve`` solves it, so that the steps
+are the same numbers (a compiled solve links another LAPACK, whose last
+bits differ).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._kernels import (
+    _soft_cross_entropy_serial,
+    penalise_gate_hessian,
+    penalise_gate_loss,
+    soft_cross_entropy_hessian,
+)
+from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
+
+_TINY = np.finfo(np.float64).tiny
+
+
+@njit(cache=True, nogil=True)
+def gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
+              grad):
+    """The gate's objective at ``params`` (raveled), its gradient into ``grad``.
+
+    :func:`skmoe._gate._soft_cross_entropy_fused` on the serial kernel: the
+    penalised soft cross-entropy divided by the total weight.
+    """
+    n_classes = targets_t.shape[0]
+    n_columns = X_t.shape[0] + 1
+    matrix = params.reshape(n_classes, n_columns)
+    grad_matrix = grad.reshape(n_classes, n_columns)
+    loss = _soft_cross_entropy_serial(matrix, X_t, targets_t, sample_weight, fit_intercept,
+                                      grad_matrix)
+    return penalise_gate_loss(matrix, loss, grad_matrix, alpha, fit_intercept, total_weight)
+
+
+@njit(cache=True, nogil=True)
+def newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weight, projector,
+                  hess, system):
+    """The gate's Hessian at ``params`` into ``hess``, and Newton's system into ``system``.
+
+    ``system = hess + max(max(diag(hess)), tiny) projector``, the matrix
+    :func:`skmoe._newton._newton_direction` solves.
+    """
+    n_classes = params.shape[0] // (X_t.shape[0] + 1)
+    n_columns = X_t.shape[0] + 1
+    soft_cross_entropy_hessian(params.reshape(n_classes, n_columns), X_t, sample_weight,
+                               fit_intercept, hess)
+    penalise_gate_hessian(hess, n_columns, alpha, total_weight)
+    scale = max(np.max(np.diag(hess)), _TINY)
+    size = hess.shape[0]
+    for a in range(size):
+        for b in range(size):
+            system[a, b] = hess[a, b] + scale * projector[a, b]
+
+
+@njit(cache=True, nogil=True)
+def line_search(params, direction, loss, grad, X_t, targets_t, sample_weight, fit_intercept,
+                alpha, total_weight, candidate, new_grad):
+    """Armijo's line search of :func:`skmoe._newton.newton_solve` along ``direction``.
+
+    Returns ``(new_loss, accepted)``: with ``accepted``, ``candidate`` and
+    ``new_grad`` hold the point taken and its gradient; without (the
+    direction does not descend, or no step down to the shortest decreases
+    the loss enough), ``newton_solve`` stops there, solved.
+    """
+    slope = np.dot(grad, direction)
+    if not slope < 0:
+        return loss, False
+    step = 1.0
+    while True:
+        for a in range(params.shape[0]):
+            candidate[a] = params[a] + step * direction[a]
+        new_loss = gate_loss(candidate, X_t, targets_t, sample_weight, fit_intercept, alpha,
+                             total_weight, new_grad)
+        if new_loss <= loss + _ARMIJO * step * slope:
+            return new_loss, True
+        step *= 0.5
+        if step < _MIN_STEP:
+            return loss, False
+
+
+def gate_newton_solve(objective, start, max_iter, tol):
+    """:func:`skmoe._newton.newton_solve` on a gate's dense objective, serial kernels.
+
+    Parameters
+    ----------
+    objective : skmoe._gate._Objective
+        Dense (``objective.fused``), on data small enough for the serial
+        loss kernel.
+    start : ndarray of shape (n_params,)
+        Starting point (not modified), centred across the classes.
+    max_iter : int
+        Maximum number of Newton steps.
+    tol : float
+        Stop when the largest absolute entry of the gradient is at most ``tol``.
+
+    Returns
+    -------
+    params, n_iter, solved
+        As ``newton_solve``'s, the same numbers.
+    """
+    sample_weight, total_weight, alpha, fit_intercept = objective.args
+    fit_intercept, alpha, total_weight = bool(fit_intercept), float(alpha), float(total_weight)
+    X_t, targets_t = objective.X, objective.targets
+    projector = objective.projector()
+    size = start.shape[0]
+    params = np.array(start, dtype=np.float64)
+    grad, candidate, new_grad = np.empty(size), np.empty(size), np.empty(size)
+    hess, system = np.empty((size, size)), np.empty((size, size))
+    loss = gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
+                     grad)
+    for n_iter in range(max_iter):
+        if np.abs(grad).max() <= tol:
+            return params, n_iter, True
+        newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weight, projector,
+                      hess, system)
+        try:
+            direction = -np.linalg.solve(system, grad)
+        except np.linalg.LinAlgError:
+            direction = None
+        if direction is None or not np.isfinite(direction).all():
+            # The pseudo-inverse of newton_solve (which first repeats this solve).
+            direction = _newton_direction(hess, grad, projector)
+        loss, accepted = line_search(params, direction, loss, grad, X_t, targets_t,
+                                     sample_weight, fit_intercept, alpha, total_weight,
+                                     candidate, new_grad)
+        if not accepted:
+            return params, n_iter, True
+        params, candidate = candidate, params
+        grad, new_grad = new_grad, grad
+    return params, max_iter, bool(np.abs(grad).max() <= tol)
