@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ._docstrings import _SHARED, fill_doc
 from ._experts import (
     ContinuedExpert,
+    all_validated,
     decided_once,
     describe_expert,
     design_rank,
@@ -1336,7 +1337,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if dropped:
                 previous = -np.inf
                 fast, gate_objective = None, None
-            if fast is None and not validate and run.expert_inits is None:
+            if fast is None and run.expert_inits is None and (
+                    not validate or all_validated(run.experts, data.validated)):
                 fast = self._fast_m_step(run.experts, data, context) or False
             if gate_objective is None:
                 gate_objective = (groups is None and _gate_objective(

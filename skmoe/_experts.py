@@ -532,7 +532,7 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
             # template share theirs). The checked expert then takes the solution of
             # the others, so that a run's numbers do not depend on whether it was
             # the one that checked (parallel starts race for it).
-            key = (type(experts[k]), experts[k].get_params(deep=False))
+            key = validation_key(experts[k])
             if key in validated:
                 direct.append(position)
                 continue
@@ -553,6 +553,32 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
                                                  stack, center, y_center, column_scale, X)
         fitted.update(solved)
     return fitted
+
+
+def validation_key(expert):
+    """What :func:`fit_experts` records of an expert whose parameters its own fit checked.
+
+    ``(class, get_params(deep=False))``; for estimators that keep
+    scikit-learn's ``get_params``, the parameters are read directly under
+    the names of the class's ``__init__`` (found once per class), which is
+    what ``get_params(deep=False)`` returns without its ``inspect`` call.
+    """
+    cls = type(expert)
+    if cls.get_params is not BaseEstimator.get_params:
+        return cls, expert.get_params(deep=False)
+    return cls, {name: getattr(expert, name) for name in _param_names(cls)}
+
+
+def all_validated(experts, validated):
+    """Whether every expert's parameters are among those already checked (``validated``):
+    then :func:`fit_experts` with ``validate=True`` fits them as without it."""
+    return all(validation_key(expert) in validated for expert in experts)
+
+
+@functools.lru_cache(maxsize=256)
+def _param_names(cls):
+    """``cls._get_param_names()``: the names of the parameters of ``cls.__init__``."""
+    return tuple(cls._get_param_names())
 
 
 def _solve_from_grams(experts, indices, ridge, grams, center, y_center, column_scale, X):

@@ -42,11 +42,16 @@ class LinearGaussianMStep:
     y : ndarray of shape (n_samples,)
         Targets.
     context : dict
-        The run's likelihood context (``variance_floor``, ``pooled_floor``).
+        The run's likelihood context: ``variance_floor``; ``pooled_floor``,
+        which the first M-step of a start sets.
+    pooled_fraction : float
+        ``pooled_floor`` is this fraction of the pooled weighted mean squared
+        residual at the start's first M-step.
     """
 
-    def __init__(self, experts, X, y, context):
+    def __init__(self, experts, X, y, context, pooled_fraction):
         self.experts = experts
+        self.pooled_fraction = pooled_fraction
         self.X = X
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.context = context
@@ -71,22 +76,21 @@ class LinearGaussianMStep:
         self.predictions = np.empty((n_samples, n_experts))
 
     @classmethod
-    def of(cls, experts, X, y, context):
+    def of(cls, experts, X, y, context, pooled_fraction):
         """The M-step for these experts, or None where the general one is needed.
 
         It applies when every expert is a plain LinearRegression that
         :func:`~skmoe._linear.fits_from_gram` on ``X``, all with the same
-        ``fit_intercept``, ``y`` has one column and the context already holds
-        the start's pooled variance floor (fixed at its first M-step). The
-        caller checks the rest: soft assignments, no groups, the Gaussian
-        family with in-sample noise, Gram matrices safe for the data, no
-        routed fit parameters.
+        ``fit_intercept``, and ``y`` has one column. The caller checks the
+        rest: soft assignments, no groups, the Gaussian family with in-sample
+        noise, Gram matrices safe for the data, no routed fit parameters,
+        the experts' parameters checked by their own fit once.
         """
-        if (not experts or np.ndim(y) != 1 or "pooled_floor" not in context
+        if (not experts or np.ndim(y) != 1
                 or not all(fits_from_gram(expert, X) for expert in experts)
                 or len({bool(expert.fit_intercept) for expert in experts}) != 1):
             return None
-        return cls(experts, X, y, context)
+        return cls(experts, X, y, context, pooled_fraction)
 
     def fit_experts(self, weights):
         """Refit the experts on the columns of ``weights`` as the general M-step would.
@@ -154,6 +158,10 @@ class LinearGaussianMStep:
         np.subtract(predictions, self.y[:, None], out=log_lik)
         log_lik *= log_lik
         residuals = np.einsum("ik,ik->k", weights, log_lik)
+        if "pooled_floor" not in self.context:
+            # The start's first M-step fixes the floor.
+            pooled = residuals.sum() / weights.sum()
+            self.context["pooled_floor"] = self.pooled_fraction * pooled
         floor = max(self.context["variance_floor"], self.context["pooled_floor"])
         variance = np.maximum(residuals / weights.sum(axis=0), floor)
         gaussian_log_likelihood(self.y, predictions, variance, log_lik)

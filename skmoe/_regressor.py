@@ -449,11 +449,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _fast_m_step(self, experts, data, context):
         # Plain LinearRegression experts with in-sample Gaussian noise on dense data
         # whose Gram matrices are safe; soft assignments, ungrouped, nothing routed.
+        # (A fitted plain LinearRegression's noise is cross-fitted only when asked for.)
         if (self.assignment != "soft" or data.groups is not None or not data.grams
                 or any(data.expert_params or ()) or self.family_ != "gaussian"
-                or any(self._cross_fits(expert) for expert in experts)):
+                or self.noise_variance == "cross_fitted"):
             return None
-        return LinearGaussianMStep.of(experts, data.X_expert, data.y, context)
+        return LinearGaussianMStep.of(experts, data.X_expert, data.y, context,
+                                      _POOLED_VARIANCE_FLOOR)
 
     def _log_likelihood(self, experts, params, X, y):
         family = self._family()
