@@ -1410,13 +1410,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     X_gate, np.ascontiguousarray(targets[groups.first]), gate_weight, budget)
                 log_gate = run.gate._log_proba(X_gate)
                 resp, total = groups.e_step(log_gate, log_lik, sample_weight)
-            lower_bound = (total - self._run_penalty(run, context)) / total_weight
+            if fitted is None:
+                penalty = self._run_penalty(run, context)
+            else:
+                # The prepared M-step's experts (plain LinearRegression) add no penalty.
+                penalty = run.penalty = run.gate._penalty()
+            lower_bound = (total - penalty) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
-            if squarem is not None and budget is None:
+            if squarem is not None and (budget is None or fitted is not None):
+                # (Runs of the prepared M-step have noise variances, which SQUAREM
+                # does not extrapolate: its step would only restart it.)
                 squarem.restart()
             elif squarem is not None:
                 extrapolated = squarem.step(run, lower_bound, functools.partial(

@@ -294,7 +294,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
 
     def _penalty(self):
         """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
-        return 0.5 * float(np.sum(self.coef_**2)) / self.C
+        return 0.5 * float((self.coef_**2).sum()) / self.C
 
     def _n_parameters(self, rank=None):
         """Free parameters: one class's row is fixed by softmax's shift invariance.

@@ -125,10 +125,13 @@ class LinearGaussianMStep:
             expert.rank_ = n_features
             expert.singular_ = singular[k].copy()
             expert.n_features_in_ = n_features
+            # The columns linear_predictions makes of them.
+            self.coef[:, k] = coef[k]
+            self.intercept[k] = expert.intercept_
         return True
 
     def likelihood(self, weights, log_lik):
-        """The noise variances and each row's log-likelihood under each refitted expert.
+        """The noise variances and each row's log-likelihood under the experts just refitted.
 
         The regressor's ``_likelihood_m_step`` for this case: the experts'
         predictions (one product), the weighted mean squared residuals
@@ -142,13 +145,9 @@ class LinearGaussianMStep:
             ``log_lik``, filled; None when a prediction is not finite (the
             general M-step then names the expert).
         """
-        coef, intercept = self.coef, self.intercept
-        for j, expert in enumerate(self.experts):
-            coef[:, j] = expert.coef_
-            intercept[j] = expert.intercept_
         predictions = self.predictions
-        np.matmul(self.X, coef, out=predictions)
-        predictions += intercept
+        np.matmul(self.X, self.coef, out=predictions)
+        predictions += self.intercept
         if not np.isfinite(predictions).all():
             return None, None
         # As _likelihood_m_step: sums with the weights divided by a power of two.
