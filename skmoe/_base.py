@@ -1345,21 +1345,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     run.gate, X_gate, sample_weight, len(run.experts))) or False
             fitted, unsolved = None, []
             if fast:
-                weights = np.multiply(targets, sample_weight[:, None],
-                                      out=run.workspace.array("weights", targets.shape))
-                if fast.fit_experts(weights):
+                log_lik = run.workspace.array("log_lik", targets.shape)
+                params = fast.m_step(targets, sample_weight,
+                                     run.workspace.array("weights", targets.shape), log_lik)
+                if params is not None:
                     targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
                     if thin:
+                        # Refitted from the remaining experts' responsibilities below.
                         previous = -np.inf
                         fast, gate_objective = None, None
                     else:
-                        fitted = fast.likelihood(
-                            weights, run.workspace.array("log_lik", weights.shape))
+                        fitted = params, log_lik
                         context["latent"] = None
                         context["kept_experts"] = []
                         context["expert_fit_params"] = None
-                        if fitted[1] is None:
-                            fitted = None
             while fitted is None:
                 weights = np.multiply(targets, sample_weight[:, None],
                                       out=run.workspace.array("weights", targets.shape))
