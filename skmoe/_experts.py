@@ -255,11 +255,12 @@ def _clone_from_prototype(template, prototypes):
 
     ``prototypes`` (``id(template)`` -> entry) keeps, per template, the keys
     and an unfitted clone of it when the template is a plain estimator:
-    scikit-learn's own cloning and no estimator among its parameters. Its
-    clone is then ``type(template)(**params)`` with deep copies of the
-    parameters, and the same object is a deep copy of the prototype's
-    attributes, which costs far less than ``clone`` (that asks ``inspect``
-    for the signature of ``__init__`` twice) next to a fit on small data.
+    scikit-learn's own cloning, and no estimator nor list, tuple or set
+    (which ``clone`` searches for estimators) among its parameters. Its clone
+    is then ``type(template)(**params)`` with deep copies of the parameters,
+    and the same object is a deep copy of the prototype's attributes, which
+    costs far less than ``clone`` (that asks ``inspect`` for the signature
+    of ``__init__`` twice) next to a fit on small data.
     """
     entry = prototypes.get(id(template))
     if entry is None or entry[0] is not template:
@@ -269,6 +270,7 @@ def _clone_from_prototype(template, prototypes):
         plain = (getattr(type(template), "__sklearn_clone__", None)
                  is BaseEstimator.__sklearn_clone__
                  and not any(hasattr(value, "get_params")
+                             or isinstance(value, (list, tuple, set, frozenset))
                              for value in expert.get_params(deep=False).values()))
         prototypes[id(template)] = (template, keys, clone(template) if plain else None)
         return expert, keys

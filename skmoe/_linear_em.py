@@ -70,14 +70,20 @@ def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centr
         The noise variances' floor; NaN at a start's first M-step, whose
         pooled floor the caller fixes from ``residuals`` (then the variances
         and log-densities are left to it).
-    weights, design, products, coef, intercept, singular, predictions, log_lik, residuals, variance : ndarray
-        Outputs: ``weights`` (n_samples, n_experts); the Gram buffers
-        ``design`` (rows, n_features + 2) and ``products`` (rows, n_experts
-        (n_features + 2)); ``coef`` (n_features, n_experts) and ``intercept``
-        (n_experts,) as ``linear_predictions`` arranges them; ``singular``
-        (n_experts, n_features); ``predictions`` and ``log_lik`` (n_samples,
-        n_experts); ``residuals`` and ``variance`` (n_experts,), the sums with
-        the scaled weights.
+    weights : ndarray of shape (n_samples, n_experts)
+        Output: ``targets * sample_weight``.
+    design, products : ndarray
+        The Gram buffers: ``design`` (rows, n_features + 2) and ``products``
+        (rows, n_experts (n_features + 2)), rows ``min(_BLOCK_ROWS, n_samples)``.
+    coef, intercept : ndarray of shape (n_features, n_experts) and (n_experts,)
+        Output: the experts' coefficients, as ``linear_predictions`` arranges them.
+    singular : ndarray of shape (n_experts, n_features)
+        Output: each expert's singular values.
+    predictions, log_lik : ndarray of shape (n_samples, n_experts)
+        Output.
+    residuals, variance : ndarray of shape (n_experts,)
+        Output: the weighted sums of squared residuals (with the scaled
+        weights) and the noise variances.
 
     Returns
     -------
