@@ -634,12 +634,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _fast_m_step(self, experts, data, context):
         """An object that performs this run's M-step for ``experts`` with less work, or None.
 
-        It has ``fit_experts(weights) -> bool`` (False: nothing done, the
-        general M-step follows) and ``likelihood(weights, log_lik) -> (params,
-        log_lik)`` (``log_lik`` None: the general likelihood step follows),
-        which give the numbers of the general M-step (see
-        :class:`~skmoe._linear_em.LinearGaussianMStep`). The EM loop asks
-        once per run and again after experts are removed; None by default.
+        Its ``m_step(targets, sample_weight, weights, log_lik)`` refits the
+        experts and returns the likelihood's parameters, with ``weights`` and
+        ``log_lik`` filled as the general M-step fills them, and the same
+        numbers; or returns None, touching no expert, and the general M-step
+        follows (see :class:`~skmoe._linear_em.LinearGaussianMStep`). The EM
+        loop asks once per run, when the experts' parameters have been
+        checked, and again after experts are removed; None by default.
         """
         return None
 

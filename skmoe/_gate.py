@@ -247,9 +247,8 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             params, self.n_iter_, solved = start.ravel(), 0, True
         else:
             if objective is None:
-                objective = _Objective(X, targets, sample_weight,
-                                          float(np.sum(sample_weight)), 1.0 / self.C,
-                                          self.fit_intercept)
+                objective = _Objective(X, targets, sample_weight, float(np.sum(sample_weight)),
+                                       1.0 / self.C, self.fit_intercept)
             else:
                 objective.set_targets(targets)
             solve = _newton if newton else _lbfgs
