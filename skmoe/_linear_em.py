@@ -212,14 +212,17 @@ class LinearGaussianMStep:
 
         It applies when every expert is a plain LinearRegression that
         :func:`~skmoe._linear.fits_from_gram` on ``X``, all with the same
-        ``fit_intercept``, ``y`` has one column, and the log-densities are
-        computed serially (fewer than ``_MIN_PARALLEL_ENTRIES`` of them, as
-        on the small data this is for). The caller checks the rest: soft
+        ``fit_intercept``, ``X`` is C-contiguous (the layout whose BLAS
+        products the kernel repeats), ``y`` has one column, and the
+        log-densities are computed serially (fewer than
+        ``_MIN_PARALLEL_ENTRIES`` of them, as on the small data this is
+        for). The caller checks the rest: soft
         assignments, no groups, the Gaussian family with in-sample noise,
         Gram matrices safe for the data, no routed fit parameters, the
         experts' parameters checked by their own fit once.
         """
-        if (not experts or np.ndim(y) != 1
+        if (not experts or np.ndim(y) != 1 or not isinstance(X, np.ndarray)
+                or not X.flags.c_contiguous
                 or X.shape[0] * len(experts) >= _MIN_PARALLEL_ENTRIES
                 or not all(fits_from_gram(expert, X) for expert in experts)
                 or len({bool(expert.fit_intercept) for expert in experts}) != 1):
@@ -244,10 +247,12 @@ class LinearGaussianMStep:
         first = "pooled_floor" not in context
         floor = np.nan if first else max(context["variance_floor"], context["pooled_floor"])
         variance = np.empty(len(self.experts))
+        # (Contiguous arguments: the kernel is compiled for that layout.)
         outcome, unit = linear_gaussian_m_step(
-            self.X, self.y, targets, sample_weight, self.center, self.y_center, self.centred,
-            self.tols, floor, weights, self.design, self.products, self.coef, self.intercept,
-            self.singular, self.predictions, log_lik, self.residuals, variance)
+            self.X, self.y, np.ascontiguousarray(targets), np.ascontiguousarray(sample_weight),
+            self.center, self.y_center, self.centred, self.tols, floor, weights, self.design,
+            self.products, self.coef, self.intercept, self.singular, self.predictions, log_lik,
+            self.residuals, variance)
         if outcome != DONE:
             return None
         n_features = self.X.shape[1]

@@ -141,6 +141,22 @@ def test_the_prepared_m_step_is_only_for_linear_gaussian_soft_fits(params, monke
         assert built == []  # refused before looking at the experts
 
 
+def test_the_prepared_m_step_declines_what_its_kernel_does_not_repeat():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    context = {"variance_floor": 1e-9}
+    experts = [LinearRegression(), LinearRegression()]
+    assert LinearGaussianMStep.of(experts, X, y, context, 1e-3) is not None
+    # Products of an F-ordered X may round otherwise than the general path's.
+    assert LinearGaussianMStep.of(experts, np.asfortranarray(X), y, context, 1e-3) is None
+    assert LinearGaussianMStep.of(experts, sp.csr_matrix(X), y, context, 1e-3) is None
+    assert LinearGaussianMStep.of(experts, X, np.column_stack([y, y]), context, 1e-3) is None
+    mixed = [LinearRegression(), LinearRegression(fit_intercept=False)]
+    assert LinearGaussianMStep.of(mixed, X, y, context, 1e-3) is None
+    assert LinearGaussianMStep.of([LinearRegression(positive=True)] * 2, X, y, context,
+                                  1e-3) is None
+
+
 def test_grouped_fits_do_not_take_the_prepared_m_step(monkeypatch):
     X, y = make_switching_regression(n_samples=120, n_features=2, n_experts=2,
                                      random_state=0)
@@ -299,3 +315,24 @@ def test_clones_from_a_prototype_take_the_seeds_clone_takes(template):
 ])
 def test_validation_key_is_class_and_shallow_params(expert):
     assert validation_key(expert) == (type(expert), expert.get_params(deep=False))
+
+
+def test_kmeans_start_runs_on_one_openmp_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from skmoe import _init
+
+    seen = []
+    fit = _init.KMeans.fit
+
+    def recording(self, *args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info()
+                    if pool["user_api"] == "openmp")
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(_init.KMeans, "fit", recording)
+    X, y = make_switching_regression(n_samples=100, n_features=2, n_experts=2,
+                                     random_state=0)
+    MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, init="kmeans", max_iter=3,
+                              random_state=0).fit(X, y)
+    assert seen and set(seen) == {1}
