@@ -254,13 +254,14 @@ def _clone_from_prototype(template, prototypes):
     """``clone(template)`` and the keys of its ``random_state`` parameters.
 
     ``prototypes`` (``id(template)`` -> entry) keeps, per template, the keys
-    and an unfitted clone of it when the template is a plain estimator:
-    scikit-learn's own cloning, and no estimator nor list, tuple or set
-    (which ``clone`` searches for estimators) among its parameters. Its clone
-    is then ``type(template)(**params)`` with deep copies of the parameters,
-    and the same object is a deep copy of the prototype's attributes, which
-    costs far less than ``clone`` (that asks ``inspect`` for the signature
-    of ``__init__`` twice) next to a fit on small data.
+    and, when the template is a plain estimator (scikit-learn's own cloning,
+    and no estimator, list, tuple or set, which ``clone`` searches for
+    estimators, among its parameters), a deep copy of the attributes of its
+    first clone, unfitted. A clone of such a template is
+    ``type(template)(**params)`` with deep copies of the parameters, and so
+    is a new object given a deep copy of those attributes, which costs far
+    less than ``clone`` (that asks ``inspect`` for the signature of
+    ``__init__`` twice) next to a fit on small data.
     """
     entry = prototypes.get(id(template))
     if entry is None or entry[0] is not template:
@@ -271,14 +272,15 @@ def _clone_from_prototype(template, prototypes):
                  is BaseEstimator.__sklearn_clone__
                  and not any(hasattr(value, "get_params")
                              or isinstance(value, (list, tuple, set, frozenset))
-                             for value in expert.get_params(deep=False).values()))
-        prototypes[id(template)] = (template, keys, clone(template) if plain else None)
+                             for value in validation_key(expert)[1].values()))
+        state = copy.deepcopy(vars(expert)) if plain else None
+        prototypes[id(template)] = (template, keys, type(expert), state)
         return expert, keys
-    _, keys, prototype = entry
-    if prototype is None:
+    _, keys, cls, state = entry
+    if state is None:
         return clone(template), keys
-    expert = object.__new__(type(prototype))
-    expert.__dict__.update(copy.deepcopy(prototype.__dict__))
+    expert = object.__new__(cls)
+    expert.__dict__.update(copy.deepcopy(state))
     return expert, keys
 
 
