@@ -157,6 +157,21 @@ def test_the_prepared_m_step_declines_what_its_kernel_does_not_repeat():
                                   1e-3) is None
 
 
+def test_a_subclass_with_its_own_likelihood_step_keeps_the_general_m_step(monkeypatch):
+    class Custom(MixtureOfExpertsRegressor):
+        def _likelihood_m_step(self, *args):
+            return super()._likelihood_m_step(*args)
+
+    X, y = make_switching_regression(n_samples=120, n_features=2, n_experts=2,
+                                     random_state=0)
+    calls = _count_fast_m_steps(monkeypatch)
+    Custom(LinearRegression(), n_experts=2, max_iter=10, random_state=0).fit(X, y)
+    assert calls == []
+    MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, max_iter=10,
+                              random_state=0).fit(X, y)
+    assert calls
+
+
 def test_grouped_fits_do_not_take_the_prepared_m_step(monkeypatch):
     X, y = make_switching_regression(n_samples=120, n_features=2, n_experts=2,
                                      random_state=0)
