@@ -1386,6 +1386,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     break
                 previous = -np.inf
                 fast, gate_objective = None, None
+            if fast and fitted is None and any(
+                    a is not b for a, b in zip(fast.experts, run.experts)):
+                # The general M-step replaced an expert object: prepared again.
+                fast = None
             validate = False
             compare_refits = True
             if fitted is None:
