@@ -28,7 +28,7 @@ _TINY = np.finfo(np.float64).tiny
 
 
 @njit(cache=True, nogil=True)
-def gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
+def _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
               grad):
     """The gate's objective at ``params`` (raveled), its gradient into ``grad``.
 
@@ -88,7 +88,7 @@ def first_step(params, X_t, targets_t, sample_weight, fit_intercept, alpha, tota
     (``newton_solve`` then stops before its first step); otherwise ``hess``
     and ``system`` are made at ``params``.
     """
-    loss = gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha,
+    loss = _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha,
                      total_weight, grad)
     if _within(grad, tol):
         return loss, True
@@ -129,7 +129,7 @@ def next_step(params, direction, loss, grad, X_t, targets_t, sample_weight, fit_
     while True:
         for a in range(params.shape[0]):
             candidate[a] = params[a] + step * direction[a]
-        new_loss = gate_loss(candidate, X_t, targets_t, sample_weight, fit_intercept, alpha,
+        new_loss = _gate_loss(candidate, X_t, targets_t, sample_weight, fit_intercept, alpha,
                              total_weight, new_grad)
         if new_loss <= loss + _ARMIJO * step * slope:
             break
