@@ -638,9 +638,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         experts and returns the likelihood's parameters, with ``weights`` and
         ``log_lik`` filled as the general M-step fills them, and the same
         numbers; or returns None, touching no expert, and the general M-step
-        follows (see :class:`~skmoe._linear_em.LinearGaussianMStep`). The EM
-        loop asks once per run, when the experts' parameters have been
-        checked, and again after experts are removed; None by default.
+        follows (see :class:`~skmoe._linear_em.LinearGaussianMStep`). Its
+        ``keep()`` is called when the loop keeps that M-step (no expert
+        removed after it), to fix what the first M-step of a start fixes in
+        ``context``. The EM loop asks once per run, when the experts'
+        parameters have been checked, and again after experts are removed;
+        None by default.
         """
         return None
 
@@ -1356,6 +1359,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                         previous = -np.inf
                         fast, gate_objective = None, None
                     else:
+                        fast.keep()
                         fitted = params, log_lik
                         context["latent"] = None
                         context["kept_experts"] = []

@@ -205,6 +205,7 @@ class LinearGaussianMStep:
         self.singular = np.empty((n_experts, n_features))
         self.predictions = np.empty((n_samples, n_experts))
         self.residuals = np.empty(n_experts)
+        self.fixed = {}
 
     @classmethod
     def of(cls, experts, X, y, context, pooled_fraction):
@@ -243,6 +244,7 @@ class LinearGaussianMStep:
             too ill-conditioned for the normal equations, or a prediction is
             not finite): the experts are then untouched.
         """
+        self.fixed = {}
         context = self.context
         first = "pooled_floor" not in context
         floor = np.nan if first else max(context["variance_floor"], context["pooled_floor"])
@@ -264,11 +266,22 @@ class LinearGaussianMStep:
             expert.singular_ = self.singular[k].copy()
             expert.n_features_in_ = n_features
         if first:
-            # The start's first M-step fixes the pooled floor (_likelihood_m_step's sums).
+            # The start's first M-step fixes the pooled floor (_likelihood_m_step's sums),
+            # in the context once the loop keeps this M-step (see keep).
             scaled = weights / unit if unit != 1.0 else weights
-            context["pooled_floor"] = self.pooled_fraction * (
-                self.residuals.sum() / scaled.sum())
-            floor = max(context["variance_floor"], context["pooled_floor"])
+            pooled_floor = self.pooled_fraction * (self.residuals.sum() / scaled.sum())
+            self.fixed = {"pooled_floor": pooled_floor}
+            floor = max(context["variance_floor"], pooled_floor)
             variance = np.maximum(self.residuals / scaled.sum(axis=0), floor)
             _gaussian_serial(self.y, self.predictions, variance, log_lik)
         return {"noise_variance_": variance}
+
+    def keep(self):
+        """The EM loop keeps the last M-step (no expert is removed after it): what a
+        start's first M-step fixes (the pooled variance floor) goes into the context.
+
+        The general M-step fixes it after removing experts too thin for their
+        parameters, from the remaining ones: until this call it is not fixed.
+        """
+        self.context.update(self.fixed)
+        self.fixed = {}

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate, _gate_newton
+from skmoe._base import BaseMixtureOfExperts
 from skmoe._experts import seeded_clones, validation_key
 from skmoe._gate import TransposedRows, _Objective
 from skmoe._gate_base import SolverBudget
@@ -98,6 +99,36 @@ def test_prepared_linear_m_step_gives_the_general_fit(settings, monkeypatch):
     _general(monkeypatch)
     general = _fit_state(MixtureOfExpertsRegressor(**params).fit(X, y))
     _assert_same_fit(fast, general)
+
+
+def test_experts_too_thin_at_a_first_m_step_fix_the_general_paths_floor(monkeypatch):
+    # Six experts on 60 rows, each needing 15 (3 rows for each of its 5 parameters):
+    # the first M-step of every start removes all but one, and the general M-step
+    # then fixes the start's pooled variance floor from the one left.
+    X, y = make_switching_regression(n_samples=60, n_features=3, n_experts=2,
+                                     random_state=0)
+    params = {"experts": LinearRegression(), "n_experts": 6, "n_init": 4, "init": "random",
+              "random_state": 0, "max_iter": 20}
+    floors = []
+    run_em = BaseMixtureOfExperts._run_em
+
+    def recording(self, run, *args, **kwargs):
+        run = run_em(self, run, *args, **kwargs)
+        floors.append(run.context["pooled_floor"])
+        return run
+
+    monkeypatch.setattr(BaseMixtureOfExperts, "_run_em", recording)
+    with monkeypatch.context() as patch:
+        calls = _count_fast_m_steps(patch)
+        model = MixtureOfExpertsRegressor(**params).fit(X, y)
+    assert calls
+    fast_floors, floors[:] = list(floors), []
+    _general(monkeypatch)
+    general = MixtureOfExpertsRegressor(**params).fit(X, y)
+    assert model.n_experts_ == general.n_experts_ == 1
+    assert len(fast_floors) == len(floors) == 4
+    assert fast_floors == floors  # every start's floor, not only the kept one's
+    _assert_same_fit(_fit_state(model), _fit_state(general))
 
 
 def test_an_ill_conditioned_expert_leaves_the_m_step_to_the_general_path(monkeypatch):
