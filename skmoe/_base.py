@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ._docstrings import _SHARED, fill_doc
 from ._experts import (
     ContinuedExpert,
+    all_validated,
     decided_once,
     describe_expert,
     design_rank,
@@ -196,6 +197,8 @@ class _FitData:
         # The experts' parameters their own fit has checked, shared by every run
         # (see fit_experts): each set is checked in the first run that meets it.
         self.validated = []
+        # How each template is cloned, worked out once for all the runs (see seeded_clones).
+        self.prototypes = {}
 
 
 class _Groups:
@@ -627,6 +630,22 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     @abstractmethod
     def _log_likelihood(self, experts, params, X, y):
         """Log-likelihood (n_samples, n_experts) of each row under each fitted expert."""
+
+    def _fast_m_step(self, experts, data, context):
+        """An object that performs this run's M-step for ``experts`` with less work, or None.
+
+        Its ``m_step(targets, sample_weight, weights, log_lik)`` refits the
+        experts and returns the likelihood's parameters, with ``weights`` and
+        ``log_lik`` filled as the general M-step fills them, and the same
+        numbers; or returns None, touching no expert, and the general M-step
+        follows (see :class:`~skmoe._linear_em.LinearGaussianMStep`). Its
+        ``keep()`` is called when the loop keeps that M-step (no expert
+        removed after it), to fix what the first M-step of a start fixes in
+        ``context``. The EM loop asks once per run, when the experts'
+        parameters have been checked, and again after experts are removed;
+        None by default.
+        """
+        return None
 
     def _expert_fit_weights(self, experts, params, weights, context, workspace):
         """The sample weights each expert is fitted with: ``weights`` unless the
@@ -1086,7 +1105,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             resp = None
             converged_short_run = False
             if tree is not None:
-                run = self._fresh_run(templates, routes, gate_template, start_state)
+                run = self._fresh_run(templates, routes, gate_template, start_state,
+                                      data.prototypes)
                 resp = self._tree_start(run, tree, init, data, start, start_state)
             if resume:
                 run, resp = self._resumed_run(), None
@@ -1105,7 +1125,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 # test: continuing it would only repeat that test, one iteration later.
                 converged_short_run = run.converged
             else:
-                run = self._fresh_run(templates, routes, gate_template, start_state)
+                run = self._fresh_run(templates, routes, gate_template, start_state,
+                                      data.prototypes)
                 resp = initial_responsibilities(
                     strategy, data.X, self._init_targets(data.y), data.sample_weight,
                     len(run.experts), start, start_state,
@@ -1199,10 +1220,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         resp, run.expert_inits = best
         return np.ascontiguousarray(resp)
 
-    def _fresh_run(self, templates, routes, gate_template, random_state):
-        """A run with new seeded clones of the experts and the gate."""
-        experts = seeded_clones(templates, random_state)
-        gate = seeded_clones([gate_template], random_state)[0]
+    def _fresh_run(self, templates, routes, gate_template, random_state, prototypes=None):
+        """A run with new seeded clones of the experts and the gate (``prototypes``: see
+        :func:`~skmoe._experts.seeded_clones`)."""
+        experts = seeded_clones(templates, random_state, prototypes)
+        gate = seeded_clones([gate_template], random_state, prototypes)[0]
         run = _Run(experts, list(routes), gate, {})
         run.warm_started = warm_start_glms(experts)
         return run
@@ -1214,7 +1236,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         when given); it is then continued."""
         best = None
         for index in range(EMEM_SHORT_RUNS):
-            run = self._fresh_run(templates, routes, gate_template, random_state)
+            run = self._fresh_run(templates, routes, gate_template, random_state,
+                                  data.prototypes)
             if index == 0 and first is not None:
                 resp = first
             else:
@@ -1305,6 +1328,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # it from the first M-step whose experts were fitted before.
         compare_refits = run.n_iter > 0
         may_worsen = {}
+        # The M-step without the general one's per-iteration questions (_fast_m_step),
+        # and the gate's objective prepared once: both made again when experts go.
+        fast, gate_objective = None, None
         for n_iter in range(run.n_iter + 1, max_iter + 1):
             tic = time.perf_counter()
             if groups is None:
@@ -1315,7 +1341,31 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
             if dropped:
                 previous = -np.inf
-            while True:
+                fast, gate_objective = None, None
+            if fast is None and run.expert_inits is None and (
+                    not validate or all_validated(run.experts, data.validated)):
+                fast = self._fast_m_step(run.experts, data, context) or False
+            if gate_objective is None:
+                gate_objective = (groups is None and _gate_objective(
+                    run.gate, X_gate, sample_weight, len(run.experts))) or False
+            fitted, unsolved = None, []
+            if fast:
+                log_lik = run.workspace.array("log_lik", targets.shape)
+                params = fast.m_step(targets, sample_weight,
+                                     run.workspace.array("weights", targets.shape), log_lik)
+                if params is not None:
+                    targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                    if thin:
+                        # Refitted from the remaining experts' responsibilities below.
+                        previous = -np.inf
+                        fast, gate_objective = None, None
+                    else:
+                        fast.keep()
+                        fitted = params, log_lik
+                        context["latent"] = None
+                        context["kept_experts"] = []
+                        context["expert_fit_params"] = None
+            while fitted is None:
                 weights = np.multiply(targets, sample_weight[:, None],
                                       out=run.workspace.array("weights", targets.shape))
                 fit_weights = self._expert_fit_weights(run.experts, run.params, weights,
@@ -1340,14 +1390,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 if not thin:
                     break
                 previous = -np.inf
+                fast, gate_objective = None, None
+            if fast and fitted is None and any(
+                    a is not b for a, b in zip(fast.experts, run.experts)):
+                # The general M-step replaced an expert object: prepared again.
+                fast = None
             validate = False
             compare_refits = True
-            # The likelihood refits experts for cross-fitted noise with their parameters.
-            context["expert_fit_params"] = fit_params
-            run.params, log_lik = self._likelihood_m_step(run.experts, X, y, weights,
-                                                          fit_weights, context, run.workspace)
+            if fitted is None:
+                # The likelihood refits experts for cross-fitted noise with their parameters.
+                context["expert_fit_params"] = fit_params
+                run.params, log_lik = self._likelihood_m_step(
+                    run.experts, X, y, weights, fit_weights, context, run.workspace)
+            else:
+                run.params, log_lik = fitted
             if groups is None:
-                gate_solved = run.gate._fit_soft(X_gate, targets, sample_weight, budget)
+                gate_solved = (run.gate._fit_soft(X_gate, targets, sample_weight, budget,
+                                                  objective=gate_objective)
+                               if gate_objective else
+                               run.gate._fit_soft(X_gate, targets, sample_weight, budget))
                 if resp.shape != log_lik.shape:
                     resp = np.empty_like(log_lik)
                 log_gate = run.gate._log_proba(
@@ -1358,13 +1419,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                     X_gate, np.ascontiguousarray(targets[groups.first]), gate_weight, budget)
                 log_gate = run.gate._log_proba(X_gate)
                 resp, total = groups.e_step(log_gate, log_lik, sample_weight)
-            lower_bound = (total - self._run_penalty(run, context)) / total_weight
+            if fitted is None:
+                penalty = self._run_penalty(run, context)
+            else:
+                # The prepared M-step's experts (plain LinearRegression) add no penalty.
+                penalty = run.penalty = run.gate._penalty()
+            lower_bound = (total - penalty) / total_weight
             if np.isnan(lower_bound):
                 raise ValueError(
                     f"The log-likelihood became NaN at EM iteration {n_iter}; check the "
                     "experts' predictions and the scale of the data."
                 )
-            if squarem is not None and budget is None:
+            if squarem is not None and (budget is None or fitted is not None):
+                # (Runs of the prepared M-step have noise variances, which SQUAREM
+                # does not extrapolate: its step would only restart it.)
                 squarem.restart()
             elif squarem is not None:
                 extrapolated = squarem.step(run, lower_bound, functools.partial(
@@ -1851,6 +1919,14 @@ def _named(experts):
         return named_experts(experts)
     except TypeError:
         return False
+
+
+def _gate_objective(gate, X_gate, sample_weight, n_classes):
+    """The objective of a SoftmaxGate's Newton M-steps on ``X_gate``, made once for a
+    run (see :meth:`SoftmaxGate._em_objective`); None for other gates and solvers."""
+    if not isinstance(gate, SoftmaxGate) or type(gate)._fit_soft is not SoftmaxGate._fit_soft:
+        return None
+    return gate._em_objective(X_gate, sample_weight, n_classes)
 
 
 def _run_fit_params(run, data):

@@ -7,7 +7,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import (
     GammaRegressor,
@@ -215,7 +215,7 @@ def restore_warm_start(experts, changed):
             expert.warm_start = False
 
 
-def seeded_clones(templates, random_state):
+def seeded_clones(templates, random_state, prototypes=None):
     """Clone each expert and fix every ``random_state`` parameter inside it.
 
     Parameters
@@ -224,6 +224,10 @@ def seeded_clones(templates, random_state):
         The experts to clone; they are not modified.
     random_state : numpy.random.RandomState
         Source of the seeds.
+    prototypes : dict, default=None
+        Kept by the caller between calls on the same templates (every start
+        of a fit): what cloning each template takes is worked out once (see
+        :func:`_clone_from_prototype`). None works it out in this call.
 
     Returns
     -------
@@ -233,22 +237,51 @@ def seeded_clones(templates, random_state):
     clones = []
     # The seeded parameters of each distinct template: the default experts are one
     # template repeated, and get_params(deep=True) is not cheap next to a small fit.
-    seeded_keys = {}
+    prototypes = {} if prototypes is None else prototypes
     for template in templates:
-        expert = clone(template)
-        if id(template) not in seeded_keys:
-            seeded_keys[id(template)] = [
-                key for key in sorted(expert.get_params(deep=True))
-                if key == "random_state" or key.endswith("__random_state")
-            ]
+        expert, seeded_keys = _clone_from_prototype(template, prototypes)
         seeds = {
             key: int(random_state.randint(np.iinfo(np.int32).max))
-            for key in seeded_keys[id(template)]
+            for key in seeded_keys
         }
         if seeds:
             expert.set_params(**seeds)
         clones.append(expert)
     return clones
+
+
+def _clone_from_prototype(template, prototypes):
+    """``clone(template)`` and the keys of its ``random_state`` parameters.
+
+    ``prototypes`` (``id(template)`` -> entry) keeps, per template, the keys
+    and, when the template is a plain estimator (scikit-learn's own cloning,
+    and no estimator, list, tuple or set, which ``clone`` searches for
+    estimators, among its parameters), a deep copy of the attributes of its
+    first clone, unfitted. A clone of such a template is
+    ``type(template)(**params)`` with deep copies of the parameters, and so
+    is a new object given a deep copy of those attributes, which costs far
+    less than ``clone`` (that asks ``inspect`` for the signature of
+    ``__init__`` twice) next to a fit on small data.
+    """
+    entry = prototypes.get(id(template))
+    if entry is None or entry[0] is not template:
+        expert = clone(template)
+        keys = [key for key in sorted(expert.get_params(deep=True))
+                if key == "random_state" or key.endswith("__random_state")]
+        plain = (getattr(type(template), "__sklearn_clone__", None)
+                 is BaseEstimator.__sklearn_clone__
+                 and not any(hasattr(value, "get_params")
+                             or isinstance(value, (list, tuple, set, frozenset))
+                             for value in validation_key(expert)[1].values()))
+        state = copy.deepcopy(vars(expert)) if plain else None
+        prototypes[id(template)] = (template, keys, type(expert), state)
+        return expert, keys
+    _, keys, cls, state = entry
+    if state is None:
+        return clone(template), keys
+    expert = object.__new__(cls)
+    expert.__dict__.update(copy.deepcopy(state))
+    return expert, keys
 
 
 def weight_parameter(expert):
@@ -503,7 +536,7 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
             # template share theirs). The checked expert then takes the solution of
             # the others, so that a run's numbers do not depend on whether it was
             # the one that checked (parallel starts race for it).
-            key = (type(experts[k]), experts[k].get_params(deep=False))
+            key = validation_key(experts[k])
             if key in validated:
                 direct.append(position)
                 continue
@@ -524,6 +557,32 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
                                                  stack, center, y_center, column_scale, X)
         fitted.update(solved)
     return fitted
+
+
+def validation_key(expert):
+    """What :func:`fit_experts` records of an expert whose parameters its own fit checked.
+
+    ``(class, get_params(deep=False))``; for estimators that keep
+    scikit-learn's ``get_params``, the parameters are read directly under
+    the names of the class's ``__init__`` (found once per class), which is
+    what ``get_params(deep=False)`` returns without its ``inspect`` call.
+    """
+    cls = type(expert)
+    if cls.get_params is not BaseEstimator.get_params:
+        return cls, expert.get_params(deep=False)
+    return cls, {name: getattr(expert, name) for name in _param_names(cls)}
+
+
+def all_validated(experts, validated):
+    """Whether every expert's parameters are among those already checked (``validated``):
+    then :func:`fit_experts` with ``validate=True`` fits them as without it."""
+    return all(validation_key(expert) in validated for expert in experts)
+
+
+@functools.lru_cache(maxsize=256)
+def _param_names(cls):
+    """``cls._get_param_names()``: the names of the parameters of ``cls.__init__``."""
+    return tuple(cls._get_param_names())
 
 
 def _solve_from_grams(experts, indices, ridge, grams, center, y_center, column_scale, X):

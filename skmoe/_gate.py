@@ -14,7 +14,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._gate_base import BaseGate
+from ._gate_newton import gate_newton_solve
 from ._kernels import (
+    _MIN_PARALLEL_ENTRIES,
     log_softmax,
     penalise_gate_hessian,
     penalise_gate_loss,
@@ -205,7 +207,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         self._fit_soft(X, targets, sample_weight)
         return self
 
-    def _fit_soft(self, X, targets, sample_weight, budget=None):
+    def _fit_soft(self, X, targets, sample_weight, budget=None, objective=None):
         """Minimise the penalised soft cross-entropy; X and targets are validated.
 
         With a ``budget`` (a :class:`~skmoe._gate_base.SolverBudget`, from the
@@ -215,6 +217,10 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         ``max_iter``). Newton's line search and L-BFGS only accept steps that
         decrease the objective, and the start is kept if L-BFGS's result were
         worse, so the objective never increases.
+
+        ``objective``, if given, is a :class:`_Objective` of these ``X``
+        and ``sample_weight`` from :meth:`_em_objective` (the EM loop builds it
+        once per run): it takes the targets, and Newton's method is used.
 
         Returns whether the solve ended by its own convergence (or by
         ``max_iter``, as a plain fit does) rather than by the budget.
@@ -232,7 +238,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             start[:, :-1] = self.coef_
             if self.fit_intercept:
                 start[:, -1] = self.intercept_
-        newton = self._uses_newton(X, n_classes)
+        newton = objective is not None or self._uses_newton(X, n_classes)
         max_iter = self.max_iter
         if budget is not None:
             max_iter = min(max_iter, budget.newton_steps if newton else budget.lbfgs_iterations)
@@ -240,8 +246,11 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
             # L-BFGS-B would still take one step with maxiter=0.
             params, self.n_iter_, solved = start.ravel(), 0, True
         else:
-            objective = _Objective(X, targets, sample_weight, float(np.sum(sample_weight)),
-                                   1.0 / self.C, self.fit_intercept)
+            if objective is None:
+                objective = _Objective(X, targets, sample_weight, float(np.sum(sample_weight)),
+                                       1.0 / self.C, self.fit_intercept)
+            else:
+                objective.set_targets(targets)
             solve = _newton if newton else _lbfgs
             params, self.n_iter_, solved = solve(objective, start.ravel(), max_iter, self.tol)
         params = params.reshape(n_classes, n_features + 1)
@@ -269,9 +278,22 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
                     or X.shape[0] * n_parameters**2 <= NEWTON_MAX_HESSIAN_WORK)
         return self.solver == "newton"
 
+    def _em_objective(self, X, sample_weight, n_classes):
+        """The objective of this gate's Newton M-steps on ``X`` for :meth:`_fit_soft`, or None.
+
+        For an EM run whose every M-step fits the gate to new targets on the
+        same dense rows and weights: the transposed rows, weights and constants
+        are then prepared once. None where the gate is not fitted by Newton's
+        method there.
+        """
+        if sp.issparse(X) or not self._uses_newton(X, n_classes):
+            return None
+        return _Objective(X, None, sample_weight, float(np.sum(sample_weight)),
+                             1.0 / self.C, self.fit_intercept)
+
     def _penalty(self):
         """The L2 penalty ``||W||^2 / (2 C)`` at the current coefficients."""
-        return 0.5 * float(np.sum(self.coef_**2)) / self.C
+        return 0.5 * float((self.coef_**2).sum()) / self.C
 
     def _n_parameters(self, rank=None):
         """Free parameters: one class's row is fixed by softmax's shift invariance.
@@ -435,17 +457,21 @@ def _newton(objective, start, max_iter, tol):
     n_classes = objective.targets.shape[0]
     centred = start.reshape(n_classes, -1)
     centred = (centred - centred.sum(axis=0) / n_classes).ravel()
+    if objective.fused and objective.X.size + objective.targets.size < _MIN_PARALLEL_ENTRIES:
+        # Data the loss kernel runs serially on: the same steps in one compiled call.
+        return gate_newton_solve(objective, centred, max_iter, tol)
     return newton_solve(objective, objective.hessian, centred, max_iter, tol,
                         objective.null_space())
 
 
 class _Objective:
-    """The gate's objective for L-BFGS: fused Numba kernel on dense inputs.
+    """The gate's objective for L-BFGS and Newton: fused Numba kernel on dense inputs.
 
     Transposes the targets, and the inputs unless they come as
     :class:`TransposedRows`, once for all the evaluations of one solve (the
     kernel's layout), and remembers the loss at the first point evaluated,
-    which L-BFGS-B takes to be the start.
+    which L-BFGS-B takes to be the start. :meth:`set_targets` starts a new
+    solve on the same rows (targets None: set them before evaluating).
     """
 
     def __init__(self, X, targets, sample_weight, total_weight, alpha, fit_intercept):
@@ -455,9 +481,15 @@ class _Objective:
         else:
             X_t = X.X_t if isinstance(X, TransposedRows) else X.T
             self.X = np.ascontiguousarray(X_t, dtype=np.float64)
-            self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
             self.args = (np.ascontiguousarray(sample_weight, dtype=np.float64), *self.args[1:])
             self.fused = True
+            if targets is not None:
+                self.set_targets(targets)
+        self.first_loss = None
+
+    def set_targets(self, targets):
+        """Take new targets (dense inputs): the objective of a new solve."""
+        self.targets = np.ascontiguousarray(targets.T, dtype=np.float64)
         self.first_loss = None
 
     def __call__(self, params):
@@ -495,6 +527,11 @@ class _Objective:
         """
         return _null_space(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
 
+    def projector(self):
+        """``V V^T`` of :meth:`null_space` ``V``, as :func:`~skmoe._newton.newton_solve`
+        forms it (read-only, shared like the null space)."""
+        return _projector(self.targets.shape[0], self.X.shape[0] + 1, bool(self.args[3]))
+
 
 @functools.lru_cache(maxsize=64)
 def _null_space(n_classes, n_columns, fit_intercept):
@@ -512,6 +549,15 @@ def _null_space(n_classes, n_columns, fit_intercept):
         space = np.hstack([shifts[:, :-1], intercepts])
     space.flags.writeable = False
     return space
+
+
+@functools.lru_cache(maxsize=64)
+def _projector(n_classes, n_columns, fit_intercept):
+    """:meth:`_Objective.projector` of a shape."""
+    space = _null_space(n_classes, n_columns, fit_intercept)
+    projector = space @ space.T
+    projector.flags.writeable = False
+    return projector
 
 
 def _soft_cross_entropy_fused(params, X_t, targets_t, sample_weight, total_weight, alpha,

@@ -41,8 +41,8 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
-from threadpoolctl import threadpool_limits
 
+from ._experts import threadpool_controller
 from ._scaling import fit_standard_scaler, unit_weights
 
 # Rows on which k-means looks for its centres at most.
@@ -168,8 +168,10 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
     kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed, copy_x=False)
     # One OpenMP thread: k-means' threads spin at their barriers, and on a busy
     # machine that made a k-means start on 300 rows take 365 ms instead of 7 ms
-    # (on 50,000 rows, 1.4 s instead of 0.2 s).
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+    # (on 50,000 rows, 1.4 s instead of 0.2 s). The process's pools inspected once:
+    # threadpool_limits inspects them anew, 2.4 ms a start, longer than k-means here.
+    with warnings.catch_warnings(), threadpool_controller().limit(limits=1,
+                                                                  user_api="openmp"):
         # Fewer distinct points than experts is handled by the expert floor of the EM loop.
         warnings.simplefilter("ignore", ConvergenceWarning)
         kmeans.fit(fit_data, sample_weight=weights)

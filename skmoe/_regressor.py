@@ -34,6 +34,7 @@ from ._kernels import (
     mixture_quantiles,
 )
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
+from ._linear_em import LinearGaussianMStep
 from ._ridge import (
     ScaledRidge,
     cross_fitted_ridge_predictions,
@@ -53,6 +54,10 @@ _QUANTILE_MAX_ITER = 200
 # variance: a ratio of about 30 in standard deviation between the quietest
 # expert and the noise of the whole fit.
 _POOLED_VARIANCE_FLOOR = 1e-3
+# The likelihood's hooks whose work the prepared linear M-step (_fast_m_step) repeats.
+_M_STEP_HOOKS = ("_likelihood_m_step", "_expert_fit_weights", "_likelihood_penalty",
+                 "_family")
+
 # Weighted standard deviations of y the regressor accepts: its noise variances
 # (and their floors, 1e-6 of var(y) by default) stay normal float64 numbers.
 _Y_SPREAD = (1e-152, 1e152)
@@ -505,6 +510,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return params, log_lik
+
+    def _fast_m_step(self, experts, data, context):
+        # Plain LinearRegression experts with in-sample Gaussian noise on dense data
+        # whose Gram matrices are safe; soft assignments, ungrouped, nothing routed.
+        # (A fitted plain LinearRegression's noise is cross-fitted only when asked for.)
+        # A subclass that changes the likelihood's steps keeps the general M-step.
+        cls = type(self)
+        if (self.assignment != "soft" or data.groups is not None or not data.grams
+                or any(data.expert_params or ()) or self.family_ != "gaussian"
+                or self.noise_variance == "cross_fitted"
+                or any(getattr(cls, name) is not getattr(MixtureOfExpertsRegressor, name)
+                       for name in _M_STEP_HOOKS)):
+            return None
+        return LinearGaussianMStep.of(experts, data.X_expert, data.y, context,
+                                      _POOLED_VARIANCE_FLOOR)
 
     def _log_likelihood(self, experts, params, X, y):
         family = self._family()
