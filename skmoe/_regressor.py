@@ -66,7 +66,7 @@ _Y_SPREAD = (1e-152, 1e152)
 # the noise, the more so the more the expert's error depends on its number of
 # rows. Linear experts: 3 folds (as compare's out-of-fold residuals). Experts that
 # can interpolate: 10; with 3, the 90% intervals of mixtures of trees covered
-# 0.910-0.949 on seven data sets, with 10 0.887-0.923 (bench_intervals.py).
+# 0.910-0.949 on seven data sets, with 10 0.888-0.925 (bench_intervals.py).
 _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
 
