@@ -27,7 +27,7 @@ from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 _TINY = np.finfo(np.float64).tiny
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
               grad):
     """The gate's objective at ``params`` (raveled), its gradient into ``grad``.
@@ -44,7 +44,7 @@ def _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha, tota
     return penalise_gate_loss(matrix, loss, grad_matrix, alpha, fit_intercept, total_weight)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weight, projector,
                    hess, system):
     """The gate's Hessian at ``params`` into ``hess``, and Newton's system into ``system``.
@@ -64,7 +64,7 @@ def _newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weigh
             system[a, b] = hess[a, b] + scale * projector[a, b]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _within(grad, tol):
     """``max(abs(grad)) <= tol`` (False when an entry is NaN)."""
     for value in grad:

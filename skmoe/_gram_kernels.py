@@ -1,8 +1,10 @@
-"""The compiled Gram algebra of linear experts: their weighted Gram matrices and solves.
+"""The compiled Gram algebra of linear experts: their weighted Gram matrices and solves,
+and the whole M-step of plain LinearRegression experts with Gaussian noise.
 
 :mod:`skmoe._linear` builds its M-step on these kernels (and holds their
-NumPy twins); they are apart from it so that compiling them (``python -m
-skmoe warmup``) needs Numba and NumPy only, not scikit-learn.
+NumPy twins), :mod:`skmoe._linear_em` its prepared one; they are apart from
+those so that compiling them (``python -m skmoe warmup``) needs Numba and
+NumPy only, not scikit-learn.
 """
 
 import math
@@ -10,7 +12,17 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kernels import _SERIAL
+from ._kernels import _SERIAL, _gaussian_serial
+
+# Rows per block: the products of a block (K (d + 2) columns) stay in cache.
+_BLOCK_ROWS = 1024
+# Smallest eigenvalue of the standardised Gram matrix, relative to its largest,
+# that the normal equations are trusted with: the solution then keeps about
+# nine of its sixteen digits, the rest is left to ``fit``'s own SVD.
+_MIN_EIGENVALUE_RATIO = 1e-6
+# How far above LinearRegression's ``tol`` cutoff the smallest singular value
+# must be for the Gram path to know that ``fit`` would keep every direction.
+_TOL_MARGIN = 10.0
 
 
 @njit(**_SERIAL)
@@ -184,3 +196,133 @@ def _all_finite(matrix):
             if not math.isfinite(matrix[a, b]):
                 return False
     return True
+
+
+# linear_gaussian_m_step's outcomes.
+DONE, ILL_CONDITIONED, NOT_FINITE = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centred, tols,
+                           floor, weights, design, products, coef, intercept, singular,
+                           predictions, log_lik, residuals, variance):
+    """The M-step of plain LinearRegression experts with Gaussian noise, in one call.
+
+    What the general M-step computes for them, in the same operations:
+    ``weights = targets * sample_weight``; the weighted Gram matrices of
+    ``[x - center, 1, y - y_center]`` (:func:`~skmoe._linear.weighted_grams`:
+    blocks of ``_BLOCK_ROWS`` rows, one BLAS product each);
+    :func:`~skmoe._linear.solve_gram_stack`; each expert's coefficients and
+    intercept (:func:`~skmoe._linear.fit_from_grams`); the predictions (one
+    BLAS product, :func:`~skmoe._linear.linear_predictions`); the weighted
+    sums of squared residuals with the weights divided by a power of two near
+    the largest, and the noise variances floored (the regressor's
+    ``_likelihood_m_step``, whose ``einsum`` and column sums add the rows in
+    order, as the loops here do); the Gaussian log-densities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    targets : ndarray of shape (n_samples, n_experts)
+        The responsibilities.
+    sample_weight : ndarray of shape (n_samples,)
+    center : ndarray of shape (n_features,)
+    y_center : float
+        The shift of the Gram matrices (the rows' means with intercepts, else 0).
+    centred : ndarray of shape (n_experts,), bool
+        Whether each expert fits an intercept.
+    tols : ndarray of shape (n_experts,)
+        Each expert's ``tol``.
+    floor : float
+        The noise variances' floor; NaN at a start's first M-step, whose
+        pooled floor the caller fixes from ``residuals`` (then the variances
+        and log-densities are left to it).
+    weights : ndarray of shape (n_samples, n_experts)
+        Output: ``targets * sample_weight``.
+    design, products : ndarray
+        The Gram buffers: ``design`` (rows, n_features + 2) and ``products``
+        (rows, n_experts (n_features + 2)), rows ``min(_BLOCK_ROWS, n_samples)``.
+    coef, intercept : ndarray of shape (n_features, n_experts) and (n_experts,)
+        Output: the experts' coefficients, as ``linear_predictions`` arranges them.
+    singular : ndarray of shape (n_experts, n_features)
+        Output: each expert's singular values.
+    predictions, log_lik : ndarray of shape (n_samples, n_experts)
+        Output.
+    residuals, variance : ndarray of shape (n_experts,)
+        Output: the weighted sums of squared residuals (with the scaled
+        weights) and the noise variances.
+
+    Returns
+    -------
+    outcome : int
+        ``DONE``; ``ILL_CONDITIONED`` when an expert's problem is left to its
+        own ``fit`` (nothing after the Gram solve is written); ``NOT_FINITE``
+        when a prediction is not finite.
+    unit : float
+        The power of two the weights were divided by in the sums.
+    """
+    n_samples, n_features = X.shape
+    n_experts = targets.shape[1]
+    n_columns = n_features + 2
+    for i in range(n_samples):
+        for k in range(n_experts):
+            weights[i, k] = targets[i, k] * sample_weight[i]
+    rows = design.shape[0]
+    if rows == n_samples:
+        # (np.int64: a literal 0 would compile weighted_design_block once more.)
+        weighted_design_block(X, y, weights, center, y_center, np.int64(0), n_samples,
+                              design, products)
+        flat = np.dot(products.T, design)
+    else:
+        flat = np.zeros((n_experts * n_columns, n_columns))
+        for start in range(0, n_samples, rows):
+            stop = min(n_samples, start + rows)
+            weighted_design_block(X, y, weights, center, y_center, start, stop, design,
+                                  products)
+            used = stop - start
+            flat += np.dot(products[:used].T, design[:used])
+    grams = flat.reshape(n_experts, n_columns, n_columns)
+    usable, x_shift, y_shift, _, _, _, _, solved_singular, _, solved_coef = solve_gram_stack(
+        grams, centred, _MIN_EIGENVALUE_RATIO)
+    for k in range(n_experts):
+        tol = tols[k]
+        if not (usable[k] and (tol <= 0 or solved_singular[k, n_features - 1]
+                               > _TOL_MARGIN * tol * solved_singular[k, 0])):
+            return ILL_CONDITIONED, 1.0
+    for k in range(n_experts):
+        for a in range(n_features):
+            coef[a, k] = solved_coef[k, a]
+            singular[k, a] = solved_singular[k, a]
+        if centred[k]:
+            x_mean = center + x_shift[k]
+            intercept[k] = (y_center + y_shift[k]) - np.dot(x_mean, solved_coef[k])
+        else:
+            intercept[k] = 0.0
+    np.dot(X, coef, predictions)
+    for i in range(n_samples):
+        for k in range(n_experts):
+            predictions[i, k] += intercept[k]
+            if not np.isfinite(predictions[i, k]):
+                return NOT_FINITE, 1.0
+    # power_of_two of the largest weight.
+    largest = abs(weights.max())
+    unit = 1.0
+    if np.isfinite(largest) and largest > 0:
+        unit = math.ldexp(1.0, math.frexp(largest)[1] - 1)
+    column_sums = np.zeros(n_experts)
+    residuals[:] = 0.0
+    for i in range(n_samples):
+        for k in range(n_experts):
+            weight = weights[i, k] / unit if unit != 1.0 else weights[i, k]
+            residual = predictions[i, k] - y[i]
+            log_lik[i, k] = residual * residual
+            residuals[k] += weight * log_lik[i, k]
+            column_sums[k] += weight
+    if np.isnan(floor):
+        return DONE, unit
+    for k in range(n_experts):
+        value = residuals[k] / column_sums[k]
+        variance[k] = value if value >= floor or np.isnan(value) else floor
+    _gaussian_serial(y, predictions, variance, log_lik)
+    return DONE, unit

@@ -22,20 +22,17 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
-from ._gram_kernels import solve_gram_stack, weighted_design_block
+from ._gram_kernels import (
+    _BLOCK_ROWS,
+    _MIN_EIGENVALUE_RATIO,
+    _TOL_MARGIN,
+    solve_gram_stack,
+    weighted_design_block,
+)
 from ._scaling import magnitude
 
-# Rows per block: the products of a block (K (d + 2) columns) stay in cache.
-_BLOCK_ROWS = 1024
-# Smallest eigenvalue of the standardised Gram matrix, relative to its largest,
-# that the normal equations are trusted with: the solution then keeps about
-# nine of its sixteen digits, the rest is left to ``fit``'s own SVD.
-_MIN_EIGENVALUE_RATIO = 1e-6
 # Magnitudes of columns, targets and weights within which Gram matrices are safe.
 _GRAM_MAGNITUDE = (2.0**-150, 2.0**150)
-# How far above LinearRegression's ``tol`` cutoff the smallest singular value
-# must be for the Gram path to know that ``fit`` would keep every direction.
-_TOL_MARGIN = 10.0
 
 
 # --------------------------------------------------------- Gram algebra

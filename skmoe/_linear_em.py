@@ -8,154 +8,19 @@ layers around the arithmetic and a dozen small NumPy calls cost several
 times the arithmetic. When every expert of a run is a plain
 LinearRegression fitted from its Gram matrix with in-sample Gaussian noise,
 the answers do not change from one iteration to the next:
-:class:`LinearGaussianMStep` takes them once, and :func:`linear_gaussian_m_step`
+:class:`LinearGaussianMStep` takes them once, and
+:func:`~skmoe._gram_kernels.linear_gaussian_m_step`
 then makes the same computations in one compiled call: the same kernels,
 the same BLAS products, and sums in the order NumPy takes them, so the
 same numbers. Whatever it does not cover it declines, and the general
 M-step runs.
 """
 
-import math
-
 import numpy as np
-from numba import njit
 
+from ._gram_kernels import _BLOCK_ROWS, DONE, linear_gaussian_m_step
 from ._kernels import _MIN_PARALLEL_ENTRIES, _gaussian_serial
-from ._linear import (
-    _BLOCK_ROWS,
-    _MIN_EIGENVALUE_RATIO,
-    _TOL_MARGIN,
-    fits_from_gram,
-    solve_gram_stack,
-    weighted_design_block,
-)
-
-# linear_gaussian_m_step's outcomes.
-DONE, ILL_CONDITIONED, NOT_FINITE = 0, 1, 2
-
-
-@njit(cache=True, nogil=True)
-def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centred, tols,
-                           floor, weights, design, products, coef, intercept, singular,
-                           predictions, log_lik, residuals, variance):
-    """The M-step of plain LinearRegression experts with Gaussian noise, in one call.
-
-    What the general M-step computes for them, in the same operations:
-    ``weights = targets * sample_weight``; the weighted Gram matrices of
-    ``[x - center, 1, y - y_center]`` (:func:`~skmoe._linear.weighted_grams`:
-    blocks of ``_BLOCK_ROWS`` rows, one BLAS product each);
-    :func:`~skmoe._linear.solve_gram_stack`; each expert's coefficients and
-    intercept (:func:`~skmoe._linear.fit_from_grams`); the predictions (one
-    BLAS product, :func:`~skmoe._linear.linear_predictions`); the weighted
-    sums of squared residuals with the weights divided by a power of two near
-    the largest, and the noise variances floored (the regressor's
-    ``_likelihood_m_step``, whose ``einsum`` and column sums add the rows in
-    order, as the loops here do); the Gaussian log-densities.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-    targets : ndarray of shape (n_samples, n_experts)
-        The responsibilities.
-    sample_weight : ndarray of shape (n_samples,)
-    center : ndarray of shape (n_features,)
-    y_center : float
-        The shift of the Gram matrices (the rows' means with intercepts, else 0).
-    centred : ndarray of shape (n_experts,), bool
-        Whether each expert fits an intercept.
-    tols : ndarray of shape (n_experts,)
-        Each expert's ``tol``.
-    floor : float
-        The noise variances' floor; NaN at a start's first M-step, whose
-        pooled floor the caller fixes from ``residuals`` (then the variances
-        and log-densities are left to it).
-    weights : ndarray of shape (n_samples, n_experts)
-        Output: ``targets * sample_weight``.
-    design, products : ndarray
-        The Gram buffers: ``design`` (rows, n_features + 2) and ``products``
-        (rows, n_experts (n_features + 2)), rows ``min(_BLOCK_ROWS, n_samples)``.
-    coef, intercept : ndarray of shape (n_features, n_experts) and (n_experts,)
-        Output: the experts' coefficients, as ``linear_predictions`` arranges them.
-    singular : ndarray of shape (n_experts, n_features)
-        Output: each expert's singular values.
-    predictions, log_lik : ndarray of shape (n_samples, n_experts)
-        Output.
-    residuals, variance : ndarray of shape (n_experts,)
-        Output: the weighted sums of squared residuals (with the scaled
-        weights) and the noise variances.
-
-    Returns
-    -------
-    outcome : int
-        ``DONE``; ``ILL_CONDITIONED`` when an expert's problem is left to its
-        own ``fit`` (nothing after the Gram solve is written); ``NOT_FINITE``
-        when a prediction is not finite.
-    unit : float
-        The power of two the weights were divided by in the sums.
-    """
-    n_samples, n_features = X.shape
-    n_experts = targets.shape[1]
-    n_columns = n_features + 2
-    for i in range(n_samples):
-        for k in range(n_experts):
-            weights[i, k] = targets[i, k] * sample_weight[i]
-    rows = design.shape[0]
-    if rows == n_samples:
-        weighted_design_block(X, y, weights, center, y_center, 0, n_samples, design, products)
-        flat = np.dot(products.T, design)
-    else:
-        flat = np.zeros((n_experts * n_columns, n_columns))
-        for start in range(0, n_samples, rows):
-            stop = min(n_samples, start + rows)
-            weighted_design_block(X, y, weights, center, y_center, start, stop, design,
-                                  products)
-            used = stop - start
-            flat += np.dot(products[:used].T, design[:used])
-    grams = flat.reshape(n_experts, n_columns, n_columns)
-    usable, x_shift, y_shift, _, _, _, _, solved_singular, _, solved_coef = solve_gram_stack(
-        grams, centred, _MIN_EIGENVALUE_RATIO)
-    for k in range(n_experts):
-        tol = tols[k]
-        if not (usable[k] and (tol <= 0 or solved_singular[k, n_features - 1]
-                               > _TOL_MARGIN * tol * solved_singular[k, 0])):
-            return ILL_CONDITIONED, 1.0
-    for k in range(n_experts):
-        for a in range(n_features):
-            coef[a, k] = solved_coef[k, a]
-            singular[k, a] = solved_singular[k, a]
-        if centred[k]:
-            x_mean = center + x_shift[k]
-            intercept[k] = (y_center + y_shift[k]) - np.dot(x_mean, solved_coef[k])
-        else:
-            intercept[k] = 0.0
-    np.dot(X, coef, predictions)
-    for i in range(n_samples):
-        for k in range(n_experts):
-            predictions[i, k] += intercept[k]
-            if not np.isfinite(predictions[i, k]):
-                return NOT_FINITE, 1.0
-    # power_of_two of the largest weight.
-    largest = abs(weights.max())
-    unit = 1.0
-    if np.isfinite(largest) and largest > 0:
-        unit = math.ldexp(1.0, math.frexp(largest)[1] - 1)
-    column_sums = np.zeros(n_experts)
-    residuals[:] = 0.0
-    for i in range(n_samples):
-        for k in range(n_experts):
-            weight = weights[i, k] / unit if unit != 1.0 else weights[i, k]
-            residual = predictions[i, k] - y[i]
-            log_lik[i, k] = residual * residual
-            residuals[k] += weight * log_lik[i, k]
-            column_sums[k] += weight
-    if np.isnan(floor):
-        return DONE, unit
-    for k in range(n_experts):
-        value = residuals[k] / column_sums[k]
-        variance[k] = value if value >= floor or np.isnan(value) else floor
-    _gaussian_serial(y, predictions, variance, log_lik)
-    return DONE, unit
+from ._linear import fits_from_gram
 
 
 class LinearGaussianMStep:

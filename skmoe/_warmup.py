@@ -27,7 +27,7 @@ from numba.core import sigutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
-from . import _gram_kernels, _kernels, _serving_kernels
+from . import _gate_newton, _gram_kernels, _kernels, _serving_kernels
 from ._threads import available_cores
 
 _F1 = types.float64[::1]
@@ -36,6 +36,8 @@ _F3 = types.float64[:, :, ::1]
 _I1 = types.int64[::1]
 _I2 = types.int64[:, ::1]
 _B1 = types.boolean[::1]
+# The gate's null-space projector, shared read-only between M-steps.
+_F2_READONLY = types.Array(types.float64, 2, "C", readonly=True)
 _F, _I, _B = types.float64, types.int64, types.boolean
 
 #: Each kernel the estimators call and the argument types of its ``serial_kernel``
@@ -58,30 +60,37 @@ SIGNATURES = {
     "top_k_route": [(_F2, _I, _I2, _F2)],
     "softmax_linear_mean": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F1, _I, _I)],
     "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2, _I, _I)],
+    "linear_gaussian_m_step": [(_F2, _F1, _F2, _F1, _F1, _F, _B1, _F1, _F, _F2, _F2, _F2, _F2,
+                                _F1, _F2, _F2, _F2, _F1, _F1)],
+    "first_step": [(_F1, _F2, _F2, _F1, _B, _F, _F, _F2_READONLY, _F, _F1, _F2, _F2)],
+    "next_step": [(_F1, _F1, _F, _F1, _F2, _F2, _F1, _B, _F, _F, _F2_READONLY, _F, _B, _B,
+                   _F1, _F1, _F2, _F2)],
 }
 
 
-#: Kernels compiled in the same process when the warm-up runs in two: the
-#: gate's loss and its derivatives (which share their block helpers) with the
-#: Gram algebra in the new process; the others, with both serving kernels
-#: (which share theirs), in this one. The new process starts once this one has
-#: imported the kernels' modules (0.4 CPU seconds) and imports them itself
-#: (0.3); this one loads the new one's kernels from the cache at the end
-#: (0.1), so this one may take about 0.4 CPU seconds more. The command's two
-#: processes, measured whole with their imports on a loaded machine, took 13.8
-#: and 13.1 CPU seconds, then (with the inlined block helpers, in a run where a
-#: CPU second was slower) 16.7 and 15.7; with ``weighted_design_block`` in this
-#: one, 15.0 and 13.6.
+#: Kernels compiled in the same process when the warm-up runs in two. A
+#: compiled function re-optimises the code of every compiled function it calls,
+#: so each group keeps a kernel with its callees: in the new process the gate's
+#: loss and Hessian with the small-data Newton steps that call them, and the Gram
+#: algebra with the prepared linear M-step that calls it (and the Gaussian
+#: log-density it ends with); in this one the E-step, the serving kernels (which
+#: share helpers), the quantiles and the rest. The new process starts once this
+#: one has imported the kernels' modules (0.4 CPU seconds) and imports them
+#: itself (0.3); this one loads the new one's kernels from the cache at the end.
+#: Measured whole, with their imports, at a load average of 1: 14.9 and 15.7 CPU
+#: seconds, then 15.7 and 16.5.
 PROCESS_GROUPS = (
-    ("e_step", "gaussian_log_likelihood", "categorical_log_likelihood", "log_softmax",
-     "mixture_quantiles", "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
-     "penalise_gate_loss", "penalise_gate_hessian"),
-    ("soft_cross_entropy", "soft_cross_entropy_hessian", "soft_cross_entropy_newton",
-     "softmax_observed_log_proba", "weighted_design_block", "solve_gram_stack"),
+    ("e_step", "categorical_log_likelihood", "log_softmax", "mixture_quantiles",
+     "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
+     "softmax_observed_log_proba", "soft_cross_entropy_newton"),
+    ("soft_cross_entropy", "soft_cross_entropy_hessian",
+     "penalise_gate_loss", "penalise_gate_hessian", "first_step", "next_step",
+     "gaussian_log_likelihood", "weighted_design_block", "solve_gram_stack",
+     "linear_gaussian_m_step"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
-KERNEL_MODULES = (_kernels, _gram_kernels, _serving_kernels)
+KERNEL_MODULES = (_kernels, _gram_kernels, _gate_newton, _serving_kernels)
 
 
 def public_kernels():
