@@ -142,6 +142,13 @@ def _split(whole):
             "one, imports included")
 
 
+def _commit(checkout):
+    """The short commit of a git checkout (the baseline named by its code, not its path)."""
+    result = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
 def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed, baseline_whole=None):
     from bench_estep import _markdown_table as _table
     from bench_estep import machine_section
@@ -154,7 +161,8 @@ def report(args, cold_warmup, whole, runs, machine, blas, loads, elapsed, baseli
     kernel_rows.append(["**all**", f"**{total_wall:.2f}**", f"**{total_cpu:.2f}**"])
     fit_rows = [_fit_row(label, result) for label, result in runs]
     baseline_text = "" if baseline_whole is None else (
-        f" The same command by the baseline checkout (`{args.baseline}`, the code before this "
+        f" The same command by the baseline checkout (git {_commit(args.baseline)}, the code "
+        f"before this "
         f"change), in the same run: {baseline_whole[0]:.1f} s wall "
         f"({baseline_whole[0] / whole[0]:.2f}x this one's), {baseline_whole[1]:.1f} CPU "
         f"seconds ({baseline_whole[1] / whole[1]:.2f}x){_split(baseline_whole)}.")
