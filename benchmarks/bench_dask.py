@@ -273,6 +273,14 @@ def bench_client_trace():
             del X_f, y_f, w_f
             gc.collect()
             _clear_dask_caches()
+            # What Dask's client needs for any one pass over these arrays: a plain
+            # reduction of all three in one computation.
+            start = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            dask.compute((X * X).sum(axis=0), y.sum(), init.sum(axis=0))
+            plain = tracemalloc.get_traced_memory()[1] - start
+            gc.collect()
+            _clear_dask_caches()
             start = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
             with warnings.catch_warnings():
@@ -290,7 +298,7 @@ def bench_client_trace():
             retained = tracemalloc.get_traced_memory()[0] - start
             tracemalloc.stop()
             row = {"blocks": n_blocks, "inputs": inputs, "slicing": slicing,
-                   "peak": peak - start, "key_split": current - without_keys,
+                   "plain": plain, "peak": peak - start, "key_split": current - without_keys,
                    "key_entries": keys, "chunk_caches": without_keys - without_caches,
                    "retained": retained}
             print(row, flush=True)
@@ -396,16 +404,18 @@ def report_trace(rows, machine, blas, load_before, load_after, elapsed):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     table = _markdown_table(
         ["blocks", "input arrays X, y, init (MiB)", "slicing one pass into batches, peak "
-         "(MiB)", "fit peak (MiB)", "after the fit: Dask's key_split cache (entries, MiB)",
+         "(MiB)", "a plain Dask reduction of X, y and init, peak (MiB)", "fit peak (MiB)",
+         "after the fit: Dask's key_split cache (entries, MiB)",
          "after the fit: Dask's chunk-size caches (MiB)",
          "after the fit, caches emptied and model freed (MiB)"],
         [[row["blocks"], _mib(row["inputs"], 3), _mib(row["slicing"], 3),
-          _mib(row["peak"], 3), f"{row['key_entries']:,}, {_mib(row['key_split'], 3)}",
+          _mib(row["plain"], 3), _mib(row["peak"], 3),
+          f"{row['key_entries']:,}, {_mib(row['key_split'], 3)}",
           _mib(row["chunk_caches"], 3), _mib(row["retained"], 3)] for row in rows])
     first, last = rows[0], rows[-1]
     per_block = {name: (last[name] - first[name]) / (last["blocks"] - first["blocks"]) / 1024
-                 for name in ("inputs", "slicing", "peak", "key_split", "chunk_caches",
-                              "retained")}
+                 for name in ("inputs", "slicing", "plain", "peak", "key_split",
+                              "chunk_caches", "retained")}
     growth = ", ".join(f"{name} {value:.2f}" for name, value in per_block.items())
     return f"""# bench_dask: what the client holds against the number of blocks
 
@@ -419,7 +429,9 @@ iterations. A `LocalCluster` of 2 single-threaded workers runs in a process of i
 this process is only its client (developer log of sent messages off). Python allocations
 (`tracemalloc`) of the client, Dask's caches emptied before: the input arrays' own
 graphs (made before the fit); the peak, above them, of slicing one pass's blocks into
-batches as the fit does (X, y, weights); the fit's peak above the inputs; after the fit,
+batches as the fit does (X, y, weights); the peak of a plain Dask reduction of the three
+arrays in one computation (`dask.compute((X * X).sum(axis=0), y.sum(), init.sum(axis=0))`,
+what any one pass over them costs the client); the fit's peak above the inputs; after the fit,
 what Dask's module-level caches hold (`dask.utils.key_split`, an LRU cache of 100,000
 key names; `dask.utils._cumsum` / `_max`, LRU caches of 128 chunk tuples), and what is
 left once they are emptied and the model is freed.
