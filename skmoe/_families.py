@@ -40,9 +40,9 @@ from sklearn.linear_model import (
     QuantileRegressor,
     TweedieRegressor,
 )
-from sklearn.pipeline import Pipeline
 
 from ._kernels import gaussian_log_likelihood
+from ._validation import pipeline_final_step
 
 _LOG_PI = float(np.log(np.pi))
 # Degrees of freedom of the Student t noise are kept in this range: below 1 the
@@ -58,12 +58,6 @@ _LAPLACE_MIN_RESIDUAL = 1e-8
 # The shape parameter of the Gamma family is solved on this range (a dispersion
 # between 1e-12 and 1e12; the floors keep it well inside).
 _GAMMA_LOG_SHAPE = (-27.6, 27.6)
-
-
-def _final_step(expert):
-    while isinstance(expert, Pipeline):
-        expert = expert.steps[-1][1]
-    return expert
 
 
 def expert_family(expert, index):
@@ -83,7 +77,7 @@ def expert_family(expert, index):
         a quantile of y other than the median (``QuantileRegressor``, gradient
         boosting with ``loss="quantile"``), which no family is centred on.
     """
-    final = _final_step(expert)
+    final = pipeline_final_step(expert)
     level = _predicted_quantile(final)
     if level is not None and level != 0.5:
         raise ValueError(
@@ -643,7 +637,8 @@ def resolve_family(experts, noise, own_density):
         if glm is not None and noise != "gaussian":
             raise ValueError(
                 f"noise={noise!r} is for experts that predict only a mean; expert {index} "
-                f"({type(_final_step(expert)).__name__}) brings the {glm} family of its own. "
+                f"({type(pipeline_final_step(expert)).__name__}) brings the {glm} family of "
+                "its own. "
                 "Leave noise='gaussian' (unused by GLM experts) or use mean-only experts."
             )
         names.setdefault(glm or noise, index)

@@ -31,7 +31,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from ._gate import TransposedRows, _Objective
 from ._kernels import (
@@ -42,6 +41,7 @@ from ._kernels import (
     softmax_observed_log_proba,
 )
 from ._newton import newton_steps
+from ._validation import pipeline_final_step
 
 # The largest entry of the gradient (of the objective divided by the total
 # weight) at which a full solve stops, when the expert's own tol is looser:
@@ -117,8 +117,7 @@ def logistic_penalty(expert):
     penalty : float
         In nats, not divided by the weights.
     """
-    while isinstance(expert, Pipeline):
-        expert = expert.steps[-1][1]
+    expert = pipeline_final_step(expert)
     if type(expert) is not LogisticRegression or not hasattr(expert, "coef_"):
         return 0.0
     strength = _l2_strength(expert.get_params(deep=False))

@@ -19,13 +19,12 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.pipeline import Pipeline
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._linear import weighted_grams
 from ._scaling import divide_columns, magnitude, unit_weights
-from ._validation import Interval, _fit_context, check_sample_weight
+from ._validation import Interval, _fit_context, check_sample_weight, pipeline_final_step
 
 # Rows per block when the column scale of a large array is computed: the
 # centred block stays small however many rows X has.
@@ -346,8 +345,7 @@ def _unshifted(grams, center, y_center):
 
 def scaled_ridge_of(expert):
     """The ScaledRidge an expert fits with: itself, or a Pipeline's final step; else None."""
-    while isinstance(expert, Pipeline):
-        expert = expert.steps[-1][1]
+    expert = pipeline_final_step(expert)
     return expert if isinstance(expert, ScaledRidge) else None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -303,3 +304,20 @@ def int32_sparse_indices(X):
         return X
     return sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
                          shape=X.shape, copy=False)
+
+
+def pipeline_final_step(estimator):
+    """The estimator at the end of (nested) Pipelines: ``estimator`` itself otherwise.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An expert, possibly a Pipeline.
+
+    Returns
+    -------
+    final : estimator
+    """
+    while isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator
