@@ -1,4 +1,4 @@
-"""Newton's method for a SoftmaxGate on small dense data, in two compiled calls a step.
+"""Newton's method for a SoftmaxGate on small dense data, in one compiled call a step.
 
 :func:`skmoe._newton.newton_solve` with the gate's objective
 (:class:`skmoe._gate._Objective`) evaluates the loss, gradient and Hessian
@@ -8,9 +8,10 @@ in the EM loop of a small mixture, where the gate takes one Newton step per
 M-step on a few hundred rows, those calls cost several times the kernels.
 :func:`gate_newton_solve` takes the same steps with the loss, gradient and
 first Newton system made in one compiled call and each line search (with
-the next system) in another; the system is solved by NumPy's own LU solve,
-as ``newton_solve`` solves it, so that the steps are the same numbers (a
-compiled solve links another LAPACK, whose last bits differ).
+the next system) in one more call of the same kernel; the system is solved
+by NumPy's own LU solve, as ``newton_solve`` solves it, so that the steps
+are the same numbers (a compiled solve links another LAPACK, whose last bits
+differ).
 """
 
 import numpy as np
@@ -57,8 +58,18 @@ def _newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weigh
     soft_cross_entropy_hessian(params.reshape(n_classes, n_columns), X_t, sample_weight,
                                fit_intercept, hess)
     penalise_gate_hessian(hess, n_columns, alpha, total_weight)
-    scale = max(np.max(np.diag(hess)), _TINY)
     size = hess.shape[0]
+    # max(diag(hess)) as a loop (NaN first, as np.max gives it): np.diag and
+    # np.max would each add a compilation.
+    largest = -np.inf
+    for a in range(size):
+        value = hess[a, a]
+        if value != value:
+            largest = value
+            break
+        if value > largest:
+            largest = value
+    scale = max(largest, _TINY)
     for a in range(size):
         for b in range(size):
             system[a, b] = hess[a, b] + scale * projector[a, b]
@@ -73,37 +84,31 @@ def _within(grad, tol):
     return True
 
 
-# next_step's outcomes: no step taken (the solve ends, solved, at the point it
-# had), a step to a point whose gradient is within tol, a step and the next
-# Newton system made, a direction that is not finite (nothing done).
+# newton_step's outcomes: no step taken (the solve ends, solved, at the point it
+# had), a step to a point whose gradient is within tol (or, on the first call,
+# the start is within tol), a step and the next Newton system made (or, on the
+# first call, the system at the start), a direction that is not finite (nothing
+# done).
 STOP, WITHIN_TOL, STEPPED, NOT_FINITE = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
-def first_step(params, X_t, targets_t, sample_weight, fit_intercept, alpha, total_weight,
-               projector, tol, grad, hess, system):
-    """The loss and gradient at the start and, unless it is solved, Newton's system there.
+def newton_step(first, params, direction, loss, grad, X_t, targets_t, sample_weight,
+                fit_intercept, alpha, total_weight, projector, tol, check_finite, build,
+                candidate, new_grad, hess, system):
+    """The start of a Newton solve, or Armijo's line search of one of its steps.
 
-    Returns ``(loss, solved)``: ``solved`` when ``max(abs(grad)) <= tol``
-    (``newton_solve`` then stops before its first step); otherwise ``hess``
-    and ``system`` are made at ``params``.
-    """
-    loss = _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha,
-                     total_weight, grad)
-    if _within(grad, tol):
-        return loss, True
-    _newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weight, projector,
-                   hess, system)
-    return loss, False
+    One kernel for both (two kernels would each compile the gate's loss and Hessian).
 
+    With ``first``: the loss at ``params`` and its gradient into ``grad``;
+    ``WITHIN_TOL`` when ``max(abs(grad)) <= tol`` (``newton_solve`` then stops
+    before its first step), otherwise Newton's system at ``params`` into
+    ``hess`` and ``system`` and ``STEPPED``. ``direction``, ``loss``,
+    ``check_finite``, ``build``, ``candidate`` and ``new_grad`` are not used.
 
-@njit(cache=True, nogil=True)
-def next_step(params, direction, loss, grad, X_t, targets_t, sample_weight, fit_intercept,
-              alpha, total_weight, projector, tol, check_finite, build, candidate, new_grad,
-              hess, system):
-    """Armijo's line search of :func:`skmoe._newton.newton_solve` along ``direction``.
-
-    With ``check_finite``, a direction that is not finite returns
+    Otherwise the line search of :func:`skmoe._newton.newton_solve` along
+    ``direction`` from ``params``, whose loss and gradient are ``loss`` and
+    ``grad``. With ``check_finite``, a direction that is not finite returns
     ``NOT_FINITE`` first (``newton_solve`` takes the pseudo-inverse's step
     then). A step taken leaves the point in ``candidate`` and its gradient in
     ``new_grad``; unless that gradient is within ``tol``, ``build`` makes
@@ -118,6 +123,14 @@ def next_step(params, direction, loss, grad, X_t, targets_t, sample_weight, fit_
         shortest decreases the loss enough), ``WITHIN_TOL``, ``STEPPED`` or
         ``NOT_FINITE``.
     """
+    if first:
+        loss = _gate_loss(params, X_t, targets_t, sample_weight, fit_intercept, alpha,
+                         total_weight, grad)
+        if _within(grad, tol):
+            return loss, WITHIN_TOL
+        _newton_system(params, X_t, sample_weight, fit_intercept, alpha, total_weight,
+                       projector, hess, system)
+        return loss, STEPPED
     if check_finite:
         for value in direction:
             if not np.isfinite(value):
@@ -173,8 +186,10 @@ def gate_newton_solve(objective, start, max_iter, tol):
     params = np.array(start, dtype=np.float64)
     grad, candidate, new_grad = np.empty(size), np.empty(size), np.empty(size)
     hess, system = np.empty((size, size)), np.empty((size, size))
-    loss, solved = first_step(params, X_t, targets_t, sample_weight, fit_intercept, alpha,
-                              total_weight, projector, tol, grad, hess, system)
+    loss, outcome = newton_step(True, params, grad, 0.0, grad, X_t, targets_t, sample_weight,
+                                fit_intercept, alpha, total_weight, projector, tol, False,
+                                False, candidate, new_grad, hess, system)
+    solved = outcome == WITHIN_TOL
     if solved or max_iter < 1:
         return params, 0, solved
     for n_iter in range(max_iter):
@@ -184,16 +199,18 @@ def gate_newton_solve(objective, start, max_iter, tol):
         except np.linalg.LinAlgError:
             direction, check_finite = _newton_direction(hess, grad, projector), False
         build = n_iter + 1 < max_iter
-        new_loss, outcome = next_step(params, direction, loss, grad, X_t, targets_t,
-                                      sample_weight, fit_intercept, alpha, total_weight,
-                                      projector, tol, check_finite, build, candidate,
-                                      new_grad, hess, system)
+        new_loss, outcome = newton_step(False, params, direction, loss, grad, X_t, targets_t,
+                                        sample_weight, fit_intercept, alpha, total_weight,
+                                        projector, tol, check_finite, build, candidate,
+                                        new_grad, hess, system)
         if outcome == NOT_FINITE:
             # The pseudo-inverse of newton_solve (which first repeats this solve).
-            new_loss, outcome = next_step(params, _newton_direction(hess, grad, projector),
-                                          loss, grad, X_t, targets_t, sample_weight,
-                                          fit_intercept, alpha, total_weight, projector, tol,
-                                          False, build, candidate, new_grad, hess, system)
+            new_loss, outcome = newton_step(False, params,
+                                            _newton_direction(hess, grad, projector), loss,
+                                            grad, X_t, targets_t, sample_weight,
+                                            fit_intercept, alpha, total_weight, projector,
+                                            tol, False, build, candidate, new_grad, hess,
+                                            system)
         if outcome == STOP:
             return params, n_iter, True
         params, candidate = candidate, params

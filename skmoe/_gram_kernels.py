@@ -121,16 +121,27 @@ def solve_gram_stack(grams, centred, min_ratio):
     """
     n_experts = grams.shape[0]
     n_features = grams.shape[1] - 2
-    usable = np.zeros(n_experts, dtype=np.bool_)
-    x_shift = np.zeros((n_experts, n_features))
-    y_shift = np.zeros(n_experts)
-    scale = np.ones((n_experts, n_features))
-    eigenvalues = np.ones((n_experts, n_features))
-    eigenvectors = np.zeros((n_experts, n_features, n_features))
-    root = np.zeros((n_experts, n_features, n_features))
-    singular = np.ones((n_experts, n_features))
-    projected = np.zeros((n_experts, n_features))
-    coef = np.zeros((n_experts, n_features))
+    # np.empty and a fill: np.zeros and np.ones would each add compilations.
+    usable = np.empty(n_experts, dtype=np.bool_)
+    usable[:] = False
+    x_shift = np.empty((n_experts, n_features))
+    x_shift[:] = 0.0
+    y_shift = np.empty(n_experts)
+    y_shift[:] = 0.0
+    scale = np.empty((n_experts, n_features))
+    scale[:] = 1.0
+    eigenvalues = np.empty((n_experts, n_features))
+    eigenvalues[:] = 1.0
+    eigenvectors = np.empty((n_experts, n_features, n_features))
+    eigenvectors[:] = 0.0
+    root = np.empty((n_experts, n_features, n_features))
+    root[:] = 0.0
+    singular = np.empty((n_experts, n_features))
+    singular[:] = 1.0
+    projected = np.empty((n_experts, n_features))
+    projected[:] = 0.0
+    coef = np.empty((n_experts, n_features))
+    coef[:] = 0.0
     for k in range(n_experts):
         gram = grams[k]
         total = gram[n_features, n_features]
@@ -275,7 +286,8 @@ def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centr
                               design, products)
         flat = np.dot(products.T, design)
     else:
-        flat = np.zeros((n_experts * n_columns, n_columns))
+        flat = np.empty((n_experts * n_columns, n_columns))
+        flat[:] = 0.0
         for start in range(0, n_samples, rows):
             stop = min(n_samples, start + rows)
             weighted_design_block(X, y, weights, center, y_center, start, stop, design,
@@ -290,12 +302,14 @@ def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centr
         if not (usable[k] and (tol <= 0 or solved_singular[k, n_features - 1]
                                > _TOL_MARGIN * tol * solved_singular[k, 0])):
             return ILL_CONDITIONED, 1.0
+    x_mean = np.empty(n_features)
     for k in range(n_experts):
         for a in range(n_features):
             coef[a, k] = solved_coef[k, a]
             singular[k, a] = solved_singular[k, a]
         if centred[k]:
-            x_mean = center + x_shift[k]
+            for a in range(n_features):
+                x_mean[a] = center[a] + x_shift[k, a]
             intercept[k] = (y_center + y_shift[k]) - np.dot(x_mean, solved_coef[k])
         else:
             intercept[k] = 0.0
@@ -303,14 +317,24 @@ def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centr
     for i in range(n_samples):
         for k in range(n_experts):
             predictions[i, k] += intercept[k]
-            if not np.isfinite(predictions[i, k]):
+            if not math.isfinite(predictions[i, k]):
                 return NOT_FINITE, 1.0
-    # power_of_two of the largest weight.
-    largest = abs(weights.max())
+    # power_of_two of the largest weight (weights.max() as a loop, NaN first as it
+    # gives it: np.max would add a compilation).
+    largest = -math.inf
+    for i in range(n_samples):
+        for k in range(n_experts):
+            value = weights[i, k]
+            if value != value:
+                largest = value
+            elif value > largest:
+                largest = value
+    largest = abs(largest)
     unit = 1.0
-    if np.isfinite(largest) and largest > 0:
+    if math.isfinite(largest) and largest > 0:
         unit = math.ldexp(1.0, math.frexp(largest)[1] - 1)
-    column_sums = np.zeros(n_experts)
+    column_sums = np.empty(n_experts)
+    column_sums[:] = 0.0
     residuals[:] = 0.0
     for i in range(n_samples):
         for k in range(n_experts):
@@ -319,10 +343,10 @@ def linear_gaussian_m_step(X, y, targets, sample_weight, center, y_center, centr
             log_lik[i, k] = residual * residual
             residuals[k] += weight * log_lik[i, k]
             column_sums[k] += weight
-    if np.isnan(floor):
+    if math.isnan(floor):
         return DONE, unit
     for k in range(n_experts):
         value = residuals[k] / column_sums[k]
-        variance[k] = value if value >= floor or np.isnan(value) else floor
+        variance[k] = value if value >= floor or math.isnan(value) else floor
     _gaussian_serial(y, predictions, variance, log_lik)
     return DONE, unit

@@ -635,12 +635,19 @@ def _soft_cross_entropy_buffers(params, fit_intercept, n_blocks):
     """Coefficients, intercepts (0 without ``fit_intercept``) and zeroed block buffers."""
     n_classes, n_columns = params.shape
     n_features = n_columns - 1
-    coef = np.ascontiguousarray(params[:, :n_features])
-    intercept = np.zeros(n_classes)
-    if fit_intercept:
-        for k in range(n_classes):
-            intercept[k] = params[k, n_features]
-    return coef, intercept, np.zeros((n_blocks, n_classes, n_columns)), np.zeros(n_blocks)
+    # np.empty and loops: np.ascontiguousarray and np.zeros would each add
+    # compilations to every kernel that calls this.
+    coef = np.empty((n_classes, n_features))
+    intercept = np.empty(n_classes)
+    for k in range(n_classes):
+        for j in range(n_features):
+            coef[k, j] = params[k, j]
+        intercept[k] = params[k, n_features] if fit_intercept else 0.0
+    partial_grad = np.empty((n_blocks, n_classes, n_columns))
+    partial_grad[:] = 0.0
+    partial_loss = np.empty(n_blocks)
+    partial_loss[:] = 0.0
+    return coef, intercept, partial_grad, partial_loss
 
 
 @njit(**_SERIAL)
@@ -663,7 +670,8 @@ def _soft_cross_entropy_block(X_t, targets_t, sample_weight, coef, intercept, st
         log_norm[i] = tops[i] + _log(totals[i])
         totals[i] = 1.0 / totals[i]
     # -R log softmax = R (log_norm - score); the residual w (G - R) replaces proba.
-    row_loss = np.zeros(n_rows)
+    row_loss = np.empty(n_rows)
+    row_loss[:] = 0.0
     for k in range(n_classes):
         score = scores[k]
         p = proba[k]
@@ -745,7 +753,8 @@ def _block_shifted_exp(scores):
     loops over rows vectorise.
     """
     n_classes, n_rows = scores.shape
-    tops = np.full(n_rows, -np.inf)
+    tops = np.empty(n_rows)
+    tops[:] = -np.inf
     for k in range(n_classes):
         score = scores[k]
         for i in range(n_rows):
@@ -753,7 +762,8 @@ def _block_shifted_exp(scores):
             top = tops[i]
             tops[i] = v if v > top else top
     exps = np.empty((n_classes, n_rows))
-    totals = np.zeros(n_rows)
+    totals = np.empty(n_rows)
+    totals[:] = 0.0
     for k in range(n_classes):
         score = scores[k]
         e_k = exps[k]
@@ -853,7 +863,8 @@ def soft_cross_entropy_hessian(params, X_t, sample_weight, fit_intercept, hess):
     coef, intercept, _, _ = _soft_cross_entropy_buffers(params, fit_intercept, _NO_BLOCKS)
     n_pairs = n_classes * (n_classes + 1) // 2
     # One (d + 1) x (d + 1) sum per pair of classes k <= m, upper triangle only.
-    sums = np.zeros((n_pairs, n_columns, n_columns))
+    sums = np.empty((n_pairs, n_columns, n_columns))
+    sums[:] = 0.0
     rows = _GATE_BLOCK_ROWS
     for start in range(0, n_samples, rows):
         _hessian_block(X_t, sample_weight, coef, intercept, fit_intercept, start,
@@ -997,7 +1008,8 @@ def _newton_buffers(params, X_t, targets_t, fit_intercept):
     # One Hessian sum per chunk of blocks, not per block: with many classes and
     # features a sum per block would take hundreds of megabytes at a million rows.
     n_chunks = _n_blocks(n_blocks, _NEWTON_CHUNK_BLOCKS)
-    sums = np.zeros((n_chunks, n_pairs, n_columns, n_columns))
+    sums = np.empty((n_chunks, n_pairs, n_columns, n_columns))
+    sums[:] = 0.0
     return coef, intercept, partial_grad, partial_loss, sums
 
 
@@ -1291,7 +1303,8 @@ def _quantile_block(family, weights, means, scales, shapes, levels, standard, lo
     stop = min(last * _QUANTILE_BLOCK_ROWS, weights.shape[0])
     eps4 = 4.0 * np.finfo(np.float64).eps
     # The constants of each expert's distribution function, once per call.
-    constants = np.zeros(n_experts)
+    constants = np.empty(n_experts)
+    constants[:] = 0.0
     for k in range(n_experts):
         if family == STUDENT_T:
             constants[k] = _student_t_log_beta(shapes[k])

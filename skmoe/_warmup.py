@@ -62,31 +62,28 @@ SIGNATURES = {
     "softmax_logistic_proba": [(_F2, _I1, _F1, _F2, _F1, _I1, _F2, _F1, _I, _F2, _I, _I)],
     "linear_gaussian_m_step": [(_F2, _F1, _F2, _F1, _F1, _F, _B1, _F1, _F, _F2, _F2, _F2, _F2,
                                 _F1, _F2, _F2, _F2, _F1, _F1)],
-    "first_step": [(_F1, _F2, _F2, _F1, _B, _F, _F, _F2_READONLY, _F, _F1, _F2, _F2)],
-    "next_step": [(_F1, _F1, _F, _F1, _F2, _F2, _F1, _B, _F, _F, _F2_READONLY, _F, _B, _B,
-                   _F1, _F1, _F2, _F2)],
+    "newton_step": [(_B, _F1, _F1, _F, _F1, _F2, _F2, _F1, _B, _F, _F, _F2_READONLY, _F, _B,
+                     _B, _F1, _F1, _F2, _F2)],
 }
 
 
 #: Kernels compiled in the same process when the warm-up runs in two. A
 #: compiled function re-optimises the code of every compiled function it calls,
 #: so each group keeps a kernel with its callees: in the new process the gate's
-#: loss and Hessian with the small-data Newton steps that call them, and the Gram
-#: algebra with the prepared linear M-step that calls it (and the Gaussian
-#: log-density it ends with); in this one the E-step, the serving kernels (which
-#: share helpers), the quantiles and the rest. The new process starts once this
-#: one has imported the kernels' modules (0.4 CPU seconds) and imports them
-#: itself (0.3); this one loads the new one's kernels from the cache at the end.
-#: Measured whole, with their imports, at a load average of 1: 14.9 and 15.7 CPU
-#: seconds, then 15.7 and 16.5.
+#: loss, gradient and Hessian with every kernel built on their block functions
+#: (the small-data Newton step, the Newton systems of the logistic experts, the
+#: observed classes' log-probabilities) and the quantiles; in this one the
+#: E-step, the serving kernels (which share helpers), the Gram algebra with the
+#: prepared linear M-step that calls it (and the Gaussian log-density it ends
+#: with) and the rest. The new process starts once this one has imported the
+#: kernels' modules (0.4 CPU seconds) and imports them itself (0.3).
 PROCESS_GROUPS = (
-    ("e_step", "categorical_log_likelihood", "log_softmax", "mixture_quantiles",
-     "top_k_route", "softmax_linear_mean", "softmax_logistic_proba",
-     "softmax_observed_log_proba", "soft_cross_entropy_newton"),
-    ("soft_cross_entropy", "soft_cross_entropy_hessian",
-     "penalise_gate_loss", "penalise_gate_hessian", "first_step", "next_step",
-     "gaussian_log_likelihood", "weighted_design_block", "solve_gram_stack",
-     "linear_gaussian_m_step"),
+    ("e_step", "categorical_log_likelihood", "log_softmax", "top_k_route",
+     "softmax_linear_mean", "softmax_logistic_proba", "gaussian_log_likelihood",
+     "weighted_design_block", "solve_gram_stack", "linear_gaussian_m_step"),
+    ("soft_cross_entropy", "soft_cross_entropy_hessian", "penalise_gate_loss",
+     "penalise_gate_hessian", "newton_step", "softmax_observed_log_proba",
+     "soft_cross_entropy_newton", "mixture_quantiles"),
 )
 
 #: The modules whose public compiled functions are the estimators' kernels.
@@ -174,7 +171,8 @@ def warm_up(verbose=False, processes=1):
         Processes that compile at once, at most ``len(PROCESS_GROUPS)``: with
         two, a new Python process compiles the second group of
         :data:`PROCESS_GROUPS` into the cache while this one compiles the
-        first, then this one loads the second from the cache. Should the other
+        first. The second group is then in the cache, not in this process
+        (the processes to come load it at ``import skmoe``). Should the other
         process fail, this one compiles what it left.
 
     Returns
@@ -205,9 +203,11 @@ def warm_up(verbose=False, processes=1):
             if verbose:
                 print(f"the other warm-up process failed ({err.strip()[-200:]}); "
                       "compiling its kernels here", flush=True)
-        # Loaded from the cache the other process filled (or compiled, if it failed).
-        own = _warm_names([name for name in SIGNATURES if name not in seconds], verbose=False)
-        seconds.update({name: child_seconds.get(name, own[name]) for name in own})
+        seconds.update(child_seconds)
+    # What another process left (it failed) is compiled here. What it compiled is
+    # in the cache and not loaded here: loading would only add to the wait.
+    left = [name for name in SIGNATURES if name not in seconds]
+    seconds.update(_warm_names(left, verbose))
     return {name: seconds[name] for name in SIGNATURES}
 
 

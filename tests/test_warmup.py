@@ -86,22 +86,40 @@ def test_import_loads_every_cached_kernel_and_compiles_none(tmp_path):
     assert _run(_LOADED) == str(n_signatures)
 
 
+_TWO_PROCESSES = (
+    "import json; from skmoe import _warmup;"
+    "_warmup.SIGNATURES = {n: _warmup.SIGNATURES[n] for n in "
+    "('penalise_gate_loss', 'penalise_gate_hessian')};"
+    "_warmup.PROCESS_GROUPS = (('penalise_gate_loss',), ('penalise_gate_hessian',));"
+    "{before}"
+    "seconds = _warmup.warm_up(processes=2); kernels = _warmup.public_kernels();"
+    "print(json.dumps([sorted(seconds)] + [[sum(k.stats.cache_misses.values()), "
+    "sum(k.stats.cache_hits.values()), len(k._cache._cache_file._load_index())] "
+    "for k in (kernels['penalise_gate_loss'], kernels['penalise_gate_hessian'])]))")
+
+
 def test_warm_up_in_two_processes_compiles_each_group_once(tmp_path):
     # Two small kernels, one per process: the other process compiles its group
-    # into the cache, this one compiles the first group and loads the second
-    # (Numba counts a compilation as a cache miss and a load as a hit).
-    code = ("import json; from skmoe import _warmup;"
-            "_warmup.SIGNATURES = {n: _warmup.SIGNATURES[n] for n in "
-            "('penalise_gate_loss', 'penalise_gate_hessian')};"
-            "_warmup.PROCESS_GROUPS = (('penalise_gate_loss',), ('penalise_gate_hessian',));"
-            "seconds = _warmup.warm_up(processes=2); kernels = _warmup.public_kernels();"
-            "print(json.dumps([sorted(seconds)] + [[sum(k.stats.cache_misses.values()), "
-            "sum(k.stats.cache_hits.values())] for k in (kernels['penalise_gate_loss'], "
-            "kernels['penalise_gate_hessian'])]))")
+    # into the cache, this one compiles the first group and neither compiles
+    # nor loads the second (Numba counts a compilation as a cache miss and a
+    # load as a hit); both are in the cache.
+    code = _TWO_PROCESSES.replace("{before}", "")
     seconds, first, second = json.loads(_run(code, NUMBA_CACHE_DIR=str(tmp_path)))
     assert seconds == ["penalise_gate_hessian", "penalise_gate_loss"]
-    assert first == [1, 0]
-    assert second == [0, 1]
+    assert first == [1, 0, 1]
+    assert second == [0, 0, 1]
+
+
+def test_warm_up_compiles_what_a_failed_process_left(tmp_path):
+    # The other process fails: this one compiles its group.
+    code = _TWO_PROCESSES.replace(
+        "{before}", "import subprocess, sys; _warmup._start_group = lambda names: "
+        "subprocess.Popen([sys.executable, '-c', 'raise SystemExit(1)'], "
+        "stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True);")
+    seconds, first, second = json.loads(_run(code, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert seconds == ["penalise_gate_hessian", "penalise_gate_loss"]
+    assert first == [1, 0, 1]
+    assert second == [1, 0, 1]
 
 
 def test_every_kernel_is_in_one_process_group():
