@@ -581,14 +581,16 @@ def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
     model = MixtureOfExpertsRegressor(tree, n_experts=2, init=init, max_iter=1,
                                       random_state=0).fit(X, y)
     # The folds: one fixed partition of the rows for a given number of rows, 10
-    # folds for experts that can interpolate.
+    # folds for experts that can interpolate. Each leaf of a refit keeps
+    # min_rows_per_parameter (3) rows' worth of weight, as the expert's own fit.
     folds = noise_folds(300, 10)
     for k in range(2):
         out_of_fold = np.empty(300)
         for fold in range(10):
             held = folds == fold
-            fold_tree = clone(model.experts_[k]).fit(X[~held], y[~held],
-                                                     sample_weight=init[~held, k])
+            fold_tree = clone(model.experts_[k]).set_params(
+                min_weight_fraction_leaf=3.0 / init[~held, k].sum())
+            fold_tree.fit(X[~held], y[~held], sample_weight=init[~held, k])
             out_of_fold[held] = fold_tree.predict(X[held])
         expected = np.sum(init[:, k] * (y - out_of_fold) ** 2) / init[:, k].sum()
         assert model.noise_variance_[k] == pytest.approx(expected, rel=1e-12)
