@@ -1295,6 +1295,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         if run.context is None:
             run.context = dict(data.context)
         context = run.context
+        context["leaf_weight"] = self._leaf_weight(sample_weight)
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
@@ -1381,7 +1382,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run.experts = fit_experts(experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,
-                                          validate, data.validated)
+                                          validate, data.validated, context["leaf_weight"])
                 run.expert_inits = None
                 context["kept_experts"] = self._keep_better_experts(
                     run, previous_experts, checked, X, y, weights)
@@ -1534,6 +1535,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             for index in np.flatnonzero(~keep)
         }
         return self._remove_experts(run, resp, keep, reasons, n_iter)
+
+    def _leaf_weight(self, sample_weight):
+        """The least weight a leaf of a tree expert carries: ``min_rows_per_parameter``
+        rows' worth (the mean weight of the rows with positive weight each), as
+        :meth:`_drop_thin_experts` asks of an expert per parameter (a leaf is one;
+        :func:`~skmoe._experts.leaf_weight_floor`)."""
+        n_rows = np.count_nonzero(sample_weight)
+        return self.min_rows_per_parameter * float(sample_weight.sum()) / max(n_rows, 1)
 
     def _drop_thin_experts(self, run, resp, sample_weight, n_iter):
         """Remove fitted experts responsible for too few rows for the parameters they fit.

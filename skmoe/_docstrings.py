@@ -89,7 +89,9 @@ _SHARED = {
         leaves, 1 for experts without a count) plus the likelihood's own (a
         noise variance). An expert with fewer rows than parameters fits them
         exactly, claims no noise and extrapolates wildly; 0 turns the rule
-        off.""",
+        off. Each leaf of a tree expert (a final step with
+        ``min_weight_fraction_leaf``) likewise keeps this many rows' worth
+        (rows of mean weight) of the expert's weight.""",
     "n_jobs": """n_jobs : int, default=None
         Number of joblib workers. With ``n_init > 1`` the starts run in
         parallel; with one start, the experts of each M-step are fitted in

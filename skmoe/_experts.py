@@ -1,5 +1,6 @@
 """Experts: cloning and seeding, how sample weights reach them, and their parallel fits."""
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -394,7 +395,7 @@ def accepts_return_std(estimator):
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 column_scale=None, grams=True, inits=None, budget=None, unsolved=None,
-                fit_params=None, validate=False, validated=None):
+                fit_params=None, validate=False, validated=None, leaf_weight=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -450,6 +451,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         which those checked now are added: the EM loop shares one list among
         the runs of a fit, whose experts are clones of the same templates, so
         that each set is checked once per fit. None means none yet.
+    leaf_weight : float, default=None
+        The least weight, in the units of ``weights``, that each leaf of a
+        tree expert must carry (see :func:`leaf_weight_floor`); None sets no
+        floor.
 
     Returns
     -------
@@ -486,7 +491,7 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter,
                           None if inits is None else inits[k],
-                          None if fit_params is None else fit_params[k])
+                          None if fit_params is None else fit_params[k], leaf_weight)
         for k, (expert, route, seed) in enumerate(zip(experts, routes, seeds))
         if k not in fitted
     ]
@@ -616,19 +621,22 @@ def _solve_from_grams(experts, indices, ridge, grams, center, y_center, column_s
     return fitted, column_scale
 
 
-def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params=None):
+def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params=None,
+             leaf_weight=None):
     try:
-        return _fit_weighted(expert, route, X, y, weight, seed, init, params)
+        return _fit_weighted(expert, route, X, y, weight, seed, init, params, leaf_weight)
     except Exception as exc:
         raise _expert_error(expert, index, n_iter, exc) from exc
 
 
-def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None):
+def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None,
+                  leaf_weight=None):
     """Fit ``expert`` with row weights: through ``route``, or on a weighted resample.
 
     A :class:`ContinuedExpert` continues its previous fit (see there); ``init``
     starts its first one. ``params`` are other fit parameters (routed
-    metadata), resampled with the rows.
+    metadata), resampled with the rows. A tree expert fitted through its
+    weights keeps ``leaf_weight`` of them in each leaf (:func:`leaf_weight_floor`).
     """
     params = params or {}
     if route is not None and continues(expert):
@@ -641,13 +649,19 @@ def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None):
         with threadpool_controller().limit(limits=1, user_api="openmp"):
             return expert.fit(X, y, **{route: weight}, **params)
     if route is not None:
-        return expert.fit(X, y, **{route: weight}, **params)
+        with leaf_weight_floor(expert, weight, leaf_weight):
+            return expert.fit(X, y, **{route: weight}, **params)
     rng = np.random.RandomState(seed)
     rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())
     return expert.fit(X[rows], y[rows], **_check_method_params(X, params, rows))
 
 
-def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=None):
+# The largest min_weight_fraction_leaf scikit-learn's trees accept.
+_MAX_LEAF_FRACTION = 0.5
+
+
+def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=None,
+                             leaf_weight=None):
     """Each row's prediction by a clone of ``expert`` fitted without that row's fold.
 
     The clone is fitted on the other folds with the same weights (through the
@@ -671,6 +685,9 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
     params : dict, default=None
         Other parameters of the expert's ``fit`` (routed metadata), indexed
         with the rows of each refit.
+    leaf_weight : float, default=None
+        The least weight each leaf of a tree expert's refits carries, as in
+        the expert's own fit (:func:`leaf_weight_floor`).
 
     Returns
     -------
@@ -694,7 +711,8 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
         try:
             fitted = _fit_weighted(clone(expert), route, X[kept], y[kept], weight[kept], seed,
                                    params=_check_method_params(X, params or {},
-                                                               np.flatnonzero(kept)))
+                                                               np.flatnonzero(kept)),
+                                   leaf_weight=leaf_weight)
         except Exception as exc:
             raise RuntimeError(
                 f"Expert {index} ({type(expert).__name__}) failed to fit while its noise "
@@ -702,6 +720,47 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
             ) from exc
         predictions[held_out] = np.reshape(fitted.predict(X[held_out]), -1)
     return predictions
+
+
+@contextlib.contextmanager
+def leaf_weight_floor(expert, weight, leaf_weight):
+    """Within the block, each leaf of the tree ``expert`` must carry ``leaf_weight`` of ``weight``.
+
+    An expert fitted on responsibility-weighted rows sees all rows, most with
+    little weight. A tree's leaf-size rules (``min_samples_leaf``) count rows,
+    not weight: a greedy split can end in a leaf whose rows the expert is
+    barely responsible for, one outlier with a little weight and a few rows
+    with almost none, and the leaf's mean, estimated from almost nothing, then
+    predicts new rows. A leaf is one parameter of the tree; the EM loop asks
+    ``min_rows_per_parameter`` rows of an expert per parameter, and this floor
+    asks the same of each leaf, in rows' worth of weight. It raises the final
+    step's ``min_weight_fraction_leaf`` (scikit-learn's trees, forests and
+    gradient boosting have it) to ``leaf_weight / weight.sum()``, at most
+    0.5, when that is above the expert's own setting, and restores the
+    setting after the fit: the fitted expert's parameters stay the ones given.
+
+    Parameters
+    ----------
+    expert : estimator
+        The expert about to be fitted with ``weight`` as its sample weights.
+    weight : ndarray of shape (n_samples,)
+        Its row weights.
+    leaf_weight : float or None
+        The least weight of a leaf; None or 0 sets no floor.
+    """
+    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
+    own = (final.get_params(deep=False).get("min_weight_fraction_leaf")
+           if leaf_weight and hasattr(final, "get_params") else None)
+    total = float(np.sum(weight))
+    floor = min(_MAX_LEAF_FRACTION, leaf_weight / total) if own is not None and total > 0 else 0
+    if own is None or floor <= own:
+        yield
+        return
+    final.set_params(min_weight_fraction_leaf=floor)
+    try:
+        yield
+    finally:
+        final.set_params(min_weight_fraction_leaf=own)
 
 
 def _expert_error(expert, index, n_iter, exc):

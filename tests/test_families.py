@@ -517,7 +517,10 @@ def test_heavy_tailed_scales_of_trees_are_cross_fitted(noise):
         out_of_fold = np.empty(300)
         for fold in range(10):
             held = folds == fold
-            refit = clone(expert).fit(X[~held], y[~held], sample_weight=init[~held, k])
+            # Each leaf keeps min_rows_per_parameter (3) rows' worth of weight.
+            refit = clone(expert).set_params(
+                min_weight_fraction_leaf=3.0 / init[~held, k].sum())
+            refit.fit(X[~held], y[~held], sample_weight=init[~held, k])
             out_of_fold[held] = refit.predict(X[held])
         for model, mean in ((auto, out_of_fold), (in_sample, expert.predict(X))):
             residual = y - mean

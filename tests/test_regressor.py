@@ -556,7 +556,9 @@ def _one_regime(n_samples, noise, seed):
 def test_tree_experts_get_cross_fitted_noise_close_to_the_truth():
     X, y = _one_regime(600, 0.3, 0)
     deep = DecisionTreeRegressor(min_samples_leaf=1)
-    kwargs = dict(n_experts=2, max_iter=20, random_state=0)
+    # min_rows_per_parameter=0: no floor on the weight of the trees' leaves, so that
+    # they fit their rows exactly.
+    kwargs = dict(n_experts=2, max_iter=20, random_state=0, min_rows_per_parameter=0)
     honest = MixtureOfExpertsRegressor(deep, **kwargs).fit(X, y)
     naive = MixtureOfExpertsRegressor(deep, noise_variance="in_sample", **kwargs).fit(X, y)
     # A full-depth tree fits its rows exactly: in-sample, its noise is the floor.
@@ -565,6 +567,11 @@ def test_tree_experts_get_cross_fitted_noise_close_to_the_truth():
     assert np.all(honest.noise_variance_ > 0.3**2) and np.all(honest.noise_variance_ < 4 * 0.3**2)
     X_new, y_new = _one_regime(2_000, 0.3, 1)
     assert honest.score_samples(X_new, y_new).mean() > naive.score_samples(X_new, y_new).mean() + 1
+    # With the default floor (each leaf 3 rows' worth of weight) the trees still fit
+    # their rows closely: in sample, their noise stays well below the truth.
+    floored = MixtureOfExpertsRegressor(deep, noise_variance="in_sample", n_experts=2,
+                                        max_iter=20, random_state=0).fit(X, y)
+    assert np.all(floored.noise_variance_ < 0.7 * 0.3**2)
 
 
 def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
@@ -574,14 +581,16 @@ def test_cross_fitted_noise_is_the_weighted_mean_of_out_of_fold_residuals():
     model = MixtureOfExpertsRegressor(tree, n_experts=2, init=init, max_iter=1,
                                       random_state=0).fit(X, y)
     # The folds: one fixed partition of the rows for a given number of rows, 10
-    # folds for experts that can interpolate.
+    # folds for experts that can interpolate. Each leaf of a refit keeps
+    # min_rows_per_parameter (3) rows' worth of weight, as the expert's own fit.
     folds = noise_folds(300, 10)
     for k in range(2):
         out_of_fold = np.empty(300)
         for fold in range(10):
             held = folds == fold
-            fold_tree = clone(model.experts_[k]).fit(X[~held], y[~held],
-                                                     sample_weight=init[~held, k])
+            fold_tree = clone(model.experts_[k]).set_params(
+                min_weight_fraction_leaf=3.0 / init[~held, k].sum())
+            fold_tree.fit(X[~held], y[~held], sample_weight=init[~held, k])
             out_of_fold[held] = fold_tree.predict(X[held])
         expected = np.sum(init[:, k] * (y - out_of_fold) ** 2) / init[:, k].sum()
         assert model.noise_variance_[k] == pytest.approx(expected, rel=1e-12)
