@@ -69,11 +69,14 @@ def _expected_failed_checks(estimator):
         "check_sample_weight_equivalence_on_dense_data": (
             "EM is a local method started from k-means: repeating a row changes the "
             "k-means++ seeding, so weighted and repeated data start from different points "
-            "and may reach different optima. Weights are tested against repetition from a "
-            "common initial array instead."
+            "and may reach different optima. And min_rows_per_parameter counts rows (a "
+            "row's worth is the mean positive weight), for each expert and each leaf of a "
+            "tree expert: a row of weight 2 is one row there, the same row twice is two. "
+            "Weights are tested against repetition from a common initial array instead."
         ),
         "check_sample_weight_equivalence_on_sparse_data": (
-            "as for dense data: repeated rows change the k-means++ seeding of EM."
+            "as for dense data: repeated rows change the k-means++ seeding of EM and the "
+            "rows min_rows_per_parameter counts."
         ),
         "check_methods_sample_order_invariance": (
             "the check calls score_samples(X), but a mixture of experts is a conditional "
