@@ -34,7 +34,7 @@ from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_gra
 from ._logistic import fit_by_newton, fits_by_newton, logistic_data
 from ._ridge import column_scale as _ridge_column_scale
 from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
-from ._validation import _check_method_params
+from ._validation import _check_method_params, pipeline_final_step
 
 
 class ContinuedExpert(metaclass=ABCMeta):
@@ -748,7 +748,7 @@ def leaf_weight_floor(expert, weight, leaf_weight):
     leaf_weight : float or None
         The least weight of a leaf; None or 0 sets no floor.
     """
-    final = expert.steps[-1][1] if isinstance(expert, Pipeline) else expert
+    final = pipeline_final_step(expert)
     own = (final.get_params(deep=False).get("min_weight_fraction_leaf")
            if leaf_weight and hasattr(final, "get_params") else None)
     total = float(np.sum(weight))
