@@ -173,6 +173,30 @@ def fits_from_gram(expert, X):
     )
 
 
+def gram_shift(X, y, fit_intercept):
+    """The shift ``(c, c_y)`` of :func:`weighted_grams`' rows: the means of ``X``
+    and ``y`` with an intercept, zeros without.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    fit_intercept : bool
+
+    Returns
+    -------
+    center : ndarray of shape (n_features,)
+    y_center : float
+    """
+    if not fit_intercept:
+        return np.zeros(X.shape[1]), 0.0
+    # The means through BLAS: NumPy's reduction along the rows of a narrow X
+    # costs more than the whole Gram pass on small data. Any shift near the
+    # data's centre serves.
+    mean_weights = np.full(X.shape[0], 1.0 / X.shape[0])
+    return mean_weights @ X, float(mean_weights @ y)
+
+
 def weighted_grams(X, y, weights, fit_intercept, shift=None):
     """The weighted Gram matrices of ``z_i = [x_i - c, 1, y_i - c_y]``, one per column.
 
@@ -206,14 +230,8 @@ def weighted_grams(X, y, weights, fit_intercept, shift=None):
     n_columns = n_features + 2
     if fit_intercept and shift is not None:
         center, y_center = shift
-    elif fit_intercept:
-        # The means through BLAS: NumPy's reduction along the rows of a narrow X
-        # costs more than the whole Gram pass on small data. Any shift near the
-        # data's centre serves.
-        mean_weights = np.full(n_samples, 1.0 / n_samples)
-        center, y_center = mean_weights @ X, float(mean_weights @ y)
     else:
-        center, y_center = np.zeros(n_features), 0.0
+        center, y_center = gram_shift(X, y, fit_intercept)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     rows = min(_BLOCK_ROWS, n_samples)

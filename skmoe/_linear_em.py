@@ -20,7 +20,7 @@ import numpy as np
 
 from ._gram_kernels import _BLOCK_ROWS, DONE, linear_gaussian_m_step
 from ._kernels import _MIN_PARALLEL_ENTRIES, _gaussian_serial
-from ._linear import fits_from_gram
+from ._linear import fits_from_gram, gram_shift
 
 
 class LinearGaussianMStep:
@@ -56,12 +56,8 @@ class LinearGaussianMStep:
         fit_intercept = bool(experts[0].fit_intercept)
         self.centred = np.full(n_experts, fit_intercept)
         self.tols = np.array([float(expert.tol) for expert in experts])
-        # weighted_grams' shift, computed as it computes it: the same for every M-step.
-        if fit_intercept:
-            mean_weights = np.full(n_samples, 1.0 / n_samples)
-            self.center, self.y_center = mean_weights @ X, float(mean_weights @ self.y)
-        else:
-            self.center, self.y_center = np.zeros(n_features), 0.0
+        # weighted_grams' shift: the same for every M-step.
+        self.center, self.y_center = gram_shift(X, self.y, fit_intercept)
         rows = min(_BLOCK_ROWS, n_samples)
         self.design = np.empty((rows, n_columns))
         self.products = np.empty((rows, n_experts * n_columns))
