@@ -20,7 +20,7 @@ import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize
 from scipy.special import (
     digamma,
     gammainc,
@@ -276,10 +276,13 @@ class StudentT(Family):
 
     The t density is a Gaussian whose precision is scaled by a latent Gamma
     variable; its E-step gives each row the weight ``u = (nu + 1) / (nu + r^2 /
-    s^2)``, small for outliers, which multiplies the expert's fit weights.
-    Then ``s^2`` and ``nu`` maximise the complete-data expectation in closed
-    form and by a one-dimensional root (Peel and McLachlan 2000; Chamroukhi
-    2016 for mixtures of experts).
+    s^2)``, small for outliers, which multiplies the expert's fit weights
+    (Peel and McLachlan 2000; Chamroukhi 2016 for mixtures of experts). Then
+    ``s^2`` and ``nu`` maximise the weighted t log-likelihood of the residuals
+    itself, not its complete-data expectation (ECME, Liu and Rubin 1994): the
+    expectation's step in ``nu`` is so short when the noise is near Gaussian
+    that a fit would stop, converged in its log-likelihood, with ``nu`` still
+    near its start.
     """
 
     name = "student_t"
@@ -304,19 +307,17 @@ class StudentT(Family):
         return (df + 1) / (df + r * r)
 
     def m_step(self, y, mean, weights, latent, floor, residuals=None):
-        n_k = weights.sum(axis=0)
         squared = (mean - y[:, None]) ** 2
         if latent is None:
-            scale2 = np.einsum("ik,ik->k", weights, squared) / n_k
+            scale2 = np.einsum("ik,ik->k", weights, squared) / weights.sum(axis=0)
             df = np.full(mean.shape[1], DF_START)
         else:
-            factor, previous = latent
-            scale2 = np.einsum("ik,ik,ik->k", weights, factor, squared) / n_k
-            df_old = previous["df_"]
-            constant = (np.einsum("ik,ik->k", weights, np.log(factor) - factor) / n_k
-                        + digamma((df_old + 1) / 2) - np.log((df_old + 1) / 2))
-            df = np.array([_solve_df(c) for c in constant])
-        return {"noise_scale_": np.sqrt(_floor_scale(scale2, floor)), "df_": df}
+            scale2, df = latent[1]["noise_scale_"] ** 2, latent[1]["df_"]
+        fitted = [_fit_t_noise(squared[:, k], weights[:, k], max(scale2[k], floor), df[k],
+                               floor)
+                  for k in range(mean.shape[1])]
+        scale2, df = np.array(fitted).T
+        return {"noise_scale_": np.sqrt(scale2), "df_": df}
 
     def pooled_floor(self, y, mean, weights):
         # The squared mean absolute residual: the mean squared one would let the
@@ -350,24 +351,35 @@ class StudentT(Family):
         return {"noise_scale": float(params["noise_scale_"][k]), "df": float(params["df_"][k])}
 
 
-def _solve_df(constant):
-    """The degrees of freedom of the t ECM step: the root in ``nu`` of
-    ``log(nu / 2) - digamma(nu / 2) + 1 + constant``, held in ``DF_BOUNDS``.
+def _t_noise_objective(params, squared, weights):
+    """Minus the weighted mean t log-density of residuals ``sqrt(squared)``, and its
+    gradient, at ``params = (log s^2, log nu)``."""
+    log_scale2, log_df = params
+    df = np.exp(log_df)
+    z = squared / (df * np.exp(log_scale2))
+    log1p_z = np.log1p(z)
+    share = z / (1.0 + z)
+    half = 0.5 * (df + 1.0)
+    value = (gammaln(half) - gammaln(0.5 * df) - 0.5 * (log_df + _LOG_PI + log_scale2)
+             - half * (weights @ log1p_z))
+    d_log_scale2 = -0.5 + half * (weights @ share)
+    d_df = (0.5 * (digamma(half) - digamma(0.5 * df)) - 0.5 / df
+            - 0.5 * (weights @ log1p_z) + half / df * (weights @ share))
+    return -value, -np.array([d_log_scale2, df * d_df])
 
-    The left-hand side is decreasing in ``nu`` (the expected complete-data
-    log-likelihood is concave in it), so the bounded maximum is the root
-    clipped to the bounds.
-    """
-    def equation(log_df):
-        half = np.exp(log_df) / 2
-        return np.log(half) - digamma(half) + 1 + constant
 
-    low, high = np.log(DF_BOUNDS[0]), np.log(DF_BOUNDS[1])
-    if equation(high) >= 0:
-        return DF_BOUNDS[1]
-    if equation(low) <= 0:
-        return DF_BOUNDS[0]
-    return float(np.exp(brentq(equation, low, high, xtol=1e-12, rtol=1e-12)))
+def _fit_t_noise(squared, weights, scale2, df, floor):
+    """The scale ``s^2 >= floor`` and degrees of freedom in ``DF_BOUNDS`` that maximise
+    the ``weights``-weighted t log-likelihood of residuals ``sqrt(squared)`` around
+    zero, searched from ``(scale2, df)``; never a worse fit than that start."""
+    weights = weights / weights.sum()
+    start = np.array([np.log(scale2), np.log(df)])
+    low = np.log(floor) if floor > 0 else None
+    result = minimize(_t_noise_objective, start, args=(squared, weights), jac=True,
+                      method="L-BFGS-B",
+                      bounds=[(low, None), (np.log(DF_BOUNDS[0]), np.log(DF_BOUNDS[1]))])
+    best = result.x if result.fun <= _t_noise_objective(start, squared, weights)[0] else start
+    return float(np.exp(best[0])), float(np.clip(np.exp(best[1]), *DF_BOUNDS))
 
 
 class Laplace(Family):

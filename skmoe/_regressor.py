@@ -256,20 +256,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         honest noise, and EM can move it down by small amounts; on small
         real data sets its held-out log-likelihood was better by up to 0.43
         nats per row (benchmarks/bench_real_data.py). The same holds for the
-        scale of ``noise="student_t"`` and ``noise="laplace"`` (its weighted
-        squared, resp. absolute, residuals are cross-fitted; the t's degrees
-        of freedom follow the E-step's latent weights). The GLM families
-        (Poisson, Gamma) are fitted in sample, and ``"cross_fitted"`` with
-        them raises a ValueError.
+        scale of ``noise="student_t"`` and ``noise="laplace"`` (the t's
+        scale and degrees of freedom are the weighted t fit of the
+        cross-fitted residuals, the Laplace scale their weighted mean
+        absolute value). The GLM families (Poisson, Gamma) are fitted in
+        sample, and ``"cross_fitted"`` with them raises a ValueError.
     noise : {"gaussian", "student_t", "laplace"}, default="gaussian"
         The density of experts that predict only a mean around their
         prediction. ``"gaussian"``: a noise variance per expert.
         ``"student_t"``: a scale and degrees of freedom (between 1 and 200)
-        per expert, fitted by ECM: each row's weight in an expert's fit is
+        per expert, fitted by ECME: each row's weight in an expert's fit is
         multiplied by its latent precision ``(nu + 1) / (nu + r^2 / s^2)``,
-        which makes gross outliers count little. ``"laplace"``: a scale per
-        expert; the experts are fitted by iteratively reweighted least
-        squares towards least absolute deviations. GLM experts bring their
+        which makes gross outliers count little, and the scale and degrees
+        of freedom maximise the weighted t likelihood of the residuals.
+        ``"laplace"``: a scale per expert; the experts are fitted by
+        iteratively reweighted least squares towards least absolute
+        deviations. GLM experts bring their
         own family and need the default.
     {n_jobs}
     {random_state}
