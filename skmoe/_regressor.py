@@ -42,7 +42,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
-from ._scaling import power_of_two, weighted_spread
+from ._scaling import magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
@@ -177,6 +177,23 @@ def _experts_have_distribution_methods(*methods):
         return True
 
     return check
+
+
+def _mixture_std(weights, predictions, mean, variance):
+    """``sqrt(sum_k g_k (v_k + (f_k - mean)^2))`` per row, without overflow.
+
+    The squares of predictions far from the training data (beyond about 1e154)
+    overflow: each row's spread is summed in units of a power of two near its
+    largest deviation or expert standard deviation, and experts of zero weight
+    are left out (an infinite variance of such an expert must not make NaN).
+    """
+    used = weights > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviation = np.where(used, np.abs(predictions - mean[:, None]), 0.0)
+        std = np.where(used, np.sqrt(variance), 0.0)
+        unit = magnitude(np.hstack([deviation, std]).T)[:, None]
+        spread = (std / unit) ** 2 + (deviation / unit) ** 2
+        return np.sqrt(np.einsum("ik,ik->i", weights, spread)) * unit[:, 0]
 
 
 @fill_doc
@@ -679,8 +696,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         mean = np.einsum("ik,ik->i", weights, predictions)
         if not return_std:
             return mean
-        spread = variance + (predictions - mean[:, None]) ** 2
-        return mean, np.sqrt(np.einsum("ik,ik->i", weights, spread))
+        return mean, _mixture_std(weights, predictions, mean, variance)
 
     def _check_expert_variances(self):
         """Refuse ``return_std`` when an expert with its own density gives no variance.

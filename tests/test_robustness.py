@@ -648,3 +648,23 @@ def test_sparse_rows_refused_in_skmoes_words_when_an_expert_needs_dense():
         with pytest.raises(TypeError, match="X is a sparse matrix, but Pipeline needs dense "
                                             "input"):
             method(sp.csr_matrix(X))
+
+
+# ------------------------------------------------ neighbours of issue 18's cases
+def test_standard_deviation_far_from_the_training_rows_is_not_nan():
+    # The law of total variance squared predictions of 1e300: inf, times the zero
+    # weight of the gate's other expert, gave NaN.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    far = X * 1e300
+    gate = model.predict_gate(far)
+    assert np.all(gate.max(axis=1) == 1.0)
+    mean, std = model.predict(far, return_std=True)
+    assert_allclose(std, np.sqrt(model.noise_variance_)[gate.argmax(axis=1)], rtol=1e-12)
+    # In range, the same standard deviation as the law of total variance gives.
+    weights, predictions = model.predict_gate(X), np.column_stack(
+        [expert.predict(X) for expert in model.experts_])
+    mean, std = model.predict(X, return_std=True)
+    expected = np.sqrt(np.sum(weights * (model.noise_variance_
+                                         + (predictions - mean[:, None]) ** 2), axis=1))
+    assert_allclose(std, expected, rtol=1e-12)
