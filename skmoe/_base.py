@@ -87,6 +87,7 @@ from ._validation import (
     _fit_context,
     _raise_for_params,
     _routing_enabled,
+    check_fit_weight_scale,
     check_is_estimator,
     check_n_samples,
     check_responsibilities,
@@ -931,6 +932,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
+        check_fit_weight_scale(sample_weight)
         groups = check_groups(groups, X.shape[0])
         self._check_fit_targets(y, sample_weight)
         n_experts = self.n_experts_ if resume else len(templates)

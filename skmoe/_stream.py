@@ -42,7 +42,7 @@ from ._linear import fit_from_grams, weighted_grams
 from ._newton import _newton_direction
 from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
 from ._scaling import fit_standard_scaler
-from ._validation import check_sample_weight, resolve_columns
+from ._validation import check_fit_weight_scale, check_sample_weight, resolve_columns
 
 # Relative size below which an eigenvalue of a ridge expert's centred Gram
 # matrix is a direction the data do not span (its pseudo-rows leave it out).
@@ -149,6 +149,7 @@ def _validated_batch(estimator, X, y, sample_weight, classes, first):
                          y_numeric=not is_classifier(estimator))
     X = np.ascontiguousarray(X)
     sample_weight = check_sample_weight(sample_weight, X)
+    check_fit_weight_scale(sample_weight)
     if not is_classifier(estimator):
         return X, np.asarray(y, dtype=np.float64), sample_weight
     if first:

@@ -668,3 +668,26 @@ def test_standard_deviation_far_from_the_training_rows_is_not_nan():
     expected = np.sqrt(np.sum(weights * (model.noise_variance_
                                          + (predictions - mean[:, None]) ** 2), axis=1))
     assert_allclose(std, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_tiny_sample_weights_fit_and_subnormal_ones_are_refused(estimator, make):
+    # Weights of 5e-324 gave another model than weights of 1e-300 (the responsibilities
+    # times the weights, subnormal, lost their digits), silently.
+    X, y = make()
+    method = "predict" if estimator is MixtureOfExpertsRegressor else "predict_proba"
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    tiny = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e-300))
+    small = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e-100))
+    # Beside weights this small the penalties dominate alike: the same model.
+    assert_allclose(getattr(tiny, method)(X), getattr(small, method)(X), rtol=1e-9, atol=1e-12)
+    message = r"sample_weight's largest value is 4.94e-324, less than 1e-300: the weights times"
+    with pytest.raises(ValueError, match=message):
+        estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 5e-324))
+    if estimator is MixtureOfExpertsRegressor:
+        with pytest.raises(ValueError, match=message):
+            MixtureOfExpertsRegressor(**params).partial_fit(
+                X, y, sample_weight=np.full(X.shape[0], 5e-324))
