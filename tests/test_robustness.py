@@ -691,3 +691,40 @@ def test_tiny_sample_weights_fit_and_subnormal_ones_are_refused(estimator, make)
         with pytest.raises(ValueError, match=message):
             MixtureOfExpertsRegressor(**params).partial_fit(
                 X, y, sample_weight=np.full(X.shape[0], 5e-324))
+
+
+@pytest.mark.parametrize("y_scale, fitted", [(1e160, False), (1e160, True), (1e-160, False)])
+def test_partial_fit_refuses_targets_beyond_the_range_of_noise_variances(y_scale, fitted):
+    # partial_fit skipped fit's check of y: a Gram-matrix error blaming collinear
+    # columns (or, with one target of 1e300, an OverflowError) came instead.
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    if fitted:
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=r"y has a weighted standard deviation of .*, outside "
+                                         r"\[1e-152, 1e\+152\]"):
+        model.partial_fit(X, y * y_scale)
+    y[0] = 1e300
+    with pytest.raises(ValueError, match="y has a weighted standard deviation of 7.05e\\+298"):
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0).partial_fit(X, y)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+def test_partial_fit_is_feature_scale_equivariant_and_refuses_columns_it_cannot_square(scale):
+    # Columns of 1e160 ended in a Gram-matrix error blaming collinear columns; columns
+    # of 1e-160 gave another model, silently (their squares lost their digits).
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    batches = [slice(0, 100), slice(100, 200)]
+    base = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    scaled = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    for rows in batches:
+        base.partial_fit(X[rows], y[rows])
+        scaled.partial_fit(X[rows] * scale, y[rows])
+    assert_allclose(scaled.predict(X * scale), base.predict(X), rtol=1e-9, atol=1e-12)
+    beyond = np.array([1.0, scale * 1e-10 if scale < 1 else scale * 1e10, 1.0])
+    with pytest.raises(ValueError, match=r"whose squares keep their digits for columns within "
+                                         r"about 1e-150 to 1e150 in magnitude; the experts' "
+                                         r"column 1 reaches"):
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0).partial_fit(X * beyond, y)
+    # A fit on all the rows takes them.
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X * beyond, y)
