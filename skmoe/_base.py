@@ -387,10 +387,15 @@ def _standardised_gate_rows(X, columns, scaler, gate):
     """
     if columns.size == 0:
         return np.empty((X.shape[0], 0))
-    if sp.issparse(X) or not isinstance(gate, SoftmaxGate):
-        return scaler.transform(_columns(X, columns))
+    X_gate = _columns(X, columns)
+    if sp.issparse(X_gate) and scaler.with_mean:
+        # Sparse rows resuming a fit on dense ones, whose gate saw its columns centred:
+        # made dense (the gate's columns only), as at predict time.
+        X_gate = X_gate.toarray()
+    if sp.issparse(X_gate) or not isinstance(gate, SoftmaxGate):
+        return scaler.transform(X_gate)
     # A copy whatever the shape: with one column X.T would already be contiguous.
-    X_t = np.array(_columns(X, columns).T, dtype=np.float64, order="C", copy=True)
+    X_t = np.array(X_gate.T, dtype=np.float64, order="C", copy=True)
     # StandardScaler.transform's operations, on the transposed copy.
     X_t -= scaler.mean_[:, None]
     X_t /= scaler.scale_[:, None]

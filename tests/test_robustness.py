@@ -728,3 +728,31 @@ def test_partial_fit_is_feature_scale_equivariant_and_refuses_columns_it_cannot_
         MixtureOfExpertsRegressor(n_experts=2, random_state=0).partial_fit(X * beyond, y)
     # A fit on all the rows takes them.
     MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X * beyond, y)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_warm_start_on_sparse_rows_after_a_dense_fit_resumes_as_on_dense_rows(estimator, make):
+    # The resumed gate's centred scaler refused the sparse rows in its own words
+    # ("Cannot center sparse matrices: pass `with_mean=False`").
+    X, y = make()
+    params = dict(n_experts=2, max_iter=3, warm_start=True, random_state=0)
+    if estimator is MixtureOfExpertsRegressor:
+        dense, sparse = estimator(**params).fit(X, y), estimator(**params).fit(X, y)
+        dense.fit(X, y)
+        sparse.fit(sp.csr_matrix(X), y)
+        assert_allclose(sparse.predict(X), dense.predict(X), rtol=1e-8, atol=1e-10)
+        assert_allclose(sparse.lower_bound_, dense.lower_bound_, rtol=1e-8)
+        return
+    # Logistic experts on sparse rows are fitted by LogisticRegression itself, the
+    # dense ones by Newton's M-step: the same fixed point by another path, reached
+    # to a tight tolerance (as in the sparse test above).
+    params["experts"] = LogisticRegression(tol=1e-10, max_iter=10_000)
+    dense, sparse = estimator(**params).fit(X, y), estimator(**params).fit(X, y)
+    dense.set_params(max_iter=500, tol=1e-12).fit(X, y)
+    sparse.set_params(max_iter=500, tol=1e-12).fit(sp.csr_matrix(X), y)
+    assert dense.converged_ and sparse.converged_
+    assert_allclose(sparse.score_samples(X, y), dense.score_samples(X, y), rtol=1e-4,
+                    atol=1e-4)
