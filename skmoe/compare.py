@@ -246,6 +246,17 @@ def _splits(cv, X, y, task, random_state):
     return splits
 
 
+def _check_test_folds(splits, scoring):
+    """Refuse test folds of one row when R² is scored: it is undefined there (NaN)."""
+    smallest = min(test.shape[0] for _, test in splits)
+    if "r2" in scoring and smallest < 2:
+        raise ValueError(
+            f"r2 needs at least 2 rows in every test fold, but the smallest of the "
+            f"{len(splits)} folds has {smallest} row: the R² of one row is undefined. Use "
+            "fewer folds, or leave r2 out of scoring."
+        )
+
+
 # ---------------------------------------------------------------------- compare
 @validate_params(
     {
@@ -389,6 +400,7 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     splits = _splits(cv, X, y, task, random_state)
+    _check_test_folds(splits, scoring)
 
     prepared, densities = {}, {}
     for name, estimator in estimators.items():

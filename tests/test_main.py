@@ -244,6 +244,30 @@ def test_main_refuses_files_too_small_for_the_folds_up_front(tmp_path, capsys):
             "(--n-experts 8) needs") in capsys.readouterr().err
 
 
+def test_main_refuses_one_row_test_folds_when_r2_is_scored(tmp_path, capsys, monkeypatch):
+    # --cv as large as the rows (leave-one-out) scored every fold's R² on one row:
+    # the table and its verdict ranked the estimators on NaN, with exit status 0.
+    rows = "\n".join(f"{i},{(i * 7) % 5 * 0.5}" for i in range(6))
+    small = _csv(tmp_path, "six.csv", "a,y\n" + rows + "\n")
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    assert main(["compare", "--csv", small, "--target", "y", "--cv", "6", "--estimators",
+                 "linear"]) == 2
+    err = capsys.readouterr().err
+    assert ("r2 needs at least 2 rows in every test fold, but the smallest of the 6 folds "
+            "has 1 row: the R² of one row is undefined. Use fewer folds, or leave r2 out "
+            "of scoring.") in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.undo()
+    # Without R², one-row test folds are scored.
+    assert main(["compare", "--csv", small, "--target", "y", "--cv", "6", "--estimators",
+                 "linear", "--scoring", "rmse", "--quiet"]) == 0
+    assert "nan" not in capsys.readouterr().out
+
+
+def _no_fits(*args, **kwargs):
+    raise AssertionError("an estimator was cross-validated before the folds were checked")
+
+
 def test_main_runs_a_small_comparison_in_process(tmp_path, capsys):
     status = main(["compare", "--dataset", "gated-classification", "--n-samples", "90",
                    "--cv", "2", "--estimators", "linear", "tree", "--scoring", "log_loss",
