@@ -1068,19 +1068,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin for run in runs)
         if not resume:
             # What a later warm start ignores, as this fit saw it.
-            self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
-                                      for name in _IGNORED_ON_RESUME}
+            self._record_resume_settings()
         self._set_fitted(best)
         self._expert_origins_ = list(best.origins)
         return self
 
-    def _warn_ignored_on_resume(self):
-        """Warn about the parameters a warm start ignores that changed since the fit."""
+    def _warn_ignored_on_resume(self, by="warm_start"):
+        """Warn about the parameters a warm start ignores that changed since the fit.
+
+        ``by="partial_fit"``: a batch that continues the fitted model, which
+        ignores them too (``init`` and ``n_init`` do not apply to it).
+        """
         fitted = getattr(self, "_resume_settings_", None)
         if fitted is None:
             return
         changed = [name for name, value in fitted.items()
-                   if not _same_setting(getattr(self, name), value)]
+                   if not _same_setting(getattr(self, name), value)
+                   and (by == "warm_start" or name not in ("init", "n_init"))]
         if not changed:
             return
         described = ", ".join(
@@ -1088,14 +1092,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if isinstance(fitted[name], (Integral, str)) else name
             for name in changed
         )
+        resumes, anew = (("warm_start resumes", "Set warm_start=False to fit anew")
+                         if by == "warm_start" else
+                         ("partial_fit continues", "Call fit to fit anew"))
         warnings.warn(
-            f"warm_start resumes the fitted model, which keeps its experts, gate and "
+            f"{resumes} the fitted model, which keeps its experts, gate and "
             f"columns: {described} changed since it was fitted and "
-            f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
-            "anew with the new value.",
+            f"{'is' if len(changed) == 1 else 'are'} ignored. {anew} with the new value.",
             UserWarning,
             stacklevel=_user_stacklevel(),
         )
+
+    def _record_resume_settings(self):
+        """Keep what a later warm start or partial_fit ignores, as this fit sees it."""
+        self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
+                                  for name in _IGNORED_ON_RESUME}
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
                    n_jobs, n_kernel_threads=None, tree=None):

@@ -210,12 +210,15 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
         for index, template in enumerate(templates):
             estimator._check_expert(template, index)
         check_stream_experts(estimator, templates if not fitted else estimator.experts_)
+    if fitted:
+        estimator._warn_ignored_on_resume("partial_fit")
     X, y, sample_weight = _validated_batch(estimator, X, y, sample_weight, classes,
                                            first and not fitted)
     if not sample_weight.sum() > 0:
         raise ValueError("sample_weight of the batch must not sum to zero.")
     regressor = not is_classifier(estimator)
     if first and not fitted:
+        estimator._record_resume_settings()
         if regressor:
             estimator.family_ = "gaussian"
         names = getattr(estimator, "feature_names_in_", None)

@@ -756,3 +756,24 @@ def test_warm_start_on_sparse_rows_after_a_dense_fit_resumes_as_on_dense_rows(es
     assert dense.converged_ and sparse.converged_
     assert_allclose(sparse.score_samples(X, y), dense.score_samples(X, y), rtol=1e-4,
                     atol=1e-4)
+
+
+@pytest.mark.parametrize("start", ["fit", "partial_fit"])
+def test_partial_fit_warns_about_the_parameters_it_ignores(start):
+    # A batch continues the fitted model: n_experts and the experts changed since were
+    # ignored silently (warm_start warned about the same changes).
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0)
+    getattr(model, start)(X[:100], y[:100])
+    with warnings.catch_warnings():
+        # Unchanged parameters (and init, which a stream does not use): no warning.
+        warnings.filterwarnings("error", message="partial_fit continues")
+        model.set_params(init="random", n_init=2).partial_fit(X[100:], y[100:])
+    model.set_params(n_experts=3, gate_features=[0])
+    with pytest.warns(UserWarning, match=r"partial_fit continues the fitted model, which keeps "
+                                         r"its experts, gate and columns: n_experts=3 \(fitted "
+                                         r"with 2\), gate_features changed since it was fitted "
+                                         r"and are ignored. Call fit to fit anew"):
+        model.partial_fit(X[100:], y[100:])
+    assert model.n_experts_ == 2
+    assert_array_equal(model.gate_features_, [0, 1, 2])
