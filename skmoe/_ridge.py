@@ -474,6 +474,14 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
         if self.fit_intercept:
             x_mean = np.asarray(weights @ X_scaled).ravel() / total
             y_mean = float(weights @ y_scaled) / total
+            if not sp.issparse(X_scaled):
+                # A constant column's mean is its value, exactly: the rounded weighted
+                # mean left it eps times its magnitude off centre, whose squares
+                # overflow for a constant near 1e300. (Constant columns keep scale 1.)
+                candidates = np.flatnonzero(scale == 1.0)
+                constant = candidates[np.all(X_scaled[:, candidates] == X_scaled[0, candidates],
+                                             axis=0)]
+                x_mean[constant] = X_scaled[0, constant]
         else:
             x_mean, y_mean = np.zeros(X.shape[1]), 0.0
         if sp.issparse(X_scaled):

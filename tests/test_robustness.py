@@ -777,3 +777,36 @@ def test_partial_fit_warns_about_the_parameters_it_ignores(start):
         model.partial_fit(X[100:], y[100:])
     assert model.n_experts_ == 2
     assert_array_equal(model.gate_features_, [0, 1, 2])
+
+
+@pytest.mark.parametrize("params", [{}, {"max_iter": 1}, {"noise": "student_t"},
+                                    {"experts": LinearRegression()}],
+                         ids=["default", "one iteration", "student_t", "least squares"])
+def test_one_far_row_of_X_is_refused_in_skmoes_words(params):
+    # One value of 1e300 among ordinary ones: the out-of-fold prediction at that row
+    # squared to inf, the noise variance became inf or NaN, and the fit ended in
+    # "Sample weights must contain at least one non-zero number" (a KeyError with
+    # Student t noise), or with max_iter=1 returned a model with NaN noise.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    X[0, 1] = 1e300
+    with pytest.raises(ValueError, match=r"The squared residuals of expert \d \(\w+\) overflow "
+                                         r"float64, so its noise scale is not a number. A row "
+                                         r"of X far from the others"):
+        MixtureOfExpertsRegressor(**{"n_experts": 2, "max_iter": 5, "random_state": 0,
+                                     **params}).fit(X, y)
+
+
+@pytest.mark.parametrize("value", [1e300, -1e-300, 7.0])
+def test_a_constant_column_of_any_magnitude_leaves_the_model_unchanged(value):
+    # ScaledRidge centred a constant column of 1e300 on its rounded mean, 1e284 off,
+    # whose squares overflowed: "ScaledRidge could not solve its penalised normal
+    # equations" (scikit-learn's Ridge fails on it too).
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(X, y)
+    wide = np.c_[X, np.full(200, value)]
+    model = MixtureOfExpertsRegressor(**params).fit(wide, y)
+    assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
+                    rtol=1e-9, atol=1e-12)
+    # Zero (to rounding, for the Gram matrices' path taken at ordinary magnitudes).
+    assert_allclose([expert.coef_[3] * value for expert in model.experts_], 0.0, atol=1e-20)
