@@ -810,3 +810,30 @@ def test_a_constant_column_of_any_magnitude_leaves_the_model_unchanged(value):
                     rtol=1e-9, atol=1e-12)
     # Zero (to rounding, for the Gram matrices' path taken at ordinary magnitudes).
     assert_allclose([expert.coef_[3] * value for expert in model.experts_], 0.0, atol=1e-20)
+
+
+@pytest.mark.parametrize("change", ["all columns * 1e200", "one value of 1e300",
+                                    "a constant column of 1e300"])
+def test_classifier_refuses_columns_its_logistic_experts_cannot_square(change, monkeypatch):
+    # They ended in "LinAlgError: Eigenvalues did not converge" from the Newton M-step.
+    X, y = make_gated_classification(200, 3, 2, 3, random_state=0)
+    if change == "all columns * 1e200":
+        X, column, value = X * 1e200, 0, "2.41e\\+200"
+    elif change == "one value of 1e300":
+        X[0, 1], column, value = 1e300, 1, "1e\\+300"
+    else:
+        X, column, value = np.c_[X, np.full(200, 1e300)], 3, "1e\\+300"
+    monkeypatch.setattr(LogisticRegression, "fit", _forbidden)
+    with pytest.raises(ValueError, match=f"LogisticRegression experts fit the columns in their "
+                                         f"own units, and their Hessians square them: the "
+                                         f"experts' column {column} reaches {value}, beyond "
+                                         f"about 1e150"):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    monkeypatch.undo()
+    # Columns the experts do not see (the gate standardises its own) are taken.
+    gate_only = [column] if change != "all columns * 1e200" else [0, 1, 2]
+    experts_see = [j for j in range(X.shape[1]) if j not in gate_only] or None
+    if experts_see is not None:
+        model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, expert_features=experts_see,
+                                           random_state=0).fit(X, y)
+        assert np.all(np.isfinite(model.predict_proba(X)))
