@@ -268,6 +268,32 @@ def _no_fits(*args, **kwargs):
     raise AssertionError("an estimator was cross-validated before the folds were checked")
 
 
+def test_numbers_with_decimal_commas_are_refused_unless_decimal_is_given(tmp_path, capsys):
+    # Read as text, such features were one-hot encoded (one category per number) and
+    # such a target taken for class labels: "class '-0,2317' has only 1 rows".
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(40, 2)).round(4)
+    target = (2 * values[:, 0] - values[:, 1]).round(4)
+    points = "\n".join(f"{a};{b};{c}" for (a, b), c in zip(values, target))
+    commas = _csv(tmp_path, "commas.csv", "a;b;y\n" + points.replace(".", ",") + "\n")
+    plain = _csv(tmp_path, "points.csv", "a;b;y\n" + points + "\n")
+    args = ["--target", "y", "--sep", ";", "--estimators", "linear", "--cv", "2", "--quiet"]
+    assert main(["compare", "--csv", commas, *args]) == 2
+    err = capsys.readouterr().err
+    assert (f"commas.csv: column 'a' holds numbers written with a decimal comma (e.g. "
+            f"'{str(values[0, 0]).replace('.', ',')}'), which would be read as text; pass "
+            "--decimal ','.") in err
+    assert main(["compare", "--csv", commas, "--decimal", ",", *args]) == 0
+    with_commas = capsys.readouterr().out.splitlines()
+    assert main(["compare", "--csv", plain, *args]) == 0
+    with_points = capsys.readouterr().out.splitlines()
+    # The same scores (the table's row up to the fit and predict times) and verdicts.
+    assert with_commas[2].split()[:12] == with_points[2].split()[:12]
+    assert with_commas[3:] == with_points[3:]
+    assert main(["compare", "--dataset", "diabetes", "--decimal", ","]) == 2
+    assert "--decimal goes with --csv" in capsys.readouterr().err
+
+
 def test_main_runs_a_small_comparison_in_process(tmp_path, capsys):
     status = main(["compare", "--dataset", "gated-classification", "--n-samples", "90",
                    "--cv", "2", "--estimators", "linear", "tree", "--scoring", "log_loss",
