@@ -45,7 +45,6 @@ def _experts_have_predict_proba(mixture):
     return True
 
 
-@fill_doc
 def _check_logistic_columns(templates, X):
     """Refuse, before any fit, columns that LogisticRegression experts cannot square.
 
@@ -70,6 +69,7 @@ def _check_logistic_columns(templates, X):
         )
 
 
+@fill_doc
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     """Mixture of experts for classification, fitted by EM.
 
