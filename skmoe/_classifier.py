@@ -13,8 +13,8 @@ from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
-from ._serving import linear_mixture_proba, linear_probabilities
 from ._scaling import magnitude
+from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import check_is_estimator
 
 # Magnitude of columns beyond which their squares (in a logistic expert's Hessian)
