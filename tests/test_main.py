@@ -264,6 +264,19 @@ def test_main_refuses_one_row_test_folds_when_r2_is_scored(tmp_path, capsys, mon
     assert "nan" not in capsys.readouterr().out
 
 
+def test_main_refuses_a_target_whose_squares_the_scores_cannot_hold(tmp_path, capsys,
+                                                                    monkeypatch):
+    # y of 1e160 exited 1 after moe_linear failed on a fold, or 0 with NaN scores for
+    # the other estimators.
+    rows = "\n".join(f"{i},{(i * 7) % 5 * 1e160}" for i in range(40))
+    huge = _csv(tmp_path, "huge.csv", "a,y\n" + rows + "\n")
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    assert main(["compare", "--csv", huge, "--target", "y", "--estimators", "linear"]) == 2
+    assert ("y has a standard deviation of 1.41e+160, outside [1e-152, 1e+152]: r2, rmse, "
+            "log_likelihood square it, beyond float64 (NaN scores). Divide y by 1e160"
+            in capsys.readouterr().err)
+
+
 def _no_fits(*args, **kwargs):
     raise AssertionError("an estimator was cross-validated before the folds were checked")
 
