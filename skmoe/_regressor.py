@@ -206,6 +206,7 @@ def _check_squared_residuals(residuals, experts):
             "predictions there beyond that; drop or rescale such rows."
         )
 
+
 def _mixture_std(weights, predictions, mean, variance):
     """``sqrt(sum_k g_k (v_k + (f_k - mean)^2))`` per row, without overflow.
 
