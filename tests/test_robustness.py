@@ -837,3 +837,19 @@ def test_classifier_refuses_columns_its_logistic_experts_cannot_square(change, m
         model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, expert_features=experts_see,
                                            random_state=0).fit(X, y)
         assert np.all(np.isfinite(model.predict_proba(X)))
+
+
+@pytest.mark.parametrize("value", [1e300, 7.0])
+def test_a_constant_sparse_column_leaves_scaled_ridge_experts_unchanged(value):
+    # The sparse normal equations subtract the means' outer product: for a constant
+    # column of 1e300, inf - inf ("ScaledRidge could not solve its penalised normal
+    # equations"). The gate is kept off the column: sparse gate columns are not
+    # centred, so a constant one acts as a second, penalised intercept.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    params = dict(n_experts=2, max_iter=5, gate_features=[0, 1, 2], random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
+    wide = np.c_[X, np.full(200, value)]
+    model = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(wide), y)
+    assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
+                    rtol=1e-9, atol=1e-12)
+    assert [expert.coef_[3] for expert in model.experts_] == [0.0, 0.0]
