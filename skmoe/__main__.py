@@ -24,6 +24,7 @@ status 2, before anything is fitted.
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -93,7 +94,27 @@ def _csv_error(path, what):
     return CommandError(f"{path}: {what}")
 
 
-def read_csv_dataset(path, target, sep=","):
+# A number written with a decimal comma: pandas reads a column of them as text.
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d[\d.]*)?,\d+([eE][+-]?\d+)?\s*$")
+
+
+def _check_decimal_commas(path, frame):
+    """Refuse text columns whose every value is a number with a decimal comma.
+
+    Read as text, such features were one-hot encoded as categories (one per
+    distinct number) and such a target taken for class labels, silently.
+    """
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if (not pd.api.types.is_numeric_dtype(values) and values.size
+                and values.map(lambda v: isinstance(v, str)
+                               and _DECIMAL_COMMA.match(v) is not None).all()):
+            raise _csv_error(
+                path, f"column {column!r} holds numbers written with a decimal comma (e.g. "
+                f"{values.iloc[0]!r}), which would be read as text; pass --decimal ','.")
+
+
+def read_csv_dataset(path, target, sep=",", decimal="."):
     """Features and target from a CSV file, with one-line errors for bad input.
 
     The features are returned as pandas reads them (strings, missing values
@@ -107,6 +128,8 @@ def read_csv_dataset(path, target, sep=","):
         The name of the target column; every other column is a feature.
     sep : str, default=","
         The column separator.
+    decimal : str, default="."
+        The decimal point of the numbers.
 
     Returns
     -------
@@ -123,7 +146,8 @@ def read_csv_dataset(path, target, sep=","):
     ------
     CommandError
         When the file is missing, empty or unparsable, has fewer than two
-        data rows, lacks the target column or has no feature column.
+        data rows, lacks the target column, has no feature column, or has a
+        column of numbers with decimal commas while ``decimal`` is ``"."``.
     """
     path = Path(path)
     if not path.exists():
@@ -131,7 +155,7 @@ def read_csv_dataset(path, target, sep=","):
     if path.is_dir():
         raise _csv_error(path, "is a directory; give a CSV file to --csv.")
     try:
-        frame = pd.read_csv(path, sep=sep)
+        frame = pd.read_csv(path, sep=sep, decimal=decimal)
     except pd.errors.EmptyDataError:
         raise _csv_error(path, "the file is empty; it needs a header row and data rows.") \
             from None
@@ -155,6 +179,8 @@ def read_csv_dataset(path, target, sep=","):
             path, f"no column named {target!r}; its columns are: {columns}{more}. Pass one "
             f"of them to --target.{hint}"
         )
+    if decimal == ".":
+        _check_decimal_commas(path, frame)
     y = frame[target]
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
@@ -337,12 +363,14 @@ def _load(args):
         if args.n_samples is not None:
             raise CommandError("--n-samples applies to the generated data sets, not to --csv.")
         sep = "\t" if args.sep in ("\\t", "tab") else args.sep
-        X, y, name, description = read_csv_dataset(args.csv, args.target, sep)
+        X, y, name, description = read_csv_dataset(args.csv, args.target, sep, args.decimal)
         return X, y, name, description, (f"target column {args.target!r}", f"{Path(args.csv)}: ")
     if args.target is not None:
         raise CommandError("--target goes with --csv; the named data sets have their own.")
     if args.sep != ",":
         raise CommandError("--sep goes with --csv.")
+    if args.decimal != ".":
+        raise CommandError("--decimal goes with --csv.")
     X, y, name, description = _named_dataset(args.dataset or DEFAULT_DATASET, args.seed,
                                              args.n_samples)
     return X, y, name, description, ("y", "target: ")
@@ -511,6 +539,9 @@ def build_parser():
     sub.add_argument("--target", metavar="COLUMN", help="the target column of --csv")
     sub.add_argument("--sep", metavar="CHAR", default=",",
                      help="the column separator of --csv (default ','; e.g. ';' or '\\t')")
+    sub.add_argument("--decimal", metavar="CHAR", default=".",
+                     help="the decimal point of the numbers of --csv (default '.'; e.g. "
+                          "',')")
     sub.add_argument("--task", choices=["auto", "regression", "classification"],
                      default="auto",
                      help="default auto, from the target's type and number of distinct "

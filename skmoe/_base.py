@@ -87,6 +87,7 @@ from ._validation import (
     _fit_context,
     _raise_for_params,
     _routing_enabled,
+    check_fit_weight_scale,
     check_is_estimator,
     check_n_samples,
     check_responsibilities,
@@ -386,10 +387,15 @@ def _standardised_gate_rows(X, columns, scaler, gate):
     """
     if columns.size == 0:
         return np.empty((X.shape[0], 0))
-    if sp.issparse(X) or not isinstance(gate, SoftmaxGate):
-        return scaler.transform(_columns(X, columns))
+    X_gate = _columns(X, columns)
+    if sp.issparse(X_gate) and scaler.with_mean:
+        # Sparse rows resuming a fit on dense ones, whose gate saw its columns centred:
+        # made dense (the gate's columns only), as at predict time.
+        X_gate = X_gate.toarray()
+    if sp.issparse(X_gate) or not isinstance(gate, SoftmaxGate):
+        return scaler.transform(X_gate)
     # A copy whatever the shape: with one column X.T would already be contiguous.
-    X_t = np.array(_columns(X, columns).T, dtype=np.float64, order="C", copy=True)
+    X_t = np.array(X_gate.T, dtype=np.float64, order="C", copy=True)
     # StandardScaler.transform's operations, on the transposed copy.
     X_t -= scaler.mean_[:, None]
     X_t /= scaler.scale_[:, None]
@@ -931,6 +937,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         else:
             X = np.ascontiguousarray(X, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X)
+        check_fit_weight_scale(sample_weight)
         groups = check_groups(groups, X.shape[0])
         self._check_fit_targets(y, sample_weight)
         n_experts = self.n_experts_ if resume else len(templates)
@@ -1061,19 +1068,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self.n_starts_at_best_ = sum(run.lower_bound >= best.lower_bound - margin for run in runs)
         if not resume:
             # What a later warm start ignores, as this fit saw it.
-            self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
-                                      for name in _IGNORED_ON_RESUME}
+            self._record_resume_settings()
         self._set_fitted(best)
         self._expert_origins_ = list(best.origins)
         return self
 
-    def _warn_ignored_on_resume(self):
-        """Warn about the parameters a warm start ignores that changed since the fit."""
+    def _warn_ignored_on_resume(self, by="warm_start"):
+        """Warn about the parameters a warm start ignores that changed since the fit.
+
+        ``by="partial_fit"``: a batch that continues the fitted model, which
+        ignores them too (``init`` and ``n_init`` do not apply to it).
+        """
         fitted = getattr(self, "_resume_settings_", None)
         if fitted is None:
             return
         changed = [name for name, value in fitted.items()
-                   if not _same_setting(getattr(self, name), value)]
+                   if not _same_setting(getattr(self, name), value)
+                   and (by == "warm_start" or name not in ("init", "n_init"))]
         if not changed:
             return
         described = ", ".join(
@@ -1081,14 +1092,21 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if isinstance(fitted[name], (Integral, str)) else name
             for name in changed
         )
+        resumes, anew = (("warm_start resumes", "Set warm_start=False to fit anew")
+                         if by == "warm_start" else
+                         ("partial_fit continues", "Call fit to fit anew"))
         warnings.warn(
-            f"warm_start resumes the fitted model, which keeps its experts, gate and "
+            f"{resumes} the fitted model, which keeps its experts, gate and "
             f"columns: {described} changed since it was fitted and "
-            f"{'is' if len(changed) == 1 else 'are'} ignored. Set warm_start=False to fit "
-            "anew with the new value.",
+            f"{'is' if len(changed) == 1 else 'are'} ignored. {anew} with the new value.",
             UserWarning,
             stacklevel=_user_stacklevel(),
         )
+
+    def _record_resume_settings(self):
+        """Keep what a later warm start or partial_fit ignores, as this fit sees it."""
+        self._resume_settings_ = {name: clone(getattr(self, name), safe=False)
+                                  for name in _IGNORED_ON_RESUME}
 
     def _fit_start(self, start, seed, resume, templates, routes, gate_template, init, data,
                    n_jobs, n_kernel_threads=None, tree=None):

@@ -13,8 +13,13 @@ from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
+from ._scaling import magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import check_is_estimator
+
+# Magnitude of columns beyond which their squares (in a logistic expert's Hessian)
+# can overflow float64.
+_LOGISTIC_SQUARE_SAFE = 2.0**500
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
 # class, or gives it probability 0, must not make a log-likelihood -inf.
@@ -38,6 +43,30 @@ def _experts_have_predict_proba(mixture):
                 f"{index} ({type(expert).__name__}) has no predict_proba."
             )
     return True
+
+
+def _check_logistic_columns(templates, X):
+    """Refuse, before any fit, columns that LogisticRegression experts cannot square.
+
+    A LogisticRegression expert fits the columns in their own units, and its
+    Hessian holds their squares: columns beyond about 1e150 in magnitude (all
+    of X times 1e200, one value of 1e300, a constant column of 1e300) ended in
+    ``LinAlgError: Eigenvalues did not converge`` from the Newton M-step
+    (scikit-learn's own fit stops there with zero coefficients).
+    """
+    if not any(type(template) is LogisticRegression for template in templates):
+        return
+    size = magnitude(X)
+    bad = np.flatnonzero(size > _LOGISTIC_SQUARE_SAFE)
+    if bad.size:
+        column = bad[0]
+        largest = float(abs(X[:, [column]]).max())
+        raise ValueError(
+            f"LogisticRegression experts fit the columns in their own units, and their "
+            f"Hessians square them: the experts' column {column} reaches {largest:.3g}, "
+            "beyond about 1e150. Divide such columns by a constant, or use experts that "
+            "standardise them (make_pipeline(StandardScaler(), LogisticRegression()))."
+        )
 
 
 @fill_doc
@@ -175,6 +204,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             )
         self.classes_ = encoder.classes_
         return X, encoder.transform(y).astype(np.int64)
+
+    def _likelihood_context(self, X, y, sample_weight):
+        _check_logistic_columns(self._expert_templates(), X)
+        return {}
 
     def _validate_targets(self, y, n_samples):
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")

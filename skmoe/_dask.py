@@ -67,7 +67,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _SEED_MAX
-from ._classifier import PROBA_FLOOR
+from ._classifier import PROBA_FLOOR, _check_logistic_columns
 from ._experts import (
     describe_expert,
     has_own_density,
@@ -88,12 +88,17 @@ from ._linear import weighted_grams
 from ._logistic import FULL_SOLVE_TOL, _alpha, logistic_log_likelihood, logistic_penalty
 from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
-from ._regressor import _NOISE_FOLDS, _POOLED_VARIANCE_FLOOR, folds_of_rows
+from ._regressor import _NOISE_FOLDS, _POOLED_VARIANCE_FLOOR, _Y_SPREAD, folds_of_rows
 from ._ridge import ScaledRidge, fold_refits, fold_sums, ridge_penalty
 from ._scaling import magnitude
 from ._squarem import Squarem
-from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
-from ._validation import check_responsibilities, resolve_columns
+from ._stream import _SQUARE_SAFE, fit_expert_from_gram, is_gram_expert, residual_sum
+from ._validation import (
+    MAX_TOTAL_WEIGHT,
+    check_fit_weight_scale,
+    check_responsibilities,
+    resolve_columns,
+)
 
 
 def is_dask_collection(value):
@@ -225,6 +230,9 @@ def _summary(X, y, w, shift, y_shift):
         "bad_y": int(y.size - np.count_nonzero(np.isfinite(y))),
         "bad_w": int(np.count_nonzero(~np.isfinite(w) | (w < 0))),
         "largest": np.abs(X).max(axis=0, initial=0.0),
+        "largest_centred": np.abs(centred).max(axis=0, initial=0.0),
+        "largest_y": float(np.abs(y).max(initial=0.0)),
+        "largest_w": float(w.max(initial=0.0)),
         "w": float(w.sum()),
         "wx": w @ centred,
         "wxx": w @ centred**2,
@@ -235,12 +243,45 @@ def _summary(X, y, w, shift, y_shift):
     }
 
 
+def _check_magnitudes(summary):
+    """Refuse, after the first pass, what the block sums of a Dask fit cannot hold.
+
+    The fit sums squares of the columns (moments, Gram matrices, Hessians)
+    block by block, with no fall-back to the experts' own fit: columns beyond
+    about 1e-150 to 1e150 in magnitude overflowed them or lost their digits
+    (columns of 1e160 ended in a Gram-matrix error blaming collinear columns,
+    of 1e-160 gave another model, silently). The weights are checked as in
+    memory.
+    """
+    if summary["w"] > MAX_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {summary['w']:.3g}, more than {MAX_TOTAL_WEIGHT:.0e}: the "
+            "weighted sums of the fit would overflow float64. Divide the weights by a "
+            "constant (only their size next to the penalties of the experts and the gate "
+            "depends on it)."
+        )
+    check_fit_weight_scale(np.array([summary["largest_w"]]))
+    # The moments are taken about the first row: a constant column of any magnitude,
+    # centred, is zero.
+    spread = summary["largest_centred"]
+    size = magnitude(spread[None, :])
+    bad = np.flatnonzero((size < _SQUARE_SAFE[0]) | (size > _SQUARE_SAFE[1]))
+    if bad.size:
+        raise ValueError(
+            "A fit on Dask collections sums the squares of the columns of X block by block, "
+            "which keep their digits for columns whose values differ by about 1e-150 to "
+            f"1e150; column {bad[0]} spans {spread[bad[0]]:.3g}. Rescale that column (the "
+            "model of rescaled columns is the rescaled model), or fit in memory."
+        )
+
+
 def _add(a, b):
     """Sum of two dicts of statistics (or of two tuples of them); the maximum of their
-    ``"largest"`` entries."""
+    ``"largest..."`` entries."""
     if isinstance(a, dict):
-        return {key: np.maximum(a[key], b[key]) if key == "largest" else _add(a[key], b[key])
-                for key in a}
+        return {key: np.maximum(a[key], b[key])
+                if isinstance(key, str) and key.startswith("largest")
+                else _add(a[key], b[key]) for key in a}
     if isinstance(a, tuple):
         return tuple(_add(x, y) for x, y in zip(a, b))
     if a is None:
@@ -738,6 +779,7 @@ class _DaskFit:
             )
         if not summary["w"] > 0:
             raise ValueError("sample_weight must not sum to zero.")
+        _check_magnitudes(summary)
         n, total = summary["n"], summary["w"]
         self.n_samples, self.total_weight = n, total
         self.shift = shift
@@ -750,7 +792,18 @@ class _DaskFit:
         self.u_var = np.maximum(summary["xx"] / n - (summary["x"] / n) ** 2, 0.0)
         y_mean = summary["wy"] / total
         self.y_mean = y_shift + y_mean
-        self.y_var = max(summary["wyy"] / total - y_mean**2, 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_var = np.float64(summary["wyy"]) / total - np.float64(y_mean) ** 2
+        if not np.isfinite(y_var):
+            largest = summary["largest_y"]
+            raise ValueError(
+                f"y has a weighted standard deviation beyond float64's squares (y reaches "
+                f"{largest:.3g}), outside [{_Y_SPREAD[0]:.0e}, {_Y_SPREAD[1]:.0e}]: the "
+                "experts' noise variances, in units of y squared, would not be float64 "
+                f"numbers. Divide y by 1e{int(np.floor(np.log10(largest)))} and multiply the "
+                "predictions back."
+            )
+        self.y_var = max(float(y_var), 0.0)
 
     # ------------------------------------------------------------------ EM
     def run(self, start, random_state, init):
@@ -1448,6 +1501,9 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
                                      "expert_features")
     gate_columns = resolve_columns(estimator.gate_features, X.shape[1], names,
                                    "gate_features", allow_empty=False)
+    if classes is not None:
+        # The largest value of each column stands for the column.
+        _check_logistic_columns(templates, fit.largest[expert_columns][None, :])
     fit.templates = templates
     fit.gate_template = (SoftmaxGate(warm_start=True) if estimator.gate is None
                          else clone(estimator.gate).set_params(warm_start=True))

@@ -20,6 +20,7 @@ from ._experts import (
     accepts_return_std,
     cross_fitted_predictions,
     decided_once,
+    describe_expert,
     has_own_density,
     interpolates,
 )
@@ -42,7 +43,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
-from ._scaling import power_of_two, weighted_spread
+from ._scaling import magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
@@ -177,6 +178,50 @@ def _experts_have_distribution_methods(*methods):
         return True
 
     return check
+
+
+def _squared_residuals(y, means, weights):
+    """``sum_i w_ik (y_i - m_ik)^2`` per expert (inf when it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.einsum("ik,ik->k", weights, (y[:, None] - means) ** 2)
+
+
+def _check_squared_residuals(residuals, experts):
+    """Refuse experts whose weighted squared residuals are not float64 numbers.
+
+    A row of X far from the others (one value of 1e300 in a column of
+    ordinary ones) puts an expert's out-of-fold prediction there near 1e300,
+    whose squared residual overflows: the noise scale became inf or NaN, and
+    the fit went on to an error about an expert's sample weights (with
+    ``max_iter=1``, to a model with NaN noise; with Student t noise, to a
+    KeyError).
+    """
+    bad = np.flatnonzero(~np.isfinite(residuals))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"The squared residuals of expert {k} ({describe_expert(experts[k])}) overflow "
+            "float64, so its noise scale is not a number. A row of X far from the others "
+            "(a value about 1e150 times a column's spread or more) sends an expert's "
+            "predictions there beyond that; drop or rescale such rows."
+        )
+
+
+def _mixture_std(weights, predictions, mean, variance):
+    """``sqrt(sum_k g_k (v_k + (f_k - mean)^2))`` per row, without overflow.
+
+    The squares of predictions far from the training data (beyond about 1e154)
+    overflow: each row's spread is summed in units of a power of two near its
+    largest deviation or expert standard deviation, and experts of zero weight
+    are left out (an infinite variance of such an expert must not make NaN).
+    """
+    used = weights > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviation = np.where(used, np.abs(predictions - mean[:, None]), 0.0)
+        std = np.where(used, np.sqrt(variance), 0.0)
+        unit = magnitude(np.hstack([deviation, std]).T)[:, None]
+        spread = (std / unit) ** 2 + (deviation / unit) ** 2
+        return np.sqrt(np.einsum("ik,ik->i", weights, spread)) * unit[:, 0]
 
 
 @fill_doc
@@ -498,6 +543,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 if scale_means is predictions:
                     scale_means = predictions.copy()
                 scale_means[:, k] = out_of_fold
+        _check_squared_residuals(residuals if residuals is not None
+                                 else _squared_residuals(y, scale_means, weights), experts)
         if "pooled_floor" not in context:
             # Fixed at the start's first M-step, so that every later M-step maximises
             # one objective under one constraint and EM still never decreases it.
@@ -679,8 +726,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         mean = np.einsum("ik,ik->i", weights, predictions)
         if not return_std:
             return mean
-        spread = variance + (predictions - mean[:, None]) ** 2
-        return mean, np.sqrt(np.einsum("ik,ik->i", weights, spread))
+        return mean, _mixture_std(weights, predictions, mean, variance)
 
     def _check_expert_variances(self):
         """Refuse ``return_std`` when an expert with its own density gives no variance.

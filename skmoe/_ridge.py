@@ -474,6 +474,27 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
         if self.fit_intercept:
             x_mean = np.asarray(weights @ X_scaled).ravel() / total
             y_mean = float(weights @ y_scaled) / total
+            # A constant column's mean is its value, exactly: the rounded weighted
+            # mean left it eps times its magnitude off centre, whose squares
+            # overflow for a constant near 1e300. (Constant columns keep scale 1.)
+            candidates = np.flatnonzero(scale == 1.0)
+            if not sp.issparse(X_scaled):
+                constant = candidates[np.all(X_scaled[:, candidates] == X_scaled[0, candidates],
+                                             axis=0)]
+                x_mean[constant] = X_scaled[0, constant]
+            elif candidates.size:
+                # Sparse products subtract the means' outer product instead of centring:
+                # a constant column, centred zero, is left out of them (as a zero column).
+                columns = sp.csc_matrix(X_scaled[:, candidates])
+                full = np.diff(columns.indptr) == X.shape[0]
+                constant = candidates[full & np.array(
+                    [np.all(columns.data[a:b] == columns.data[a]) if b > a else False
+                     for a, b in zip(columns.indptr[:-1], columns.indptr[1:])], dtype=bool)]
+                if constant.size:
+                    keep = np.ones(X.shape[1])
+                    keep[constant] = 0.0
+                    X_scaled = sp.csr_matrix(X_scaled @ sp.diags(keep))
+                    x_mean[constant] = 0.0
         else:
             x_mean, y_mean = np.zeros(X.shape[1]), 0.0
         if sp.issparse(X_scaled):

@@ -39,7 +39,7 @@ from ._base import BaseMixtureOfExperts
 from ._families import FAMILIES
 from ._gate import ConstantGate, SoftmaxGate
 from ._kernels import e_step
-from ._validation import check_sample_weight
+from ._validation import check_fit_weight_scale, check_sample_weight
 
 # Rows per block of the information matrix: each block holds an
 # (n_rows, n_experts, n_parameters) array of per-row scores.
@@ -249,6 +249,8 @@ def observed_information(estimator, X, y, sample_weight=None):
     Xv = estimator._validated_X(X)
     y = estimator._validate_targets(y, Xv.shape[0])
     weights = check_sample_weight(sample_weight, Xv)
+    # The information sums the weights times the responsibilities, as the fit does.
+    check_fit_weight_scale(weights)
     Xe = estimator._expert_input(Xv)
     Xe = np.asarray(Xe.toarray() if sp.issparse(Xe) else Xe, dtype=np.float64)
     experts = estimator.experts_

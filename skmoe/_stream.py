@@ -41,14 +41,16 @@ from ._kernels import (
 from ._linear import fit_from_grams, weighted_grams
 from ._newton import _newton_direction
 from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
-from ._scaling import fit_standard_scaler
-from ._validation import check_sample_weight, resolve_columns
+from ._scaling import fit_standard_scaler, magnitude
+from ._validation import check_fit_weight_scale, check_sample_weight, resolve_columns
 
 # Relative size below which an eigenvalue of a ridge expert's centred Gram
 # matrix is a direction the data do not span (its pseudo-rows leave it out).
 _EIGENVALUE_FLOOR = 1e-13
 # Experts fitted from (running) Gram matrices rather than by their own partial_fit.
 GRAM_EXPERTS = (LinearRegression, Ridge, ScaledRidge)
+# Magnitudes of columns whose squares are normal float64 numbers.
+_SQUARE_SAFE = (2.0**-500, 2.0**500)
 
 
 def is_gram_expert(expert):
@@ -143,14 +145,40 @@ def check_stream_experts(estimator, templates):
                          f"noise={estimator.noise!r}.")
 
 
+def _check_gram_magnitudes(X):
+    """Refuse expert columns whose squares leave float64's normal numbers.
+
+    The running Gram matrices of the linear experts hold the squares of the
+    columns (centred on the first batch's means): columns beyond about 1e150
+    in magnitude overflow them, and below about 1e-150 their squares lose their
+    digits (columns of 1e-160 gave another model, silently). A stream has no
+    other way to fit those experts; a fit on all the rows falls back to the
+    experts' own fit.
+    """
+    size = magnitude(X)
+    bad = np.flatnonzero((size < _SQUARE_SAFE[0]) | (size > _SQUARE_SAFE[1]))
+    if bad.size:
+        raise ValueError(
+            "partial_fit fits linear experts (LinearRegression, Ridge, ScaledRidge) from "
+            "running weighted Gram matrices, whose squares keep their digits for columns "
+            "within about 1e-150 to 1e150 in magnitude; the experts' column "
+            f"{bad[0]} reaches {float(np.max(np.abs(X[:, bad[0]]))):.3g}. Rescale that "
+            "column (the model of rescaled columns is the rescaled model), or fit on all "
+            "the rows at once."
+        )
+
+
 def _validated_batch(estimator, X, y, sample_weight, classes, first):
     """X (float64, C order), encoded y and the weights of one batch."""
     X, y = validate_data(estimator, X, y, reset=first, dtype=np.float64,
                          y_numeric=not is_classifier(estimator))
     X = np.ascontiguousarray(X)
     sample_weight = check_sample_weight(sample_weight, X)
+    check_fit_weight_scale(sample_weight)
     if not is_classifier(estimator):
-        return X, np.asarray(y, dtype=np.float64), sample_weight
+        y = np.asarray(y, dtype=np.float64)
+        estimator._check_fit_targets(y, sample_weight)
+        return X, y, sample_weight
     if first:
         if classes is None:
             raise ValueError("classes must be passed to the first call of partial_fit: "
@@ -182,12 +210,15 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
         for index, template in enumerate(templates):
             estimator._check_expert(template, index)
         check_stream_experts(estimator, templates if not fitted else estimator.experts_)
+    if fitted:
+        estimator._warn_ignored_on_resume("partial_fit")
     X, y, sample_weight = _validated_batch(estimator, X, y, sample_weight, classes,
                                            first and not fitted)
     if not sample_weight.sum() > 0:
         raise ValueError("sample_weight of the batch must not sum to zero.")
     regressor = not is_classifier(estimator)
     if first and not fitted:
+        estimator._record_resume_settings()
         if regressor:
             estimator.family_ = "gaussian"
         names = getattr(estimator, "feature_names_in_", None)
@@ -198,6 +229,8 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
         estimator.gate_scaler_ = fit_standard_scaler(X[:, estimator.gate_features_],
                                                      sample_weight, with_mean=True)
     X_expert = np.ascontiguousarray(X[:, estimator.expert_features_])
+    if regressor and any(map(is_gram_expert, estimator.experts_ if fitted else templates)):
+        _check_gram_magnitudes(X_expert)
     X_gate = estimator._gate_input(X)
     if first:
         shift = (X_expert.mean(axis=0), float(np.mean(y)) if regressor else 0.0)

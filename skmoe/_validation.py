@@ -30,6 +30,9 @@ from sklearn.utils.validation import (
 
 # Largest total sample weight a fit accepts (see check_sample_weight).
 MAX_TOTAL_WEIGHT = 1e250
+# Smallest largest sample weight a fit accepts: the responsibilities times weights
+# below it fall to float64's subnormal numbers, which lose their digits.
+MIN_LARGEST_WEIGHT = 1e-300
 
 __all__ = [
     "BaseSearchCV",
@@ -44,6 +47,7 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
+    "check_fit_weight_scale",
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
@@ -91,6 +95,29 @@ def check_sample_weight(sample_weight, X):
             "depends on it)."
         )
     return sample_weight
+
+
+def check_fit_weight_scale(sample_weight):
+    """Refuse sample weights of a mixture's fit whose largest is below ``MIN_LARGEST_WEIGHT``.
+
+    The EM loop multiplies the weights by responsibilities: below it, the
+    products are subnormal float64 numbers, which lose their digits (weights of
+    5e-324 gave another model than weights of 1e-300, silently).
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,)
+        Weights checked by :func:`check_sample_weight`.
+    """
+    largest = sample_weight.max()
+    if largest < MIN_LARGEST_WEIGHT:
+        raise ValueError(
+            f"sample_weight's largest value is {largest:.3g}, less than "
+            f"{MIN_LARGEST_WEIGHT:.0e}: the weights times the responsibilities would be "
+            "subnormal float64 numbers, which lose their digits. Multiply the weights by a "
+            "constant (only their size next to the penalties of the experts and the gate "
+            "depends on it)."
+        )
 
 
 def check_n_samples(n_samples, n_experts):

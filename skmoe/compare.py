@@ -47,6 +47,8 @@ from sklearn.utils.validation import column_or_1d
 from ._baselines import FAMILIES, default_baselines, estimator_family, final_step
 from ._cv import cross_validate_each
 from ._density import DENSITY_LABELS, GaussianDensity, density_source
+from ._regressor import _Y_SPREAD
+from ._scaling import weighted_spread
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
 from ._validation import HasMethods, Interval, StrOptions, validate_params
@@ -80,7 +82,10 @@ def _resolve_task(task, y):
     kind = y.dtype.kind
     if kind in "OSUb" or isinstance(y.dtype, pd.CategoricalDtype):
         return "classification"
-    if kind == "f" and not np.all(np.mod(y, 1) == 0):
+    # Whole numbers beyond the integers' range (1e160) are no labels to scikit-learn's
+    # classifiers (type_of_target: continuous): the task was classification, then
+    # refused as "task='classification' needs class labels".
+    if kind == "f" and (not np.all(np.mod(y, 1) == 0) or type_of_target(y) == "continuous"):
         return "regression"
     return "classification" if np.unique(y).shape[0] <= _MAX_CLASSES_AUTO else "regression"
 
@@ -246,6 +251,46 @@ def _splits(cv, X, y, task, random_state):
     return splits
 
 
+def _check_test_folds(splits, scoring, y):
+    """Refuse test folds on which a chosen score is undefined (NaN): R² on one row,
+    ROC AUC without every class."""
+    smallest = min(test.shape[0] for _, test in splits)
+    if "r2" in scoring and smallest < 2:
+        raise ValueError(
+            f"r2 needs at least 2 rows in every test fold, but the smallest of the "
+            f"{len(splits)} folds has {smallest} row: the R² of one row is undefined. Use "
+            "fewer folds, or leave r2 out of scoring."
+        )
+    if "roc_auc" in scoring:
+        classes, counts = np.unique(y, return_counts=True)
+        for fold, (_, test) in enumerate(splits):
+            missing = np.setdiff1d(classes, y[test])
+            if missing.size:
+                rows = int(counts[np.searchsorted(classes, missing[0])])
+                raise ValueError(
+                    f"roc_auc needs every class in every test fold, but class "
+                    f"{_plain(missing[0])!r} ({rows} rows) is not in fold {fold}. Use at "
+                    "most as many folds as the rarest class has rows, or leave roc_auc out "
+                    "of scoring."
+                )
+
+
+def _check_target_scale(y, task, scoring):
+    """Refuse a regression target whose squares the chosen scores cannot hold (NaN)."""
+    squaring = [name for name in scoring if name in ("r2", "rmse", "log_likelihood")]
+    if task != "regression" or not squaring:
+        return
+    mean, spread = weighted_spread(y, np.ones(y.shape[0]))
+    spread = spread or abs(mean)
+    if spread and not _Y_SPREAD[0] <= spread <= _Y_SPREAD[1]:
+        raise ValueError(
+            f"y has a standard deviation of {spread:.3g}, outside [{_Y_SPREAD[0]:.0e}, "
+            f"{_Y_SPREAD[1]:.0e}]: {', '.join(squaring)} square it, beyond float64 (NaN "
+            f"scores). Divide y by 1e{int(np.floor(np.log10(spread)))}, or score with mae "
+            "or max_error only."
+        )
+
+
 # ---------------------------------------------------------------------- compare
 @validate_params(
     {
@@ -389,6 +434,8 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     splits = _splits(cv, X, y, task, random_state)
+    _check_test_folds(splits, scoring, y)
+    _check_target_scale(y, task, scoring)
 
     prepared, densities = {}, {}
     for name, estimator in estimators.items():

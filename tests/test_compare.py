@@ -724,3 +724,56 @@ def test_the_demos_mixtures_converge_without_warnings(dataset):
                 if name.startswith("moe_")}
     results = compare(X, y, mixtures)
     assert results.attrs["warnings"] == {}
+
+
+def _no_fits(*args, **kwargs):
+    raise AssertionError("an estimator was cross-validated before the folds were checked")
+
+
+def test_scores_undefined_on_the_folds_are_refused_before_any_fit(monkeypatch):
+    # Each gave a NaN mean score in the table: R² on test folds of one row, ROC AUC
+    # on test folds without a class (StratifiedKFold's warning was silenced).
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    X, y = make_switching_regression(6, 2, 2, random_state=0)
+    with pytest.raises(ValueError, match="r2 needs at least 2 rows in every test fold, but "
+                                         "the smallest of the 6 folds has 1 row"):
+        compare(X, y, estimators={"lr": LinearRegression()}, cv=6, scoring=["rmse", "r2"])
+    X, y = make_gated_classification(60, 2, 2, 3, random_state=0)
+    y = y.copy()
+    y[:2] = 3
+    assert np.sum(y == 3) == 2
+    with pytest.raises(ValueError, match=r"roc_auc needs every class in every test fold, but "
+                                         r"class \d \(2 rows\) is not in fold \d\. Use at most "
+                                         r"as many folds as the rarest class has rows"):
+        compare(X, y, estimators={"lr": LogisticRegression()}, cv=5,
+                scoring=["accuracy", "roc_auc"])
+    monkeypatch.undo()
+    # With as many folds as the rarest class has rows, every fold has every class.
+    results = compare(X, y, estimators={"lr": LogisticRegression()}, cv=2,
+                      scoring=["accuracy", "roc_auc"])
+    assert np.isfinite(results["roc_auc_mean"]).all()
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160])
+def test_targets_whose_squares_the_scores_cannot_hold_are_refused(scale, monkeypatch):
+    # R², RMSE and the log-likelihood squared them to inf (or 0): NaN in the table.
+    X, y = make_switching_regression(60, 2, 2, random_state=0)
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    with pytest.raises(ValueError, match=r"y has a standard deviation of .*, outside "
+                                         r"\[1e-152, 1e\+152\]: r2, rmse, log_likelihood "
+                                         r"square it, beyond float64 \(NaN scores\)"):
+        compare(X, y * scale, estimators={"lr": LinearRegression()}, cv=3)
+    monkeypatch.undo()
+    # Scores that do not square y are computed, in y's units.
+    scaled = compare(X, y * scale, estimators={"lr": LinearRegression()}, cv=3,
+                     scoring=["mae"])
+    plain = compare(X, y, estimators={"lr": LinearRegression()}, cv=3, scoring=["mae"])
+    assert_allclose(scaled["mae_mean"] / scale, plain["mae_mean"], rtol=1e-9)
+
+
+def test_whole_numbers_beyond_the_integers_are_a_regression_target():
+    # Five distinct multiples of 1e160 were taken for class labels by task="auto", then
+    # refused: "task='classification' needs class labels, got continuous values".
+    y = np.arange(40) % 5 * 1e160
+    assert check_target(y)[1] == "regression"
+    assert check_target(np.arange(40) % 5 * 1.0)[1] == "classification"

@@ -664,3 +664,58 @@ def test_kmeans_sample_reaches_the_client_as_one_array_per_batch(data, monkeypat
     # 4 blocks in batches of 3: two computations, each bringing one joined sample.
     assert len(samples) == 2
     assert all(len(keys) == 1 and keys[0].startswith("_join_samples") for keys in samples)
+
+
+@pytest.mark.parametrize("case", ["y * 1e160", "one y of 1e300", "weights of 5e-324",
+                                  "weights of 1e300", "X * 1e160", "X * 1e-160",
+                                  "one X of 1e300", "classifier constant column of 1e300"])
+def test_what_the_block_sums_cannot_hold_is_refused_as_in_memory(case):
+    # y of 1e160 ended in an OverflowError; weights beyond the in-memory limits were
+    # taken; columns of 1e160 ended in a Gram-matrix error blaming collinear columns,
+    # of 1e-160 gave another model, silently; the classifier's LogisticRegression
+    # experts ended in "LinAlgError: Eigenvalues did not converge".
+    X, y = make_switching_regression(400, 3, 2, random_state=0)
+    weights = None
+    estimator = MixtureOfExpertsRegressor
+    if case == "y * 1e160":
+        y, message = y * 1e160, r"y has a weighted standard deviation beyond float64's " \
+                                r"squares \(y reaches 4.25e\+160\), outside \[1e-152, 1e\+152\]"
+    elif case == "one y of 1e300":
+        y[0], message = 1e300, r"\(y reaches 1e\+300\).* Divide y by 1e300"
+    elif case == "weights of 5e-324":
+        weights, message = np.full(400, 5e-324), "sample_weight's largest value is 4.94e-324"
+    elif case == "weights of 1e300":
+        weights, message = np.full(400, 1e300), r"sample_weight sums to 4e\+302, more than"
+    elif case == "classifier constant column of 1e300":
+        estimator = MixtureOfExpertsClassifier
+        X, y = np.c_[X, np.full(400, 1e300)], (y > 0).astype(int)
+        message = r"LogisticRegression experts .* the experts' column 3 reaches 1e\+300"
+    else:
+        if case == "X * 1e160":
+            X, spans = X * 1e160, "3.1e\\+160"
+        elif case == "X * 1e-160":
+            X, spans = X * 1e-160, "3.1e-160"
+        else:
+            X[0, 1], spans = 1e300, "1e\\+300"
+        column = 1 if case == "one X of 1e300" else 0
+        message = (r"A fit on Dask collections sums the squares of the columns of X block by "
+                   r"block, which keep their digits for columns whose values differ by about "
+                   rf"1e-150 to 1e150; column {column} spans {spans}")
+    X_d, y_d = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    w_d = None if weights is None else da.from_array(weights, chunks=100)
+    with pytest.raises(ValueError, match=message):
+        estimator(n_experts=2, max_iter=3, random_state=0).fit(X_d, y_d, sample_weight=w_d)
+
+
+def test_a_constant_column_of_1e300_on_dask_leaves_the_model_unchanged(data):
+    X, y = data
+    wide = np.c_[X, np.full(X.shape[0], 1e300)]
+    # From the same responsibilities: k-means' sample of the blocks depends on the
+    # number of columns.
+    params = dict(n_experts=2, max_iter=5, init=np.eye(2)[np.arange(X.shape[0]) % 2],
+                  random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(da.from_array(X, chunks=(CHUNK, -1)),
+                                                   da.from_array(y, chunks=CHUNK))
+    model = MixtureOfExpertsRegressor(**params).fit(da.from_array(wide, chunks=(CHUNK, -1)),
+                                                    da.from_array(y, chunks=CHUNK))
+    assert_allclose(model.predict(wide), base.predict(X), rtol=1e-9, atol=1e-12)

@@ -244,6 +244,69 @@ def test_main_refuses_files_too_small_for_the_folds_up_front(tmp_path, capsys):
             "(--n-experts 8) needs") in capsys.readouterr().err
 
 
+def test_main_refuses_one_row_test_folds_when_r2_is_scored(tmp_path, capsys, monkeypatch):
+    # --cv as large as the rows (leave-one-out) scored every fold's R² on one row:
+    # the table and its verdict ranked the estimators on NaN, with exit status 0.
+    rows = "\n".join(f"{i},{(i * 7) % 5 * 0.5}" for i in range(6))
+    small = _csv(tmp_path, "six.csv", "a,y\n" + rows + "\n")
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    assert main(["compare", "--csv", small, "--target", "y", "--cv", "6", "--estimators",
+                 "linear"]) == 2
+    err = capsys.readouterr().err
+    assert ("r2 needs at least 2 rows in every test fold, but the smallest of the 6 folds "
+            "has 1 row: the R² of one row is undefined. Use fewer folds, or leave r2 out "
+            "of scoring.") in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.undo()
+    # Without R², one-row test folds are scored.
+    assert main(["compare", "--csv", small, "--target", "y", "--cv", "6", "--estimators",
+                 "linear", "--scoring", "rmse", "--quiet"]) == 0
+    assert "nan" not in capsys.readouterr().out
+
+
+def test_main_refuses_a_target_whose_squares_the_scores_cannot_hold(tmp_path, capsys,
+                                                                    monkeypatch):
+    # y of 1e160 exited 1 after moe_linear failed on a fold, or 0 with NaN scores for
+    # the other estimators.
+    rows = "\n".join(f"{i},{(i * 7) % 5 * 1e160}" for i in range(40))
+    huge = _csv(tmp_path, "huge.csv", "a,y\n" + rows + "\n")
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    assert main(["compare", "--csv", huge, "--target", "y", "--estimators", "linear"]) == 2
+    assert ("y has a standard deviation of 1.41e+160, outside [1e-152, 1e+152]: r2, rmse, "
+            "log_likelihood square it, beyond float64 (NaN scores). Divide y by 1e160"
+            in capsys.readouterr().err)
+
+
+def _no_fits(*args, **kwargs):
+    raise AssertionError("an estimator was cross-validated before the folds were checked")
+
+
+def test_numbers_with_decimal_commas_are_refused_unless_decimal_is_given(tmp_path, capsys):
+    # Read as text, such features were one-hot encoded (one category per number) and
+    # such a target taken for class labels: "class '-0,2317' has only 1 rows".
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(40, 2)).round(4)
+    target = (2 * values[:, 0] - values[:, 1]).round(4)
+    points = "\n".join(f"{a};{b};{c}" for (a, b), c in zip(values, target))
+    commas = _csv(tmp_path, "commas.csv", "a;b;y\n" + points.replace(".", ",") + "\n")
+    plain = _csv(tmp_path, "points.csv", "a;b;y\n" + points + "\n")
+    args = ["--target", "y", "--sep", ";", "--estimators", "linear", "--cv", "2", "--quiet"]
+    assert main(["compare", "--csv", commas, *args]) == 2
+    err = capsys.readouterr().err
+    assert (f"commas.csv: column 'a' holds numbers written with a decimal comma (e.g. "
+            f"'{str(values[0, 0]).replace('.', ',')}'), which would be read as text; pass "
+            "--decimal ','.") in err
+    assert main(["compare", "--csv", commas, "--decimal", ",", *args]) == 0
+    with_commas = capsys.readouterr().out.splitlines()
+    assert main(["compare", "--csv", plain, *args]) == 0
+    with_points = capsys.readouterr().out.splitlines()
+    # The same scores (the table's row up to the fit and predict times) and verdicts.
+    assert with_commas[2].split()[:12] == with_points[2].split()[:12]
+    assert with_commas[3:] == with_points[3:]
+    assert main(["compare", "--dataset", "diabetes", "--decimal", ","]) == 2
+    assert "--decimal goes with --csv" in capsys.readouterr().err
+
+
 def test_main_runs_a_small_comparison_in_process(tmp_path, capsys):
     status = main(["compare", "--dataset", "gated-classification", "--n-samples", "90",
                    "--cv", "2", "--estimators", "linear", "tree", "--scoring", "log_loss",

@@ -648,3 +648,208 @@ def test_sparse_rows_refused_in_skmoes_words_when_an_expert_needs_dense():
         with pytest.raises(TypeError, match="X is a sparse matrix, but Pipeline needs dense "
                                             "input"):
             method(sp.csr_matrix(X))
+
+
+# ------------------------------------------------ neighbours of issue 18's cases
+def test_standard_deviation_far_from_the_training_rows_is_not_nan():
+    # The law of total variance squared predictions of 1e300: inf, times the zero
+    # weight of the gate's other expert, gave NaN.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    far = X * 1e300
+    gate = model.predict_gate(far)
+    assert np.all(gate.max(axis=1) == 1.0)
+    mean, std = model.predict(far, return_std=True)
+    assert_allclose(std, np.sqrt(model.noise_variance_)[gate.argmax(axis=1)], rtol=1e-12)
+    # In range, the same standard deviation as the law of total variance gives.
+    weights, predictions = model.predict_gate(X), np.column_stack(
+        [expert.predict(X) for expert in model.experts_])
+    mean, std = model.predict(X, return_std=True)
+    expected = np.sqrt(np.sum(weights * (model.noise_variance_
+                                         + (predictions - mean[:, None]) ** 2), axis=1))
+    assert_allclose(std, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_tiny_sample_weights_fit_and_subnormal_ones_are_refused(estimator, make):
+    # Weights of 5e-324 gave another model than weights of 1e-300 (the responsibilities
+    # times the weights, subnormal, lost their digits), silently.
+    X, y = make()
+    method = "predict" if estimator is MixtureOfExpertsRegressor else "predict_proba"
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    tiny = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e-300))
+    small = estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 1e-100))
+    # Beside weights this small the penalties dominate alike: the same model.
+    assert_allclose(getattr(tiny, method)(X), getattr(small, method)(X), rtol=1e-9, atol=1e-12)
+    message = r"sample_weight's largest value is 4.94e-324, less than 1e-300: the weights times"
+    with pytest.raises(ValueError, match=message):
+        estimator(**params).fit(X, y, sample_weight=np.full(X.shape[0], 5e-324))
+    if estimator is MixtureOfExpertsRegressor:
+        with pytest.raises(ValueError, match=message):
+            MixtureOfExpertsRegressor(**params).partial_fit(
+                X, y, sample_weight=np.full(X.shape[0], 5e-324))
+
+
+@pytest.mark.parametrize("y_scale, fitted", [(1e160, False), (1e160, True), (1e-160, False)])
+def test_partial_fit_refuses_targets_beyond_the_range_of_noise_variances(y_scale, fitted):
+    # partial_fit skipped fit's check of y: a Gram-matrix error blaming collinear
+    # columns (or, with one target of 1e300, an OverflowError) came instead.
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    if fitted:
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=r"y has a weighted standard deviation of .*, outside "
+                                         r"\[1e-152, 1e\+152\]"):
+        model.partial_fit(X, y * y_scale)
+    y[0] = 1e300
+    with pytest.raises(ValueError, match="y has a weighted standard deviation of 7.05e\\+298"):
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0).partial_fit(X, y)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+def test_partial_fit_is_feature_scale_equivariant_and_refuses_columns_it_cannot_square(scale):
+    # Columns of 1e160 ended in a Gram-matrix error blaming collinear columns; columns
+    # of 1e-160 gave another model, silently (their squares lost their digits).
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    batches = [slice(0, 100), slice(100, 200)]
+    base = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    scaled = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    for rows in batches:
+        base.partial_fit(X[rows], y[rows])
+        scaled.partial_fit(X[rows] * scale, y[rows])
+    assert_allclose(scaled.predict(X * scale), base.predict(X), rtol=1e-9, atol=1e-12)
+    beyond = np.array([1.0, scale * 1e-10 if scale < 1 else scale * 1e10, 1.0])
+    with pytest.raises(ValueError, match=r"whose squares keep their digits for columns within "
+                                         r"about 1e-150 to 1e150 in magnitude; the experts' "
+                                         r"column 1 reaches"):
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0).partial_fit(X * beyond, y)
+    # A fit on all the rows takes them.
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X * beyond, y)
+
+
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
+    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
+])
+def test_warm_start_on_sparse_rows_after_a_dense_fit_resumes_as_on_dense_rows(estimator, make):
+    # The resumed gate's centred scaler refused the sparse rows in its own words
+    # ("Cannot center sparse matrices: pass `with_mean=False`").
+    X, y = make()
+    params = dict(n_experts=2, max_iter=3, warm_start=True, random_state=0)
+    if estimator is MixtureOfExpertsRegressor:
+        dense, sparse = estimator(**params).fit(X, y), estimator(**params).fit(X, y)
+        dense.fit(X, y)
+        sparse.fit(sp.csr_matrix(X), y)
+        assert_allclose(sparse.predict(X), dense.predict(X), rtol=1e-8, atol=1e-10)
+        assert_allclose(sparse.lower_bound_, dense.lower_bound_, rtol=1e-8)
+        return
+    # Logistic experts on sparse rows are fitted by LogisticRegression itself, the
+    # dense ones by Newton's M-step: the same fixed point by another path, reached
+    # to a tight tolerance (as in the sparse test above).
+    params["experts"] = LogisticRegression(tol=1e-10, max_iter=10_000)
+    dense, sparse = estimator(**params).fit(X, y), estimator(**params).fit(X, y)
+    dense.set_params(max_iter=500, tol=1e-12).fit(X, y)
+    sparse.set_params(max_iter=500, tol=1e-12).fit(sp.csr_matrix(X), y)
+    assert dense.converged_ and sparse.converged_
+    assert_allclose(sparse.score_samples(X, y), dense.score_samples(X, y), rtol=1e-4,
+                    atol=1e-4)
+
+
+@pytest.mark.parametrize("start", ["fit", "partial_fit"])
+def test_partial_fit_warns_about_the_parameters_it_ignores(start):
+    # A batch continues the fitted model: n_experts and the experts changed since were
+    # ignored silently (warm_start warned about the same changes).
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0)
+    getattr(model, start)(X[:100], y[:100])
+    with warnings.catch_warnings():
+        # Unchanged parameters (and init, which a stream does not use): no warning.
+        warnings.filterwarnings("error", message="partial_fit continues")
+        model.set_params(init="random", n_init=2).partial_fit(X[100:], y[100:])
+    model.set_params(n_experts=3, gate_features=[0])
+    with pytest.warns(UserWarning, match=r"partial_fit continues the fitted model, which keeps "
+                                         r"its experts, gate and columns: n_experts=3 \(fitted "
+                                         r"with 2\), gate_features changed since it was fitted "
+                                         r"and are ignored. Call fit to fit anew"):
+        model.partial_fit(X[100:], y[100:])
+    assert model.n_experts_ == 2
+    assert_array_equal(model.gate_features_, [0, 1, 2])
+
+
+@pytest.mark.parametrize("params", [{}, {"max_iter": 1}, {"noise": "student_t"},
+                                    {"experts": LinearRegression()}],
+                         ids=["default", "one iteration", "student_t", "least squares"])
+def test_one_far_row_of_X_is_refused_in_skmoes_words(params):
+    # One value of 1e300 among ordinary ones: the out-of-fold prediction at that row
+    # squared to inf, the noise variance became inf or NaN, and the fit ended in
+    # "Sample weights must contain at least one non-zero number" (a KeyError with
+    # Student t noise), or with max_iter=1 returned a model with NaN noise.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    X[0, 1] = 1e300
+    with pytest.raises(ValueError, match=r"The squared residuals of expert \d \(\w+\) overflow "
+                                         r"float64, so its noise scale is not a number. A row "
+                                         r"of X far from the others"):
+        MixtureOfExpertsRegressor(**{"n_experts": 2, "max_iter": 5, "random_state": 0,
+                                     **params}).fit(X, y)
+
+
+@pytest.mark.parametrize("value", [1e300, -1e-300, 7.0])
+def test_a_constant_column_of_any_magnitude_leaves_the_model_unchanged(value):
+    # ScaledRidge centred a constant column of 1e300 on its rounded mean, 1e284 off,
+    # whose squares overflowed: "ScaledRidge could not solve its penalised normal
+    # equations" (scikit-learn's Ridge fails on it too).
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(X, y)
+    wide = np.c_[X, np.full(200, value)]
+    model = MixtureOfExpertsRegressor(**params).fit(wide, y)
+    assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
+                    rtol=1e-9, atol=1e-12)
+    # Zero (to rounding, for the Gram matrices' path taken at ordinary magnitudes).
+    assert_allclose([expert.coef_[3] * value for expert in model.experts_], 0.0, atol=1e-20)
+
+
+@pytest.mark.parametrize("change", ["all columns * 1e200", "one value of 1e300",
+                                    "a constant column of 1e300"])
+def test_classifier_refuses_columns_its_logistic_experts_cannot_square(change, monkeypatch):
+    # They ended in "LinAlgError: Eigenvalues did not converge" from the Newton M-step.
+    X, y = make_gated_classification(200, 3, 2, 3, random_state=0)
+    if change == "all columns * 1e200":
+        X, column, value = X * 1e200, 0, "2.41e\\+200"
+    elif change == "one value of 1e300":
+        X[0, 1], column, value = 1e300, 1, "1e\\+300"
+    else:
+        X, column, value = np.c_[X, np.full(200, 1e300)], 3, "1e\\+300"
+    monkeypatch.setattr(LogisticRegression, "fit", _forbidden)
+    with pytest.raises(ValueError, match=f"LogisticRegression experts fit the columns in their "
+                                         f"own units, and their Hessians square them: the "
+                                         f"experts' column {column} reaches {value}, beyond "
+                                         f"about 1e150"):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    monkeypatch.undo()
+    # Columns the experts do not see (the gate standardises its own) are taken.
+    gate_only = [column] if change != "all columns * 1e200" else [0, 1, 2]
+    experts_see = [j for j in range(X.shape[1]) if j not in gate_only] or None
+    if experts_see is not None:
+        model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, expert_features=experts_see,
+                                           random_state=0).fit(X, y)
+        assert np.all(np.isfinite(model.predict_proba(X)))
+
+
+@pytest.mark.parametrize("value", [1e300, 7.0])
+def test_a_constant_sparse_column_leaves_scaled_ridge_experts_unchanged(value):
+    # The sparse normal equations subtract the means' outer product: for a constant
+    # column of 1e300, inf - inf ("ScaledRidge could not solve its penalised normal
+    # equations"). The gate is kept off the column: sparse gate columns are not
+    # centred, so a constant one acts as a second, penalised intercept.
+    X, y = make_switching_regression(200, 3, 2, noise=0.2, random_state=0)
+    params = dict(n_experts=2, max_iter=5, gate_features=[0, 1, 2], random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
+    wide = np.c_[X, np.full(200, value)]
+    model = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(wide), y)
+    assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
+                    rtol=1e-9, atol=1e-12)
+    assert [expert.coef_[3] for expert in model.experts_] == [0.0, 0.0]

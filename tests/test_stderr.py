@@ -117,6 +117,25 @@ def test_integer_weights_are_repeated_rows():
     np.testing.assert_allclose(weighted["std_error"], repeated["std_error"], rtol=1e-9)
 
 
+def test_tiny_weights_scale_the_information_and_subnormal_ones_are_refused():
+    # Weights of 5e-324 (subnormal) were blamed on the fit: "The observed information
+    # matrix is not positive definite ... Refit with a smaller tol".
+    X, y = _data(150)
+    model = _linear_model().fit(X, y)
+    unit = standard_errors(model, X, y)
+    tiny = standard_errors(model, X, y, sample_weight=np.full(len(y), 1e-300))
+    # The experts' parameters are unpenalised: their information scales with the weights
+    # (to 1e-5: beside weights this small the gate's prior, 1 / C = 1e-8, dominates the
+    # gate's block, whose coupling moves the experts' standard errors by about 3e-6).
+    experts = [name for name in unit.index.get_level_values(0).unique()
+               if name.startswith("expert")]
+    np.testing.assert_allclose(tiny.loc[experts, "std_error"],
+                               unit.loc[experts, "std_error"] * 1e150, rtol=1e-5)
+    with pytest.raises(ValueError, match="sample_weight's largest value is 4.94e-324, less "
+                                         "than 1e-300"):
+        standard_errors(model, X, y, sample_weight=np.full(len(y), 5e-324))
+
+
 def test_the_gate_penalty_adds_its_curvature():
     X, y = _data()
     strong = _linear_model(gate=SoftmaxGate(C=0.05)).fit(X, y)
