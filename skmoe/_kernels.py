@@ -185,6 +185,7 @@ def _e_step_block(log_gate, log_lik, resp, row_log_lik):
     n_rows, n_experts = log_lik.shape
     tops = np.empty(n_rows)
     totals = np.empty(n_rows)
+    rests = np.empty(n_rows)
     for i in range(n_rows):
         top = -np.inf
         for k in range(n_experts):
@@ -200,13 +201,20 @@ def _e_step_block(log_gate, log_lik, resp, row_log_lik):
     for j in range(flat.shape[0]):
         flat[j] = _exp(flat[j])
     for i in range(n_rows):
+        # The row's maximum gave exp(0) = 1: the rest is the sum of the other
+        # entries. (Ties at the maximum leave out more than one 1; the total is
+        # then at least 2, where the rest is not used.)
         total = 0.0
+        rest = 0.0
         for k in range(n_experts):
-            total += resp[i, k]
+            v = resp[i, k]
+            total += v
+            rest += 0.0 if v == 1.0 else v
         totals[i] = total
+        rests[i] = rest
     # A dead row: -inf + log(0) = -inf.
+    _row_log_sums(tops, totals, rests, row_log_lik)
     for i in range(n_rows):
-        row_log_lik[i] = tops[i] + _log(totals[i])
         totals[i] = 1.0 / totals[i]
     for i in range(n_rows):
         inv = totals[i]
@@ -229,6 +237,9 @@ def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
     gate = log_gate.reshape(2 * n_rows)
     lik = log_lik.reshape(2 * n_rows)
     out = resp.reshape(2 * n_rows)
+    tops = np.empty(n_rows)
+    totals = np.empty(n_rows)
+    rests = np.empty(n_rows)
     for i in range(n_rows):
         a = gate[2 * i] + lik[2 * i]
         b = gate[2 * i + 1] + lik[2 * i + 1]
@@ -241,12 +252,37 @@ def _e_step_block_two(log_gate, log_lik, resp, row_log_lik):
         inv = 1.0 / total
         out[2 * i] = inv if first else e * inv
         out[2 * i + 1] = e * inv if first else inv
-        row_log_lik[i] = top + _log(total)
+        tops[i] = top
+        totals[i] = total
+        rests[i] = e
+    _row_log_sums(tops, totals, rests, row_log_lik)
     for i in range(n_rows):
         # Only a dead row (both -inf: -inf - -inf is NaN) gives a NaN.
         if row_log_lik[i] != row_log_lik[i]:
             _gate_fallback(log_gate, i, resp)
             row_log_lik[i] = -np.inf
+
+
+# Strict arithmetic, in one call per block: under "reassoc" LLVM may fold
+# ``rest - ((1 + rest) - 1)`` to 0.
+@njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def _row_log_sums(tops, totals, rests, out):
+    """``out[i] = tops[i] + log(1 + rests[i])`` given ``totals[i]``, the rounded
+    ``1 + rests[i]`` (a row's sum of its exponentiated scores less their maximum).
+
+    ``log(totals[i])`` alone errs by up to half an ulp of the total, a relative
+    error of ``1e-16 / rest`` when ``rest`` is small: a row log-likelihood near
+    zero (its best joint score near zero, the others far below) lost digits.
+    ``total - 1`` is exact for a total in ``[1, 2)``, so ``rest - (total - 1)``
+    is the rounding error, and a first-order term restores it. From 2 on (and
+    for a dead row's total of 0 or NaN) ``log(total)`` keeps its digits.
+    """
+    for i in range(out.shape[0]):
+        total = totals[i]
+        value = _log(total)
+        if 1.0 <= total < 2.0:
+            value += (rests[i] - (total - 1.0)) / total
+        out[i] = tops[i] + value
 
 
 @njit(cache=True, nogil=True)

@@ -827,3 +827,21 @@ def test_mixture_quantiles_step_out_of_a_bracket_that_misses_the_root(family, sh
     for j, level in enumerate(levels):
         assert_allclose(mixture_cdf_reference(family, weights, means, scales, shapes,
                                               out[:, j]), level, rtol=0, atol=QUANTILE_TOL)
+
+
+@pytest.mark.parametrize("n_experts", [2, 3, 5])
+def test_e_step_keeps_the_digits_of_a_row_log_likelihood_near_zero(n_experts):
+    # The best joint score 0 and the others 11 below: the row's log-likelihood is
+    # log(1 + r) with r = (K - 1) exp(-11), about 1.7e-5 per other expert. Taken as
+    # log of the rounded 1 + r, it lost five digits (relative error 5e-12).
+    log_gate = np.zeros((4, n_experts))
+    log_lik = np.full((4, n_experts), -11.0)
+    log_lik[:, 0] = 0.0
+    log_lik[1, 0] = -1e-3
+    log_lik[2] = np.linspace(0.0, -30.0, n_experts)
+    log_lik[3, :2] = 0.0  # a tie at the maximum
+    _, row_log_lik, total = _run_e_step(log_gate, log_lik, np.ones(4))
+    expected = [math.log1p(math.fsum(math.exp(v - row.max()) for v in row[1:])) + row.max()
+                for row in log_gate + log_lik]
+    assert_allclose(row_log_lik, expected, rtol=4e-16, atol=0)
+    assert total == pytest.approx(math.fsum(expected), rel=1e-15)
