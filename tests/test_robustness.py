@@ -239,10 +239,14 @@ def test_one_huge_target_is_refused_in_skmoes_words():
         MixtureOfExpertsRegressor(n_experts=2).fit(X, y)
 
 
-@pytest.mark.parametrize("estimator, make", [
+# Each estimator with small data of its own kind.
+on_both_estimators = pytest.mark.parametrize("estimator, make", [
     (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
     (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
 ])
+
+
+@on_both_estimators
 def test_huge_sample_weights_fit_and_too_large_ones_are_refused(estimator, make):
     # Weights of 1e200 ended in "Input X contains NaN" from k-means.
     X, y = make()
@@ -473,10 +477,7 @@ _OTHER_COLUMNS = {
 
 
 @pytest.mark.parametrize("change", list(_OTHER_COLUMNS))
-@pytest.mark.parametrize("estimator, make", [
-    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
-    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
-])
+@on_both_estimators
 def test_warm_start_refuses_columns_other_than_the_fitted_ones(change, estimator, make):
     # Resumed on other columns, the gate and experts would read the wrong ones: a warm
     # refit checks the columns as predict does.
@@ -515,10 +516,7 @@ def test_warm_start_without_names_after_names_warns_as_predict_does():
     assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
 
 
-@pytest.mark.parametrize("estimator, make", [
-    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
-    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
-])
+@on_both_estimators
 def test_warm_start_warns_about_the_parameters_it_ignores(estimator, make):
     X, y = make()
     model = estimator(n_experts=2, max_iter=3, warm_start=True, random_state=0).fit(X, y)
@@ -624,10 +622,7 @@ def _sparse_methods(model, X, y):
 
 
 @pytest.mark.parametrize("fit_format", ["dense", "csr"])
-@pytest.mark.parametrize("estimator, make", [
-    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
-    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
-])
+@on_both_estimators
 def test_sparse_rows_after_a_dense_fit_and_dense_after_sparse(fit_format, estimator, make):
     # A dense fit centres the gate's columns: sparse rows reached the internal scaler,
     # which refused them in terms of its own parameters.
@@ -670,10 +665,7 @@ def test_standard_deviation_far_from_the_training_rows_is_not_nan():
     assert_allclose(std, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("estimator, make", [
-    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
-    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
-])
+@on_both_estimators
 def test_tiny_sample_weights_fit_and_subnormal_ones_are_refused(estimator, make):
     # Weights of 5e-324 gave another model than weights of 1e-300 (the responsibilities
     # times the weights, subnormal, lost their digits), silently.
@@ -730,10 +722,7 @@ def test_partial_fit_is_feature_scale_equivariant_and_refuses_columns_it_cannot_
     MixtureOfExpertsRegressor(n_experts=2, max_iter=3, random_state=0).fit(X * beyond, y)
 
 
-@pytest.mark.parametrize("estimator, make", [
-    (MixtureOfExpertsRegressor, lambda: make_switching_regression(200, 3, 2, random_state=0)),
-    (MixtureOfExpertsClassifier, lambda: make_gated_classification(200, 3, 2, 3, random_state=0)),
-])
+@on_both_estimators
 def test_warm_start_on_sparse_rows_after_a_dense_fit_resumes_as_on_dense_rows(estimator, make):
     # The resumed gate's centred scaler refused the sparse rows in its own words
     # ("Cannot center sparse matrices: pass `with_mean=False`").
