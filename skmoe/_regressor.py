@@ -68,6 +68,8 @@ _Y_SPREAD = (1e-152, 1e152)
 # rows. Linear experts: 3 folds (as compare's out-of-fold residuals). Experts that
 # can interpolate: 10; with 3, the 90% intervals of mixtures of trees covered
 # 0.910-0.949 on seven data sets, with 10 0.888-0.925 (bench_intervals.py).
+# Values beyond this magnitude are rescaled before squares of them are summed.
+_SQUARE_SAFE_MAGNITUDE = 2.0**500
 _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
 
@@ -727,6 +729,37 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if not return_std:
             return mean
         return mean, _mixture_std(weights, predictions, mean, variance)
+
+    def score(self, X, y, sample_weight=None):
+        """The coefficient of determination R² of ``predict(X)`` for ``y``.
+
+        As scikit-learn's regressors compute it (:func:`sklearn.metrics.r2_score`),
+        in units of a power of two near the largest absolute value of ``y`` and
+        of the predictions when their squares could overflow float64 (a ``y``
+        of 1e300 gave NaN); R² does not depend on the units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True values for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² of ``self.predict(X)`` against ``y``.
+        """
+        from sklearn.metrics import r2_score
+
+        prediction = self.predict(X)
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        unit = magnitude(np.concatenate([y.ravel(), prediction]))
+        if unit > _SQUARE_SAFE_MAGNITUDE:
+            y, prediction = y / unit, prediction / unit
+        return r2_score(y, prediction, sample_weight=sample_weight)
 
     def _check_expert_variances(self):
         """Refuse ``return_std`` when an expert with its own density gives no variance.

@@ -842,3 +842,24 @@ def test_a_constant_sparse_column_leaves_scaled_ridge_experts_unchanged(value):
     assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
                     rtol=1e-9, atol=1e-12)
     assert [expert.coef_[3] for expert in model.experts_] == [0.0, 0.0]
+
+
+def test_regressor_score_of_a_huge_target_is_its_r2_not_nan():
+    # R² from r2_score in y's units: a held-out y of 1e300 squared to inf, and
+    # inf / inf gave NaN. One such row among n: R² = 1 - n / (n - 1) to first order.
+    from sklearn.metrics import r2_score
+
+    X, y = make_switching_regression(200, 3, 2, random_state=0)
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    assert model.score(X, y) == r2_score(y, model.predict(X))
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, 200)
+    assert model.score(X, y, sample_weight=weights) == r2_score(
+        y, model.predict(X), sample_weight=weights)
+    huge = y.copy()
+    huge[0] = 1e300
+    unit = 2.0**997
+    expected = r2_score(huge / unit, model.predict(X) / unit)
+    assert model.score(X, huge) == expected
+    assert expected == pytest.approx(1 - 200 / 199, rel=1e-12)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        model.score(X, np.where(np.arange(200) == 3, np.nan, y))
