@@ -13,13 +13,9 @@ from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
-from ._scaling import magnitude
+from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import check_is_estimator
-
-# Magnitude of columns beyond which their squares (in a logistic expert's Hessian)
-# can overflow float64.
-_LOGISTIC_SQUARE_SAFE = 2.0**500
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
 # class, or gives it probability 0, must not make a log-likelihood -inf.
@@ -57,7 +53,7 @@ def _check_logistic_columns(templates, X):
     if not any(type(template) is LogisticRegression for template in templates):
         return
     size = magnitude(X)
-    bad = np.flatnonzero(size > _LOGISTIC_SQUARE_SAFE)
+    bad = np.flatnonzero(size > SQUARE_SAFE[1])
     if bad.size:
         column = bad[0]
         largest = float(abs(X[:, [column]]).max())

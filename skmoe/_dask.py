@@ -90,9 +90,9 @@ from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _NOISE_FOLDS, _POOLED_VARIANCE_FLOOR, _Y_SPREAD, folds_of_rows
 from ._ridge import ScaledRidge, fold_refits, fold_sums, ridge_penalty
-from ._scaling import magnitude
+from ._scaling import SQUARE_SAFE, magnitude
 from ._squarem import Squarem
-from ._stream import _SQUARE_SAFE, fit_expert_from_gram, is_gram_expert, residual_sum
+from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import (
     MAX_TOTAL_WEIGHT,
     check_fit_weight_scale,
@@ -265,7 +265,7 @@ def _check_magnitudes(summary):
     # centred, is zero.
     spread = summary["largest_centred"]
     size = magnitude(spread[None, :])
-    bad = np.flatnonzero((size < _SQUARE_SAFE[0]) | (size > _SQUARE_SAFE[1]))
+    bad = np.flatnonzero((size < SQUARE_SAFE[0]) | (size > SQUARE_SAFE[1]))
     if bad.size:
         raise ValueError(
             "A fit on Dask collections sums the squares of the columns of X block by block, "

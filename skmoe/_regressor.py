@@ -43,7 +43,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
-from ._scaling import magnitude, power_of_two, weighted_spread
+from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import Interval, StrOptions, check_is_estimator
 
@@ -68,8 +68,6 @@ _Y_SPREAD = (1e-152, 1e152)
 # rows. Linear experts: 3 folds (as compare's out-of-fold residuals). Experts that
 # can interpolate: 10; with 3, the 90% intervals of mixtures of trees covered
 # 0.910-0.949 on seven data sets, with 10 0.888-0.925 (bench_intervals.py).
-# Values beyond this magnitude are rescaled before squares of them are summed.
-_SQUARE_SAFE_MAGNITUDE = 2.0**500
 _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
 
@@ -757,7 +755,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         prediction = self.predict(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         unit = magnitude(np.concatenate([y.ravel(), prediction]))
-        if unit > _SQUARE_SAFE_MAGNITUDE:
+        if unit > SQUARE_SAFE[1]:
             y, prediction = y / unit, prediction / unit
         return r2_score(y, prediction, sample_weight=sample_weight)
 

@@ -14,6 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
 
+# Magnitudes (as :func:`magnitude` gives them) whose squares are normal float64
+# numbers: beyond them sums of squares overflow or lose their digits.
+SQUARE_SAFE = (2.0**-500, 2.0**500)
+
 
 def magnitude(X):
     """A power of two per column, about the largest absolute value in it.

@@ -41,7 +41,7 @@ from ._kernels import (
 from ._linear import fit_from_grams, weighted_grams
 from ._newton import _newton_direction
 from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
-from ._scaling import fit_standard_scaler, magnitude
+from ._scaling import SQUARE_SAFE, fit_standard_scaler, magnitude
 from ._validation import check_fit_weight_scale, check_sample_weight, resolve_columns
 
 # Relative size below which an eigenvalue of a ridge expert's centred Gram
@@ -49,8 +49,6 @@ from ._validation import check_fit_weight_scale, check_sample_weight, resolve_co
 _EIGENVALUE_FLOOR = 1e-13
 # Experts fitted from (running) Gram matrices rather than by their own partial_fit.
 GRAM_EXPERTS = (LinearRegression, Ridge, ScaledRidge)
-# Magnitudes of columns whose squares are normal float64 numbers.
-_SQUARE_SAFE = (2.0**-500, 2.0**500)
 
 
 def is_gram_expert(expert):
@@ -156,7 +154,7 @@ def _check_gram_magnitudes(X):
     experts' own fit.
     """
     size = magnitude(X)
-    bad = np.flatnonzero((size < _SQUARE_SAFE[0]) | (size > _SQUARE_SAFE[1]))
+    bad = np.flatnonzero((size < SQUARE_SAFE[0]) | (size > SQUARE_SAFE[1]))
     if bad.size:
         raise ValueError(
             "partial_fit fits linear experts (LinearRegression, Ridge, ScaledRidge) from "
