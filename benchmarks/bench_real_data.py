@@ -105,17 +105,20 @@ def install():
                    check=True)
 
 
-def export_r_datasets(directory):
-    """Write each R data set to ``directory/<name>.csv`` once; return the names written."""
-    missing = [name for name in R_DATASETS if not (directory / f"{name}.csv").exists()]
+def export_r_datasets(directory, datasets=R_DATASETS):
+    """Write each R data set to ``directory/<name>.csv`` once; return the names written.
+
+    ``datasets`` maps a name to a tuple whose first item is the R expression
+    of the data frame."""
+    missing = [name for name in datasets if not (directory / f"{name}.csv").exists()]
     if missing:
         directory.mkdir(parents=True, exist_ok=True)
         lines = [
-            f'write.csv({R_DATASETS[name][0]}, "{directory / name}.csv", row.names = FALSE)'
+            f'write.csv({datasets[name][0]}, "{directory / name}.csv", row.names = FALSE)'
             for name in missing
         ]
         subprocess.run(["Rscript", "-e", "; ".join(lines)], check=True)
-    return list(R_DATASETS)
+    return list(datasets)
 
 
 def load_datasets(with_r):
