@@ -44,6 +44,8 @@ from ._tidy import describe
 from .compare import (
     _MAX_CLASSES_AUTO,
     SCORES,
+    _check_scoring,
+    _check_target_scale,
     _plain,
     check_target,
     compare,
@@ -407,11 +409,20 @@ def run_compare(args):
             )
         baselines = {name: baselines[name] for name in dict.fromkeys(chosen)}
     _check_training_rows(n_rows, args.cv, baselines, task, args.n_experts)
+    scoring = _names(args.scoring) if args.scoring else None
+    try:
+        checked_scoring = _check_scoring(scoring, task)
+    except ValueError as exc:
+        raise CommandError(str(exc).splitlines()[0]) from None
+    try:
+        # Here rather than in compare, to name the CSV's column.
+        _check_target_scale(y_checked, task, checked_scoring, target_name)
+    except ValueError as exc:
+        raise CommandError(f"{where}{exc}") from None
 
     try:
         results = compare(
-            X, y_checked, estimators=baselines, cv=args.cv,
-            scoring=_names(args.scoring) if args.scoring else None, n_jobs=args.n_jobs,
+            X, y_checked, estimators=baselines, cv=args.cv, scoring=scoring, n_jobs=args.n_jobs,
             random_state=args.seed, task=task, progress=not args.quiet,
         )
     except RuntimeError as exc:

@@ -275,8 +275,11 @@ def _check_test_folds(splits, scoring, y):
                 )
 
 
-def _check_target_scale(y, task, scoring):
-    """Refuse a regression target whose squares the chosen scores cannot hold (NaN)."""
+def _check_target_scale(y, task, scoring, input_name="y"):
+    """Refuse a regression target whose squares the chosen scores cannot hold (NaN).
+
+    ``scoring`` holds checked score names; ``input_name`` names the target in
+    the message (the command line names the CSV's column)."""
     squaring = [name for name in scoring if name in ("r2", "rmse", "log_likelihood")]
     if task != "regression" or not squaring:
         return
@@ -284,10 +287,10 @@ def _check_target_scale(y, task, scoring):
     spread = spread or abs(mean)
     if spread and not _Y_SPREAD[0] <= spread <= _Y_SPREAD[1]:
         raise ValueError(
-            f"y has a standard deviation of {spread:.3g}, outside [{_Y_SPREAD[0]:.0e}, "
-            f"{_Y_SPREAD[1]:.0e}]: {', '.join(squaring)} square it, beyond float64 (NaN "
-            f"scores). Divide y by 1e{int(np.floor(np.log10(spread)))}, or score with mae "
-            "or max_error only."
+            f"{input_name} has a standard deviation of {spread:.3g}, outside "
+            f"[{_Y_SPREAD[0]:.0e}, {_Y_SPREAD[1]:.0e}]: {', '.join(squaring)} square it, "
+            f"beyond float64 (NaN scores). Divide {input_name} by "
+            f"1e{int(np.floor(np.log10(spread)))}, or score with mae or max_error only."
         )
 
 

@@ -268,13 +268,18 @@ def test_main_refuses_a_target_whose_squares_the_scores_cannot_hold(tmp_path, ca
                                                                     monkeypatch):
     # y of 1e160 exited 1 after moe_linear failed on a fold, or 0 with NaN scores for
     # the other estimators.
+    # The message names the CSV's column, as the other checks of the target do.
     rows = "\n".join(f"{i},{(i * 7) % 5 * 1e160}" for i in range(40))
-    huge = _csv(tmp_path, "huge.csv", "a,y\n" + rows + "\n")
+    huge = _csv(tmp_path, "huge.csv", "a,price\n" + rows + "\n")
     monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
-    assert main(["compare", "--csv", huge, "--target", "y", "--estimators", "linear"]) == 2
-    assert ("y has a standard deviation of 1.41e+160, outside [1e-152, 1e+152]: r2, rmse, "
-            "log_likelihood square it, beyond float64 (NaN scores). Divide y by 1e160"
-            in capsys.readouterr().err)
+    assert main(["compare", "--csv", huge, "--target", "price", "--estimators", "linear"]) == 2
+    assert (f"{huge}: target column 'price' has a standard deviation of 1.41e+160, outside "
+            "[1e-152, 1e+152]: r2, rmse, log_likelihood square it, beyond float64 (NaN "
+            "scores). Divide target column 'price' by 1e160" in capsys.readouterr().err)
+    # With scores that do not square it, the target is accepted.
+    monkeypatch.undo()
+    assert main(["compare", "--csv", huge, "--target", "price", "--estimators", "linear",
+                 "--scoring", "mae", "--quiet"]) == 0
 
 
 def _no_fits(*args, **kwargs):
