@@ -134,3 +134,26 @@ def test_floor_capped_at_half_and_restored_after_a_failed_fit():
     # Experts without the parameter, and no floor, are left alone.
     with leaf_weight_floor(tree, weight, None):
         assert tree.min_weight_fraction_leaf == 0.0
+
+
+def test_forest_bootstrap_follows_the_weights_so_out_of_bag_rows_are_not_honest():
+    # Why a forest expert's noise is cross-fitted rather than taken from its
+    # out-of-bag residuals (user guide, "Regressor: noise variances"): scikit-learn
+    # draws each tree's bootstrap sample in proportion to the sample weights, so the
+    # rows an expert is responsible for are in (almost) every tree's sample. If this
+    # fails, out-of-bag residuals may have become an honest, cheaper source.
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(300, 3))
+    y = X[:, 0] + rng.normal(size=300)
+    weight = np.full(300, 1e-3)
+    weight[:30] = 1.0
+    forest = RandomForestRegressor(100, random_state=0).fit(X, y, sample_weight=weight)
+    out_of_bag = np.zeros(300, dtype=int)
+    for sample in forest.estimators_samples_:
+        drawn = np.zeros(300, dtype=bool)
+        drawn[sample] = True
+        out_of_bag += ~drawn
+    assert np.mean(out_of_bag[:30] == 0) > 0.9
+    assert np.median(out_of_bag[30:]) > 95
