@@ -1314,6 +1314,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             run.context = dict(data.context)
         context = run.context
         context["leaf_weight"] = self._leaf_weight(sample_weight)
+        # The experts' fits and their noise's cross-fitted refits share the threads.
+        context["n_jobs"] = n_jobs
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf

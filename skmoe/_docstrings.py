@@ -97,7 +97,8 @@ _SHARED = {
         parallel; with one start, the experts of each M-step are fitted in
         parallel (plain LinearRegression and ScaledRidge experts on dense
         data excepted: they are fitted together from their Gram matrices, in
-        one pass).
+        one pass), and so are the fold refits of an expert whose noise is
+        cross-fitted (the regressor's ``noise_variance``).
         Workers are threads by default (scikit-learn's trees and
         BLAS/LAPACK release the GIL, and threads share X instead of copying
         it every M-step); ``joblib.parallel_config(backend="loky")`` selects

@@ -624,7 +624,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             predictions = cross_fitted_predictions(
                 experts[k], X, y, fit_weights[:, k], folds[noise_fold_count(experts[k])],
                 context["fold_seed"], k,
-                None if params is None else params[k], context.get("leaf_weight"))
+                None if params is None else params[k], context.get("leaf_weight"),
+                context.get("n_jobs"))
             cache[k] = (experts[k], predictions)
             yield k, predictions
 

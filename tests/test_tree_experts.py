@@ -157,3 +157,32 @@ def test_forest_bootstrap_follows_the_weights_so_out_of_bag_rows_are_not_honest(
         out_of_bag += ~drawn
     assert np.mean(out_of_bag[:30] == 0) > 0.9
     assert np.median(out_of_bag[30:]) > 95
+
+
+def test_cross_fitted_refits_on_threads_equal_the_sequential_ones():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = _switching()
+    weight = np.random.RandomState(2).dirichlet([0.3, 0.3], size=y.size)[:, 0]
+    folds = np.arange(y.size) % 5
+    # Through the sample weights (with the leaves' floor), and on a weighted
+    # resample for an expert without them.
+    for expert in (DecisionTreeRegressor(max_depth=3, random_state=0),
+                   KNeighborsRegressor(5)):
+        expert = clone(expert).fit(X, y)
+        sequential = cross_fitted_predictions(expert, X, y, weight, folds, seed=3, index=0,
+                                              leaf_weight=3.0)
+        threaded = cross_fitted_predictions(expert, X, y, weight, folds, seed=3, index=0,
+                                            leaf_weight=3.0, n_jobs=2)
+        np.testing.assert_array_equal(threaded, sequential)
+
+
+def test_mixture_of_trees_with_threads_equals_the_sequential_fit():
+    # n_jobs threads run the experts' fits and their noise's cross-fitted refits.
+    X, y = _switching()
+    params = dict(experts=DecisionTreeRegressor(max_depth=3), n_experts=3, random_state=0)
+    sequential = MixtureOfExpertsRegressor(**params).fit(X, y)
+    threaded = MixtureOfExpertsRegressor(**params, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(threaded.lower_bounds_, sequential.lower_bounds_)
+    np.testing.assert_array_equal(threaded.noise_variance_, sequential.noise_variance_)
+    np.testing.assert_array_equal(threaded.predict(X), sequential.predict(X))
