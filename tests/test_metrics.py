@@ -280,3 +280,52 @@ def test_crps_of_a_fitted_mixture_nears_the_true_model_and_beats_one_expert():
     one = _fit(MixtureOfExpertsRegressor(n_experts=1, random_state=0), X[:2000], y[:2000])
     assert true_crps <= crps(two, X[2000:], y[2000:]) < 1.01 * true_crps
     assert crps(one, X[2000:], y[2000:]) > 1.2 * true_crps
+
+
+class _NeverCalled(MixtureOfExpertsRegressor):
+    """A fitted mixture whose density must not be asked for."""
+
+    def score_samples(self, X, y):
+        raise AssertionError("the model was asked before the weights were checked")
+
+    def crps_samples(self, X, y):
+        raise AssertionError("the model was asked before the weights were checked")
+
+
+@pytest.mark.parametrize("score", [mean_log_likelihood, crps])
+@pytest.mark.parametrize("weights, message", [
+    (np.r_[np.nan, np.ones(9)], "sample_weight must be finite, got NaN or inf values"),
+    (np.r_[np.inf, np.ones(9)], "sample_weight must be finite, got NaN or inf values"),
+    (np.r_[-1.0, np.ones(9)], "Negative values in data passed to `sample_weight`"),
+    (np.zeros(10), "Sample weights must contain at least one non-zero number"),
+    (np.ones(4), r"sample_weight.shape == \(4,\), expected \(10,\)"),
+])
+def test_weights_of_the_mean_scores_are_checked_before_the_model(switching, score, weights,
+                                                                 message):
+    # NaN or inf weights gave a NaN score, negative ones a number, all-zero ones
+    # numpy's ZeroDivisionError, after the model had scored every row.
+    X, y = switching
+    model = _fit(_NeverCalled(n_experts=2, random_state=0), X[:100], y[:100])
+    with pytest.raises(ValueError, match=message):
+        score(model, X[:10], y[:10], sample_weight=weights)
+
+
+def test_weights_of_the_mean_scores_at_the_ends_of_float64(switching):
+    # Weights of 1e308 summed to inf (a NaN score); a row of probability 0 and
+    # weight 0 gave -inf * 0 = NaN.
+    X, y = switching
+    model = _fit(MixtureOfExpertsRegressor(n_experts=2, random_state=0), X[:400], y[:400])
+    for score in (mean_log_likelihood, crps):
+        plain = score(model, X[400:], y[400:])
+        for weight in (1e308, 5e-324):
+            assert score(model, X[400:], y[400:], sample_weight=np.full(200, weight)) == (
+                pytest.approx(plain, rel=1e-14))
+    X, y = make_gated_classification(300, 2, 2, 2, random_state=0)
+    logistic = LogisticRegression().fit(X, y)
+    certain = X[:20] * 1e6  # probabilities of exactly 0 and 1
+    labels = logistic.predict(certain)
+    labels[0] = 1 - labels[0]  # a row of probability 0: log-likelihood -inf
+    weights = np.r_[0.0, np.ones(19)]
+    assert mean_log_likelihood(logistic, certain, labels) == -np.inf
+    assert mean_log_likelihood(logistic, certain, labels, sample_weight=weights) == (
+        mean_log_likelihood(logistic, certain[1:], labels[1:]))
