@@ -481,6 +481,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return y
 
     def _check_fit_targets(self, y, sample_weight):
+        # A stream's first batch comes before its (Gaussian) family is set.
+        FAMILIES[getattr(self, "family_", "gaussian")].check_fit_y(y, sample_weight)
         mean, spread = weighted_spread(y, sample_weight)
         # Constant y: its magnitude gives the noise variances their units.
         spread = spread or abs(mean)
@@ -940,8 +942,12 @@ default=(0.05, 0.5, 0.95)
                     return high
                 middle = np.floor((low[active] + high[active]) / 2)
                 reached = self._mixture_cdf(middle, weights, means, X_expert, active) >= level
-                high[active] = np.where(reached, middle, high[active])
-                low[active] = np.where(reached, low[active], middle + 1)
+                new_high = np.where(reached, middle, high[active])
+                new_low = np.where(reached, low[active], middle + 1)
+                # Beyond 2**53 no float may lie between the ends: high is the answer.
+                stuck = (new_high == high[active]) & (new_low == low[active])
+                high[active] = new_high
+                low[active] = np.where(stuck, new_high, new_low)
         value = 0.5 * (low + high)
         active = np.flatnonzero(high > low)
         for _ in range(_QUANTILE_MAX_ITER):
