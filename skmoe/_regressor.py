@@ -14,7 +14,12 @@ from sklearn.utils.validation import (
 )
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
-from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
+from ._crps import (
+    CRPS_HEAVY_TAIL_LEVELS,
+    CRPS_LEVELS,
+    gaussian_mixture_crps,
+    quadrature_crps,
+)
 from ._docstrings import fill_doc
 from ._experts import (
     accepts_return_std,
@@ -1062,8 +1067,10 @@ default=(0.05, 0.5, 0.95)
         g_j g_k A(f_j - f_k, s_j^2 + s_k^2)``. For the other families, and
         for experts with their own density, it is the integral computed
         numerically: split at y and at every expert's quantiles of 23 levels
-        from 1e-12 to 1 - 1e-12, with 8-point Gauss-Legendre quadrature on
-        each piece (within 1e-7 of adaptive quadrature in the tests); for the
+        from 1e-12 to 1 - 1e-12 (37, one per decade of the tails, for Student t
+        experts of fewer than 2 degrees of freedom), with 8-point
+        Gauss-Legendre quadrature on each piece (within 1e-7 of adaptive
+        quadrature in the tests); for the
         Poisson family, an exact sum over the integers. The experts'
         quantiles and distribution functions come from their family, or from
         their own ``predict_quantiles`` and ``predict_cdf``.
@@ -1099,11 +1106,14 @@ default=(0.05, 0.5, 0.95)
         own = [k for k, expert in enumerate(self.experts_) if has_own_density(expert)]
         if family.name == "gaussian" and not own:
             return gaussian_mixture_crps(y, weights, means, params["noise_variance_"])
-        breaks = np.empty((means.shape[0], means.shape[1], CRPS_LEVELS.shape[0]))
-        for j, level in enumerate(CRPS_LEVELS):
+        levels = CRPS_LEVELS
+        if family.name == "student_t" and np.min(params["df_"]) < 2:
+            levels = CRPS_HEAVY_TAIL_LEVELS
+        breaks = np.empty((means.shape[0], means.shape[1], levels.shape[0]))
+        for j, level in enumerate(levels):
             breaks[:, :, j] = family.ppf(np.full(means.shape, level), means, params)
         for k in own:
-            breaks[:, k, :] = self.experts_[k].predict_quantiles(X_expert, CRPS_LEVELS)
+            breaks[:, k, :] = self.experts_[k].predict_quantiles(X_expert, levels)
         return quadrature_crps(
             y, lambda z, rows: self._mixture_cdf(z, weights, means, X_expert, rows),
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)

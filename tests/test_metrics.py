@@ -329,3 +329,33 @@ def test_weights_of_the_mean_scores_at_the_ends_of_float64(switching):
     assert mean_log_likelihood(logistic, certain, labels) == -np.inf
     assert mean_log_likelihood(logistic, certain, labels, sample_weight=weights) == (
         mean_log_likelihood(logistic, certain[1:], labels[1:]))
+
+
+def test_regressor_crps_of_student_t_experts_below_two_degrees_of_freedom(switching):
+    # Their distribution functions fall as 1 / |z|^df: the quadrature's pieces between
+    # the quantiles 1e-6, 1e-4 and 1e-3 spanned a hundredfold in z, and left the CRPS
+    # 1e-5 off at df = 1.
+    X, y = switching
+    model = _fit(MixtureOfExpertsRegressor(n_experts=2, noise="student_t", random_state=0),
+                 X, y)
+    model.df_ = np.array([1.0, 1.3])
+    rows = [0, 1, 2]
+    means = np.column_stack([expert.predict(X[rows]) for expert in model.experts_])
+    decades = 10.0 ** np.arange(-1, 13)
+    expected = []
+    for row, i in enumerate(rows):
+        # Adaptive quadrature between points a decade of scales apart around each expert.
+        points = np.concatenate([[y[i]], *[means[row, k] + model.noise_scale_[k] * np.r_[
+            -decades, decades] for k in range(2)]])
+        points = np.sort(points)
+
+        def cdf(z, i=i):
+            return model.predict_cdf(X[i:i + 1], [z])[0]
+
+        total = 0.0
+        for low, high in zip(points[:-1], points[1:]):
+            step = (lambda z: cdf(z) ** 2) if high <= y[i] else (lambda z: (1 - cdf(z)) ** 2)
+            total += integrate.quad(step, low, high, limit=200, epsabs=1e-14,
+                                    epsrel=1e-12)[0]
+        expected.append(total)
+    assert_allclose(model.crps_samples(X[rows], y[rows]), expected, rtol=1e-7, atol=1e-10)
