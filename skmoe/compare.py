@@ -191,15 +191,24 @@ def _check_estimators(estimators, task, random_state):
             "it in a list."
         )
     else:
+        entries = list(estimators)
+        named = [isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+                 for entry in entries]
+        # Names made from the class skip those given: a given "LinearRegression_2" beside
+        # two unnamed LinearRegression was refused as a name repeated by the user.
+        taken = {entry[0] for entry, given in zip(entries, named) if given}
         items = []
-        counts = {}
-        for entry in estimators:
-            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+        for entry, given in zip(entries, named):
+            if given:
                 items.append(entry)
-            else:
-                base = type(final_step(entry)).__name__
-                counts[base] = counts.get(base, 0) + 1
-                items.append((base if counts[base] == 1 else f"{base}_{counts[base]}", entry))
+                continue
+            base = name = type(final_step(entry)).__name__
+            count = 1
+            while name in taken:
+                count += 1
+                name = f"{base}_{count}"
+            taken.add(name)
+            items.append((name, entry))
     if not items:
         raise ValueError("estimators is empty: give at least one estimator to compare.")
     names = [name for name, _ in items]

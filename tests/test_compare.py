@@ -827,3 +827,20 @@ def test_an_infinite_fold_score_is_kept_in_the_mean():
     lines = verdicts(results)
     assert "winner leads by inf (a score is infinite on some fold)" in lines[1]
     assert lines[-1].startswith("Verdict: a mixture of experts wins")
+
+
+def test_names_made_from_the_class_skip_the_names_given(regression_data):
+    # A given "LinearRegression_2" beside two unnamed LinearRegression was refused
+    # as "estimators has repeated names", a name the user gave once.
+    X, y = regression_data
+    results = compare(X, y, [LinearRegression(), LinearRegression(),
+                             ("LinearRegression_2", DecisionTreeRegressor(max_depth=2)),
+                             ("LinearRegression", LinearRegression(fit_intercept=False))],
+                      cv=3, scoring=["r2"])
+    assert sorted(results.index) == ["LinearRegression", "LinearRegression_2",
+                                     "LinearRegression_3", "LinearRegression_4"]
+    # The given names keep their estimators; the unnamed ones are _3 and _4.
+    folds = {name: scores["r2"] for name, scores in results.attrs["fold_scores"].items()}
+    assert folds["LinearRegression_3"] == folds["LinearRegression_4"]
+    assert folds["LinearRegression_2"] != folds["LinearRegression_3"]
+    assert folds["LinearRegression"] != folds["LinearRegression_3"]
