@@ -1614,7 +1614,10 @@ def predict_blockwise(estimator, method, X, *args, **kwargs):
     kwargs.pop("groups", None)
     frame = hasattr(X, "columns")
     columns = list(X.columns) if frame else None
+    # Each block holds whole rows, as a fit makes them (see dask_rows); the row chunks
+    # stay X's.
     X_rows = _as_rows(X, "X", 2)
+    X_rows = X_rows.rechunk((X_rows.chunks[0], (X_rows.shape[1],)))
     arrays = []
     for value in args:
         if is_dask_collection(value) or isinstance(value, np.ndarray):

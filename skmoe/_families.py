@@ -142,6 +142,10 @@ class Family(ABC):
         """Raise ValueError when y holds values outside the family's support."""
         return None
 
+    def check_fit_y(self, y, sample_weight):
+        """Raise ValueError when the weighted y of a fit leaves nothing to fit."""
+        return None
+
     def check_mean(self, mean, experts):
         """Raise ValueError when an expert's predicted mean is outside the family's range."""
         return None
@@ -451,6 +455,14 @@ class Poisson(Family):
     n_parameters = 0
     discrete = True
 
+    def check_fit_y(self, y, sample_weight):
+        if not np.any((y > 0) & (sample_weight > 0)):
+            raise ValueError(
+                "y is 0 on every row of positive weight: the Poisson family's mean is then "
+                "0, which its log link cannot reach (PoissonRegressor predicts exactly 0). "
+                "There is nothing to fit."
+            )
+
     def check_y(self, y, name="y"):
         if np.any(y < 0) or np.any(y != np.floor(y)):
             bad = y[(y < 0) | (y != np.floor(y))][0]
@@ -583,23 +595,45 @@ def _check_positive_mean(mean, experts, family):
     bad = ~(mean > 0).all(axis=0)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
+        name = type(experts[k]).__name__
+        if _has_log_link(experts[k]):
+            # Telling such an expert to use a log link blamed what the user never set.
+            raise ValueError(
+                f"Expert {k} ({name}) predicted a mean of 0, which the {family} family "
+                "cannot hold: its log link's exp underflowed, as it does when y is 0 on "
+                "(nearly) every row the expert is responsible for (scikit-learn's "
+                "PoissonRegressor fits a mean of exactly 0 to targets that are all 0). "
+                "Use fewer experts."
+            )
         raise ValueError(
-            f"Expert {k} ({type(experts[k]).__name__}) predicted a mean <= 0, which the "
-            f"{family} family cannot hold; use a log link."
+            f"Expert {k} ({name}) predicted a mean <= 0, which the {family} family cannot "
+            "hold; use a log link."
         )
+
+
+def _has_log_link(expert):
+    """Whether a GLM expert (or a Pipeline ending in one) predicts through a log link."""
+    final = pipeline_final_step(expert)
+    if isinstance(final, (PoissonRegressor, GammaRegressor, HistGradientBoostingRegressor)):
+        return True
+    return isinstance(final, TweedieRegressor) and final.link in ("auto", "log")
 
 
 def _integer_bisection(reached, low, high):
     """The smallest integer in [low, high] where ``reached`` (monotone) is True, per entry.
 
-    ``reached(high)`` must be True everywhere.
+    ``reached(high)`` must be True everywhere. Beyond 2**53, where floats are
+    not every integer, an entry stops when no float lies between its ends
+    (its loop never ended): ``high`` is then the answer to float64's resolution.
     """
     low, high = low.copy(), high.copy()
     while np.any(high > low):
         middle = np.floor((low + high) / 2)
         ok = reached(middle)
-        high = np.where(ok, middle, high)
-        low = np.where(ok, low, middle + 1)
+        new_high = np.where(ok, middle, high)
+        new_low = np.where(ok, low, middle + 1)
+        stuck = (new_high == high) & (new_low == low)
+        high, low = new_high, np.where(stuck, new_high, new_low)
     return high
 
 

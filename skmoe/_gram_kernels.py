@@ -20,6 +20,12 @@ _BLOCK_ROWS = 1024
 # that the normal equations are trusted with: the solution then keeps about
 # nine of its sixteen digits, the rest is left to ``fit``'s own SVD.
 _MIN_EIGENVALUE_RATIO = 1e-6
+# Smallest centred diagonal of an expert's Gram matrix, relative to the same
+# entry about the rows' shared shift, that keeps half its digits: centring a
+# column that is constant on the expert's rows (up to the rounding of the
+# shift) leaves a residue of rounding errors, which standardising would blow up
+# into a column like any other, with a coefficient of 1e14.
+_MIN_CENTRED_RATIO = 1e-8
 # How far above LinearRegression's ``tol`` cutoff the smallest singular value
 # must be for the Gram path to know that ``fit`` would keep every direction.
 _TOL_MARGIN = 10.0
@@ -91,8 +97,10 @@ def solve_gram_stack(grams, centred, min_ratio):
     matrix, not the arithmetic, is what an M-step pays.
 
     An expert is usable when its matrix is finite, ``t > 0``, every entry of
-    ``diag(xx)`` is positive and ``lambda_min > min_ratio * lambda_max``; the
-    outputs of the others are placeholders.
+    ``diag(xx)`` is more than ``_MIN_CENTRED_RATIO`` times the same entry of
+    ``grams[k]`` (positive, and not the rounding residue of centring a constant
+    column) and ``lambda_min > min_ratio * lambda_max``; the outputs of the
+    others are placeholders.
 
     Parameters
     ----------
@@ -160,7 +168,7 @@ def solve_gram_stack(grams, centred, min_ratio):
             xy[a] = gram[a, n_features + 1] - weight * x_shift[k, a] * y_shift[k]
         positive = True
         for a in range(n_features):
-            if not xx[a, a] > 0:
+            if not xx[a, a] > _MIN_CENTRED_RATIO * gram[a, a]:
                 positive = False
         if not positive:
             continue

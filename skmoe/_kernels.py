@@ -1480,23 +1480,28 @@ def _poisson_mixture_quantile(weights, means, i, level, standard, previous):
             guess_high = max(guess_high, each)
             spread = max(spread, math.sqrt(mu))
     known = -1.0 if previous == -np.inf else max(previous - 1.0, -1.0)
-    low = max(math.floor(guess_low), known)
+    # np.floor and np.ceil, floats as every y the CDF is given: Numba's math.floor
+    # and math.ceil return int64s, which wrap beyond 2**63 (the loops never ended).
+    low = max(np.floor(guess_low), known)
     high = np.inf
     step = spread
     while low > known and _poisson_mixture_cdf(weights, means, i, low) >= level:
         high = low
-        low = max(math.floor(low - step), known)
+        low = max(np.floor(low - step), known)
         step *= 2.0
     if high == np.inf:
-        high = max(math.ceil(guess_high), low + 1.0)
+        high = max(np.ceil(guess_high), low + 1.0)
         step = spread
         while _poisson_mixture_cdf(weights, means, i, high) < level:
             low = high
-            high = float(math.ceil(high + step))
+            high = np.ceil(high + step)
             step *= 2.0
     while high - low > 1.0:
-        # Floats, as every y the CDF is given: an integer would compile it again.
-        middle = float(math.floor(0.5 * (low + high)))
+        middle = np.floor(0.5 * (low + high))
+        if not low < middle < high:
+            # Beyond 2**53 no float lies between the ends (the loop never ended):
+            # high is the quantile to float64's resolution.
+            break
         if _poisson_mixture_cdf(weights, means, i, middle) >= level:
             high = middle
         else:
@@ -1587,12 +1592,14 @@ def mixture_quantiles_reference(family, weights, means, scales, shapes, levels):
         if family == POISSON:
             # pdtrik is continuous: the integer quantile is between these.
             low, high = np.maximum(np.floor(low) - 1, -1.0), np.ceil(high) + 1
-            while np.any(high - low > 1):
+            # Until no integer, or beyond 2**53 no float, lies between the ends.
+            while np.any(active := (high - low > 1) & (np.floor(0.5 * (low + high)) > low)
+                         & (np.floor(0.5 * (low + high)) < high)):
                 middle = np.floor(0.5 * (low + high))
                 reached = mixture_cdf_reference(family, weights, means, scales, shapes,
                                                 middle) >= level
-                high = np.where(reached & (middle > low), middle, high)
-                low = np.where(reached, low, middle)
+                high = np.where(active & reached, middle, high)
+                low = np.where(active & ~reached, middle, low)
             out[:, j] = high
             continue
         for _ in range(2100):

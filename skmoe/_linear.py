@@ -24,6 +24,7 @@ from sklearn.linear_model import LinearRegression
 
 from ._gram_kernels import (
     _BLOCK_ROWS,
+    _MIN_CENTRED_RATIO,
     _MIN_EIGENVALUE_RATIO,
     _TOL_MARGIN,
     solve_gram_stack,
@@ -70,7 +71,8 @@ def solve_grams_reference(grams, centred, min_ratio):
     )
     xy = finite[:, :n_features, n_features + 1] - weight[:, None] * x_shift * y_shift[:, None]
     diagonal = np.diagonal(xx, axis1=1, axis2=2)
-    usable &= np.all(diagonal > 0, axis=1)
+    usable &= np.all(diagonal > _MIN_CENTRED_RATIO * np.diagonal(finite, axis1=1, axis2=2)
+                     [:, :n_features], axis=1)
     scale = np.sqrt(np.where(usable[:, None], diagonal, 1.0))
     standardised = xx / (scale[:, :, None] * scale[:, None, :])
     standardised[~usable] = np.eye(n_features)

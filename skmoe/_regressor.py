@@ -14,7 +14,12 @@ from sklearn.utils.validation import (
 )
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
-from ._crps import CRPS_LEVELS, gaussian_mixture_crps, quadrature_crps
+from ._crps import (
+    CRPS_HEAVY_TAIL_LEVELS,
+    CRPS_LEVELS,
+    gaussian_mixture_crps,
+    quadrature_crps,
+)
 from ._docstrings import fill_doc
 from ._experts import (
     accepts_return_std,
@@ -481,6 +486,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return y
 
     def _check_fit_targets(self, y, sample_weight):
+        # A stream's first batch comes before its (Gaussian) family is set.
+        FAMILIES[getattr(self, "family_", "gaussian")].check_fit_y(y, sample_weight)
         mean, spread = weighted_spread(y, sample_weight)
         # Constant y: its magnitude gives the noise variances their units.
         spread = spread or abs(mean)
@@ -941,8 +948,12 @@ default=(0.05, 0.5, 0.95)
                     return high
                 middle = np.floor((low[active] + high[active]) / 2)
                 reached = self._mixture_cdf(middle, weights, means, X_expert, active) >= level
-                high[active] = np.where(reached, middle, high[active])
-                low[active] = np.where(reached, low[active], middle + 1)
+                new_high = np.where(reached, middle, high[active])
+                new_low = np.where(reached, low[active], middle + 1)
+                # Beyond 2**53 no float may lie between the ends: high is the answer.
+                stuck = (new_high == high[active]) & (new_low == low[active])
+                high[active] = new_high
+                low[active] = np.where(stuck, new_high, new_low)
         value = 0.5 * (low + high)
         active = np.flatnonzero(high > low)
         for _ in range(_QUANTILE_MAX_ITER):
@@ -1057,8 +1068,10 @@ default=(0.05, 0.5, 0.95)
         g_j g_k A(f_j - f_k, s_j^2 + s_k^2)``. For the other families, and
         for experts with their own density, it is the integral computed
         numerically: split at y and at every expert's quantiles of 23 levels
-        from 1e-12 to 1 - 1e-12, with 8-point Gauss-Legendre quadrature on
-        each piece (within 1e-7 of adaptive quadrature in the tests); for the
+        from 1e-12 to 1 - 1e-12 (37, one per decade of the tails, for Student t
+        experts of fewer than 2 degrees of freedom), with 8-point
+        Gauss-Legendre quadrature on each piece (within 1e-7 of adaptive
+        quadrature in the tests); for the
         Poisson family, an exact sum over the integers. The experts'
         quantiles and distribution functions come from their family, or from
         their own ``predict_quantiles`` and ``predict_cdf``.
@@ -1094,11 +1107,14 @@ default=(0.05, 0.5, 0.95)
         own = [k for k, expert in enumerate(self.experts_) if has_own_density(expert)]
         if family.name == "gaussian" and not own:
             return gaussian_mixture_crps(y, weights, means, params["noise_variance_"])
-        breaks = np.empty((means.shape[0], means.shape[1], CRPS_LEVELS.shape[0]))
-        for j, level in enumerate(CRPS_LEVELS):
+        levels = CRPS_LEVELS
+        if family.name == "student_t" and np.min(params["df_"]) < 2:
+            levels = CRPS_HEAVY_TAIL_LEVELS
+        breaks = np.empty((means.shape[0], means.shape[1], levels.shape[0]))
+        for j, level in enumerate(levels):
             breaks[:, :, j] = family.ppf(np.full(means.shape, level), means, params)
         for k in own:
-            breaks[:, k, :] = self.experts_[k].predict_quantiles(X_expert, CRPS_LEVELS)
+            breaks[:, k, :] = self.experts_[k].predict_quantiles(X_expert, levels)
         return quadrature_crps(
             y, lambda z, rows: self._mixture_cdf(z, weights, means, X_expert, rows),
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)

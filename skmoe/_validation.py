@@ -59,10 +59,11 @@ __all__ = [
 ]
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight, X, limit_total=True):
     """Return float64 sample weights, refusing negative, NaN or all-zero weights.
 
-    Weights summing to more than ``MAX_TOTAL_WEIGHT`` are refused too.
+    Weights summing to more than ``MAX_TOTAL_WEIGHT`` are refused too, unless
+    ``limit_total`` is False.
 
     Parameters
     ----------
@@ -70,6 +71,9 @@ def check_sample_weight(sample_weight, X):
         The weights given to ``fit``; None means unit weights.
     X : ndarray of shape (n_samples, n_features)
         The validated training data.
+    limit_total : bool, default=True
+        Refuse weights summing beyond ``MAX_TOTAL_WEIGHT`` (a weighted mean,
+        which takes them in units of the largest, has no such limit).
 
     Returns
     -------
@@ -87,7 +91,7 @@ def check_sample_weight(sample_weight, X):
     # the weights by squares of standardised data: their total must leave room.
     with np.errstate(over="ignore"):
         total = sample_weight.sum()
-    if not total <= MAX_TOTAL_WEIGHT:
+    if limit_total and not total <= MAX_TOTAL_WEIGHT:
         raise ValueError(
             f"sample_weight sums to {total:.3g}, more than {MAX_TOTAL_WEIGHT:.0e}: the "
             "weighted sums of the fit would overflow float64. Divide the weights by a "

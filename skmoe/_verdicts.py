@@ -107,6 +107,8 @@ def _check_score(results, score):
 
 def _in_sd(lead, n_sd):
     """The lead in standard deviations, and how clear it is."""
+    if np.isinf(lead):
+        return "a score is infinite on some fold"
     if np.isnan(n_sd):
         return "tied on every fold" if abs(lead) <= 1e-12 else "no spread to judge by"
     if np.isinf(n_sd):

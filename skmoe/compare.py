@@ -191,15 +191,24 @@ def _check_estimators(estimators, task, random_state):
             "it in a list."
         )
     else:
+        entries = list(estimators)
+        named = [isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+                 for entry in entries]
+        # Names made from the class skip those given: a given "LinearRegression_2" beside
+        # two unnamed LinearRegression was refused as a name repeated by the user.
+        taken = {entry[0] for entry, given in zip(entries, named) if given}
         items = []
-        counts = {}
-        for entry in estimators:
-            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+        for entry, given in zip(entries, named):
+            if given:
                 items.append(entry)
-            else:
-                base = type(final_step(entry)).__name__
-                counts[base] = counts.get(base, 0) + 1
-                items.append((base if counts[base] == 1 else f"{base}_{counts[base]}", entry))
+                continue
+            base = name = type(final_step(entry)).__name__
+            count = 1
+            while name in taken:
+                count += 1
+                name = f"{base}_{count}"
+            taken.add(name)
+            items.append((name, entry))
     if not items:
         raise ValueError("estimators is empty: give at least one estimator to compare.")
     names = [name for name, _ in items]
@@ -245,10 +254,23 @@ def _splits(cv, X, y, task, random_state):
         # StratifiedKFold warns when a class has fewer rows than folds; the folds stay valid.
         warnings.filterwarnings("ignore", message="The least populated class",
                                 category=UserWarning)
-        splits = [(np.asarray(train), np.asarray(test)) for train, test in splitter.split(X, y)]
+        splits = [(_indices(train), _indices(test)) for train, test in splitter.split(X, y)]
     if not splits:
         raise ValueError("cv produced no train/test split.")
+    for fold, (train, test) in enumerate(splits):
+        for part, rows in (("training", train), ("test", test)):
+            if rows.size == 0:
+                raise ValueError(
+                    f"cv's fold {fold} has an empty {part} set: every fold needs rows to fit "
+                    "on and rows to score."
+                )
     return splits
+
+
+def _indices(rows):
+    """A fold's rows as indices (a boolean mask, which scikit-learn takes too, made indices)."""
+    rows = np.asarray(rows)
+    return np.flatnonzero(rows) if rows.dtype == bool else rows
 
 
 def _check_test_folds(splits, scoring, y):
@@ -358,6 +380,8 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         classification. All names are in :data:`SCORES`. Scores that are not
         defined for a model or a fold (log-loss without ``predict_proba``,
         ROC-AUC on a fold missing a class) are NaN and left out of the mean.
+        An infinite score (a held-out log-likelihood of ``-inf``, from a row
+        the model gives no density) is kept: the mean is then infinite.
     n_jobs : int, default=None
         Number of joblib workers over the folds of each estimator. None means
         1 unless in a :obj:`joblib.parallel_backend` context; -1 means all
@@ -470,9 +494,7 @@ def _tabulate(records, estimators, densities, scoring, task, splits, n_samples):
         for score in scoring:
             values = record["scores"][score]
             fold_scores[name][score] = [float(v) for v in values]
-            finite = values[np.isfinite(values)]
-            row[f"{score}_mean"] = finite.mean() if finite.size else np.nan
-            row[f"{score}_std"] = finite.std(ddof=1) if finite.size > 1 else np.nan
+            row[f"{score}_mean"], row[f"{score}_std"] = _fold_summary(values)
         row["fit_time"] = float(np.mean(record["fit_time"]))
         row["predict_time"] = float(np.mean(record["predict_time"]))
         if name in densities:
@@ -498,3 +520,19 @@ def _tabulate(records, estimators, densities, scoring, task, splits, n_samples):
     return results
 
 
+def _fold_summary(values):
+    """Mean and sample standard deviation of a score over the folds where it is defined.
+
+    NaN marks a score undefined on a fold (left out); an infinite score (a
+    held-out log-likelihood of ``-inf``: a row the model gives no density) is
+    a score, and makes the mean infinite and the spread infinite, where
+    leaving it out made a model that failed on one fold look as good as its
+    other folds.
+    """
+    defined = values[~np.isnan(values)]
+    if not defined.size:
+        return np.nan, np.nan
+    if not np.isfinite(defined).all():
+        mean = defined.sum()  # an infinity, or NaN when both signs occur
+        return mean, np.inf if defined.size > 1 else np.nan
+    return defined.mean(), defined.std(ddof=1) if defined.size > 1 else np.nan

@@ -276,16 +276,29 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
             "select_n_experts needs an estimator whose experts is one estimator or None; a "
             "list fixes the number of experts."
         )
-    candidates = [int(k) for k in n_experts]
-    if not candidates or any(not isinstance(k, Integral) or k < 1 for k in candidates):
-        raise ValueError(f"n_experts must hold positive integers, got {list(n_experts)!r}.")
+    candidates = list(n_experts)
+    # int(k) of every k took 2.7 for 2 and True for 1, silently.
+    if not candidates or any(isinstance(k, bool) or not isinstance(k, Integral) or k < 1
+                             for k in candidates):
+        raise ValueError(f"n_experts must hold positive integers, got {candidates!r}.")
+    candidates = [int(k) for k in candidates]
+    if len(set(candidates)) != len(candidates):
+        raise ValueError(f"n_experts holds a number of experts twice: {candidates}.")
     rows, fitted = [], []
     if groups is not None:
         group_labels, first = np.unique(np.asarray(groups), return_index=True)
         n_rows = group_labels.shape[0]
+        n_units, unit = n_rows, "groups"
     else:
         first = slice(None)
         n_rows = _num_samples(X) if sample_weight is None else float(np.sum(sample_weight))
+        n_units, unit = _num_samples(X), "rows"
+    # Before any fit: the fits before the largest K were wasted work.
+    if max(candidates) > n_units:
+        raise ValueError(
+            f"n_experts holds {max(candidates)}, more than the {n_units} {unit} of the data: "
+            f"each expert needs {unit} of its own."
+        )
     for k in candidates:
         model = clone(estimator).set_params(n_experts=k).fit(
             X, y, sample_weight=sample_weight, groups=groups)

@@ -27,7 +27,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._experts import has_own_density
-from ._validation import BaseSearchCV
+from ._scaling import power_of_two
+from ._validation import BaseSearchCV, check_sample_weight
 
 __all__ = ["crps", "crps_scorer", "log_likelihood_scorer", "mean_log_likelihood"]
 
@@ -49,12 +50,27 @@ def _final_step(estimator, X):
     return estimator, X
 
 
+def _mean_weights(sample_weight, X):
+    """Weights of the rows in a mean, checked before any work: non-negative, finite,
+    not all zero (None stays None)."""
+    if sample_weight is None:
+        return None
+    return check_sample_weight(column_or_1d(sample_weight), X, limit_total=False)
+
+
 def _weighted_mean(values, sample_weight):
+    """The mean of ``values`` with the weights of :func:`_mean_weights`.
+
+    Rows of zero weight are left out (a row's ``-inf`` log-likelihood times 0 is
+    NaN), and the weights are taken in units of a power of two near the
+    largest, exactly, so that their sum cannot overflow.
+    """
     if sample_weight is None:
         return float(np.mean(values))
-    sample_weight = column_or_1d(sample_weight, dtype=np.float64)
     check_consistent_length(values, sample_weight)
-    return float(np.average(values, weights=sample_weight))
+    used = sample_weight > 0
+    weights = sample_weight[used] / power_of_two(float(sample_weight.max()))
+    return float(np.average(values[used], weights=weights))
 
 
 def _true_class_log_proba(classifier, X, y):
@@ -97,7 +113,8 @@ def mean_log_likelihood(estimator, X, y, *, sample_weight=None):
     y : array-like of shape (n_samples,)
         Observed targets.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows in the mean.
+        Weights of the rows in the mean: finite, non-negative, not all zero
+        (a ValueError otherwise, before the model is asked).
 
     Returns
     -------
@@ -133,6 +150,7 @@ def mean_log_likelihood(estimator, X, y, *, sample_weight=None):
     >>> bool(score > mean_log_likelihood(model, X[300:], y[300:] + 1.0))
     True
     """
+    sample_weight = _mean_weights(sample_weight, X)
     final, Xt = _final_step(estimator, X)
     if has_own_density(final):
         values = np.asarray(final.score_samples(Xt, y), dtype=np.float64)
@@ -174,7 +192,8 @@ def crps(estimator, X, y, *, sample_weight=None):
     y : array-like of shape (n_samples,)
         Observed targets.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows in the mean.
+        Weights of the rows in the mean: finite, non-negative, not all zero
+        (a ValueError otherwise, before the model is asked).
 
     Returns
     -------
@@ -204,6 +223,7 @@ def crps(estimator, X, y, *, sample_weight=None):
     >>> bool(0 < crps(model, X[300:], y[300:]) < crps(model, X[300:], y[300:] + 1.0))
     True
     """
+    sample_weight = _mean_weights(sample_weight, X)
     final, Xt = _final_step(estimator, X)
     if is_classifier(final):
         raise TypeError(
@@ -239,7 +259,8 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None):
     y : array-like of shape (n_samples,)
         Held-out targets.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows in the mean.
+        Weights of the rows in the mean: finite, non-negative, not all zero
+        (a ValueError otherwise, before the model is asked).
 
     Returns
     -------
@@ -281,7 +302,8 @@ def crps_scorer(estimator, X, y, sample_weight=None):
     y : array-like of shape (n_samples,)
         Held-out targets.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows in the mean.
+        Weights of the rows in the mean: finite, non-negative, not all zero
+        (a ValueError otherwise, before the model is asked).
 
     Returns
     -------

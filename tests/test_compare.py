@@ -777,3 +777,70 @@ def test_whole_numbers_beyond_the_integers_are_a_regression_target():
     y = np.arange(40) % 5 * 1e160
     assert check_target(y)[1] == "regression"
     assert check_target(np.arange(40) % 5 * 1.0)[1] == "classification"
+
+
+@pytest.mark.parametrize("empty", ["training", "test"])
+def test_folds_without_rows_are_refused_before_any_fit(empty, monkeypatch):
+    # An empty test fold was refused as one whose "R² of one row is undefined", or
+    # failed in predict after the fit; an empty training fold failed in the fit.
+    monkeypatch.setattr("skmoe.compare.cross_validate_each", _no_fits)
+    X, y = make_switching_regression(40, 2, 2, random_state=0)
+    rows, none = np.arange(40), np.zeros(40, dtype=bool)
+    folds = [(rows[:20], rows[20:]), (rows, none) if empty == "test" else (none, rows)]
+    for scoring in (["r2"], ["mae"]):
+        with pytest.raises(ValueError, match=f"cv's fold 1 has an empty {empty} set: every "
+                                             "fold needs rows to fit on and rows to score"):
+            compare(X, y, estimators={"lr": LinearRegression()}, cv=folds, scoring=scoring)
+
+
+class _DensityMissingOneRow(RegressorMixin, BaseEstimator):
+    """Least squares with a unit Gaussian density, except no density at all at rows
+    whose last column is 1."""
+
+    def fit(self, X, y):
+        self.model_ = LinearRegression().fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def score_samples(self, X, y):
+        log_density = -0.5 * (np.log(2 * np.pi) + (y - self.predict(X)) ** 2)
+        return np.where(np.asarray(X)[:, -1] == 1, -np.inf, log_density)
+
+
+def test_an_infinite_fold_score_is_kept_in_the_mean():
+    # The mean and sd were taken over the finite folds only: a model with no density
+    # at a held-out row was tabulated with the mean of its other folds, as if it had
+    # never failed.
+    X, y = make_switching_regression(90, 2, 2, noise=0.1, random_state=0)
+    X = np.c_[X, np.zeros(90)]
+    X[0, -1] = 1.0
+    estimators = {"missing": _DensityMissingOneRow(),
+                  "moe": MixtureOfExpertsRegressor(n_experts=2, random_state=0)}
+    results = compare(X, y, estimators, cv=3, scoring=["log_likelihood", "r2"])
+    folds = results.attrs["fold_scores"]["missing"]["log_likelihood"]
+    assert np.sum(np.isneginf(folds)) == 1 and np.isfinite(folds).sum() == 2
+    assert results.loc["missing", "log_likelihood_mean"] == -np.inf
+    assert results.loc["missing", "log_likelihood_std"] == np.inf
+    assert list(results.index) == ["moe", "missing"]
+    lines = verdicts(results)
+    assert "winner leads by inf (a score is infinite on some fold)" in lines[1]
+    assert lines[-1].startswith("Verdict: a mixture of experts wins")
+
+
+def test_names_made_from_the_class_skip_the_names_given(regression_data):
+    # A given "LinearRegression_2" beside two unnamed LinearRegression was refused
+    # as "estimators has repeated names", a name the user gave once.
+    X, y = regression_data
+    results = compare(X, y, [LinearRegression(), LinearRegression(),
+                             ("LinearRegression_2", DecisionTreeRegressor(max_depth=2)),
+                             ("LinearRegression", LinearRegression(fit_intercept=False))],
+                      cv=3, scoring=["r2"])
+    assert sorted(results.index) == ["LinearRegression", "LinearRegression_2",
+                                     "LinearRegression_3", "LinearRegression_4"]
+    # The given names keep their estimators; the unnamed ones are _3 and _4.
+    folds = {name: scores["r2"] for name, scores in results.attrs["fold_scores"].items()}
+    assert folds["LinearRegression_3"] == folds["LinearRegression_4"]
+    assert folds["LinearRegression_2"] != folds["LinearRegression_3"]
+    assert folds["LinearRegression"] != folds["LinearRegression_3"]

@@ -209,6 +209,31 @@ def test_predictions_on_dask_collections_are_dask_arrays_block_by_block(data, da
     assert_allclose(classifier.predict(X_d).compute(), classifier.predict(X))
 
 
+def test_predictions_on_uneven_blocks_and_blocks_of_some_columns(data):
+    # A fit takes X chunked along its columns (it rechunks them); predictions ended in
+    # "IndexError: tuple index out of range", one delayed block per chunk of columns.
+    X, y = data
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    labels = (y > np.median(y)).astype(int)
+    classifier = MixtureOfExpertsClassifier(n_experts=2, max_iter=20, random_state=0).fit(
+        X, labels)
+    rows = (1, 0, 1499, 1500)  # one row, none, and uneven ones
+    X_d = da.from_array(X, chunks=(rows, 1))
+    y_d = da.from_array(y, chunks=(rows,))
+    with dask.config.set(scheduler="synchronous"):
+        for estimator, name, args in [(model, "predict", ()), (model, "predict_gate", ()),
+                                      (model, "score_samples", (y_d,)),
+                                      (classifier, "predict_proba", ()),
+                                      (classifier, "predict", ())]:
+            result = getattr(estimator, name)(X_d, *args)
+            # The block of no rows is left out of the result (da.concatenate drops it).
+            assert result.chunks[0] == (1, 1499, 1500), name
+            expected = getattr(estimator, name)(X, *[y for _ in args])
+            assert_allclose(result.compute(), expected, rtol=1e-12, atol=1e-12)
+        mean, std = model.predict(X_d, return_std=True)
+        assert_allclose(std.compute(), model.predict(X, return_std=True)[1], rtol=1e-12)
+
+
 def test_expert_without_a_sum_over_rows_is_named(dask_data):
     X_d, y_d = dask_data
     model = MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor()],

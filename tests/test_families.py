@@ -660,3 +660,66 @@ def test_compiled_quantiles_of_t_gamma_and_poisson_equal_the_numpy_path(case, mo
             assert_allclose(model.predict_cdf(X, numpy[:, column]), cdf, rtol=0, atol=1e-8)
     if case == "poisson":
         np.testing.assert_array_equal(compiled, numpy)
+
+
+@pytest.mark.parametrize("shift", [1e12, 1e20, 1e30])
+def test_poisson_quantiles_of_huge_means_end_on_both_paths(shift, monkeypatch):
+    # The integer bisections of the NumPy path (Poisson.ppf, the mixture's solve) and
+    # of the kernel never ended beyond 2**53, where floats are not every integer.
+    model, X = _fitted_family_mixture("poisson")
+    X = X[:20]
+    for expert in model.experts_:
+        expert.intercept_ += np.log(shift)
+    means = np.column_stack([expert.predict(X) for expert in model.experts_])
+    levels = np.array([0.05, 0.5, 0.95])
+    compiled = model.predict_quantiles(X, levels)
+    with monkeypatch.context() as patch:
+        patch.setattr(MixtureOfExpertsRegressor, "_quantile_kernel_family", lambda self: None)
+        numpy = model.predict_quantiles(X, levels)
+    # Both lie within the experts' own quantiles (normal approximations, whose error
+    # is below one sd), and rise with the level.
+    z = stats.norm.ppf(levels)
+    sd = np.sqrt(means)
+    low = (means[:, :, None] + (z - 1) * sd[:, :, None]).min(axis=1)
+    high = (means[:, :, None] + (z + 1) * sd[:, :, None]).max(axis=1)
+    for result in (compiled, numpy):
+        assert np.all((result >= low) & (result <= high))
+        assert np.all(np.diff(result, axis=1) >= 0)
+    assert_allclose(compiled, numpy, rtol=1e-6)
+
+
+def test_poisson_targets_of_zeros_are_refused_before_any_fit_and_a_dead_expert_is_named(
+        monkeypatch):
+    # Both ended in "predicted a mean <= 0 ...; use a log link", advice to experts
+    # that have one: PoissonRegressor fits a mean of exactly 0 to targets all 0.
+    X, y = _glm_data("poisson", n_samples=200)
+    zeros = np.zeros(200)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an expert was fitted")
+
+    message = ("y is 0 on every row of positive weight: the Poisson family's mean is then 0, "
+               "which its log link cannot reach")
+    with monkeypatch.context() as patch:
+        patch.setattr("skmoe._base.fit_experts", fail)
+        with pytest.raises(ValueError, match=message):
+            MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2).fit(X, zeros)
+        with pytest.raises(ValueError, match=message):
+            MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2).fit(
+                X, np.where(np.arange(200) < 3, 1.0, 0.0),
+                sample_weight=np.where(np.arange(200) < 3, 0.0, 1.0))
+    # Three counts of 1 among 200 rows: one of two experts is left the zeros.
+    sparse = np.where(np.arange(200) < 3, 1.0, 0.0)
+    with pytest.raises(ValueError, match=r"Expert \d \(PoissonRegressor\) predicted a mean of "
+                                         r"0, which the Poisson family cannot hold: its log "
+                                         r"link's exp underflowed"):
+        MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2, random_state=0).fit(
+            X, sparse)
+    one = MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=1).fit(X, sparse)
+    assert np.all(one.predict(X) > 0)
+    # An identity link can go below 0: there the advice stands.
+    with pytest.raises(ValueError, match=r"Expert \d \(TweedieRegressor\) predicted a mean <= "
+                                         r"0, which the Poisson family cannot hold; use a log "
+                                         r"link"):
+        MixtureOfExpertsRegressor(TweedieRegressor(power=1, link="identity"), n_experts=1,
+                                  max_iter=2).fit(X - 10 * X.max(), y + 1)

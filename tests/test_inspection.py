@@ -140,6 +140,30 @@ def test_select_n_experts_refuses_expert_lists_and_bad_criteria():
         select_n_experts(MixtureOfExpertsRegressor(), X, y, n_experts=[0, 1])
 
 
+@pytest.mark.parametrize("n_experts, message", [
+    ([1.5, 2.7], r"n_experts must hold positive integers, got \[1.5, 2.7\]"),
+    ([True, 2], r"n_experts must hold positive integers, got \[True, 2\]"),
+    ([1, 2, 2], r"n_experts holds a number of experts twice: \[1, 2, 2\]"),
+    ([1, 101], "n_experts holds 101, more than the 100 rows of the data: each expert needs "
+               "rows of its own"),
+])
+def test_select_n_experts_refuses_odd_numbers_of_experts_before_any_fit(n_experts, message,
+                                                                        monkeypatch):
+    # 1.5 and 2.7 were fitted as 1 and 2, True as 1, a repeated K twice; a K beyond
+    # the rows failed after the fits of the smaller ones.
+    X, y = make_switching_regression(100, 2, 2, random_state=0)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a mixture was fitted")
+
+    monkeypatch.setattr(MixtureOfExpertsRegressor, "fit", fail)
+    with pytest.raises(ValueError, match=message):
+        select_n_experts(MixtureOfExpertsRegressor(), X, y, n_experts=n_experts)
+    groups = np.repeat(np.arange(20), 5)
+    with pytest.raises(ValueError, match="n_experts holds 21, more than the 20 groups"):
+        select_n_experts(MixtureOfExpertsRegressor(), X, y, n_experts=[2, 21], groups=groups)
+
+
 def test_cv_criterion_shuffles_its_folds_seeded_by_the_estimator():
     # Three regimes along x, rows sorted by x: unshuffled folds would each hold
     # out a stretch of x the training folds never saw.

@@ -845,3 +845,25 @@ def test_e_step_keeps_the_digits_of_a_row_log_likelihood_near_zero(n_experts):
                 for row in log_gate + log_lik]
     assert_allclose(row_log_lik, expected, rtol=4e-16, atol=0)
     assert total == pytest.approx(math.fsum(expected), rel=1e-15)
+
+
+@pytest.mark.parametrize("mean", [1e9, 1e12, 1e17, 1e20, 1e30])
+def test_poisson_quantiles_of_huge_means_end_and_are_the_quantiles(mean):
+    # Beyond a mean of about 1e8 the Poisson CDF stopped short of converging (the
+    # 0.95 quantile of a mean of 1e12 came out as the median); beyond 2**53 the
+    # integer bisection, and beyond 2**63 Numba's int64 floor, never ended.
+    from skmoe._special import poisson_cdf
+
+    weights, means = np.ones((2, 1)), np.array([[mean], [2.0 * mean]])
+    levels = np.array([1e-6, 0.05, 0.5, 0.95])
+    result = _solve(POISSON, weights, means, np.ones(1), levels)
+    z = stats.norm.ppf(levels)
+    for i in range(2):
+        mu = means[i, 0]
+        # The normal approximation, to its skew's term (z^2 - 1) / (6 sqrt(mu)) sds.
+        assert_allclose((result[i] - mu) / np.sqrt(mu), z, rtol=0,
+                        atol=5 / np.sqrt(mu) + 2 * np.spacing(mu) / np.sqrt(mu))
+        for j, level in enumerate(levels):
+            assert poisson_cdf(result[i, j], mu) >= level
+            if mean < 2**53:
+                assert poisson_cdf(result[i, j] - 1, mu) < level

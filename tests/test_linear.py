@@ -310,3 +310,22 @@ def test_invalid_parameters_of_a_linear_expert_are_refused_at_the_first_iteratio
     model = MixtureOfExpertsRegressor(LinearRegression(tol=-1.0), n_experts=2, random_state=0)
     with pytest.raises(RuntimeError, match="Expert 0 .*LinearRegression.* iteration 1.*tol"):
         model.fit(X, y)
+
+
+def test_solve_grams_declines_a_column_constant_on_the_experts_rows():
+    # Centring leaves such a column a residue of rounding errors, not zero: both the
+    # kernel and its twin leave the expert to its own fit, where they standardised
+    # the residue and gave it a coefficient near 1e14.
+    X, y, weights = _problem(3, n_samples=200, n_features=2, decades=(0, 0))
+    wide = np.c_[X, np.full(200, 3.0)]
+    grams, center, y_center = weighted_grams(wide, y, weights, True)
+    centred = np.ones(weights.shape[1], dtype=bool)
+    declined = ~solve_grams(grams, centred, 1e-6).usable
+    assert_array_equal(declined, ~solve_grams_reference(grams, centred, 1e-6).usable)
+    # The residue is positive for some expert here (zero or negative ones were refused).
+    assert declined.all()
+    for k in range(weights.shape[1]):
+        assert fit_from_gram(LinearRegression(tol=0.0), grams[k], center, y_center) is None
+    # The same matrices without the constant column are solved.
+    grams, _, _ = weighted_grams(X, y, weights, True)
+    assert solve_grams(grams, centred, 1e-6).usable.all()

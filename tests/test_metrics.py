@@ -280,3 +280,82 @@ def test_crps_of_a_fitted_mixture_nears_the_true_model_and_beats_one_expert():
     one = _fit(MixtureOfExpertsRegressor(n_experts=1, random_state=0), X[:2000], y[:2000])
     assert true_crps <= crps(two, X[2000:], y[2000:]) < 1.01 * true_crps
     assert crps(one, X[2000:], y[2000:]) > 1.2 * true_crps
+
+
+class _NeverCalled(MixtureOfExpertsRegressor):
+    """A fitted mixture whose density must not be asked for."""
+
+    def score_samples(self, X, y):
+        raise AssertionError("the model was asked before the weights were checked")
+
+    def crps_samples(self, X, y):
+        raise AssertionError("the model was asked before the weights were checked")
+
+
+@pytest.mark.parametrize("score", [mean_log_likelihood, crps])
+@pytest.mark.parametrize("weights, message", [
+    (np.r_[np.nan, np.ones(9)], "sample_weight must be finite, got NaN or inf values"),
+    (np.r_[np.inf, np.ones(9)], "sample_weight must be finite, got NaN or inf values"),
+    (np.r_[-1.0, np.ones(9)], "Negative values in data passed to `sample_weight`"),
+    (np.zeros(10), "Sample weights must contain at least one non-zero number"),
+    (np.ones(4), r"sample_weight.shape == \(4,\), expected \(10,\)"),
+])
+def test_weights_of_the_mean_scores_are_checked_before_the_model(switching, score, weights,
+                                                                 message):
+    # NaN or inf weights gave a NaN score, negative ones a number, all-zero ones
+    # numpy's ZeroDivisionError, after the model had scored every row.
+    X, y = switching
+    model = _fit(_NeverCalled(n_experts=2, random_state=0), X[:100], y[:100])
+    with pytest.raises(ValueError, match=message):
+        score(model, X[:10], y[:10], sample_weight=weights)
+
+
+def test_weights_of_the_mean_scores_at_the_ends_of_float64(switching):
+    # Weights of 1e308 summed to inf (a NaN score); a row of probability 0 and
+    # weight 0 gave -inf * 0 = NaN.
+    X, y = switching
+    model = _fit(MixtureOfExpertsRegressor(n_experts=2, random_state=0), X[:400], y[:400])
+    for score in (mean_log_likelihood, crps):
+        plain = score(model, X[400:], y[400:])
+        for weight in (1e308, 5e-324):
+            assert score(model, X[400:], y[400:], sample_weight=np.full(200, weight)) == (
+                pytest.approx(plain, rel=1e-14))
+    X, y = make_gated_classification(300, 2, 2, 2, random_state=0)
+    logistic = LogisticRegression().fit(X, y)
+    certain = X[:20] * 1e6  # probabilities of exactly 0 and 1
+    labels = logistic.predict(certain)
+    labels[0] = 1 - labels[0]  # a row of probability 0: log-likelihood -inf
+    weights = np.r_[0.0, np.ones(19)]
+    assert mean_log_likelihood(logistic, certain, labels) == -np.inf
+    assert mean_log_likelihood(logistic, certain, labels, sample_weight=weights) == (
+        mean_log_likelihood(logistic, certain[1:], labels[1:]))
+
+
+def test_regressor_crps_of_student_t_experts_below_two_degrees_of_freedom(switching):
+    # Their distribution functions fall as 1 / |z|^df: the quadrature's pieces between
+    # the quantiles 1e-6, 1e-4 and 1e-3 spanned a hundredfold in z, and left the CRPS
+    # 1e-5 off at df = 1.
+    X, y = switching
+    model = _fit(MixtureOfExpertsRegressor(n_experts=2, noise="student_t", random_state=0),
+                 X, y)
+    model.df_ = np.array([1.0, 1.3])
+    rows = [0, 1, 2]
+    means = np.column_stack([expert.predict(X[rows]) for expert in model.experts_])
+    decades = 10.0 ** np.arange(-1, 13)
+    expected = []
+    for row, i in enumerate(rows):
+        # Adaptive quadrature between points a decade of scales apart around each expert.
+        points = np.concatenate([[y[i]], *[means[row, k] + model.noise_scale_[k] * np.r_[
+            -decades, decades] for k in range(2)]])
+        points = np.sort(points)
+
+        def cdf(z, i=i):
+            return model.predict_cdf(X[i:i + 1], [z])[0]
+
+        total = 0.0
+        for low, high in zip(points[:-1], points[1:]):
+            step = (lambda z: cdf(z) ** 2) if high <= y[i] else (lambda z: (1 - cdf(z)) ** 2)
+            total += integrate.quad(step, low, high, limit=200, epsabs=1e-14,
+                                    epsrel=1e-12)[0]
+        expected.append(total)
+    assert_allclose(model.crps_samples(X[rows], y[rows]), expected, rtol=1e-7, atol=1e-10)

@@ -863,3 +863,20 @@ def test_regressor_score_of_a_huge_target_is_its_r2_not_nan():
     assert expected == pytest.approx(1 - 200 / 199, rel=1e-12)
     with pytest.raises(ValueError, match="Input y contains NaN"):
         model.score(X, np.where(np.arange(200) == 3, np.nan, y))
+
+
+@pytest.mark.parametrize("value", [0.1, 1.0, 3.0])
+def test_a_constant_column_leaves_unpenalised_least_squares_experts_unchanged(value):
+    # Centring a constant column in an expert's Gram matrix left a residue of
+    # rounding errors, which the standardised normal equations took for a column:
+    # LinearRegression(tol=0.0) experts got coefficients near 1e14 on it and its
+    # intercept, predictions 0.06 off and a lower bound 0.01 nats per row lower.
+    X, y = make_switching_regression(200, 2, 2, random_state=0)
+    params = dict(experts=LinearRegression(tol=0.0), n_experts=2, random_state=0)
+    base = MixtureOfExpertsRegressor(**params).fit(X, y)
+    wide = np.c_[X, np.full(200, value)]
+    model = MixtureOfExpertsRegressor(**params).fit(wide, y)
+    assert_allclose(model.predict(wide, return_std=True), base.predict(X, return_std=True),
+                    rtol=1e-9, atol=1e-12)
+    assert model.lower_bound_ == pytest.approx(base.lower_bound_, rel=1e-9)
+    assert all(np.abs(expert.coef_).max() < 10 for expert in model.experts_)

@@ -137,3 +137,55 @@ def test_poisson_cdf_equals_scipy_for_tiny_and_large_means():
     assert _relative_error(result[kept], expected[kept]) < RTOL
     assert poisson_cdf(-1.0, 3.0) == 0.0
     assert poisson_cdf(2.7, 3.0) == stats.poisson.cdf(2, 3.0)
+
+
+def _decimal_series_p(a, x, log_factor):
+    """``P(a, x)``: the defining series in 40 digits, times ``exp(log_factor)``."""
+    with localcontext() as context:
+        context.prec = 40
+        a, x = Decimal(a), Decimal(x)
+        term = total = 1 / a
+        n = 0
+        while term > total * Decimal("1e-25"):
+            n += 1
+            term *= x / (a + n)
+            total += term
+        return float(total * Decimal(log_factor).exp())
+
+
+@pytest.mark.parametrize("shape", [1e7, 1e8])
+def test_incomplete_gamma_of_shapes_from_1e7_equals_the_40_digit_series(shape):
+    # The series and the continued fraction stopped at 100000 terms, short of
+    # converging beyond shapes of about 1e8 (P(1e12, 1e12) was 0.96): from 1e7 on
+    # they are Temme's uniform expansion. (scipy's gammainc is off by up to 1e-6 in
+    # the lower tail at these shapes: it cannot be the reference.)
+    for z in (-7.0, -3.0, -1.0, 0.0, 0.5, 3.0, 7.0):
+        x = shape + z * math.sqrt(shape)
+        p, q, _ = gamma_pq(shape, x)
+        expected = _decimal_series_p(shape, x, _decimal_log_factor(shape, x))
+        # The expansion's first neglected term is about 2.4e-14 at a shape of 1e7.
+        assert abs(p - expected) < 5e-14
+        assert abs(q - (1.0 - expected)) < 5e-14
+
+
+@pytest.mark.parametrize("shape", [1e12, 1e20])
+def test_incomplete_gamma_of_huge_shapes_is_its_edgeworth_expansion(shape):
+    # P(a, a + z sqrt(a)) = Phi(z) - (z^2 - 1) phi(z) / (3 sqrt(a)) + O(1 / a).
+    for z in (-6.0, -2.0, 0.0, 1.0, 4.0):
+        x = shape + z * math.sqrt(shape)
+        z = (x - shape) / math.sqrt(shape)  # x is rounded to float64
+        p, q, _ = gamma_pq(shape, x)
+        expected = stats.norm.cdf(z) - (z * z - 1) * stats.norm.pdf(z) / (3 * math.sqrt(shape))
+        assert abs(p - expected) < 10 / shape + 1e-15
+        assert p + q == pytest.approx(1.0, abs=1e-15)
+
+
+def test_poisson_cdf_of_counts_beyond_2_to_the_63():
+    # Numba's math.floor returns an int64, which wrapped around beyond 2**63: the
+    # count became -9.2e18.
+    for mean in (1e19, 1e30):
+        for z in (-2.0, 0.0, 3.0):
+            count = float(np.floor(mean + z * math.sqrt(mean)))
+            assert poisson_cdf(count, mean) == gamma_pq(count + 1.0, mean)[1]
+            z = (count - mean) / math.sqrt(mean)  # the count is rounded to float64
+            assert abs(poisson_cdf(count, mean) - stats.norm.cdf(z)) < 1e-8
