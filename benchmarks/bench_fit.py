@@ -72,6 +72,7 @@ from sklearn.utils.parallel import Parallel, delayed
 import skmoe
 import skmoe._base
 import skmoe._experts
+import skmoe._families
 import skmoe._gate
 import skmoe._linear
 import skmoe._regressor
@@ -244,7 +245,7 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
         _quiet(),
         _GateEvaluations().installed(),
         mock.patch.object(skmoe._base, "e_step", _profiled_e_step),
-        mock.patch.object(skmoe._regressor, "gaussian_log_likelihood",
+        mock.patch.object(skmoe._families, "gaussian_log_likelihood",
                           _profiled_gaussian_log_likelihood),
         mock.patch.object(skmoe._linear, "weighted_design_block",
                           _profiled_weighted_design_block),
@@ -356,6 +357,7 @@ def iteration_cost(n_samples, iterations, repeats, baseline_repeats):
                                      random_state=0)
     evaluations = _GateEvaluations()
     timer = _StepTimer([(skmoe._base, "fit_experts", "experts"),
+                        (skmoe._regressor, "cross_fitted_ridge_predictions", "noise"),
                         (SoftmaxGate, "_fit_soft", "gate"),
                         (skmoe._base, "initial_responsibilities", "init")])
     lower_bounds, steps, shortest, iteration_best, after_init = {}, {}, {}, {}, {}
@@ -425,9 +427,12 @@ def iteration_cost(n_samples, iterations, repeats, baseline_repeats):
             "evaluations": (per_fit[(name, last)] - per_fit[(name, first)]) / span,
             "lower_bound": lower_bounds[(name, last)],
             "x_linear": per_iteration / linear,
-            # Inside the iteration: expert fits and gate M-step, the same difference.
+            # Inside the iteration: expert fits, noise refits and gate M-step, the same
+            # difference.
             "experts_s": (steps[(name, last)].get("experts", 0.0)
                           - steps[(name, first)].get("experts", 0.0)) / span,
+            "noise_s": (steps[(name, last)].get("noise", 0.0)
+                        - steps[(name, first)].get("noise", 0.0)) / span,
             "gate_s": (steps[(name, last)].get("gate", 0.0)
                        - steps[(name, first)].get("gate", 0.0)) / span,
             # Cross-check: the fit's own timing of iterations 2..last (verbose=2).
@@ -450,7 +455,8 @@ def parallel_experts(n_samples, n_estimators, max_iter, forest_repeats, linear_r
                                      random_state=0)
     forest = RandomForestRegressor(n_estimators=n_estimators, n_jobs=1)
     fitted, times = {}, {}
-    timer = _StepTimer([(skmoe._base, "fit_experts", "experts")])
+    timer = _StepTimer([(skmoe._base, "fit_experts", "experts"),
+                        (skmoe._regressor, "cross_fitted_predictions", "noise refits")])
 
     def fit(label, experts, n_jobs, n_init=1, backend=None):
         def run():
@@ -463,8 +469,9 @@ def parallel_experts(n_samples, n_estimators, max_iter, forest_repeats, linear_r
                 start = time.perf_counter()
                 fitted[label] = model.fit(X, y)
                 spent = time.perf_counter() - start
-            # Expert-fit seconds of the best (shortest) fit of this label.
-            experts_s = timer.take(label).get("experts", 0.0)
+            # Expert-fit and noise-refit seconds of the best (shortest) fit of this label.
+            steps = timer.take(label)
+            experts_s = steps.get("experts", 0.0) + steps.get("noise refits", 0.0)
             if spent < times.get(label, (np.inf,))[0]:
                 times[label] = (spent, experts_s)
         return run
@@ -901,8 +908,8 @@ def iteration_section(it, repeats):
         label = CANDIDATES[name].format(em=EM_LBFGS_ITERATIONS)
         rows.append([label, f"{r['first_s']:.2f}", f"{r['last_s']:.2f}",
                      f"**{r['per_iteration_s']:.3f}**", f"{r['printed_s']:.3f}",
-                     f"{r['experts_s']:.3f}", f"{r['gate_s']:.3f}",
-                     f"{r['per_iteration_s'] - r['experts_s'] - r['gate_s']:.3f}",
+                     f"{r['experts_s']:.3f}", f"{r['noise_s']:.3f}", f"{r['gate_s']:.3f}",
+                     f"{r['per_iteration_s'] - r['experts_s'] - r['noise_s'] - r['gate_s']:.3f}",
                      f"{r['x_linear']:.1f}x", f"{r['evaluations']:.1f}",
                      f"{r['lower_bound']:.5f}"])
         c = r["converge"]
@@ -932,15 +939,19 @@ k={first} fit of the default); best of {repeats}
 interleaved repeats. The "fit k" columns are whole fits, init included. Cross-check: the mean of the
 fit's own timings of iterations 2 to {last} (`verbose=2`, best per iteration). Baseline: one
 `LinearRegression().fit` with sample weights on the same data, {it["linear_s"]:.4f} s.
-The seconds of the expert fits (`fit_experts`: one Gram pass, then 8 experts solved from
-their Gram matrices) and of the gate M-step (`SoftmaxGate._fit_soft`) per iteration are
-the same difference, timed through thin wrappers; gate loss+gradient evaluations are
+The default experts are `ScaledRidge`, whose noise variances are cross-fitted on 3 folds
+from the folds' Gram matrices (`cross_fitted_ridge_predictions`, the "noise refits"
+column). The seconds of the expert fits (`fit_experts`: one Gram pass, then 8 experts
+solved from their Gram matrices), of the noise refits and of the gate M-step
+(`SoftmaxGate._fit_soft`) per iteration are the same difference, timed through thin
+wrappers; gate loss+gradient evaluations are
 counted by handing L-BFGS the gate's objective through a thin wrapper. The expert M-step
 of the default is {d["experts_s"] / it["linear_s"]:.2f}x one weighted
 `LinearRegression.fit` for all 8 experts.
 
 {_table(["candidate", f"fit k={first} (s)", f"fit k={last} (s)", "s / iteration",
-         "s / iteration (verbose)", "of which expert fits", "gate M-step", "rest",
+         "s / iteration (verbose)", "of which expert fits", "noise refits", "gate M-step",
+         "rest",
          "iteration / LinearRegression.fit", "gate evaluations / iteration",
          f"lower bound after {last}"], rows)}
 
@@ -1003,11 +1014,14 @@ Goal: at least {GOAL_PARALLEL}x with the forest experts: {_verdict(met)}. {loky_
 Baseline, what two threads get from the machine during this run: two GIL-free
 `numpy.sort` calls of 4,000,000 floats in two threads against one after the other,
 interleaved with the forest fits: **{par["ceiling"]:.2f}x**.
-In the n_jobs=1 forest fit, `fit_experts` took {par["experts_1_s"]:.1f} s,
-{100 * par["expert_share"]:.0f}% of it (timed through a thin wrapper); only that part is
+A forest can fit its rows nearly exactly, so its noise variance is cross-fitted: each
+M-step also refits each forest on 10 folds (`cross_fitted_predictions`), whose refits run
+on the same `n_jobs` threads as the experts' fits. In the n_jobs=1 forest fit, the
+experts' fits and these refits took {par["experts_1_s"]:.1f} s,
+{100 * par["expert_share"]:.0f}% of it (timed through thin wrappers); only that part is
 spread over the workers (the expert predictions of the likelihood M-step, the gate and
 the E-step run serially), which bounds two workers at {par["amdahl"]:.2f}x (Amdahl). With
-n_jobs=2 `fit_experts` took {par["experts_2_s"]:.1f} s
+n_jobs=2 they took {par["experts_2_s"]:.1f} s
 ({par["experts_1_s"] / max(par["experts_2_s"], 1e-9):.2f}x faster).
 """
 
@@ -1182,9 +1196,10 @@ def parse_args(argv=None):
     else:
         args.profile_n, args.iteration_n, args.repeats = 200_000, 200_000, 2
         args.iterations = (1, 4)
-        # Forest experts: 4 experts x max_iter forest fits per MoE fit, each several
-        # seconds on a loaded 2-core machine; one repeat keeps the run in budget.
-        args.parallel_n, args.parallel_trees, args.parallel_iter = 20_000, 50, 2
+        # Forest experts: 4 experts x max_iter x 11 forest fits per MoE fit (the expert
+        # and its 10 noise refits), each a second or more on a loaded 2-core machine;
+        # 5,000 rows and one repeat keep the run in budget.
+        args.parallel_n, args.parallel_trees, args.parallel_iter = 5_000, 50, 2
         args.forest_repeats, args.linear_repeats = 1, 3
         args.top_k_train, args.top_k_test, args.top_k_trees = 5_000, 50_000, 30
         args.scale_n, args.scale_iter, args.small_sizes = 1_000_000, 4, (10_000, 100_000)
