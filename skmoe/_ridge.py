@@ -244,8 +244,10 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     models = fold_refits(experts, grams, positive, shift, magnitude(X))
     predictions = np.empty((n_samples, n_experts))
     for rows, fold_models in zip(fold_rows, models):
-        for k, model in enumerate(fold_models):
-            predictions[rows, k] = X[rows] @ model.coef_ + model.intercept_
+        # One product per fold for all experts: gathering the fold's rows once.
+        coef = np.column_stack([model.coef_ for model in fold_models])
+        intercept = np.array([model.intercept_ for model in fold_models], dtype=np.float64)
+        predictions[rows] = X[rows] @ coef + intercept
     return predictions
 
 
