@@ -701,7 +701,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Returns
         -------
         mean : ndarray of shape (n_samples,)
-            Predicted mean.
+            Predicted mean. With Student t noise, an expert whose ``df_`` is 1
+            (the lower bound of its fit, reached on very heavy tails) has a
+            noise without a mean: its ``f_k`` is then the centre (median) of
+            its density, and the sum is a mixture of centres, not a mean;
+            :meth:`predict_quantiles` gives the mixture's median.
         std : ndarray of shape (n_samples,)
             Predicted standard deviation; only when ``return_std`` is True.
         """
