@@ -125,12 +125,7 @@ def load_datasets(quick):
     X = rng.uniform(0, 4, size=(300, 2))
     datasets["heteroscedastic sine (generated)"] = (
         X, np.sin(2 * X[:, 0]) + (0.1 + 0.4 * X[:, 0]) * rng.standard_normal(300))
-    for name in R_NAMES:
-        path = DATA / f"{name}.csv"
-        if path.exists():
-            frame = pd.read_csv(path)
-            target = frame.pop(R_DATASETS[name][1]).to_numpy(float)
-            datasets[name] = (frame.to_numpy(float), target)
+    datasets.update(_exported({name: R_DATASETS[name][1] for name in R_NAMES}))
     return datasets
 
 
@@ -138,8 +133,13 @@ def load_held_out():
     """name -> (X, y) of ``HELD_OUT``, exported first when ``Rscript`` is found."""
     if shutil.which("Rscript") is not None:
         export_r_datasets(DATA, HELD_OUT)
+    return _exported({name: target for name, (_, target) in HELD_OUT.items()})
+
+
+def _exported(targets):
+    """name -> (X, y) of the R data sets in ``DATA`` (those exported), given their targets."""
     datasets = {}
-    for name, (_, target) in HELD_OUT.items():
+    for name, target in targets.items():
         path = DATA / f"{name}.csv"
         if path.exists():
             frame = pd.read_csv(path)
