@@ -47,13 +47,11 @@ Usage::
 """
 
 import datetime
-import shutil
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from bench_estep import (
     _load_average,
     _markdown_table,
@@ -62,7 +60,7 @@ from bench_estep import (
     machine_info,
     machine_section,
 )
-from bench_real_data import DATA, R_DATASETS, export_r_datasets
+from bench_real_data import R_DATASETS, exported, load_held_out
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, make_friedman1
 from sklearn.ensemble import BaggingRegressor, GradientBoostingRegressor, RandomForestRegressor
@@ -81,33 +79,6 @@ Z90 = 1.6448536269514722
 GOAL_COVERAGE = 0.03
 R_NAMES = ["faithful", "mcycle", "Boston", "airquality", "cpus", "NPreg", "mtcars", "swiss",
            "stackloss"]
-# name -> (R expression of the data frame, target): base R's and MASS's data sets
-# with numeric columns (factors coded as numbers), first run after the model
-# was settled.
-HELD_OUT = {
-    "cars": ("cars", "dist"),
-    "trees": ("trees", "Volume"),
-    "rock": ("rock", "perm"),
-    "LifeCycleSavings": ("LifeCycleSavings", "sr"),
-    "attitude": ("attitude", "rating"),
-    "quakes": ("quakes", "mag"),
-    "ChickWeight": ("transform(as.data.frame(ChickWeight), Diet = as.numeric(Diet))"
-                    "[, c('Time', 'Diet', 'weight')]", "weight"),
-    "CO2": ("with(CO2, data.frame(conc, quebec = as.numeric(Type == 'Quebec'), "
-            "chilled = as.numeric(Treatment == 'chilled'), uptake))", "uptake"),
-    "birthwt": ("MASS::birthwt[, c('age', 'lwt', 'race', 'smoke', 'ptl', 'ht', 'ui', 'ftv', "
-                "'bwt')]", "bwt"),
-    "hills": ("MASS::hills", "time"),
-    "cats": ("MASS::cats[, c('Bwt', 'Hwt')]", "Hwt"),
-    "whiteside": ("transform(MASS::whiteside, Insul = as.numeric(Insul == 'After'))", "Gas"),
-    "Rubber": ("MASS::Rubber", "loss"),
-    "Cars93": ("na.omit(MASS::Cars93[, c('EngineSize', 'Horsepower', 'RPM', 'Weight', "
-               "'Length', 'Wheelbase', 'Width', 'Price')])", "Price"),
-    "UScrime": ("MASS::UScrime", "y"),
-    "Pima.tr": ("MASS::Pima.tr[, c('npreg', 'glu', 'bp', 'skin', 'age', 'ped', 'bmi')]", "bmi"),
-    "geyser": ("MASS::geyser", "duration"),
-    "mammals": ("MASS::mammals", "brain"),
-}
 PLUG_IN = "moe_trees, plug-in of its mean"
 
 
@@ -125,26 +96,7 @@ def load_datasets(quick):
     X = rng.uniform(0, 4, size=(300, 2))
     datasets["heteroscedastic sine (generated)"] = (
         X, np.sin(2 * X[:, 0]) + (0.1 + 0.4 * X[:, 0]) * rng.standard_normal(300))
-    datasets.update(_exported({name: R_DATASETS[name][1] for name in R_NAMES}))
-    return datasets
-
-
-def load_held_out():
-    """name -> (X, y) of ``HELD_OUT``, exported first when ``Rscript`` is found."""
-    if shutil.which("Rscript") is not None:
-        export_r_datasets(DATA, HELD_OUT)
-    return _exported({name: target for name, (_, target) in HELD_OUT.items()})
-
-
-def _exported(targets):
-    """name -> (X, y) of the R data sets in ``DATA`` (those exported), given their targets."""
-    datasets = {}
-    for name, target in targets.items():
-        path = DATA / f"{name}.csv"
-        if path.exists():
-            frame = pd.read_csv(path)
-            y = frame.pop(target).to_numpy(float)
-            datasets[name] = (frame.to_numpy(float), y)
+    datasets.update(exported({name: R_DATASETS[name][1] for name in R_NAMES}))
     return datasets
 
 
