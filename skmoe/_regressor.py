@@ -42,6 +42,7 @@ from ._kernels import (
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._linear_em import LinearGaussianMStep
 from ._ridge import (
+    FoldSumsRequest,
     ScaledRidge,
     cross_fitted_ridge_predictions,
     fits_scaled_ridge_from_gram,
@@ -649,8 +650,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             # Every column: the fit weights themselves, not a copy of them.
             columns = (fit_weights if ridges == list(range(fit_weights.shape[1]))
                        else fit_weights[:, ridges])
+            fold_spec = folds[_NOISE_FOLDS]
+            if intercept:
+                # From the next M-step on, the experts' fit takes its Gram matrices
+                # fold by fold and the refits reuse them (see FoldSumsRequest).
+                request = context.get("noise_fold_sums")
+                if request is None:
+                    context["noise_fold_sums"] = FoldSumsRequest(fold_spec, _NOISE_FOLDS)
+                else:
+                    taken = request.take(X, y, columns, ridges)
+                    fold_spec = fold_spec if taken is None else taken
             predictions = cross_fitted_ridge_predictions(
-                [experts[k] for k in ridges], X, y, columns, folds[_NOISE_FOLDS])
+                [experts[k] for k in ridges], X, y, columns, fold_spec)
             for j, k in enumerate(ridges):
                 yield k, predictions[:, j]
                 chosen.remove(k)

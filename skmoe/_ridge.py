@@ -14,6 +14,7 @@ is the one solver both use).
 """
 
 from numbers import Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -264,8 +265,10 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         Training targets.
     weights : ndarray of shape (n_samples, n_experts)
         The weights each expert was fitted with.
-    folds : ndarray of shape (n_samples,) of int
-        The fold of each row, ``0 .. n_folds - 1``.
+    folds : ndarray of shape (n_samples,) of int, or FoldGrams
+        The fold of each row, ``0 .. n_folds - 1``; or the folds with their
+        sums already taken on ``weights`` (:meth:`FoldSumsRequest.take`: by
+        the experts' own M-step), which saves the pass over X.
 
     Returns
     -------
@@ -274,11 +277,15 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         refit cannot be solved, are predicted by the expert itself.
     """
     n_samples, n_experts = weights.shape
-    mean_weights = np.full(n_samples, 1.0 / n_samples)
-    shift = (mean_weights @ X, float(mean_weights @ y))
-    n_folds = int(folds.max()) + 1
-    grams, positive = blockwise_fold_sums(X, y, weights, folds, n_folds, shift)
-    models = fold_refits(experts, grams, positive, shift, column_magnitude(X))
+    if isinstance(folds, FoldGrams):
+        grams, positive, shift, unit = folds.grams, folds.positive, folds.shift, folds.unit
+        folds, n_folds = folds.folds, folds.n_folds
+    else:
+        shift = _mean_shift(X, y)
+        n_folds = int(folds.max()) + 1
+        grams, positive = blockwise_fold_sums(X, y, weights, folds, n_folds, shift)
+        unit = column_magnitude(X)
+    models = fold_refits(experts, grams, positive, shift, unit)
     # Each block of rows times every refit's coefficients (fold-major columns), then
     # each row takes the columns of its own fold: n_folds times the product's
     # arithmetic (small next to the Gram pass), no gather of the folds' rows.
@@ -297,12 +304,85 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     return predictions
 
 
-def blockwise_fold_sums(X, y, weights, folds, n_folds, shift):
+def _mean_shift(X, y):
+    """The shift of the folds' matrices: the means of X and y (as
+    ``skmoe._linear.gram_shift`` with an intercept, the same numbers)."""
+    mean_weights = np.full(X.shape[0], 1.0 / X.shape[0])
+    return mean_weights @ X, float(mean_weights @ y)
+
+
+class FoldGrams(NamedTuple):
+    """The folds of the cross-fitted noise with their sums, for
+    :func:`cross_fitted_ridge_predictions`."""
+
+    folds: np.ndarray
+    n_folds: int
+    grams: np.ndarray
+    positive: np.ndarray
+    shift: tuple
+    unit: np.ndarray
+
+
+class FoldSumsRequest:
+    """The experts' M-step asked for its weighted Gram matrices fold by fold.
+
+    With cross-fitted noise, each M-step needs the weighted Gram matrices of
+    each noise fold on the experts' fit weights twice: summed, to fit the
+    ScaledRidge experts, and fold by fold, to refit them without each fold.
+    Given a request, ``skmoe._experts.fit_experts`` takes its matrices of the
+    experts with an intercept fold by fold (one pass over X, the folds'
+    matrices adding up to the whole) and leaves them here; the likelihood's
+    M-step then takes them (:meth:`take`), with the unweighted matrices of the
+    folds, the same in every M-step of a fit, computed once.
+
+    Parameters
+    ----------
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row.
+    n_folds : int
+        Number of folds.
+    """
+
+    def __init__(self, folds, n_folds):
+        self.folds = folds
+        self.n_folds = n_folds
+        # (weights, experts' columns, grams, positive, shift) of the last M-step.
+        self.sums = None
+        self._counts = None
+
+    def give(self, weights, columns, grams, positive, shift):
+        """Leave the folds' matrices of ``weights`` (the experts ``columns``) for :meth:`take`."""
+        self.sums = (weights, list(columns), grams, positive, shift)
+
+    def take(self, X, y, weights, columns):
+        """The folds' sums left by the experts' M-step on ``weights`` (the experts
+        ``columns``), as :class:`FoldGrams`; None when there are none for them.
+
+        Each sums are taken at most once: they belong to one M-step.
+        """
+        sums, self.sums = self.sums, None
+        if sums is None or sums[0] is not weights or sums[1] != list(columns):
+            return None
+        _, _, grams, positive, shift = sums
+        if self._counts is None or not (np.array_equal(self._counts[0][0], shift[0])
+                                        and self._counts[0][1] == shift[1]):
+            empty = np.empty((X.shape[0], 0))
+            counts = blockwise_fold_sums(X, y, empty, self.folds, self.n_folds, shift)[0]
+            self._counts = (shift, counts, column_magnitude(X))
+        _, counts, unit = self._counts
+        return FoldGrams(self.folds, self.n_folds, np.concatenate([grams, counts], axis=1),
+                         positive, shift, unit)
+
+
+def blockwise_fold_sums(X, y, weights, folds, n_folds, shift, counts=True):
     """Every fold's :func:`fold_sums` of all the rows, in one pass over blocks of rows.
 
     Each block's rows of each fold are gathered (a few hundred rows at a
     time): the sums are those of :func:`fold_sums` on each fold's rows, up to
-    the order of the additions, without a copy of a third of X.
+    the order of the additions, without a copy of a third of X. The folds'
+    weighted matrices add up to those of all the rows: the experts' own
+    M-step takes them from this pass when their noise is cross-fitted
+    (``skmoe._experts.fit_experts``).
 
     Parameters
     ----------
@@ -318,30 +398,36 @@ def blockwise_fold_sums(X, y, weights, folds, n_folds, shift):
         Number of folds.
     shift : tuple of (ndarray of shape (n_features,), float)
         The shift ``(c, c_y)`` of every fold's matrices.
+    counts : bool, default=True
+        Add the unweighted matrix of each fold after the experts' (as
+        :func:`fold_sums`).
 
     Returns
     -------
-    grams : ndarray of shape (n_folds, n_experts + 1, n_features + 2, n_features + 2)
-        Each fold's :func:`fold_sums` matrices.
+    grams : ndarray of shape (n_folds, n_experts + counts, n_features + 2, n_features + 2)
+        Each fold's :func:`fold_sums` matrices (without the unweighted one
+        unless ``counts``).
     positive : ndarray of shape (n_folds, n_experts) of int
         Each fold's rows with weight, per expert.
     """
     n_samples, n_features = X.shape
     n_experts = weights.shape[1]
+    n_matrices = n_experts + bool(counts)
+    y = np.asarray(y, dtype=np.float64)
     n_columns = n_features + 2
     center, y_center = shift
     # Each fold's matrices transposed: ``design.T @ products`` (the short side
     # first) is the faster BLAS product of the two orders.
-    transposed = np.zeros((n_folds, n_columns, (n_experts + 1) * n_columns))
+    transposed = np.zeros((n_folds, n_columns, n_matrices * n_columns))
     positive = np.zeros((n_folds, n_experts), dtype=np.intp)
     block_rows = min(n_folds * _FOLD_CHUNK_ROWS, n_samples)
     # The gathered rows of one fold of a block; the weights with a last column of
-    # ones (the unweighted matrix), as fold_sums.
+    # ones (the unweighted matrix) with ``counts``.
     X_rows = np.empty((block_rows, n_features))
     y_rows = np.empty(block_rows)
-    w_rows = np.ones((block_rows, n_experts + 1))
+    w_rows = np.ones((block_rows, n_matrices))
     design = np.empty((block_rows, n_columns))
-    products = np.empty((block_rows, (n_experts + 1) * n_columns))
+    products = np.empty((block_rows, n_matrices * n_columns))
     for start in range(0, n_samples, block_rows):
         stop = min(n_samples, start + block_rows)
         block_folds = folds[start:stop]
@@ -350,15 +436,16 @@ def blockwise_fold_sums(X, y, weights, folds, n_folds, shift):
             used = rows.size
             if not used:
                 continue
-            np.take(X, rows, axis=0, out=X_rows[:used])
-            np.take(y, rows, out=y_rows[:used])
-            np.take(weights, rows, axis=0, out=w_rows[:used, :n_experts])
+            # (mode="clip": the rows are valid, and ``out`` is not buffered.)
+            np.take(X, rows, axis=0, out=X_rows[:used], mode="clip")
+            np.take(y, rows, out=y_rows[:used], mode="clip")
+            np.take(weights, rows, axis=0, out=w_rows[:used, :n_experts], mode="clip")
             positive[fold] += np.count_nonzero(w_rows[:used, :n_experts] > 0, axis=0)
             weighted_design_block(X_rows, y_rows, w_rows, center, y_center, 0, used,
                                   design, products)
             transposed[fold] += design[:used].T @ products[:used]
     # transposed[f, b, k (d + 2) + a] is entry (a, b) of fold f's matrix k.
-    grams = transposed.reshape(n_folds, n_columns, n_experts + 1, n_columns)
+    grams = transposed.reshape(n_folds, n_columns, n_matrices, n_columns)
     return np.ascontiguousarray(grams.transpose(0, 2, 3, 1)), positive
 
 

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LinearRegression
 
 import skmoe._regressor
 import skmoe._ridge
 from skmoe import MixtureOfExpertsRegressor, ScaledRidge
+from skmoe._experts import fit_experts
 from skmoe._regressor import (
     _POOLED_VARIANCE_FLOOR,
     _check_squared_residuals,
@@ -25,6 +27,9 @@ from skmoe._regressor import (
     noise_folds,
 )
 from skmoe._ridge import (
+    FoldGrams,
+    FoldSumsRequest,
+    _mean_shift,
     blockwise_fold_sums,
     column_magnitude,
     column_scale,
@@ -219,7 +224,14 @@ def test_weighted_squared_sums_equal_numpy(small_blocks):
 
 
 class _FoldCopyRegressor(MixtureOfExpertsRegressor):
-    """The likelihood M-step in its form before the passes over blocks of rows."""
+    """The M-steps in their form before the passes over blocks of rows: the experts
+    from one Gram pass, the likelihood's residuals from (n, K) arrays."""
+
+    def _cross_fitted_means(self, experts, X, y, fit_weights, context):
+        yield from super()._cross_fitted_means(experts, X, y, fit_weights, context)
+        # No request: the experts' M-step takes its Gram matrices in one pass, and
+        # the refits take their own.
+        context.pop("noise_fold_sums", None)
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         family = context["family"]
@@ -263,3 +275,94 @@ def test_default_mixture_equals_the_fold_copy_form(monkeypatch, fit_intercept):
     assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-10)
     assert_allclose(model.noise_variance_, reference.noise_variance_, rtol=1e-10)
     assert_allclose(model.predict(X), reference.predict(X), rtol=1e-10, atol=1e-12)
+
+
+def _mixed_experts(fit_intercept=True):
+    return [ScaledRidge(alpha=2.0, fit_intercept=fit_intercept),
+            ScaledRidge(alpha=30.0, fit_intercept=fit_intercept),
+            LinearRegression(fit_intercept=fit_intercept)]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_experts_fitted_from_their_fold_sums_equal_those_of_one_pass(small_blocks, validate):
+    X, y, weights = _problem(6, 601, offset=4.0)
+    folds = noise_folds(601)
+    request = FoldSumsRequest(folds, 3)
+    routes = ["sample_weight"] * 3
+    by_folds = fit_experts(_mixed_experts(), routes, X, y, weights, None,
+                           np.random.RandomState(0), 1, validate=validate, fold_sums=request)
+    one_pass = fit_experts(_mixed_experts(), routes, X, y, weights, None,
+                           np.random.RandomState(0), 1, validate=validate)
+    for a, b in zip(by_folds, one_pass):
+        assert_allclose(a.coef_, b.coef_, rtol=1e-11, atol=1e-13)
+        assert a.intercept_ == pytest.approx(b.intercept_, rel=1e-11, abs=1e-13)
+    # What the experts' M-step left: each fold's matrices of the experts' weights.
+    kept_weights, columns, grams, positive, shift = request.sums
+    assert kept_weights is weights and columns == [0, 1, 2]
+    expected, expected_positive = _reference_fold_grams(X, y, weights, folds, 3, shift)
+    scale = np.abs(expected[:, :3]).max(axis=(2, 3), keepdims=True)
+    assert_allclose(grams / scale, expected[:, :3] / scale, rtol=0, atol=1e-13)
+    assert_array_equal(positive, expected_positive)
+    # Without an intercept, or without a ScaledRidge among them, none are taken.
+    for experts in (_mixed_experts(fit_intercept=False), [LinearRegression()] * 3):
+        fit_experts(experts, routes, X, y, weights, None, np.random.RandomState(0), 1,
+                    fold_sums=request)
+        assert request.sums is None
+
+
+def test_fold_sums_are_taken_once_for_their_weights_and_experts(small_blocks):
+    X, y, weights = _problem(7, 400)
+    folds = noise_folds(400)
+    request = FoldSumsRequest(folds, 3)
+    shift = _mean_shift(X, y)
+    grams, positive = blockwise_fold_sums(X, y, weights, folds, 3, shift, counts=False)
+    request.give(weights, [0, 1, 2], grams, positive, shift)
+    assert request.take(X, y, weights.copy(), [0, 1, 2]) is None  # other weights
+    request.give(weights, [0, 1, 2], grams, positive, shift)
+    assert request.take(X, y, weights, [0, 1]) is None  # other experts
+    request.give(weights, [0, 1, 2], grams, positive, shift)
+    taken = request.take(X, y, weights, [0, 1, 2])
+    assert request.take(X, y, weights, [0, 1, 2]) is None  # taken once
+    full, full_positive = blockwise_fold_sums(X, y, weights, folds, 3, shift)
+    assert_array_equal(taken.folds, folds)
+    assert_allclose(taken.grams, full, rtol=1e-13, atol=1e-13 * np.abs(full).max())
+    assert_array_equal(taken.positive, full_positive)
+    assert_array_equal(taken.unit, magnitude(X))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cross_fitted_predictions_from_taken_sums_equal_those_from_the_folds(small_blocks,
+                                                                             fit_intercept):
+    X, y, weights = _problem(8, 500, offset=1.0)
+    folds = noise_folds(500)
+    experts = [ScaledRidge(alpha=a, fit_intercept=fit_intercept).fit(X, y, weights[:, k])
+               for k, a in enumerate((0.5, 3.0, 50.0))]
+    shift = _mean_shift(X, y)
+    request = FoldSumsRequest(folds, 3)
+    grams, positive = blockwise_fold_sums(X, y, weights, folds, 3, shift, counts=False)
+    request.give(weights, [0, 1, 2], grams, positive, shift)
+    taken = request.take(X, y, weights, [0, 1, 2])
+    from_sums = cross_fitted_ridge_predictions(experts, X, y, weights, taken)
+    from_folds = cross_fitted_ridge_predictions(experts, X, y, weights, folds)
+    assert_allclose(from_sums, from_folds, rtol=1e-12, atol=1e-12 * np.abs(from_folds).max())
+
+
+def test_default_mixture_refits_from_the_experts_fold_sums(monkeypatch):
+    # The first M-step of each run refits from a pass of its own; every later one from
+    # the folds' matrices its experts' M-step took (with n_init runs in parallel, each
+    # run its own).
+    seen = []
+    original = skmoe._regressor.cross_fitted_ridge_predictions
+
+    def recording(experts, X, y, weights, folds):
+        seen.append(isinstance(folds, FoldGrams))
+        return original(experts, X, y, weights, folds)
+
+    monkeypatch.setattr(skmoe._regressor, "cross_fitted_ridge_predictions", recording)
+    X, y = make_switching_regression(2_000, 3, 3, random_state=0)
+    MixtureOfExpertsRegressor(n_experts=3, max_iter=4, tol=0, random_state=0).fit(X, y)
+    assert seen == [False, True, True, True]
+    seen.clear()
+    MixtureOfExpertsRegressor(n_experts=3, max_iter=4, tol=0, random_state=0, n_init=2,
+                              init="kmeans", n_jobs=2).fit(X, y)
+    assert seen.count(False) == 2 and seen.count(True) == 6
