@@ -226,13 +226,20 @@ def _profiled_weighted_design_block(*args):
     return _WEIGHTED_DESIGN_BLOCK(*args)
 
 
-def _cumulative(stats, path_end, name):
-    """Cumulative seconds and calls of the profiled function ``name`` in a file ending so."""
+def _cumulative(stats, path_end, name, caller=None):
+    """Cumulative seconds and calls of the profiled function ``name`` in a file ending so
+    (only its calls from the function named ``caller``, if given)."""
     seconds, calls = 0.0, 0
-    for (filename, _, funcname), (_, n_calls, _, cumtime, _) in stats.items():
+    for (filename, _, funcname), (_, n_calls, _, cumtime, callers) in stats.items():
         if funcname == name and filename.replace(os.sep, "/").endswith(path_end):
-            seconds += cumtime
-            calls += n_calls
+            if caller is None:
+                seconds += cumtime
+                calls += n_calls
+                continue
+            for (_, _, caller_name), (_, caller_calls, _, caller_time) in callers.items():
+                if caller_name == caller:
+                    seconds += caller_time
+                    calls += caller_calls
     return seconds, calls
 
 
@@ -262,6 +269,15 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
     grams, gram_calls = _cumulative(stats, "skmoe/_linear.py", "weighted_grams")
     design, design_calls = _cumulative(stats, bench, "_profiled_weighted_design_block")
     from_gram, from_gram_calls = _cumulative(stats, "skmoe/_linear.py", "fit_from_grams")
+    ridge_solve, ridge_solve_calls = _cumulative(stats, "skmoe/_ridge.py",
+                                                 "fit_scaled_ridges_from_grams",
+                                                 caller="_solve_from_grams")
+    # The ScaledRidge experts' Gram pass fold by fold (from a run's second M-step),
+    # and the noise's refits and out-of-fold predictions in the likelihood M-step.
+    fold_pass, fold_pass_calls = _cumulative(stats, "skmoe/_ridge.py", "blockwise_fold_sums",
+                                             caller="_fit_linear_experts")
+    noise, noise_calls = _cumulative(stats, "skmoe/_ridge.py", "cross_fitted_ridge_predictions")
+    noise_counts, _ = _cumulative(stats, "skmoe/_ridge.py", "take")
     # Experts the Gram path declined (ill-conditioned): their own fit, through joblib.
     _, own_fits = _cumulative(stats, "skmoe/_experts.py", "_fit_one")
     gate_fit, gate_fits = _cumulative(stats, "skmoe/_gate.py", "_fit_soft")
@@ -278,23 +294,27 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
     gate_rows, _ = _cumulative(stats, "skmoe/_base.py", "_standardised_gate_rows")
     loop_rest = em_loop - experts - gate_fit - gate_predict - likelihood - e_step
     groups = [
-        ("expert M-step: Gram kernel (`weighted_design_block`, Numba, in `weighted_grams`)",
-         design),
-        ("expert M-step: Gram BLAS products and centring (rest of `weighted_grams`)",
-         grams - design),
-        ("expert M-step: `fit_from_grams` (the experts from their Gram matrices: a "
-         "small `fit` in the first iteration, coefficients set in place after)",
-         from_gram),
-        ("expert M-step: rest of `fit_experts` (own fits through joblib, dispatch)",
-         experts - grams - from_gram),
+        ("expert M-step: Gram kernel (`weighted_design_block`, Numba, in `weighted_grams`: "
+         "a run's first M-step)", design),
+        ("expert M-step: Gram BLAS products (rest of `weighted_grams`)", grams - design),
+        ("expert M-step: Gram pass fold by fold (`blockwise_fold_sums`, kernel and BLAS: "
+         "the M-steps after a run's first, for the cross-fitted noise)", fold_pass),
+        ("expert M-step: the experts from their Gram matrices "
+         "(`fit_scaled_ridges_from_grams`, `fit_from_grams`)", ridge_solve + from_gram),
+        ("expert M-step: rest of `fit_experts` (ScaledRidge's own fit checking its "
+         "parameters in the first iteration, own fits through joblib, dispatch)",
+         experts - grams - fold_pass - ridge_solve - from_gram),
         ("gate M-step (`SoftmaxGate._fit_soft`, generalised-EM L-BFGS step)", gate_fit),
         ("gate `_log_proba` (transposed rows)", gate_predict),
         ("likelihood M-step: expert predictions (`linear_predictions`, one product)",
          linear_pred),
         ("likelihood M-step: rest of `_expert_predictions` (finite checks)",
          predictions - linear_pred),
-        ("likelihood M-step: noise variance (residuals, einsum)",
-         likelihood - predictions - gaussian),
+        ("likelihood M-step: noise refits (`cross_fitted_ridge_predictions`: solves "
+         "without each fold, out-of-fold predictions; a run's first M-step's own folds' "
+         "pass; the folds' unweighted matrices once per run)", noise + noise_counts),
+        ("likelihood M-step: residual sums (by blocks of rows) and the rest",
+         likelihood - predictions - gaussian - noise - noise_counts),
         ("likelihood M-step: Gaussian kernel (Numba)", gaussian),
         ("E-step kernel (Numba)", e_step),
         ("rest of the EM loop (assign, expert floor, weights, sums)", loop_rest),
@@ -321,6 +341,9 @@ def profile_fit(n_samples, max_iter, baseline_repeats):
         "gram_calls": gram_calls,
         "design_calls": design_calls,
         "from_gram_calls": from_gram_calls,
+        "ridge_solve_calls": ridge_solve_calls,
+        "fold_pass_calls": fold_pass_calls,
+        "noise_calls": noise_calls,
         "own_fits": own_fits,
         "linear_pred_calls": linear_pred_calls,
         "gate_predicts": gate_predicts,
@@ -704,6 +727,10 @@ def scale_worker(kind, data_dir, n_experts, max_iter):
                 (skmoe._base, "initial_responsibilities", "k-means init"),
                 (skmoe._base, "fit_experts", "expert fits"),
                 (skmoe._experts, "weighted_grams", "expert fits: weighted_grams"),
+                (skmoe._experts, "blockwise_fold_sums",
+                 "expert fits: Gram pass fold by fold"),
+                (skmoe._regressor, "cross_fitted_ridge_predictions",
+                 "likelihood M-step: noise refits"),
                 (MixtureOfExpertsRegressor, "_likelihood_m_step", "likelihood M-step"),
                 (skmoe._regressor, "linear_predictions",
                  "likelihood M-step: linear_predictions"),
@@ -869,19 +896,24 @@ def profile_section(p):
     return f"""## 1. Where the time of one fit goes
 
 `MixtureOfExpertsRegressor(n_experts=4, max_iter={p["max_iter"]}, random_state=0)`,
-linear experts, on `make_switching_regression(n_samples={p["n_samples"]:,}, n_features=10,
-n_experts=4, random_state=0)`, default threads, one fit under cProfile (the Numba kernels
+default `ScaledRidge` experts with cross-fitted noise, on
+`make_switching_regression(n_samples={p["n_samples"]:,}, n_features=10, n_experts=4,
+random_state=0)`, default threads, one fit under cProfile (the Numba kernels
 called through thin Python wrappers so that cProfile sees them). {n_iter} EM iterations,
 converged: {p["converged"]}.
 
 {_table(["step", "seconds", "share"], rows)}
 
-* Expert M-step: plain `LinearRegression` experts on dense data are fitted together
-  (`skmoe._experts._fit_linear_experts`): {p["gram_calls"]} `weighted_grams` passes (one per
-  M-step; {p["design_calls"]} calls of the Numba block kernel, each followed by one BLAS
-  product) and {p["from_gram_calls"]} `fit_from_grams` calls (one stack of experts each, plus one
-  per distinct set of parameters in the first iteration); {p["own_fits"]} expert(s) declined
-  by the Gram path and fitted on their own (`_fit_one`). Their predictions:
+* Expert M-step: the default `ScaledRidge` experts (and plain `LinearRegression` ones) on
+  dense data are fitted together from their weighted Gram matrices
+  (`skmoe._experts._fit_linear_experts`): {p["gram_calls"]} `weighted_grams` passes
+  ({p["design_calls"]} calls of the Numba block kernel, each followed by one BLAS product)
+  and {p["fold_pass_calls"]} passes fold by fold (`blockwise_fold_sums`: from a run's second
+  M-step, the noise's refits take the folds' matrices of the same pass), then
+  {p["ridge_solve_calls"]} `fit_scaled_ridges_from_grams` and {p["from_gram_calls"]}
+  `fit_from_grams` calls (one stack of experts each); {p["own_fits"]} expert(s) declined by
+  the Gram path and fitted on their own (`_fit_one`). Noise refits:
+  {p["noise_calls"]} `cross_fitted_ridge_predictions` calls. Their predictions:
   {p["linear_pred_calls"]} `linear_predictions` products. The gate's `_log_proba` ran
   {p["gate_predicts"]} times. Rows with no time: {", ".join(p["empty_rows"]) or "none"}.
 * EM bookkeeping outside the expert and gate fits, inside the loop (gate `_log_proba`,
@@ -941,8 +973,10 @@ fit's own timings of iterations 2 to {last} (`verbose=2`, best per iteration). B
 `LinearRegression().fit` with sample weights on the same data, {it["linear_s"]:.4f} s.
 The default experts are `ScaledRidge`, whose noise variances are cross-fitted on 3 folds
 from the folds' Gram matrices (`cross_fitted_ridge_predictions`, the "noise refits"
-column). The seconds of the expert fits (`fit_experts`: one Gram pass, then 8 experts
-solved from their Gram matrices), of the noise refits and of the gate M-step
+column: each expert solved without each fold, the out-of-fold predictions). The seconds
+of the expert fits (`fit_experts`: one Gram pass over X, taken fold by fold from a run's
+second M-step so that the refits reuse the folds' matrices, then 8 experts solved from
+their sum), of the noise refits and of the gate M-step
 (`SoftmaxGate._fit_soft`) per iteration are the same difference, timed through thin
 wrappers; gate loss+gradient evaluations are
 counted by handing L-BFGS the gate's objective through a thin wrapper. The expert M-step

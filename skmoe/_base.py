@@ -1402,7 +1402,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 run.experts = fit_experts(experts, run.routes, X, y, fit_weights, n_jobs,
                                           random_state, n_iter, data.expert_scale, data.grams,
                                           run.expert_inits, budget, unsolved, fit_params,
-                                          validate, data.validated, context["leaf_weight"])
+                                          validate, data.validated, context["leaf_weight"],
+                                          context.get("noise_fold_sums"))
                 run.expert_inits = None
                 context["kept_experts"] = self._keep_better_experts(
                     run, previous_experts, checked, X, y, weights)

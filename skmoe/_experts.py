@@ -31,10 +31,15 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import ThreadpoolController
 
-from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, weighted_grams
+from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, gram_shift, weighted_grams
 from ._logistic import fit_by_newton, fits_by_newton, logistic_data
+from ._ridge import (
+    blockwise_fold_sums,
+    fit_scaled_ridges_from_grams,
+    fits_scaled_ridge_from_gram,
+    scaled_ridge_of,
+)
 from ._ridge import column_scale as _ridge_column_scale
-from ._ridge import fit_scaled_ridges_from_grams, fits_scaled_ridge_from_gram, scaled_ridge_of
 from ._validation import _check_method_params, pipeline_final_step
 
 
@@ -396,7 +401,8 @@ def accepts_return_std(estimator):
 
 def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 column_scale=None, grams=True, inits=None, budget=None, unsolved=None,
-                fit_params=None, validate=False, validated=None, leaf_weight=None):
+                fit_params=None, validate=False, validated=None, leaf_weight=None,
+                fold_sums=None):
     """Fit every expert in place on its column of ``weights``, in parallel.
 
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
@@ -456,6 +462,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         The least weight, in the units of ``weights``, that each leaf of a
         tree expert must carry (see :func:`leaf_weight_floor`); None sets no
         floor.
+    fold_sums : skmoe._ridge.FoldSumsRequest, default=None
+        If given (the regressor's cross-fitted noise), the Gram matrices of
+        the experts with an intercept fitted from them, when some are
+        ScaledRidge, are taken fold by fold and left in it.
 
     Returns
     -------
@@ -472,8 +482,10 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         None if route is not None else random_state.randint(np.iinfo(np.int32).max)
         for route in routes
     ]
+    if fold_sums is not None:
+        fold_sums.sums = None
     fitted = (_fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
-                                  validated)
+                                  validated, fold_sums)
               if grams else {})
     if len(fitted) == len(experts):
         return [fitted[k] for k in range(len(experts))]
@@ -502,11 +514,12 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
 
 
 def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
-                        validated=None):
+                        validated=None, fold_sums=None):
     """Fit the plain linear experts from their Gram matrices, all in one pass.
 
     With ``validate``, the expert's own fit first checks each distinct set of
-    parameters not yet in ``validated`` (see :func:`fit_experts`) once.
+    parameters not yet in ``validated`` (see :func:`fit_experts`) once. With
+    ``fold_sums``, see :func:`fit_experts`.
 
     Returns
     -------
@@ -530,7 +543,16 @@ def _fit_linear_experts(experts, X, y, weights, n_iter, column_scale, validate,
             continue
         # Every column: the weights themselves, not a copy of them.
         columns = weights if len(chosen) == weights.shape[1] else weights[:, chosen]
-        grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
+        if fit_intercept and fold_sums is not None and any(ridge[k] for k in chosen):
+            # The same matrices as the sums of the folds' (with the same shift).
+            center, y_center = gram_shift(X, y, True)
+            by_fold, positive = blockwise_fold_sums(X, y, columns, fold_sums.folds,
+                                                    fold_sums.n_folds, (center, y_center),
+                                                    counts=False)
+            fold_sums.give(columns, chosen, by_fold, positive, (center, y_center))
+            grams = by_fold.sum(axis=0)
+        else:
+            grams, center, y_center = weighted_grams(X, y, columns, fit_intercept)
         if not validate:
             solved, column_scale = _solve_from_grams(experts, chosen, ridge, grams, center,
                                                      y_center, column_scale, X)

@@ -42,6 +42,7 @@ from ._kernels import (
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._linear_em import LinearGaussianMStep
 from ._ridge import (
+    FoldSumsRequest,
     ScaledRidge,
     cross_fitted_ridge_predictions,
     fits_scaled_ridge_from_gram,
@@ -189,6 +190,32 @@ def _squared_residuals(y, means, weights):
     """``sum_i w_ik (y_i - m_ik)^2`` per expert (inf when it overflows)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return np.einsum("ik,ik->k", weights, (y[:, None] - means) ** 2)
+
+
+# Rows per block of the Gaussian M-step's residual sums.
+_RESIDUAL_BLOCK_ROWS = 8192
+
+
+def _weighted_squared_sums(y, means, weights, unit):
+    """``sum_i w_ik (y_i - m_ik)^2`` and ``sum_i w_ik`` per column, with the weights
+    divided by ``unit``, over blocks of rows (inf where a sum overflows).
+
+    The same sums as :func:`_squared_residuals` of ``weights / unit``, without
+    arrays of the size of ``means``.
+    """
+    squares = np.zeros(means.shape[1])
+    totals = np.zeros(means.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, means.shape[0], _RESIDUAL_BLOCK_ROWS):
+            stop = start + _RESIDUAL_BLOCK_ROWS
+            block_weights = weights[start:stop]
+            if unit != 1.0:
+                block_weights = block_weights / unit
+            residual = means[start:stop] - y[start:stop, None]
+            residual *= residual
+            squares += np.einsum("ik,ik->k", block_weights, residual)
+            totals += block_weights.sum(axis=0)
+    return squares, totals
 
 
 def _check_squared_residuals(residuals, experts):
@@ -521,48 +548,55 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         family = context["family"]
         shape = (X.shape[0], len(experts))
-        # Not kept in the workspace: alive only here, they stay out of the memory
-        # peak of the experts' fits.
-        predictions = _expert_predictions(experts, X)
-        family.check_mean(predictions, experts)
         log_lik = workspace.array("log_lik", shape)
         # Large weights times squared residuals would overflow: the sums are taken
         # with the weights divided by a power of two near the largest (exact).
         unit = power_of_two(float(weights.max()))
-        if unit != 1.0:
-            weights = weights / unit
-        residuals = None
-        # The means the noise scales are estimated from: out of fold for the
-        # experts whose in-sample residuals understate their noise.
-        scale_means = predictions
         if family.name == "gaussian":
-            # The squared residuals are made in the log-likelihood's array, which the
-            # Gaussian kernel then overwrites.
-            np.subtract(predictions, y[:, None], out=log_lik)
-            log_lik *= log_lik
-            residuals = np.einsum("ik,ik->k", weights, log_lik)
+            # The predictions are made in the log-likelihood's array, which the
+            # Gaussian kernel then overwrites entry by entry, and the residual sums
+            # are taken over blocks of rows: the M-step adds no array of the size of
+            # the weights but the out-of-fold predictions of the cross-fitted experts.
+            predictions = _expert_predictions(experts, X, out=log_lik)
+            family.check_mean(predictions, experts)
+            residuals, totals = _weighted_squared_sums(y, predictions, weights, unit)
+            # The means the noise scales are estimated from: out of fold for the
+            # experts whose in-sample residuals understate their noise.
             for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
                                                            context):
-                residuals[k] = weights[:, k] @ (y - out_of_fold) ** 2
-        elif family.location:
-            for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
-                                                           context):
-                if scale_means is predictions:
-                    scale_means = predictions.copy()
-                scale_means[:, k] = out_of_fold
-        _check_squared_residuals(residuals if residuals is not None
-                                 else _squared_residuals(y, scale_means, weights), experts)
-        if "pooled_floor" not in context:
-            # Fixed at the start's first M-step, so that every later M-step maximises
-            # one objective under one constraint and EM still never decreases it.
-            if residuals is not None:
-                pooled = residuals.sum() / weights.sum()
-            else:
-                pooled = family.pooled_floor(y, scale_means, weights)
-            context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * pooled
-        floor = max(context["variance_floor"], context["pooled_floor"])
-        params = family.m_step(y, scale_means, weights, context.get("latent"), floor,
-                               residuals=residuals)
+                residuals[k] = _weighted_squared_sums(y, out_of_fold[:, None],
+                                                      weights[:, k:k + 1], unit)[0][0]
+            _check_squared_residuals(residuals, experts)
+            if "pooled_floor" not in context:
+                # Fixed at the start's first M-step, so that every later M-step
+                # maximises one objective under one constraint and EM still never
+                # decreases it.
+                context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * residuals.sum() / totals.sum()
+            floor = max(context["variance_floor"], context["pooled_floor"])
+            # Given the residual sums, the Gaussian M-step reads the weights only
+            # through their column totals: one row holding them stands for all rows.
+            params = family.m_step(y, predictions, totals[None, :], context.get("latent"), floor,
+                                   residuals=residuals)
+        else:
+            # Not kept in the workspace: alive only here, they stay out of the memory
+            # peak of the experts' fits.
+            predictions = _expert_predictions(experts, X)
+            family.check_mean(predictions, experts)
+            if unit != 1.0:
+                weights = weights / unit
+            scale_means = predictions
+            if family.location:
+                for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
+                                                               context):
+                    if scale_means is predictions:
+                        scale_means = predictions.copy()
+                    scale_means[:, k] = out_of_fold
+            _check_squared_residuals(_squared_residuals(y, scale_means, weights), experts)
+            if "pooled_floor" not in context:
+                context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * family.pooled_floor(
+                    y, scale_means, weights)
+            floor = max(context["variance_floor"], context["pooled_floor"])
+            params = family.m_step(y, scale_means, weights, context.get("latent"), floor)
         family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)
         return params, log_lik
@@ -613,8 +647,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                       and experts[k].fit_intercept is intercept]
             if not ridges:
                 continue
+            # Every column: the fit weights themselves, not a copy of them.
+            columns = (fit_weights if ridges == list(range(fit_weights.shape[1]))
+                       else fit_weights[:, ridges])
+            fold_spec = folds[_NOISE_FOLDS]
+            if intercept:
+                # From the next M-step on, the experts' fit takes its Gram matrices
+                # fold by fold and the refits reuse them (see FoldSumsRequest).
+                request = context.get("noise_fold_sums")
+                if request is None:
+                    context["noise_fold_sums"] = FoldSumsRequest(fold_spec, _NOISE_FOLDS)
+                else:
+                    taken = request.take(X, y, columns, ridges)
+                    fold_spec = fold_spec if taken is None else taken
             predictions = cross_fitted_ridge_predictions(
-                [experts[k] for k in ridges], X, y, fit_weights[:, ridges], folds[_NOISE_FOLDS])
+                [experts[k] for k in ridges], X, y, columns, fold_spec)
             for j, k in enumerate(ridges):
                 yield k, predictions[:, j]
                 chosen.remove(k)
@@ -1124,12 +1171,13 @@ default=(0.05, 0.5, 0.95)
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)
 
 
-def _expert_predictions(experts, X):
+def _expert_predictions(experts, X, out=None):
     """Each expert's prediction as one column, refusing non-finite values.
 
     Plain LinearRegression experts on dense X predict together, in one product.
+    Written into ``out`` (C-contiguous, of shape (n_samples, n_experts)) when given.
     """
-    predictions = np.empty((X.shape[0], len(experts)))
+    predictions = np.empty((X.shape[0], len(experts))) if out is None else out
     linear = [
         (k, expert) for k, expert in enumerate(experts)
         if fits_from_gram(expert, X) or fits_scaled_ridge_from_gram(expert, X)

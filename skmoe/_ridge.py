@@ -14,6 +14,7 @@ is the one solver both use).
 """
 
 from numbers import Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -22,6 +23,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._gram_kernels import weighted_design_block
 from ._linear import weighted_grams
 from ._scaling import divide_columns, magnitude, unit_weights
 from ._validation import Interval, _fit_context, check_sample_weight, pipeline_final_step
@@ -29,6 +31,12 @@ from ._validation import Interval, _fit_context, check_sample_weight, pipeline_f
 # Rows per block when the column scale of a large array is computed: the
 # centred block stays small however many rows X has.
 _SCALE_BLOCK_ROWS = 8192
+# Rows per block of the out-of-fold predictions: the block's product with every
+# refit's coefficients stays small.
+_FOLD_BLOCK_ROWS = 8192
+# Rows of one fold gathered at a time for the folds' Gram matrices: their products
+# with the weights (K + 1 times as wide as X) stay in cache.
+_FOLD_CHUNK_ROWS = 512
 
 
 def column_scale(X):
@@ -46,7 +54,7 @@ def column_scale(X):
     """
     # The spread of the columns divided by their magnitude (below 2), whose squares
     # neither overflow nor underflow whatever the units of X.
-    unit = magnitude(X)
+    unit = column_magnitude(X)
     if sp.issparse(X):
         _, variance = mean_variance_axis(divide_columns(sp.csr_matrix(X, dtype=np.float64), unit),
                                          axis=0)
@@ -62,6 +70,36 @@ def column_scale(X):
             variance += np.einsum("ij,ij->j", block, block)
         variance /= n_samples
     return _scale_of(variance, unit)
+
+
+def column_magnitude(X):
+    """``skmoe._scaling.magnitude`` of the columns of X, block by block for dense X.
+
+    The same powers of two, without the array of absolute values of all of X
+    that ``magnitude`` makes (as large as X).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Values; NaN is ignored.
+
+    Returns
+    -------
+    magnitude : ndarray of shape (n_features,)
+    """
+    if sp.issparse(X) or X.shape[0] <= _SCALE_BLOCK_ROWS:
+        return magnitude(X)
+    largest = np.zeros(X.shape[1])
+    with np.errstate(invalid="ignore"):
+        for start in range(0, X.shape[0], _SCALE_BLOCK_ROWS):
+            block = X[start:start + _SCALE_BLOCK_ROWS]
+            # The largest absolute value from the extremes: no array of absolute values.
+            block_largest = np.maximum(block.max(axis=0), -block.min(axis=0))
+            if np.isnan(block_largest).any():
+                block_largest = np.nan_to_num(np.nanmax(np.abs(block), axis=0), nan=0.0)
+            # fmax: a column of only inf keeps inf, which magnitude maps to 1.
+            np.fmax(largest, block_largest, out=largest)
+    return magnitude(largest[None, :])
 
 
 def _scale_of(variance, unit):
@@ -213,7 +251,8 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
     shift, so that they add up), plus an unweighted one for the spread of the
     columns, and the problem without fold ``f`` is the total minus fold
     ``f``'s matrices (:func:`fold_refits`). This costs about one Gram pass per
-    M-step, where refitting clones costs ``n_folds`` fits per expert.
+    M-step, where refitting clones costs ``n_folds`` fits per expert. The
+    passes go over blocks of rows: no copy of a fold's rows of X is made.
 
     Parameters
     ----------
@@ -226,8 +265,10 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         Training targets.
     weights : ndarray of shape (n_samples, n_experts)
         The weights each expert was fitted with.
-    folds : ndarray of shape (n_samples,) of int
-        The fold of each row, ``0 .. n_folds - 1``.
+    folds : ndarray of shape (n_samples,) of int, or FoldGrams
+        The fold of each row, ``0 .. n_folds - 1``; or the folds with their
+        sums already taken on ``weights`` (:meth:`FoldSumsRequest.take`: by
+        the experts' own M-step), which saves the pass over X.
 
     Returns
     -------
@@ -236,19 +277,176 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         refit cannot be solved, are predicted by the expert itself.
     """
     n_samples, n_experts = weights.shape
-    mean_weights = np.full(n_samples, 1.0 / n_samples)
-    shift = (mean_weights @ X, float(mean_weights @ y))
-    fold_rows = [np.flatnonzero(folds == fold) for fold in range(int(folds.max()) + 1)]
-    sums = [fold_sums(X[rows], y[rows], weights[rows], shift) for rows in fold_rows]
-    grams, positive = np.stack([s[0] for s in sums]), np.stack([s[1] for s in sums])
-    models = fold_refits(experts, grams, positive, shift, magnitude(X))
+    if isinstance(folds, FoldGrams):
+        grams, positive, shift, unit = folds.grams, folds.positive, folds.shift, folds.unit
+        folds, n_folds = folds.folds, folds.n_folds
+    else:
+        shift = _mean_shift(X, y)
+        n_folds = int(folds.max()) + 1
+        grams, positive = blockwise_fold_sums(X, y, weights, folds, n_folds, shift)
+        unit = column_magnitude(X)
+    models = fold_refits(experts, grams, positive, shift, unit)
+    # Each block of rows times every refit's coefficients (fold-major columns), then
+    # each row takes the columns of its own fold: n_folds times the product's
+    # arithmetic (small next to the Gram pass), no gather of the folds' rows.
+    coef = np.column_stack([model.coef_ for fold_models in models for model in fold_models])
+    intercept = np.array([model.intercept_ for fold_models in models for model in fold_models],
+                         dtype=np.float64)
     predictions = np.empty((n_samples, n_experts))
-    for rows, fold_models in zip(fold_rows, models):
-        # One product per fold for all experts: gathering the fold's rows once.
-        coef = np.column_stack([model.coef_ for model in fold_models])
-        intercept = np.array([model.intercept_ for model in fold_models], dtype=np.float64)
-        predictions[rows] = X[rows] @ coef + intercept
+    block = np.empty((min(_FOLD_BLOCK_ROWS, n_samples), n_folds * n_experts))
+    for start in range(0, n_samples, _FOLD_BLOCK_ROWS):
+        stop = min(n_samples, start + _FOLD_BLOCK_ROWS)
+        every = block[:stop - start]
+        np.matmul(X[start:stop], coef, out=every)
+        every += intercept
+        own = every.reshape(stop - start, n_folds, n_experts)
+        predictions[start:stop] = own[np.arange(stop - start), folds[start:stop]]
     return predictions
+
+
+def _mean_shift(X, y):
+    """The shift of the folds' matrices: the means of X and y (as
+    ``skmoe._linear.gram_shift`` with an intercept, the same numbers)."""
+    mean_weights = np.full(X.shape[0], 1.0 / X.shape[0])
+    return mean_weights @ X, float(mean_weights @ y)
+
+
+class FoldGrams(NamedTuple):
+    """The folds of the cross-fitted noise with their sums, for
+    :func:`cross_fitted_ridge_predictions`."""
+
+    folds: np.ndarray
+    n_folds: int
+    grams: np.ndarray
+    positive: np.ndarray
+    shift: tuple
+    unit: np.ndarray
+
+
+class FoldSumsRequest:
+    """The experts' M-step asked for its weighted Gram matrices fold by fold.
+
+    With cross-fitted noise, each M-step needs the weighted Gram matrices of
+    each noise fold on the experts' fit weights twice: summed, to fit the
+    ScaledRidge experts, and fold by fold, to refit them without each fold.
+    Given a request, ``skmoe._experts.fit_experts`` takes its matrices of the
+    experts with an intercept fold by fold (one pass over X, the folds'
+    matrices adding up to the whole) and leaves them here; the likelihood's
+    M-step then takes them (:meth:`take`), with the unweighted matrices of the
+    folds, the same in every M-step of a fit, computed once.
+
+    Parameters
+    ----------
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row.
+    n_folds : int
+        Number of folds.
+    """
+
+    def __init__(self, folds, n_folds):
+        self.folds = folds
+        self.n_folds = n_folds
+        # (weights, experts' columns, grams, positive, shift) of the last M-step.
+        self.sums = None
+        self._counts = None
+
+    def give(self, weights, columns, grams, positive, shift):
+        """Leave the folds' matrices of ``weights`` (the experts ``columns``) for :meth:`take`."""
+        self.sums = (weights, list(columns), grams, positive, shift)
+
+    def take(self, X, y, weights, columns):
+        """The folds' sums left by the experts' M-step on ``weights`` (the experts
+        ``columns``), as :class:`FoldGrams`; None when there are none for them.
+
+        Each sums are taken at most once: they belong to one M-step.
+        """
+        sums, self.sums = self.sums, None
+        if sums is None or sums[0] is not weights or sums[1] != list(columns):
+            return None
+        _, _, grams, positive, shift = sums
+        if self._counts is None or not (np.array_equal(self._counts[0][0], shift[0])
+                                        and self._counts[0][1] == shift[1]):
+            empty = np.empty((X.shape[0], 0))
+            counts = blockwise_fold_sums(X, y, empty, self.folds, self.n_folds, shift)[0]
+            self._counts = (shift, counts, column_magnitude(X))
+        _, counts, unit = self._counts
+        return FoldGrams(self.folds, self.n_folds, np.concatenate([grams, counts], axis=1),
+                         positive, shift, unit)
+
+
+def blockwise_fold_sums(X, y, weights, folds, n_folds, shift, counts=True):
+    """Every fold's :func:`fold_sums` of all the rows, in one pass over blocks of rows.
+
+    Each block's rows of each fold are gathered (a few hundred rows at a
+    time): the sums are those of :func:`fold_sums` on each fold's rows, up to
+    the order of the additions, without a copy of a third of X. The folds'
+    weighted matrices add up to those of all the rows: the experts' own
+    M-step takes them from this pass when their noise is cross-fitted
+    (``skmoe._experts.fit_experts``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs, float64.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    weights : ndarray of shape (n_samples, n_experts)
+        The experts' weights.
+    folds : ndarray of shape (n_samples,) of int
+        The fold of each row, ``0 .. n_folds - 1``.
+    n_folds : int
+        Number of folds.
+    shift : tuple of (ndarray of shape (n_features,), float)
+        The shift ``(c, c_y)`` of every fold's matrices.
+    counts : bool, default=True
+        Add the unweighted matrix of each fold after the experts' (as
+        :func:`fold_sums`).
+
+    Returns
+    -------
+    grams : ndarray of shape (n_folds, n_experts + counts, n_features + 2, n_features + 2)
+        Each fold's :func:`fold_sums` matrices (without the unweighted one
+        unless ``counts``).
+    positive : ndarray of shape (n_folds, n_experts) of int
+        Each fold's rows with weight, per expert.
+    """
+    n_samples, n_features = X.shape
+    n_experts = weights.shape[1]
+    n_matrices = n_experts + bool(counts)
+    y = np.asarray(y, dtype=np.float64)
+    n_columns = n_features + 2
+    center, y_center = shift
+    # Each fold's matrices transposed: ``design.T @ products`` (the short side
+    # first) is the faster BLAS product of the two orders.
+    transposed = np.zeros((n_folds, n_columns, n_matrices * n_columns))
+    positive = np.zeros((n_folds, n_experts), dtype=np.intp)
+    block_rows = min(n_folds * _FOLD_CHUNK_ROWS, n_samples)
+    # The gathered rows of one fold of a block; the weights with a last column of
+    # ones (the unweighted matrix) with ``counts``.
+    X_rows = np.empty((block_rows, n_features))
+    y_rows = np.empty(block_rows)
+    w_rows = np.ones((block_rows, n_matrices))
+    design = np.empty((block_rows, n_columns))
+    products = np.empty((block_rows, n_matrices * n_columns))
+    for start in range(0, n_samples, block_rows):
+        stop = min(n_samples, start + block_rows)
+        block_folds = folds[start:stop]
+        for fold in range(n_folds):
+            rows = start + np.flatnonzero(block_folds == fold)
+            used = rows.size
+            if not used:
+                continue
+            # (mode="clip": the rows are valid, and ``out`` is not buffered.)
+            np.take(X, rows, axis=0, out=X_rows[:used], mode="clip")
+            np.take(y, rows, out=y_rows[:used], mode="clip")
+            np.take(weights, rows, axis=0, out=w_rows[:used, :n_experts], mode="clip")
+            positive[fold] += np.count_nonzero(w_rows[:used, :n_experts] > 0, axis=0)
+            weighted_design_block(X_rows, y_rows, w_rows, center, y_center, 0, used,
+                                  design, products)
+            transposed[fold] += design[:used].T @ products[:used]
+    # transposed[f, b, k (d + 2) + a] is entry (a, b) of fold f's matrix k.
+    grams = transposed.reshape(n_folds, n_columns, n_matrices, n_columns)
+    return np.ascontiguousarray(grams.transpose(0, 2, 3, 1)), positive
 
 
 def fold_sums(X, y, weights, shift):
@@ -471,43 +669,10 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
         alpha = float(self.alpha) / largest_weight
         y_unit = float(magnitude(y[:, None])[0])
         y_scaled = y / y_unit
-        X_scaled = divide_columns(X, scale)
-        total = weights.sum()
-        if self.fit_intercept:
-            x_mean = np.asarray(weights @ X_scaled).ravel() / total
-            y_mean = float(weights @ y_scaled) / total
-            # A constant column's mean is its value, exactly: the rounded weighted
-            # mean left it eps times its magnitude off centre, whose squares
-            # overflow for a constant near 1e300. (Constant columns keep scale 1.)
-            candidates = np.flatnonzero(scale == 1.0)
-            if not sp.issparse(X_scaled):
-                constant = candidates[np.all(X_scaled[:, candidates] == X_scaled[0, candidates],
-                                             axis=0)]
-                x_mean[constant] = X_scaled[0, constant]
-            elif candidates.size:
-                # Sparse products subtract the means' outer product instead of centring:
-                # a constant column, centred zero, is left out of them (as a zero column).
-                columns = sp.csc_matrix(X_scaled[:, candidates])
-                full = np.diff(columns.indptr) == X.shape[0]
-                constant = candidates[full & np.array(
-                    [np.all(columns.data[a:b] == columns.data[a]) if b > a else False
-                     for a, b in zip(columns.indptr[:-1], columns.indptr[1:])], dtype=bool)]
-                if constant.size:
-                    keep = np.ones(X.shape[1])
-                    keep[constant] = 0.0
-                    X_scaled = sp.csr_matrix(X_scaled @ sp.diags(keep))
-                    x_mean[constant] = 0.0
+        if sp.issparse(X):
+            xx, xy, x_mean, y_mean = self._sparse_products(X, y_scaled, weights, scale)
         else:
-            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-        if sp.issparse(X_scaled):
-            weighted = X_scaled.multiply(weights[:, None]).tocsc()
-            xx = np.asarray((X_scaled.T @ weighted).todense()) - total * np.outer(x_mean, x_mean)
-            xy = np.asarray(weighted.T @ y_scaled).ravel() - total * x_mean * y_mean
-        else:
-            X_scaled -= x_mean
-            weighted = X_scaled * weights[:, None]
-            xx = X_scaled.T @ weighted
-            xy = weighted.T @ (y_scaled - y_mean)
+            xx, xy, x_mean, y_mean = self._dense_products(X, y_scaled, weights, scale)
         coef, dof = solve_scaled_ridge(xx[None], xy[None], np.ones(X.shape[1]),
                                        np.array([alpha]))
         if not np.all(np.isfinite(coef)):
@@ -522,6 +687,69 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
         )
         self.scale_ = scale
         return self
+
+    def _dense_products(self, X, y_scaled, weights, scale):
+        """Weighted cross-products of the scaled (and centred) columns of a dense X.
+
+        Taken over blocks of rows: no copy of X is made (the EM loop's first
+        M-step checks an expert's parameters by this ``fit`` on all the rows).
+        """
+        n_samples, n_features = X.shape
+        total = weights.sum()
+        if self.fit_intercept:
+            x_mean = np.zeros(n_features)
+            for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+                stop = start + _SCALE_BLOCK_ROWS
+                x_mean += weights[start:stop] @ (X[start:stop] / scale)
+            x_mean /= total
+            y_mean = float(weights @ y_scaled) / total
+            # A constant column's mean is its value, exactly: the rounded weighted
+            # mean left it eps times its magnitude off centre, whose squares
+            # overflow for a constant near 1e300. (Constant columns keep scale 1,
+            # so their scaled values are those of X.)
+            candidates = np.flatnonzero(scale == 1.0)
+            constant = candidates[np.all(X[:, candidates] == X[0, candidates], axis=0)]
+            x_mean[constant] = X[0, constant]
+        else:
+            x_mean, y_mean = np.zeros(n_features), 0.0
+        xx = np.zeros((n_features, n_features))
+        xy = np.zeros(n_features)
+        for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+            stop = start + _SCALE_BLOCK_ROWS
+            X_scaled = X[start:stop] / scale
+            X_scaled -= x_mean
+            weighted = X_scaled * weights[start:stop, None]
+            xx += X_scaled.T @ weighted
+            xy += weighted.T @ (y_scaled[start:stop] - y_mean)
+        return xx, xy, x_mean, y_mean
+
+    def _sparse_products(self, X, y_scaled, weights, scale):
+        """Weighted cross-products of the scaled (and centred) columns of a sparse X."""
+        X_scaled = divide_columns(X, scale)
+        total = weights.sum()
+        if self.fit_intercept:
+            x_mean = np.asarray(weights @ X_scaled).ravel() / total
+            y_mean = float(weights @ y_scaled) / total
+            # Sparse products subtract the means' outer product instead of centring:
+            # a constant column, centred zero, is left out of them (as a zero column).
+            candidates = np.flatnonzero(scale == 1.0)
+            if candidates.size:
+                columns = sp.csc_matrix(X_scaled[:, candidates])
+                full = np.diff(columns.indptr) == X.shape[0]
+                constant = candidates[full & np.array(
+                    [np.all(columns.data[a:b] == columns.data[a]) if b > a else False
+                     for a, b in zip(columns.indptr[:-1], columns.indptr[1:])], dtype=bool)]
+                if constant.size:
+                    keep = np.ones(X.shape[1])
+                    keep[constant] = 0.0
+                    X_scaled = sp.csr_matrix(X_scaled @ sp.diags(keep))
+                    x_mean[constant] = 0.0
+        else:
+            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+        weighted = X_scaled.multiply(weights[:, None]).tocsc()
+        xx = np.asarray((X_scaled.T @ weighted).todense()) - total * np.outer(x_mean, x_mean)
+        xy = np.asarray(weighted.T @ y_scaled).ravel() - total * x_mean * y_mean
+        return xx, xy, x_mean, y_mean
 
     def predict(self, X):
         """Predict with the fitted linear model.
