@@ -146,13 +146,7 @@ def random_partition(n_samples, n_experts, random_state):
 def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
     # k-means does not depend on the scale of the weights; large ones would overflow.
     sample_weight = unit_weights(sample_weight)
-    data = _standardised(X, sample_weight)
-    if y is not None:
-        target = _standardised(np.reshape(y, (X.shape[0], -1)), sample_weight)
-        if sp.issparse(data):
-            data = sp.hstack([data, target], format="csr")
-        else:
-            data = np.column_stack([data, target])
+    data = _kmeans_data(X, y, sample_weight)
     weights = sample_weight
     if start > 0:
         # A bootstrap of the rows moves the centres enough for each start to differ.
@@ -181,9 +175,28 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
     return resp
 
 
-def _standardised(X, sample_weight):
-    """Columns with unit weighted variance (centred when dense); NaN set to the column mean."""
-    if not sp.issparse(X) and np.isnan(X).any():
-        X = SimpleImputer(strategy="mean", keep_empty_features=True).fit_transform(X)
-    scaler = fit_standard_scaler(X, sample_weight, with_mean=not sp.issparse(X))
-    return scaler.transform(X)
+def _kmeans_data(X, y, sample_weight):
+    """The rows k-means clusters: X's columns and y's (when given), each with unit
+    weighted variance (and centred when X is dense); NaN set to the column mean.
+
+    For dense X, one new array, filled column group by column group: the
+    standardised columns are not made apart and then stacked (each copy as
+    large as X).
+    """
+    groups = [X] if y is None else [X, np.reshape(y, (X.shape[0], -1))]
+    if sp.issparse(X):
+        scaled = [fit_standard_scaler(values, sample_weight, with_mean=False).transform(values)
+                  for values in groups]
+        return scaled[0] if y is None else sp.hstack(scaled, format="csr")
+    data = np.empty((X.shape[0], sum(values.shape[1] for values in groups)))
+    start = 0
+    for values in groups:
+        if np.isnan(values).any():
+            values = SimpleImputer(strategy="mean", keep_empty_features=True).fit_transform(values)
+        scaler = fit_standard_scaler(values, sample_weight, with_mean=True)
+        # StandardScaler.transform's own steps, into the shared array.
+        out = data[:, start:start + values.shape[1]]
+        np.subtract(values, scaler.mean_, out=out)
+        out /= scaler.scale_
+        start += values.shape[1]
+    return data

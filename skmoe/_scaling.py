@@ -9,6 +9,7 @@ the result (a weighted mean or spread).
 """
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,8 @@ from sklearn.preprocessing import StandardScaler
 # Magnitudes (as :func:`magnitude` gives them) whose squares are normal float64
 # numbers: beyond them sums of squares overflow or lose their digits.
 SQUARE_SAFE = (2.0**-500, 2.0**500)
+# Rows per block when a scaler is fitted on a large dense X (see fit_standard_scaler).
+_SCALER_BLOCK_ROWS = 16384
 
 
 def magnitude(X):
@@ -35,11 +38,17 @@ def magnitude(X):
     """
     if sp.issparse(X):
         largest = np.asarray(abs(X).max(axis=0).todense()).ravel()
+    elif not X.shape[0]:
+        largest = np.zeros(X.shape[1:])
     else:
+        # From the extremes: no array of absolute values as large as X.
         with np.errstate(invalid="ignore"):
-            largest = np.abs(X).max(axis=0) if X.shape[0] else np.zeros(X.shape[1:])
+            largest = np.maximum(X.max(axis=0), -X.min(axis=0))
         if np.isnan(largest).any():
-            largest = np.nan_to_num(np.nanmax(np.abs(X), axis=0), nan=0.0)
+            # inf stays inf (mapped to 1 below, as without NaN), NaN counts as 0.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                largest = np.nan_to_num(np.nanmax(np.abs(X), axis=0), nan=0.0, posinf=np.inf)
     largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
     # frexp gives |largest| = m 2^e with m in [0.5, 1); 2^(e - 1) cannot overflow.
     return np.ldexp(1.0, np.frexp(largest)[1] - 1)
@@ -126,7 +135,18 @@ def fit_standard_scaler(X, sample_weight, with_mean):
     """
     unit = magnitude(X)
     scaler = StandardScaler(with_mean=with_mean)
-    scaler.fit(divide_columns(X, unit), sample_weight=unit_weights(sample_weight))
+    weights = unit_weights(sample_weight)
+    if sp.issparse(X) or X.shape[0] <= _SCALER_BLOCK_ROWS or np.isnan(X.max(axis=0)).any():
+        scaler.fit(divide_columns(X, unit), sample_weight=weights)
+    else:
+        # By blocks of rows: fitting on all of X at once makes several arrays
+        # as large as X (the divided copy, and scikit-learn's own temporaries).
+        # Blocks without weight are left out: as a first block, their count of
+        # zero would make the running mean 0 / 0.
+        for start in range(0, X.shape[0], _SCALER_BLOCK_ROWS):
+            rows = slice(start, start + _SCALER_BLOCK_ROWS)
+            if weights[rows].any():
+                scaler.partial_fit(X[rows] / unit, sample_weight=weights[rows])
     if scaler.mean_ is not None:
         scaler.mean_ = scaler.mean_ * unit
     scaler.scale_ = scaler.scale_ * unit
