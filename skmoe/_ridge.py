@@ -54,7 +54,7 @@ def column_scale(X):
     """
     # The spread of the columns divided by their magnitude (below 2), whose squares
     # neither overflow nor underflow whatever the units of X.
-    unit = column_magnitude(X)
+    unit = magnitude(X)
     if sp.issparse(X):
         _, variance = mean_variance_axis(divide_columns(sp.csr_matrix(X, dtype=np.float64), unit),
                                          axis=0)
@@ -70,36 +70,6 @@ def column_scale(X):
             variance += np.einsum("ij,ij->j", block, block)
         variance /= n_samples
     return _scale_of(variance, unit)
-
-
-def column_magnitude(X):
-    """``skmoe._scaling.magnitude`` of the columns of X, block by block for dense X.
-
-    The same powers of two, without the array of absolute values of all of X
-    that ``magnitude`` makes (as large as X).
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Values; NaN is ignored.
-
-    Returns
-    -------
-    magnitude : ndarray of shape (n_features,)
-    """
-    if sp.issparse(X) or X.shape[0] <= _SCALE_BLOCK_ROWS:
-        return magnitude(X)
-    largest = np.zeros(X.shape[1])
-    with np.errstate(invalid="ignore"):
-        for start in range(0, X.shape[0], _SCALE_BLOCK_ROWS):
-            block = X[start:start + _SCALE_BLOCK_ROWS]
-            # The largest absolute value from the extremes: no array of absolute values.
-            block_largest = np.maximum(block.max(axis=0), -block.min(axis=0))
-            if np.isnan(block_largest).any():
-                block_largest = np.nan_to_num(np.nanmax(np.abs(block), axis=0), nan=0.0)
-            # fmax: a column of only inf keeps inf, which magnitude maps to 1.
-            np.fmax(largest, block_largest, out=largest)
-    return magnitude(largest[None, :])
 
 
 def _scale_of(variance, unit):
@@ -284,7 +254,7 @@ def cross_fitted_ridge_predictions(experts, X, y, weights, folds):
         shift = _mean_shift(X, y)
         n_folds = int(folds.max()) + 1
         grams, positive = blockwise_fold_sums(X, y, weights, folds, n_folds, shift)
-        unit = column_magnitude(X)
+        unit = magnitude(X)
     models = fold_refits(experts, grams, positive, shift, unit)
     # Each block of rows times every refit's coefficients (fold-major columns), then
     # each row takes the columns of its own fold: n_folds times the product's
@@ -368,7 +338,7 @@ class FoldSumsRequest:
                                         and self._counts[0][1] == shift[1]):
             empty = np.empty((X.shape[0], 0))
             counts = blockwise_fold_sums(X, y, empty, self.folds, self.n_folds, shift)[0]
-            self._counts = (shift, counts, column_magnitude(X))
+            self._counts = (shift, counts, magnitude(X))
         _, counts, unit = self._counts
         return FoldGrams(self.folds, self.n_folds, np.concatenate([grams, counts], axis=1),
                          positive, shift, unit)

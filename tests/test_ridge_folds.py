@@ -9,7 +9,6 @@ before the passes (a copy of each fold's rows, an array of squared residuals).
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
 
@@ -31,7 +30,6 @@ from skmoe._ridge import (
     FoldSumsRequest,
     _mean_shift,
     blockwise_fold_sums,
-    column_magnitude,
     column_scale,
     cross_fitted_ridge_predictions,
     fold_refits,
@@ -146,23 +144,6 @@ def test_cross_fitted_predictions_equal_the_fold_copy_form(monkeypatch, fit_inte
     # The expert without kept rows predicts fold 0 itself.
     held = folds == 0
     assert_allclose(predictions[held, 2], experts[2].predict(X[held]), rtol=1e-12)
-
-
-def test_column_magnitude_equals_magnitude(small_blocks):
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(100, 6)) * np.array([1e-300, 1e-5, 1.0, 3.0, 1e200, 7.0])
-    X[:, 2] = 0.0
-    assert_array_equal(column_magnitude(X), magnitude(X))
-    # NaN ignored (a column of NaN counts as zeros), inf mapped to 1, as magnitude does.
-    X[::3, 3] = np.nan
-    X[40, 5] = np.inf
-    with np.errstate(invalid="ignore"):
-        assert_array_equal(column_magnitude(X), magnitude(X))
-    X_sparse = sp.csr_matrix(np.where(np.isfinite(X), X, 0.0))
-    assert_array_equal(column_magnitude(X_sparse), magnitude(X_sparse))
-    X[:, 0] = np.nan
-    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning, match="All-NaN"):
-        assert_array_equal(column_magnitude(X), magnitude(X))
 
 
 def _reference_scaled_ridge(X, y, sample_weight, alpha, fit_intercept):
