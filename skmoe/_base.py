@@ -90,6 +90,7 @@ from ._validation import (
     check_fit_weight_scale,
     check_is_estimator,
     check_n_samples,
+    check_no_datetimes,
     check_responsibilities,
     check_resumed_columns,
     check_sample_weight,
@@ -922,6 +923,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
+        check_no_datetimes(X, "X")
         check_solver_input(self.gate, X)
         resume = (self.warm_start or continued) and hasattr(self, "converged_")
         if resume:
@@ -1662,6 +1664,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         tags = self.__sklearn_tags__().input_tags
         if sp.issparse(X) and not tags.sparse:
             check_sparse_input(X, self._parts(), False)
+        check_no_datetimes(X, "X")
         X = validate_data(
             self, X, reset=False, dtype=np.float64,
             accept_sparse=["csr", "csc"] if tags.sparse else False,
@@ -1972,8 +1975,10 @@ BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__d
 
 
 def _no_gate_inputs(gate_features):
-    """Whether ``gate_features`` asks for a gate without inputs (an empty list)."""
-    return gate_features is not None and np.ndim(gate_features) == 1 and len(gate_features) == 0
+    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
+    boolean mask is a mask of the wrong length)."""
+    return (gate_features is not None and np.ndim(gate_features) == 1
+            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
 
 
 def _join(items):

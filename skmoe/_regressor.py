@@ -50,7 +50,7 @@ from ._ridge import (
 )
 from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
-from ._validation import Interval, StrOptions, check_is_estimator
+from ._validation import Interval, StrOptions, check_is_estimator, check_no_datetimes
 
 # Levels of the predictive distribution are solved to this accuracy in probability.
 _QUANTILE_TOL = 1e-10
@@ -457,6 +457,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"warm_start resumes the fitted model, whose family is {previous}; the experts "
                 f"and noise now give the {family.name} family."
             )
+        check_no_datetimes(y, "y")
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
         family.check_y(np.asarray(y))
         self.family_ = family.name
@@ -471,6 +472,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return X, np.asarray(y, dtype=np.float64)
 
     def _validate_targets(self, y, n_samples):
+        check_no_datetimes(y, "y")
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
@@ -764,6 +766,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         from sklearn.metrics import r2_score
 
+        check_no_datetimes(y, "y")
         prediction = self.predict(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         unit = magnitude(np.concatenate([y.ravel(), prediction]))

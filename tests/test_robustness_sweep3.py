@@ -1,0 +1,239 @@
+"""Bad input through further doors: column selectors, missing class labels, dates
+and a stream's first batch (docs/robustness.rst)."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LogisticRegression, SGDClassifier, SGDRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.datasets import make_switching_regression
+from skmoe.metrics import mean_log_likelihood
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_switching_regression(60, 3, 2, noise=0.2, random_state=0)
+    return X, y, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.8)
+
+
+@pytest.fixture(scope="module")
+def frame(data):
+    X, y, _ = data
+    X = pd.DataFrame(X * [1, 1, 100], columns=["a", "b", "c"])
+    return X, y, MixtureOfExpertsRegressor(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+
+
+# ------------------------------------------------------------- column selectors
+# Each was silently de-duplicated, or an empty boolean mask read as "no gate
+# inputs"; a mix of names and indices blamed a column named "1".
+@pytest.mark.parametrize("parameter", ["gate_features", "expert_features"])
+@pytest.mark.parametrize("selector, message", [
+    ([0, 0], r"selects column 0 more than once \(0 and 0\); give each column once"),
+    ([0, -3], r"selects column 0 more than once \(0 and -3\)"),
+    (np.array([], dtype=bool), "is a boolean mask of length 0, but X has 3 columns"),
+    ([0, "a"], r"mixes column names and indices, got \[0, 'a'\]; give only names or only "
+               "integer indices"),
+])
+def test_column_selectors_refuse_repeats_empty_masks_and_mixtures(data, parameter, selector,
+                                                                  message):
+    X, y, _ = data
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, **{parameter: selector})
+    with pytest.raises(ValueError, match=f"{parameter} {message}"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("selector, message", [
+    (["a", "a"], r"selects column 'a' more than once \('a' and 'a'\)"),
+    (["a", 1], r"mixes column names and indices, got \['a', 1\]"),
+])
+def test_column_names_of_a_frame_refuse_repeats_and_indices_among_them(frame, selector,
+                                                                       message):
+    X, y, _ = frame
+    with pytest.raises(ValueError, match=f"gate_features {message}"):
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3, gate_features=selector).fit(X, y)
+
+
+def test_names_on_columns_that_are_not_strings_say_what_names_are(data):
+    X, y, _ = data
+    tuples = pd.DataFrame(X, columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y"),
+                                                                ("b", "x")]))
+    with pytest.raises(ValueError, match=r"gate_features names columns \(a\) but X has no "
+                       r"column names \(a DataFrame whose column names are all strings\)"):
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3, gate_features=["a"]).fit(tuples, y)
+
+
+def test_a_stream_refuses_a_column_selected_twice(data):
+    X, y, _ = data
+    model = MixtureOfExpertsRegressor(SGDRegressor(random_state=0), n_experts=2,
+                                      expert_features=[1, -2])
+    with pytest.raises(ValueError, match="expert_features selects column 1 more than once"):
+        model.partial_fit(X, y)
+
+
+def test_distinct_selectors_still_fit_in_any_order(data):
+    X, y, _ = data
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    given = MixtureOfExpertsRegressor(gate_features=[2, -3], expert_features=[True, True, False],
+                                      **params).fit(X, y)
+    sorted_ = MixtureOfExpertsRegressor(gate_features=[0, 2], expert_features=[0, 1],
+                                        **params).fit(X, y)
+    assert_array_equal(given.gate_features_, [0, 2])
+    assert_array_equal(given.expert_features_, [0, 1])
+    assert_allclose(given.predict(X), sorted_.predict(X), rtol=0, atol=0)
+    # The empty list (not an empty mask) is still a gate without inputs.
+    constant = MixtureOfExpertsRegressor(gate_features=[], **params).fit(X, y)
+    assert constant.gate_features_.size == 0
+
+
+# ------------------------------------------------------------ missing class labels
+# NumPy cannot sort None or pd.NA among labels ("'<' not supported", "boolean value
+# of NA is ambiguous"); NaN in an object array was blamed on an unnamed "Input".
+def _labels_with_a_gap(kind, y):
+    names = np.array(["u", "v", "w"], dtype=object)[y]
+    if kind == "None":
+        names[4] = None
+        return names
+    if kind == "NaN in objects":
+        names[4] = np.nan
+        return names
+    if kind == "pd.NA in strings":
+        labels = pd.Series(names, dtype="string")
+    elif kind == "NaN in a Categorical":
+        labels = pd.Series(pd.Categorical(names))
+    else:
+        labels = pd.Series(y > 0, dtype="boolean")
+    labels[4] = pd.NA if kind != "NaN in a Categorical" else np.nan
+    return labels
+
+
+GAPS = ["None", "NaN in objects", "pd.NA in strings", "NaN in a Categorical",
+        "pd.NA in booleans"]
+MISSING = (r"y holds 1 missing label\(s\) \(None, NaN or pd.NA\), the first at position 4: "
+           "every row needs a class. Drop those rows or give them a class.")
+
+
+@pytest.mark.parametrize("kind", GAPS)
+def test_classifier_refuses_missing_labels_naming_y(data, kind):
+    X, _, y = data
+    with pytest.raises(ValueError, match=MISSING):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(X, _labels_with_a_gap(kind, y))
+
+
+@pytest.mark.parametrize("kind", GAPS)
+def test_scores_of_a_classifier_refuse_missing_labels(data, kind):
+    X, _, y = data
+    labels = _labels_with_a_gap(kind, y)
+    complete = labels.copy()
+    complete[4] = labels[5]
+    fitted = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, random_state=0).fit(X, complete)
+    for score in (fitted.score_samples, fitted.log_likelihood,
+                  lambda X, y: mean_log_likelihood(fitted, X, y)):
+        with pytest.raises(ValueError, match=MISSING):
+            score(X, labels)
+    # A classifier without a density of its own: its predict_proba at the labels.
+    other = LogisticRegression().fit(X, complete)
+    with pytest.raises(ValueError, match=MISSING):
+        mean_log_likelihood(other, X, labels)
+
+
+def test_a_stream_refuses_missing_labels_in_y_and_in_classes(data):
+    X, _, y = data
+    model = MixtureOfExpertsClassifier(SGDClassifier(loss="log_loss", random_state=0),
+                                       n_experts=2, random_state=0)
+    with pytest.raises(ValueError, match=MISSING):
+        model.partial_fit(X, _labels_with_a_gap("None", y), classes=["u", "v", "w"])
+    with pytest.raises(ValueError, match=r"classes holds 1 missing label\(s\) .* the first at "
+                       "position 3"):
+        model.partial_fit(X, y, classes=[0, 1, 2, None])
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"classes holds 1 missing label\(s\)"):
+        model.partial_fit(X, y, classes=[0, 1, None])
+
+
+# -------------------------------------------------------------- a stream's start
+def test_a_streams_first_batch_needs_a_row_per_expert(data):
+    # k-means starts the experts, one cluster each: it blamed its own n_clusters.
+    X, y, _ = data
+    model = MixtureOfExpertsRegressor(SGDRegressor(random_state=0), n_experts=3)
+    with pytest.raises(ValueError, match="Expected n_samples >= n_experts, got n_experts=3, "
+                       "n_samples=2"):
+        model.partial_fit(X[:2], y[:2])
+    assert not hasattr(model, "experts_")
+    # Later batches may be smaller than the number of experts.
+    model.partial_fit(X, y).partial_fit(X[:1], y[:1])
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+# -------------------------------------------------------- dates where numbers go
+# NumPy read datetime64 and timedelta64 as counts of their own unit: a model fitted
+# on days took seconds at prediction without a word. pandas' periods, intervals and
+# time-zone dates failed in float() without naming the column.
+def _with_column(X, values):
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["when"] = values
+    return frame
+
+
+DATE_COLUMNS = {
+    "datetime64": lambda n: pd.date_range("2020-01-01", periods=n),
+    "with a time zone": lambda n: pd.date_range("2020-01-01", periods=n, tz="UTC"),
+    "timedelta64": lambda n: pd.to_timedelta(np.arange(n), unit="D"),
+    "period": lambda n: pd.period_range("2020-01-01", periods=n, freq="D"),
+    "interval": lambda n: pd.arrays.IntervalArray.from_breaks(np.arange(n + 1)),
+}
+
+
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+@pytest.mark.parametrize("kind", DATE_COLUMNS)
+def test_date_columns_of_X_are_refused_naming_the_column(data, estimator, kind):
+    X, y, labels = data
+    model, target = ((MixtureOfExpertsRegressor, y) if estimator == "regressor"
+                     else (MixtureOfExpertsClassifier, labels))
+    X = _with_column(X, DATE_COLUMNS[kind](len(y)))
+    with pytest.raises(TypeError, match=re.escape(
+            f"X's column 'when' holds {X['when'].dtype} values, which are not numbers")):
+        model(n_experts=2, max_iter=3).fit(X, target)
+
+
+def test_dates_are_refused_in_a_numpy_X_at_fit_predict_and_in_a_stream(data):
+    X, y, _ = data
+    days = np.arange(len(y)).astype("datetime64[D]")[:, None]
+    message = r"X holds datetime64\[D\] values"
+    with pytest.raises(TypeError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3).fit(days, y)
+    with pytest.raises(TypeError, match=message):
+        MixtureOfExpertsRegressor(SGDRegressor(), n_experts=2).partial_fit(days, y)
+    # Fitted on the days as numbers, the model is not given seconds as if they were days.
+    fitted = MixtureOfExpertsRegressor(n_experts=2, max_iter=3).fit(
+        days.astype(np.int64).astype(float), y)
+    with pytest.raises(TypeError, match=r"X holds datetime64\[s\] values"):
+        fitted.predict(days.astype("datetime64[s]"))
+
+
+@pytest.mark.parametrize("target", [
+    pd.Series(pd.date_range("2020-01-01", periods=60)),
+    np.arange(60).astype("timedelta64[D]"),
+])
+def test_regressor_refuses_dates_and_durations_as_y(data, target):
+    X, y, _ = data
+    message = re.escape(f"y holds {target.dtype} values, which are not numbers")
+    with pytest.raises(TypeError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3).fit(X, target)
+    fitted = MixtureOfExpertsRegressor(n_experts=2, max_iter=3).fit(X, y)
+    for score in (fitted.score_samples, fitted.score, fitted.log_likelihood):
+        with pytest.raises(TypeError, match=message):
+            score(X, target)
+
+
+def test_dates_remain_class_labels(data):
+    X, _, y = data
+    dates = np.array(["2020-01-01", "2021-06-30", "2022-12-31"], dtype="datetime64[D]")[y]
+    fitted = MixtureOfExpertsClassifier(n_experts=1, max_iter=5, random_state=0).fit(X, dates)
+    assert_array_equal(fitted.classes_, np.unique(dates))
+    assert fitted.predict(X).dtype == dates.dtype
