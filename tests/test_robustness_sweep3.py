@@ -1,8 +1,9 @@
-"""Bad input through further doors: column selectors, missing class labels, dates
-and a stream's first batch (docs/robustness.rst)."""
+"""Bad input through further doors: column selectors, missing class labels, dates,
+a stream's first batch, and the Displays' arguments (docs/robustness.rst)."""
 
 import re
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +13,18 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier, SGDRegressor
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_switching_regression
 from skmoe.metrics import mean_log_likelihood
+from skmoe.plotting import ExpertFitDisplay, GateDisplay, GateExplanationDisplay
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +248,52 @@ def test_dates_remain_class_labels(data):
     fitted = MixtureOfExpertsClassifier(n_experts=1, max_iter=5, random_state=0).fit(X, dates)
     assert_array_equal(fitted.classes_, np.unique(dates))
     assert fitted.predict(X).dtype == dates.dtype
+
+
+# ------------------------------------------------------------------- the Displays
+def test_gate_display_refuses_columns_other_than_the_fitted_ones(frame):
+    # The grid of feature "a" took the range of column "c" (100 times wider) and the
+    # estimator's names were put on the reordered columns, silently.
+    X, _, fitted = frame
+    display = GateDisplay.from_estimator(fitted, X, features=("a", "b"), grid_resolution=5)
+    assert_allclose(display.grid[0][0], np.linspace(X["a"].min(), X["a"].max(), 5))
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        GateDisplay.from_estimator(fitted, X[["c", "b", "a"]], features=("a", "b"))
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        ExpertFitDisplay.from_estimator(fitted, X[["c", "b", "a"]], X["a"], feature="a")
+
+
+@pytest.mark.parametrize("features, message", [
+    ((0.7, 1), "feature must be a column index (an integer) or a column name, got 0.7."),
+    ((True, 0), "feature must be a column index (an integer) or a column name, got True."),
+    ((1, 1), "features must name two different features, got [1, 1] (both column 1)."),
+    (("b", 1), "features must name two different features, got ['b', 1] (both column 1)."),
+])
+def test_gate_display_refuses_features_that_are_not_two_columns(frame, features, message):
+    X, _, fitted = frame
+    with pytest.raises(ValueError) as error:
+        GateDisplay.from_estimator(fitted, X, features=features)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("grid_resolution", [0, 1, 2.5, True])
+def test_displays_refuse_grids_of_fewer_than_two_points(frame, grid_resolution):
+    X, y, fitted = frame
+    message = f"grid_resolution must be an integer of at least 2, got {grid_resolution!r}."
+    with pytest.raises(ValueError) as error:
+        GateDisplay.from_estimator(fitted, X, features=("a", "b"),
+                                   grid_resolution=grid_resolution)
+    assert str(error.value) == message
+    with pytest.raises(ValueError) as error:
+        ExpertFitDisplay.from_estimator(fitted, X, y, grid_resolution=grid_resolution)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("rows", [0, -3, 2.5])
+def test_gate_explanation_display_refuses_rows_that_are_not_a_count(frame, rows):
+    # 2.5 was read as 2; 0 and -3 left explain_gate an empty X to blame.
+    X, _, fitted = frame
+    with pytest.raises(ValueError) as error:
+        GateExplanationDisplay.from_estimator(fitted, X, rows=rows)
+    assert str(error.value) == ("rows must be a positive integer (the first rows) or positions "
+                                f"in X, got {rows!r}.")
