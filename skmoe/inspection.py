@@ -21,7 +21,7 @@ from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
 from ._report import MixtureReport
 from ._report import report as _report
-from ._stderr import bootstrap_table, check_mixture, information_table
+from ._stderr import bootstrap_table, check_bootstrap_params, check_mixture, information_table
 from ._validation import _num_samples, _safe_indexing, validate_params
 from .metrics import log_likelihood_scorer
 
@@ -473,7 +473,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         For an unfitted estimator (NotFittedError), a model the information
         method does not cover (naming what to use instead), an information
         matrix that is not positive definite (the fit is not at a maximum),
-        or ``n_bootstrap < 2``.
+        or ``n_bootstrap`` or ``confidence`` outside their ranges (with
+        either method).
 
     Examples
     --------
@@ -491,6 +492,9 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     ['expert 0', 'expert 1', 'gate 1']
     """
     check_mixture(estimator, "standard_errors")
+    # Checked whatever the method: n_bootstrap=2.5 or confidence=1.5 were taken
+    # without a word by the information method.
+    check_bootstrap_params(n_bootstrap, confidence)
     if method == "information":
         return information_table(estimator, X, y, sample_weight)
     if method == "bootstrap":

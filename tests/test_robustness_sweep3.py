@@ -8,10 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.linear_model import LogisticRegression, SGDClassifier, SGDRegressor
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    SGDClassifier,
+    SGDRegressor,
+)
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.compare import compare
 from skmoe.datasets import make_switching_regression
+from skmoe.inspection import explain_gate, standard_errors
 from skmoe.metrics import mean_log_likelihood
 from skmoe.plotting import ExpertFitDisplay, GateDisplay, GateExplanationDisplay
 
@@ -212,6 +219,17 @@ def test_date_columns_of_X_are_refused_naming_the_column(data, estimator, kind):
         model(n_experts=2, max_iter=3).fit(X, target)
 
 
+@pytest.mark.parametrize("kind", DATE_COLUMNS)
+def test_compare_refuses_date_columns_naming_the_column(data, kind):
+    # datetime64 and timedelta64 columns failed in NumPy's type promotion; periods,
+    # intervals and time-zone dates were one-hot encoded, one column per distinct date.
+    X, y, _ = data
+    X = _with_column(X, DATE_COLUMNS[kind](len(y)))
+    with pytest.raises(TypeError, match=re.escape(
+            f"X's column 'when' holds {X['when'].dtype} values, which are not numbers")):
+        compare(X, y, {"linear": LinearRegression()}, cv=3)
+
+
 def test_dates_are_refused_in_a_numpy_X_at_fit_predict_and_in_a_stream(data):
     X, y, _ = data
     days = np.arange(len(y)).astype("datetime64[D]")[:, None]
@@ -297,3 +315,43 @@ def test_gate_explanation_display_refuses_rows_that_are_not_a_count(frame, rows)
         GateExplanationDisplay.from_estimator(fitted, X, rows=rows)
     assert str(error.value) == ("rows must be a positive integer (the first rows) or positions "
                                 f"in X, got {rows!r}.")
+
+
+# ----------------------------------------------------------- inspection's arguments
+def test_explain_gate_refuses_true_as_an_expert(frame):
+    # True is an Integral equal to 1: it explained expert 1.
+    X, _, fitted = frame
+    with pytest.raises(ValueError) as error:
+        explain_gate(fitted, X, expert=True)
+    assert str(error.value) == "expert must be an expert's index, an integer in [0, 1], got True."
+    assert_allclose(explain_gate(fitted, X, expert=np.int64(1))["log_odds"],
+                    explain_gate(fitted, X, expert=1)["log_odds"])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_bootstrap": 2.5}, "n_bootstrap must be an integer >= 2 (the spread of one refit is not "
+                           "defined), got 2.5; 200 or more gives standard errors to about 5%."),
+    ({"n_bootstrap": 0}, "n_bootstrap must be an integer >= 2 (the spread of one refit is not "
+                         "defined), got 0; 200 or more gives standard errors to about 5%."),
+    ({"confidence": 1.5}, "confidence must be strictly between 0 and 1, got 1.5."),
+    ({"confidence": np.nan}, "confidence must be strictly between 0 and 1, got nan."),
+])
+def test_standard_errors_check_the_bootstraps_parameters_with_either_method(data, params,
+                                                                            message):
+    # The information method took them without a word.
+    X, y, _ = data
+    fitted = MixtureOfExpertsRegressor(LinearRegression(tol=0.0), n_experts=2, max_iter=5,
+                                       random_state=0).fit(X, y)
+    for method in ("information", "bootstrap"):
+        with pytest.raises(ValueError) as error:
+            standard_errors(fitted, X, y, method=method, **params)
+        assert str(error.value) == message
+
+
+def test_compare_names_the_range_of_cv_once(data):
+    X, y, _ = data
+    with pytest.raises(ValueError) as error:
+        compare(X, y, {"linear": LinearRegression()}, cv=1)
+    assert str(error.value) == (
+        "The 'cv' parameter of compare must be an int in the range [2, inf), an object "
+        "implementing 'split' and 'get_n_splits', an iterable or None. Got 1 instead.")
