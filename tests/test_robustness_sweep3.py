@@ -355,3 +355,53 @@ def test_compare_names_the_range_of_cv_once(data):
     assert str(error.value) == (
         "The 'cv' parameter of compare must be an int in the range [2, inf), an object "
         "implementing 'split' and 'get_n_splits', an iterable or None. Got 1 instead.")
+
+
+# ----------------------------------------------------------------- array layouts
+def _read_only(X):
+    X = X.copy()
+    X.flags.writeable = False
+    return X
+
+
+def _memory_mapped(X, path):
+    mapped = np.lib.format.open_memmap(path / "X.npy", mode="w+", dtype=X.dtype,
+                                       shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    return np.load(path / "X.npy", mmap_mode="r")
+
+
+LAYOUTS = {
+    "read-only": lambda X, path: _read_only(X),
+    "non-contiguous": lambda X, path: np.repeat(X, 2, axis=1)[:, ::2],
+    "Fortran order": lambda X, path: np.asfortranarray(X),
+    "big-endian": lambda X, path: X.astype(">f8"),
+    "memory-mapped": _memory_mapped,
+    "nullable Float64": lambda X, path: pd.DataFrame(X).astype("Float64"),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_array_layouts_give_the_model_of_the_plain_array(data, layout, tmp_path):
+    X, y, labels = data
+    labels = labels > 0
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    given = LAYOUTS[layout](X, tmp_path)
+    plain = MixtureOfExpertsRegressor(**params).fit(X, y).predict(X)
+    assert_array_equal(MixtureOfExpertsRegressor(**params).fit(given, y).predict(given), plain)
+    plain = MixtureOfExpertsClassifier(**params).fit(X, labels).predict_proba(X)
+    assert_array_equal(
+        MixtureOfExpertsClassifier(**params).fit(given, labels).predict_proba(given), plain)
+
+
+@pytest.mark.parametrize("layout", ["csr_array", "csc_array", "coo_array", "lil_array",
+                                    "dok_array"])
+def test_sparse_arrays_give_the_model_of_a_sparse_matrix(data, layout):
+    X, y, _ = data
+    import scipy.sparse as sp
+
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    matrix = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
+    array = MixtureOfExpertsRegressor(**params).fit(getattr(sp, layout)(X), y)
+    assert_allclose(array.predict(getattr(sp, layout)(X)), matrix.predict(X), rtol=1e-12)
