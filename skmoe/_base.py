@@ -20,6 +20,7 @@ from numbers import Integral, Real
 import joblib
 import numba
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import sklearn
 from joblib import effective_n_jobs
@@ -310,8 +311,9 @@ def check_groups(groups, n_samples):
         )
     if labels.dtype.kind == "f" and np.isnan(labels).any():
         raise ValueError("groups must not contain NaN.")
-    if labels.dtype.kind == "O" and any(label is None or label != label for label in labels):
-        raise ValueError("groups must not contain missing values (None or NaN).")
+    # pd.isna: ``label != label`` of pd.NA raised "boolean value of NA is ambiguous".
+    if labels.dtype.kind == "O" and pd.isna(labels).any():
+        raise ValueError("groups must not contain missing values (None, NaN or pd.NA).")
     try:
         unique, codes = np.unique(labels, return_inverse=True)
     except TypeError as exc:
@@ -428,7 +430,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         "tol": [Interval(Real, 0, None, closed="left")],
         "min_expert_weight": [Interval(Real, 0, 1, closed="left")],
         "min_rows_per_parameter": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [None, Integral],
+        # As joblib: 0 jobs has no meaning (its error came after the checks of X).
+        "n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],

@@ -50,7 +50,13 @@ from ._ridge import (
 )
 from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
-from ._validation import Interval, StrOptions, check_is_estimator, check_no_datetimes
+from ._validation import (
+    Interval,
+    StrOptions,
+    check_is_estimator,
+    check_no_datetimes,
+    check_score_weights,
+)
 
 # Levels of the predictive distribution are solved to this accuracy in probability.
 _QUANTILE_TOL = 1e-10
@@ -748,7 +754,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         As scikit-learn's regressors compute it (:func:`sklearn.metrics.r2_score`),
         in units of a power of two near the largest absolute value of ``y`` and
         of the predictions when their squares could overflow float64 (a ``y``
-        of 1e300 gave NaN); R² does not depend on the units.
+        of 1e300 gave NaN); R² does not depend on the units. The weights are
+        checked first, as ``fit`` checks them (negative weights were taken),
+        and taken in units of a power of two near the largest (weights of
+        1e308 gave NaN).
 
         Parameters
         ----------
@@ -757,7 +766,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             True values for ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights: finite, non-negative, not all zero.
 
         Returns
         -------
@@ -767,6 +776,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         from sklearn.metrics import r2_score
 
         check_no_datetimes(y, "y")
+        sample_weight = check_score_weights(sample_weight, X)
         prediction = self.predict(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         unit = magnitude(np.concatenate([y.ravel(), prediction]))

@@ -29,6 +29,8 @@ from sklearn.utils.validation import (
     _num_samples,
 )
 
+from ._scaling import power_of_two
+
 # Largest total sample weight a fit accepts (see check_sample_weight).
 MAX_TOTAL_WEIGHT = 1e250
 # Smallest largest sample weight a fit accepts: the responsibilities times weights
@@ -54,6 +56,7 @@ __all__ = [
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
+    "check_score_weights",
     "check_sparse_input",
     "int32_sparse_indices",
     "resolve_columns",
@@ -104,6 +107,33 @@ def check_sample_weight(sample_weight, X, limit_total=True):
     return sample_weight
 
 
+def check_score_weights(sample_weight, X):
+    """Weights of an estimator's ``score`` (accuracy, R²), checked before it predicts.
+
+    scikit-learn's scores take negative weights (an accuracy of 1.05 with one
+    weight of -1) and give NaN when the weights' sum overflows (weights of
+    1e308). The weights are refused as a fit's would be, and returned in units
+    of a power of two near the largest, exactly: neither score depends on
+    their units.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights given to ``score``.
+    X : array-like of shape (n_samples, n_features)
+        The rows scored.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,) or None
+        None when None was given.
+    """
+    if sample_weight is None:
+        return None
+    sample_weight = check_sample_weight(sample_weight, X, limit_total=False)
+    return sample_weight / power_of_two(float(sample_weight.max()))
+
+
 def check_fit_weight_scale(sample_weight):
     """Refuse sample weights of a mixture's fit whose largest is below ``MIN_LARGEST_WEIGHT``.
 
@@ -141,6 +171,9 @@ def check_labels_present(labels, name="y"):
     name : str, default="y"
         How the error names them.
     """
+    if labels is None:
+        # No labels at all: validate_data says that y is required.
+        return
     values = np.asarray(labels)
     # Numeric arrays: check_array names y when it holds NaN.
     if values.dtype.kind != "O":

@@ -31,7 +31,6 @@ module stays cheap.
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
     "ComparisonDisplay",
@@ -296,11 +295,19 @@ def _grid_rows(X, features, values):
     return rows
 
 
+def _check_mixture(estimator, caller):
+    """Refuse anything but a fitted mixture (an unfitted one raised an AttributeError)."""
+    from ._stderr import check_mixture
+
+    check_mixture(estimator, caller)
+
+
 def _fitted_rows(estimator, X):
     """X as float64 after the checks of ``predict``: the columns the estimator was
     fitted on, in the same order (a DataFrame of reordered columns gave the
     grid of one feature the range of another, silently)."""
-    check_is_fitted(estimator)
+    from sklearn.utils.validation import validate_data
+
     return validate_data(estimator, X, reset=False, dtype=np.float64,
                          ensure_all_finite="allow-nan")
 
@@ -409,6 +416,7 @@ class GateDisplay:
         if len(features) not in (1, 2):
             raise ValueError(f"features must name one or two features, got {features!r}.")
         _check_grid_resolution(grid_resolution)
+        _check_mixture(estimator, "GateDisplay")
         X_values = _fitted_rows(estimator, X)
         indices = [_feature_index(estimator, f) for f in features]
         if len(indices) == 2 and indices[0] == indices[1]:
@@ -644,6 +652,7 @@ class ConvergenceDisplay:
         display : ConvergenceDisplay
             A new Display holding what it computed, drawn (see :meth:`plot`).
         """
+        _check_mixture(estimator, "ConvergenceDisplay")
         histories = [list(h) for h in estimator.init_lower_bounds_]
         best = histories.index(list(estimator.lower_bounds_))
         return cls(histories, best).plot(ax=ax)
@@ -849,6 +858,7 @@ class GateExplanationDisplay:
 
         from .inspection import explain_gate
 
+        _check_mixture(estimator, "GateExplanationDisplay")
         if estimator.gate_features_.size == 0:
             raise ValueError(
                 "GateExplanationDisplay needs a gate with inputs; this mixture was fitted "

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -20,7 +21,12 @@ from skmoe.compare import compare
 from skmoe.datasets import make_switching_regression
 from skmoe.inspection import explain_gate, standard_errors
 from skmoe.metrics import mean_log_likelihood
-from skmoe.plotting import ExpertFitDisplay, GateDisplay, GateExplanationDisplay
+from skmoe.plotting import (
+    ConvergenceDisplay,
+    ExpertFitDisplay,
+    GateDisplay,
+    GateExplanationDisplay,
+)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -109,6 +115,37 @@ def test_distinct_selectors_still_fit_in_any_order(data):
     assert constant.gate_features_.size == 0
 
 
+# ---------------------------------------------------------- the estimators' score
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+@pytest.mark.parametrize("weights, message", [
+    (np.r_[-1.0, np.full(59, 0.01)], "Negative values in data passed to `sample_weight`"),
+    (np.r_[np.nan, np.ones(59)], "sample_weight must be finite, got NaN or inf values."),
+    (np.zeros(60), "Sample weights must contain at least one non-zero number."),
+])
+def test_score_refuses_weights_as_fit_does(data, estimator, weights, message):
+    # scikit-learn's scores took a weight of -1: an accuracy of 1.05.
+    X, y, labels = data
+    model, target = ((MixtureOfExpertsRegressor, y) if estimator == "regressor"
+                     else (MixtureOfExpertsClassifier, labels > 0))
+    fitted = model(n_experts=2, max_iter=5, random_state=0).fit(X, target)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fitted.score(X, target, sample_weight=weights)
+
+
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+def test_score_of_weights_whose_sum_overflows_is_the_score_not_nan(data, estimator):
+    X, y, labels = data
+    model, target = ((MixtureOfExpertsRegressor, y) if estimator == "regressor"
+                     else (MixtureOfExpertsClassifier, labels > 0))
+    fitted = model(n_experts=2, max_iter=5, random_state=0).fit(X, target)
+    weights = np.linspace(1, 2, len(y))
+    # Their sum is beyond float64 (they gave NaN); scaled by a power of two, exactly.
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.sum(weights * 2.0**1020))
+    assert fitted.score(X, target, sample_weight=weights * 2.0**1020) == fitted.score(
+        X, target, sample_weight=weights)
+
+
 # ------------------------------------------------------------ missing class labels
 # NumPy cannot sort None or pd.NA among labels ("'<' not supported", "boolean value
 # of NA is ambiguous"); NaN in an object array was blamed on an unnamed "Input".
@@ -150,7 +187,7 @@ def test_scores_of_a_classifier_refuse_missing_labels(data, kind):
     complete = labels.copy()
     complete[4] = labels[5]
     fitted = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, random_state=0).fit(X, complete)
-    for score in (fitted.score_samples, fitted.log_likelihood,
+    for score in (fitted.score_samples, fitted.log_likelihood, fitted.score,
                   lambda X, y: mean_log_likelihood(fitted, X, y)):
         with pytest.raises(ValueError, match=MISSING):
             score(X, labels)
@@ -172,6 +209,17 @@ def test_a_stream_refuses_missing_labels_in_y_and_in_classes(data):
     model.partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"classes holds 1 missing label\(s\)"):
         model.partial_fit(X, y, classes=[0, 1, None])
+
+
+def test_groups_with_pd_na_are_refused_as_missing(data):
+    # ``label != label`` of pd.NA raised "boolean value of NA is ambiguous".
+    X, y, _ = data
+    groups = pd.Series(np.repeat(np.arange(12), 5).astype(str), dtype="string")
+    groups[0] = pd.NA
+    model = MixtureOfExpertsRegressor(n_experts=2, max_iter=3, gate_features=[])
+    with pytest.raises(ValueError) as error:
+        model.fit(X, y, groups=groups)
+    assert str(error.value) == "groups must not contain missing values (None, NaN or pd.NA)."
 
 
 # -------------------------------------------------------------- a stream's start
@@ -317,6 +365,21 @@ def test_gate_explanation_display_refuses_rows_that_are_not_a_count(frame, rows)
                                 f"in X, got {rows!r}.")
 
 
+@pytest.mark.parametrize("display, args", [
+    (GateDisplay, ()), (ConvergenceDisplay, None), (GateExplanationDisplay, ()),
+])
+def test_displays_refuse_what_is_not_a_fitted_mixture(frame, display, args):
+    # Both ended in an AttributeError (init_lower_bounds_, gate_features_, predict_gate).
+    X, y, _ = frame
+    args = () if args is None else (X,)
+    with pytest.raises(NotFittedError):
+        display.from_estimator(MixtureOfExpertsRegressor(), *args)
+    with pytest.raises(TypeError, match=f"{display.__name__} needs a fitted "
+                       "MixtureOfExpertsRegressor or MixtureOfExpertsClassifier; got "
+                       "LinearRegression."):
+        display.from_estimator(LinearRegression().fit(X, y), *args)
+
+
 # ----------------------------------------------------------- inspection's arguments
 def test_explain_gate_refuses_true_as_an_expert(frame):
     # True is an Integral equal to 1: it explained expert 1.
@@ -405,3 +468,13 @@ def test_sparse_arrays_give_the_model_of_a_sparse_matrix(data, layout):
     matrix = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
     array = MixtureOfExpertsRegressor(**params).fit(getattr(sp, layout)(X), y)
     assert_allclose(array.predict(getattr(sp, layout)(X)), matrix.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_zero_jobs_are_refused_with_the_other_parameters(data, estimator):
+    # joblib's "n_jobs == 0 in Parallel has no meaning" came after the checks of X.
+    X, y, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            f"The 'n_jobs' parameter of {estimator.__name__} must be None, an int in the "
+            "range (-inf, -1] or an int in the range [1, inf). Got 0 instead.")):
+        estimator(n_experts=2, n_jobs=0).fit(X, y > 0)
