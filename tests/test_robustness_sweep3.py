@@ -3,6 +3,7 @@ a stream's first batch, and the Displays' arguments (docs/robustness.rst)."""
 
 import re
 
+import dask.array as da
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -222,6 +223,15 @@ def test_groups_with_pd_na_are_refused_as_missing(data):
     assert str(error.value) == "groups must not contain missing values (None, NaN or pd.NA)."
 
 
+def test_a_fit_on_dask_arrays_refuses_missing_labels(data):
+    # The classes' np.unique failed: '<' not supported between 'NoneType' and 'str'.
+    X, _, y = data
+    labels = da.from_array(_labels_with_a_gap("None", y), chunks=20)
+    with pytest.raises(ValueError, match=MISSING):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(da.from_array(X, chunks=20),
+                                                                labels)
+
+
 # -------------------------------------------------------------- a stream's start
 def test_a_streams_first_batch_needs_a_row_per_expert(data):
     # k-means starts the experts, one cluster each: it blamed its own n_clusters.
@@ -306,6 +316,15 @@ def test_regressor_refuses_dates_and_durations_as_y(data, target):
     for score in (fitted.score_samples, fitted.score, fitted.log_likelihood):
         with pytest.raises(TypeError, match=message):
             score(X, target)
+
+
+def test_a_fit_on_dask_arrays_refuses_dates_as_y(data):
+    # They were fitted as counts of days.
+    X, _, _ = data
+    days = da.from_array(np.arange(len(X)).astype("datetime64[D]"), chunks=20)
+    with pytest.raises(TypeError, match=re.escape("y holds datetime64[D] values")):
+        MixtureOfExpertsRegressor(n_experts=2, max_iter=3).fit(da.from_array(X, chunks=20),
+                                                               days)
 
 
 def test_dates_remain_class_labels(data):
