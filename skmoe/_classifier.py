@@ -15,7 +15,11 @@ from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
-from ._validation import check_is_estimator, check_labels_present, check_score_weights
+from ._validation import (
+    check_is_estimator,
+    check_labels,
+    check_score_weights,
+)
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
 # class, or gives it probability 0, must not make a log-likelihood -inf.
@@ -183,7 +187,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         check_is_estimator(expert, f"expert {index}")
 
     def _validate_fit_data(self, X, y, resume, **check_params):
-        check_labels_present(y)
+        check_labels(y)
         X, y = validate_data(self, X, y, dtype=np.float64, **check_params)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -207,7 +211,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return {}
 
     def _validate_targets(self, y, n_samples):
-        check_labels_present(y)
+        check_labels(y)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
@@ -340,7 +344,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         score : float
             Accuracy of ``self.predict(X)`` against ``y``.
         """
-        check_labels_present(y)
+        check_labels(y)
         return super().score(X, y, sample_weight=check_score_weights(sample_weight, X))
 
     @dask_blockwise

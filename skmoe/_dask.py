@@ -100,6 +100,7 @@ from ._validation import (
     check_no_datetimes,
     check_responsibilities,
     resolve_columns,
+    unique_labels_of,
 )
 
 
@@ -1578,7 +1579,12 @@ def dask_classes(y):
                 f"position {int(first)}: every row needs a class. Drop those rows or give "
                 "them a class."
             )
-    classes = np.unique(da.unique(y).compute())
+    try:
+        classes = unique_labels_of(da.unique(y).compute())
+    except TypeError:
+        # A block's sort failed ('<' not supported between 'int' and 'str').
+        raise TypeError("y mixes labels of types that cannot be ordered; give labels of one "
+                        "type, e.g. all strings.") from None
     if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
         raise ValueError("Input y contains NaN or infinity; drop or impute those rows "
                          "before fitting.")

@@ -50,7 +50,7 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
-    "check_labels_present",
+    "check_labels",
     "check_no_datetimes",
     "check_fit_weight_scale",
     "check_n_samples",
@@ -61,6 +61,7 @@ __all__ = [
     "int32_sparse_indices",
     "resolve_columns",
     "check_responsibilities",
+    "unique_labels_of",
     "validate_params",
 ]
 
@@ -157,12 +158,13 @@ def check_fit_weight_scale(sample_weight):
         )
 
 
-def check_labels_present(labels, name="y"):
-    """Refuse missing class labels (None, NaN or ``pd.NA`` among the labels).
+def check_labels(labels, name="y"):
+    """Refuse missing class labels (None, NaN or ``pd.NA``) and labels NumPy cannot order.
 
     NumPy cannot sort None or ``pd.NA`` among labels (``'<' not supported``,
     ``boolean value of NA is ambiguous``), and an object array's NaN was
-    blamed on an unnamed "Input".
+    blamed on an unnamed "Input"; labels of several types (``"b"`` among
+    integers) failed in the same sort (see :func:`unique_labels_of`).
 
     Parameters
     ----------
@@ -185,6 +187,35 @@ def check_labels_present(labels, name="y"):
             f"at position {missing[0]}: every row needs a class. Drop those rows or give "
             "them a class."
         )
+    unique_labels_of(values, name)
+
+
+def unique_labels_of(labels, name="y"):
+    """The sorted distinct class labels, refusing labels NumPy cannot order.
+
+    Labels of several types (``"b"`` among integers) failed in NumPy's sort
+    with ``'<' not supported between instances of 'int' and 'str'``.
+
+    Parameters
+    ----------
+    labels : array-like
+        Class labels (``y`` or ``classes``), none missing.
+    name : str, default="y"
+        How the error names them.
+
+    Returns
+    -------
+    classes : ndarray
+        ``np.unique(labels)``.
+    """
+    try:
+        return np.unique(labels)
+    except TypeError:
+        types = sorted({type(label).__name__ for label in np.asarray(labels, dtype=object).ravel()})
+        raise TypeError(
+            f"{name} mixes labels of types that cannot be ordered ({', '.join(types)}); give "
+            "labels of one type, e.g. all strings."
+        ) from None
 
 
 def check_no_datetimes(values, name):

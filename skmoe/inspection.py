@@ -16,7 +16,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, check_groups
 from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
 from ._report import MixtureReport
@@ -286,8 +286,11 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         raise ValueError(f"n_experts holds a number of experts twice: {candidates}.")
     rows, fitted = [], []
     if groups is not None:
-        group_labels, first = np.unique(np.asarray(groups), return_index=True)
-        n_rows = group_labels.shape[0]
+        # Checked as fit checks them (np.unique of pd.NA: "boolean value of NA is
+        # ambiguous"); ``first`` is each group's first row, in the labels' order.
+        checked = check_groups(groups, _num_samples(X))
+        first = checked.first
+        n_rows = checked.n_groups
         n_units, unit = n_rows, "groups"
     else:
         first = slice(None)

@@ -18,9 +18,10 @@ from sklearn.linear_model import (
 )
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.__main__ import main
 from skmoe.compare import compare
 from skmoe.datasets import make_switching_regression
-from skmoe.inspection import explain_gate, standard_errors
+from skmoe.inspection import explain_gate, select_n_experts, standard_errors
 from skmoe.metrics import mean_log_likelihood
 from skmoe.plotting import (
     ConvergenceDisplay,
@@ -223,6 +224,39 @@ def test_groups_with_pd_na_are_refused_as_missing(data):
     assert str(error.value) == "groups must not contain missing values (None, NaN or pd.NA)."
 
 
+def _mixed_labels(y):
+    labels = np.array(["u", "v", "w"], dtype=object)[y]
+    labels[labels == "v"] = 1
+    return labels
+
+
+MIXED = re.escape("y mixes labels of types that cannot be ordered (int, str); give labels of "
+                  "one type, e.g. all strings.")
+
+
+def test_labels_of_several_types_are_refused_in_skmoes_words(data):
+    # NumPy's sort: '<' not supported between instances of 'int' and 'str'.
+    X, _, y = data
+    with pytest.raises(TypeError, match=MIXED):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(X, _mixed_labels(y))
+    strings = np.array(["u", "v", "w"])[y]
+    fitted = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, random_state=0).fit(X, strings)
+    other = LogisticRegression().fit(X, strings)
+    for score in (fitted.score_samples, fitted.log_likelihood, fitted.score,
+                  lambda X, y: mean_log_likelihood(fitted, X, y),
+                  lambda X, y: mean_log_likelihood(other, X, y)):
+        with pytest.raises(TypeError, match=MIXED):
+            score(X, _mixed_labels(y))
+    stream = MixtureOfExpertsClassifier(SGDClassifier(loss="log_loss", random_state=0),
+                                        n_experts=2)
+    with pytest.raises(TypeError, match=re.escape("classes mixes labels of types that cannot be "
+                                                  "ordered (int, str)")):
+        stream.partial_fit(X, strings, classes=np.array(["u", 1, "w"], dtype=object))
+    with pytest.raises(TypeError, match="y mixes labels of types that cannot be ordered"):
+        MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(
+            da.from_array(X, chunks=20), da.from_array(_mixed_labels(y), chunks=20))
+
+
 def test_a_fit_on_dask_arrays_refuses_missing_labels(data):
     # The classes' np.unique failed: '<' not supported between 'NoneType' and 'str'.
     X, _, y = data
@@ -230,6 +264,17 @@ def test_a_fit_on_dask_arrays_refuses_missing_labels(data):
     with pytest.raises(ValueError, match=MISSING):
         MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(da.from_array(X, chunks=20),
                                                                 labels)
+
+
+def test_select_n_experts_checks_groups_as_fit_does(data):
+    # Its own np.unique of the groups failed: "boolean value of NA is ambiguous".
+    X, y, _ = data
+    groups = pd.Series(np.repeat(np.arange(12), 5).astype(str), dtype="string")
+    groups[0] = pd.NA
+    with pytest.raises(ValueError) as error:
+        select_n_experts(MixtureOfExpertsRegressor(max_iter=3, gate_features=[]), X, y,
+                         n_experts=[1, 2], groups=groups)
+    assert str(error.value) == "groups must not contain missing values (None, NaN or pd.NA)."
 
 
 # -------------------------------------------------------------- a stream's start
@@ -286,6 +331,27 @@ def test_compare_refuses_date_columns_naming_the_column(data, kind):
     with pytest.raises(TypeError, match=re.escape(
             f"X's column 'when' holds {X['when'].dtype} values, which are not numbers")):
         compare(X, y, {"linear": LinearRegression()}, cv=3)
+
+
+@pytest.mark.parametrize("dates", [
+    pd.date_range("2020-01-01", periods=60).strftime("%Y-%m-%d"),
+    pd.date_range("2020-01-01", periods=60, freq="h").strftime("%Y-%m-%dT%H:%M:%S"),
+])
+def test_the_command_line_refuses_a_csv_column_of_dates(data, tmp_path, capsys, dates):
+    # Read as text, they were one-hot encoded, one category per date.
+    X, y, _ = data
+    path = tmp_path / "days.csv"
+    frame = pd.DataFrame({"x": X[:, 0], "when": dates, "y": y})
+    frame.loc[5, "when"] = None
+    frame.to_csv(path, index=False)
+    args = ["compare", "--csv", str(path), "--target", "y", "--estimators", "linear",
+            "--cv", "2", "--quiet"]
+    assert main(args) == 2
+    assert (f"days.csv: column 'when' holds dates (e.g. {dates[0]!r}), which would be read as "
+            "text, one category per date; convert them to numbers in the unit you mean (e.g. "
+            "days since a date), or leave the column out.") in capsys.readouterr().err
+    frame.drop(columns="when").to_csv(path, index=False)
+    assert main(args) == 0
 
 
 def test_dates_are_refused_in_a_numpy_X_at_fit_predict_and_in_a_stream(data):
