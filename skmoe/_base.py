@@ -97,6 +97,7 @@ from ._validation import (
     check_sample_weight,
     check_sparse_input,
     int32_sparse_indices,
+    is_sparse_frame,
     resolve_columns,
 )
 
@@ -1666,7 +1667,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _validated_X(self, X):
         check_is_fitted(self)
         tags = self.__sklearn_tags__().input_tags
-        if sp.issparse(X) and not tags.sparse:
+        if not tags.sparse and (sp.issparse(X) or is_sparse_frame(X)):
             check_sparse_input(X, self._parts(), False)
         check_no_datetimes(X, "X")
         X = validate_data(

@@ -59,6 +59,7 @@ __all__ = [
     "check_score_weights",
     "check_sparse_input",
     "int32_sparse_indices",
+    "is_sparse_frame",
     "resolve_columns",
     "check_responsibilities",
     "unique_labels_of",
@@ -438,15 +439,41 @@ def check_sparse_input(X, parts, all_accept_sparse):
     all_accept_sparse : bool
         Whether every part accepts sparse input.
     """
-    if sp.issparse(X) and not all_accept_sparse:
-        names = sorted({type(part).__name__ for part in parts
-                        if not (hasattr(part, "__sklearn_tags__")
-                                and get_tags(part).input_tags.sparse)})
-        raise TypeError(
-            f"X is a sparse matrix, but {', '.join(names)} needs dense input. Pass "
-            "X.toarray(), or use experts and a gate that accept sparse input (linear "
-            "models and SoftmaxGate)."
-        )
+    if all_accept_sparse:
+        return
+    if sp.issparse(X):
+        what, dense = "a sparse matrix", "X.toarray()"
+    elif is_sparse_frame(X):
+        # scikit-learn makes it a sparse matrix: a dense-only expert failed inside
+        # the EM loop.
+        what, dense = "a DataFrame of sparse columns", "X.sparse.to_dense()"
+    else:
+        return
+    names = sorted({type(part).__name__ for part in parts
+                    if not (hasattr(part, "__sklearn_tags__")
+                            and get_tags(part).input_tags.sparse)})
+    raise TypeError(
+        f"X is {what}, but {', '.join(names)} needs dense input. Pass {dense}, or use "
+        "experts and a gate that accept sparse input (linear models and SoftmaxGate)."
+    )
+
+
+def is_sparse_frame(X):
+    """Whether X is a DataFrame whose columns are all sparse (scikit-learn's validation
+    makes it a sparse matrix).
+
+    Parameters
+    ----------
+    X : object
+        The inputs as given.
+
+    Returns
+    -------
+    sparse : bool
+    """
+    dtypes = getattr(X, "dtypes", None)
+    return (hasattr(X, "sparse") and getattr(X, "ndim", 0) == 2 and dtypes is not None
+            and len(dtypes) > 0 and all(isinstance(dtype, pd.SparseDtype) for dtype in dtypes))
 
 
 def check_responsibilities(init, n_samples, n_experts):

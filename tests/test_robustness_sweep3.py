@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
     LinearRegression,
@@ -563,3 +564,28 @@ def test_zero_jobs_are_refused_with_the_other_parameters(data, estimator):
             f"The 'n_jobs' parameter of {estimator.__name__} must be None, an int in the "
             "range (-inf, -1] or an int in the range [1, inf). Got 0 instead.")):
         estimator(n_experts=2, n_jobs=0).fit(X, y > 0)
+
+
+def test_a_dataframe_of_sparse_columns_is_sparse_input(data):
+    # scikit-learn makes it a sparse matrix: a dense-only expert failed inside the EM
+    # loop (a RuntimeError naming the expert), and at prediction in scikit-learn's words.
+    import scipy.sparse as sp
+
+    X, y, _ = data
+    X = np.where(X > 0.5, X, 0.0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).astype(pd.SparseDtype("float64", 0.0))
+    message = re.escape("X is a DataFrame of sparse columns, but HistGradientBoostingRegressor "
+                        "needs dense input. Pass X.sparse.to_dense(), or use experts and a gate "
+                        "that accept sparse input")
+    trees = MixtureOfExpertsRegressor(HistGradientBoostingRegressor(max_iter=5), n_experts=2,
+                                      max_iter=3, random_state=0)
+    with pytest.raises(TypeError, match=message):
+        trees.fit(frame, y)
+    trees.fit(X, y)
+    with pytest.raises(TypeError, match=message):
+        trees.predict(frame)
+    # Experts and a gate that take sparse input fit it as the sparse matrix it is.
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    matrix = MixtureOfExpertsRegressor(**params).fit(sp.csr_matrix(X), y)
+    assert_allclose(MixtureOfExpertsRegressor(**params).fit(frame, y).predict(frame),
+                    matrix.predict(X), rtol=1e-12)
