@@ -18,7 +18,7 @@ from sklearn.linear_model import (
     SGDRegressor,
 )
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe.__main__ import main
 from skmoe.compare import compare
 from skmoe.datasets import make_switching_regression
@@ -256,6 +256,15 @@ def test_labels_of_several_types_are_refused_in_skmoes_words(data):
     with pytest.raises(TypeError, match="y mixes labels of types that cannot be ordered"):
         MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(
             da.from_array(X, chunks=20), da.from_array(_mixed_labels(y), chunks=20))
+
+
+def test_softmax_gate_refuses_missing_labels_and_labels_of_several_types(data):
+    # "Unknown label type: unknown" and NumPy's '<' not supported.
+    X, _, y = data
+    with pytest.raises(ValueError, match=MISSING):
+        SoftmaxGate().fit(X, _labels_with_a_gap("None", y))
+    with pytest.raises(TypeError, match=MIXED):
+        SoftmaxGate().fit(X, _mixed_labels(y))
 
 
 def test_a_fit_on_dask_arrays_refuses_missing_labels(data):
