@@ -51,7 +51,7 @@ from ._regressor import _Y_SPREAD
 from ._scaling import weighted_spread
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
-from ._validation import HasMethods, Interval, StrOptions, validate_params
+from ._validation import HasMethods, Interval, StrOptions, unique_labels_of, validate_params
 from ._verdicts import paired_lead, verdicts
 
 __all__ = [
@@ -140,6 +140,9 @@ def check_target(y, task="auto", n_samples=None, *, input_name="y"):
                          "first.")
     if y.dtype.kind == "O" and pd.isna(y).any():
         raise ValueError(f"{input_name} contains missing values; drop or fill those rows first.")
+    if y.dtype.kind == "O":
+        # Labels of several types failed in NumPy's sort ('<' not supported).
+        unique_labels_of(y, input_name)
     task = _resolve_task(task, y)
     if task == "regression":
         if y.dtype.kind not in "iufb":

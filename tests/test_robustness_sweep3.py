@@ -256,6 +256,8 @@ def test_labels_of_several_types_are_refused_in_skmoes_words(data):
     with pytest.raises(TypeError, match="y mixes labels of types that cannot be ordered"):
         MixtureOfExpertsClassifier(n_experts=2, max_iter=3).fit(
             da.from_array(X, chunks=20), da.from_array(_mixed_labels(y), chunks=20))
+    with pytest.raises(TypeError, match=MIXED):
+        compare(X, _mixed_labels(y), {"logistic": LogisticRegression()}, cv=2)
 
 
 def test_softmax_gate_refuses_missing_labels_and_labels_of_several_types(data):
