@@ -20,6 +20,7 @@ from numbers import Integral, Real
 import joblib
 import numba
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import sklearn
 from joblib import effective_n_jobs
@@ -90,11 +91,13 @@ from ._validation import (
     check_fit_weight_scale,
     check_is_estimator,
     check_n_samples,
+    check_no_datetimes,
     check_responsibilities,
     check_resumed_columns,
     check_sample_weight,
     check_sparse_input,
     int32_sparse_indices,
+    is_sparse_frame,
     resolve_columns,
 )
 
@@ -309,8 +312,9 @@ def check_groups(groups, n_samples):
         )
     if labels.dtype.kind == "f" and np.isnan(labels).any():
         raise ValueError("groups must not contain NaN.")
-    if labels.dtype.kind == "O" and any(label is None or label != label for label in labels):
-        raise ValueError("groups must not contain missing values (None or NaN).")
+    # pd.isna: ``label != label`` of pd.NA raised "boolean value of NA is ambiguous".
+    if labels.dtype.kind == "O" and pd.isna(labels).any():
+        raise ValueError("groups must not contain missing values (None, NaN or pd.NA).")
     try:
         unique, codes = np.unique(labels, return_inverse=True)
     except TypeError as exc:
@@ -427,7 +431,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         "tol": [Interval(Real, 0, None, closed="left")],
         "min_expert_weight": [Interval(Real, 0, 1, closed="left")],
         "min_rows_per_parameter": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [None, Integral],
+        # As joblib: 0 jobs has no meaning (its error came after the checks of X).
+        "n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -922,6 +928,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         parts = [*templates, self.gate if self.gate is not None else SoftmaxGate()]
         allow_nan = _all_accept(parts, "allow_nan")
         check_sparse_input(X, parts, _all_accept(parts, "sparse"))
+        check_no_datetimes(X, "X")
         check_solver_input(self.gate, X)
         resume = (self.warm_start or continued) and hasattr(self, "converged_")
         if resume:
@@ -1661,8 +1668,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
     def _validated_X(self, X):
         check_is_fitted(self)
         tags = self.__sklearn_tags__().input_tags
-        if sp.issparse(X) and not tags.sparse:
+        if not tags.sparse and (sp.issparse(X) or is_sparse_frame(X)):
             check_sparse_input(X, self._parts(), False)
+        check_no_datetimes(X, "X")
         X = validate_data(
             self, X, reset=False, dtype=np.float64,
             accept_sparse=["csr", "csc"] if tags.sparse else False,
@@ -1973,8 +1981,10 @@ BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__d
 
 
 def _no_gate_inputs(gate_features):
-    """Whether ``gate_features`` asks for a gate without inputs (an empty list)."""
-    return gate_features is not None and np.ndim(gate_features) == 1 and len(gate_features) == 0
+    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
+    boolean mask is a mask of the wrong length)."""
+    return (gate_features is not None and np.ndim(gate_features) == 1
+            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
 
 
 def _join(items):

@@ -15,7 +15,11 @@ from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
-from ._validation import check_is_estimator
+from ._validation import (
+    check_is_estimator,
+    check_labels,
+    check_score_weights,
+)
 
 # Smallest class probability an expert is taken to give: an expert that never saw a
 # class, or gives it probability 0, must not make a log-likelihood -inf.
@@ -183,6 +187,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         check_is_estimator(expert, f"expert {index}")
 
     def _validate_fit_data(self, X, y, resume, **check_params):
+        check_labels(y)
         X, y = validate_data(self, X, y, dtype=np.float64, **check_params)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -206,6 +211,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return {}
 
     def _validate_targets(self, y, n_samples):
+        check_labels(y)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
@@ -313,6 +319,33 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def score(self, X, y, sample_weight=None):
+        """The mean accuracy of ``predict(X)`` for ``y``.
+
+        As scikit-learn's classifiers compute it
+        (:func:`sklearn.metrics.accuracy_score`), after checking ``y`` and the
+        weights as ``fit`` does: a missing label failed in NumPy's sort, and
+        negative weights were taken (an accuracy above 1). The weights are
+        taken in units of a power of two near the largest (weights of 1e308
+        gave NaN); the accuracy does not depend on their units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights: finite, non-negative, not all zero.
+
+        Returns
+        -------
+        score : float
+            Accuracy of ``self.predict(X)`` against ``y``.
+        """
+        check_labels(y)
+        return super().score(X, y, sample_weight=check_score_weights(sample_weight, X))
 
     @dask_blockwise
     def predict(self, X):

@@ -58,6 +58,7 @@ import warnings
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -96,8 +97,10 @@ from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import (
     MAX_TOTAL_WEIGHT,
     check_fit_weight_scale,
+    check_no_datetimes,
     check_responsibilities,
     resolve_columns,
+    unique_labels_of,
 )
 
 
@@ -1466,6 +1469,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
         classes = dask_classes(y)
         y = y.map_blocks(_encode_labels, classes=classes, dtype=np.int64)
     else:
+        check_no_datetimes(y, "y")
         y = y.astype(np.float64)
     if sample_weight is None:
         sample_weight = da.ones(X.shape[0], chunks=(X.chunks[0],))
@@ -1565,7 +1569,22 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
 
 def dask_classes(y):
     """The sorted classes of a Dask array of labels, refused as the in-memory fit refuses them."""
-    classes = np.unique(da.unique(y).compute())
+    if y.dtype.kind == "O":
+        # NumPy cannot sort None or pd.NA among labels ('<' not supported).
+        missing = y.map_blocks(pd.isna, dtype=bool)
+        count, first = dask.compute(missing.sum(), missing.argmax())
+        if count:
+            raise ValueError(
+                f"y holds {int(count)} missing label(s) (None, NaN or pd.NA), the first at "
+                f"position {int(first)}: every row needs a class. Drop those rows or give "
+                "them a class."
+            )
+    try:
+        classes = unique_labels_of(da.unique(y).compute())
+    except TypeError:
+        # A block's sort failed ('<' not supported between 'int' and 'str').
+        raise TypeError("y mixes labels of types that cannot be ordered; give labels of one "
+                        "type, e.g. all strings.") from None
     if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
         raise ValueError("Input y contains NaN or infinity; drop or impute those rows "
                          "before fitting.")

@@ -22,11 +22,12 @@ _SHARED = {
         fitted classifier is ``gate_.classifier_``).""",
     "gate_features": """gate_features : array-like of int, str or bool, default=None
         The columns the gate sees (flexmix's concomitant variables): integer
-        indices, column names of a DataFrame, or a boolean mask. None means
-        every column. An empty list ``[]`` means a gate without inputs
-        (flexmix's ``FLXPconstant``): mixing proportions only, the same for
-        every row, fitted in closed form (the weighted mean of the
-        responsibilities); ``gate`` must then be None.""",
+        indices (negative ones count from the last column), column names of a
+        DataFrame, or a boolean mask of one value per column; each column at
+        most once. None means every column. An empty list ``[]`` means a gate
+        without inputs (flexmix's ``FLXPconstant``): mixing proportions only,
+        the same for every row, fitted in closed form (the weighted mean of
+        the responsibilities); ``gate`` must then be None.""",
     "expert_features": """expert_features : array-like of int, str or bool, default=None
         The columns the experts see, selected like ``gate_features``. None
         means every column.""",

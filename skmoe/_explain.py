@@ -109,17 +109,20 @@ def explain_gate(estimator, X, expert=None):
     n_experts = estimator.n_experts_
     if n_experts < 2:
         raise ValueError("explain_gate needs a mixture of at least 2 experts; this one has 1.")
+    # True is an Integral equal to 1, but names no expert.
+    if expert is not None and not (isinstance(expert, Integral)
+                                   and not isinstance(expert, (bool, np.bool_))
+                                   and 0 <= expert < n_experts):
+        raise ValueError(
+            f"expert must be an expert's index, an integer in [0, {n_experts - 1}], got "
+            f"{expert!r}."
+        )
     index = X.index if isinstance(X, pd.DataFrame) else None
     Xv = estimator._validated_X(X)
     log_gate = estimator._gate_log_proba(Xv)
     if expert is None:
         chosen = log_gate.argmax(axis=1)
     else:
-        if not (isinstance(expert, Integral) and 0 <= expert < n_experts):
-            raise ValueError(
-                f"expert must be an expert's index, an integer in [0, {n_experts - 1}], got "
-                f"{expert!r}."
-            )
         chosen = np.full(Xv.shape[0], int(expert))
     rows = np.arange(Xv.shape[0])
     names = feature_names(estimator, estimator.gate_features_)

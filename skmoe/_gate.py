@@ -29,6 +29,7 @@ from ._validation import (
     StrOptions,
     _check_method_params,
     _fit_context,
+    check_labels,
     check_sample_weight,
 )
 
@@ -192,6 +193,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
                 )
             self.classes_ = np.arange(targets.shape[1])
         else:
+            check_labels(y)
             X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse="csr")
             check_classification_targets(y)
             encoder = LabelEncoder().fit(y)

@@ -51,7 +51,13 @@ from ._ridge import (
 )
 from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
-from ._validation import Interval, StrOptions, check_is_estimator
+from ._validation import (
+    Interval,
+    StrOptions,
+    check_is_estimator,
+    check_no_datetimes,
+    check_score_weights,
+)
 
 # Levels of the predictive distribution are solved to this accuracy in probability.
 _QUANTILE_TOL = 1e-10
@@ -484,6 +490,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 f"warm_start resumes the fitted model, whose family is {previous}; the experts "
                 f"and noise now give the {family.name} family."
             )
+        check_no_datetimes(y, "y")
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, **check_params)
         family.check_y(np.asarray(y))
         self.family_ = family.name
@@ -498,6 +505,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return X, np.asarray(y, dtype=np.float64)
 
     def _validate_targets(self, y, n_samples):
+        check_no_datetimes(y, "y")
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
@@ -793,7 +801,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         As scikit-learn's regressors compute it (:func:`sklearn.metrics.r2_score`),
         in units of a power of two near the largest absolute value of ``y`` and
         of the predictions when their squares could overflow float64 (a ``y``
-        of 1e300 gave NaN); R² does not depend on the units.
+        of 1e300 gave NaN); R² does not depend on the units. The weights are
+        checked first, as ``fit`` checks them (negative weights were taken),
+        and taken in units of a power of two near the largest (weights of
+        1e308 gave NaN).
 
         Parameters
         ----------
@@ -802,7 +813,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             True values for ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights: finite, non-negative, not all zero.
 
         Returns
         -------
@@ -811,6 +822,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         from sklearn.metrics import r2_score
 
+        check_no_datetimes(y, "y")
+        sample_weight = check_score_weights(sample_weight, X)
         prediction = self.predict(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         unit = magnitude(np.concatenate([y.ravel(), prediction]))

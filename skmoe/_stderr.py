@@ -425,9 +425,16 @@ def _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp):
     return flatten(experts, gate, order)[1]
 
 
-def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
-                    confidence=0.95, n_jobs=None, random_state=None):
-    """Estimates, bootstrap standard errors and percentile intervals."""
+def check_bootstrap_params(n_bootstrap, confidence):
+    """Refuse a bootstrap of fewer than 2 refits, or a coverage outside (0, 1).
+
+    Parameters
+    ----------
+    n_bootstrap : int
+        Number of refits.
+    confidence : float
+        Coverage of the percentile intervals.
+    """
     if not (isinstance(n_bootstrap, Integral) and not isinstance(n_bootstrap, bool)
             and n_bootstrap >= 2):
         raise ValueError(
@@ -436,6 +443,12 @@ def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
         )
     if not (isinstance(confidence, Real) and 0 < confidence < 1):
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}.")
+
+
+def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
+                    confidence=0.95, n_jobs=None, random_state=None):
+    """Estimates, bootstrap standard errors and percentile intervals."""
+    check_bootstrap_params(n_bootstrap, confidence)
     Xv = estimator._validated_X(X)
     weights = check_sample_weight(sample_weight, Xv)
     experts, gate = parameter_table(estimator)

@@ -42,7 +42,15 @@ from ._linear import fit_from_grams, weighted_grams
 from ._newton import _newton_direction
 from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
 from ._scaling import SQUARE_SAFE, fit_standard_scaler, magnitude
-from ._validation import check_fit_weight_scale, check_sample_weight, resolve_columns
+from ._validation import (
+    check_fit_weight_scale,
+    check_labels,
+    check_n_samples,
+    check_no_datetimes,
+    check_sample_weight,
+    resolve_columns,
+    unique_labels_of,
+)
 
 # Relative size below which an eigenvalue of a ridge expert's centred Gram
 # matrix is a direction the data do not span (its pseudo-rows leave it out).
@@ -168,6 +176,13 @@ def _check_gram_magnitudes(X):
 
 def _validated_batch(estimator, X, y, sample_weight, classes, first):
     """X (float64, C order), encoded y and the weights of one batch."""
+    check_no_datetimes(X, "X")
+    if is_classifier(estimator):
+        check_labels(y)
+        if classes is not None:
+            check_labels(classes, "classes")
+    else:
+        check_no_datetimes(y, "y")
     X, y = validate_data(estimator, X, y, reset=first, dtype=np.float64,
                          y_numeric=not is_classifier(estimator))
     X = np.ascontiguousarray(X)
@@ -181,7 +196,8 @@ def _validated_batch(estimator, X, y, sample_weight, classes, first):
         if classes is None:
             raise ValueError("classes must be passed to the first call of partial_fit: "
                              "every class of the stream (later batches may lack some).")
-        classes = np.unique(check_array(classes, ensure_2d=False, dtype=None))
+        classes = unique_labels_of(check_array(classes, ensure_2d=False, dtype=None),
+                                   "classes")
         if classes.shape[0] < 2:
             raise ValueError(f"classes must hold at least 2 classes, got {classes.tolist()}.")
         estimator.classes_ = classes
@@ -216,6 +232,8 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
         raise ValueError("sample_weight of the batch must not sum to zero.")
     regressor = not is_classifier(estimator)
     if first and not fitted:
+        # The first batch starts the experts by k-means, one cluster per expert.
+        check_n_samples(X.shape[0], len(templates))
         estimator._record_resume_settings()
         if regressor:
             estimator.family_ = "gaussian"

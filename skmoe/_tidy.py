@@ -26,6 +26,8 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_array
 
+from ._validation import check_no_datetimes
+
 __all__ = ["Preprocessing", "check_features", "describe", "preprocessed", "takes_nan"]
 
 
@@ -59,6 +61,7 @@ def check_features(X):
     preprocessing : Preprocessing
         The columns to encode and those with missing values.
     """
+    check_no_datetimes(X, "X")
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "items") and not all(
             _is_numeric(dtype) for _, dtype in dtypes.items()):

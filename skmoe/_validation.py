@@ -7,6 +7,7 @@ future scikit-learn release that moves them needs a fix in one file.
 import warnings
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
@@ -28,6 +29,8 @@ from sklearn.utils.validation import (
     _num_samples,
 )
 
+from ._scaling import power_of_two
+
 # Largest total sample weight a fit accepts (see check_sample_weight).
 MAX_TOTAL_WEIGHT = 1e250
 # Smallest largest sample weight a fit accepts: the responsibilities times weights
@@ -47,14 +50,19 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
+    "check_labels",
+    "check_no_datetimes",
     "check_fit_weight_scale",
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
+    "check_score_weights",
     "check_sparse_input",
     "int32_sparse_indices",
+    "is_sparse_frame",
     "resolve_columns",
     "check_responsibilities",
+    "unique_labels_of",
     "validate_params",
 ]
 
@@ -101,6 +109,33 @@ def check_sample_weight(sample_weight, X, limit_total=True):
     return sample_weight
 
 
+def check_score_weights(sample_weight, X):
+    """Weights of an estimator's ``score`` (accuracy, R²), checked before it predicts.
+
+    scikit-learn's scores take negative weights (an accuracy of 1.05 with one
+    weight of -1) and give NaN when the weights' sum overflows (weights of
+    1e308). The weights are refused as a fit's would be, and returned in units
+    of a power of two near the largest, exactly: neither score depends on
+    their units.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights given to ``score``.
+    X : array-like of shape (n_samples, n_features)
+        The rows scored.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,) or None
+        None when None was given.
+    """
+    if sample_weight is None:
+        return None
+    sample_weight = check_sample_weight(sample_weight, X, limit_total=False)
+    return sample_weight / power_of_two(float(sample_weight.max()))
+
+
 def check_fit_weight_scale(sample_weight):
     """Refuse sample weights of a mixture's fit whose largest is below ``MIN_LARGEST_WEIGHT``.
 
@@ -122,6 +157,99 @@ def check_fit_weight_scale(sample_weight):
             "constant (only their size next to the penalties of the experts and the gate "
             "depends on it)."
         )
+
+
+def check_labels(labels, name="y"):
+    """Refuse missing class labels (None, NaN or ``pd.NA``) and labels NumPy cannot order.
+
+    NumPy cannot sort None or ``pd.NA`` among labels (``'<' not supported``,
+    ``boolean value of NA is ambiguous``), and an object array's NaN was
+    blamed on an unnamed "Input"; labels of several types (``"b"`` among
+    integers) failed in the same sort (see :func:`unique_labels_of`).
+
+    Parameters
+    ----------
+    labels : array-like
+        Class labels as given (``y`` or ``classes``).
+    name : str, default="y"
+        How the error names them.
+    """
+    if labels is None:
+        # No labels at all: validate_data says that y is required.
+        return
+    values = np.asarray(labels)
+    # Numeric arrays: check_array names y when it holds NaN.
+    if values.dtype.kind != "O":
+        return
+    missing = np.flatnonzero(pd.isna(values.reshape(-1)))
+    if missing.size:
+        raise ValueError(
+            f"{name} holds {missing.size} missing label(s) (None, NaN or pd.NA), the first "
+            f"at position {missing[0]}: every row needs a class. Drop those rows or give "
+            "them a class."
+        )
+    unique_labels_of(values, name)
+
+
+def unique_labels_of(labels, name="y"):
+    """The sorted distinct class labels, refusing labels NumPy cannot order.
+
+    Labels of several types (``"b"`` among integers) failed in NumPy's sort
+    with ``'<' not supported between instances of 'int' and 'str'``.
+
+    Parameters
+    ----------
+    labels : array-like
+        Class labels (``y`` or ``classes``), none missing.
+    name : str, default="y"
+        How the error names them.
+
+    Returns
+    -------
+    classes : ndarray
+        ``np.unique(labels)``.
+    """
+    try:
+        return np.unique(labels)
+    except TypeError:
+        types = sorted({type(label).__name__ for label in np.asarray(labels, dtype=object).ravel()})
+        raise TypeError(
+            f"{name} mixes labels of types that cannot be ordered ({', '.join(types)}); give "
+            "labels of one type, e.g. all strings."
+        ) from None
+
+
+def check_no_datetimes(values, name):
+    """Refuse dates, times, periods and intervals where numbers are expected.
+
+    NumPy reads datetime64 and timedelta64 values as counts of their own unit,
+    so a model fitted on days and given seconds would be silently wrong;
+    pandas' periods, intervals and time-zone dates failed in ``float()``
+    without naming the column.
+
+    Parameters
+    ----------
+    values : array-like
+        ``X`` or the regressor's ``y`` as given (a DataFrame is checked column
+        by column).
+    name : str
+        How the error names it (``"X"``, ``"y"``).
+    """
+    if hasattr(values, "dtypes") and not hasattr(values, "dtype"):
+        columns = list(zip(values.columns, values.dtypes))
+    elif hasattr(values, "dtype"):
+        columns = [(None, values.dtype)]
+    else:
+        return
+    for column, dtype in columns:
+        if getattr(dtype, "kind", None) in ("M", "m") or isinstance(
+                dtype, (pd.PeriodDtype, pd.IntervalDtype)):
+            where = name if column is None else f"{name}'s column {column!r}"
+            raise TypeError(
+                f"{where} holds {dtype} values, which are not numbers (NumPy would read "
+                "dates and durations as counts of their own unit). Convert them to "
+                "numbers in the unit you mean, e.g. days since a date."
+            )
 
 
 def check_n_samples(n_samples, n_experts):
@@ -215,14 +343,29 @@ def resolve_columns(selector, n_features, feature_names, name, allow_empty=False
     Returns
     -------
     columns : ndarray of shape (n_selected,), dtype int64
-        Sorted unique column indices.
+        Sorted column indices.
+
+    Raises
+    ------
+    ValueError
+        For a column selected twice, a boolean mask (even an empty one) whose
+        length is not ``n_features``, and a mix of names and indices.
     """
     if selector is None:
         return np.arange(n_features)
     values = np.asarray(selector)
-    if allow_empty and values.ndim == 1 and values.size == 0:
+    # An empty boolean array is a mask of the wrong length, not the empty list.
+    if allow_empty and values.ndim == 1 and values.size == 0 and values.dtype.kind != "b":
         return np.empty(0, dtype=np.int64)
-    if values.ndim != 1 or values.size == 0:
+    if values.ndim == 1 and values.dtype.kind in "UO":
+        # NumPy writes the integers of a list that also holds names as names ("1").
+        kinds = {isinstance(value, str) for value in np.asarray(selector, dtype=object)}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"{name} mixes column names and indices, got {selector!r}; give only "
+                "names or only integer indices."
+            )
+    if values.ndim != 1 or (values.size == 0 and values.dtype.kind != "b"):
         raise ValueError(f"{name} must be a non-empty 1-D list of columns, got {selector!r}.")
     if values.dtype.kind == "b":
         if values.size != n_features:
@@ -237,16 +380,20 @@ def resolve_columns(selector, n_features, feature_names, name, allow_empty=False
             raise ValueError(
                 f"{name} contains column index {bad[0]}, but X has {n_features} columns."
             )
-        columns = np.unique(values % n_features)
+        columns = values % n_features
+        _refuse_repeated(columns, values, name)
+        columns = np.sort(columns)
     elif values.dtype.kind in "UO":
         if feature_names is None:
             raise ValueError(
                 f"{name} names columns ({', '.join(map(str, values[:3]))}) but X has no "
-                "column names; pass a DataFrame or integer indices."
+                "column names (a DataFrame whose column names are all strings); pass such "
+                "a DataFrame or integer indices."
             )
         missing = [str(v) for v in values if v not in set(feature_names)]
         if missing:
             raise ValueError(f"{name} names columns that X does not have: {missing}.")
+        _refuse_repeated(values, values, name)
         columns = np.flatnonzero(np.isin(feature_names, values))
     else:
         raise TypeError(
@@ -256,6 +403,28 @@ def resolve_columns(selector, n_features, feature_names, name, allow_empty=False
     if columns.size == 0:
         raise ValueError(f"{name} selects no column.")
     return columns.astype(np.int64)
+
+
+def _refuse_repeated(columns, given, name):
+    """Refuse a column selected twice (``[0, 0]``, ``[0, -3]`` of 3 columns, ``["a", "a"]``).
+
+    Parameters
+    ----------
+    columns : ndarray of shape (n_selected,)
+        The selected columns, as non-negative indices or as names.
+    given : ndarray of shape (n_selected,)
+        The selector's values as given, for the message.
+    name : str
+        The parameter's name.
+    """
+    unique, counts = np.unique(columns, return_counts=True)
+    if np.any(counts > 1):
+        column = unique[np.argmax(counts > 1)]
+        shown = " and ".join(repr(given[i].item()) for i in np.flatnonzero(columns == column)[:2])
+        raise ValueError(
+            f"{name} selects column {column.item()!r} more than once ({shown}); give each "
+            "column once."
+        )
 
 
 def check_sparse_input(X, parts, all_accept_sparse):
@@ -270,15 +439,41 @@ def check_sparse_input(X, parts, all_accept_sparse):
     all_accept_sparse : bool
         Whether every part accepts sparse input.
     """
-    if sp.issparse(X) and not all_accept_sparse:
-        names = sorted({type(part).__name__ for part in parts
-                        if not (hasattr(part, "__sklearn_tags__")
-                                and get_tags(part).input_tags.sparse)})
-        raise TypeError(
-            f"X is a sparse matrix, but {', '.join(names)} needs dense input. Pass "
-            "X.toarray(), or use experts and a gate that accept sparse input (linear "
-            "models and SoftmaxGate)."
-        )
+    if all_accept_sparse:
+        return
+    if sp.issparse(X):
+        what, dense = "a sparse matrix", "X.toarray()"
+    elif is_sparse_frame(X):
+        # scikit-learn makes it a sparse matrix: a dense-only expert failed inside
+        # the EM loop.
+        what, dense = "a DataFrame of sparse columns", "X.sparse.to_dense()"
+    else:
+        return
+    names = sorted({type(part).__name__ for part in parts
+                    if not (hasattr(part, "__sklearn_tags__")
+                            and get_tags(part).input_tags.sparse)})
+    raise TypeError(
+        f"X is {what}, but {', '.join(names)} needs dense input. Pass {dense}, or use "
+        "experts and a gate that accept sparse input (linear models and SoftmaxGate)."
+    )
+
+
+def is_sparse_frame(X):
+    """Whether X is a DataFrame whose columns are all sparse (scikit-learn's validation
+    makes it a sparse matrix).
+
+    Parameters
+    ----------
+    X : object
+        The inputs as given.
+
+    Returns
+    -------
+    sparse : bool
+    """
+    dtypes = getattr(X, "dtypes", None)
+    return (hasattr(X, "sparse") and getattr(X, "ndim", 0) == 2 and dtypes is not None
+            and len(dtypes) > 0 and all(isinstance(dtype, pd.SparseDtype) for dtype in dtypes))
 
 
 def check_responsibilities(init, n_samples, n_experts):

@@ -51,7 +51,7 @@ from ._regressor import _Y_SPREAD
 from ._scaling import weighted_spread
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
-from ._validation import HasMethods, Interval, StrOptions, validate_params
+from ._validation import HasMethods, Interval, StrOptions, unique_labels_of, validate_params
 from ._verdicts import paired_lead, verdicts
 
 __all__ = [
@@ -140,6 +140,9 @@ def check_target(y, task="auto", n_samples=None, *, input_name="y"):
                          "first.")
     if y.dtype.kind == "O" and pd.isna(y).any():
         raise ValueError(f"{input_name} contains missing values; drop or fill those rows first.")
+    if y.dtype.kind == "O":
+        # Labels of several types failed in NumPy's sort ('<' not supported).
+        unique_labels_of(y, input_name)
     task = _resolve_task(task, y)
     if task == "regression":
         if y.dtype.kind not in "iufb":
@@ -322,7 +325,8 @@ def _check_target_scale(y, task, scoring, input_name="y"):
         "X": ["array-like"],
         "y": ["array-like"],
         "estimators": [None, dict, list, tuple, HasMethods(["fit", "predict"])],
-        "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
+        # "cv_object" holds the integers from 2 (named twice in the error otherwise).
+        "cv": ["cv_object"],
         "scoring": [None, str, list, tuple],
         # As joblib: 0 jobs has no meaning.
         "n_jobs": [None, Interval(Integral, None, -1, closed="right"),

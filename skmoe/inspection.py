@@ -16,12 +16,12 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts, check_groups
 from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
 from ._report import MixtureReport
 from ._report import report as _report
-from ._stderr import bootstrap_table, check_mixture, information_table
+from ._stderr import bootstrap_table, check_bootstrap_params, check_mixture, information_table
 from ._validation import _num_samples, _safe_indexing, validate_params
 from .metrics import log_likelihood_scorer
 
@@ -286,8 +286,11 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         raise ValueError(f"n_experts holds a number of experts twice: {candidates}.")
     rows, fitted = [], []
     if groups is not None:
-        group_labels, first = np.unique(np.asarray(groups), return_index=True)
-        n_rows = group_labels.shape[0]
+        # Checked as fit checks them (np.unique of pd.NA: "boolean value of NA is
+        # ambiguous"); ``first`` is each group's first row, in the labels' order.
+        checked = check_groups(groups, _num_samples(X))
+        first = checked.first
+        n_rows = checked.n_groups
         n_units, unit = n_rows, "groups"
     else:
         first = slice(None)
@@ -473,7 +476,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         For an unfitted estimator (NotFittedError), a model the information
         method does not cover (naming what to use instead), an information
         matrix that is not positive definite (the fit is not at a maximum),
-        or ``n_bootstrap < 2``.
+        or ``n_bootstrap`` or ``confidence`` outside their ranges (with
+        either method).
 
     Examples
     --------
@@ -491,6 +495,9 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     ['expert 0', 'expert 1', 'gate 1']
     """
     check_mixture(estimator, "standard_errors")
+    # Checked whatever the method: n_bootstrap=2.5 or confidence=1.5 were taken
+    # without a word by the information method.
+    check_bootstrap_params(n_bootstrap, confidence)
     if method == "information":
         return information_table(estimator, X, y, sample_weight)
     if method == "bootstrap":

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._experts import has_own_density
 from ._scaling import power_of_two
-from ._validation import BaseSearchCV, check_sample_weight
+from ._validation import BaseSearchCV, check_labels, check_sample_weight
 
 __all__ = ["crps", "crps_scorer", "log_likelihood_scorer", "mean_log_likelihood"]
 
@@ -75,6 +75,7 @@ def _weighted_mean(values, sample_weight):
 
 def _true_class_log_proba(classifier, X, y):
     """``log p(y | x)`` of a classifier without its own density: its ``predict_proba``."""
+    check_labels(y)
     proba = np.asarray(classifier.predict_proba(X), dtype=np.float64)
     classes = np.asarray(classifier.classes_)
     y = column_or_1d(y)

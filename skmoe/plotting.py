@@ -28,6 +28,8 @@ Matplotlib is imported only when a Display draws, so that importing this
 module stays cheap.
 """
 
+from numbers import Integral
+
 import numpy as np
 
 __all__ = [
@@ -293,6 +295,32 @@ def _grid_rows(X, features, values):
     return rows
 
 
+def _check_mixture(estimator, caller):
+    """Refuse anything but a fitted mixture (an unfitted one raised an AttributeError)."""
+    from ._stderr import check_mixture
+
+    check_mixture(estimator, caller)
+
+
+def _fitted_rows(estimator, X):
+    """X as float64 after the checks of ``predict``: the columns the estimator was
+    fitted on, in the same order (a DataFrame of reordered columns gave the
+    grid of one feature the range of another, silently)."""
+    from sklearn.utils.validation import validate_data
+
+    return validate_data(estimator, X, reset=False, dtype=np.float64,
+                         ensure_all_finite="allow-nan")
+
+
+def _check_grid_resolution(grid_resolution):
+    """Refuse a grid of fewer than 2 points, or a number of points that is not an integer."""
+    if (not isinstance(grid_resolution, Integral) or isinstance(grid_resolution, bool)
+            or grid_resolution < 2):
+        raise ValueError(
+            f"grid_resolution must be an integer of at least 2, got {grid_resolution!r}."
+        )
+
+
 def _feature_index(estimator, feature):
     """Column index of ``feature`` (an index or a column name)."""
     if isinstance(feature, str):
@@ -300,6 +328,11 @@ def _feature_index(estimator, feature):
         if feature not in names:
             raise ValueError(f"feature {feature!r} is not a column the estimator was fitted on.")
         return names.index(feature)
+    # int(0.7) is 0 and int(True) is 1: neither names a column.
+    if not isinstance(feature, Integral) or isinstance(feature, (bool, np.bool_)):
+        raise ValueError(
+            f"feature must be a column index (an integer) or a column name, got {feature!r}."
+        )
     index = int(feature)
     if not 0 <= index < estimator.n_features_in_:
         raise ValueError(
@@ -382,8 +415,15 @@ class GateDisplay:
         features = [features] if isinstance(features, (int, str, np.integer)) else list(features)
         if len(features) not in (1, 2):
             raise ValueError(f"features must name one or two features, got {features!r}.")
+        _check_grid_resolution(grid_resolution)
+        _check_mixture(estimator, "GateDisplay")
+        X_values = _fitted_rows(estimator, X)
         indices = [_feature_index(estimator, f) for f in features]
-        X_values = np.asarray(X, dtype=np.float64)
+        if len(indices) == 2 and indices[0] == indices[1]:
+            raise ValueError(
+                f"features must name two different features, got {features!r} (both "
+                f"column {indices[0]})."
+            )
         axes = [np.linspace(np.nanmin(X_values[:, i]), np.nanmax(X_values[:, i]),
                             grid_resolution) for i in indices]
         grid = axes if len(indices) == 1 else list(np.meshgrid(*axes))
@@ -522,8 +562,9 @@ class ExpertFitDisplay:
                 f"{type(estimator).__name__}"
                 f"{' (not fitted)' if isinstance(estimator, MixtureOfExpertsRegressor) else ''}."
             )
+        _check_grid_resolution(grid_resolution)
+        X_values = _fitted_rows(estimator, X)
         index = _feature_index(estimator, feature)
-        X_values = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         grid = np.linspace(np.nanmin(X_values[:, index]), np.nanmax(X_values[:, index]),
                            grid_resolution)
@@ -611,6 +652,7 @@ class ConvergenceDisplay:
         display : ConvergenceDisplay
             A new Display holding what it computed, drawn (see :meth:`plot`).
         """
+        _check_mixture(estimator, "ConvergenceDisplay")
         histories = [list(h) for h in estimator.init_lower_bounds_]
         best = histories.index(list(estimator.lower_bounds_))
         return cls(histories, best).plot(ax=ax)
@@ -816,12 +858,22 @@ class GateExplanationDisplay:
 
         from .inspection import explain_gate
 
+        _check_mixture(estimator, "GateExplanationDisplay")
         if estimator.gate_features_.size == 0:
             raise ValueError(
                 "GateExplanationDisplay needs a gate with inputs; this mixture was fitted "
                 "with gate_features=[]."
             )
-        positions = np.arange(min(int(rows), len(X))) if np.ndim(rows) == 0 else np.asarray(rows)
+        if np.ndim(rows) == 0:
+            # int(2.5) is 2, and no rows at all left explain_gate an empty X to blame.
+            if not isinstance(rows, Integral) or isinstance(rows, bool) or rows < 1:
+                raise ValueError(
+                    f"rows must be a positive integer (the first rows) or positions in X, "
+                    f"got {rows!r}."
+                )
+            positions = np.arange(min(int(rows), len(X)))
+        else:
+            positions = np.asarray(rows)
         subset = X.iloc[positions] if hasattr(X, "iloc") else np.asarray(X)[positions]
         contributions = explain_gate(estimator, subset)
         features = [c for c in contributions.columns
