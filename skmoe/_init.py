@@ -177,7 +177,7 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
 
 def _kmeans_data(X, y, sample_weight):
     """The rows k-means clusters: X's columns and y's (when given), each with unit
-    weighted variance (and centred when X is dense); NaN set to the column mean.
+    weighted variance (and centred, but for sparse X's); NaN set to the column mean.
 
     For dense X, one new array, filled column group by column group: the
     standardised columns are not made apart and then stacked (each copy as
@@ -185,8 +185,8 @@ def _kmeans_data(X, y, sample_weight):
     """
     groups = [X] if y is None else [X, np.reshape(y, (X.shape[0], -1))]
     if sp.issparse(X):
-        scaled = [fit_standard_scaler(values, sample_weight, with_mean=False).transform(values)
-                  for values in groups]
+        scaled = [fit_standard_scaler(values, sample_weight, with_mean=not sp.issparse(values))
+                  .transform(values) for values in groups]
         return scaled[0] if y is None else sp.hstack(scaled, format="csr")
     data = np.empty((X.shape[0], sum(values.shape[1] for values in groups)))
     start = 0

@@ -88,7 +88,7 @@ def test_kmeans_rows_are_the_standardised_columns_of_x_and_y(with_y, with_nan):
     np.testing.assert_allclose(np.average(data**2, axis=0, weights=weights), 1.0, rtol=1e-12)
 
 
-def test_kmeans_rows_of_sparse_x_are_scaled_not_centred():
+def test_kmeans_rows_of_sparse_x_are_scaled_not_centred_and_y_is_standardised():
     rng = np.random.default_rng(4)
     X = sp.random(200, 5, density=0.3, format="csr", random_state=4) * 1e8
     y = rng.normal(size=200)
@@ -97,4 +97,4 @@ def test_kmeans_rows_of_sparse_x_are_scaled_not_centred():
     assert sp.issparse(data) and data.shape == (200, 6)
     dense = X.toarray()
     np.testing.assert_allclose(data.toarray()[:, :5], dense / dense.std(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(data.toarray()[:, 5], y / y.std(), rtol=1e-12)
+    np.testing.assert_allclose(data.toarray()[:, 5], (y - y.mean()) / y.std(), rtol=1e-12)
