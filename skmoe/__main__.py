@@ -100,20 +100,26 @@ def _csv_error(path, what):
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d[\d.]*)?,\d+([eE][+-]?\d+)?\s*$")
 
 
+def _text_columns_matching(frame, pattern):
+    """Yield ``(column, first value)`` of each text column whose every value matches."""
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if (not pd.api.types.is_numeric_dtype(values) and values.size
+                and values.map(lambda v: isinstance(v, str)
+                               and pattern.match(v) is not None).all()):
+            yield column, values.iloc[0]
+
+
 def _check_decimal_commas(path, frame):
     """Refuse text columns whose every value is a number with a decimal comma.
 
     Read as text, such features were one-hot encoded as categories (one per
     distinct number) and such a target taken for class labels, silently.
     """
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if (not pd.api.types.is_numeric_dtype(values) and values.size
-                and values.map(lambda v: isinstance(v, str)
-                               and _DECIMAL_COMMA.match(v) is not None).all()):
-            raise _csv_error(
-                path, f"column {column!r} holds numbers written with a decimal comma (e.g. "
-                f"{values.iloc[0]!r}), which would be read as text; pass --decimal ','.")
+    for column, example in _text_columns_matching(frame, _DECIMAL_COMMA):
+        raise _csv_error(
+            path, f"column {column!r} holds numbers written with a decimal comma (e.g. "
+            f"{example!r}), which would be read as text; pass --decimal ','.")
 
 
 # A date (and time) as ISO 8601 writes it: pandas reads a column of them as text.
@@ -128,15 +134,11 @@ def _check_dates(path, frame):
     such a target taken for class labels, silently; the estimators refuse dates
     given as dates.
     """
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if (not pd.api.types.is_numeric_dtype(values) and values.size
-                and values.map(lambda v: isinstance(v, str)
-                               and _ISO_DATE.match(v) is not None).all()):
-            raise _csv_error(
-                path, f"column {column!r} holds dates (e.g. {values.iloc[0]!r}), which would "
-                "be read as text, one category per date; convert them to numbers in the "
-                "unit you mean (e.g. days since a date), or leave the column out.")
+    for column, example in _text_columns_matching(frame, _ISO_DATE):
+        raise _csv_error(
+            path, f"column {column!r} holds dates (e.g. {example!r}), which would "
+            "be read as text, one category per date; convert them to numbers in the "
+            "unit you mean (e.g. days since a date), or leave the column out.")
 
 
 def read_csv_dataset(path, target, sep=",", decimal="."):
