@@ -76,7 +76,7 @@ from ._kernels import e_step, kernel_threads, top_k_route
 from ._linear import grams_are_safe
 from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
-from ._scaling import fit_standard_scaler
+from ._scaling import DENSE_COPY_MAX_ENTRIES, fit_standard_scaler
 from ._serving import softmax_gate_proba
 from ._squarem import Squarem
 from ._validation import (
@@ -382,6 +382,22 @@ def _same_setting(a, b):
         return a is b
 
 
+def _fit_gate_scaler(X_gate, sample_weight, gate):
+    """The scaler of the gate's columns ``X_gate``: centred, but for sparse columns
+    that stay sparse.
+
+    A :class:`SoftmaxGate` gets sparse columns made dense (and centred) when
+    the copy is small (``DENSE_COPY_MAX_ENTRIES``): it then trains as on
+    dense rows, by Newton's method where that applies, and a fit on sparse
+    rows is the fit on the same rows dense. Rows given later are made dense
+    likewise (see :func:`_standardised_gate_rows`).
+    """
+    if sp.issparse(X_gate) and isinstance(gate, SoftmaxGate) and (
+            X_gate.shape[0] * X_gate.shape[1] <= DENSE_COPY_MAX_ENTRIES):
+        X_gate = X_gate.toarray()
+    return fit_standard_scaler(X_gate, sample_weight, with_mean=not sp.issparse(X_gate))
+
+
 def _standardised_gate_rows(X, columns, scaler, gate):
     """The gate's columns of X, standardised, in the layout the gate trains on.
 
@@ -393,8 +409,9 @@ def _standardised_gate_rows(X, columns, scaler, gate):
         return np.empty((X.shape[0], 0))
     X_gate = _columns(X, columns)
     if sp.issparse(X_gate) and scaler.with_mean:
-        # Sparse rows resuming a fit on dense ones, whose gate saw its columns centred:
-        # made dense (the gate's columns only), as at predict time.
+        # Sparse rows whose gate sees its columns centred (see _fit_gate_scaler, or
+        # a fit on dense rows resumed): made dense (the gate's columns only), as at
+        # predict time.
         X_gate = X_gate.toarray()
     if sp.issparse(X_gate) or not isinstance(gate, SoftmaxGate):
         return scaler.transform(X_gate)
@@ -977,9 +994,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             gate_params = _check_method_params(
                 X, gate_params, indices=None if groups is None else groups.first)
             gate_template = ClassifierGate(self.gate, fit_params=gate_params)
-        if not resume:
-            gate_scaler = None if gate_columns.size == 0 else fit_standard_scaler(
-                _columns(X_gate_rows, gate_columns), gate_weight, with_mean=not sp.issparse(X))
+        if not resume and gate_columns.size:
+            gate_scaler = _fit_gate_scaler(_columns(X_gate_rows, gate_columns), gate_weight,
+                                           gate_template)
+        elif not resume:
+            gate_scaler = None
         X_expert = _columns(X, expert_columns)
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.

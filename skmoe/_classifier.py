@@ -1,7 +1,6 @@
 """MixtureOfExpertsClassifier: categorical likelihood and label handling on the shared EM engine."""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
@@ -236,7 +235,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_lik = np.empty((X.shape[0], len(experts))) if out is None else out
         n_classes = self.classes_.shape[0]
         for k, expert in enumerate(experts):
-            if is_plain_logistic(expert) and not sp.issparse(X):
+            if is_plain_logistic(expert):
                 try:
                     log_lik[:, k] = logistic_log_likelihood(expert, X, y, PROBA_FLOOR)
                 except ValueError:

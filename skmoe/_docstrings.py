@@ -205,7 +205,8 @@ _SHARED = {
     gate_scaler_ : StandardScaler or None
         Standardises the gate's columns (with the sample weights), so that the
         gate's penalty does not depend on the units of the features; None for
-        a gate without inputs.
+        a gate without inputs. It centres them too, but for sparse columns too
+        wide to be made dense (then ``with_mean=False``).
     gate_features_ : ndarray of int
         Indices of the columns the gate sees (empty for a gate without inputs).
     expert_features_ : ndarray of int

@@ -41,6 +41,7 @@ from ._kernels import (
     softmax_observed_log_proba,
 )
 from ._newton import newton_steps
+from ._scaling import DENSE_COPY_MAX_ENTRIES
 from ._validation import pipeline_final_step
 
 # The largest entry of the gradient (of the objective divided by the total
@@ -50,6 +51,10 @@ FULL_SOLVE_TOL = 1e-10
 # Solvers whose objective is the one above (LinearModelLoss, penalty scaled by
 # the total weight); liblinear penalises the intercept and sag/saga are stochastic.
 _SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky")
+# Sparse X is made dense for the Newton M-step (the same fit as on dense X)
+# while the copy is small (DENSE_COPY_MAX_ENTRIES) and the expert has at most
+# this many coefficients; otherwise the expert's own solver.
+_SPARSE_MAX_PARAMETERS = 1024
 
 
 def fits_by_newton(expert, X, y, route):
@@ -58,15 +63,31 @@ def fits_by_newton(expert, X, y, route):
     Only settings whose objective this module reproduces exactly: a plain
     ``LogisticRegression`` (not a subclass) with an L2 penalty or none, a
     solver of the L-BFGS family, no class weights, valid ``C``, ``tol`` and
-    ``max_iter``, fitted on dense X with sample weights and integer labels.
+    ``max_iter``, fitted with sample weights and integer labels on dense X,
+    or on sparse X small enough to be made dense (see :func:`densifies`).
     Anything else (including invalid parameters, whose error the expert's
     own ``fit`` raises) keeps the expert's ``fit``.
     """
     if type(expert) is not LogisticRegression or route != "sample_weight":
         return False
-    if sp.issparse(X) or np.ndim(y) != 1 or np.asarray(y).dtype.kind not in "iu":
+    if np.ndim(y) != 1 or np.asarray(y).dtype.kind not in "iu":
+        return False
+    if sp.issparse(X) and not densifies(X, y):
         return False
     return _alpha(expert) is not None
+
+
+def densifies(X, y):
+    """Whether sparse ``X`` is made dense for the Newton M-step of experts on labels ``y``.
+
+    When ``X`` has at most ``2**25`` entries (``DENSE_COPY_MAX_ENTRIES``) and
+    each expert at most 1,024 coefficients (a binomial model counts two rows
+    of them, as the two-class softmax it is fitted as).
+    """
+    n_samples, n_features = X.shape
+    n_classes = max(int(np.max(y)) + 1, 2) if n_samples else 2
+    return (n_samples * n_features <= DENSE_COPY_MAX_ENTRIES
+            and n_classes * (n_features + 1) <= _SPARSE_MAX_PARAMETERS)
 
 
 def _alpha(expert):
@@ -151,15 +172,16 @@ class LogisticData:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Dense inputs of the experts.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Inputs of the experts; sparse ones are made dense.
     y : ndarray of shape (n_samples,)
         Integer labels.
     """
 
     def __init__(self, X, y):
         self.n_features = X.shape[1]
-        self.rows = TransposedRows(np.ascontiguousarray(X.T, dtype=np.float64))
+        rows = X.T.toarray() if sp.issparse(X) else X.T
+        self.rows = TransposedRows(np.ascontiguousarray(rows, dtype=np.float64))
         self.classes, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes.shape[0]
         self.codes = codes.astype(np.int64)
@@ -202,7 +224,7 @@ def is_plain_logistic(expert):
 
 
 def logistic_log_likelihood(expert, X, y, floor):
-    """``log max(p(y_i | x_i), floor)`` under a fitted LogisticRegression, for dense X.
+    """``log max(p(y_i | x_i), floor)`` under a fitted LogisticRegression.
 
     What ``log(predict_proba(X))`` at the observed class gives (a class the
     expert never saw has probability 0, so the floor), from the log-softmax
@@ -212,8 +234,8 @@ def logistic_log_likelihood(expert, X, y, floor):
     ----------
     expert : LogisticRegression
         Fitted, with integer ``classes_``.
-    X : ndarray of shape (n_samples, n_features)
-        Dense inputs.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Inputs.
     y : ndarray of shape (n_samples,)
         Integer labels, the global classes ``0 .. n_classes - 1``.
     floor : float
@@ -240,10 +262,13 @@ def logistic_log_likelihood(expert, X, y, floor):
     if coef.shape[0] == 1:
         # Binomial: the scores of the two classes are 0 and the decision function.
         scores = np.zeros((n_samples, 2))
-        np.matmul(X, coef[0], out=scores[:, 1])
+        if sp.issparse(X):
+            scores[:, 1] = X @ coef[0]
+        else:
+            np.matmul(X, coef[0], out=scores[:, 1])
         scores[:, 1] += intercept[0]
     else:
-        scores = X @ coef.T
+        scores = np.asarray(X @ coef.T)
         scores += intercept
     if not np.all(np.isfinite(scores)):
         raise ValueError("LogisticRegression returned NaN or inf probabilities.")

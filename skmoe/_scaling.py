@@ -20,6 +20,11 @@ from sklearn.preprocessing import StandardScaler
 SQUARE_SAFE = (2.0**-500, 2.0**500)
 # Rows per block when a scaler is fitted on a large dense X (see fit_standard_scaler).
 _SCALER_BLOCK_ROWS = 16384
+# Sparse inputs are made dense where the fit on dense rows is the exact one
+# (Newton's method, centred gate columns) while the copy has at most this many
+# entries, 256 MiB of float64: wider sparse inputs (text, one-hot codes) keep
+# their sparse path, whose memory is that of X.
+DENSE_COPY_MAX_ENTRIES = 2**25
 
 
 def magnitude(X):

@@ -10,7 +10,12 @@ from sklearn.linear_model import LogisticRegression
 import skmoe._experts
 from skmoe import MixtureOfExpertsClassifier
 from skmoe._gate_base import SolverBudget
-from skmoe._logistic import LogisticData, fit_by_newton, fits_by_newton
+from skmoe._logistic import (
+    LogisticData,
+    fit_by_newton,
+    fits_by_newton,
+    logistic_log_likelihood,
+)
 from skmoe.datasets import make_gated_classification
 
 
@@ -125,9 +130,43 @@ def test_other_inputs_keep_their_own_fit():
     X, y, _ = _problem(3)
     expert = LogisticRegression()
     assert fits_by_newton(expert, X, y, "sample_weight")
-    assert not fits_by_newton(expert, sp.csr_matrix(X), y, "sample_weight")
     assert not fits_by_newton(expert, X, y, None)
     assert not fits_by_newton(expert, X, y.astype(float), "sample_weight")
+
+
+def test_sparse_inputs_are_fitted_by_newton_while_a_dense_copy_is_small():
+    X, y, _ = _problem(3)
+    expert = LogisticRegression()
+    assert fits_by_newton(expert, sp.csr_matrix(X), y, "sample_weight")
+    # More than 2**25 entries: the expert's own solver, which keeps X sparse.
+    labels = np.arange(2**22) % 3
+    assert fits_by_newton(expert, sp.csr_matrix((2**22, 8)), labels, "sample_weight")
+    assert not fits_by_newton(expert, sp.csr_matrix((2**22, 9)), labels, "sample_weight")
+    # More than 1,024 coefficients: 3 classes x (341 + 1) columns.
+    assert fits_by_newton(expert, sp.csr_matrix((400, 340)), y, "sample_weight")
+    assert not fits_by_newton(expert, sp.csr_matrix((400, 341)), y, "sample_weight")
+    # A binomial model is fitted as a two-class softmax: 2 x (511 + 1).
+    assert fits_by_newton(expert, sp.csr_matrix((400, 511)), y % 2, "sample_weight")
+    assert not fits_by_newton(expert, sp.csr_matrix((400, 512)), y % 2, "sample_weight")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_newton_fit_on_sparse_rows_is_the_fit_on_dense_rows(n_classes):
+    X, y, weight = _problem(n_classes)
+    X[np.random.RandomState(1).uniform(size=X.shape) < 0.5] = 0.0
+    dense = fit_by_newton(LogisticRegression(C=0.5), LogisticData(X, y), weight)[0]
+    sparse = fit_by_newton(LogisticRegression(C=0.5), LogisticData(sp.csr_matrix(X), y),
+                           weight)[0]
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-12, atol=1e-12)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-12, atol=1e-12)
+    for rows in (X, sp.csr_matrix(X)):
+        assert_allclose(logistic_log_likelihood(sparse, rows, y, 1e-10),
+                        log_softmax_at(dense, X, y), rtol=1e-12, atol=1e-12)
+
+
+def log_softmax_at(model, X, y):
+    """``log p(y_i | x_i)`` from the expert's own ``predict_log_proba``."""
+    return model.predict_log_proba(X)[np.arange(len(y)), np.searchsorted(model.classes_, y)]
 
 
 @pytest.fixture(scope="module")
