@@ -64,10 +64,18 @@ the default strategy: the default estimator (default experts, ``tol`` and
 ``max_iter``) with ``n_init=20``, ``init="auto"`` against ``init="kmeans"``, timed
 alternately in the same run.
 
+``--held-out`` asks the same of R data sets the starts were not developed on:
+``bench_real_data.HELD_OUT``'s, columns standardised and the gate on all of
+them, with K = 2 where a data set has at least 5 rows per parameter of the
+mixture of two (``K (p + 2)`` for the experts' coefficients, intercepts and
+variances) and K = 3 where it has as many for three; it writes
+``results/bench_starts_held_out.md``.
+
 Usage::
 
-    python benchmarks/bench_starts.py            # full run, writes results/bench_starts.md
-    python benchmarks/bench_starts.py --quick    # 5 starts, NPreg K = 3 and one generated set
+    python benchmarks/bench_starts.py             # full run, writes results/bench_starts.md
+    python benchmarks/bench_starts.py --quick     # 5 starts, NPreg K = 3 and one generated set
+    python benchmarks/bench_starts.py --held-out  # R's held-out data sets (needs R)
 """
 
 import datetime
@@ -91,6 +99,7 @@ from bench_estep import (
     machine_info,
     machine_section,
 )
+from bench_real_data import HELD_OUT, load_held_out
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -98,6 +107,7 @@ from skmoe import MixtureOfExpertsRegressor, SoftmaxGate
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "bench_starts.md"
+RESULTS_HELD_OUT = HERE / "results" / "bench_starts_held_out.md"
 R_SCRIPT = HERE / "flexmix_starts.R"
 DATA = HERE / "data"
 
@@ -113,6 +123,8 @@ TOL = 1e-6  # skmoe's per-sample tol
 FLEXMIX_TOLERANCE = 1e-8  # flexmix's relative tolerance on the total log-likelihood
 MAX_ITER = 1000
 NEAR = 0.01  # a start "finds" the best known optimum within this many nats
+# Held-out data sets: rows per parameter of the mixture for a case with K experts.
+HELD_OUT_ROWS_PER_PARAMETER = 5
 # Fits per init in the cost table at the default settings.
 COST_REPEATS = 3
 
@@ -201,6 +213,25 @@ def crossing_case(gated):
                 f"generated (n = {n_samples}): three crossing lines y = 2x, 0.5 - x, 0.5x - 0.5, "
                 f"{what}; regime shares {shares}; gate on x; K = 3",
                 3, X, y, ["x"])
+
+
+def held_out_cases():
+    """The cases of ``--held-out``: R data sets the starts were not developed on."""
+    cases = []
+    for name, (X, y) in load_held_out().items():
+        n_samples, n_features = X.shape
+        frame = pd.read_csv(DATA / f"{name}.csv", nrows=0)
+        columns = [column for column in frame.columns if column != HELD_OUT[name][1]]
+        X = pd.DataFrame(StandardScaler().fit_transform(X), columns=columns)
+        for n_experts in (2, 3):
+            if n_samples < HELD_OUT_ROWS_PER_PARAMETER * n_experts * (n_features + 2):
+                continue
+            cases.append(Case(
+                f"{name}, K = {n_experts}",
+                f"R's {name} ({n_samples} rows): {HELD_OUT[name][1]} on the {n_features} "
+                f"other columns (standardised), gate on all of them; K = {n_experts}",
+                n_experts, X, y, columns))
+    return cases
 
 
 def make_cases(quick, with_r):
@@ -437,9 +468,10 @@ def report(args, texts, cost_rows, r_info, skipped, load_before, load_after, ela
         "EM loop limits BLAS to one thread):",
     )
     skipped_text = "; ".join(skipped) if skipped else "none"
+    options = (" --quick" if args.quick else "") + (" --held-out" if args.held_out else "")
     return f"""# bench_starts results
 
-Recorded {date} by `python benchmarks/bench_starts.py{" --quick" if args.quick else ""}`
+Recorded {date} by `python benchmarks/bench_starts.py{options}`
 (total {elapsed:.0f} s; load average before {load_before}, after {load_after}).
 {args.starts} starts per method and case: flexmix from its random starts
 (`set.seed(1..{args.starts})`, `flexmix(..., k = K, model = FLXMRglm(), concomitant =
@@ -482,10 +514,13 @@ def parse_args(argv=None):
     parser = benchmark_parser(
         __doc__, RESULTS, "5 starts, NPreg K = 3 and the flat-gate crossing lines; prints only, "
                           "unless --output")
+    parser.add_argument("--held-out", action="store_true",
+                        help="R's held-out data sets (bench_real_data.HELD_OUT) instead; "
+                             "writes results/bench_starts_held_out.md (needs R)")
     args = parser.parse_args(argv)
     args.starts = 5 if args.quick else 20
     if args.output is None and not args.quick:
-        args.output = RESULTS
+        args.output = RESULTS_HELD_OUT if args.held_out else RESULTS
     return args
 
 
@@ -495,9 +530,13 @@ def main(argv=None):
     if not with_r:
         print("note: Rscript not found: no flexmix, and no NPreg or Boston (R exports them); "
               "skmoe runs on the generated data sets only.")
+    if args.held_out and not with_r:
+        print("note: Rscript not found: --held-out needs R (its data sets and flexmix); "
+              "nothing to run.")
+        return 0
     start = time.perf_counter()
     load_before = _load_average()
-    cases = make_cases(args.quick, with_r)
+    cases = held_out_cases() if args.held_out else make_cases(args.quick, with_r)
     warm = crossing_case(gated=False)
     _fit(skmoe_model(warm, "kmeans", random_state=0), warm)  # compile / load Numba's kernels
     texts, cost_rows, r_info, skipped = [], [], {}, set()
