@@ -63,6 +63,7 @@ from ._gate import (
     SoftmaxGate,
     TransposedRows,
     check_solver_input,
+    newton_is_cheap,
 )
 from ._gate_base import BaseGate, SolverBudget
 from ._init import (
@@ -382,18 +383,22 @@ def _same_setting(a, b):
         return a is b
 
 
-def _fit_gate_scaler(X_gate, sample_weight, gate):
+def _fit_gate_scaler(X_gate, sample_weight, gate, n_experts):
     """The scaler of the gate's columns ``X_gate``: centred, but for sparse columns
     that stay sparse.
 
-    A :class:`SoftmaxGate` gets sparse columns made dense (and centred) when
-    the copy is small (``DENSE_COPY_MAX_ENTRIES``): it then trains as on
-    dense rows, by Newton's method where that applies, and a fit on sparse
-    rows is the fit on the same rows dense. Rows given later are made dense
-    likewise (see :func:`_standardised_gate_rows`).
+    Sparse columns are made dense (and centred) for a :class:`SoftmaxGate`
+    that would train on them dense by Newton's method (``solver="auto"``
+    on a small enough gate) while the copy is small
+    (``DENSE_COPY_MAX_ENTRIES``): the fit on sparse rows is then the fit on
+    the same rows dense. Rows given later are made dense likewise (see
+    :func:`_standardised_gate_rows`). Other gates keep sparse columns, which
+    L-BFGS takes at the cost of their non-zero entries.
     """
-    if sp.issparse(X_gate) and isinstance(gate, SoftmaxGate) and (
-            X_gate.shape[0] * X_gate.shape[1] <= DENSE_COPY_MAX_ENTRIES):
+    n_samples, n_columns = X_gate.shape
+    if (sp.issparse(X_gate) and isinstance(gate, SoftmaxGate) and gate.solver == "auto"
+            and n_samples * n_columns <= DENSE_COPY_MAX_ENTRIES
+            and newton_is_cheap(n_samples, n_experts * (n_columns + 1))):
         X_gate = X_gate.toarray()
     return fit_standard_scaler(X_gate, sample_weight, with_mean=not sp.issparse(X_gate))
 
@@ -996,7 +1001,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             gate_template = ClassifierGate(self.gate, fit_params=gate_params)
         if not resume and gate_columns.size:
             gate_scaler = _fit_gate_scaler(_columns(X_gate_rows, gate_columns), gate_weight,
-                                           gate_template)
+                                           gate_template, n_experts)
         elif not resume:
             gate_scaler = None
         X_expert = _columns(X, expert_columns)

@@ -275,9 +275,7 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         if sp.issparse(X):
             return False
         if self.solver == "auto":
-            n_parameters = n_classes * (X.shape[1] + 1)
-            return (n_parameters <= NEWTON_MAX_PARAMETERS
-                    or X.shape[0] * n_parameters**2 <= NEWTON_MAX_HESSIAN_WORK)
+            return newton_is_cheap(X.shape[0], n_classes * (X.shape[1] + 1))
         return self.solver == "newton"
 
     def _em_objective(self, X, sample_weight, n_classes):
@@ -424,6 +422,14 @@ NEWTON_MAX_PARAMETERS = 40
 # EM iterations; with one Newton step per M-step all converged, in 6.5 times
 # fewer iterations in all (benchmarks/bench_small.py).
 NEWTON_MAX_HESSIAN_WORK = 2e7
+
+
+def newton_is_cheap(n_samples, n_parameters):
+    """Whether Newton's method on a softmax model of ``n_parameters`` parameters
+    (classes times columns plus one) fitted on ``n_samples`` rows is at least
+    as fast as L-BFGS: ``solver="auto"``'s rule (the constants above)."""
+    return (n_parameters <= NEWTON_MAX_PARAMETERS
+            or n_samples * n_parameters**2 <= NEWTON_MAX_HESSIAN_WORK)
 
 
 def _lbfgs(objective, start, max_iter, tol):

@@ -8,6 +8,7 @@ from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 
 import skmoe._experts
+import skmoe._logistic
 from skmoe import MixtureOfExpertsClassifier
 from skmoe._gate_base import SolverBudget
 from skmoe._logistic import (
@@ -138,16 +139,23 @@ def test_sparse_inputs_are_fitted_by_newton_while_a_dense_copy_is_small():
     X, y, _ = _problem(3)
     expert = LogisticRegression()
     assert fits_by_newton(expert, sp.csr_matrix(X), y, "sample_weight")
-    # More than 2**25 entries: the expert's own solver, which keeps X sparse.
-    labels = np.arange(2**22) % 3
-    assert fits_by_newton(expert, sp.csr_matrix((2**22, 8)), labels, "sample_weight")
-    assert not fits_by_newton(expert, sp.csr_matrix((2**22, 9)), labels, "sample_weight")
-    # More than 1,024 coefficients: 3 classes x (341 + 1) columns.
-    assert fits_by_newton(expert, sp.csr_matrix((400, 340)), y, "sample_weight")
-    assert not fits_by_newton(expert, sp.csr_matrix((400, 341)), y, "sample_weight")
-    # A binomial model is fitted as a two-class softmax: 2 x (511 + 1).
-    assert fits_by_newton(expert, sp.csr_matrix((400, 511)), y % 2, "sample_weight")
-    assert not fits_by_newton(expert, sp.csr_matrix((400, 512)), y % 2, "sample_weight")
+    # A Newton step's Hessian beyond 2**30 multiply-adds: rows * (2 (10 + 1))**2 for a
+    # binomial model on 10 columns, fitted as a two-class softmax.
+    labels = np.arange(2_218_475) % 2
+    assert fits_by_newton(expert, sp.csr_matrix((2_218_474, 10)), labels[:-1], "sample_weight")
+    assert not fits_by_newton(expert, sp.csr_matrix((2_218_475, 10)), labels, "sample_weight")
+    # Three classes count three rows of coefficients: 1e6 * 33**2 is beyond 2**30.
+    rows = sp.csr_matrix((1_000_000, 10))
+    assert fits_by_newton(expert, rows, labels[:1_000_000], "sample_weight")
+    assert not fits_by_newton(expert, rows, np.arange(1_000_000) % 3, "sample_weight")
+
+
+def test_sparse_inputs_with_a_large_dense_copy_keep_their_own_fit(monkeypatch):
+    monkeypatch.setattr(skmoe._logistic, "DENSE_COPY_MAX_ENTRIES", 1000)
+    X, y, _ = _problem(2)
+    expert = LogisticRegression()
+    assert fits_by_newton(expert, sp.csr_matrix((100, 10)), y[:100], "sample_weight")
+    assert not fits_by_newton(expert, sp.csr_matrix((100, 11)), y[:100], "sample_weight")
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

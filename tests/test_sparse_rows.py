@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
 
 import skmoe._base
 import skmoe._logistic
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 
 
 def _sparse_rows(n_samples, seed):
@@ -80,3 +81,23 @@ def test_wide_sparse_rows_keep_the_sparse_path(monkeypatch):
     assert all(expert.n_iter_[0] > 1 for expert in model.experts_)
     assert_allclose(model.predict_proba(sp.csr_matrix(X)), model.predict_proba(X),
                     rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_gate_columns_stay_sparse_where_newton_would_not_be_taken():
+    # solver="auto" takes Newton's method on 2 (30 + 1) = 62 gate parameters while
+    # rows * 62**2 <= 2e7 (5,202 rows); beyond, L-BFGS, which takes sparse columns
+    # at the cost of their non-zero entries, and they are not made dense.
+    rng = np.random.RandomState(0)
+    for n_samples, dense in [(5_202, True), (5_203, False)]:
+        X = sp.random(n_samples, 30, density=0.1, format="csr", random_state=rng)
+        y = np.asarray(X[:, 0].todense()).ravel() + rng.normal(size=n_samples)
+        model = MixtureOfExpertsRegressor(n_experts=2, max_iter=2, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            model.fit(X, y)
+        assert model.gate_scaler_.with_mean is dense
+    # A gate asked for L-BFGS keeps sparse columns.
+    model = MixtureOfExpertsRegressor(n_experts=2, gate=SoftmaxGate(solver="lbfgs"),
+                                      max_iter=2, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X[:500], y[:500])
+    assert not model.gate_scaler_.with_mean
