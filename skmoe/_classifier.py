@@ -17,6 +17,7 @@ from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import (
     check_is_estimator,
+    check_label_kind,
     check_labels,
     check_score_weights,
 )
@@ -203,6 +204,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "warm_start resumes the fitted model, whose classes are "
                 f"{self.classes_.tolist()}; y has classes {encoder.classes_.tolist()}."
             )
+        if resume:
+            check_label_kind(y, self.classes_, "y", "warm_start resumes the fitted model")
         self.classes_ = encoder.classes_
         return X, encoder.transform(y).astype(np.int64)
 

@@ -209,11 +209,25 @@ def dask_rows(estimator, X, y=None, sample_weight=None):
         names = np.asarray(X.columns, dtype=object)
         if not all(isinstance(name, str) for name in names):
             names = None
+        # By column, before the frame becomes one array of dtype object (whose
+        # error named no column).
+        check_no_datetimes(X, "X")
+        for column, dtype in zip(X.columns, X.dtypes):
+            if getattr(dtype, "kind", None) not in tuple("biuf"):
+                raise ValueError(
+                    f"X's column {column!r} holds {dtype} values; a fit on Dask collections "
+                    "needs numbers in every column. Encode that column as numbers, or "
+                    "leave it out."
+                )
     X = _as_rows(X, "X", 2)
     if not isinstance(X, da.Array):
         X = da.from_array(X, chunks=(max(1, X.shape[0]),) + X.shape[1:])
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold numbers, got a Dask array of dtype {X.dtype}.")
+    if X.shape[1] == 0:
+        # As scikit-learn refuses it in memory (it ended in "Arrays cannot be empty").
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
     X = X.astype(np.float64).rechunk({1: -1})
     if y is not None:
         y = _aligned(_as_rows(y, "y", 1), X, "y")

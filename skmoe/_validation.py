@@ -4,6 +4,7 @@ This is the only module that imports scikit-learn's private helpers, so that a
 future scikit-learn release that moves them needs a fix in one file.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
@@ -50,6 +52,7 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
+    "check_label_kind",
     "check_labels",
     "check_no_datetimes",
     "check_fit_weight_scale",
@@ -58,11 +61,13 @@ __all__ = [
     "check_sample_weight",
     "check_score_weights",
     "check_sparse_input",
+    "check_splits",
     "int32_sparse_indices",
     "is_sparse_frame",
     "resolve_columns",
     "check_responsibilities",
     "unique_labels_of",
+    "validate_parameter_constraints",
     "validate_params",
 ]
 
@@ -217,6 +222,115 @@ def unique_labels_of(labels, name="y"):
             f"{name} mixes labels of types that cannot be ordered ({', '.join(types)}); give "
             "labels of one type, e.g. all strings."
         ) from None
+
+
+_KIND_OF_DTYPE = {"b": "booleans", "i": "integers", "u": "integers", "f": "floats",
+                  "U": "strings", "S": "strings"}
+
+
+def _label_kinds(labels):
+    """The kinds of the labels: booleans, integers, floats, strings (or type names)."""
+    values = np.asarray(labels)
+    if values.dtype.kind in _KIND_OF_DTYPE:
+        return {_KIND_OF_DTYPE[values.dtype.kind]}
+    kinds = set()
+    for value in values.ravel():
+        if isinstance(value, (bool, np.bool_)):
+            kinds.add("booleans")
+        elif isinstance(value, numbers.Integral):
+            kinds.add("integers")
+        elif isinstance(value, numbers.Real):
+            kinds.add("floats")
+        elif isinstance(value, (str, bytes)):
+            kinds.add("strings")
+        else:
+            kinds.add(type(value).__name__)
+    return kinds
+
+
+def check_label_kind(labels, classes, name, context):
+    """Refuse labels of another kind than the model's classes (integers after booleans).
+
+    ``True == 1`` and ``1 == 1.0``, so such labels passed the checks of the
+    classes' values: a ``warm_start`` refit on ``[0, 1]`` after ``[False,
+    True]`` replaced ``classes_`` with integers, and ``predict`` then returned
+    integers, without a word.
+
+    Parameters
+    ----------
+    labels : array-like
+        Class labels as given (``y``).
+    classes : ndarray
+        The model's classes.
+    name : str
+        How the error names the labels.
+    context : str
+        What is done with the model (``"warm_start resumes the fitted model"``).
+    """
+    given, fitted = _label_kinds(labels), _label_kinds(classes)
+    if given != fitted:
+        raise TypeError(
+            f"{context}, whose classes are {', '.join(sorted(fitted))} "
+            f"({classes.tolist()}); {name} holds {', '.join(sorted(given))}. Equal values "
+            "of another type would change the type of the predicted classes: give labels "
+            "of the fitted type, or set warm_start=False to fit anew."
+        )
+
+
+def check_splits(splits, n_rows):
+    """A cross-validation's folds as index arrays, refusing folds that are not held out.
+
+    An index beyond the rows (or a float) failed inside the first estimator's
+    fit and was blamed on it; a row in both sets of a fold made its score
+    optimistic, silently.
+
+    Parameters
+    ----------
+    splits : list of (train, test)
+        The folds, as a splitter yields them: integer indices or boolean masks.
+    n_rows : int
+        The rows of X.
+
+    Returns
+    -------
+    splits : list of (ndarray, ndarray)
+        The folds' integer indices.
+    """
+    checked = []
+    for fold, (train, test) in enumerate(splits):
+        train, test = (_fold_rows(np.asarray(rows), fold, part, n_rows)
+                       for part, rows in (("training", train), ("test", test)))
+        shared = np.intersect1d(train, test)
+        if shared.size:
+            raise ValueError(
+                f"cv's fold {fold} has {shared.size} row(s) in both its training and its test "
+                f"set (the first, row {shared[0]}): a score on rows the model was fitted on "
+                "is not a held-out score."
+            )
+        checked.append((train, test))
+    return checked
+
+
+def _fold_rows(rows, fold, part, n_rows):
+    """One set of a fold as integer indices of X's rows, or a ValueError."""
+    where = f"cv's fold {fold}"
+    if rows.dtype == bool:
+        if rows.shape != (n_rows,):
+            raise ValueError(f"{where} gives its {part} set as a boolean mask of shape "
+                             f"{rows.shape}, but X has {n_rows} rows.")
+        rows = np.flatnonzero(rows)
+    elif rows.size and rows.dtype.kind not in "iu":
+        raise ValueError(f"{where} gives its {part} set as {rows.dtype} values; give row "
+                         "indices (integers) or a boolean mask.")
+    if rows.size == 0:
+        raise ValueError(
+            f"{where} has an empty {part} set: every fold needs rows to fit on and rows to "
+            "score."
+        )
+    if rows.ndim != 1 or rows.min() < 0 or rows.max() >= n_rows:
+        raise ValueError(f"{where} gives {part} rows outside 0 to {n_rows - 1}, the rows of X "
+                         f"(from {rows.min()} to {rows.max()}).")
+    return rows
 
 
 def check_no_datetimes(values, name):

@@ -51,7 +51,14 @@ from ._regressor import _Y_SPREAD
 from ._scaling import weighted_spread
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
-from ._validation import HasMethods, Interval, StrOptions, unique_labels_of, validate_params
+from ._validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_splits,
+    unique_labels_of,
+    validate_params,
+)
 from ._verdicts import paired_lead, verdicts
 
 __all__ = [
@@ -257,23 +264,10 @@ def _splits(cv, X, y, task, random_state):
         # StratifiedKFold warns when a class has fewer rows than folds; the folds stay valid.
         warnings.filterwarnings("ignore", message="The least populated class",
                                 category=UserWarning)
-        splits = [(_indices(train), _indices(test)) for train, test in splitter.split(X, y)]
+        splits = list(splitter.split(X, y))
     if not splits:
         raise ValueError("cv produced no train/test split.")
-    for fold, (train, test) in enumerate(splits):
-        for part, rows in (("training", train), ("test", test)):
-            if rows.size == 0:
-                raise ValueError(
-                    f"cv's fold {fold} has an empty {part} set: every fold needs rows to fit "
-                    "on and rows to score."
-                )
-    return splits
-
-
-def _indices(rows):
-    """A fold's rows as indices (a boolean mask, which scikit-learn takes too, made indices)."""
-    rows = np.asarray(rows)
-    return np.flatnonzero(rows) if rows.dtype == bool else rows
+    return check_splits(splits, X.shape[0])
 
 
 def _check_test_folds(splits, scoring, y):

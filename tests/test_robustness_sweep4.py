@@ -1,0 +1,364 @@
+"""Bad input through further doors: the bootstrap's parameters, a warm start's label
+types, Dask DataFrames, experts' predictions, predict_cdf and the command line's
+options (docs/robustness.rst)."""
+
+import re
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LinearRegression
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.__main__ import main
+from skmoe.datasets import make_switching_regression
+from skmoe.inspection import report, standard_errors
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_switching_regression(60, 3, 2, noise=0.2, random_state=0)
+    return X, y, X[:, 0] > 0
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, _ = data
+    return MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, max_iter=5,
+                                     random_state=0).fit(X, y)
+
+
+# ------------------------------------------------------------ the bootstrap
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "2"])
+def test_standard_errors_check_n_jobs_as_the_estimators_do(data, fitted, n_jobs):
+    # 0 ended in joblib's "n_jobs == 0 in Parallel has no meaning"; 1.5 was blamed
+    # on the refits ("Only 0 of 3 bootstrap refits kept all 2 experts").
+    X, y, _ = data
+    message = ("The 'n_jobs' parameter of standard_errors must be None, an int in the range "
+               f"(-inf, -1] or an int in the range [1, inf). Got {n_jobs!r} instead.")
+    for method in ("information", "bootstrap"):
+        with pytest.raises(ValueError) as error:
+            standard_errors(fitted, X, y, method=method, n_bootstrap=3, n_jobs=n_jobs)
+        assert str(error.value) == message
+    with pytest.raises(ValueError, match=re.escape(message)):
+        report(fitted, X, y, method="bootstrap", n_bootstrap=3, n_jobs=n_jobs)
+
+
+def test_standard_errors_check_random_state_before_any_refit(data, fitted):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'random_state' parameter of standard_errors must be an int in the range "
+            "[0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None. Got "
+            "-1 instead.")):
+        standard_errors(fitted, X, y, method="information", random_state=-1)
+
+
+# ------------------------------------------------------- a warm start's labels
+@pytest.mark.parametrize("first, second, kinds", [
+    (lambda b: b, lambda b: b.astype(int), ("booleans", "[False, True]", "integers")),
+    (lambda b: b.astype(int), lambda b: b.astype(float), ("integers", "[0, 1]", "floats")),
+    (lambda b: b.astype(int), lambda b: b, ("integers", "[0, 1]", "booleans")),
+])
+def test_a_warm_start_refuses_equal_labels_of_another_type(data, first, second, kinds):
+    # True == 1 and 1 == 1.0: the refit replaced classes_, and predict returned
+    # integers (or floats) where it had returned booleans (or integers).
+    X, _, labels = data
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=3,
+                                       warm_start=True, random_state=0).fit(X, first(labels))
+    before = model.predict(X)
+    fitted, classes, given = kinds
+    with pytest.raises(TypeError) as error:
+        model.fit(X, second(labels))
+    assert str(error.value) == (
+        f"warm_start resumes the fitted model, whose classes are {fitted} ({classes}); y "
+        f"holds {given}. Equal values of another type would change the type of the predicted "
+        "classes: give labels of the fitted type, or set warm_start=False to fit anew.")
+    assert model.predict(X).dtype == before.dtype
+    assert_array_equal(model.predict(X), before)
+
+
+def test_a_warm_start_takes_labels_of_the_same_type_in_another_container(data):
+    X, _, labels = data
+    words = np.where(labels, "yes", "no")
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, warm_start=True,
+                                       random_state=0).fit(X, list(words))
+    model.fit(X, pd.Series(words, dtype=object))
+    model.fit(X, pd.Categorical(words))
+    assert model.classes_.tolist() == ["no", "yes"]
+    integers = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, warm_start=True,
+                                          random_state=0).fit(X, labels.astype(np.int64))
+    integers.fit(X, labels.astype(np.int32))
+    assert integers.classes_.tolist() == [0, 1]
+
+
+# --------------------------------------------------------- experts' predictions
+class _Predicts(RegressorMixin, BaseEstimator):
+    """An expert whose predictions are made by ``make(X)``."""
+
+    def __init__(self, make=None):
+        self.make = make
+
+    def fit(self, X, y, sample_weight=None):
+        self.fitted_ = True
+        return self
+
+    def predict(self, X):
+        return self.make(X)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda X: np.zeros((X.shape[0], 2)), ValueError,
+     "Expert 0 (_Predicts) returned predictions of shape (60, 2) for 60 rows; an expert of "
+     "the regressor must predict one number per row."),
+    (lambda X: np.zeros(X.shape[0] - 1), ValueError,
+     "Expert 0 (_Predicts) returned predictions of shape (59,) for 60 rows; an expert of the "
+     "regressor must predict one number per row."),
+    (lambda X: np.array(["a"] * X.shape[0]), TypeError,
+     "Expert 0 (_Predicts) returned predictions that are not numbers: <U1 values."),
+])
+def test_an_expert_that_predicts_other_than_a_number_per_row_is_named(data, make, error,
+                                                                     message):
+    # NumPy's "could not broadcast input array from shape (120,) into shape (60,)"
+    # and "could not convert string to float" named no expert.
+    X, y, _ = data
+    with pytest.raises(error) as raised:
+        MixtureOfExpertsRegressor([_Predicts(make), LinearRegression()], max_iter=3,
+                                  random_state=0).fit(X, y)
+    assert str(raised.value) == message
+
+
+def test_a_column_of_predictions_is_still_one_number_per_row(data):
+    X, y, _ = data
+    column = MixtureOfExpertsRegressor(
+        [_Predicts(lambda X: np.ones((X.shape[0], 1))), LinearRegression()], max_iter=3,
+        random_state=0).fit(X, y)
+    flat = MixtureOfExpertsRegressor(
+        [_Predicts(lambda X: np.ones(X.shape[0])), LinearRegression()], max_iter=3,
+        random_state=0).fit(X, y)
+    assert_array_equal(column.predict(X), flat.predict(X))
+
+
+# ------------------------------------------------------------------ predict_cdf
+@pytest.mark.parametrize("values", [
+    np.arange(2).astype("datetime64[D]"),
+    pd.Series(pd.date_range("2020-01-01", periods=2)),
+    np.arange(2).astype("timedelta64[s]"),
+])
+def test_predict_cdf_refuses_dates_as_y(data, fitted, values):
+    # Read as counts of days since 1970 (or of seconds): a CDF of 1 at every row.
+    X, _, _ = data
+    with pytest.raises(TypeError, match=r"^y holds (datetime|timedelta)64\[\w+\] values, "
+                                        "which are not numbers"):
+        fitted.predict_cdf(X[:2], values)
+
+
+# ---------------------------------------------------------------- Dask frames
+def _dask_frame(X, extra):
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["extra"] = extra
+    return dd.from_pandas(frame, npartitions=2)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (pd.date_range("2020-01-01", periods=60),
+     "X's column 'extra' holds {dtype} values, which are not numbers"),
+    (pd.period_range("2020-01", periods=60, freq="M"),
+     "X's column 'extra' holds {dtype} values, which are not numbers"),
+    (np.where(np.arange(60) % 2, "x", "y"),
+     "X's column 'extra' holds {dtype} values; a fit on Dask collections needs numbers in "
+     "every column. Encode that column as numbers, or leave it out."),
+])
+def test_a_fit_on_a_dask_frame_names_the_column_that_is_not_numbers(data, dask_client, extra,
+                                                                   message):
+    # "X must hold numbers, got a Dask array of dtype object" named no column.
+    X, y, _ = data
+    frame = _dask_frame(X, extra)
+    message = message.format(dtype=frame.dtypes["extra"])
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, max_iter=3)
+    kind = ValueError if "Encode" in message else TypeError
+    with pytest.raises(kind, match="^" + re.escape(message)):
+        model.fit(frame, dd.from_pandas(pd.Series(y), npartitions=2))
+    assert not hasattr(model, "experts_")
+
+
+def test_a_fit_on_a_dask_frame_of_no_columns_is_refused_as_in_memory(data, dask_client):
+    # It ended in numpy.linalg's "Arrays cannot be empty".
+    X, y, _ = data
+    frame = dd.from_pandas(pd.DataFrame(index=range(60)), npartitions=2)
+    with pytest.raises(ValueError, match=re.escape(
+            "Found array with 0 feature(s) (shape=(60, 0)) while a minimum of 1 is "
+            "required.")):
+        MixtureOfExpertsRegressor(LinearRegression(), n_experts=2).fit(
+            frame, dd.from_pandas(pd.Series(y), npartitions=2))
+
+
+# ---------------------------------------------------------------- command line
+def _csv(tmp_path, data, index=False):
+    X, y, _ = data
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(path, index=index)
+    return path
+
+
+def _run(capsys, path, *options):
+    status = main(["compare", "--csv", str(path), "--target", "y", "--estimators", "linear",
+                   "--cv", "2", "--quiet", *options])
+    return status, capsys.readouterr()
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_the_command_line_refuses_seeds_numpy_cannot_take(tmp_path, data, capsys, seed):
+    # They ended in a traceback of the estimators' parameter checks, status 1.
+    with pytest.raises(SystemExit) as exit_:
+        _run(capsys, _csv(tmp_path, data), "--seed", seed)
+    assert exit_.value.code == 2
+    assert (f"error: argument --seed: expected an integer from 0 to 4294967295, got {seed}"
+            in capsys.readouterr().err)
+
+
+def test_the_command_line_takes_the_largest_seed(tmp_path, data, capsys):
+    status, captured = _run(capsys, _csv(tmp_path, data), "--seed", "4294967295")
+    assert status == 0, captured.err
+
+
+@pytest.mark.parametrize("options, message", [
+    # pandas failed with a traceback on '' and read ',,' as a regular expression.
+    (["--sep", ""], "--sep takes one character, got ''."),
+    (["--sep", ",,"], "--sep takes one character, got ',,'."),
+    (["--decimal", ""], "--decimal takes one character, got ''."),
+    (["--sep", ",", "--decimal", ","], "--sep and --decimal are both ','; a CSV needs a column "
+                                        "separator other than its decimal point."),
+])
+def test_the_command_line_refuses_separators_that_are_not_one_character(tmp_path, data,
+                                                                        capsys, options,
+                                                                        message):
+    status, captured = _run(capsys, _csv(tmp_path, data), *options)
+    assert status == 2
+    assert captured.err == f"python -m skmoe compare: error: {message}\n"
+
+
+@pytest.mark.parametrize("target", ["y", "Unnamed: 0"])
+def test_the_command_line_refuses_a_column_without_a_name(tmp_path, data, capsys, target):
+    # A DataFrame written with its index: the row numbers were fitted as a feature,
+    # or (named as --target) taken as the target.
+    path = _csv(tmp_path, data, index=True)
+    status = main(["compare", "--csv", str(path), "--target", target, "--estimators",
+                   "linear", "--cv", "2", "--quiet"])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "python -m skmoe compare: error: rows.csv: column 1 has no name in the header (pandas "
+        "calls it 'Unnamed: 0'), as when a DataFrame is written with its index (to_csv "
+        "without index=False); a row index would be fitted as a feature. Name the column in "
+        "the header, or leave it out.\n".replace("rows.csv", str(path)))
+
+
+def test_the_command_line_checks_that_out_can_be_written_before_any_fit(tmp_path, data,
+                                                                       capsys, monkeypatch):
+    # Permission bits passed (as they do for root, or on a read-only file system):
+    # the directory could not be made after every fit, and the results were lost.
+    path = _csv(tmp_path, data)
+    out = tmp_path / "results" / "run"
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr("pathlib.Path.mkdir", refuse)
+    status, captured = _run(capsys, path, "--out", str(out))
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err == (f"python -m skmoe compare: error: --out {out}: cannot create or "
+                            "write to that directory (Read-only file system).\n")
+    monkeypatch.undo()
+    status, captured = _run(capsys, path, "--out", str(out))
+    assert status == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.md",
+                                                     "results.png"]
+
+
+def test_the_check_of_out_leaves_no_directory_behind(tmp_path, data, capsys):
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b,y\n1,2,3\n", encoding="utf-8")  # one row: refused after --out
+    out = tmp_path / "results" / "run"
+    status, captured = _run(capsys, path, "--out", str(out))
+    assert status == 2 and "has a single data row" in captured.err
+    assert not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------- folds given as cv
+_BAD_FOLDS = [
+    ([(np.arange(40), np.arange(30, 60))],
+     "cv's fold 0 has 10 row(s) in both its training and its test set (the first, row 30): "
+     "a score on rows the model was fitted on is not a held-out score."),
+    ([(np.arange(40), np.arange(40, 70))],
+     "cv's fold 0 gives test rows outside 0 to 59, the rows of X (from 40 to 69)."),
+    ([(np.arange(40) + 0.5, np.arange(40, 60))],
+     "cv's fold 0 gives its training set as float64 values; give row indices (integers) or "
+     "a boolean mask."),
+    ([(np.arange(50) < 40, np.arange(50) >= 40)],
+     "cv's fold 0 gives its training set as a boolean mask of shape (50,), but X has 60 "
+     "rows."),
+]
+
+
+@pytest.mark.parametrize("cv, message", _BAD_FOLDS)
+def test_compare_refuses_folds_that_are_not_held_out_rows_of_X(data, cv, message):
+    # A row in both sets scored the model on rows it was fitted on, silently; an index
+    # beyond the rows or a float failed in the first fit ("Estimator 'linear' failed on
+    # fold 0: IndexError"), blamed on the estimator.
+    from skmoe.compare import compare
+
+    X, y, _ = data
+    with pytest.raises(ValueError) as error:
+        compare(X, y, {"linear": LinearRegression()}, cv=cv)
+    assert str(error.value) == message
+
+
+def test_compare_takes_folds_given_as_boolean_masks(data):
+    from skmoe.compare import compare
+
+    X, y, _ = data
+    masks = compare(X, y, {"linear": LinearRegression()},
+                    cv=[(np.arange(60) < 40, np.arange(60) >= 40)], scoring=["r2"])
+    indices = compare(X, y, {"linear": LinearRegression()},
+                      cv=[(np.arange(40), np.arange(40, 60))], scoring=["r2"])
+    assert masks.loc["linear", "r2_mean"] == indices.loc["linear", "r2_mean"]
+
+
+@pytest.mark.parametrize("cv, message", _BAD_FOLDS[:2])
+def test_select_n_experts_checks_its_folds_before_any_fit(data, monkeypatch, cv, message):
+    from skmoe.inspection import select_n_experts
+
+    X, y, _ = data
+    fits = []
+    original = MixtureOfExpertsRegressor.fit
+    monkeypatch.setattr(MixtureOfExpertsRegressor, "fit",
+                        lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
+    with pytest.raises(ValueError) as error:
+        select_n_experts(MixtureOfExpertsRegressor(LinearRegression(), max_iter=3), X, y,
+                         n_experts=[1, 2], criterion="cv", cv=cv)
+    assert str(error.value) == message
+    assert fits == []
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_select_n_experts_scores_every_k_on_the_folds_of_a_generator(data, weighted):
+    # The first K spent the generator: the next failed with "list index out of
+    # range" (ZeroDivisionError with weights).
+    from sklearn.model_selection import KFold
+
+    from skmoe.inspection import select_n_experts
+
+    X, y, _ = data
+    estimator = MixtureOfExpertsRegressor(LinearRegression(), max_iter=5, random_state=0)
+    weights = np.ones(len(y)) if weighted else None
+    table = select_n_experts(estimator, X, y, n_experts=[1, 2], criterion="cv",
+                             cv=KFold(3).split(X), sample_weight=weights)[0]
+    listed = select_n_experts(estimator, X, y, n_experts=[1, 2], criterion="cv",
+                              cv=list(KFold(3).split(X)), sample_weight=weights)[0]
+    assert_array_equal(table["cv"], listed["cv"])
+    assert np.isfinite(table["cv"]).all()
