@@ -91,6 +91,7 @@ from ._validation import (
     check_fit_weight_scale,
     check_is_estimator,
     check_n_samples,
+    check_no_bool_numbers,
     check_no_datetimes,
     check_responsibilities,
     check_resumed_columns,
@@ -507,6 +508,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if named_experts(self.experts):
                 self._validate_names([name for name, _ in self.experts])
         return expert_templates(self.experts, self.n_experts, self._default_expert())
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_no_bool_numbers(self)
 
     def get_params(self, deep=True):
         """Get parameters for this estimator.

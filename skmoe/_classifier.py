@@ -368,11 +368,28 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return self.classes_[best]
 
 
+# How far from 1 an expert's probabilities of a row may sum (rounding errors).
+_PROBA_SUM_TOLERANCE = 1e-6
+
+
 def _expert_proba(expert, index, X):
-    """An expert's ``predict_proba`` as float64, refusing non-finite values."""
+    """An expert's ``predict_proba`` as float64, refusing non-finite values and what
+    is not a probability per class of the expert's ``classes_`` per row (one column
+    for two classes was read as probability 1 of each, negative values were mixed
+    into the predicted probabilities, silently)."""
+    name = f"Expert {index} ({type(expert).__name__})"
     proba = np.ascontiguousarray(expert.predict_proba(X), dtype=np.float64)
     if not np.all(np.isfinite(proba)):
+        raise ValueError(f"{name} returned NaN or inf probabilities.")
+    expected = (X.shape[0], len(expert.classes_))
+    if proba.shape != expected:
         raise ValueError(
-            f"Expert {index} ({type(expert).__name__}) returned NaN or inf probabilities."
+            f"{name} returned probabilities of shape {proba.shape}; expected {expected}, one "
+            "column per class of its classes_ for each row."
+        )
+    if (proba < 0).any() or (np.abs(proba.sum(axis=1) - 1) > _PROBA_SUM_TOLERANCE).any():
+        raise ValueError(
+            f"{name} returned probabilities that are negative or do not sum to 1 over the "
+            "classes of a row."
         )
     return proba

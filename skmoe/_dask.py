@@ -97,6 +97,7 @@ from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import (
     MAX_TOTAL_WEIGHT,
     check_fit_weight_scale,
+    check_is_estimator,
     check_no_datetimes,
     check_responsibilities,
     resolve_columns,
@@ -1471,6 +1472,8 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     templates = estimator._expert_templates()
     for index, template in enumerate(templates):
         estimator._check_expert(template, index)
+    if estimator.gate is not None:
+        check_is_estimator(estimator.gate, "gate")
     exact = check_dask_experts(estimator, templates)
     register_worker_threads()
     X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)

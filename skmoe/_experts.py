@@ -662,6 +662,9 @@ def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None,
     weights keeps ``leaf_weight`` of them in each leaf (:func:`leaf_weight_floor`).
     """
     params = params or {}
+    # One column of the (rows, experts) weights is a strided view, which some
+    # experts refuse (SVR: "ndarray is not C-contiguous", blamed on the expert).
+    weight = np.ascontiguousarray(weight)
     if route is not None and continues(expert):
         return expert._fit_m_step(X, y, weight, init)
     if route is not None and isinstance(expert, _GLMS):

@@ -17,6 +17,7 @@ from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
     validate_parameter_constraints,
     validate_params,
@@ -56,6 +57,7 @@ __all__ = [
     "check_labels",
     "check_no_datetimes",
     "check_fit_weight_scale",
+    "check_no_bool_numbers",
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
@@ -333,6 +335,29 @@ def _fold_rows(rows, fold, part, n_rows):
     return rows
 
 
+def check_no_bool_numbers(estimator):
+    """Refuse a bool given for a numeric parameter of ``estimator``.
+
+    scikit-learn's constraints take a bool for an int (``True`` is 1):
+    ``n_experts=True`` fitted one expert, ``max_iter=True`` one iteration,
+    ``tol=True`` a tolerance of 1, without a word. The numeric parameters are
+    those constrained by an interval or as a random state.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An estimator with ``_parameter_constraints``.
+    """
+    for name, rules in estimator._parameter_constraints.items():
+        value = getattr(estimator, name)
+        if isinstance(value, (bool, np.bool_)) and any(
+                isinstance(rule, Interval) or rule == "random_state" for rule in rules):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must not be a bool "
+                f"({value!r} would be taken as {int(value)}); give a number."
+            )
+
+
 def check_no_datetimes(values, name):
     """Refuse dates, times, periods and intervals where numbers are expected.
 
@@ -421,7 +446,14 @@ def check_resumed_columns(estimator, X):
 
 
 def check_is_estimator(obj, name):
-    """Refuse an object that scikit-learn cannot clone (no ``get_params``).
+    """Refuse an object that scikit-learn cannot clone (no ``get_params``), and
+    parameters that its own ``fit`` would refuse, before any work.
+
+    The parameters of a scikit-learn estimator (of each step of a Pipeline) are
+    checked against its ``_parameter_constraints``: a SoftmaxGate's were never
+    checked in a mixture (``C=-1`` was fitted as a negative penalty, ``C=nan``
+    failed in an eigenvalue routine), and an expert's were refused by its own
+    fit in the first M-step, after the start's work, in a RuntimeError.
 
     Parameters
     ----------
@@ -435,6 +467,14 @@ def check_is_estimator(obj, name):
             f"{name} ({type(obj).__name__}) is not a scikit-learn estimator: it has no "
             "get_params. Derive it from sklearn.base.BaseEstimator."
         )
+    parts = [step for _, step in obj.steps] if isinstance(obj, Pipeline) else [obj]
+    for part in parts:
+        if not isinstance(getattr(type(part), "_parameter_constraints", None), dict):
+            continue
+        try:
+            part._validate_params()
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{name} ({type(obj).__name__}): {exc}") from None
 
 
 def resolve_columns(selector, n_features, feature_names, name, allow_empty=False):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -362,3 +362,219 @@ def test_select_n_experts_scores_every_k_on_the_folds_of_a_generator(data, weigh
                               cv=list(KFold(3).split(X)), sample_weight=weights)[0]
     assert_array_equal(table["cv"], listed["cv"])
     assert np.isfinite(table["cv"]).all()
+
+
+# ------------------------------------------------------- experts' and gate's params
+@pytest.mark.parametrize("params", [{"C": -1.0}, {"C": np.nan}, {"solver": "newton-cg"},
+                                    {"max_iter": -1}, {"tol": np.nan}])
+def test_a_softmax_gate_s_parameters_are_checked_before_any_work(data, params):
+    # Never checked in a mixture: C=-1 was fitted as a negative penalty without a
+    # word, C=nan failed in an eigenvalue routine ("Eigenvalues did not converge").
+    from sklearn.linear_model import SGDRegressor
+
+    from skmoe import SoftmaxGate
+
+    X, y, _ = data
+    name = next(iter(params))
+    pattern = re.escape(f"gate (SoftmaxGate): The '{name}' parameter of SoftmaxGate must be ")
+    gate = SoftmaxGate(**params)
+    for fit in (lambda: MixtureOfExpertsRegressor(n_experts=2, gate=gate).fit(X, y),
+                lambda: MixtureOfExpertsRegressor(SGDRegressor(), n_experts=2,
+                                                  gate=gate).partial_fit(X, y),
+                lambda: MixtureOfExpertsClassifier(n_experts=2, gate=gate).fit(X, data[2])):
+        with pytest.raises(ValueError, match="^" + pattern):
+            fit()
+
+
+def test_an_expert_s_parameters_are_checked_before_any_work(data, monkeypatch):
+    # Its own fit refused them in the first M-step, after the start's k-means, as a
+    # RuntimeError ("Expert 0 (Ridge) failed to fit at EM iteration 1: ...").
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import skmoe._base
+
+    X, y, labels = data
+    starts = []
+    monkeypatch.setattr(skmoe._base, "initial_responsibilities",
+                        lambda *a, **k: starts.append(1) / 0)
+    cases = [
+        (MixtureOfExpertsRegressor([LinearRegression(), Ridge(alpha=-1.0)]), y,
+         "expert 1 (Ridge): The 'alpha' parameter of Ridge must be a float in the range "
+         "[0.0, inf) or an array-like. Got -1.0 instead."),
+        (MixtureOfExpertsRegressor(make_pipeline(StandardScaler(), Ridge(alpha=np.nan)),
+                                   n_experts=2), y,
+         "expert 0 (Pipeline): The 'alpha' parameter of Ridge must be a float in the range "
+         "[0.0, inf) or an array-like. Got nan instead."),
+        (MixtureOfExpertsClassifier(LogisticRegression(C=0.0), n_experts=2), labels,
+         "expert 0 (LogisticRegression): The 'C' parameter of LogisticRegression must be a "
+         "float in the range (0.0, inf]. Got 0.0 instead."),
+    ]
+    for model, target, message in cases:
+        with pytest.raises(ValueError) as error:
+            model.fit(X, target)
+        assert str(error.value) == message
+        assert not hasattr(model, "experts_")
+    assert starts == []
+
+
+# ----------------------------------------------------- experts' own requirements
+@pytest.mark.parametrize("make", ["SVR", "NuSVR"])
+def test_experts_that_need_contiguous_weights_fit_on_their_weights(data, make):
+    # One column of the weights is a strided view: libsvm's fit refused it
+    # ("ndarray is not C-contiguous"), and the mixture blamed the expert.
+    from sklearn import svm
+
+    X, y, _ = data
+    init = np.random.RandomState(0).dirichlet([1, 1], size=len(y))
+    model = MixtureOfExpertsRegressor(getattr(svm, make)(), n_experts=2, init=init,
+                                      max_iter=1, noise_variance="in_sample").fit(X, y)
+    # The first M-step fits each expert on its column of the start's responsibilities.
+    for k in range(2):
+        alone = getattr(svm, make)().fit(X, y, sample_weight=init[:, k].copy())
+        assert_array_equal(model.experts_[k].predict(X), alone.predict(X))
+
+
+class _Proba(ClassifierMixin, BaseEstimator):
+    """A classifier expert whose probabilities are made by ``make(X)``."""
+
+    def __init__(self, make=None):
+        self.make = make
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return self.make(X)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda X: np.ones((X.shape[0], 1)),
+     "Expert 0 (_Proba) returned probabilities of shape (60, 1); expected (60, 2), one column "
+     "per class of its classes_ for each row."),
+    (lambda X: np.tile([-0.5, 1.5], (X.shape[0], 1)),
+     "Expert 0 (_Proba) returned probabilities that are negative or do not sum to 1 over the "
+     "classes of a row."),
+    (lambda X: np.full((X.shape[0], 2), 0.9),
+     "Expert 0 (_Proba) returned probabilities that are negative or do not sum to 1 over the "
+     "classes of a row."),
+])
+def test_a_classifier_expert_s_probabilities_must_be_probabilities(data, make, message):
+    # One column for two classes was read as probability 1 of each class; negative
+    # values gave predict_proba values below 0 and above 1, silently.
+    from sklearn.linear_model import LogisticRegression
+
+    X, _, labels = data
+    with pytest.raises(ValueError) as error:
+        MixtureOfExpertsClassifier([_Proba(make), LogisticRegression()], max_iter=3,
+                                   random_state=0).fit(X, labels)
+    assert str(error.value) == message
+
+
+# ------------------------------------------------------------- Poisson experts
+@pytest.fixture(scope="module")
+def poisson_model(data):
+    from sklearn.linear_model import PoissonRegressor
+
+    X, _, _ = data
+    counts = np.random.RandomState(0).poisson(np.exp(0.5 * X[:, 0])).astype(np.float64)
+    model = MixtureOfExpertsRegressor(PoissonRegressor(), n_experts=2, max_iter=20,
+                                      random_state=0).fit(X, counts)
+    return model, X
+
+
+def test_the_crps_of_poisson_experts_is_the_sum_over_the_integers(poisson_model):
+    model, X = poisson_model
+    rows = X[:3]
+    y = np.array([0.0, 3.0, 200.0])
+    # By hand: the sum over j of (F(j) - 1{j >= y})^2, far past where F reaches 1.
+    j = np.arange(1000.0)
+    by_hand = [np.sum((model.predict_cdf(np.repeat(rows[[i]], j.size, axis=0), j)
+                       - (j >= y[i])) ** 2) for i in range(3)]
+    np.testing.assert_allclose(model.crps_samples(rows, y), by_hand, rtol=1e-11)
+
+
+def test_the_crps_of_a_count_far_from_the_poisson_mean_is_its_distance(poisson_model):
+    # Summed one integer at a time: 100 s for a count of 1e9, and beyond 2**63 the
+    # count of integers overflowed int64, which gave a CRPS of 0, silently.
+    model, X = poisson_model
+    rows = np.repeat(X[:1], 3, axis=0)
+    y = np.array([1000.0, 1e19, 1e300])
+    scores = model.crps_samples(rows, y)
+    # Past the distribution's top, each further integer adds one to the score.
+    np.testing.assert_allclose(scores - scores[0], y - y[0], rtol=1e-12)
+
+
+def test_the_poisson_family_does_not_blame_poisson_regressor_for_another_expert(data):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, _, _ = data
+    model = MixtureOfExpertsRegressor(
+        HistGradientBoostingRegressor(loss="poisson", max_iter=5), n_experts=2)
+    with pytest.raises(ValueError) as error:
+        model.fit(X, -np.ones(len(X)))
+    assert str(error.value) == ("y must hold non-negative integers for the Poisson family "
+                                "of the experts (PoissonRegressor, or a Poisson loss); got "
+                                "np.float64(-1.0).")
+
+
+# ------------------------------------------------------------ bools for numbers
+@pytest.mark.parametrize("estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+@pytest.mark.parametrize("name, value", [
+    ("n_experts", True), ("n_init", True), ("max_iter", True), ("tol", True),
+    ("min_rows_per_parameter", False), ("n_jobs", True), ("random_state", True),
+    ("top_k", True), ("min_expert_weight", False),
+])
+def test_a_bool_for_a_numeric_parameter_is_refused(data, estimator, name, value):
+    # scikit-learn's constraints take True for 1: n_experts=True fitted one expert,
+    # max_iter=True one iteration, tol=True a tolerance of 1, without a word.
+    X, y, labels = data
+    model = estimator(**{name: value})
+    with pytest.raises(ValueError) as error:
+        model.fit(X, labels if estimator is MixtureOfExpertsClassifier else y)
+    assert str(error.value) == (
+        f"The {name!r} parameter of {estimator.__name__} must not be a bool ({value!r} would "
+        f"be taken as {int(value)}); give a number.")
+
+
+def test_bools_stay_valid_where_they_are_the_parameter_s_type(data):
+    X, y, _ = data
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=2, verbose=False, warm_start=True,
+                              random_state=0).fit(X, y)
+
+
+# ------------------------------------------------------------------- Displays
+def test_expert_fit_display_refuses_dates_as_y(data, fitted):
+    # Read as counts of days, and the responsibilities computed from them, silently.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skmoe.plotting import ExpertFitDisplay
+
+    X, _, _ = data
+    with pytest.raises(TypeError, match=re.escape(
+            "y holds datetime64[D] values, which are not numbers")):
+        ExpertFitDisplay.from_estimator(fitted, X, np.arange(60).astype("datetime64[D]"))
+
+
+def test_displays_refuse_tables_without_rows(data, fitted):
+    # An empty selection table failed in NumPy's indexing; an empty comparison
+    # drew an empty chart.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skmoe.compare import compare
+    from skmoe.inspection import select_n_experts
+    from skmoe.plotting import ComparisonDisplay, SelectionDisplay
+
+    X, y, _ = data
+    table = select_n_experts(MixtureOfExpertsRegressor(LinearRegression(), max_iter=3), X, y,
+                             n_experts=[1, 2])[0]
+    with pytest.raises(ValueError, match=re.escape("table has no row marked best")):
+        SelectionDisplay.from_results(table.iloc[:0])
+    results = compare(X, y, {"linear": LinearRegression()}, cv=3)
+    with pytest.raises(ValueError, match=re.escape("results has no rows: there is no "
+                                                   "estimator to draw.")):
+        ComparisonDisplay.from_results(results.iloc[:0])
