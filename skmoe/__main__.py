@@ -45,6 +45,7 @@ from ._tidy import describe
 from .compare import (
     _MAX_CLASSES_AUTO,
     SCORES,
+    _check_feature_scale,
     _check_scoring,
     _check_target_scale,
     _plain,
@@ -483,6 +484,10 @@ def run_compare(args):
             )
         baselines = {name: baselines[name] for name in dict.fromkeys(chosen)}
     _check_training_rows(n_rows, args.cv, baselines, task, args.n_experts)
+    try:
+        _check_feature_scale(X, baselines, where, " with --estimators")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     scoring = _names(args.scoring) if args.scoring else None
     try:
         checked_scoring = _check_scoring(scoring, task)

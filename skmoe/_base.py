@@ -89,6 +89,7 @@ from ._validation import (
     _raise_for_params,
     _routing_enabled,
     check_fit_weight_scale,
+    check_float32_columns,
     check_is_estimator,
     check_n_samples,
     check_no_bool_numbers,
@@ -995,6 +996,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             X_expert = prefix.transform(X_expert)
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
+        check_float32_columns(templates, X_expert)
         context = self._likelihood_context(X_expert, y, sample_weight)
         if resume and continued:
             # A continued fit climbs the objective of the fit it continues: the

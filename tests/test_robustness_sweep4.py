@@ -578,3 +578,87 @@ def test_displays_refuse_tables_without_rows(data, fitted):
     with pytest.raises(ValueError, match=re.escape("results has no rows: there is no "
                                                    "estimator to draw.")):
         ComparisonDisplay.from_results(results.iloc[:0])
+
+
+# ------------------------------------------------------- float32 readers (trees)
+@pytest.mark.parametrize("scale, becomes", [(1e-45, "subnormal numbers or 0"), (1e50, "inf")])
+@pytest.mark.parametrize("estimator, make", [
+    (MixtureOfExpertsRegressor, "DecisionTreeRegressor"),
+    (MixtureOfExpertsRegressor, "RandomForestRegressor"),
+    (MixtureOfExpertsClassifier, "DecisionTreeClassifier"),
+])
+def test_tree_experts_refuse_columns_float32_cannot_hold(data, scale, becomes, estimator,
+                                                         make):
+    # scikit-learn's trees read X as float32: a feature times 1e-45 became zeros and a
+    # mixture of trees fitted without it (R² 0.91 to 0.40), silently; times 1e50 the
+    # trees' fit failed, blamed on the expert at EM iteration 1.
+    from sklearn import ensemble, tree
+
+    X, y, labels = data
+    X = X.copy()
+    X[:, 1] *= scale
+    module = tree if "Tree" in make and "Forest" not in make else ensemble
+    expert = getattr(module, make)(max_depth=2)
+    model = estimator(expert, n_experts=2, max_iter=3)
+    with pytest.raises(ValueError) as error:
+        model.fit(X, labels if estimator is MixtureOfExpertsClassifier else y)
+    assert str(error.value) == (
+        f"Expert 0 ({make}) reads X as float32, as scikit-learn's trees do, whose numbers "
+        "span about 1.2e-38 to 3.4e+38 in magnitude; the experts' column 1 reaches "
+        f"{np.abs(X[:, 1]).max():.3g}, and its values would become {becomes}. Multiply or "
+        "divide that column by a constant (a tree's splits do not depend on its scale), or "
+        "use other experts.")
+
+
+def test_tree_experts_behind_a_scaler_take_any_scale(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y, _ = data
+    expert = make_pipeline(StandardScaler(), DecisionTreeRegressor(max_depth=2))
+    plain = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=3, random_state=0)
+    tiny = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=3, random_state=0)
+    plain.fit(X, y)
+    tiny.fit(X * [1, 1e-45, 1], y)
+    np.testing.assert_allclose(tiny.predict(X * [1, 1e-45, 1]), plain.predict(X), rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale, estimators, message", [
+    (1e50, ["tree"], "outside about [1.2e-38, 3.4e+38]: tree read X as float32"),
+    (1e-45, ["linear", "tree"], "outside about [1.2e-38, 3.4e+38]: tree read X as float32"),
+    (1e200, ["linear", "moe_linear"], "outside about [3.1e-151, 3.3e+150]: linear, moe_linear "
+                                      "standardise X, squaring its columns"),
+])
+def test_the_command_line_refuses_columns_its_estimators_cannot_fit(tmp_path, data, capsys,
+                                                                   scale, estimators,
+                                                                   message):
+    # A tree's R² fell from 0.93 to -0.34 on a feature times 1e-45, silently; beyond
+    # float32 the trees failed (exit status 1, blaming them), beyond 1e154 the scaler
+    # gave NaN ("Estimator 'linear' failed on fold 0: Input X contains NaN").
+    X, y, _ = data
+    path = tmp_path / "scaled.csv"
+    pd.DataFrame({"a": X[:, 0] * scale, "b": X[:, 1], "y": y}).to_csv(path, index=False)
+    status = main(["compare", "--csv", str(path), "--target", "y", "--estimators",
+                   *estimators, "--cv", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert (f"scaled.csv: column 'a' reaches {np.abs(X[:, 0] * scale).max():.3g} in "
+            "magnitude, ") in err
+    assert message in err and "Multiply or divide that column by a constant" in err
+    status = main(["compare", "--csv", str(path), "--target", "y", "--estimators",
+                   "hist_gradient_boosting", "--cv", "2", "--quiet"])
+    assert status == 0
+
+
+def test_compare_with_its_default_estimators_refuses_columns_they_cannot_fit(data):
+    from skmoe.compare import compare
+
+    X, y, _ = data
+    with pytest.raises(ValueError) as error:
+        compare(X * [1, 1e-45, 1], y, cv=2)
+    assert str(error.value) == (
+        f"X's column 1 reaches {np.abs(X[:, 1] * 1e-45).max():.3g} in magnitude, outside "
+        "about [1.2e-38, 3.4e+38]: tree, bagged_trees, random_forest, adaboost, "
+        "gradient_boosting, stacking, moe_trees read X as float32, and would not fit it. "
+        "Multiply or divide that column by a constant, or leave those estimators out.")
