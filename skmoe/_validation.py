@@ -406,9 +406,12 @@ def check_float32_columns(experts, X):
     reading = [k for k, expert in enumerate(experts) if reads_float32(expert)]
     if not reading or X.shape[0] == 0:
         return
-    values = abs(X).max(axis=0)
-    largest = np.asarray(values.toarray() if sp.issparse(values) else values,
-                         dtype=np.float64).ravel()
+    if sp.issparse(X):
+        largest = abs(X).max(axis=0).toarray().ravel()
+    else:
+        # The extremes, NaN left out, with no array as large as X.
+        largest = np.maximum(np.abs(np.fmax.reduce(X, axis=0)),
+                             np.abs(np.fmin.reduce(X, axis=0)))
     largest = np.where(np.isnan(largest), 0.0, largest)
     bad = np.flatnonzero((largest > FLOAT32_RANGE[1])
                          | ((largest > 0) & (largest < FLOAT32_RANGE[0])))

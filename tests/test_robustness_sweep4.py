@@ -539,6 +539,21 @@ def test_a_bool_for_a_numeric_parameter_is_refused(data, estimator, name, value)
         f"be taken as {int(value)}); give a number.")
 
 
+@pytest.mark.parametrize("name", ["C", "max_iter", "tol"])
+def test_a_softmax_gate_refuses_a_bool_for_a_number_alone_and_in_a_mixture(data, name):
+    from skmoe import SoftmaxGate
+
+    X, y, labels = data
+    message = (f"The {name!r} parameter of SoftmaxGate must not be a bool (True would be "
+               "taken as 1); give a number.")
+    with pytest.raises(ValueError) as error:
+        SoftmaxGate(**{name: True}).fit(X, labels)
+    assert str(error.value) == message
+    with pytest.raises(ValueError) as error:
+        MixtureOfExpertsRegressor(n_experts=2, gate=SoftmaxGate(**{name: True})).fit(X, y)
+    assert str(error.value) == f"gate (SoftmaxGate): {message}"
+
+
 def test_bools_stay_valid_where_they_are_the_parameter_s_type(data):
     X, y, _ = data
     MixtureOfExpertsRegressor(n_experts=2, max_iter=2, verbose=False, warm_start=True,
