@@ -42,6 +42,7 @@ from ._kernels import e_step
 from ._validation import (
     Interval,
     check_fit_weight_scale,
+    check_no_bool_params,
     check_sample_weight,
     validate_parameter_constraints,
 )
@@ -448,11 +449,12 @@ def check_bootstrap_params(n_bootstrap, confidence, n_jobs=None, random_state=No
     random_state : int, RandomState instance or None, default=None
         Seed of the resampling and the refits.
     """
-    validate_parameter_constraints(
-        {"n_jobs": [None, Interval(Integral, None, -1, closed="right"),
-                    Interval(Integral, 1, None, closed="left")],
-         "random_state": ["random_state"]},
-        {"n_jobs": n_jobs, "random_state": random_state}, caller_name="standard_errors")
+    constraints = {"n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                              Interval(Integral, 1, None, closed="left")],
+                   "random_state": ["random_state"]}
+    values = {"n_jobs": n_jobs, "random_state": random_state}
+    check_no_bool_params(constraints, values, "standard_errors")
+    validate_parameter_constraints(constraints, values, caller_name="standard_errors")
     if not (isinstance(n_bootstrap, Integral) and not isinstance(n_bootstrap, bool)
             and n_bootstrap >= 2):
         raise ValueError(

@@ -4,6 +4,8 @@ This is the only module that imports scikit-learn's private helpers, so that a
 future scikit-learn release that moves them needs a fix in one file.
 """
 
+import functools
+import inspect
 import numbers
 import warnings
 
@@ -20,8 +22,8 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
     validate_parameter_constraints,
-    validate_params,
 )
+from sklearn.utils._param_validation import validate_params as _sklearn_validate_params
 from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import (
@@ -59,6 +61,7 @@ __all__ = [
     "check_fit_weight_scale",
     "check_float32_columns",
     "check_no_bool_numbers",
+    "check_no_bool_params",
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
@@ -349,14 +352,57 @@ def check_no_bool_numbers(estimator):
     estimator : estimator
         An estimator with ``_parameter_constraints``.
     """
-    for name, rules in estimator._parameter_constraints.items():
-        value = getattr(estimator, name)
+    check_no_bool_params(estimator._parameter_constraints, estimator.get_params(deep=False),
+                         type(estimator).__name__)
+
+
+def check_no_bool_params(constraints, values, caller):
+    """Refuse a bool among ``values`` for a parameter that ``constraints`` make
+    numeric (an interval or a random state); ``caller`` names the function or
+    class in the error."""
+    for name, rules in constraints.items():
+        value = values.get(name)
         if isinstance(value, (bool, np.bool_)) and any(
                 isinstance(rule, Interval) or rule == "random_state" for rule in rules):
             raise InvalidParameterError(
-                f"The {name!r} parameter of {type(estimator).__name__} must not be a bool "
-                f"({value!r} would be taken as {int(value)}); give a number."
+                f"The {name!r} parameter of {caller} must not be a bool ({value!r} would be "
+                f"taken as {int(value)}); give a number."
             )
+
+
+def validate_params(parameter_constraints, *, prefer_skip_nested_validation):
+    """scikit-learn's ``validate_params``, refusing also a bool for a numeric parameter.
+
+    Its constraints take ``True`` for 1 (``make_switching_regression(
+    n_features=True)`` made one feature, without a word); see
+    :func:`check_no_bool_numbers`.
+
+    Parameters
+    ----------
+    parameter_constraints : dict
+        As scikit-learn's.
+    prefer_skip_nested_validation : bool
+        As scikit-learn's.
+
+    Returns
+    -------
+    decorator : callable
+    """
+    def decorator(func):
+        validated = _sklearn_validate_params(
+            parameter_constraints,
+            prefer_skip_nested_validation=prefer_skip_nested_validation)(func)
+        signature = inspect.signature(func)
+
+        @functools.wraps(validated)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            check_no_bool_params(parameter_constraints, bound.arguments, func.__qualname__)
+            return validated(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 # The float32 numbers that scikit-learn's trees read X as: its normal range.

@@ -677,3 +677,27 @@ def test_compare_with_its_default_estimators_refuses_columns_they_cannot_fit(dat
         "about [1.2e-38, 3.4e+38]: tree, bagged_trees, random_forest, adaboost, "
         "gradient_boosting, stacking, moe_trees read X as float32, and would not fit it. "
         "Multiply or divide that column by a constant, or leave those estimators out.")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: __import__("skmoe.datasets").datasets.make_switching_regression(n_features=True),
+     "The 'n_features' parameter of make_switching_regression must not be a bool"),
+    (lambda: __import__("skmoe.datasets").datasets.load_dataset("switching_regression",
+                                                                 n_samples=True),
+     "The 'n_samples' parameter of load_dataset must not be a bool"),
+    (lambda: __import__("skmoe.compare").compare.default_baselines("regression",
+                                                                    n_experts=True),
+     "The 'n_experts' parameter of default_baselines must not be a bool"),
+])
+def test_public_functions_refuse_a_bool_for_a_number(call, message):
+    # make_switching_regression(n_features=True) made one feature, without a word.
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        call()
+
+
+def test_standard_errors_refuse_a_bool_for_n_jobs(data, fitted):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'n_jobs' parameter of standard_errors must not be a bool (True would be "
+            "taken as 1); give a number.")):
+        standard_errors(fitted, X, y, method="bootstrap", n_bootstrap=3, n_jobs=True)
