@@ -701,3 +701,31 @@ def test_standard_errors_refuse_a_bool_for_n_jobs(data, fitted):
             "The 'n_jobs' parameter of standard_errors must not be a bool (True would be "
             "taken as 1); give a number.")):
         standard_errors(fitted, X, y, method="bootstrap", n_bootstrap=3, n_jobs=True)
+
+
+class _Mean(RegressorMixin, BaseEstimator):
+    """The training mean, without a return_std."""
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(np.shape(X)[0], self.mean_)
+
+
+def test_compare_gives_dummy_regressor_the_out_of_fold_variance(data):
+    # Its predict takes return_std and gives zeros: a Gaussian of no width, whose
+    # held-out log-likelihood was -1e300 per row.
+    from sklearn.dummy import DummyRegressor
+
+    from skmoe.compare import compare
+
+    X, y, _ = data
+    results = compare(X, y, {"dummy": DummyRegressor(), "mean": _Mean()}, cv=3,
+                      scoring=["log_likelihood"])
+    assert results.loc["dummy", "density"] == "Gaussian, out-of-fold residuals"
+    np.testing.assert_allclose(results.loc["dummy", "log_likelihood_mean"],
+                               results.loc["mean", "log_likelihood_mean"], rtol=1e-12)
+    assert results.attrs["fold_scores"]["dummy"]["log_likelihood"] == \
+        results.attrs["fold_scores"]["mean"]["log_likelihood"]
