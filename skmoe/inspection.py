@@ -514,6 +514,10 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     raise ValueError(f"method must be 'information' or 'bootstrap', got {method!r}.")
 
 
+# The keyword arguments of report that go to the bootstrap.
+_BOOTSTRAP_PARAMS = ("n_bootstrap", "confidence", "n_jobs", "random_state")
+
+
 def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_params):
     """The fitted mixture as the tables a statistician reads.
 
@@ -568,4 +572,12 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     >>> bool(summary.fit["icl"] >= summary.fit["bic"])
     True
     """
+    # An unknown name failed in an internal function, after the fit's statistics
+    # ("bootstrap_table() got an unexpected keyword argument").
+    unknown = sorted(set(bootstrap_params) - set(_BOOTSTRAP_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"report got unexpected keyword argument(s) {unknown}; the bootstrap's are "
+            f"{', '.join(_BOOTSTRAP_PARAMS)}."
+        )
     return _report(estimator, X, y, sample_weight, method, **bootstrap_params)

@@ -729,3 +729,12 @@ def test_compare_gives_dummy_regressor_the_out_of_fold_variance(data):
                                results.loc["mean", "log_likelihood_mean"], rtol=1e-12)
     assert results.attrs["fold_scores"]["dummy"]["log_likelihood"] == \
         results.attrs["fold_scores"]["mean"]["log_likelihood"]
+
+
+def test_report_names_an_unknown_bootstrap_parameter_itself(data, fitted):
+    X, y, _ = data
+    with pytest.raises(TypeError) as error:
+        report(fitted, X, y, method="bootstrap", n_boot=3)
+    assert str(error.value) == ("report got unexpected keyword argument(s) ['n_boot']; the "
+                                "bootstrap's are n_bootstrap, confidence, n_jobs, "
+                                "random_state.")
