@@ -525,10 +525,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         FAMILIES[getattr(self, "family_", "gaussian")].check_fit_y(y, sample_weight)
         mean, spread = weighted_spread(y, sample_weight)
         # Constant y: its magnitude gives the noise variances their units.
+        what = (f"y has a weighted standard deviation of {spread:.3g}," if spread else
+                f"y is {mean:.3g} on every row of positive weight, a magnitude")
         spread = spread or abs(mean)
         if spread and not _Y_SPREAD[0] <= spread <= _Y_SPREAD[1]:
             raise ValueError(
-                f"y has a weighted standard deviation of {spread:.3g}, outside "
+                f"{what} outside "
                 f"[{_Y_SPREAD[0]:.0e}, {_Y_SPREAD[1]:.0e}]: the experts' noise variances, "
                 "in units of y squared, and their floors would not be float64 numbers. "
                 f"Divide y by 1e{int(np.floor(np.log10(spread)))} and multiply the "

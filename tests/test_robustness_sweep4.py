@@ -738,3 +738,35 @@ def test_report_names_an_unknown_bootstrap_parameter_itself(data, fitted):
     assert str(error.value) == ("report got unexpected keyword argument(s) ['n_boot']; the "
                                 "bootstrap's are n_bootstrap, confidence, n_jobs, "
                                 "random_state.")
+
+
+# ------------------------------------------------------------------ constant y
+@pytest.mark.parametrize("noise", ["gaussian", "student_t", "laplace"])
+def test_a_constant_target_gives_the_model_of_its_magnitude(data, noise):
+    # The weighted mean of a constant rounds: its spread came out near 1e-16 of the
+    # value, not 0, so a constant y of 0.1 had noise floors 1e13 times tighter than
+    # one of 3 (the standard deviation 4e-20 against 0.003), and a constant of 1e160
+    # passed the check of y's scale (its noise in the units of the rounding, with
+    # "invalid value" warnings).
+    X, _, _ = data
+    stds, densities = [], []
+    for value in (3.0, 0.1, 1e-100, 1e100):
+        model = MixtureOfExpertsRegressor(n_experts=2, noise=noise, max_iter=5,
+                                          random_state=0).fit(X, np.full(len(X), value))
+        mean, std = model.predict(X[:3], return_std=True)
+        np.testing.assert_allclose(mean, value, rtol=1e-12)
+        stds.append(std / value)
+        densities.append(model.score_samples(X[:3], np.full(3, value)) + np.log(value))
+    for std, density in zip(stds[1:], densities[1:]):
+        np.testing.assert_allclose(std, stds[0], rtol=1e-9)
+        np.testing.assert_allclose(density, densities[0], rtol=1e-9)
+
+
+def test_a_constant_target_beyond_the_noise_variances_range_is_refused_as_constant(data):
+    X, _, _ = data
+    with pytest.raises(ValueError) as error:
+        MixtureOfExpertsRegressor(n_experts=2).fit(X, np.full(len(X), 1e160))
+    assert str(error.value) == (
+        "y is 1e+160 on every row of positive weight, a magnitude outside [1e-152, 1e+152]: "
+        "the experts' noise variances, in units of y squared, and their floors would not be "
+        "float64 numbers. Divide y by 1e160 and multiply the predictions back.")
