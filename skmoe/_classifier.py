@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
+from ._experts import expert_output
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._scaling import SQUARE_SAFE, magnitude
@@ -378,7 +379,8 @@ def _expert_proba(expert, index, X):
     for two classes was read as probability 1 of each, negative values were mixed
     into the predicted probabilities, silently)."""
     name = f"Expert {index} ({type(expert).__name__})"
-    proba = np.ascontiguousarray(expert.predict_proba(X), dtype=np.float64)
+    proba = np.ascontiguousarray(expert_output(expert, index, "predict_proba", X),
+                                 dtype=np.float64)
     if not np.all(np.isfinite(proba)):
         raise ValueError(f"{name} returned NaN or inf probabilities.")
     expected = (X.shape[0], len(expert.classes_))

@@ -26,6 +26,7 @@ from ._experts import (
     cross_fitted_predictions,
     decided_once,
     describe_expert,
+    expert_output,
     has_own_density,
     interpolates,
 )
@@ -783,10 +784,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             expert = self.experts_[k]
             X_rows = X if isinstance(rows, slice) else X[rows]
             if return_std and has_own_density(expert) and accepts_return_std(expert):
-                mean_k, std_k = expert.predict(X_rows, return_std=True)
+                mean_k, std_k = expert_output(expert, k, "predict", X_rows, return_std=True)
                 variance[rows, slots] = std_k**2
             else:
-                mean_k = expert.predict(X_rows)
+                mean_k = expert_output(expert, k, "predict", X_rows)
             mean_k = _finite_predictions(mean_k, k, expert, X_rows.shape[0])
             if return_std and not (has_own_density(expert) and accepts_return_std(expert)):
                 params_k = {name: value[k] for name, value in params.items()}
@@ -1203,7 +1204,8 @@ def _expert_predictions(experts, X, out=None):
     done = {k for k, _ in linear}
     for k, expert in enumerate(experts):
         if k not in done:
-            predictions[:, k] = _finite_predictions(expert.predict(X), k, expert, X.shape[0])
+            predictions[:, k] = _finite_predictions(expert_output(expert, k, "predict", X), k,
+                                                    expert, X.shape[0])
     if linear and not np.isfinite(predictions).all():
         # One check for all the columns; the first bad linear expert is named.
         for k, expert in linear:

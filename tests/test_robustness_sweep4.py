@@ -770,3 +770,24 @@ def test_a_constant_target_beyond_the_noise_variances_range_is_refused_as_consta
         "y is 1e+160 on every row of positive weight, a magnitude outside [1e-152, 1e+152]: "
         "the experts' noise variances, in units of y squared, and their floors would not be "
         "float64 numbers. Divide y by 1e160 and multiply the predictions back.")
+
+
+@pytest.mark.parametrize("estimator, make, method", [
+    (MixtureOfExpertsRegressor, "KNeighborsRegressor", "predict"),
+    (MixtureOfExpertsClassifier, "KNeighborsClassifier", "predict_proba"),
+])
+def test_an_expert_that_fails_to_predict_is_named(data, estimator, make, method):
+    # A k-NN expert asked for more neighbours than its rows fits, then fails to
+    # predict: its error named no expert.
+    from sklearn import neighbors
+
+    X, y, labels = data
+    model = estimator(getattr(neighbors, make)(n_neighbors=5), n_experts=2, max_iter=3,
+                      random_state=0)
+    target = (labels if estimator is MixtureOfExpertsClassifier else y)[:4]
+    with pytest.raises(ValueError) as error:
+        model.fit(X[:4], target)
+    assert str(error.value) == (
+        f"Expert 0 ({make}) failed in {method}: Expected n_neighbors <= n_samples_fit, but "
+        "n_neighbors = 5, n_samples_fit = 4, n_samples = 4")
+    assert type(error.value.__cause__) is ValueError
