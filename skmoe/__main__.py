@@ -26,6 +26,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from ._warmup import command as warmup_command
@@ -44,6 +45,7 @@ from ._tidy import describe
 from .compare import (
     _MAX_CLASSES_AUTO,
     SCORES,
+    _check_feature_scale,
     _check_scoring,
     _check_target_scale,
     _plain,
@@ -141,6 +143,26 @@ def _check_dates(path, frame):
             "unit you mean (e.g. days since a date), or leave the column out.")
 
 
+# pandas' name for a column whose header field is empty.
+_UNNAMED = re.compile(r"^Unnamed: \d+$")
+
+
+def _check_unnamed_columns(path, frame):
+    """Refuse a column without a name in the header.
+
+    A DataFrame written with its index (``to_csv`` without ``index=False``)
+    has one: the row numbers were fitted as a feature, or taken as the
+    target, silently.
+    """
+    for position, column in enumerate(frame.columns):
+        if isinstance(column, str) and _UNNAMED.match(column):
+            raise _csv_error(
+                path, f"column {position + 1} has no name in the header (pandas calls it "
+                f"{column!r}), as when a DataFrame is written with its index (to_csv "
+                "without index=False); a row index would be fitted as a feature. Name the "
+                "column in the header, or leave it out.")
+
+
 def read_csv_dataset(path, target, sep=",", decimal="."):
     """Features and target from a CSV file, with one-line errors for bad input.
 
@@ -173,9 +195,10 @@ def read_csv_dataset(path, target, sep=",", decimal="."):
     ------
     CommandError
         When the file is missing, empty or unparsable, has fewer than two
-        data rows, lacks the target column, has no feature column, has a
-        column of numbers with decimal commas while ``decimal`` is ``"."``, or
-        a column of dates.
+        data rows, has a column without a name in its header (a written
+        index), lacks the target column, has no feature column, has a column
+        of numbers with decimal commas while ``decimal`` is ``"."``, or a
+        column of dates.
     """
     path = Path(path)
     if not path.exists():
@@ -195,6 +218,7 @@ def read_csv_dataset(path, target, sep=",", decimal="."):
     if frame.shape[0] == 1:
         raise _csv_error(path, "has a single data row: there is nothing to cross-validate. "
                          "compare needs rows to train on in every fold.")
+    _check_unnamed_columns(path, frame)
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         more = ", ..." if frame.shape[1] > 20 else ""
@@ -230,6 +254,22 @@ def _check_out(out):
                            "created.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise CommandError(f"--out {out}: cannot write to {existing} (permission denied).")
+    # Permission bits do not tell all (root passes them on a read-only file
+    # system, and /proc): make the directories and a file, then remove them.
+    created = []
+    try:
+        for directory in reversed([path, *path.parents]):
+            if not directory.exists():
+                directory.mkdir()
+                created.append(directory)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise CommandError(f"--out {out}: cannot create or write to that directory "
+                           f"({exc.strerror}).") from None
+    finally:
+        for directory in reversed(created):
+            directory.rmdir()
 
 
 # ------------------------------------------------------------------------ output
@@ -392,6 +432,14 @@ def _load(args):
         if args.n_samples is not None:
             raise CommandError("--n-samples applies to the generated data sets, not to --csv.")
         sep = "\t" if args.sep in ("\\t", "tab") else args.sep
+        for option, value in (("--sep", sep), ("--decimal", args.decimal)):
+            if len(value) != 1:
+                # pandas failed on '' with a traceback, and read longer ones as
+                # regular expressions.
+                raise CommandError(f"{option} takes one character, got {value!r}.")
+        if sep == args.decimal:
+            raise CommandError(f"--sep and --decimal are both {sep!r}; a CSV needs a column "
+                               "separator other than its decimal point.")
         X, y, name, description = read_csv_dataset(args.csv, args.target, sep, args.decimal)
         return X, y, name, description, (f"target column {args.target!r}", f"{Path(args.csv)}: ")
     if args.target is not None:
@@ -436,6 +484,10 @@ def run_compare(args):
             )
         baselines = {name: baselines[name] for name in dict.fromkeys(chosen)}
     _check_training_rows(n_rows, args.cv, baselines, task, args.n_experts)
+    try:
+        _check_feature_scale(X, baselines, where, " with --estimators")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     scoring = _names(args.scoring) if args.scoring else None
     try:
         checked_scoring = _check_scoring(scoring, task)
@@ -549,6 +601,19 @@ def _positive_int(minimum):
     return parse
 
 
+def _seed(text):
+    """A seed as NumPy takes it: an integer from 0 to 2**32 - 1 (others failed with a
+    traceback in the estimators' parameter checks)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 def _listing_epilog():
     lines = ["data sets (--dataset):"]
     lines += [f"  {name:<22}{description}" for name, description in DATASETS.items()]
@@ -605,7 +670,7 @@ def build_parser():
     sub.add_argument("--out", metavar="DIR",
                      help="write results.csv, results.md and results.png to DIR (checked "
                           "before anything is fitted)")
-    sub.add_argument("--seed", type=int, default=0,
+    sub.add_argument("--seed", type=_seed, default=0,
                      help="seed of the data generators, the folds and the estimators "
                           "(default 0)")
     sub.add_argument("--quiet", action="store_true",

@@ -90,8 +90,10 @@ from ._validation import (
     _raise_for_params,
     _routing_enabled,
     check_fit_weight_scale,
+    check_float32_columns,
     check_is_estimator,
     check_n_samples,
+    check_no_bool_numbers,
     check_no_datetimes,
     check_responsibilities,
     check_resumed_columns,
@@ -529,6 +531,10 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             if named_experts(self.experts):
                 self._validate_names([name for name, _ in self.experts])
         return expert_templates(self.experts, self.n_experts, self._default_expert())
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_no_bool_numbers(self)
 
     def get_params(self, deep=True):
         """Get parameters for this estimator.
@@ -1014,6 +1020,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             X_expert = prefix.transform(X_expert)
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
+        check_float32_columns(templates, X_expert)
         context = self._likelihood_context(X_expert, y, sample_weight)
         if resume and continued:
             # A continued fit climbs the objective of the fit it continues: the

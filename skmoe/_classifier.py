@@ -10,12 +10,14 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
+from ._experts import expert_output
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import (
     check_is_estimator,
+    check_label_kind,
     check_labels,
     check_score_weights,
 )
@@ -202,6 +204,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "warm_start resumes the fitted model, whose classes are "
                 f"{self.classes_.tolist()}; y has classes {encoder.classes_.tolist()}."
             )
+        if resume:
+            check_label_kind(y, self.classes_, "y", "warm_start resumes the fitted model")
         self.classes_ = encoder.classes_
         return X, encoder.transform(y).astype(np.int64)
 
@@ -364,11 +368,29 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return self.classes_[best]
 
 
+# How far from 1 an expert's probabilities of a row may sum (rounding errors).
+_PROBA_SUM_TOLERANCE = 1e-6
+
+
 def _expert_proba(expert, index, X):
-    """An expert's ``predict_proba`` as float64, refusing non-finite values."""
-    proba = np.ascontiguousarray(expert.predict_proba(X), dtype=np.float64)
+    """An expert's ``predict_proba`` as float64, refusing non-finite values and what
+    is not a probability per class of the expert's ``classes_`` per row (one column
+    for two classes was read as probability 1 of each, negative values were mixed
+    into the predicted probabilities, silently)."""
+    name = f"Expert {index} ({type(expert).__name__})"
+    proba = np.ascontiguousarray(expert_output(expert, index, "predict_proba", X),
+                                 dtype=np.float64)
     if not np.all(np.isfinite(proba)):
+        raise ValueError(f"{name} returned NaN or inf probabilities.")
+    expected = (X.shape[0], len(expert.classes_))
+    if proba.shape != expected:
         raise ValueError(
-            f"Expert {index} ({type(expert).__name__}) returned NaN or inf probabilities."
+            f"{name} returned probabilities of shape {proba.shape}; expected {expected}, one "
+            "column per class of its classes_ for each row."
+        )
+    if (proba < 0).any() or (np.abs(proba.sum(axis=1) - 1) > _PROBA_SUM_TOLERANCE).any():
+        raise ValueError(
+            f"{name} returned probabilities that are negative or do not sum to 1 over the "
+            "classes of a row."
         )
     return proba

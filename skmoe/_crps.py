@@ -131,8 +131,14 @@ def quadrature_crps(y, cdf, breaks, discrete=False):
 
 
 def _integer_sum_crps(y, cdf, breaks):
-    low = np.floor(np.minimum(breaks.min(axis=1), y))
-    high = np.ceil(np.maximum(breaks.max(axis=1), y))
+    # The integers between the outermost break points are summed one by one.
+    # Between them and y, F is within 1e-12 of 0 (below) or of 1 (above), so
+    # each term is 1 to 2e-12: they are counted. Summed one by one, a y far
+    # from the breaks took a loop as long as the distance (100 s at 1e9), and
+    # beyond 2**63 the count overflowed int64 (a CRPS of 0, silently).
+    low = np.floor(breaks.min(axis=1))
+    high = np.ceil(breaks.max(axis=1))
+    gaps = np.maximum(low - y, 0.0) + np.maximum(y - high - 1, 0.0)
     widths = (high - low).astype(np.int64) + 1
     result = np.zeros(y.shape[0])
     columns = max(1, _CHUNK_ENTRIES // max(1, y.shape[0]))
@@ -143,4 +149,4 @@ def _integer_sum_crps(y, cdf, breaks):
         z = low[rows] + steps[which]
         values = cdf(z, rows)
         np.add.at(result, rows, (values - (z >= y[rows])) ** 2)
-    return result
+    return result + gaps

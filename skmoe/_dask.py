@@ -97,6 +97,7 @@ from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
 from ._validation import (
     MAX_TOTAL_WEIGHT,
     check_fit_weight_scale,
+    check_is_estimator,
     check_no_datetimes,
     check_responsibilities,
     resolve_columns,
@@ -209,11 +210,25 @@ def dask_rows(estimator, X, y=None, sample_weight=None):
         names = np.asarray(X.columns, dtype=object)
         if not all(isinstance(name, str) for name in names):
             names = None
+        # By column, before the frame becomes one array of dtype object (whose
+        # error named no column).
+        check_no_datetimes(X, "X")
+        for column, dtype in zip(X.columns, X.dtypes):
+            if getattr(dtype, "kind", None) not in tuple("biuf"):
+                raise ValueError(
+                    f"X's column {column!r} holds {dtype} values; a fit on Dask collections "
+                    "needs numbers in every column. Encode that column as numbers, or "
+                    "leave it out."
+                )
     X = _as_rows(X, "X", 2)
     if not isinstance(X, da.Array):
         X = da.from_array(X, chunks=(max(1, X.shape[0]),) + X.shape[1:])
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold numbers, got a Dask array of dtype {X.dtype}.")
+    if X.shape[1] == 0:
+        # As scikit-learn refuses it in memory (it ended in "Arrays cannot be empty").
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
     X = X.astype(np.float64).rechunk({1: -1})
     if y is not None:
         y = _aligned(_as_rows(y, "y", 1), X, "y")
@@ -1457,6 +1472,8 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     templates = estimator._expert_templates()
     for index, template in enumerate(templates):
         estimator._check_expert(template, index)
+    if estimator.gate is not None:
+        check_is_estimator(estimator.gate, "gate")
     exact = check_dask_experts(estimator, templates)
     register_worker_threads()
     X, y, sample_weight, names = dask_rows(estimator, X, y, sample_weight)

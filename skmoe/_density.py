@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 
 from ._baselines import final_step
@@ -64,7 +65,9 @@ def density_source(estimator, residual_variance):
     final = final_step(estimator)
     if has_own_density(final):
         return "model"
-    if accepts_return_std(final):
+    # DummyRegressor's return_std gives zeros ("All zeros in this case"): a
+    # Gaussian of no width, whose log-likelihood was -1e300 per row.
+    if accepts_return_std(final) and not isinstance(final, DummyRegressor):
         return "predictive std"
     return residual_variance
 

@@ -662,6 +662,9 @@ def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None,
     weights keeps ``leaf_weight`` of them in each leaf (:func:`leaf_weight_floor`).
     """
     params = params or {}
+    # One column of the (rows, experts) weights is a strided view, which some
+    # experts refuse (SVR: "ndarray is not C-contiguous", blamed on the expert).
+    weight = np.ascontiguousarray(weight)
     if route is not None and continues(expert):
         return expert._fit_m_step(X, y, weight, init)
     if route is not None and isinstance(expert, _GLMS):
@@ -797,6 +800,30 @@ def leaf_weight_floor(expert, weight, leaf_weight):
         yield
     finally:
         final.set_params(min_weight_fraction_leaf=own)
+
+
+# The plain error types an expert's prediction may raise that are raised again
+# naming the expert (each takes one message).
+_NAMED_ERRORS = (ValueError, TypeError, IndexError)
+
+
+def expert_output(expert, index, method, X, **kwargs):
+    """``getattr(expert, method)(X, **kwargs)``, with an error that names the expert.
+
+    A plain ValueError, TypeError or IndexError raised by an expert's
+    prediction (a k-NN expert asked for more neighbours than its rows) named
+    no expert; it is raised again, of the same type, with the expert's index
+    and class before its message, the original chained (``__cause__``).
+    Other errors pass unchanged.
+    """
+    try:
+        return getattr(expert, method)(X, **kwargs)
+    except _NAMED_ERRORS as exc:
+        if type(exc) not in _NAMED_ERRORS:
+            raise
+        raise type(exc)(
+            f"Expert {index} ({type(expert).__name__}) failed in {method}: {exc}"
+        ) from exc
 
 
 def _expert_error(expert, index, n_iter, exc):

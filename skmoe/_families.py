@@ -467,8 +467,8 @@ class Poisson(Family):
         if np.any(y < 0) or np.any(y != np.floor(y)):
             bad = y[(y < 0) | (y != np.floor(y))][0]
             raise ValueError(
-                f"{name} must hold non-negative integers for the Poisson family of "
-                f"PoissonRegressor experts; got {bad!r}."
+                f"{name} must hold non-negative integers for the Poisson family of the "
+                f"experts (PoissonRegressor, or a Poisson loss); got {bad!r}."
             )
 
     def check_mean(self, mean, experts):
@@ -526,8 +526,8 @@ class Gamma(Family):
     def check_y(self, y, name="y"):
         if np.any(y <= 0):
             raise ValueError(
-                f"{name} must be positive for the Gamma family of GammaRegressor experts; got "
-                f"{y[y <= 0][0]!r}."
+                f"{name} must be positive for the Gamma family of the experts "
+                f"(GammaRegressor, or a Gamma loss); got {y[y <= 0][0]!r}."
             )
 
     def check_mean(self, mean, experts):

@@ -30,6 +30,7 @@ from ._validation import (
     _check_method_params,
     _fit_context,
     check_labels,
+    check_no_bool_numbers,
     check_sample_weight,
 )
 
@@ -160,6 +161,10 @@ class SoftmaxGate(ClassifierMixin, BaseGate):
         self.tol = tol
         self.solver = solver
         self.warm_start = warm_start
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_no_bool_numbers(self)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

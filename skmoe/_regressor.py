@@ -26,6 +26,7 @@ from ._experts import (
     cross_fitted_predictions,
     decided_once,
     describe_expert,
+    expert_output,
     has_own_density,
     interpolates,
 )
@@ -525,10 +526,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         FAMILIES[getattr(self, "family_", "gaussian")].check_fit_y(y, sample_weight)
         mean, spread = weighted_spread(y, sample_weight)
         # Constant y: its magnitude gives the noise variances their units.
+        what = (f"y has a weighted standard deviation of {spread:.3g}," if spread else
+                f"y is {mean:.3g} on every row of positive weight, a magnitude")
         spread = spread or abs(mean)
         if spread and not _Y_SPREAD[0] <= spread <= _Y_SPREAD[1]:
             raise ValueError(
-                f"y has a weighted standard deviation of {spread:.3g}, outside "
+                f"{what} outside "
                 f"[{_Y_SPREAD[0]:.0e}, {_Y_SPREAD[1]:.0e}]: the experts' noise variances, "
                 "in units of y squared, and their floors would not be float64 numbers. "
                 f"Divide y by 1e{int(np.floor(np.log10(spread)))} and multiply the "
@@ -781,11 +784,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             expert = self.experts_[k]
             X_rows = X if isinstance(rows, slice) else X[rows]
             if return_std and has_own_density(expert) and accepts_return_std(expert):
-                mean_k, std_k = expert.predict(X_rows, return_std=True)
+                mean_k, std_k = expert_output(expert, k, "predict", X_rows, return_std=True)
                 variance[rows, slots] = std_k**2
             else:
-                mean_k = expert.predict(X_rows)
-            mean_k = _finite_predictions(mean_k, k, expert)
+                mean_k = expert_output(expert, k, "predict", X_rows)
+            mean_k = _finite_predictions(mean_k, k, expert, X_rows.shape[0])
             if return_std and not (has_own_density(expert) and accepts_return_std(expert)):
                 params_k = {name: value[k] for name, value in params.items()}
                 variance[rows, slots] = family.variance(mean_k, params_k)
@@ -898,6 +901,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             ``sum_k g_k(x) F_k(y | x)``, with ``F_k`` expert k's distribution
             function (of its family, or its own ``predict_cdf``).
         """
+        # Dates were read as counts of their unit (a CDF of 1 at every row).
+        check_no_datetimes(y, "y")
         weights, means, X_expert = self._components(X)
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim != 1:
@@ -1199,7 +1204,8 @@ def _expert_predictions(experts, X, out=None):
     done = {k for k, _ in linear}
     for k, expert in enumerate(experts):
         if k not in done:
-            predictions[:, k] = _finite_predictions(expert.predict(X), k, expert)
+            predictions[:, k] = _finite_predictions(expert_output(expert, k, "predict", X), k,
+                                                    expert, X.shape[0])
     if linear and not np.isfinite(predictions).all():
         # One check for all the columns; the first bad linear expert is named.
         for k, expert in linear:
@@ -1207,9 +1213,22 @@ def _expert_predictions(experts, X, out=None):
     return predictions
 
 
-def _finite_predictions(values, index, expert):
-    """One expert's predictions as a 1-D float array, refusing NaN and inf."""
-    values = np.reshape(np.asarray(values, dtype=np.float64), -1)
+def _finite_predictions(values, index, expert, n_rows=None):
+    """One expert's predictions as a 1-D float array of ``n_rows`` numbers, refusing
+    NaN and inf (and, naming the expert, predictions that are not one number per
+    row: they failed in NumPy's broadcasting or float conversion)."""
+    name = f"Expert {index} ({type(expert).__name__})"
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} returned predictions that are not numbers: "
+                        f"{np.asarray(values).dtype} values.") from None
+    if n_rows is not None and array.size != n_rows:
+        raise ValueError(
+            f"{name} returned predictions of shape {array.shape} for {n_rows} rows; "
+            "an expert of the regressor must predict one number per row."
+        )
+    values = array.reshape(-1)
     if not np.all(np.isfinite(values)):
         raise ValueError(
             f"Expert {index} ({type(expert).__name__}) returned NaN or inf predictions."

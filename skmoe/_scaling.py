@@ -103,8 +103,15 @@ def weighted_spread(values, sample_weight):
     Returns
     -------
     mean, std : float
-        ``std`` may be inf when the spread itself is beyond float64.
+        ``std`` may be inf when the spread itself is beyond float64. Values
+        that are equal on every row of positive weight give that value and a
+        ``std`` of exactly 0 (the rounding of the weighted mean gave a spread
+        of about 1e-16 of the value: a constant ``y`` of 0.1 was given noise
+        floors 1e13 times tighter than one of 3).
     """
+    kept = values[sample_weight > 0]
+    if kept.size and kept.min() == kept.max():
+        return float(kept[0]), 0.0
     unit = float(magnitude(values[:, None])[0])
     scaled = values / unit
     weights = unit_weights(sample_weight)

@@ -39,7 +39,13 @@ from ._base import BaseMixtureOfExperts
 from ._families import FAMILIES
 from ._gate import ConstantGate, SoftmaxGate
 from ._kernels import e_step
-from ._validation import check_fit_weight_scale, check_sample_weight
+from ._validation import (
+    Interval,
+    check_fit_weight_scale,
+    check_no_bool_params,
+    check_sample_weight,
+    validate_parameter_constraints,
+)
 
 # Rows per block of the information matrix: each block holds an
 # (n_rows, n_experts, n_parameters) array of per-row scores.
@@ -425,8 +431,12 @@ def _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp):
     return flatten(experts, gate, order)[1]
 
 
-def check_bootstrap_params(n_bootstrap, confidence):
-    """Refuse a bootstrap of fewer than 2 refits, or a coverage outside (0, 1).
+def check_bootstrap_params(n_bootstrap, confidence, n_jobs=None, random_state=None):
+    """Refuse a bootstrap of fewer than 2 refits, a coverage outside (0, 1), and
+    ``n_jobs`` or ``random_state`` that the estimators would refuse.
+
+    ``n_jobs=0`` ended in joblib's own error, and ``n_jobs=1.5`` was blamed on
+    the refits (every one failed).
 
     Parameters
     ----------
@@ -434,7 +444,17 @@ def check_bootstrap_params(n_bootstrap, confidence):
         Number of refits.
     confidence : float
         Coverage of the percentile intervals.
+    n_jobs : int or None, default=None
+        Parallel refits.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the resampling and the refits.
     """
+    constraints = {"n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                              Interval(Integral, 1, None, closed="left")],
+                   "random_state": ["random_state"]}
+    values = {"n_jobs": n_jobs, "random_state": random_state}
+    check_no_bool_params(constraints, values, "standard_errors")
+    validate_parameter_constraints(constraints, values, caller_name="standard_errors")
     if not (isinstance(n_bootstrap, Integral) and not isinstance(n_bootstrap, bool)
             and n_bootstrap >= 2):
         raise ValueError(
@@ -448,7 +468,7 @@ def check_bootstrap_params(n_bootstrap, confidence):
 def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
                     confidence=0.95, n_jobs=None, random_state=None):
     """Estimates, bootstrap standard errors and percentile intervals."""
-    check_bootstrap_params(n_bootstrap, confidence)
+    check_bootstrap_params(n_bootstrap, confidence, n_jobs, random_state)
     Xv = estimator._validated_X(X)
     weights = check_sample_weight(sample_weight, Xv)
     experts, gate = parameter_table(estimator)

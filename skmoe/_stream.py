@@ -44,6 +44,7 @@ from ._ridge import ScaledRidge, fit_scaled_ridges_from_grams, ridge_penalty
 from ._scaling import SQUARE_SAFE, fit_standard_scaler, magnitude
 from ._validation import (
     check_fit_weight_scale,
+    check_is_estimator,
     check_labels,
     check_n_samples,
     check_no_datetimes,
@@ -146,6 +147,8 @@ def check_stream_experts(estimator, templates):
             f"partial_fit needs a SoftmaxGate (or gate=None), got gate "
             f"{type(estimator.gate).__name__}."
         )
+    if estimator.gate is not None:
+        check_is_estimator(estimator.gate, "gate")
     if regressor and estimator.noise != "gaussian":
         raise ValueError(f"partial_fit supports noise='gaussian' only, got "
                          f"noise={estimator.noise!r}.")

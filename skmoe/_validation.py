@@ -4,6 +4,9 @@ This is the only module that imports scikit-learn's private helpers, so that a
 future scikit-learn release that moves them needs a fix in one file.
 """
 
+import functools
+import inspect
+import numbers
 import warnings
 
 import numpy as np
@@ -16,9 +19,11 @@ from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
-    validate_params,
+    validate_parameter_constraints,
 )
+from sklearn.utils._param_validation import validate_params as _sklearn_validate_params
 from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import (
@@ -50,19 +55,25 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "check_is_estimator",
+    "check_label_kind",
     "check_labels",
     "check_no_datetimes",
     "check_fit_weight_scale",
+    "check_float32_columns",
+    "check_no_bool_numbers",
+    "check_no_bool_params",
     "check_n_samples",
     "check_resumed_columns",
     "check_sample_weight",
     "check_score_weights",
     "check_sparse_input",
+    "check_splits",
     "int32_sparse_indices",
     "is_sparse_frame",
     "resolve_columns",
     "check_responsibilities",
     "unique_labels_of",
+    "validate_parameter_constraints",
     "validate_params",
 ]
 
@@ -219,6 +230,250 @@ def unique_labels_of(labels, name="y"):
         ) from None
 
 
+_KIND_OF_DTYPE = {"b": "booleans", "i": "integers", "u": "integers", "f": "floats",
+                  "U": "strings", "S": "strings"}
+
+
+def _label_kinds(labels):
+    """The kinds of the labels: booleans, integers, floats, strings (or type names)."""
+    values = np.asarray(labels)
+    if values.dtype.kind in _KIND_OF_DTYPE:
+        return {_KIND_OF_DTYPE[values.dtype.kind]}
+    kinds = set()
+    for value in values.ravel():
+        if isinstance(value, (bool, np.bool_)):
+            kinds.add("booleans")
+        elif isinstance(value, numbers.Integral):
+            kinds.add("integers")
+        elif isinstance(value, numbers.Real):
+            kinds.add("floats")
+        elif isinstance(value, (str, bytes)):
+            kinds.add("strings")
+        else:
+            kinds.add(type(value).__name__)
+    return kinds
+
+
+def check_label_kind(labels, classes, name, context):
+    """Refuse labels of another kind than the model's classes (integers after booleans).
+
+    ``True == 1`` and ``1 == 1.0``, so such labels passed the checks of the
+    classes' values: a ``warm_start`` refit on ``[0, 1]`` after ``[False,
+    True]`` replaced ``classes_`` with integers, and ``predict`` then returned
+    integers, without a word.
+
+    Parameters
+    ----------
+    labels : array-like
+        Class labels as given (``y``).
+    classes : ndarray
+        The model's classes.
+    name : str
+        How the error names the labels.
+    context : str
+        What is done with the model (``"warm_start resumes the fitted model"``).
+    """
+    given, fitted = _label_kinds(labels), _label_kinds(classes)
+    if given != fitted:
+        raise TypeError(
+            f"{context}, whose classes are {', '.join(sorted(fitted))} "
+            f"({classes.tolist()}); {name} holds {', '.join(sorted(given))}. Equal values "
+            "of another type would change the type of the predicted classes: give labels "
+            "of the fitted type, or set warm_start=False to fit anew."
+        )
+
+
+def check_splits(splits, n_rows):
+    """A cross-validation's folds as index arrays, refusing folds that are not held out.
+
+    An index beyond the rows (or a float) failed inside the first estimator's
+    fit and was blamed on it; a row in both sets of a fold made its score
+    optimistic, silently.
+
+    Parameters
+    ----------
+    splits : list of (train, test)
+        The folds, as a splitter yields them: integer indices or boolean masks.
+    n_rows : int
+        The rows of X.
+
+    Returns
+    -------
+    splits : list of (ndarray, ndarray)
+        The folds' integer indices.
+    """
+    checked = []
+    for fold, (train, test) in enumerate(splits):
+        train, test = (_fold_rows(np.asarray(rows), fold, part, n_rows)
+                       for part, rows in (("training", train), ("test", test)))
+        shared = np.intersect1d(train, test)
+        if shared.size:
+            raise ValueError(
+                f"cv's fold {fold} has {shared.size} row(s) in both its training and its test "
+                f"set (the first, row {shared[0]}): a score on rows the model was fitted on "
+                "is not a held-out score."
+            )
+        checked.append((train, test))
+    return checked
+
+
+def _fold_rows(rows, fold, part, n_rows):
+    """One set of a fold as integer indices of X's rows, or a ValueError."""
+    where = f"cv's fold {fold}"
+    if rows.dtype == bool:
+        if rows.shape != (n_rows,):
+            raise ValueError(f"{where} gives its {part} set as a boolean mask of shape "
+                             f"{rows.shape}, but X has {n_rows} rows.")
+        rows = np.flatnonzero(rows)
+    elif rows.size and rows.dtype.kind not in "iu":
+        raise ValueError(f"{where} gives its {part} set as {rows.dtype} values; give row "
+                         "indices (integers) or a boolean mask.")
+    if rows.size == 0:
+        raise ValueError(
+            f"{where} has an empty {part} set: every fold needs rows to fit on and rows to "
+            "score."
+        )
+    if rows.ndim != 1 or rows.min() < 0 or rows.max() >= n_rows:
+        raise ValueError(f"{where} gives {part} rows outside 0 to {n_rows - 1}, the rows of X "
+                         f"(from {rows.min()} to {rows.max()}).")
+    return rows
+
+
+def check_no_bool_numbers(estimator):
+    """Refuse a bool given for a numeric parameter of ``estimator``.
+
+    scikit-learn's constraints take a bool for an int (``True`` is 1):
+    ``n_experts=True`` fitted one expert, ``max_iter=True`` one iteration,
+    ``tol=True`` a tolerance of 1, without a word. The numeric parameters are
+    those constrained by an interval or as a random state.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An estimator with ``_parameter_constraints``.
+    """
+    check_no_bool_params(estimator._parameter_constraints, estimator.get_params(deep=False),
+                         type(estimator).__name__)
+
+
+def check_no_bool_params(constraints, values, caller):
+    """Refuse a bool among ``values`` for a parameter that ``constraints`` make
+    numeric (an interval or a random state); ``caller`` names the function or
+    class in the error."""
+    for name, rules in constraints.items():
+        value = values.get(name)
+        if isinstance(value, (bool, np.bool_)) and any(
+                isinstance(rule, Interval) or rule == "random_state" for rule in rules):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {caller} must not be a bool ({value!r} would be "
+                f"taken as {int(value)}); give a number."
+            )
+
+
+def validate_params(parameter_constraints, *, prefer_skip_nested_validation):
+    """scikit-learn's ``validate_params``, refusing also a bool for a numeric parameter.
+
+    Its constraints take ``True`` for 1 (``make_switching_regression(
+    n_features=True)`` made one feature, without a word); see
+    :func:`check_no_bool_numbers`.
+
+    Parameters
+    ----------
+    parameter_constraints : dict
+        As scikit-learn's.
+    prefer_skip_nested_validation : bool
+        As scikit-learn's.
+
+    Returns
+    -------
+    decorator : callable
+    """
+    def decorator(func):
+        validated = _sklearn_validate_params(
+            parameter_constraints,
+            prefer_skip_nested_validation=prefer_skip_nested_validation)(func)
+        signature = inspect.signature(func)
+
+        @functools.wraps(validated)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            check_no_bool_params(parameter_constraints, bound.arguments, func.__qualname__)
+            return validated(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# The float32 numbers that scikit-learn's trees read X as: its normal range.
+FLOAT32_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+
+
+def reads_float32(estimator):
+    """Whether scikit-learn casts the estimator's X to float32 (its trees, forests,
+    gradient boosting, and bagging or AdaBoost of trees); not for a Pipeline,
+    whose earlier steps may rescale X."""
+    from sklearn.ensemble import (
+        AdaBoostClassifier,
+        AdaBoostRegressor,
+        BaggingClassifier,
+        BaggingRegressor,
+    )
+    from sklearn.ensemble._forest import BaseForest
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(estimator, (BaseDecisionTree, BaseForest, BaseGradientBoosting)):
+        return True
+    if isinstance(estimator, (AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier,
+                              BaggingRegressor)):
+        base = estimator.estimator
+        # AdaBoost's default is a tree, bagging's a tree too.
+        return base is None or reads_float32(base)
+    return False
+
+
+def check_float32_columns(experts, X):
+    """Refuse, before any fit, columns that experts reading X as float32 cannot hold.
+
+    scikit-learn's trees cast X to float32: a column beyond about 3.4e38 in
+    magnitude failed in their fit (``Input X contains infinity or a value too
+    large for dtype('float32')``), and one whose values are all below about
+    1.2e-38 became subnormal numbers or 0, silently a column without splits (a
+    mixture of trees on a feature times 1e-45 went from R² 0.91 to 0.40).
+
+    Parameters
+    ----------
+    experts : list of estimators
+        The experts (their final steps, when the mixture transformed X for them).
+    X : ndarray or sparse matrix
+        The columns the experts see.
+    """
+    reading = [k for k, expert in enumerate(experts) if reads_float32(expert)]
+    if not reading or X.shape[0] == 0:
+        return
+    if sp.issparse(X):
+        largest = abs(X).max(axis=0).toarray().ravel()
+    else:
+        # The extremes, NaN left out, with no array as large as X.
+        largest = np.maximum(np.abs(np.fmax.reduce(X, axis=0)),
+                             np.abs(np.fmin.reduce(X, axis=0)))
+    largest = np.where(np.isnan(largest), 0.0, largest)
+    bad = np.flatnonzero((largest > FLOAT32_RANGE[1])
+                         | ((largest > 0) & (largest < FLOAT32_RANGE[0])))
+    if bad.size:
+        column, k = int(bad[0]), reading[0]
+        happens = "inf" if largest[column] > FLOAT32_RANGE[1] else "subnormal numbers or 0"
+        raise ValueError(
+            f"Expert {k} ({type(experts[k]).__name__}) reads X as float32, as scikit-learn's "
+            f"trees do, whose numbers span about {FLOAT32_RANGE[0]:.2g} to "
+            f"{FLOAT32_RANGE[1]:.2g} in magnitude; the experts' column {column} reaches "
+            f"{largest[column]:.3g}, and its values would become {happens}. Multiply or "
+            "divide that column by a constant (a tree's splits do not depend on its "
+            "scale), or use other experts."
+        )
+
+
 def check_no_datetimes(values, name):
     """Refuse dates, times, periods and intervals where numbers are expected.
 
@@ -307,7 +562,14 @@ def check_resumed_columns(estimator, X):
 
 
 def check_is_estimator(obj, name):
-    """Refuse an object that scikit-learn cannot clone (no ``get_params``).
+    """Refuse an object that scikit-learn cannot clone (no ``get_params``), and
+    parameters that its own ``fit`` would refuse, before any work.
+
+    The parameters of a scikit-learn estimator (of each step of a Pipeline) are
+    checked against its ``_parameter_constraints``: a SoftmaxGate's were never
+    checked in a mixture (``C=-1`` was fitted as a negative penalty, ``C=nan``
+    failed in an eigenvalue routine), and an expert's were refused by its own
+    fit in the first M-step, after the start's work, in a RuntimeError.
 
     Parameters
     ----------
@@ -321,6 +583,14 @@ def check_is_estimator(obj, name):
             f"{name} ({type(obj).__name__}) is not a scikit-learn estimator: it has no "
             "get_params. Derive it from sklearn.base.BaseEstimator."
         )
+    parts = [step for _, step in obj.steps] if isinstance(obj, Pipeline) else [obj]
+    for part in parts:
+        if not isinstance(getattr(type(part), "_parameter_constraints", None), dict):
+            continue
+        try:
+            part._validate_params()
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{name} ({type(obj).__name__}): {exc}") from None
 
 
 def resolve_columns(selector, n_features, feature_names, name, allow_empty=False):

@@ -48,10 +48,18 @@ from ._baselines import FAMILIES, default_baselines, estimator_family, final_ste
 from ._cv import cross_validate_each
 from ._density import DENSITY_LABELS, GaussianDensity, density_source
 from ._regressor import _Y_SPREAD
-from ._scaling import weighted_spread
+from ._scaling import SQUARE_SAFE, weighted_spread
 from ._scorers import SCORES, make_scorer
 from ._tidy import check_features, preprocessed, takes_nan
-from ._validation import HasMethods, Interval, StrOptions, unique_labels_of, validate_params
+from ._validation import (
+    FLOAT32_RANGE,
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_splits,
+    unique_labels_of,
+    validate_params,
+)
 from ._verdicts import paired_lead, verdicts
 
 __all__ = [
@@ -257,23 +265,10 @@ def _splits(cv, X, y, task, random_state):
         # StratifiedKFold warns when a class has fewer rows than folds; the folds stay valid.
         warnings.filterwarnings("ignore", message="The least populated class",
                                 category=UserWarning)
-        splits = [(_indices(train), _indices(test)) for train, test in splitter.split(X, y)]
+        splits = list(splitter.split(X, y))
     if not splits:
         raise ValueError("cv produced no train/test split.")
-    for fold, (train, test) in enumerate(splits):
-        for part, rows in (("training", train), ("test", test)):
-            if rows.size == 0:
-                raise ValueError(
-                    f"cv's fold {fold} has an empty {part} set: every fold needs rows to fit "
-                    "on and rows to score."
-                )
-    return splits
-
-
-def _indices(rows):
-    """A fold's rows as indices (a boolean mask, which scikit-learn takes too, made indices)."""
-    rows = np.asarray(rows)
-    return np.flatnonzero(rows) if rows.dtype == bool else rows
+    return check_splits(splits, X.shape[0])
 
 
 def _check_test_folds(splits, scoring, y):
@@ -317,6 +312,48 @@ def _check_target_scale(y, task, scoring, input_name="y"):
             f"beyond float64 (NaN scores). Divide {input_name} by "
             f"1e{int(np.floor(np.log10(spread)))}, or score with mae or max_error only."
         )
+
+
+# The default estimators that read X as float32 (scikit-learn's trees), and those
+# that standardise it first (StandardScaler squares the columns).
+_FLOAT32_ESTIMATORS = ("tree", "bagged_trees", "random_forest", "adaboost",
+                       "gradient_boosting", "stacking", "moe_trees")
+_SCALED_ESTIMATORS = ("linear", "bagged_linear", "stacking", "moe_linear")
+
+
+def _check_feature_scale(X, estimators, where="X's ", leave=""):
+    """Refuse numeric columns beyond what the chosen estimators hold.
+
+    A column beyond float32's range failed in the trees' fits (exit status 1,
+    blaming them), one whose values are all below it became a column without
+    splits, silently (a tree's R² fell from 0.93 to -0.34 on a feature times
+    1e-45); beyond about 1e150 (or below 1e-150) StandardScaler's squares
+    overflow (NaN, blamed on the estimator) or vanish. ``estimators`` are
+    names of the default estimators (:func:`default_baselines`).
+    """
+    limits = []
+    trees = [name for name in estimators if name in _FLOAT32_ESTIMATORS]
+    if trees:
+        limits.append((FLOAT32_RANGE, trees, "read X as float32"))
+    scaled = [name for name in estimators if name in _SCALED_ESTIMATORS]
+    if scaled:
+        limits.append((SQUARE_SAFE, scaled, "standardise X, squaring its columns"))
+    if not limits:
+        return
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    for column, values in frame.items():
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        largest = np.abs(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        largest = float(np.nanmax(largest)) if np.isfinite(largest).any() else 0.0
+        for (low, high), names, reason in limits:
+            if largest > high or 0 < largest < low:
+                raise ValueError(
+                    f"{where}column {column!r} reaches {largest:.3g} in magnitude, outside "
+                    f"about [{low:.2g}, {high:.2g}]: {', '.join(names)} {reason}, and would "
+                    "not fit it. Multiply or divide that column by a constant, or leave "
+                    f"those estimators out{leave}."
+                )
 
 
 # ---------------------------------------------------------------------- compare
@@ -371,7 +408,10 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         The estimators to compare: a dict of name to estimator, a list of
         ``(name, estimator)`` pairs, or a list of estimators (named after their
         class). None means :func:`default_baselines` for the task, seeded with
-        ``random_state``.
+        ``random_state``; a numeric column of ``X`` beyond what they hold is
+        then refused (outside float32's range, about 1.2e-38 to 3.4e38, which
+        scikit-learn's trees read X as; outside about 1e-150 to 1e150, whose
+        squares StandardScaler takes).
     cv : int, cross-validation generator or iterable, default=5
         An int gives that many shuffled folds (``StratifiedKFold`` for
         classification, ``KFold`` for regression) seeded with
@@ -460,6 +500,8 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
     X, preprocessing = check_features(X)
     y, task = check_target(y, task, X.shape[0])
     scoring = _check_scoring(scoring, task)
+    if estimators is None:
+        _check_feature_scale(X, default_baselines(task))
     estimators = _check_estimators(estimators, task, random_state)
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")

@@ -22,7 +22,7 @@ from ._families import FAMILIES
 from ._report import MixtureReport
 from ._report import report as _report
 from ._stderr import bootstrap_table, check_bootstrap_params, check_mixture, information_table
-from ._validation import _num_samples, _safe_indexing, validate_params
+from ._validation import _num_samples, _safe_indexing, check_splits, validate_params
 from .metrics import log_likelihood_scorer
 
 __all__ = [
@@ -302,6 +302,9 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
             f"n_experts holds {max(candidates)}, more than the {n_units} {unit} of the data: "
             f"each expert needs {unit} of its own."
         )
+    # Drawn and checked once, before any fit: every K is scored on the same folds
+    # (a generator given as cv was spent by the first K, and the next failed).
+    splits = _cv_splits(estimator, X, y, cv, groups) if criterion == "cv" else None
     for k in candidates:
         model = clone(estimator).set_params(n_experts=k).fit(
             X, y, sample_weight=sample_weight, groups=groups)
@@ -323,7 +326,8 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
             entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
             row["icl"] = row["bic"] + 2 * entropy
         if criterion == "cv":
-            row["cv"] = _held_out_log_likelihood(estimator, k, X, y, cv, sample_weight, groups)
+            row["cv"] = _held_out_log_likelihood(estimator, k, X, y, splits, sample_weight,
+                                                 groups)
         rows.append(row)
         fitted.append(model)
     table = pd.DataFrame(rows)
@@ -348,34 +352,8 @@ def _n_parameters_or_nan(model, criterion):
         raise
 
 
-def _held_out_log_likelihood(estimator, n_experts, X, y, cv, sample_weight=None,
-                             groups=None):
-    """Mean held-out ``log p(y | x)`` per row over the folds of ``cv``.
-
-    Each fold's mean log-likelihood (:func:`skmoe.metrics.log_likelihood_scorer`,
-    by scikit-learn's ``cross_val_score``), weighted by the fold's rows. With
-    weights or groups, each fold's total held-out log-likelihood
-    (``log_likelihood``), the folds' totals divided by the groups (else the
-    weight) held out.
-    """
-    if sample_weight is not None or groups is not None:
-        return _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups)
-    if isinstance(cv, Integral):
-        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
-            cv, shuffle=True, random_state=estimator.random_state)
-    else:
-        splitter = check_cv(cv, y, classifier=is_classifier(estimator))
-    splits = list(splitter.split(X, y))
-    model = clone(estimator).set_params(n_experts=n_experts)
-    scores = cross_val_score(model, X, y, cv=splits, scoring=log_likelihood_scorer,
-                             error_score="raise")
-    return float(np.average(scores, weights=[len(test) for _, test in splits]))
-
-
-def _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups):
-    """:func:`_held_out_log_likelihood` of a weighted or grouped mixture."""
-    y = np.asarray(y)
-    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+def _cv_splits(estimator, X, y, cv, groups):
+    """The folds of ``cv`` as checked index arrays (see :func:`select_n_experts`)."""
     labels = None if groups is None else np.asarray(groups)
     if isinstance(cv, Integral):
         if labels is not None:
@@ -385,8 +363,37 @@ def _held_out_grouped(estimator, n_experts, X, y, cv, sample_weight, groups):
                 cv, shuffle=True, random_state=estimator.random_state)
     else:
         splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    splits = list(splitter.split(X, y, labels))
+    if not splits:
+        raise ValueError("cv produced no train/test split.")
+    return check_splits(splits, _num_samples(X))
+
+
+def _held_out_log_likelihood(estimator, n_experts, X, y, splits, sample_weight=None,
+                             groups=None):
+    """Mean held-out ``log p(y | x)`` per row over the folds ``splits``.
+
+    Each fold's mean log-likelihood (:func:`skmoe.metrics.log_likelihood_scorer`,
+    by scikit-learn's ``cross_val_score``), weighted by the fold's rows. With
+    weights or groups, each fold's total held-out log-likelihood
+    (``log_likelihood``), the folds' totals divided by the groups (else the
+    weight) held out.
+    """
+    if sample_weight is not None or groups is not None:
+        return _held_out_grouped(estimator, n_experts, X, y, splits, sample_weight, groups)
+    model = clone(estimator).set_params(n_experts=n_experts)
+    scores = cross_val_score(model, X, y, cv=splits, scoring=log_likelihood_scorer,
+                             error_score="raise")
+    return float(np.average(scores, weights=[len(test) for _, test in splits]))
+
+
+def _held_out_grouped(estimator, n_experts, X, y, splits, sample_weight, groups):
+    """:func:`_held_out_log_likelihood` of a weighted or grouped mixture."""
+    y = np.asarray(y)
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    labels = None if groups is None else np.asarray(groups)
     total, count = 0.0, 0.0
-    for train, test in splitter.split(X, y, labels):
+    for train, test in splits:
         model = clone(estimator).set_params(n_experts=n_experts).fit(
             _safe_indexing(X, train), y[train],
             sample_weight=None if weight is None else weight[train],
@@ -476,8 +483,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         For an unfitted estimator (NotFittedError), a model the information
         method does not cover (naming what to use instead), an information
         matrix that is not positive definite (the fit is not at a maximum),
-        or ``n_bootstrap`` or ``confidence`` outside their ranges (with
-        either method).
+        or ``n_bootstrap``, ``confidence``, ``n_jobs`` or ``random_state``
+        outside their ranges (with either method).
 
     Examples
     --------
@@ -497,7 +504,7 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     check_mixture(estimator, "standard_errors")
     # Checked whatever the method: n_bootstrap=2.5 or confidence=1.5 were taken
     # without a word by the information method.
-    check_bootstrap_params(n_bootstrap, confidence)
+    check_bootstrap_params(n_bootstrap, confidence, n_jobs, random_state)
     if method == "information":
         return information_table(estimator, X, y, sample_weight)
     if method == "bootstrap":
@@ -505,6 +512,10 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
                                confidence=confidence, n_jobs=n_jobs,
                                random_state=random_state)
     raise ValueError(f"method must be 'information' or 'bootstrap', got {method!r}.")
+
+
+# The keyword arguments of report that go to the bootstrap.
+_BOOTSTRAP_PARAMS = ("n_bootstrap", "confidence", "n_jobs", "random_state")
 
 
 def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_params):
@@ -561,4 +572,12 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     >>> bool(summary.fit["icl"] >= summary.fit["bic"])
     True
     """
+    # An unknown name failed in an internal function, after the fit's statistics
+    # ("bootstrap_table() got an unexpected keyword argument").
+    unknown = sorted(set(bootstrap_params) - set(_BOOTSTRAP_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"report got unexpected keyword argument(s) {unknown}; the bootstrap's are "
+            f"{', '.join(_BOOTSTRAP_PARAMS)}."
+        )
     return _report(estimator, X, y, sample_weight, method, **bootstrap_params)

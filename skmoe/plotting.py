@@ -173,6 +173,8 @@ class ComparisonDisplay:
         if missing:
             raise ValueError(f"results lacks the columns {missing}; pass the table returned "
                              "by skmoe.compare.compare.")
+        if len(results) == 0:
+            raise ValueError("results has no rows: there is no estimator to draw.")
         from .compare import SCORES
 
         label = SCORES[score][1] if score in SCORES else score
@@ -565,6 +567,10 @@ class ExpertFitDisplay:
         _check_grid_resolution(grid_resolution)
         X_values = _fitted_rows(estimator, X)
         index = _feature_index(estimator, feature)
+        from ._validation import check_no_datetimes
+
+        # Dates were read as counts of their unit, silently (the fit refuses them).
+        check_no_datetimes(y, "y")
         y = np.asarray(y, dtype=np.float64)
         grid = np.linspace(np.nanmin(X_values[:, index]), np.nanmax(X_values[:, index]),
                            grid_resolution)
@@ -733,6 +739,10 @@ class SelectionDisplay:
         criterion = next((c for c in ("bic", "aic", "icl", "cv") if c in table.columns), None)
         if criterion is None or "best" not in table.columns:
             raise ValueError("table must come from skmoe.inspection.select_n_experts.")
+        if not table["best"].to_numpy().any():
+            # An empty table failed in NumPy's indexing (index 0 is out of bounds).
+            raise ValueError("table has no row marked best; pass the table returned by "
+                             "skmoe.inspection.select_n_experts.")
         if criterion == "bic" and "icl" in table.columns:
             criterion = "icl"
         best = int(np.flatnonzero(table["best"].to_numpy())[0])

@@ -847,9 +847,11 @@ def test_the_experts_own_fit_checks_their_parameters_once_per_fit(monkeypatch):
             model.fit(X, y)
         assert calls == [LinearRegression]
         calls.clear()
-    # Parameters that the check refuses still fail the fit, naming the expert.
+    # Parameters that the expert's fit would refuse fail the fit before any work,
+    # naming the expert.
     bad = MixtureOfExpertsRegressor(LinearRegression(fit_intercept="yes"), n_experts=2,
                                     n_init=2, random_state=0)
-    with pytest.raises(RuntimeError, match=r"Expert 0 \(LinearRegression\) failed to fit at "
-                                           r"EM iteration 1: .*'fit_intercept' parameter"):
+    with pytest.raises(ValueError, match=r"^expert 0 \(LinearRegression\): The "
+                                         r"'fit_intercept' parameter of LinearRegression"):
         bad.fit(X, y)
+    assert calls == []
