@@ -26,7 +26,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._gram_kernels import weighted_design_block
 from ._linear import weighted_grams
 from ._scaling import divide_columns, magnitude, unit_weights
-from ._validation import Interval, _fit_context, check_sample_weight, pipeline_final_step
+from ._validation import (
+    Interval,
+    _fit_context,
+    check_no_bool_numbers,
+    check_sample_weight,
+    pipeline_final_step,
+)
 
 # Rows per block when the column scale of a large array is computed: the
 # centred block stays small however many rows X has.
@@ -607,6 +613,11 @@ class ScaledRidge(RegressorMixin, BaseEstimator):
     def __init__(self, alpha=1.0, *, fit_intercept=True):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+
+    def _validate_params(self):
+        # scikit-learn's interval takes True for 1: alpha=True was a penalty of 1.
+        super()._validate_params()
+        check_no_bool_numbers(self)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

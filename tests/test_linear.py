@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LinearRegression
 
+import skmoe._base
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._experts import fit_experts
 from skmoe._linear import (
@@ -305,11 +306,18 @@ def test_direct_fit_of_an_unfitted_expert_sets_what_fit_sets():
     assert_allclose(fitted.singular_, expected.singular_, rtol=1e-8)
 
 
-def test_invalid_parameters_of_a_linear_expert_are_refused_at_the_first_iteration():
+def test_invalid_parameters_of_a_linear_expert_are_refused_before_any_work(monkeypatch):
+    # The Gram path does not run the expert's own fit: its parameters are checked at
+    # the door (they were refused in the first M-step, after the start's k-means).
     X, y = make_switching_regression(200, 2, 2, random_state=0)
     model = MixtureOfExpertsRegressor(LinearRegression(tol=-1.0), n_experts=2, random_state=0)
-    with pytest.raises(RuntimeError, match="Expert 0 .*LinearRegression.* iteration 1.*tol"):
+    started = []
+    monkeypatch.setattr(skmoe._base, "initial_responsibilities",
+                        lambda *args, **kwargs: started.append(True))
+    with pytest.raises(ValueError, match=r"expert 0 \(LinearRegression\): The 'tol' parameter "
+                                         r"of LinearRegression must be a float"):
         model.fit(X, y)
+    assert not started
 
 
 def test_solve_grams_declines_a_column_constant_on_the_experts_rows():

@@ -101,6 +101,18 @@ def test_bad_alpha_is_refused():
         ScaledRidge(alpha=0.0).fit(X, y)
 
 
+def test_bool_alpha_is_refused_alone_and_as_an_expert():
+    # scikit-learn's interval takes True for 1: it was fitted as a penalty of 1.
+    X, y, _ = _problem(6, n_samples=40)
+    message = (r"The 'alpha' parameter of ScaledRidge must not be a bool \(True would be "
+               r"taken as 1\)")
+    with pytest.raises(ValueError, match=message):
+        ScaledRidge(alpha=True).fit(X, y)
+    model = MixtureOfExpertsRegressor(ScaledRidge(alpha=True), n_experts=2, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y)
+
+
 # Without an intercept, inputs far from zero make the problem itself ill-conditioned
 # (every column nearly the constant one): both solutions then keep fewer digits.
 @pytest.mark.parametrize("fit_intercept, offset", [(True, 0.0), (True, 1e4), (False, 0.0),
