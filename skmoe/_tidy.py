@@ -44,6 +44,24 @@ def _is_numeric(dtype):
     return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
+def _check_not_identifier(column, name):
+    """Refuse a non-numeric column whose values never repeat (an identifier).
+
+    One-hot encoded, such a column gives every training row a feature of its
+    own, and no held-out row's value is ever seen in training (it is all
+    zeros): it cannot help a prediction, only let a model memorise its
+    training rows (a row number or name read as a feature, silently).
+    """
+    values = column.dropna()
+    if values.size >= 2 and values.nunique() == values.size:
+        raise ValueError(
+            f"X's column {name!r} is not numeric and holds a different value on every row "
+            f"(e.g. {values.iloc[0]!r}, {values.iloc[1]!r}), as an identifier does: one-hot "
+            "encoded, no held-out row's value would be seen in training. Leave the column "
+            "out, or give it as numbers if it measures something."
+        )
+
+
 def check_features(X):
     """Validate X and find what it needs before the models see it.
 
@@ -76,6 +94,7 @@ def check_features(X):
             else:
                 column = frame[name]
                 frame[name] = column.astype(str).astype(object).where(column.notna(), np.nan)
+                _check_not_identifier(frame[name], name)
                 categorical[name] = int(frame[name].nunique(dropna=False))
         numeric = frame.drop(columns=list(categorical)).to_numpy(dtype=np.float64)
         if np.isinf(numeric).any():

@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+import skmoe._tidy
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.compare import (
     FAMILIES,
@@ -631,6 +632,33 @@ def _untidy(regression_data):
     frame.loc[[8, 60], "city"] = np.nan
     frame.loc[77, "city"] = "lima"  # a value seen in one fold only
     return frame, y + 2.0 * (frame["city"] == "rome").to_numpy()
+
+
+def test_a_text_column_whose_values_never_repeat_is_refused(monkeypatch):
+    # One-hot encoded, an identifier gives each training row a feature of its own and
+    # every held-out row zeros.
+    X, y = make_switching_regression(n_samples=400, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["name"] = [f"row {i}" for i in range(len(frame))]
+    frame.loc[3, "name"] = np.nan  # a missing value is not a repeat
+    cv = KFold(5, shuffle=True, random_state=0)
+    estimators = {"linear": LinearRegression(),
+                  "moe": MixtureOfExpertsRegressor(n_experts=2, random_state=0)}
+    with pytest.raises(ValueError, match=r"X's column 'name' is not numeric and holds a "
+                                         r"different value on every row \(e.g. 'row 0', "
+                                         r"'row 1'\), as an identifier does"):
+        compare(frame, y, estimators, cv=cv)
+    # What it did: the mixture's ridge experts fitted the training rows' indicators,
+    # and were far worse held out (least squares' minimum-norm solution was not).
+    without = compare(frame.drop(columns="name"), y, estimators, cv=cv)
+    monkeypatch.setattr(skmoe._tidy, "_check_not_identifier", lambda column, name: None)
+    with_name = compare(frame, y, estimators, cv=cv)
+    assert without.loc["moe", "r2_mean"] > with_name.loc["moe", "r2_mean"] + 0.1
+    monkeypatch.undo()
+    # A text column whose values repeat is a category, encoded as before.
+    frame["name"] = [f"group {i % 5}" for i in range(len(frame))]
+    results = compare(frame, y, estimators, cv=cv)
+    assert results.attrs["preprocessing"]["one_hot"] == {"name": 5}
 
 
 def test_untidy_features_get_the_same_preprocessing_in_front_of_every_model(regression_data):

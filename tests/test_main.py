@@ -286,6 +286,18 @@ def _no_fits(*args, **kwargs):
     raise AssertionError("an estimator was cross-validated before the folds were checked")
 
 
+def test_a_column_of_row_names_is_refused(tmp_path, capsys):
+    # It was one-hot encoded, one category per row, and fitted as features.
+    rows = "\n".join(f"car {i},{i % 7},{2 * (i % 7) + 1}" for i in range(30))
+    path = _csv(tmp_path, "named.csv", "model,x,y\n" + rows + "\n")
+    assert main(["compare", "--csv", path, "--target", "y", "--estimators", "linear",
+                 "--cv", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("X's column 'model' is not numeric and holds a different value on every row "
+            "(e.g. 'car 0', 'car 1'), as an identifier does") in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_numbers_with_decimal_commas_are_refused_unless_decimal_is_given(tmp_path, capsys):
     # Read as text, such features were one-hot encoded (one category per number) and
     # such a target taken for class labels: "class '-0,2317' has only 1 rows".
