@@ -57,6 +57,7 @@ from ._validation import (
     StrOptions,
     check_is_estimator,
     check_no_datetimes,
+    check_not_scalar,
     check_score_weights,
 )
 
@@ -506,6 +507,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return X, np.asarray(y, dtype=np.float64)
 
     def _validate_targets(self, y, n_samples):
+        check_not_scalar(y)
         check_no_datetimes(y, "y")
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim != 1:
@@ -825,6 +827,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         from sklearn.metrics import r2_score
 
+        check_not_scalar(y)
         check_no_datetimes(y, "y")
         sample_weight = check_score_weights(sample_weight, X)
         prediction = self.predict(X)
@@ -901,6 +904,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             ``sum_k g_k(x) F_k(y | x)``, with ``F_k`` expert k's distribution
             function (of its family, or its own ``predict_cdf``).
         """
+        check_not_scalar(y)
         # Dates were read as counts of their unit (a CDF of 1 at every row).
         check_no_datetimes(y, "y")
         weights, means, X_expert = self._components(X)

@@ -57,6 +57,7 @@ __all__ = [
     "check_is_estimator",
     "check_label_kind",
     "check_labels",
+    "check_not_scalar",
     "check_no_datetimes",
     "check_fit_weight_scale",
     "check_float32_columns",
@@ -170,6 +171,26 @@ def check_fit_weight_scale(sample_weight):
         )
 
 
+def check_not_scalar(values, name="y"):
+    """Refuse a single number (or string) where one value per row of X is expected.
+
+    ``check_array`` let a scalar through to ``_num_samples``, whose TypeError
+    (``Input should have at least 1 dimension``) named no argument.
+
+    Parameters
+    ----------
+    values : object
+        As given.
+    name : str, default="y"
+        How the error names them.
+    """
+    if values is not None and np.ndim(values) == 0:
+        raise ValueError(
+            f"{name} must hold one value per row of X (an array of shape (n_samples,)); "
+            f"got the single value {values!r}."
+        )
+
+
 def check_labels(labels, name="y"):
     """Refuse missing class labels (None, NaN or ``pd.NA``) and labels NumPy cannot order.
 
@@ -188,6 +209,7 @@ def check_labels(labels, name="y"):
     if labels is None:
         # No labels at all: validate_data says that y is required.
         return
+    check_not_scalar(labels, name)
     values = np.asarray(labels)
     # Numeric arrays: check_array names y when it holds NaN.
     if values.dtype.kind != "O":

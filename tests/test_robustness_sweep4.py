@@ -791,3 +791,24 @@ def test_an_expert_that_fails_to_predict_is_named(data, estimator, make, method)
         f"Expert 0 ({make}) failed in {method}: Expected n_neighbors <= n_samples_fit, but "
         "n_neighbors = 5, n_samples_fit = 4, n_samples = 4")
     assert type(error.value.__cause__) is ValueError
+
+
+def test_a_single_value_for_y_is_refused_naming_y(data):
+    # check_array let a scalar through to _num_samples, whose TypeError ("Input should
+    # have at least 1 dimension") named no argument.
+    from skmoe.metrics import crps, mean_log_likelihood
+
+    X, y, labels = data
+    expected = ("y must hold one value per row of X (an array of shape (n_samples,)); got "
+                "the single value 1.0.")
+    regressor = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    classifier = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, labels)
+    calls = [getattr(model, method) for model in (regressor, classifier)
+             for method in ("score", "score_samples", "log_likelihood", "bic", "aic")]
+    calls += [regressor.predict_cdf, classifier.fit,
+              lambda X, y: mean_log_likelihood(regressor, X, y),
+              lambda X, y: crps(regressor, X, y)]
+    for call in calls:
+        with pytest.raises(ValueError) as error:
+            call(X, 1.0)
+        assert str(error.value) == expected
