@@ -184,7 +184,8 @@ def check_not_scalar(values, name="y"):
     name : str, default="y"
         How the error names them.
     """
-    if values is not None and np.ndim(values) == 0:
+    # Not np.ndim: it would call the array protocol of any array-like given.
+    if np.isscalar(values) or (isinstance(values, np.ndarray) and values.ndim == 0):
         raise ValueError(
             f"{name} must hold one value per row of X (an array of shape (n_samples,)); "
             f"got the single value {values!r}."
