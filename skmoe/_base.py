@@ -1619,9 +1619,18 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             return resp, False
         n_rows = np.count_nonzero(sample_weight)
         rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
+        keep, reasons = self._thin_experts(run.experts, rows)
+        return self._remove_experts(run, resp, keep, reasons, n_iter)
+
+    def _thin_experts(self, experts, rows):
+        """Which fitted ``experts`` have ``rows`` enough for their parameters, and why not.
+
+        The rule of :meth:`_drop_thin_experts` (also the Dask fit's): returns
+        ``keep``, a boolean array, and the reason of each expert not kept.
+        """
         needed = np.array([
             n_fitted_parameters(expert) + self._expert_likelihood_parameters(expert)
-            for expert in run.experts
+            for expert in experts
         ])
         needed = self.min_rows_per_parameter * needed
         keep = rows >= needed
@@ -1633,7 +1642,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                    "Use fewer experts or fewer expert_features on data of this size"
             for index in np.flatnonzero(~keep)
         }
-        return self._remove_experts(run, resp, keep, reasons, n_iter)
+        return keep, reasons
 
     def _remove_experts(self, run, resp, keep, reasons, n_iter):
         """Drop the experts not in ``keep`` (recording why) and renormalise ``resp``.

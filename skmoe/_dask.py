@@ -252,6 +252,7 @@ def _summary(X, y, w, shift, y_shift):
         "largest_y": float(np.abs(y).max(initial=0.0)),
         "largest_w": float(w.max(initial=0.0)),
         "w": float(w.sum()),
+        "n_positive": int(np.count_nonzero(w)),
         "wx": w @ centred,
         "wxx": w @ centred**2,
         "x": centred.sum(axis=0),
@@ -800,6 +801,7 @@ class _DaskFit:
         _check_magnitudes(summary)
         n, total = summary["n"], summary["w"]
         self.n_samples, self.total_weight = n, total
+        self.n_positive = summary["n_positive"]
         self.shift = shift
         self.largest = summary["largest"]
         # Weighted mean and variance of the columns (the gate's scaler), unweighted
@@ -850,7 +852,18 @@ class _DaskFit:
                 model, sources, stats, n_iter, removals)
             if dropped:
                 previous = -np.inf
-            model, steps = self.m_step(model, stats, context, n_iter, solving)
+            while True:
+                # The pooled noise floor is fixed by the first M-step that keeps its
+                # experts (in memory, after the thin ones are removed).
+                pooled_floor = context["pooled_floor"]
+                fitted, steps = self.m_step(model, stats, context, n_iter, solving)
+                sources, stats, model, thin = self.drop_thin(model, fitted, sources, stats,
+                                                             n_iter, removals)
+                if not thin:
+                    model = fitted
+                    break
+                context["pooled_floor"] = pooled_floor
+                previous = -np.inf
             previous_sources = sources
             model_d = dask.delayed(model)
             sources = _Sources("model", model_d)
@@ -1056,14 +1069,42 @@ class _DaskFit:
         share = stats["resp"] / self.total_weight
         keep = (share >= est.min_expert_weight) & (share > 0)
         keep[np.argmax(share)] = True
+        reasons = {
+            index: f"its share of the responsibilities is {share[index]:.3g}, below "
+                   f"min_expert_weight={est.min_expert_weight}"
+            for index in np.flatnonzero(~keep)
+        }
+        return self.remove_experts(model, sources, stats, keep, reasons, n_iter, removals)
+
+    def drop_thin(self, model, fitted, sources, stats, n_iter, removals):
+        """Remove experts responsible for too few rows for the parameters they fit.
+
+        The in-memory rule (``min_rows_per_parameter``), judged on the experts
+        ``fitted`` by the M-step from ``stats``, the sums of ``model``'s E-step.
+        The experts kept are the fitted ones, with ``model``'s gate and noise
+        parameters, as the in-memory loop refits them from the remaining experts'
+        responsibilities.
+        """
+        est = self.estimator
+        if est.min_rows_per_parameter == 0:
+            return sources, stats, model, False
+        rows = self.n_positive * stats["resp"] / self.total_weight
+        keep, reasons = est._thin_experts(fitted.experts, rows)
+        return self.remove_experts(model.replace(experts=fitted.experts), sources, stats, keep,
+                                   reasons, n_iter, removals)
+
+    def remove_experts(self, model, sources, stats, keep, reasons, n_iter, removals):
+        """Drop the experts not in ``keep`` (recording why) and sum the pass again.
+
+        Returns ``(sources, stats, model, removed)``.
+        """
         if keep.all():
             return sources, stats, model, False
-        for index in np.flatnonzero(~keep):
+        for index, reason in reasons.items():
             removals.append((
                 f"Expert {index} ({type(model.experts[index]).__name__}) was removed at EM "
                 f"iteration {n_iter}",
-                f"its share of the responsibilities is {share[index]:.3g}, below "
-                f"min_expert_weight={est.min_expert_weight}. {int(keep.sum())} experts remain."))
+                f"{reason}. {int(keep.sum())} experts remain."))
         # A new model: the sources of the responsibilities still refer to the old one.
         gate = copy.deepcopy(model.gate)
         gate._drop_classes(keep)

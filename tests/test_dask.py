@@ -744,3 +744,74 @@ def test_a_constant_column_of_1e300_on_dask_leaves_the_model_unchanged(data):
     model = MixtureOfExpertsRegressor(**params).fit(da.from_array(wide, chunks=(CHUNK, -1)),
                                                     da.from_array(y, chunks=CHUNK))
     assert_allclose(model.predict(wide), base.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def _thin_start(n_rows, n_thin, seed):
+    """Responsibilities of three experts, the third holding ``n_thin`` rows (sharply)."""
+    rng = np.random.RandomState(seed)
+    init = np.full((n_rows, 3), 0.001)
+    owner = rng.randint(0, 2, size=n_rows)
+    owner[rng.choice(n_rows, n_thin, replace=False)] = 2
+    init[np.arange(n_rows), owner] = 1.0
+    return init / init.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("experts, noise_variance, weighted", [
+    (LinearRegression(), "auto", False),
+    (ScaledRidge(alpha=1.0), "auto", True),
+    (Ridge(alpha=2.0), "in_sample", True),
+])
+def test_dask_fit_removes_experts_too_thin_for_their_parameters_as_in_memory(
+        dask_client, experts, noise_variance, weighted):
+    # Small, wide data (8 columns, 150 rows): an expert holding 20 rows has fewer
+    # than min_rows_per_parameter=3 rows for each of its ~10 parameters. The Dask
+    # fit kept it (fitted nearly exactly on its rows) where the in-memory fit
+    # removes it; now both remove it and end at the same model.
+    X, y = make_switching_regression(n_samples=150, n_features=8, n_experts=2, noise=0.5,
+                                     random_state=4)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, size=150) if weighted else None
+    params = dict(experts=experts, n_experts=3, init=_thin_start(150, 20, 0), tol=1e-10,
+                  max_iter=500, noise_variance=noise_variance)
+    with pytest.warns(UserWarning, match="fewer than min_rows_per_parameter=3") as memory_log:
+        memory = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=weight)
+    with pytest.warns(UserWarning, match="fewer than min_rows_per_parameter=3") as dask_log:
+        distributed = MixtureOfExpertsRegressor(**params).fit(
+            da.from_array(X, chunks=(50, -1)), da.from_array(y, chunks=50),
+            sample_weight=None if weight is None else da.from_array(weight, chunks=50))
+    assert memory.n_experts_ == distributed.n_experts_ == 2
+    removal = [str(w.message) for w in memory_log if "min_rows" in str(w.message)]
+    assert removal == [str(w.message) for w in dask_log if "min_rows" in str(w.message)]
+    assert "Expert 2" in removal[0]
+    assert memory.converged_ and distributed.converged_
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+    assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
+    assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
+
+
+def test_dask_fit_keeps_thin_experts_when_the_rule_is_off(dask_client):
+    X, y = make_switching_regression(n_samples=150, n_features=8, n_experts=2, noise=0.5,
+                                     random_state=4)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    params = dict(experts=LinearRegression(), n_experts=3, init=_thin_start(150, 20, 0),
+                  tol=1e-10, max_iter=500, min_rows_per_parameter=0)
+    memory = MixtureOfExpertsRegressor(**params).fit(X, y)
+    distributed = MixtureOfExpertsRegressor(**params).fit(
+        da.from_array(X, chunks=(50, -1)), da.from_array(y, chunks=50))
+    assert memory.n_experts_ == distributed.n_experts_ == 3
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
+
+
+def test_classifier_dask_fit_removes_thin_experts_as_in_memory(dask_client):
+    X, codes = _classification(2, 1, n_features=6)
+    X, codes = X[:300], codes[:300]
+    params = dict(experts=LogisticRegression(C=0.5), n_experts=3,
+                  init=_thin_start(300, 15, 2), tol=1e-8, max_iter=300)
+    with pytest.warns(UserWarning, match="fewer than min_rows_per_parameter=3"):
+        memory = MixtureOfExpertsClassifier(**params).fit(X, codes)
+    with pytest.warns(UserWarning, match="fewer than min_rows_per_parameter=3"):
+        distributed = MixtureOfExpertsClassifier(**params).fit(
+            da.from_array(X, chunks=(100, -1)), da.from_array(codes, chunks=100))
+    assert memory.n_experts_ == distributed.n_experts_ == 2
+    assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-7)
+    assert_allclose(distributed.predict_proba(X), memory.predict_proba(X), rtol=0, atol=1e-6)
