@@ -4,15 +4,18 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
-from ._experts import expert_output
+from ._experts import cross_fitted_predictions, decided_once, expert_output, interpolates
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
+from ._regressor import noise_fold_count, noise_folds
 from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import (
@@ -78,7 +81,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     expert (any scikit-learn classifier with ``predict_proba``) speaks for which
     input. Each expert's probabilities are mapped onto the estimator's
     ``classes_`` (an expert may have seen only some classes) and floored at
-    1e-10 in the likelihood, so that no log-likelihood is -inf.
+    1e-10 in the likelihood, so that no log-likelihood is -inf. An expert
+    that can fit its training rows nearly exactly (a tree) has its
+    probabilities mixed with its class frequencies by a share estimated out
+    of fold (``label_noise``), so that it is not surer on new rows than it
+    has earned.
 
     Parameters
     ----------
@@ -109,12 +116,42 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     {warm_start}
     {top_k}
     {step_size_decay}
+    label_noise : {{"auto", "cross_fitted", "none"}}, default="auto"
+        Whether an expert's labels are modelled as noisy: with probability
+        ``label_noise_[k]`` a row's class is drawn from the expert's class
+        frequencies ``base_rates_[k]`` whatever its input, so that the expert
+        gives ``(1 - e) p_k(y | x) + e base_rates_[k, y]``. The share ``e``
+        is estimated in each M-step by maximising the expert's weighted
+        log-likelihood of each row's class as predicted by refits of the
+        expert without the row's fold (10 folds for experts that can
+        interpolate, 3 for the others; one fixed partition for a given number
+        of rows), its own probabilities are those of its fit on all rows.
+        ``"auto"``: for experts that can fit their training rows nearly
+        exactly (those without a parameter count: trees, forests, boosting,
+        neighbours), whose in-sample probabilities are falsely sure (a pure
+        leaf gives its class probability 1 and every other class 0, and a
+        held-out row of another class a log-loss of 23); not for
+        LogisticRegression and other experts with a parameter count, whose
+        fit is the exact M-step. ``"cross_fitted"``: for every expert.
+        ``"none"``: the experts' own probabilities. The shares are not the
+        maximisers of the likelihood, so ``lower_bound_`` can then move down
+        by small amounts. Each expert cross-fitted costs 10 (or 3) refits
+        per M-step, run on ``n_jobs`` threads. ``partial_fit`` and fits on
+        Dask collections, which cannot refit experts on folds, do not
+        estimate it (``"cross_fitted"`` is refused on Dask collections).
 
     Attributes
     ----------
     {fitted_common}
     classes_ : ndarray of shape (n_classes,)
         The class labels.
+    label_noise_ : ndarray of shape (`n_experts_`,)
+        Each expert's share of noisy labels (0 for an expert whose labels
+        are not modelled as noisy; see ``label_noise``). Set when the labels
+        of some expert are (by ``fit`` in memory), else absent.
+    base_rates_ : ndarray of shape (`n_experts_`, n_classes)
+        Each expert's class frequencies weighted by its responsibilities,
+        the distribution of its noisy labels. Set with ``label_noise_``.
 
     See Also
     --------
@@ -130,6 +167,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     >>> clf.predict_proba(X[:2]).sum(axis=1)
     array([1., 1.])
     """
+
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        "label_noise": [StrOptions({"auto", "cross_fitted", "none"})],
+    }
 
     def __init__(
         self,
@@ -152,6 +194,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         warm_start=False,
         top_k=None,
         step_size_decay=0.7,
+        label_noise="auto",
     ):
         super().__init__(
             experts,
@@ -173,6 +216,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             top_k=top_k,
             step_size_decay=step_size_decay,
         )
+        self.label_noise = label_noise
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
@@ -211,7 +255,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _likelihood_context(self, X, y, sample_weight):
         _check_logistic_columns(self._expert_templates(), X)
-        return {}
+        if self.label_noise == "none":
+            return {}
+        # Seeds the resamples of experts that take no sample weights.
+        return {"fold_seed": check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max)}
 
     def _validate_targets(self, y, n_samples):
         check_labels(y)
@@ -233,7 +281,74 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
         out = workspace.array("log_lik", (X.shape[0], len(experts)))
-        return {}, self._log_likelihood(experts, {}, X, y, out)
+        log_lik = self._log_likelihood(experts, {}, X, y, out)
+        chosen = ([] if self.label_noise == "none" else
+                  decided_once(context.setdefault("cross_fits", {}), experts, self._cross_fits))
+        if not chosen:
+            # No parameters: the run stays one that SQUAREM can extrapolate.
+            return {}, log_lik
+        n_classes = self.classes_.shape[0]
+        # One row's worth of weight: the mean weight of the rows with positive weight
+        # (a row's responsibilities sum to 1, so its weights sum to its sample weight).
+        row_sums = weights.sum(axis=1)
+        row = float(row_sums.sum()) / max(np.count_nonzero(row_sums), 1)
+        rates = np.empty((len(experts), n_classes))
+        for k in range(len(experts)):
+            # The rule of succession: each class one row's worth of weight more, so no
+            # class has frequency 0 in an expert that saw little of it.
+            counts = np.bincount(y, weights=weights[:, k], minlength=n_classes) + row
+            rates[k] = counts / counts.sum()
+        noise = np.zeros(len(experts))
+        for k, out_of_fold in self._cross_fitted_probabilities(chosen, experts, X, y,
+                                                               fit_weights, context):
+            noise[k] = label_noise_share(out_of_fold, rates[k, y], weights[:, k], row)
+        params = {"label_noise_": noise, "base_rates_": rates}
+        _add_label_noise(log_lik, params, y)
+        return params, log_lik
+
+    def _cross_fitted_probabilities(self, chosen, experts, X, y, fit_weights, context):
+        """Yield ``(k, out_of_fold)`` for each expert ``k`` of ``chosen`` (those whose
+        labels are modelled as noisy): the probability of each row's class by
+        refits without its fold."""
+        folds = context.setdefault("folds", {})
+        params = context.get("expert_fit_params")
+        # An expert the EM loop kept unchanged keeps its out-of-fold probabilities
+        # (as the regressor's cross-fitted noise): EM could otherwise cycle.
+        cache = context.setdefault("out_of_fold", {})
+        kept = context.get("kept_experts", ())
+        n_classes = self.classes_.shape[0]
+        for k in chosen:
+            if k in kept and k in cache and cache[k][0] is experts[k]:
+                yield k, cache[k][1]
+                continue
+            n_folds = noise_fold_count(experts[k])
+            if n_folds not in folds:
+                folds[n_folds] = noise_folds(X.shape[0], n_folds)
+            probabilities = cross_fitted_predictions(
+                experts[k], X, y, fit_weights[:, k], folds[n_folds], context["fold_seed"], k,
+                None if params is None else params[k], context.get("leaf_weight"),
+                context.get("n_jobs"), predict=_class_probability(k, n_classes),
+                what="label noise")
+            cache[k] = (experts[k], probabilities)
+            yield k, probabilities
+
+    def _set_fitted(self, run):
+        super()._set_fitted(run)
+        if "label_noise_" not in run.params:
+            # partial_fit and Dask fits estimate no label noise: none from an earlier fit.
+            for name in ("label_noise_", "base_rates_"):
+                self.__dict__.pop(name, None)
+
+    def _n_parameters(self):
+        # Each expert with noisy labels adds its share and its class frequencies.
+        n_noisy = _noisy_experts(self._fitted_params()).size
+        return super()._n_parameters() + n_noisy * self.classes_.shape[0]
+
+    def _cross_fits(self, expert):
+        """Whether ``expert``'s labels are modelled as noisy under ``label_noise``."""
+        if self.label_noise == "none":
+            return False
+        return self.label_noise == "cross_fitted" or interpolates(expert)
 
     def _log_likelihood(self, experts, params, X, y, out=None):
         log_lik = np.empty((X.shape[0], len(experts))) if out is None else out
@@ -251,6 +366,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             columns = np.full(n_classes, -1, dtype=np.int64)
             columns[np.asarray(expert.classes_, dtype=np.int64)] = np.arange(proba.shape[1])
             categorical_log_likelihood(proba, columns, y, PROBA_FLOOR, log_lik, k)
+        _add_label_noise(log_lik, params, y)
         return log_lik
 
     def _likelihood_penalty(self, experts, params, context):
@@ -276,13 +392,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             Columns follow ``classes_``; rows sum to one.
         """
         X = self._validated_X(X)
+        noisy = _noisy_experts(self._fitted_params()).size > 0
         # A softmax gate and LogisticRegression experts: one pass over the rows.
-        proba = linear_mixture_proba(self, X)
+        proba = None if noisy else linear_mixture_proba(self, X)
         if proba is None:
             gate = self._gate_proba(X)
             X = self._expert_input(X)
             # LogisticRegression experts: every expert's probabilities from one product.
-            each = linear_probabilities(self, X)
+            each = None if noisy else linear_probabilities(self, X)
             if each is not None:
                 proba = np.einsum("ik,ikc->ic", self._routed_weights(gate), each)
             else:
@@ -295,15 +412,24 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _expert_mixture(self, X, chosen, weights):
         """``sum_k g_k p_k`` on the experts' rows, each expert asked for its rows' probabilities."""
         proba = np.zeros((X.shape[0], self.classes_.shape[0]))
+        params = self._fitted_params()
+        noise = params.get("label_noise_")
         for k, rows, slots in self._dispatch(chosen):
             expert = self.experts_[k]
             columns = np.asarray(expert.classes_, dtype=np.int64)
             X_rows = X if isinstance(rows, slice) else X[rows]
-            mixed = weights[rows, slots][:, None] * _expert_proba(expert, k, X_rows)
+            gate = weights[rows, slots][:, None]
+            share = 0.0 if noise is None else float(noise[k])
+            mixed = gate * _expert_proba(expert, k, X_rows)
+            if share > 0:
+                mixed *= 1.0 - share
             if isinstance(rows, slice):
                 proba[:, columns] += mixed
             else:
                 proba[np.ix_(rows, columns)] += mixed
+            if share > 0:
+                # The noisy labels: the expert's class frequencies, over every class.
+                proba[rows] += gate * (share * params["base_rates_"][k])
         return proba
 
     @available_if(_experts_have_predict_proba)
@@ -370,6 +496,79 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
 # How far from 1 an expert's probabilities of a row may sum (rounding errors).
 _PROBA_SUM_TOLERANCE = 1e-6
+# Bisection steps of label_noise_share: 2**-60 of the unit interval, below rounding.
+_SHARE_STEPS = 60
+
+
+def label_noise_share(probability, base_rate, weight, row_weight):
+    """The share ``e`` in (0, 1] that maximises ``sum w log((1 - e) p + e b) + c log e``.
+
+    The M-step of an expert's label noise: ``p`` is the probability of each
+    row's class as predicted without the row (out of fold), ``b`` the
+    expert's frequency of that class. The term ``c log e``, with ``c`` one
+    row's worth of weight, counts one more held-out row that the expert's
+    refits gave probability 0 (a Beta(2, 1) prior on ``e``): refits that
+    never missed on ``n`` rows do not prove that the expert never misses, and
+    a share of 0 would give a new row of a class its leaf never saw a
+    log-loss of 23. The objective is concave in ``e``; its derivative
+    ``sum w (b - p) / ((1 - e) p + e b) + c / e`` decreases, and is solved by
+    bisection. 1 when the class frequencies alone predict better.
+
+    Parameters
+    ----------
+    probability, base_rate, weight : ndarray of shape (n_samples,)
+        ``p``, ``b`` (positive) and the rows' weights.
+    row_weight : float
+        ``c``, positive.
+
+    Returns
+    -------
+    share : float
+    """
+    rows = weight > 0
+    p, b, w = probability[rows], base_rate[rows], weight[rows]
+
+    def slope(share):
+        return float(w @ ((b - p) / ((1.0 - share) * p + share * b))) + row_weight / share
+
+    if slope(1.0) >= 0:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(_SHARE_STEPS):
+        middle = 0.5 * (low + high)
+        if slope(middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+def _noisy_experts(params):
+    """Indices of the experts with a positive share of noisy labels in ``params``."""
+    noise = params.get("label_noise_")
+    return np.empty(0, dtype=np.intp) if noise is None else np.flatnonzero(noise > 0)
+
+
+def _add_label_noise(log_lik, params, y):
+    """Mix, in place, each noisy expert's probability of each row's class with its
+    class frequency: ``log((1 - e) p + e b)`` from ``log p``."""
+    for k in _noisy_experts(params):
+        share = params["label_noise_"][k]
+        base = params["base_rates_"][k, y]
+        log_lik[:, k] = np.log((1.0 - share) * np.exp(log_lik[:, k]) + share * base)
+
+
+def _class_probability(index, n_classes):
+    """``predict(fitted, X, y)`` for :func:`cross_fitted_predictions`: each row's
+    probability of its class ``y`` (a code) under a refit of expert ``index``."""
+    def predict(fitted, X, y):
+        proba = _expert_proba(fitted, index, X)
+        position = np.full(n_classes, -1, dtype=np.int64)
+        position[np.asarray(fitted.classes_, dtype=np.int64)] = np.arange(proba.shape[1])
+        column = position[y]
+        # A class the refit never saw: probability 0.
+        return np.where(column >= 0, proba[np.arange(y.shape[0]), np.maximum(column, 0)], 0.0)
+    return predict
 
 
 def _expert_proba(expert, index, X):

@@ -1475,6 +1475,9 @@ def check_dask_experts(estimator, templates):
     unsupported = {"assignment": (estimator.assignment, "soft")}
     if regressor:
         unsupported["noise"] = (estimator.noise, "gaussian")
+    else:
+        # Its exact experts have a parameter count: "auto" models no label noise.
+        unsupported["label_noise"] = (estimator.label_noise, ("auto", "none"))
     if regressor and estimator.noise_variance == "cross_fitted":
         for index, template in enumerate(templates):
             if type(template) is not ScaledRidge:
@@ -1486,8 +1489,11 @@ def check_dask_experts(estimator, templates):
                 )
     for name, (value, allowed) in unsupported.items():
         if value != allowed and value not in (allowed if isinstance(allowed, tuple) else ()):
+            allowed_text = (" or ".join(map(repr, allowed)) if isinstance(allowed, tuple)
+                            else repr(allowed))
             raise ValueError(
-                f"A fit on a Dask collection supports {name}={allowed!r} only, got {value!r}."
+                f"A fit on a Dask collection supports {name}={allowed_text} only, got "
+                f"{value!r}."
             )
     if regressor and resolve_family(templates, estimator.noise,
                                     has_own_density).name != "gaussian":

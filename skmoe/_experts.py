@@ -687,7 +687,7 @@ _MAX_LEAF_FRACTION = 0.5
 
 
 def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=None,
-                             leaf_weight=None, n_jobs=None):
+                             leaf_weight=None, n_jobs=None, predict=None, what="noise variance"):
     """Each row's prediction by a clone of ``expert`` fitted without that row's fold.
 
     The clone is fitted on the other folds with the same weights (through the
@@ -717,6 +717,12 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
     n_jobs : int or None, default=None
         Threads the folds' refits run on (joblib's meaning); the predictions
         do not depend on it.
+    predict : callable, default=None
+        ``predict(fitted, X_rows, y_rows)`` gives the value of each of those
+        rows (e.g. the probability of its class); None means
+        ``fitted.predict(X_rows)``.
+    what : str, default="noise variance"
+        What the refits estimate, named when one fails.
 
     Returns
     -------
@@ -730,12 +736,15 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
         When a clone's fit raises; names the expert and chains the exception.
     """
     route = weight_parameter(expert)
+    if predict is None:
+        def predict(fitted, X_rows, y_rows):
+            return fitted.predict(X_rows)
 
     def predict_fold(fold):
         held_out = folds == fold
         kept = ~held_out
         if not np.any(weight[kept] > 0):
-            return held_out, np.reshape(expert.predict(X[held_out]), -1)
+            return held_out, np.reshape(predict(expert, X[held_out], y[held_out]), -1)
         try:
             fitted = _fit_weighted(clone(expert), route, X[kept], y[kept], weight[kept], seed,
                                    params=_check_method_params(X, params or {},
@@ -743,10 +752,10 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
                                    leaf_weight=leaf_weight)
         except Exception as exc:
             raise RuntimeError(
-                f"Expert {index} ({type(expert).__name__}) failed to fit while its noise "
-                f"variance was cross-fitted: {type(exc).__name__}: {exc}"
+                f"Expert {index} ({type(expert).__name__}) failed to fit while its {what} "
+                f"was cross-fitted: {type(exc).__name__}: {exc}"
             ) from exc
-        return held_out, np.reshape(fitted.predict(X[held_out]), -1)
+        return held_out, np.reshape(predict(fitted, X[held_out], y[held_out]), -1)
 
     fold_ids = np.unique(folds)
     if effective_n_jobs(n_jobs) == 1:

@@ -815,3 +815,14 @@ def test_classifier_dask_fit_removes_thin_experts_as_in_memory(dask_client):
     assert memory.n_experts_ == distributed.n_experts_ == 2
     assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-7)
     assert_allclose(distributed.predict_proba(X), memory.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_classifier_dask_fit_refuses_cross_fitted_label_noise(dask_client):
+    X, codes = _classification(2, 1)
+    with pytest.raises(ValueError, match="supports label_noise='auto' or 'none' only, got "
+                                         "'cross_fitted'"):
+        MixtureOfExpertsClassifier(n_experts=2, label_noise="cross_fitted").fit(
+            da.from_array(X, chunks=(500, -1)), da.from_array(codes, chunks=500))
+    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0).fit(
+        da.from_array(X, chunks=(500, -1)), da.from_array(codes, chunks=500))
+    assert not hasattr(model, "label_noise_")
