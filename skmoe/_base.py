@@ -1357,7 +1357,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
-        if resp is None:
+        resuming = resp is None
+        if resuming:
             # Resuming: the fitted parameters give the first responsibilities.
             log_lik = self._log_likelihood(run.experts, run.params, X, y)
             if groups is None:
@@ -1384,8 +1385,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # each set once per fit (data.validated).
         validate = run.n_iter == 0
         # Refits that may fit worse than the expert they replace are compared with
-        # it from the first M-step whose experts were fitted before.
-        compare_refits = run.n_iter > 0
+        # it from the first M-step whose experts were fitted before: a run that
+        # continues (a short run of emEM) or resumes a fitted model (warm_start).
+        compare_refits = run.n_iter > 0 or resuming
         may_worsen = {}
         # The M-step without the general one's per-iteration questions (_fast_m_step),
         # and the gate's objective prepared once: both made again when experts go.

@@ -1,0 +1,48 @@
+"""Pairs of calls that must give the same model or the same answer (invariances), where
+skmoe gave a different one without a word (docs/robustness.rst)."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.linear_model import LinearRegression
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skmoe.datasets import make_gated_classification, make_switching_regression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+# ------------------------------------------- warm_start refit of greedy experts
+@pytest.mark.parametrize("tol", [1e-5, 1e-12])
+def test_warm_start_refit_of_tree_experts_on_the_same_data_keeps_the_model(tol):
+    # The resumed fit refitted every tree on the fitted responsibilities without
+    # comparing it with the tree it replaced (as every later M-step does), and EM
+    # climbed from the lower point to another optimum: with in-sample noise the
+    # bound fell from -0.5529 to -0.5723 and predictions moved by 1.1.
+    X, y = make_switching_regression(n_samples=400, n_features=3, n_experts=2,
+                                     random_state=0)
+    model = MixtureOfExpertsRegressor(DecisionTreeRegressor(max_depth=3), n_experts=2,
+                                      noise_variance="in_sample", warm_start=True, tol=tol,
+                                      max_iter=3000, random_state=0).fit(X, y)
+    assert model.converged_
+    bound, predictions = model.lower_bound_, model.predict(X)
+    model.fit(X, y)
+    # EM from a converged model: its bound never decreases, and it stays put.
+    assert min(model.lower_bounds_) >= bound - 1e-9
+    assert model.lower_bound_ == pytest.approx(bound, abs=1e-5)
+    assert_allclose(model.predict(X), predictions, atol=0.01 * np.std(y))
+
+
+def test_warm_start_refit_of_tree_experts_of_the_classifier_keeps_the_model():
+    # Probabilities moved by up to 0.44 and the bound fell from -0.5418 to -0.5469.
+    X, y = make_gated_classification(n_samples=400, n_experts=2, n_classes=3,
+                                     random_state=0)
+    model = MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=3), n_experts=2,
+                                       warm_start=True, tol=1e-8,
+                                       random_state=0).fit(X, y)
+    assert model.converged_
+    bound, proba = model.lower_bound_, model.predict_proba(X)
+    model.fit(X, y)
+    assert min(model.lower_bounds_) >= bound - 1e-9
+    assert_allclose(model.predict_proba(X), proba, atol=1e-3)
