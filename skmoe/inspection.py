@@ -20,6 +20,7 @@ from ._base import BaseMixtureOfExperts, check_groups
 from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
 from ._report import MixtureReport
+from ._report import entropy as _entropy
 from ._report import report as _report
 from ._stderr import bootstrap_table, check_bootstrap_params, check_mixture, information_table
 from ._validation import _num_samples, _safe_indexing, check_splits, validate_params
@@ -321,10 +322,13 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         if criterion == "aic":
             row["aic"] = -2 * row["log_likelihood"] + 2 * row["n_parameters"]
         if criterion == "icl":
-            # One responsibility vector per group (rows of a group share it).
+            # One responsibility vector per group (rows of a group share it), each
+            # group of weight 1 as in the grouped likelihood; rows weigh their
+            # sample weight, as in the likelihood and in report's ICL.
             resp = model._posterior(X, y, sample_weight, groups)[0][first]
-            entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
-            row["icl"] = row["bic"] + 2 * entropy
+            weights = (np.ones(resp.shape[0]) if groups is not None or sample_weight is None
+                       else np.asarray(sample_weight, dtype=np.float64))
+            row["icl"] = row["bic"] + 2 * _entropy(resp, weights)
         if criterion == "cv":
             row["cv"] = _held_out_log_likelihood(estimator, k, X, y, splits, sample_weight,
                                                  groups)

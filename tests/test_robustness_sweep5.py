@@ -9,6 +9,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_gated_classification, make_switching_regression
+from skmoe.inspection import report, select_n_experts
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -46,3 +47,27 @@ def test_warm_start_refit_of_tree_experts_of_the_classifier_keeps_the_model():
     model.fit(X, y)
     assert min(model.lower_bounds_) >= bound - 1e-9
     assert_allclose(model.predict_proba(X), proba, atol=1e-3)
+
+
+# ------------------------------------------------ ICL with sample weights
+def test_select_n_experts_icl_weighs_the_entropy_as_the_likelihood():
+    # The entropy of the responsibilities was summed without the sample weights,
+    # while the log-likelihood and BIC's n took them: integer weights gave another
+    # ICL than the rows repeated (-798.9 against -770.9 for two experts) and than
+    # report's ICL of the same fit.
+    X, y = make_switching_regression(n_samples=300, n_features=2, n_experts=2,
+                                     random_state=0)
+    counts = np.random.RandomState(0).randint(1, 4, size=300)
+    repeated = np.repeat(np.arange(300), counts)
+    estimator = MixtureOfExpertsRegressor(LinearRegression(), noise_variance="in_sample",
+                                          tol=1e-10, random_state=0)
+    weighted, model = select_n_experts(estimator, X, y, n_experts=[1, 2, 3],
+                                       criterion="icl",
+                                       sample_weight=counts.astype(float))
+    rows, _ = select_n_experts(estimator, X[repeated], y[repeated], n_experts=[1, 2, 3],
+                               criterion="icl")
+    assert_allclose(weighted["bic"], rows["bic"], rtol=1e-7)
+    assert_allclose(weighted["icl"], rows["icl"], rtol=1e-7)
+    chosen = weighted.loc[weighted["best"], "icl"].item()
+    fit = report(model, X, y, sample_weight=counts.astype(float), method=None).fit
+    assert chosen == pytest.approx(fit["icl"], rel=1e-10)
