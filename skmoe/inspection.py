@@ -137,9 +137,11 @@ def expert_summary(estimator):
         Gaussian, ``noise_scale`` and ``df`` for a Student t, ``noise_scale``
         for a Laplace, ``dispersion`` for a Gamma expert, none for a Poisson
         one); and, for linear experts, ``intercept`` and one column per
-        coefficient named after the feature (``class:feature`` for a
-        multinomial expert; a Pipeline's final step is named after the
-        features its preceding steps produce).
+        coefficient named after the feature (``label:feature`` for a
+        multinomial expert of the classifier, ``label`` the class of
+        ``classes_`` the row stands for, not its code among the encoded
+        labels the experts are fitted on; a Pipeline's final step is named
+        after the features its preceding steps produce).
 
     Examples
     --------
@@ -165,7 +167,7 @@ def expert_summary(estimator):
             "effective_n_samples": float(estimator.effective_n_samples_[k]),
         }
         row.update(_likelihood_columns(estimator, k))
-        row.update(_coefficients(expert, names))
+        row.update(_coefficients(expert, names, getattr(estimator, "classes_", None)))
         rows.append(row)
     return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="expert_index"))
 
@@ -179,8 +181,13 @@ def _likelihood_columns(estimator, k):
     return family.summary(params, k)
 
 
-def _coefficients(expert, names):
-    """Intercept and named coefficients of a linear expert ({} for others)."""
+def _coefficients(expert, names, labels=None):
+    """Intercept and named coefficients of a linear expert ({} for others).
+
+    ``labels`` are the classifier mixture's ``classes_``: its experts are fitted on
+    the encoded labels ``0 .. C - 1``, and a multinomial expert's rows are named
+    after the labels they stand for, not after their codes.
+    """
     if isinstance(expert, Pipeline):
         head, expert = expert[:-1], expert[-1]
         try:
@@ -196,6 +203,8 @@ def _coefficients(expert, names):
         values.update(zip(map(str, names), np.ravel(coef).tolist()))
         return values
     classes = getattr(expert, "classes_", np.arange(coef.shape[0]))
+    if labels is not None:
+        classes = np.asarray(labels)[np.asarray(classes, dtype=np.intp)]
     values = {f"{c}:intercept": float(b) for c, b in zip(classes, intercept)}
     for c, row in zip(classes, coef):
         values.update({f"{c}:{name}": float(v) for name, v in zip(names, row)})

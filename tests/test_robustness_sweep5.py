@@ -9,7 +9,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_gated_classification, make_switching_regression
-from skmoe.inspection import report, select_n_experts
+from skmoe.inspection import expert_summary, report, select_n_experts, standard_errors
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -71,3 +71,28 @@ def test_select_n_experts_icl_weighs_the_entropy_as_the_likelihood():
     chosen = weighted.loc[weighted["best"], "icl"].item()
     fit = report(model, X, y, sample_weight=counts.astype(float), method=None).fit
     assert chosen == pytest.approx(fit["icl"], rel=1e-10)
+
+
+# -------------------------------------- a classifier's coefficients by label
+@pytest.mark.parametrize("labels", [np.array([1, 2, 3]), np.array(["cat", "dog", "fish"])])
+def test_multinomial_experts_coefficients_are_named_after_the_class_labels(labels):
+    # The experts are fitted on the encoded labels 0 .. C - 1, and expert_summary
+    # and standard_errors named their rows after the codes: with labels 1, 2, 3
+    # the column "1:x0" held the coefficients of class 2, silently.
+    X, y = make_gated_classification(n_samples=300, n_experts=2, n_classes=3,
+                                     random_state=0)
+    by_code = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    by_label = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, labels[y])
+    summary = expert_summary(by_label)
+    for code, label in enumerate(labels):
+        for k in range(2):
+            assert summary.loc[k, f"{label}:x1"] == pytest.approx(
+                by_label.experts_[k].coef_[code, 1])
+        assert_allclose(summary[f"{label}:intercept"],
+                        expert_summary(by_code)[f"{code}:intercept"], rtol=1e-10)
+    table = standard_errors(by_label, X, labels[y], method="bootstrap", n_bootstrap=3,
+                            random_state=0)
+    names = table.loc["expert 0"].index
+    assert {f"{label}:x0" for label in labels} <= set(names)
+    assert table.loc[("expert 0", f"{labels[2]}:x0"), "estimate"] == pytest.approx(
+        by_label.experts_[0].coef_[2, 0])
