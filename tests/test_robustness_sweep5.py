@@ -96,3 +96,66 @@ def test_multinomial_experts_coefficients_are_named_after_the_class_labels(label
     assert {f"{label}:x0" for label in labels} <= set(names)
     assert table.loc[("expert 0", f"{labels[2]}:x0"), "estimate"] == pytest.approx(
         by_label.experts_[0].coef_[2, 0])
+
+
+# ------------------------------------- a feature's origin and float32 (trees)
+@pytest.mark.parametrize("estimator, expert", [
+    (MixtureOfExpertsRegressor, DecisionTreeRegressor(max_depth=3)),
+    (MixtureOfExpertsClassifier, DecisionTreeClassifier(max_depth=3)),
+])
+def test_tree_experts_refuse_a_column_whose_offset_float32_cannot_resolve(estimator, expert):
+    # Trees do not depend on a feature's origin, but scikit-learn's read X as float32,
+    # whose 7 digits put 1e8 plus values of order 1 on one number: a mixture of trees
+    # went from R² 0.94 to 0.68, silently (a plain tree to 0).
+    X, y = make_switching_regression(n_samples=400, n_features=2, n_experts=2,
+                                     random_state=0)
+    target = y if estimator is MixtureOfExpertsRegressor else (y > np.median(y))
+    shifted = X + [0.0, 1e7]
+    with pytest.raises(ValueError) as error:
+        estimator(expert, n_experts=2, max_iter=3).fit(shifted, target)
+    message = str(error.value)
+    assert message.startswith(
+        f"Expert 0 ({type(expert).__name__}) reads X as float32, as scikit-learn's trees "
+        "do, whose numbers keep about 7 significant digits; the experts' column 1 spans ")
+    assert (f"its 400 distinct values would become "
+            f"{np.unique(shifted[:, 1].astype(np.float32)).shape[0]} ") in message
+    assert "Subtract a constant from that column, e.g. its mean" in message
+    # Where float32 still tells the values apart (an offset of 1e5, or a few integers
+    # far from 0), the fit is the fit of the unshifted columns' splits.
+    estimator(expert, n_experts=2, max_iter=3).fit(X + [0.0, 1e5], target)
+    few = np.column_stack([X[:, 0], 1e8 + 16 * (X[:, 1] > 0)])
+    estimator(expert, n_experts=2, max_iter=3).fit(few, target)
+
+
+def test_compare_refuses_a_column_whose_offset_float32_cannot_resolve_for_its_trees():
+    from skmoe.compare import compare
+
+    X, y = make_switching_regression(n_samples=200, n_features=2, n_experts=2,
+                                     random_state=0)
+    with pytest.raises(ValueError, match=(
+            "X's column 1 has a spread so small next to its magnitude that float32, which "
+            "tree, bagged_trees, random_forest, adaboost, gradient_boosting, stacking, "
+            "moe_trees read X as")):
+        compare(X + [0.0, 1e8], y, cv=2)
+    results = compare(X + [0.0, 1e8], y, {"linear": LinearRegression()}, cv=2)
+    assert results.loc["linear", "r2_mean"] > 0.5
+
+
+def test_the_command_line_refuses_a_column_whose_offset_float32_cannot_resolve(tmp_path,
+                                                                                 capsys):
+    import pandas as pd
+
+    from skmoe.__main__ import main
+
+    X, y = make_switching_regression(n_samples=200, n_features=2, n_experts=2,
+                                     random_state=0)
+    path = tmp_path / "offset.csv"
+    pd.DataFrame({"a": X[:, 0] + 1e8, "b": X[:, 1], "y": y}).to_csv(path, index=False)
+    status = main(["compare", "--csv", str(path), "--target", "y", "--estimators", "tree",
+                   "--cv", "2", "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "offset.csv: column 'a' has a spread so small next to its magnitude" in err
+    assert "leave those estimators out with --estimators" in err
+    assert main(["compare", "--csv", str(path), "--target", "y", "--estimators", "linear",
+                 "--cv", "2", "--quiet"]) == 0
