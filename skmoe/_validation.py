@@ -482,13 +482,14 @@ def float32_merged_values(values):
     -------
     counts : tuple of int or None
     """
-    values = values[~np.isnan(values)]
     if values.size < 2:
         return None
-    low, high = float(values.min()), float(values.max())
+    # The extremes, NaN left out, without a copy of the column.
+    low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
     step = float(np.spacing(np.float32(max(abs(low), abs(high)))))
     if not (low < high and high - low < FLOAT32_FEW_VALUES * step):
         return None
+    values = values[~np.isnan(values)]
     in_float32 = np.unique(values.astype(np.float32)).shape[0]
     in_float64 = np.unique(values).shape[0]
     if in_float32 < in_float64 and in_float32 < FLOAT32_FEW_VALUES:
