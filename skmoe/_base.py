@@ -101,6 +101,7 @@ from ._validation import (
     check_sparse_input,
     int32_sparse_indices,
     is_sparse_frame,
+    no_gate_inputs,
     resolve_columns,
 )
 
@@ -1305,7 +1306,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         return best
 
     def _gate_template(self):
-        if _no_gate_inputs(self.gate_features):
+        if no_gate_inputs(self.gate_features):
             if self.gate is not None:
                 raise ValueError(
                     "gate_features=[] means a gate without inputs (mixing proportions "
@@ -2011,13 +2012,6 @@ def _run_fit_params(run, data):
 BaseMixtureOfExperts._partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__.replace(
     "{partial_fit}", _SHARED["partial_fit"])
 BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__
-
-
-def _no_gate_inputs(gate_features):
-    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
-    boolean mask is a mask of the wrong length)."""
-    return (gate_features is not None and np.ndim(gate_features) == 1
-            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
 
 
 def _join(items):

@@ -62,6 +62,7 @@ __all__ = [
     "check_fit_weight_scale",
     "check_float32_columns",
     "float32_merged_values",
+    "no_gate_inputs",
     "check_no_bool_numbers",
     "check_no_bool_params",
     "check_n_samples",
@@ -455,6 +456,13 @@ def reads_float32(estimator):
         # AdaBoost's default is a tree, bagging's a tree too.
         return base is None or reads_float32(base)
     return False
+
+
+def no_gate_inputs(gate_features):
+    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
+    boolean mask is a mask of the wrong length)."""
+    return (gate_features is not None and np.ndim(gate_features) == 1
+            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
 
 
 # Fewer distinct float32 values than this, where float64 has more: a column whose

@@ -159,3 +159,31 @@ def test_the_command_line_refuses_a_column_whose_offset_float32_cannot_resolve(t
     assert "leave those estimators out with --estimators" in err
     assert main(["compare", "--csv", str(path), "--target", "y", "--estimators", "linear",
                  "--cv", "2", "--quiet"]) == 0
+
+
+# ------------------------------------- a gate without inputs where none is fitted
+def test_a_gate_without_inputs_is_refused_by_name_on_dask_and_in_partial_fit():
+    # gate_features=[] (mixing proportions) is a setting of fit; on Dask and in
+    # partial_fit it was refused as "gate_features must be a non-empty 1-D list of
+    # columns, got []", and partial_fit after such a fit ended in an AttributeError
+    # ('ConstantGate' object has no attribute 'coef_').
+    import dask
+    import dask.array as da
+    from sklearn.linear_model import SGDRegressor
+
+    X, y = make_switching_regression(n_samples=300, n_features=2, n_experts=2,
+                                     random_state=0)
+    X_d, y_d = da.from_array(X, chunks=(100, -1)), da.from_array(y, chunks=100)
+    with dask.config.set(scheduler="synchronous"):
+        for expert in (LinearRegression(), SGDRegressor()):
+            with pytest.raises(ValueError, match=r"gate_features=\[\] \(a gate without "
+                               r"inputs, mixing proportions only\) is not supported on "
+                               "Dask collections; fit in memory"):
+                MixtureOfExpertsRegressor(expert, n_experts=2, gate_features=[]).fit(X_d, y_d)
+    message = r"gate_features=\[\] .* is not supported by partial_fit"
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExpertsRegressor(n_experts=2, gate_features=[]).partial_fit(X, y)
+    fitted = MixtureOfExpertsRegressor(n_experts=2, gate_features=[], max_iter=5,
+                                       random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        fitted.partial_fit(X, y)
