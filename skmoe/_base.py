@@ -933,6 +933,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             return self._fit_atomic(X, y, sample_weight, init=init)
         return self._fit_atomic(X, y, sample_weight, continued=True)
 
+    def _fitted_on_subsets(self, expert):
+        """Whether the EM loop also fits ``expert`` on some of the rows: on weighted
+        resamples, for an expert without sample weights."""
+        return weight_parameter(expert) is None
+
     def _objective_penalty(self):
         """The penalty of the fitted mixture's objective: its gate's, its experts'
         (ScaledRidge) and those of continued experts, in nats."""
@@ -1015,7 +1020,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
         routed = any(expert_params)
-        prefix = None if resume or routed else shared_weight_free_prefix(templates, X_expert)
+        prefix = None if resume or routed else shared_weight_free_prefix(
+            templates, X_expert, self._fitted_on_subsets)
         pipelines = templates
         if prefix is not None:
             X_expert = prefix.transform(X_expert)

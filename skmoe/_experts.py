@@ -340,7 +340,29 @@ _WEIGHT_FREE_TRANSFORMERS = (
 )
 
 
-def shared_weight_free_prefix(templates, X):
+# Of those, the transformers whose fit does not depend on the rows it is given,
+# and the increasing affine maps of each column fitted on them.
+_ROW_FREE_TRANSFORMERS = (PolynomialFeatures, FunctionTransformer)
+_AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
+
+
+def _affine_invariant(final):
+    """Whether ``final``'s fits and predictions are the same when each of its input
+    columns goes through an increasing affine map (least squares and ScaledRidge
+    with an intercept; scikit-learn's trees, forests and gradient boosting)."""
+    from sklearn.ensemble._forest import BaseForest
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.linear_model import LinearRegression
+    from sklearn.tree import BaseDecisionTree
+
+    from ._ridge import ScaledRidge
+
+    if type(final) in (LinearRegression, ScaledRidge):
+        return bool(final.fit_intercept)
+    return isinstance(final, (BaseDecisionTree, BaseForest, BaseGradientBoosting))
+
+
+def shared_weight_free_prefix(templates, X, fitted_on_subsets=None):
     """The transform steps shared by every expert, fitted on ``X``, or None.
 
     When every expert is one and the same Pipeline template whose steps before
@@ -349,12 +371,24 @@ def shared_weight_free_prefix(templates, X):
     steps on the transformed rows: the same experts, without transforming
     ``X`` in every M-step, and with linear final steps on the Gram path.
 
+    A Pipeline fitted on some of the rows (a weighted resample, for a final
+    step without sample weights; the training folds of cross-fitted noise)
+    fits its steps on those rows. Transformed once on all the rows it would be
+    another expert: a scaler before nearest neighbours gave predictions 0.55
+    apart, splines before least squares a cross-fitted noise variance 17%
+    smaller. Such a Pipeline is transformed once only when its steps do not
+    depend on the rows (polynomial features, functions), or are affine maps of
+    each column before a final step that such maps leave unchanged.
+
     Parameters
     ----------
     templates : list of estimators
         The experts' templates.
     X : ndarray or sparse matrix
         The experts' inputs.
+    fitted_on_subsets : callable, default=None
+        ``fitted_on_subsets(final)``: whether the mixture also fits the final
+        step on some of the rows. None: never.
 
     Returns
     -------
@@ -367,6 +401,12 @@ def shared_weight_free_prefix(templates, X):
         return None
     steps = first.steps[:-1]
     if not all(type(step) in _WEIGHT_FREE_TRANSFORMERS for _, step in steps):
+        return None
+    final = first.steps[-1][1]
+    if fitted_on_subsets is not None and fitted_on_subsets(final) and not all(
+            type(step) in _ROW_FREE_TRANSFORMERS
+            or (type(step) in _AFFINE_SCALERS and _affine_invariant(final))
+            for _, step in steps):
         return None
     return Pipeline([(name, clone(step)) for name, step in steps]).fit(X)
 

@@ -696,6 +696,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             cache[k] = (experts[k], predictions)
             yield k, predictions
 
+    def _fitted_on_subsets(self, expert):
+        # Also the training folds of a cross-fitted noise.
+        return super()._fitted_on_subsets(expert) or self._cross_fits(expert)
+
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""
         if has_own_density(expert) or self.noise_variance == "in_sample":

@@ -187,3 +187,74 @@ def test_a_gate_without_inputs_is_refused_by_name_on_dask_and_in_partial_fit():
                                        random_state=0).fit(X, y)
     with pytest.raises(ValueError, match=message):
         fitted.partial_fit(X, y)
+
+
+# ------------------------- Pipeline experts transformed once, and fitted on subsets
+def _subclass(transformer):
+    """The same transformer as a subclass, which the mixture never transforms once."""
+    cls = type(transformer)
+    return type(f"Own{cls.__name__}", (cls,), {})(**transformer.get_params())
+
+
+@pytest.mark.parametrize("estimator, steps, params", [
+    # Fitted on weighted resamples (no sample_weight): a Pipeline fits its scaler
+    # on the resample; transformed once, on all rows, predictions were 0.55 apart.
+    (MixtureOfExpertsRegressor, ("StandardScaler", "KNeighborsRegressor"), {}),
+    (MixtureOfExpertsClassifier, ("MinMaxScaler", "KNeighborsClassifier"), {}),
+    # Cross-fitted noise: refitted on the training folds, where the Pipeline places
+    # its knots or scales on those folds (noise variances 17% and 2% apart).
+    (MixtureOfExpertsRegressor, ("SplineTransformer", "LinearRegression"),
+     {"noise_variance": "cross_fitted"}),
+    (MixtureOfExpertsRegressor, ("StandardScaler", "Ridge"),
+     {"noise_variance": "cross_fitted"}),
+])
+def test_pipeline_experts_fitted_on_subsets_of_rows_are_the_pipelines_given(
+        estimator, steps, params):
+    import warnings
+
+    from sklearn import linear_model, neighbors, preprocessing
+    from sklearn.pipeline import make_pipeline
+
+    def make(name):
+        for module in (preprocessing, neighbors, linear_model):
+            if hasattr(module, name):
+                return getattr(module, name)()
+
+    X, y = make_switching_regression(n_samples=300, n_features=2, n_experts=2,
+                                     random_state=0)
+    target = y if estimator is MixtureOfExpertsRegressor else (y > np.median(y))
+    init = np.random.RandomState(0).dirichlet(np.ones(2), size=300)
+    transformer, final = make(steps[0]), make(steps[1])
+    models = []
+    for first in (transformer, _subclass(transformer)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # no sample_weight: resampled
+            models.append(estimator(make_pipeline(first, final), n_experts=2, init=init,
+                                    tol=1e-10, max_iter=200, random_state=0,
+                                    **params).fit(X, target))
+    once, each = models
+    assert once.lower_bound_ == pytest.approx(each.lower_bound_, abs=1e-12)
+    if estimator is MixtureOfExpertsRegressor:
+        assert_allclose(once.predict(X), each.predict(X), atol=1e-12)
+        assert_allclose(once.noise_variance_, each.noise_variance_, rtol=1e-10)
+    else:
+        assert_allclose(once.predict_proba(X), each.predict_proba(X), atol=1e-12)
+
+
+def test_pipelines_whose_steps_do_not_depend_on_the_rows_are_still_transformed_once():
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from skmoe import ScaledRidge
+    from skmoe._experts import shared_weight_free_prefix
+
+    X = np.random.RandomState(0).normal(size=(50, 2))
+    subsets = MixtureOfExpertsRegressor()._fitted_on_subsets
+    for expert in (make_pipeline(PolynomialFeatures(2), KNeighborsRegressor()),
+                   make_pipeline(StandardScaler(), ScaledRidge()),
+                   make_pipeline(StandardScaler(), DecisionTreeRegressor()),
+                   make_pipeline(StandardScaler(), LinearRegression())):
+        assert shared_weight_free_prefix([expert, expert], X, subsets) is not None
+    expert = make_pipeline(StandardScaler(), KNeighborsRegressor())
+    assert shared_weight_free_prefix([expert, expert], X, subsets) is None
