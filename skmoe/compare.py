@@ -329,9 +329,10 @@ def _check_feature_scale(X, estimators, where="X's ", leave=""):
     blaming them), one whose values are all below it became a column without
     splits, silently (a tree's R² fell from 0.93 to -0.34 on a feature times
     1e-45), and so did one whose spread float32's 7 digits cannot tell from its
-    magnitude (a feature plus 1e8); beyond about 1e150 (or below 1e-150) StandardScaler's squares
-    overflow (NaN, blamed on the estimator) or vanish. ``estimators`` are
-    names of the default estimators (:func:`default_baselines`).
+    magnitude (a feature plus 1e8); beyond about 1e150 (or below 1e-150)
+    StandardScaler's squares overflow (NaN, blamed on the estimator) or
+    vanish. ``estimators`` are names of the default estimators
+    (:func:`default_baselines`).
     """
     limits = []
     trees = [name for name in estimators if name in _FLOAT32_ESTIMATORS]
