@@ -933,9 +933,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             return self._fit_atomic(X, y, sample_weight, init=init)
         return self._fit_atomic(X, y, sample_weight, continued=True)
 
-    def _fitted_on_subsets(self, expert):
-        """Whether the EM loop also fits ``expert`` on some of the rows: on weighted
-        resamples, for an expert without sample weights."""
+    def _fitted_on_subsets(self, expert, X=None, y=None):
+        """Whether the EM loop also fits the (unfitted) ``expert`` on some of the rows
+        ``X``, ``y``: on weighted resamples, for an expert without sample weights."""
         return weight_parameter(expert) is None
 
     def _objective_penalty(self):
@@ -1021,7 +1021,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # EM then fits its final steps, and the fitted experts are put back together.
         routed = any(expert_params)
         prefix = None if resume or routed else shared_weight_free_prefix(
-            templates, X_expert, self._fitted_on_subsets)
+            templates, X_expert, functools.partial(self._fitted_on_subsets, y=y))
         pipelines = templates
         if prefix is not None:
             X_expert = prefix.transform(X_expert)

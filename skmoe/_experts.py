@@ -387,8 +387,8 @@ def shared_weight_free_prefix(templates, X, fitted_on_subsets=None):
     X : ndarray or sparse matrix
         The experts' inputs.
     fitted_on_subsets : callable, default=None
-        ``fitted_on_subsets(final)``: whether the mixture also fits the final
-        step on some of the rows. None: never.
+        ``fitted_on_subsets(final, X_transformed)``: whether the mixture also
+        fits the final step on some of the rows. None: never.
 
     Returns
     -------
@@ -402,13 +402,14 @@ def shared_weight_free_prefix(templates, X, fitted_on_subsets=None):
     steps = first.steps[:-1]
     if not all(type(step) in _WEIGHT_FREE_TRANSFORMERS for _, step in steps):
         return None
+    prefix = Pipeline([(name, clone(step)) for name, step in steps]).fit(X)
     final = first.steps[-1][1]
-    if fitted_on_subsets is not None and fitted_on_subsets(final) and not all(
+    if fitted_on_subsets is not None and not all(
             type(step) in _ROW_FREE_TRANSFORMERS
             or (type(step) in _AFFINE_SCALERS and _affine_invariant(final))
-            for _, step in steps):
+            for _, step in steps) and fitted_on_subsets(final, prefix.transform(X)):
         return None
-    return Pipeline([(name, clone(step)) for name, step in steps]).fit(X)
+    return prefix
 
 
 def with_prefix(template, prefix, final):

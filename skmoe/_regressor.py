@@ -3,7 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, is_classifier, is_clusterer
+from sklearn.base import RegressorMixin, clone, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -696,9 +696,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             cache[k] = (experts[k], predictions)
             yield k, predictions
 
-    def _fitted_on_subsets(self, expert):
+    def _fitted_on_subsets(self, expert, X=None, y=None):
         # Also the training folds of a cross-fitted noise.
-        return super()._fitted_on_subsets(expert) or self._cross_fits(expert)
+        if super()._fitted_on_subsets(expert):
+            return True
+        if has_own_density(expert) or self.noise_variance == "in_sample":
+            return False
+        if self.noise_variance == "cross_fitted" or scaled_ridge_of(expert) is not None:
+            return True
+        # Whether its noise is cross-fitted depends on whether it interpolates,
+        # which a fitted expert says: a clone is fitted on the rows to ask it.
+        try:
+            return interpolates(clone(expert).fit(X, y))
+        except Exception:
+            return True
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""

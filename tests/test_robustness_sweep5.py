@@ -241,20 +241,34 @@ def test_pipeline_experts_fitted_on_subsets_of_rows_are_the_pipelines_given(
         assert_allclose(once.predict_proba(X), each.predict_proba(X), atol=1e-12)
 
 
-def test_pipelines_whose_steps_do_not_depend_on_the_rows_are_still_transformed_once():
+def test_pipelines_that_give_the_same_experts_are_still_transformed_once():
+    import functools
+
+    from sklearn.linear_model import Ridge
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+    from sklearn.preprocessing import PolynomialFeatures, SplineTransformer, StandardScaler
 
     from skmoe import ScaledRidge
     from skmoe._experts import shared_weight_free_prefix
 
-    X = np.random.RandomState(0).normal(size=(50, 2))
-    subsets = MixtureOfExpertsRegressor()._fitted_on_subsets
+    X, y = make_switching_regression(n_samples=100, n_features=2, n_experts=2,
+                                     random_state=0)
+
+    def prefix(expert, **params):
+        subsets = functools.partial(
+            MixtureOfExpertsRegressor(**params)._fitted_on_subsets, y=y)
+        return shared_weight_free_prefix([expert, expert], X, subsets)
+
+    # Steps that do not depend on the rows; scalers before experts that scaling
+    # leaves unchanged; experts always fitted on all the rows with their weights.
     for expert in (make_pipeline(PolynomialFeatures(2), KNeighborsRegressor()),
                    make_pipeline(StandardScaler(), ScaledRidge()),
                    make_pipeline(StandardScaler(), DecisionTreeRegressor()),
-                   make_pipeline(StandardScaler(), LinearRegression())):
-        assert shared_weight_free_prefix([expert, expert], X, subsets) is not None
-    expert = make_pipeline(StandardScaler(), KNeighborsRegressor())
-    assert shared_weight_free_prefix([expert, expert], X, subsets) is None
+                   make_pipeline(StandardScaler(), Ridge()),
+                   make_pipeline(SplineTransformer(), LinearRegression())):
+        assert prefix(expert) is not None
+    assert prefix(make_pipeline(StandardScaler(), KNeighborsRegressor())) is None
+    assert prefix(make_pipeline(SplineTransformer(), DecisionTreeRegressor())) is None
+    assert prefix(make_pipeline(SplineTransformer(), LinearRegression()),
+                  noise_variance="cross_fitted") is None
