@@ -9,6 +9,7 @@ from abc import ABCMeta, abstractmethod
 
 import numpy as np
 from joblib import effective_n_jobs
+from sklearn import config_context
 from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import (
@@ -40,7 +41,7 @@ from ._ridge import (
     scaled_ridge_of,
 )
 from ._ridge import column_scale as _ridge_column_scale
-from ._validation import _check_method_params, pipeline_final_step
+from ._validation import _check_method_params, _routing_enabled, pipeline_final_step
 
 
 class ContinuedExpert(metaclass=ABCMeta):
@@ -693,6 +694,21 @@ def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params
         raise _expert_error(expert, index, n_iter, exc) from exc
 
 
+def _step_weights(route, params):
+    """A context in which a Pipeline takes ``<step>__sample_weight``.
+
+    With scikit-learn's metadata routing enabled, a Pipeline takes only the
+    metadata its steps request, and refused the ``<step>__sample_weight`` that
+    gives the weights to its final step alone (``Pipeline.fit got unexpected
+    argument(s) {'ridge__sample_weight'}``): every Pipeline expert fitted
+    through its weights failed in the first M-step. Its fit runs as without
+    routing then, unless metadata is routed to it (``params``), which needs it.
+    """
+    if "__" in route and not params and _routing_enabled():
+        return config_context(enable_metadata_routing=False)
+    return contextlib.nullcontext()
+
+
 def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None,
                   leaf_weight=None):
     """Fit ``expert`` with row weights: through ``route``, or on a weighted resample.
@@ -716,7 +732,7 @@ def _fit_weighted(expert, route, X, y, weight, seed, init=None, params=None,
         with threadpool_controller().limit(limits=1, user_api="openmp"):
             return expert.fit(X, y, **{route: weight}, **params)
     if route is not None:
-        with leaf_weight_floor(expert, weight, leaf_weight):
+        with leaf_weight_floor(expert, weight, leaf_weight), _step_weights(route, params):
             return expert.fit(X, y, **{route: weight}, **params)
     rng = np.random.RandomState(seed)
     rows = rng.choice(X.shape[0], size=X.shape[0], p=weight / weight.sum())

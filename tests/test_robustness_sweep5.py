@@ -272,3 +272,31 @@ def test_pipelines_that_give_the_same_experts_are_still_transformed_once():
     assert prefix(make_pipeline(SplineTransformer(), DecisionTreeRegressor())) is None
     assert prefix(make_pipeline(SplineTransformer(), LinearRegression()),
                   noise_variance="cross_fitted") is None
+
+
+# ------------------------------------------- Pipeline experts and metadata routing
+@pytest.mark.parametrize("estimator", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_pipeline_experts_fit_with_metadata_routing_enabled(estimator):
+    # The weights reach a Pipeline's final step as <step>__sample_weight, which a
+    # Pipeline refuses under metadata routing ("Pipeline.fit got unexpected
+    # argument(s) {'ridge__sample_weight'}"): with routing enabled, which the user
+    # guide asks for to route other fit parameters, every Pipeline expert fitted
+    # through its weights failed in the first M-step.
+    import sklearn
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+
+    X, y = make_switching_regression(n_samples=200, n_features=3, n_experts=2,
+                                     random_state=0)
+    regressor = estimator is MixtureOfExpertsRegressor
+    target = y if regressor else (y > np.median(y))
+    expert = make_pipeline(PCA(n_components=2),
+                           Ridge() if regressor else LogisticRegression())
+    plain = estimator(expert, n_experts=2, max_iter=20, random_state=0).fit(X, target)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = estimator(expert, n_experts=2, max_iter=20, random_state=0).fit(X, target)
+    if regressor:
+        assert_allclose(routed.predict(X), plain.predict(X), rtol=0, atol=1e-12)
+    else:
+        assert_allclose(routed.predict_proba(X), plain.predict_proba(X), rtol=0, atol=1e-12)
