@@ -101,6 +101,7 @@ from ._validation import (
     check_sparse_input,
     int32_sparse_indices,
     is_sparse_frame,
+    no_gate_inputs,
     resolve_columns,
 )
 
@@ -932,6 +933,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             return self._fit_atomic(X, y, sample_weight, init=init)
         return self._fit_atomic(X, y, sample_weight, continued=True)
 
+    def _fitted_on_subsets(self, expert, X=None, y=None):
+        """Whether the EM loop also fits the (unfitted) ``expert`` on some of the rows
+        ``X``, ``y``: on weighted resamples, for an expert without sample weights."""
+        return weight_parameter(expert) is None
+
     def _objective_penalty(self):
         """The penalty of the fitted mixture's objective: its gate's, its experts'
         (ScaledRidge) and those of continued experts, in nats."""
@@ -1014,7 +1020,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # A Pipeline expert whose earlier steps ignore the weights is transformed once;
         # EM then fits its final steps, and the fitted experts are put back together.
         routed = any(expert_params)
-        prefix = None if resume or routed else shared_weight_free_prefix(templates, X_expert)
+        prefix = None if resume or routed else shared_weight_free_prefix(
+            templates, X_expert, functools.partial(self._fitted_on_subsets, y=y))
         pipelines = templates
         if prefix is not None:
             X_expert = prefix.transform(X_expert)
@@ -1305,7 +1312,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         return best
 
     def _gate_template(self):
-        if _no_gate_inputs(self.gate_features):
+        if no_gate_inputs(self.gate_features):
             if self.gate is not None:
                 raise ValueError(
                     "gate_features=[] means a gate without inputs (mixing proportions "
@@ -1357,7 +1364,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         total_weight = float(sample_weight.sum())
         row_log_lik = np.empty(X.shape[0])
         previous = -np.inf
-        if resp is None:
+        resuming = resp is None
+        if resuming:
             # Resuming: the fitted parameters give the first responsibilities.
             log_lik = self._log_likelihood(run.experts, run.params, X, y)
             if groups is None:
@@ -1384,8 +1392,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         # each set once per fit (data.validated).
         validate = run.n_iter == 0
         # Refits that may fit worse than the expert they replace are compared with
-        # it from the first M-step whose experts were fitted before.
-        compare_refits = run.n_iter > 0
+        # it from the first M-step whose experts were fitted before: a run that
+        # continues (a short run of emEM) or resumes a fitted model (warm_start).
+        compare_refits = run.n_iter > 0 or resuming
         may_worsen = {}
         # The M-step without the general one's per-iteration questions (_fast_m_step),
         # and the gate's objective prepared once: both made again when experts go.
@@ -2018,13 +2027,6 @@ def _run_fit_params(run, data):
 BaseMixtureOfExperts._partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__.replace(
     "{partial_fit}", _SHARED["partial_fit"])
 BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__doc__
-
-
-def _no_gate_inputs(gate_features):
-    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
-    boolean mask is a mask of the wrong length)."""
-    return (gate_features is not None and np.ndim(gate_features) == 1
-            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
 
 
 def _join(items):

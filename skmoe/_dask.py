@@ -100,6 +100,7 @@ from ._validation import (
     check_is_estimator,
     check_no_datetimes,
     check_responsibilities,
+    no_gate_inputs,
     resolve_columns,
     unique_labels_of,
 )
@@ -1434,6 +1435,12 @@ def check_dask_experts(estimator, templates):
     """
     from ._regressor import MixtureOfExpertsRegressor
 
+    if no_gate_inputs(estimator.gate_features):
+        # It was refused as "must be a non-empty 1-D list of columns", as if the
+        # gate without inputs that it asks for in memory were not a setting.
+        raise ValueError("gate_features=[] (a gate without inputs, mixing proportions "
+                         "only) is not supported on Dask collections; fit in memory, or "
+                         "give the gate columns.")
     regressor = isinstance(estimator, MixtureOfExpertsRegressor)
     summed = is_gram_expert if regressor else is_newton_logistic
     exact = all(summed(template) for template in templates)

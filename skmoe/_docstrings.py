@@ -151,7 +151,11 @@ _SHARED = {
 
         The batch's responsibilities come from the current model (from
         k-means on the first batch of an unfitted estimator; a fitted
-        estimator continues from its fitted model). Linear experts
+        estimator continues from its fitted model, but ``fit`` keeps no
+        running statistics, so that first batch takes a whole step: the
+        gate, the linear experts and the noise variances are solved from it
+        alone; refit with ``warm_start=True`` to add a few rows to a fitted
+        model). Linear experts
         (``LinearRegression``, ``Ridge``, ``ScaledRidge``, regressor only) and
         the Gaussian noise variances are solved from decayed running weighted
         Gram matrices; other experts are updated by their own

@@ -1,9 +1,10 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, is_classifier, is_clusterer
+from sklearn.base import RegressorMixin, clone, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -695,6 +696,24 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 context.get("n_jobs"))
             cache[k] = (experts[k], predictions)
             yield k, predictions
+
+    def _fitted_on_subsets(self, expert, X=None, y=None):
+        # Also the training folds of a cross-fitted noise.
+        if super()._fitted_on_subsets(expert):
+            return True
+        if has_own_density(expert) or self.noise_variance == "in_sample":
+            return False
+        if self.noise_variance == "cross_fitted" or scaled_ridge_of(expert) is not None:
+            return True
+        # Whether its noise is cross-fitted depends on whether it interpolates,
+        # which a fitted expert says: a clone is fitted on the rows to ask it.
+        try:
+            with warnings.catch_warnings():
+                # A probe: the expert's own warnings come from its fits in the loop.
+                warnings.simplefilter("ignore")
+                return interpolates(clone(expert).fit(X, y))
+        except Exception:
+            return True
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""

@@ -103,7 +103,8 @@ def _expert_parameters(estimator, k):
     from .inspection import _coefficients
 
     names = feature_names(estimator, estimator.expert_features_)
-    values = _coefficients(estimator.experts_[k], np.asarray(names, dtype=object))
+    values = _coefficients(estimator.experts_[k], np.asarray(names, dtype=object),
+                           getattr(estimator, "classes_", None))
     family = FAMILIES.get(getattr(estimator, "family_", None))
     if family is not None and family.name == "gaussian":
         values["log(sigma)"] = 0.5 * float(np.log(estimator.noise_variance_[k]))

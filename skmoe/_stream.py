@@ -49,6 +49,7 @@ from ._validation import (
     check_n_samples,
     check_no_datetimes,
     check_sample_weight,
+    no_gate_inputs,
     resolve_columns,
     unique_labels_of,
 )
@@ -227,6 +228,13 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
         for index, template in enumerate(templates):
             estimator._check_expert(template, index)
         check_stream_experts(estimator, templates if not fitted else estimator.experts_)
+        if no_gate_inputs(estimator.gate_features):
+            # It was refused as "must be a non-empty 1-D list of columns", as if the
+            # gate without inputs that it asks for in fit were not a setting.
+            raise ValueError("gate_features=[] (a gate without inputs, mixing proportions "
+                             "only) is not supported by partial_fit, whose gate takes "
+                             "Newton steps on its columns; fit on all the rows, or give "
+                             "the gate columns.")
     if fitted:
         estimator._warn_ignored_on_resume("partial_fit")
     X, y, sample_weight = _validated_batch(estimator, X, y, sample_weight, classes,

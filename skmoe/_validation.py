@@ -61,6 +61,8 @@ __all__ = [
     "check_no_datetimes",
     "check_fit_weight_scale",
     "check_float32_columns",
+    "float32_merged_values",
+    "no_gate_inputs",
     "check_no_bool_numbers",
     "check_no_bool_params",
     "check_n_samples",
@@ -456,6 +458,53 @@ def reads_float32(estimator):
     return False
 
 
+def no_gate_inputs(gate_features):
+    """Whether ``gate_features`` asks for a gate without inputs (an empty list; an empty
+    boolean mask is a mask of the wrong length)."""
+    return (gate_features is not None and np.ndim(gate_features) == 1
+            and len(gate_features) == 0 and np.asarray(gate_features).dtype.kind != "b")
+
+
+# Fewer distinct float32 values than this, where float64 has more: a column whose
+# values float32 merges into a handful (see float32_merged_values).
+FLOAT32_FEW_VALUES = 16
+
+
+def float32_merged_values(values):
+    """``(in_float32, in_float64)`` distinct values of a column that float32 merges
+    into fewer than :data:`FLOAT32_FEW_VALUES`, else None.
+
+    float32 keeps about 7 significant digits: a column whose spread is below
+    its magnitude by that much (a feature with a large offset, such as 1e8 plus
+    values of order 1) falls on a few float32 numbers, however many distinct
+    values it has. Only a column whose range spans fewer than that many float32
+    steps at its magnitude is counted (cheap for the others); a column whose
+    few values float32 keeps apart (integers far from 0) passes.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples,)
+        A column, float64 (NaN left out), within float32's range.
+
+    Returns
+    -------
+    counts : tuple of int or None
+    """
+    if values.size < 2:
+        return None
+    # The extremes, NaN left out, without a copy of the column.
+    low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+    step = float(np.spacing(np.float32(max(abs(low), abs(high)))))
+    if not (low < high and high - low < FLOAT32_FEW_VALUES * step):
+        return None
+    values = values[~np.isnan(values)]
+    in_float32 = np.unique(values.astype(np.float32)).shape[0]
+    in_float64 = np.unique(values).shape[0]
+    if in_float32 < in_float64 and in_float32 < FLOAT32_FEW_VALUES:
+        return in_float32, in_float64
+    return None
+
+
 def check_float32_columns(experts, X):
     """Refuse, before any fit, columns that experts reading X as float32 cannot hold.
 
@@ -463,7 +512,11 @@ def check_float32_columns(experts, X):
     magnitude failed in their fit (``Input X contains infinity or a value too
     large for dtype('float32')``), and one whose values are all below about
     1.2e-38 became subnormal numbers or 0, silently a column without splits (a
-    mixture of trees on a feature times 1e-45 went from R² 0.91 to 0.40).
+    mixture of trees on a feature times 1e-45 went from R² 0.91 to 0.40). A
+    column whose spread is below float32's 7 digits at its magnitude falls on a
+    few float32 numbers (:func:`float32_merged_values`): a feature of order 1
+    plus 1e8 was one value, and a mixture of trees went from R² 0.94 to 0.68,
+    where the trees' splits do not depend on the feature's origin.
 
     Parameters
     ----------
@@ -495,6 +548,22 @@ def check_float32_columns(experts, X):
             "divide that column by a constant (a tree's splits do not depend on its "
             "scale), or use other experts."
         )
+    if sp.issparse(X):
+        # A sparse column holds zeros: its spread reaches its magnitude.
+        return
+    for column in range(X.shape[1]):
+        merged = float32_merged_values(X[:, column])
+        if merged is not None:
+            k = reading[0]
+            raise ValueError(
+                f"Expert {k} ({type(experts[k]).__name__}) reads X as float32, as "
+                "scikit-learn's trees do, whose numbers keep about 7 significant digits; "
+                f"the experts' column {column} spans {np.nanmin(X[:, column]):.10g} to "
+                f"{np.nanmax(X[:, column]):.10g}, a spread so small next to its magnitude "
+                f"that its {merged[1]} distinct values would become {merged[0]} (a column "
+                "with almost no splits). Subtract a constant from that column, e.g. its "
+                "mean (a tree's splits do not depend on its origin), or use other experts."
+            )
 
 
 def check_no_datetimes(values, name):

@@ -57,6 +57,7 @@ from ._validation import (
     Interval,
     StrOptions,
     check_splits,
+    float32_merged_values,
     unique_labels_of,
     validate_params,
 )
@@ -327,9 +328,11 @@ def _check_feature_scale(X, estimators, where="X's ", leave=""):
     A column beyond float32's range failed in the trees' fits (exit status 1,
     blaming them), one whose values are all below it became a column without
     splits, silently (a tree's R² fell from 0.93 to -0.34 on a feature times
-    1e-45); beyond about 1e150 (or below 1e-150) StandardScaler's squares
-    overflow (NaN, blamed on the estimator) or vanish. ``estimators`` are
-    names of the default estimators (:func:`default_baselines`).
+    1e-45), and so did one whose spread float32's 7 digits cannot tell from its
+    magnitude (a feature plus 1e8); beyond about 1e150 (or below 1e-150)
+    StandardScaler's squares overflow (NaN, blamed on the estimator) or
+    vanish. ``estimators`` are names of the default estimators
+    (:func:`default_baselines`).
     """
     limits = []
     trees = [name for name in estimators if name in _FLOAT32_ESTIMATORS]
@@ -354,6 +357,16 @@ def _check_feature_scale(X, estimators, where="X's ", leave=""):
                     "not fit it. Multiply or divide that column by a constant, or leave "
                     f"those estimators out{leave}."
                 )
+        merged = trees and float32_merged_values(
+            values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if merged:
+            raise ValueError(
+                f"{where}column {column!r} has a spread so small next to its magnitude that "
+                f"float32, which {', '.join(trees)} read X as (about 7 significant digits), "
+                f"would make its {merged[1]} distinct values {merged[0]}: a column with almost "
+                "no splits. Subtract a constant from that column, e.g. its mean, or leave "
+                f"those estimators out{leave}."
+            )
 
 
 # ---------------------------------------------------------------------- compare

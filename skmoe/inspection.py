@@ -20,6 +20,7 @@ from ._base import BaseMixtureOfExperts, check_groups
 from ._explain import GateRules, explain_gate, gate_rules
 from ._families import FAMILIES
 from ._report import MixtureReport
+from ._report import entropy as _entropy
 from ._report import report as _report
 from ._stderr import bootstrap_table, check_bootstrap_params, check_mixture, information_table
 from ._validation import _num_samples, _safe_indexing, check_splits, validate_params
@@ -136,9 +137,11 @@ def expert_summary(estimator):
         Gaussian, ``noise_scale`` and ``df`` for a Student t, ``noise_scale``
         for a Laplace, ``dispersion`` for a Gamma expert, none for a Poisson
         one); and, for linear experts, ``intercept`` and one column per
-        coefficient named after the feature (``class:feature`` for a
-        multinomial expert; a Pipeline's final step is named after the
-        features its preceding steps produce).
+        coefficient named after the feature (``label:feature`` for a
+        multinomial expert of the classifier, ``label`` the class of
+        ``classes_`` the row stands for, not its code among the encoded
+        labels the experts are fitted on; a Pipeline's final step is named
+        after the features its preceding steps produce).
 
     Examples
     --------
@@ -164,7 +167,7 @@ def expert_summary(estimator):
             "effective_n_samples": float(estimator.effective_n_samples_[k]),
         }
         row.update(_likelihood_columns(estimator, k))
-        row.update(_coefficients(expert, names))
+        row.update(_coefficients(expert, names, getattr(estimator, "classes_", None)))
         rows.append(row)
     return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="expert_index"))
 
@@ -178,8 +181,13 @@ def _likelihood_columns(estimator, k):
     return family.summary(params, k)
 
 
-def _coefficients(expert, names):
-    """Intercept and named coefficients of a linear expert ({} for others)."""
+def _coefficients(expert, names, labels=None):
+    """Intercept and named coefficients of a linear expert ({} for others).
+
+    ``labels`` are the classifier mixture's ``classes_``: its experts are fitted on
+    the encoded labels ``0 .. C - 1``, and a multinomial expert's rows are named
+    after the labels they stand for, not after their codes.
+    """
     if isinstance(expert, Pipeline):
         head, expert = expert[:-1], expert[-1]
         try:
@@ -195,6 +203,8 @@ def _coefficients(expert, names):
         values.update(zip(map(str, names), np.ravel(coef).tolist()))
         return values
     classes = getattr(expert, "classes_", np.arange(coef.shape[0]))
+    if labels is not None:
+        classes = np.asarray(labels)[np.asarray(classes, dtype=np.intp)]
     values = {f"{c}:intercept": float(b) for c, b in zip(classes, intercept)}
     for c, row in zip(classes, coef):
         values.update({f"{c}:{name}": float(v) for name, v in zip(names, row)})
@@ -321,10 +331,13 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 7), criterion="bic", cv
         if criterion == "aic":
             row["aic"] = -2 * row["log_likelihood"] + 2 * row["n_parameters"]
         if criterion == "icl":
-            # One responsibility vector per group (rows of a group share it).
+            # One responsibility vector per group (rows of a group share it), each
+            # group of weight 1 as in the grouped likelihood; rows weigh their
+            # sample weight, as in the likelihood and in report's ICL.
             resp = model._posterior(X, y, sample_weight, groups)[0][first]
-            entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
-            row["icl"] = row["bic"] + 2 * entropy
+            weights = (np.ones(resp.shape[0]) if groups is not None or sample_weight is None
+                       else np.asarray(sample_weight, dtype=np.float64))
+            row["icl"] = row["bic"] + 2 * _entropy(resp, weights)
         if criterion == "cv":
             row["cv"] = _held_out_log_likelihood(estimator, k, X, y, splits, sample_weight,
                                                  groups)
