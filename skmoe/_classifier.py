@@ -12,7 +12,13 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._docstrings import fill_doc
-from ._experts import cross_fitted_predictions, decided_once, expert_output, interpolates
+from ._experts import (
+    cross_fitted_predictions,
+    decided_once,
+    expert_output,
+    interpolates,
+    interpolates_when_fitted,
+)
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._regressor import noise_fold_count, noise_folds
@@ -343,6 +349,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         # Each expert with noisy labels adds its share and its class frequencies.
         n_noisy = _noisy_experts(self._fitted_params()).size
         return super()._n_parameters() + n_noisy * self.classes_.shape[0]
+
+    def _fitted_on_subsets(self, expert, X=None, y=None):
+        # Also the training folds of its label noise.
+        if super()._fitted_on_subsets(expert) or self.label_noise == "cross_fitted":
+            return True
+        return self.label_noise == "auto" and interpolates_when_fitted(expert, X, y)
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s labels are modelled as noisy under ``label_noise``."""

@@ -917,6 +917,21 @@ def interpolates(expert):
     return False
 
 
+def interpolates_when_fitted(expert, X, y):
+    """:func:`interpolates` of a clone of the unfitted ``expert`` fitted on ``X``, ``y``.
+
+    Whether an expert interpolates is a question a fitted expert answers; the
+    probe's warnings are silenced (the expert's own come from its fits in the
+    EM loop), and a probe that fails to fit answers True.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return interpolates(clone(expert).fit(X, y))
+    except Exception:
+        return True
+
+
 def decided_once(answers, experts, decide):
     """``decide(expert)`` for each of ``experts``, asked once per expert object.
 

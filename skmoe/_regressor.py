@@ -1,10 +1,9 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, clone, is_classifier, is_clusterer
+from sklearn.base import RegressorMixin, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -30,6 +29,7 @@ from ._experts import (
     expert_output,
     has_own_density,
     interpolates,
+    interpolates_when_fitted,
 )
 from ._families import FAMILIES, check_quantile_levels, resolve_family
 from ._kernels import (
@@ -705,15 +705,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             return False
         if self.noise_variance == "cross_fitted" or scaled_ridge_of(expert) is not None:
             return True
-        # Whether its noise is cross-fitted depends on whether it interpolates,
-        # which a fitted expert says: a clone is fitted on the rows to ask it.
-        try:
-            with warnings.catch_warnings():
-                # A probe: the expert's own warnings come from its fits in the loop.
-                warnings.simplefilter("ignore")
-                return interpolates(clone(expert).fit(X, y))
-        except Exception:
-            return True
+        # Whether its noise is cross-fitted depends on whether it interpolates.
+        return interpolates_when_fitted(expert, X, y)
 
     def _cross_fits(self, expert):
         """Whether ``expert``'s noise variance is cross-fitted under ``noise_variance``."""

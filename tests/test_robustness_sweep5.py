@@ -37,10 +37,13 @@ def test_warm_start_refit_of_tree_experts_on_the_same_data_keeps_the_model(tol):
 
 def test_warm_start_refit_of_tree_experts_of_the_classifier_keeps_the_model():
     # Probabilities moved by up to 0.44 and the bound fell from -0.5418 to -0.5469.
+    # (Without label noise, as the regressor's case has in-sample noise: a share
+    # estimated out of fold is not a maximiser, and its out-of-fold probabilities
+    # are not kept with the model.)
     X, y = make_gated_classification(n_samples=400, n_experts=2, n_classes=3,
                                      random_state=0)
     model = MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=3), n_experts=2,
-                                       warm_start=True, tol=1e-8,
+                                       warm_start=True, tol=1e-8, label_noise="none",
                                        random_state=0).fit(X, y)
     assert model.converged_
     bound, proba = model.lower_bound_, model.predict_proba(X)
@@ -207,16 +210,21 @@ def _subclass(transformer):
      {"noise_variance": "cross_fitted"}),
     (MixtureOfExpertsRegressor, ("StandardScaler", "Ridge"),
      {"noise_variance": "cross_fitted"}),
+    # The classifier's label noise: refitted on the training folds as well (a tree
+    # expert's by default, any expert's with label_noise="cross_fitted").
+    (MixtureOfExpertsClassifier, ("SplineTransformer", "DecisionTreeClassifier"), {}),
+    (MixtureOfExpertsClassifier, ("StandardScaler", "LogisticRegression"),
+     {"label_noise": "cross_fitted"}),
 ])
 def test_pipeline_experts_fitted_on_subsets_of_rows_are_the_pipelines_given(
         estimator, steps, params):
     import warnings
 
-    from sklearn import linear_model, neighbors, preprocessing
+    from sklearn import linear_model, neighbors, preprocessing, tree
     from sklearn.pipeline import make_pipeline
 
     def make(name):
-        for module in (preprocessing, neighbors, linear_model):
+        for module in (preprocessing, neighbors, linear_model, tree):
             if hasattr(module, name):
                 return getattr(module, name)()
 
@@ -272,6 +280,13 @@ def test_pipelines_that_give_the_same_experts_are_still_transformed_once():
     assert prefix(make_pipeline(SplineTransformer(), DecisionTreeRegressor())) is None
     assert prefix(make_pipeline(SplineTransformer(), LinearRegression()),
                   noise_variance="cross_fitted") is None
+    # The classifier: a tree's label noise is cross-fitted by default, not with "none".
+    labels = y > np.median(y)
+    for label_noise, expected_none in (("auto", True), ("none", False)):
+        subsets = functools.partial(
+            MixtureOfExpertsClassifier(label_noise=label_noise)._fitted_on_subsets, y=labels)
+        expert = make_pipeline(SplineTransformer(), DecisionTreeClassifier())
+        assert (shared_weight_free_prefix([expert, expert], X, subsets) is None) is expected_none
 
 
 # ------------------------------------------- Pipeline experts and metadata routing
