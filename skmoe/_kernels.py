@@ -1008,12 +1008,57 @@ def soft_cross_entropy_newton(params, X_t, targets_t, sample_weight, fit_interce
     n_classes = targets_t.shape[0]
     if n_samples * (n_features + n_classes) < _MIN_PARALLEL_ENTRIES:
         return _newton_serial(params, X_t, targets_t, sample_weight, fit_intercept, grad, hess)
+    if n_classes == 2 and n_features + 1 >= BLAS_HESSIAN_COLUMNS:
+        loss = soft_cross_entropy(params, X_t, targets_t, sample_weight, fit_intercept, grad)
+        _binary_hessian(params, X_t, sample_weight, fit_intercept, hess)
+        return loss
     coef, intercept, partial_grad, partial_loss, sums = _newton_buffers(params, X_t, targets_t,
                                                                          fit_intercept)
     run_blocks(_newton_chunks, sums.shape[0], X_t, targets_t, sample_weight, coef, intercept,
                fit_intercept, partial_loss, partial_grad, sums)
     _fill_hessian(sums, n_classes, n_features + 1, hess)
     return _sum_blocks(partial_loss, partial_grad, grad)
+
+
+# From this many columns (features and intercept) a two-class Newton step takes its
+# Hessian from BLAS: the kernel's sums of products run at a few GFlops, and at 300
+# columns they were 80% of a classifier's fit (20,000 rows: 0.29 s a step per
+# expert, against 0.04 s for the Gram matrix by BLAS).
+BLAS_HESSIAN_COLUMNS = 128
+# Rows per product of _binary_hessian: its scaled copy of them stays small.
+_BLAS_HESSIAN_ROWS = 8192
+
+
+def _binary_hessian(params, X_t, sample_weight, fit_intercept, hess):
+    """The Hessian of a two-class softmax's loss by BLAS, into ``hess``.
+
+    With two classes the curvature of each row is ``w p0 p1`` in every block:
+    the Hessian is ``[[G, -G], [-G, G]]`` with ``G = Z^T diag(w p0 p1) Z``,
+    ``Z = [X, 1]``, one symmetric product per block of rows, added in order
+    (:func:`soft_cross_entropy_hessian_reference`'s values, to rounding).
+    """
+    n_features, n_samples = X_t.shape
+    n_columns = n_features + 1
+    difference = (params[1, :n_features] - params[0, :n_features]) @ X_t
+    if fit_intercept:
+        difference += params[1, n_features] - params[0, n_features]
+    # p0 p1 = expit(d) expit(-d), exact in both tails.
+    curvature = sample_weight / (2.0 + np.exp(difference) + np.exp(-difference))
+    root = np.sqrt(curvature)
+    gram = np.zeros((n_columns, n_columns))
+    for start in range(0, n_samples, _BLAS_HESSIAN_ROWS):
+        stop = min(n_samples, start + _BLAS_HESSIAN_ROWS)
+        scaled = X_t[:, start:stop] * root[start:stop]
+        gram[:n_features, :n_features] += scaled @ scaled.T
+        if fit_intercept:
+            gram[:n_features, n_features] += scaled @ root[start:stop]
+    if fit_intercept:
+        gram[n_features, n_features] = curvature.sum()
+        gram[n_features, :n_features] = gram[:n_features, n_features]
+    hess[:n_columns, :n_columns] = gram
+    hess[n_columns:, n_columns:] = gram
+    hess[:n_columns, n_columns:] = -gram
+    hess[n_columns:, :n_columns] = -gram
 
 
 @njit(**_SERIAL)

@@ -275,6 +275,45 @@ def test_fused_newton_kernel_equals_its_parts(n_samples, fit_intercept):
     assert_allclose(hess, reference, rtol=1e-10, atol=1e-10 * np.abs(hess).max())
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_two_class_newton_kernel_takes_its_hessian_from_blas(fit_intercept, monkeypatch):
+    from skmoe import _kernels
+    from skmoe._kernels import (
+        BLAS_HESSIAN_COLUMNS,
+        soft_cross_entropy,
+        soft_cross_entropy_hessian_reference,
+        soft_cross_entropy_newton,
+    )
+
+    # Two classes, 200 features (at least BLAS_HESSIAN_COLUMNS), 9,000 rows: the
+    # parallel branch, whose Hessian is the Gram matrix [[G, -G], [-G, G]].
+    n_samples, n_features = 9000, 200
+    assert n_features + 1 >= BLAS_HESSIAN_COLUMNS
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(n_samples, n_features))
+    targets = np.eye(2)[rng.randint(2, size=n_samples)]
+    weight = rng.uniform(0, 2, size=n_samples)
+    weight[:50] = 0.0
+    params = rng.normal(scale=0.1, size=(2, n_features + 1))
+    params[:, :5] *= 100  # rows far in both tails of the logistic curve
+    X_t, targets_t = np.ascontiguousarray(X.T), np.ascontiguousarray(targets.T)
+    size = 2 * (n_features + 1)
+    grad, hess = np.empty((2, n_features + 1)), np.empty((size, size))
+    calls = []
+    blas = _kernels._binary_hessian
+    monkeypatch.setattr(_kernels, "_binary_hessian",
+                        lambda *args: calls.append(1) or blas(*args))
+    loss = soft_cross_entropy_newton(params, X_t, targets_t, weight, fit_intercept, grad, hess)
+    assert calls == [1]
+    expected_grad = np.empty_like(grad)
+    assert loss == soft_cross_entropy(params, X_t, targets_t, weight, fit_intercept,
+                                      expected_grad)
+    assert_array_equal(grad, expected_grad)
+    reference = soft_cross_entropy_hessian_reference(params, X, weight, fit_intercept)
+    assert_allclose(hess, reference, rtol=1e-10, atol=1e-12 * np.abs(reference).max())
+    assert_array_equal(hess, hess.T)
+
+
 @pytest.mark.parametrize("n_samples", [1000, 90_000])
 def test_observed_log_proba_kernel(n_samples):
     from skmoe._kernels import soft_cross_entropy, softmax_observed_log_proba
