@@ -41,3 +41,27 @@ def test_label_noise_that_models_nothing_leaves_a_shared_generator_alone():
     seeded = MixtureOfExpertsClassifier(n_experts=3, init="random", label_noise="none",
                                         random_state=0).fit(X, y)
     assert_array_equal(seeded.predict_proba(X), proba["auto"])
+
+
+# ------------------------------------------------- the tables of a noisy classifier
+def test_expert_tables_show_each_experts_share_of_noisy_labels():
+    # expert_summary ("its share, its effective sample size, its noise and
+    # coefficients") and report's experts table showed nothing of the label
+    # noise, a share that mixes 20 to 40% of class frequencies into an expert's
+    # probabilities; the tables read as those of the experts' own probabilities.
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skmoe.inspection import expert_summary, report
+
+    X, y = make_gated_classification(n_samples=300, n_experts=2, random_state=1)
+    model = MixtureOfExpertsClassifier(DecisionTreeClassifier(max_depth=3), n_experts=2,
+                                       max_iter=30, random_state=0).fit(X, y)
+    summary = expert_summary(model)
+    assert list(summary.columns) == ["expert", "share", "effective_n_samples", "label_noise"]
+    assert_array_equal(summary["label_noise"], model.label_noise_)
+    table = report(model, X, y).experts
+    assert_array_equal(table["label_noise"], model.label_noise_)
+    # Without label noise the tables are as before.
+    plain = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    assert "label_noise" not in expert_summary(plain).columns
+    assert "label_noise" not in report(plain, X, y).experts.columns
