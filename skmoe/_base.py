@@ -1956,7 +1956,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         ((C - 1) (r + 1) for a multinomial logistic regression), one constant
         per DummyRegressor, the class priors, means and variances of a
         GaussianNB, and the likelihood's own parameters (a noise
-        variance per Gaussian expert). Experts without a parameter count
+        variance per Gaussian expert; for the classifier, ``C`` per expert
+        whose labels are modelled as noisy: its share ``label_noise_`` and
+        its ``C`` class frequencies less one). Experts without a parameter count
         (trees, neighbours) raise a ValueError that names each of them.
         ``log L`` is :meth:`log_likelihood`, and ``n`` the number of
         observations: the groups with ``groups``, else the total sample
