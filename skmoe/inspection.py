@@ -138,8 +138,9 @@ def expert_summary(estimator):
         for a Laplace, ``dispersion`` for a Gamma expert, none for a Poisson
         one); for a classifier whose experts' labels are modelled as noisy,
         ``label_noise`` (``label_noise_``, the share with which the expert's
-        class frequencies replace its probabilities); and, for linear experts, ``intercept`` and one column per
-        coefficient named after the feature (``label:feature`` for a
+        class frequencies replace its probabilities); and, for linear
+        experts, ``intercept`` and one column per coefficient named after the
+        feature (``label:feature`` for a
         multinomial expert of the classifier, ``label`` the class of
         ``classes_`` the row stands for, not its code among the encoded
         labels the experts are fitted on; a Pipeline's final step is named
