@@ -1028,6 +1028,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
         check_float32_columns(templates, X_expert)
+        # The starts' seeds come first from random_state: a likelihood that draws a
+        # seed of its own (the folds' resamples) must not move them, or a mixture
+        # whose experts it never refits would start elsewhere than without it.
+        random_state = check_random_state(self.random_state)
+        seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         context = self._likelihood_context(X_expert, y, sample_weight)
         if resume and continued:
             # A continued fit climbs the objective of the fit it continues: the
@@ -1043,8 +1048,6 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                         [_check_method_params(X, params) for params in expert_params])
         # A tree start scores groupings by ungrouped responsibilities: not for groups.
         tree = None if resume or groups is not None else self._tree_layout(templates, init)
-        random_state = check_random_state(self.random_state)
-        seeds = [random_state.randint(_SEED_MAX) for _ in range(1 if resume else self.n_init)]
         # Starts run in parallel when there are several (then each fits its experts in
         # turn); with one start, the experts of each M-step are fitted in parallel.
         parallel_starts = len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1
@@ -1953,7 +1956,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         ((C - 1) (r + 1) for a multinomial logistic regression), one constant
         per DummyRegressor, the class priors, means and variances of a
         GaussianNB, and the likelihood's own parameters (a noise
-        variance per Gaussian expert). Experts without a parameter count
+        variance per Gaussian expert; for the classifier, ``C`` per expert
+        whose labels are modelled as noisy: its share ``label_noise_`` and
+        its ``C`` class frequencies less one). Experts without a parameter count
         (trees, neighbours) raise a ValueError that names each of them.
         ``log L`` is :meth:`log_likelihood`, and ``n`` the number of
         observations: the groups with ``groups``, else the total sample

@@ -791,6 +791,10 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
     ------
     RuntimeError
         When a clone's fit raises; names the expert and chains the exception.
+    ValueError, TypeError or IndexError
+        When a clone's prediction raises one of them: raised again, of its
+        type, naming the expert and the refit (which saw fewer rows than the
+        expert), the original chained.
     """
     route = weight_parameter(expert)
     if predict is None:
@@ -812,7 +816,14 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
                 f"Expert {index} ({type(expert).__name__}) failed to fit while its {what} "
                 f"was cross-fitted: {type(exc).__name__}: {exc}"
             ) from exc
-        return held_out, np.reshape(predict(fitted, X[held_out], y[held_out]), -1)
+        try:
+            values = predict(fitted, X[held_out], y[held_out])
+        except _NAMED_ERRORS as exc:
+            if type(exc) not in _NAMED_ERRORS:
+                raise
+            raise _refit_prediction_error(exc, expert, index, what, int(kept.sum()),
+                                          X.shape[0]) from exc
+        return held_out, np.reshape(values, -1)
 
     fold_ids = np.unique(folds)
     if effective_n_jobs(n_jobs) == 1:
@@ -825,6 +836,24 @@ def cross_fitted_predictions(expert, X, y, weight, folds, seed, index, params=No
     for held_out, fold_predictions in parts:
         predictions[held_out] = fold_predictions
     return predictions
+
+
+def _refit_prediction_error(exc, expert, index, what, n_kept, n_rows):
+    """``exc``, of its type, from a refit's prediction: naming the expert and the refit.
+
+    A refit without a fold sees fewer rows than the expert: a nearest-neighbours
+    expert asked for more neighbours than those rows failed there with
+    scikit-learn's bare message (``n_samples_fit = 54`` of a fit on 60 rows),
+    naming no expert for the regressor, and no refit for either.
+    """
+    message = str(exc)
+    name = f"Expert {index} ({type(expert).__name__})"
+    if not message.startswith(name):
+        message = f"{name} failed in predict: {message}"
+    return type(exc)(
+        f"{message} (in a refit of the expert on {n_kept} of the {n_rows} rows, the rows "
+        f"outside one fold, while its {what} was cross-fitted)"
+    )
 
 
 @contextlib.contextmanager

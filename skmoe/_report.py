@@ -21,7 +21,8 @@ class MixtureReport:
         Per expert: its ``share`` (mean gate probability on the rows given),
         ``size`` (rows whose most responsible expert it is), ``effective_n``
         (summed responsibilities) and, for the regressor's Gaussian family,
-        ``noise_std``.
+        ``noise_std``; for a classifier whose experts' labels are modelled as
+        noisy, ``label_noise`` (its ``label_noise_``).
     coefficients : pandas.DataFrame
         Every parameter (experts', then the gate's against expert 0) with
         estimate and, when computed, standard error, z and p value.
@@ -126,6 +127,10 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     }, index=pd.RangeIndex(estimator.n_experts_, name="expert"))
     if getattr(estimator, "family_", None) == "gaussian":
         experts["noise_std"] = np.sqrt(estimator.noise_variance_)
+    if hasattr(estimator, "label_noise_"):
+        # The probabilities of a row's class are the expert's mixed with its class
+        # frequencies by this share: without it the table hid a part of the model.
+        experts["label_noise"] = estimator.label_noise_
     if bootstrap_params and method != "bootstrap":
         raise ValueError(
             f"{sorted(bootstrap_params)} apply to method='bootstrap' only; got method={method!r}."

@@ -136,8 +136,11 @@ def expert_summary(estimator):
         parameters of the experts' family ``family_`` (``noise_std`` for a
         Gaussian, ``noise_scale`` and ``df`` for a Student t, ``noise_scale``
         for a Laplace, ``dispersion`` for a Gamma expert, none for a Poisson
-        one); and, for linear experts, ``intercept`` and one column per
-        coefficient named after the feature (``label:feature`` for a
+        one); for a classifier whose experts' labels are modelled as noisy,
+        ``label_noise`` (``label_noise_``, the share with which the expert's
+        class frequencies replace its probabilities); and, for linear
+        experts, ``intercept`` and one column per coefficient named after the
+        feature (``label:feature`` for a
         multinomial expert of the classifier, ``label`` the class of
         ``classes_`` the row stands for, not its code among the encoded
         labels the experts are fitted on; a Pipeline's final step is named
@@ -173,7 +176,11 @@ def expert_summary(estimator):
 
 
 def _likelihood_columns(estimator, k):
-    """The columns of expert k's likelihood parameters (regressor only)."""
+    """The columns of expert k's likelihood parameters: the regressor's family's, the
+    classifier's share of noisy labels."""
+    label_noise = getattr(estimator, "label_noise_", None)
+    if label_noise is not None:
+        return {"label_noise": float(label_noise[k])}
     family = FAMILIES.get(getattr(estimator, "family_", None))
     if family is None:
         return {}
@@ -562,7 +569,8 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     report : MixtureReport
         ``fit`` (a Series: ``log_likelihood``, ``df``, ``aic``, ``bic``, ``icl``,
         ``n_samples``, ``n_iter``, ``converged``), ``experts`` (``share``,
-        ``size``, ``effective_n``, ``noise_std``) and ``coefficients`` (as
+        ``size``, ``effective_n``, ``noise_std``; ``label_noise`` for a
+        classifier with noisy labels) and ``coefficients`` (as
         :func:`standard_errors`). With experts that have no parameter count
         (trees), ``df``, ``aic``, ``bic`` and ``icl`` are NaN and the report
         prints why. ``str(report)`` gives the tables as text,
