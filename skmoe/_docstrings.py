@@ -163,7 +163,11 @@ _SHARED = {
         aggressive, MLP, naive Bayes models); the softmax gate takes a
         damped Newton step on the batch's soft targets, with a decayed running
         Hessian. Each step has size ``(t + 2) ** -step_size_decay``. Experts
-        are never removed, and ``n_iter_`` counts the batches seen.
+        are never removed, and ``n_iter_`` counts the batches seen. No
+        expert is refitted on folds: the noise variances are in sample and
+        no label noise is modelled, whatever ``noise_variance`` and
+        ``label_noise`` say (a UserWarning says so when they ask for
+        ``"cross_fitted"``).
         ``lower_bound_`` is the per-sample log-likelihood of the last batch
         under the model before its update (a held-out measure).""",
     "fitted_common": """experts_ : list of estimators

@@ -21,6 +21,8 @@ on it (a fitted one from its fitted model) and takes a whole step
 (``eta = 1``): the gate is solved on it.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.linear_model import LinearRegression, Ridge
@@ -235,6 +237,16 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
                              "only) is not supported by partial_fit, whose gate takes "
                              "Newton steps on its columns; fit on all the rows, or give "
                              "the gate columns.")
+        for name in ("noise_variance", "label_noise"):
+            if getattr(estimator, name, None) == "cross_fitted":
+                # Asked for explicitly, and not honoured: say so (it went unsaid).
+                warnings.warn(
+                    f"{name}='cross_fitted' is not honoured by partial_fit, which refits no "
+                    "expert on folds: "
+                    + ("the noise variances are the experts' in-sample ones."
+                       if name == "noise_variance" else "no label noise is modelled.")
+                    + " Use fit on all the rows for cross-fitting.",
+                    UserWarning, stacklevel=4)
     if fitted:
         estimator._warn_ignored_on_resume("partial_fit")
     X, y, sample_weight = _validated_batch(estimator, X, y, sample_weight, classes,

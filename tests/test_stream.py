@@ -1,5 +1,7 @@
 """Streaming EM: partial_fit by stepwise EM, batch by batch."""
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -113,3 +115,28 @@ def test_dask_ml_incremental_streams_the_blocks(stream):
     prediction = wrapped.predict(X_d)
     assert isinstance(prediction, da.Array)
     assert_allclose(prediction.compute(), by_hand.predict(X))
+
+
+@pytest.mark.parametrize("estimator, params, message", [
+    (MixtureOfExpertsRegressor, {"noise_variance": "cross_fitted"},
+     "noise_variance='cross_fitted' is not honoured by partial_fit"),
+    (MixtureOfExpertsClassifier, {"label_noise": "cross_fitted",
+                                  "experts": SGDClassifier(loss="log_loss", random_state=0)},
+     "label_noise='cross_fitted' is not honoured by partial_fit"),
+])
+def test_partial_fit_says_it_does_not_cross_fit_what_is_asked_for(estimator, params, message):
+    # partial_fit refits no expert on folds: an explicit "cross_fitted" went unsaid.
+    X, y = make_switching_regression(n_samples=300, n_experts=2, random_state=0)
+    target = y if estimator is MixtureOfExpertsRegressor else y > np.median(y)
+    extra = {} if estimator is MixtureOfExpertsRegressor else {"classes": [False, True]}
+    model = estimator(n_experts=2, random_state=0, **params)
+    with pytest.warns(UserWarning, match=message):
+        model.partial_fit(X[:150], target[:150], **extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(X[150:], target[150:])  # said once, at the first batch
+    default = estimator(n_experts=2, random_state=0,
+                        **{k: v for k, v in params.items() if k == "experts"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        default.partial_fit(X[:150], target[:150], **extra)
