@@ -345,10 +345,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             for name in ("label_noise_", "base_rates_"):
                 self.__dict__.pop(name, None)
 
-    def _n_parameters(self):
+    def _n_parameters(self, uncounted=None):
         # Each expert with noisy labels adds its share and its class frequencies.
         n_noisy = _noisy_experts(self._fitted_params()).size
-        return super()._n_parameters() + n_noisy * self.classes_.shape[0]
+        return super()._n_parameters(uncounted) + n_noisy * self.classes_.shape[0]
 
     def _fitted_on_subsets(self, expert, X=None, y=None):
         # Also the training folds of its label noise.

@@ -732,6 +732,20 @@ def test_what_the_block_sums_cannot_hold_is_refused_as_in_memory(case):
         estimator(n_experts=2, max_iter=3, random_state=0).fit(X_d, y_d, sample_weight=w_d)
 
 
+def test_dask_fit_warns_about_weights_worth_fewer_rows_than_the_parameters_need(data):
+    # As the in-memory fit: weights summing to one leave the data a row's weight.
+    X, y = data
+    weights = np.full(X.shape[0], 1.0 / X.shape[0])
+    params = dict(n_experts=2, max_iter=5, random_state=0)
+    model = MixtureOfExpertsRegressor(**params)
+    with pytest.warns(UserWarning, match=rf"sample_weight sums to 1, fewer rows' worth .* "
+                                         rf"though {X.shape[0]} rows have positive weight"):
+        model.fit(da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK),
+                  sample_weight=da.from_array(weights, chunks=CHUNK))
+    with pytest.warns(UserWarning, match="sample_weight sums to 1, fewer rows' worth"):
+        MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=weights)
+
+
 def test_a_constant_column_of_1e300_on_dask_leaves_the_model_unchanged(data):
     X, y = data
     wide = np.c_[X, np.full(X.shape[0], 1e300)]

@@ -685,6 +685,47 @@ def test_tiny_sample_weights_fit_and_subnormal_ones_are_refused(estimator, make)
                 X, y, sample_weight=np.full(X.shape[0], 5e-324))
 
 
+@on_both_estimators
+def test_weights_worth_fewer_rows_than_the_parameters_need_are_warned_about(estimator, make):
+    # Weights summing to one on 200 rows fitted a model the penalties had pulled
+    # towards the null one, without a word.
+    X, y = make()
+    params = dict(n_experts=2, random_state=0)
+    relative = np.full(X.shape[0], 1.0 / X.shape[0])
+    with pytest.warns(UserWarning, match="sample_weight sums to 1, fewer rows' worth than "
+                                         "min_rows_per_parameter=3.0 times the") as caught:
+        light = estimator(**params).fit(X, y, sample_weight=relative)
+    message = next(str(w.message) for w in caught if "sample_weight sums" in str(w.message))
+    assert f"times the {light._n_parameters()} parameters" in message
+    assert f"though {X.shape[0]} rows have positive weight" in message
+    # The warning is true: the penalties moved the model.
+    unweighted = estimator(**params).fit(X, y)
+    method = "predict" if estimator is MixtureOfExpertsRegressor else "predict_proba"
+    assert np.abs(getattr(light, method)(X) - getattr(unweighted, method)(X)).max() > 0.05
+    # Its advice gives the model of unit weights, silently.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        advised = estimator(**params).fit(
+            X, y, sample_weight=relative * X.shape[0] / relative.sum())
+        uneven = np.random.RandomState(0).uniform(0.5, 1.5, X.shape[0])
+        estimator(**params).fit(X, y, sample_weight=uneven)
+        # Weights below one on some rows, of rows enough for the parameters.
+        estimator(**params).fit(X, y, sample_weight=uneven * 0.4)
+        estimator(**params, min_rows_per_parameter=0).fit(X, y, sample_weight=relative)
+    assert_allclose(getattr(advised, method)(X), getattr(unweighted, method)(X),
+                    rtol=1e-9, atol=1e-12)
+
+
+def test_nested_mixtures_fitted_on_responsibilities_do_not_warn_about_their_weights():
+    # An inner mixture's weights are the outer responsibilities: not the user's.
+    X, y = make_switching_regression(300, 3, 2, random_state=0)
+    inner = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        MixtureOfExpertsRegressor(n_experts=2, experts=inner, random_state=0,
+                                  max_iter=20).fit(X, y)
+
+
 @pytest.mark.parametrize("y_scale, fitted", [(1e160, False), (1e160, True), (1e-160, False)])
 def test_partial_fit_refuses_targets_beyond_the_range_of_noise_variances(y_scale, fitted):
     # partial_fit skipped fit's check of y: a Gram-matrix error blaming collinear
