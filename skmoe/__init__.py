@@ -14,6 +14,7 @@ _load_cached()
 _LAZY = {
     "MixtureOfExpertsClassifier": "._classifier",
     "MixtureOfExpertsRegressor": "._regressor",
+    "ScaledLogisticRegression": "._scaled_logistic",
     "ScaledRidge": "._ridge",
     "SoftmaxGate": "._gate",
 }
@@ -21,6 +22,7 @@ _LAZY = {
 __all__ = [
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
+    "ScaledLogisticRegression",
     "ScaledRidge",
     "SoftmaxGate",
     "__version__",

@@ -77,6 +77,7 @@ from ._kernels import e_step, kernel_threads, top_k_route
 from ._linear import grams_are_safe
 from ._logistic import release_logistic_data
 from ._ridge import ScaledRidge, column_scale
+from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import DENSE_COPY_MAX_ENTRIES, fit_standard_scaler
 from ._serving import softmax_gate_proba
 from ._squarem import Squarem
@@ -697,7 +698,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """The experts' penalty subtracted from the log-likelihood in the EM objective.
 
         0 unless the likelihood knows the experts' penalties (the regressor's
-        ScaledRidge experts, the classifier's LogisticRegression experts); with
+        ScaledRidge experts, the classifier's LogisticRegression and
+        ScaledLogisticRegression experts); with
         it, the objective that EM climbs is the penalised log-likelihood whose
         M-steps the experts solve, given the weights of
         :meth:`_expert_fit_weights`.
@@ -1050,10 +1052,12 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             # constants that the first fit derived from its weights stay.
             context.update(self._objective_constants_)
         X_gate = _standardised_gate_rows(X_gate_rows, gate_columns, gate_scaler, gate_template)
-        # ScaledRidge experts fitted from Gram matrices need the columns' spread:
-        # the same for every M-step of every start, so computed once.
-        expert_scale = (column_scale(X_expert) if not sp.issparse(X_expert)
-                        and any(isinstance(t, ScaledRidge) for t in templates) else None)
+        # ScaledRidge experts fitted from Gram matrices, and the Newton M-steps of
+        # ScaledLogisticRegression experts, need the columns' spread: the same for
+        # every M-step of every start, so computed once.
+        expert_scale = (column_scale(X_expert) if (
+            not sp.issparse(X_expert) and any(isinstance(t, ScaledRidge) for t in templates))
+            or any(type(t) is ScaledLogisticRegression for t in templates) else None)
         data = _FitData(X, X_expert, X_gate, y, sample_weight, context, expert_scale,
                         grams_are_safe(X_expert, y, sample_weight), groups,
                         [_check_method_params(X, params) for params in expert_params])

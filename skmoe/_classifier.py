@@ -22,6 +22,8 @@ from ._experts import (
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
 from ._regressor import noise_fold_count, noise_folds
+from ._ridge import column_scale
+from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import SQUARE_SAFE, magnitude
 from ._serving import linear_mixture_proba, linear_probabilities
 from ._validation import (
@@ -55,28 +57,36 @@ def _experts_have_predict_proba(mixture):
     return True
 
 
-def _check_logistic_columns(templates, X):
-    """Refuse, before any fit, columns that LogisticRegression experts cannot square.
+def _check_logistic_columns(templates, X, scale=None):
+    """Refuse, before any fit, columns that logistic experts cannot square.
 
-    A LogisticRegression expert fits the columns in their own units, and its
-    Hessian holds their squares: columns beyond about 1e150 in magnitude (all
-    of X times 1e200, one value of 1e300, a constant column of 1e300) ended in
+    A LogisticRegression expert fits the columns in their own units, a
+    ScaledLogisticRegression in units of their spread, and the Hessian holds
+    their squares: columns beyond about 1e150 in those units (all of X times
+    1e200, one value of 1e300, a constant column of 1e300) ended in
     ``LinAlgError: Eigenvalues did not converge`` from the Newton M-step
-    (scikit-learn's own fit stops there with zero coefficients).
+    (scikit-learn's own fit stops there with zero coefficients). ``scale``:
+    the columns' spreads when ``X`` does not hold the rows (None: ``X``'s).
     """
-    if not any(type(template) is LogisticRegression for template in templates):
-        return
-    size = magnitude(X)
-    bad = np.flatnonzero(size > SQUARE_SAFE[1])
-    if bad.size:
-        column = bad[0]
-        largest = float(abs(X[:, [column]]).max())
-        raise ValueError(
-            f"LogisticRegression experts fit the columns in their own units, and their "
-            f"Hessians square them: the experts' column {column} reaches {largest:.3g}, "
-            "beyond about 1e150. Divide such columns by a constant, or use experts that "
-            "standardise them (make_pipeline(StandardScaler(), LogisticRegression()))."
-        )
+    kinds = {type(template) for template in templates}
+    for kind in (LogisticRegression, ScaledLogisticRegression):
+        if kind not in kinds:
+            continue
+        size = magnitude(X)
+        units = "their own units"
+        if kind is ScaledLogisticRegression:
+            size = size / (column_scale(X) if scale is None else scale)
+            units = "units of their spread (their standard deviation, 1 for a constant column)"
+        bad = np.flatnonzero(size > SQUARE_SAFE[1])
+        if bad.size:
+            column = bad[0]
+            largest = float(abs(X[:, [column]]).max())
+            raise ValueError(
+                f"{kind.__name__} experts fit the columns in {units}, and their Hessians "
+                f"square them: the experts' column {column} reaches {largest:.3g}, beyond "
+                "about 1e150 in those units. Divide such columns by a constant (or, for a "
+                "column that barely varies, subtract its value)."
+            )
 
 
 @fill_doc
@@ -99,8 +109,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         One classifier with ``predict_proba``, cloned ``n_experts`` times, or a
         list of them for heterogeneous experts.
         {experts_names}
-        None means
-        ``LogisticRegression()``. Experts are trained on the encoded labels
+        None means :class:`~skmoe.ScaledLogisticRegression` ``()``: scikit-learn's
+        ``LogisticRegression`` with its penalty measured in each feature's
+        spread over the training rows, so that the mixture's answer does not
+        depend on the units of the features (``LogisticRegression()``
+        penalises the coefficients in those units: on the wine data, dividing
+        the features by 1000 took the default mixture's accuracy from 0.955 to
+        0.674). Experts are trained on the encoded labels
         ``0 .. n_classes - 1`` with ``sample_weight = w * responsibilities``
         (a Pipeline through its final step); an expert that accepts no sample
         weights is fitted on a weighted resample, with a warning.
@@ -226,7 +241,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     # ----------------------------------------------------------------- hooks
     def _default_expert(self):
-        return LogisticRegression()
+        return ScaledLogisticRegression()
 
     def _check_expert(self, expert, index):
         if not (hasattr(expert, "fit") and hasattr(expert, "predict_proba")):
@@ -371,7 +386,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                     log_lik[:, k] = logistic_log_likelihood(expert, X, y, PROBA_FLOOR)
                 except ValueError:
                     raise ValueError(
-                        f"Expert {k} (LogisticRegression) returned NaN or inf probabilities."
+                        f"Expert {k} ({type(expert).__name__}) returned NaN or inf "
+                        "probabilities."
                     ) from None
                 continue
             proba = _expert_proba(expert, k, X)

@@ -91,6 +91,7 @@ from ._logistic import _null_space as _logistic_null_space
 from ._newton import _ARMIJO, _MIN_STEP, _newton_direction
 from ._regressor import _NOISE_FOLDS, _POOLED_VARIANCE_FLOOR, _Y_SPREAD, folds_of_rows
 from ._ridge import ScaledRidge, fold_refits, fold_sums, ridge_penalty
+from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import SQUARE_SAFE, magnitude
 from ._squarem import Squarem
 from ._stream import fit_expert_from_gram, is_gram_expert, residual_sum
@@ -419,8 +420,10 @@ class _Model:
     """What each block needs of the current model: picklable, without data."""
 
     def __init__(self, experts, params, gate, expert_columns, gate_columns, gate_mean,
-                 gate_scale, n_classes=None):
+                 gate_scale, n_classes=None, expert_scale=None):
         self.experts = experts
+        # The experts' columns' spreads (ScaledLogisticRegression experts' units).
+        self.expert_scale = expert_scale
         # None for the regressor (Gaussian likelihood); the number of classes of a
         # classifier, whose y are the codes 0 .. n_classes - 1.
         self.n_classes = n_classes
@@ -438,13 +441,21 @@ class _Model:
         """A copy of this model with some of its parts replaced."""
         parts = {name: getattr(self, name) for name in (
             "experts", "params", "gate", "expert_columns", "gate_columns", "gate_mean",
-            "gate_scale", "n_classes")}
+            "gate_scale", "n_classes", "expert_scale")}
         parts.update(changes)
         return _Model(**parts)
 
     def expert_rows_t(self, X):
         """The experts' columns, transposed (the kernels' layout)."""
         return np.ascontiguousarray(self.expert_rows(X).T)
+
+    def logistic_rows_t(self, expert, rows_t):
+        """The rows (transposed) a logistic expert's Newton sums are taken on, and the
+        scale of its coefficients there: a ScaledLogisticRegression's columns divided
+        by their spread (as in memory, see ``skmoe._logistic``); None for the others."""
+        if type(expert) is ScaledLogisticRegression:
+            return rows_t / self.expert_scale[:, None], self.expert_scale
+        return rows_t, None
 
     def indicators_t(self, y):
         """The classes' indicators of the codes ``y``, shape (n_classes, n_samples)."""
@@ -573,8 +584,9 @@ def _block_pass_threads(model, X, y, w, source, shift, groups_of_experts, previo
     else:
         X_t, targets_t = model.expert_rows_t(X), model.indicators_t(y)
         for k, expert in enumerate(model.experts):
-            params = logistic_params(expert, model.n_classes, X_t.shape[0])
-            stats[f"expert_{k}"] = _newton_sums(params, X_t, targets_t,
+            rows_t, scale = model.logistic_rows_t(expert, X_t)
+            params = logistic_params(expert, model.n_classes, X_t.shape[0], scale)
+            stats[f"expert_{k}"] = _newton_sums(params, rows_t, targets_t,
                                                 np.ascontiguousarray(weights[:, k]),
                                                 bool(expert.fit_intercept))
     X_t = model.gate_rows_t(X)
@@ -603,10 +615,11 @@ def _part_loss(model, part, params, X, y, w, resp):
             params = _gate_params(model.gate, resp.shape[1], X_t.shape[0])
     else:
         expert = model.experts[part]
-        X_t, targets_t = model.expert_rows_t(X), model.indicators_t(y)
+        X_t, scale = model.logistic_rows_t(expert, model.expert_rows_t(X))
+        targets_t = model.indicators_t(y)
         weight, fit_intercept = w * resp[:, part], bool(expert.fit_intercept)
         if params is None:
-            params = logistic_params(expert, model.n_classes, X_t.shape[0])
+            params = logistic_params(expert, model.n_classes, X_t.shape[0], scale)
     grad = np.empty_like(params)
     loss = soft_cross_entropy(params, X_t, targets_t, weight, fit_intercept, grad)
     return loss, grad
@@ -626,8 +639,8 @@ def _block_part_sums(model, parts, X, y, w, source):
                                           bool(model.gate.fit_intercept))
             else:
                 expert = model.experts[part]
-                X_t = model.expert_rows_t(X)
-                params = logistic_params(expert, model.n_classes, X_t.shape[0])
+                X_t, scale = model.logistic_rows_t(expert, model.expert_rows_t(X))
+                params = logistic_params(expert, model.n_classes, X_t.shape[0], scale)
                 sums[part] = _newton_sums(params, X_t, model.indicators_t(y),
                                           np.ascontiguousarray(w * resp[:, part]),
                                           bool(expert.fit_intercept))
@@ -649,16 +662,20 @@ def _block_part_loss(model, part, params, X, y, w, source):
         return _part_loss(model, part, params, X, y, w, _resolve(source, X, y, w)[0])
 
 
-def logistic_params(expert, n_classes, n_features):
+def logistic_params(expert, n_classes, n_features, scale=None):
     """A LogisticRegression expert's softmax parameters (n_classes, n_features + 1).
 
     The binomial model's rows are ``-beta / 2`` and ``beta / 2`` (as in
-    ``skmoe._logistic``); zeros for an expert not fitted yet.
+    ``skmoe._logistic``); zeros for an expert not fitted yet. With ``scale``
+    (a ScaledLogisticRegression's), the coefficients of the columns divided by
+    it.
     """
     params = np.zeros((n_classes, n_features + 1))
     if not hasattr(expert, "coef_"):
         return params
     coef = np.asarray(expert.coef_, dtype=np.float64)
+    if scale is not None:
+        coef = coef * scale
     intercept = np.asarray(expert.intercept_, dtype=np.float64)
     if n_classes == 2:
         params[1, :-1], params[1, -1] = 0.5 * coef[0], 0.5 * intercept[0]
@@ -668,12 +685,13 @@ def logistic_params(expert, n_classes, n_features):
     return params
 
 
-def set_logistic_params(expert, params, n_iter):
+def set_logistic_params(expert, params, n_iter, scale=None):
     """Give a LogisticRegression expert the fitted attributes of softmax ``params``.
 
     The reverse of :func:`logistic_params`, as ``skmoe._logistic.fit_by_newton``
     sets them: intercepts centred, a binomial model's single row
-    ``beta = row 1 - row 0``.
+    ``beta = row 1 - row 0``, and with ``scale`` the coefficients in the
+    units of the inputs (and ``scale_``).
     """
     n_classes = params.shape[0]
     coef, intercept = params[:, :-1], params[:, -1]
@@ -683,6 +701,9 @@ def set_logistic_params(expert, params, n_iter):
     if n_classes == 2:
         coef = (coef[1] - coef[0])[None, :]
         intercept = intercept[1:] - intercept[:1]
+    if scale is not None:
+        coef = coef / scale
+        expert.scale_ = scale
     expert.classes_ = np.arange(n_classes)
     expert.coef_ = np.ascontiguousarray(coef)
     expert.intercept_ = np.ascontiguousarray(intercept)
@@ -836,7 +857,7 @@ class _DaskFit:
         K = len(experts)
         gate.classes_ = np.arange(K)
         model = _Model(experts, {}, gate, self.expert_columns, self.gate_columns,
-                       self.gate_mean, self.gate_scale, self.n_classes)
+                       self.gate_mean, self.gate_scale, self.n_classes, self.column_scale)
         context = {"pooled_floor": None}
         stats = self.stats_pass(model, sources)
         lower_bounds, previous, converged = [], -np.inf, False
@@ -1129,7 +1150,8 @@ class _DaskFit:
                               stats, self.total_weight)
         if self.n_classes is not None:
             steps = [_ExpertStep(k, expert, self.n_classes, self.n_expert_features, stats,
-                                 solving)
+                                 solving, self.column_scale
+                                 if type(expert) is ScaledLogisticRegression else None)
                      for k, expert in enumerate(model.experts)]
             experts = [step.make(step.params) for step in steps]
             return (model.replace(experts=experts, gate=gate_step.make(gate_step.params)),
@@ -1361,14 +1383,16 @@ class _ExpertStep(_NewtonStep):
     :meth:`_DaskFit.solve` takes the next steps, as ``newton_steps`` does.
     """
 
-    def __init__(self, k, expert, n_classes, n_features, stats, solving=True):
+    def __init__(self, k, expert, n_classes, n_features, stats, solving=True, scale=None):
         self.template = expert
         self.solving = solving
+        # A ScaledLogisticRegression's steps are taken on its columns divided by scale.
+        self.scale = scale
         alpha = _alpha(expert)
         alpha = 2.0 * alpha if n_classes == 2 else alpha
         fit_intercept = bool(expert.fit_intercept)
         sums = stats[f"expert_{k}"]
-        super().__init__(k, logistic_params(expert, n_classes, n_features), sums, alpha,
+        super().__init__(k, logistic_params(expert, n_classes, n_features, scale), sums, alpha,
                          fit_intercept, float(stats["resp"][k]),
                          min(float(expert.tol), FULL_SOLVE_TOL),
                          _logistic_null_space(n_classes, n_features + 1, fit_intercept))
@@ -1382,7 +1406,8 @@ class _ExpertStep(_NewtonStep):
         """The next Newton step of a solve, from ``model``'s expert and its sums there."""
         return _ExpertStep(self.part, model.experts[self.part], self.shape[0],
                            self.shape[1] - 1,
-                           {f"expert_{self.part}": sums, "resp": {self.part: self.total_weight}})
+                           {f"expert_{self.part}": sums, "resp": {self.part: self.total_weight}},
+                           scale=self.scale)
 
     def done(self, loss, grad):
         if not self.solving:
@@ -1390,7 +1415,7 @@ class _ExpertStep(_NewtonStep):
         return super().done(loss, grad) or not loss < self.loss
 
     def make(self, params):
-        return set_logistic_params(copy.deepcopy(self.template), params, 1)
+        return set_logistic_params(copy.deepcopy(self.template), params, 1, self.scale)
 
 
 def _null_space(n_classes, n_features, fit_intercept):
@@ -1409,7 +1434,8 @@ def _null_space(n_classes, n_features, fit_intercept):
 def is_newton_logistic(expert):
     """Whether ``expert`` is a LogisticRegression whose M-step Newton's method takes from
     sums over rows (the settings ``skmoe._logistic`` fits by Newton's method)."""
-    return type(expert) is LogisticRegression and _alpha(expert) is not None
+    return (type(expert) in (LogisticRegression, ScaledLogisticRegression)
+            and _alpha(expert) is not None)
 
 
 def check_dask_experts(estimator, templates):
@@ -1576,9 +1602,6 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
                                      "expert_features")
     gate_columns = resolve_columns(estimator.gate_features, X.shape[1], names,
                                    "gate_features", allow_empty=False)
-    if classes is not None:
-        # The largest value of each column stands for the column.
-        _check_logistic_columns(templates, fit.largest[expert_columns][None, :])
     fit.templates = templates
     fit.gate_template = (SoftmaxGate(warm_start=True) if estimator.gate is None
                          else clone(estimator.gate).set_params(warm_start=True))
@@ -1595,6 +1618,9 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     column_scale[~(column_scale > 10 * np.finfo(np.float64).eps
                    * np.maximum(np.abs(fit.u_mean[expert_columns]), 1e-300))] = 1.0
     fit.column_scale = column_scale
+    if classes is not None:
+        # The largest value of each column stands for the column.
+        _check_logistic_columns(templates, fit.largest[expert_columns][None, :], column_scale)
     scale = fit.y_var or fit.y_mean**2 or 1.0
     fit.target_variance = scale
     fit.variance_floor = getattr(estimator, "var_floor", 0.0) * scale

@@ -186,8 +186,9 @@ _SHARED = {
         objective EM climbs: the weighted log-likelihood less the
         ``SoftmaxGate``'s penalty and the experts' penalties that skmoe reads
         (``ScaledRidge`` experts of the regressor, ``LogisticRegression``
-        experts of the classifier with an L2 penalty or none, and those of
-        inner mixtures), divided by the summed sample weights.
+        and ``ScaledLogisticRegression`` experts of the classifier with an L2
+        penalty or none, and those of inner mixtures), divided by the summed
+        sample weights.
         :meth:`score_samples` and :meth:`log_likelihood` give the
         log-likelihood without the penalties.
     lower_bounds_ : list of float

@@ -41,6 +41,7 @@ from ._ridge import (
     scaled_ridge_of,
 )
 from ._ridge import column_scale as _ridge_column_scale
+from ._scaled_logistic import ScaledLogisticRegression
 from ._validation import _check_method_params, _routing_enabled, pipeline_final_step
 
 
@@ -471,7 +472,8 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
         The EM iteration, named in the error when an expert fails.
     column_scale : ndarray of shape (n_features,), default=None
         ``skmoe._ridge.column_scale(X)``, computed once per fit by the caller;
-        None computes it when a ScaledRidge expert needs it.
+        None computes it when a ScaledRidge expert, or the Newton M-step of a
+        ScaledLogisticRegression expert, needs it.
     grams : bool, default=True
         Whether linear experts may be fitted from Gram matrices; False when
         the data's magnitudes would make them overflow or underflow
@@ -535,8 +537,13 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
               if k not in fitted and not (fit_params and fit_params[k])
               and fits_by_newton(expert, X, y, route)]
     if newton:
-        data = logistic_data(X, y)
         for k in newton:
+            scale = None
+            if type(experts[k]) is ScaledLogisticRegression:
+                if column_scale is None:
+                    column_scale = _ridge_column_scale(X)
+                scale = column_scale
+            data = logistic_data(X, y, scale)
             try:
                 fitted[k], solved = fit_by_newton(experts[k], data, weights[:, k], budget)
             except Exception as exc:

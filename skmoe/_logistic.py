@@ -22,6 +22,12 @@ the objective rise); when it stalls, the step solves the problem to a tight
 tolerance. The fitted expert is a plain ``LogisticRegression`` with the
 attributes ``fit`` leaves (``classes_``, ``coef_``, ``intercept_``,
 ``n_iter_``, ``n_features_in_``).
+
+A :class:`~skmoe.ScaledLogisticRegression` expert penalises its coefficients
+in units of each column's spread over the rows (all of them in a mixture):
+its Newton steps are taken on the columns divided by that spread, where the
+penalty is the plain one, and its coefficients are reported in the units of
+the inputs (with ``scale_``, as its own ``fit`` leaves them).
 """
 
 import threading
@@ -41,6 +47,7 @@ from ._kernels import (
     softmax_observed_log_proba,
 )
 from ._newton import newton_steps
+from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import DENSE_COPY_MAX_ENTRIES
 from ._validation import pipeline_final_step
 
@@ -60,18 +67,23 @@ _SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky")
 _SPARSE_MAX_NEWTON_WORK = 2**30
 
 
+# The expert classes whose objective this module reproduces.
+_NEWTON_CLASSES = (LogisticRegression, ScaledLogisticRegression)
+
+
 def fits_by_newton(expert, X, y, route):
     """Whether ``expert`` is fitted here rather than by its own ``fit``.
 
     Only settings whose objective this module reproduces exactly: a plain
-    ``LogisticRegression`` (not a subclass) with an L2 penalty or none, a
+    ``LogisticRegression`` (not a subclass) or a
+    :class:`~skmoe.ScaledLogisticRegression` with an L2 penalty or none, a
     solver of the L-BFGS family, no class weights, valid ``C``, ``tol`` and
     ``max_iter``, fitted with sample weights and integer labels on dense X,
     or on sparse X small enough to be made dense (see :func:`densifies`).
     Anything else (including invalid parameters, whose error the expert's
     own ``fit`` raises) keeps the expert's ``fit``.
     """
-    if type(expert) is not LogisticRegression or route != "sample_weight":
+    if type(expert) not in _NEWTON_CLASSES or route != "sample_weight":
         return False
     if np.ndim(y) != 1 or np.asarray(y).dtype.kind not in "iu":
         return False
@@ -122,14 +134,16 @@ def logistic_penalty(expert):
     """The penalty a fitted classifier expert's objective subtracts from its weighted
     log-likelihood, in nats, when skmoe knows it; 0 otherwise.
 
-    Known: a plain ``LogisticRegression`` (not a subclass), alone or as a
-    Pipeline's final step (the earlier steps are fitted without the weights,
-    so they are the same in every M-step), with an L2 penalty or none (set by
+    Known: a plain ``LogisticRegression`` (not a subclass) or a
+    :class:`~skmoe.ScaledLogisticRegression`, alone or as a Pipeline's final
+    step (the earlier steps are fitted without the weights, so they are the
+    same in every M-step), with an L2 penalty or none (set by
     ``l1_ratio=0``, ``penalty="l2"``, ``penalty=None`` or ``C=inf``), no class
     weights, a multinomial loss (not ``multi_class="ovr"``) and a solver of
     the L-BFGS family or sag/saga. Its fit with sample weights ``w`` minimises
     ``sum_i w_i loss_i + ||coef_||^2 / (2 C)`` (the intercepts unpenalised),
-    so this is ``||coef_||^2 / (2 C)``. Any other expert gives 0: liblinear
+    so this is ``||coef_||^2 / (2 C)`` (``||scale_ coef_||^2 / (2 C)`` for a
+    ScaledLogisticRegression). Any other expert gives 0: liblinear
     (which penalises the intercept and fits one-vs-rest), class weights (the
     loss is not the log-likelihood), L1 or elastic-net penalties, subclasses
     and other classifiers.
@@ -145,12 +159,15 @@ def logistic_penalty(expert):
         In nats, not divided by the weights.
     """
     expert = pipeline_final_step(expert)
-    if type(expert) is not LogisticRegression or not hasattr(expert, "coef_"):
+    if type(expert) not in _NEWTON_CLASSES or not hasattr(expert, "coef_"):
         return 0.0
     strength = _l2_strength(expert.get_params(deep=False))
     if strength is None:
         return 0.0
-    return 0.5 * strength * float(np.sum(np.square(expert.coef_)))
+    coef = expert.coef_
+    if type(expert) is ScaledLogisticRegression:
+        coef = coef * expert.scale_
+    return 0.5 * strength * float(np.sum(np.square(coef)))
 
 
 def _l2_strength(params):
@@ -182,12 +199,19 @@ class LogisticData:
         Inputs of the experts; sparse ones are made dense.
     y : ndarray of shape (n_samples,)
         Integer labels.
+    scale : ndarray of shape (n_features,), default=None
+        The columns' spreads, by which they are divided (for
+        ScaledLogisticRegression experts); None keeps them.
     """
 
-    def __init__(self, X, y):
+    def __init__(self, X, y, scale=None):
         self.n_features = X.shape[1]
+        self.scale = scale
         rows = X.T.toarray() if sp.issparse(X) else X.T
-        self.rows = TransposedRows(np.ascontiguousarray(rows, dtype=np.float64))
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
+        if scale is not None:
+            rows = rows / scale[:, None]
+        self.rows = TransposedRows(rows)
         self.classes, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes.shape[0]
         self.codes = codes.astype(np.int64)
@@ -203,30 +227,35 @@ class LogisticData:
 _LAST_DATA = threading.local()
 
 
-def logistic_data(X, y):
-    """:class:`LogisticData` of ``X`` and ``y``, made once for the M-steps of a fit.
+def logistic_data(X, y, scale=None):
+    """:class:`LogisticData` of ``X`` and ``y`` (its columns divided by ``scale``,
+    when given), made once for the M-steps of a fit.
 
     The EM loop hands the same arrays to every M-step; the last ones seen
     by this thread are remembered (through weak references, so that they
-    are not kept alive) with their transposed copy.
+    are not kept alive) with their transposed copy, one for ``scale=None``
+    and one for a given ``scale`` (the same array in every M-step).
     """
-    last = getattr(_LAST_DATA, "value", None)
-    if last is not None and last[0]() is X and last[1]() is y:
+    slot = "value" if scale is None else "scaled"
+    last = getattr(_LAST_DATA, slot, None)
+    if last is not None and last[0]() is X and last[1]() is y and last[2].scale is scale:
         return last[2]
-    data = LogisticData(X, y)
-    _LAST_DATA.value = (weakref.ref(X), weakref.ref(y), data)
+    data = LogisticData(X, y, scale)
+    setattr(_LAST_DATA, slot, (weakref.ref(X), weakref.ref(y), data))
     return data
 
 
 def release_logistic_data():
     """Forget the :class:`LogisticData` this thread made (at the end of an EM run):
     it holds a copy of the inputs."""
-    _LAST_DATA.value = None
+    _LAST_DATA.value = _LAST_DATA.scaled = None
 
 
 def is_plain_logistic(expert):
-    """Whether ``expert`` is a fitted plain LogisticRegression (not a subclass)."""
-    return type(expert) is LogisticRegression and hasattr(expert, "coef_")
+    """Whether ``expert`` is a fitted plain LogisticRegression (not a subclass) or
+    ScaledLogisticRegression: its probabilities are the softmax of ``X coef_^T +
+    intercept_``."""
+    return type(expert) in _NEWTON_CLASSES and hasattr(expert, "coef_")
 
 
 def logistic_log_likelihood(expert, X, y, floor):
@@ -257,12 +286,13 @@ def logistic_log_likelihood(expert, X, y, floor):
         When the expert's scores are not finite.
     """
     n_samples = X.shape[0]
-    last = getattr(_LAST_DATA, "value", None)
-    if last is not None and last[0]() is X and last[1]() is y:
-        # The M-step's last evaluation gave these rows' log-probabilities.
-        known = last[2].observed.get(id(expert))
-        if known is not None and known[0] is expert.coef_:
-            return np.maximum(known[1], np.log(floor))
+    for slot in ("value", "scaled"):
+        last = getattr(_LAST_DATA, slot, None)
+        if last is not None and last[0]() is X and last[1]() is y:
+            # The M-step's last evaluation gave these rows' log-probabilities.
+            known = last[2].observed.get(id(expert))
+            if known is not None and known[0] is expert.coef_:
+                return np.maximum(known[1], np.log(floor))
     coef = np.asarray(expert.coef_, dtype=np.float64)
     intercept = np.asarray(expert.intercept_, dtype=np.float64)
     if coef.shape[0] == 1:
@@ -356,6 +386,10 @@ def fit_by_newton(expert, data, weight, budget=None):
     if binary:
         coef = (coef[1] - coef[0])[None, :]
         intercept = intercept[1:] - intercept[:1]
+    if data.scale is not None:
+        # In the units of the inputs, as ScaledLogisticRegression.fit leaves them.
+        coef = coef / data.scale
+        expert.scale_ = data.scale
     expert.classes_ = data.classes.copy()
     expert.coef_ = np.ascontiguousarray(coef)
     expert.intercept_ = np.ascontiguousarray(intercept)
@@ -421,6 +455,9 @@ def _start(expert, data, n_classes, binary):
             or coef.shape != ((1 if binary else n_classes), data.n_features)):
         return start
     intercept = np.asarray(expert.intercept_, dtype=np.float64)
+    if data.scale is not None:
+        # The steps are taken on the columns divided by their spread.
+        coef = coef * data.scale
     if binary:
         start[1, :-1] = 0.5 * coef[0]
         start[0, :-1] = -0.5 * coef[0]

@@ -36,6 +36,7 @@ from ._experts import threadpool_controller
 from ._gate import SoftmaxGate
 from ._kernels import log_softmax
 from ._ridge import ScaledRidge
+from ._scaled_logistic import ScaledLogisticRegression
 from ._serving_kernels import softmax_linear_mean, softmax_logistic_proba
 
 _CACHE = weakref.WeakKeyDictionary()
@@ -101,8 +102,9 @@ def _linear_regressor(expert):
 
 
 def _linear_classifier(expert, n_classes):
-    """Whether a fitted classification expert is a plain LogisticRegression over all classes."""
-    if type(expert) is not LogisticRegression:
+    """Whether a fitted classification expert is a plain LogisticRegression (or a
+    ScaledLogisticRegression, whose coefficients are in the inputs' units) over all classes."""
+    if type(expert) not in (LogisticRegression, ScaledLogisticRegression):
         return False
     classes = getattr(expert, "classes_", None)
     coef = getattr(expert, "coef_", None)

@@ -23,17 +23,19 @@ point kept, and the scheme restarts from there (the first of them is the
 stabilising iteration of SQUAREM).
 
 The parameters are the softmax gate's coefficients and intercepts and every
-expert's ``coef_`` and ``intercept_``, so only runs whose gate is a
+expert's ``coef_`` (a ScaledLogisticRegression's in units of its columns'
+spreads) and ``intercept_``, so only runs whose gate is a
 :class:`~skmoe.SoftmaxGate` and whose experts are all plain
-``LogisticRegression`` whose objective is known (an L2 penalty or none, a
-solver of the L-BFGS family: see :mod:`skmoe._logistic`) are extrapolated.
+``LogisticRegression`` or :class:`~skmoe.ScaledLogisticRegression` whose
+objective is known (an L2 penalty or none, a solver of the L-BFGS family:
+see :mod:`skmoe._logistic`) are extrapolated.
 """
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from ._gate import SoftmaxGate
-from ._logistic import _alpha
+from ._logistic import _NEWTON_CLASSES, _alpha
+from ._scaled_logistic import ScaledLogisticRegression
 
 
 def em_parameters(run):
@@ -50,19 +52,27 @@ def em_parameters(run):
     theta : ndarray of shape (n_parameters,) or None
         The gate's ``coef_`` and ``intercept_``, then each expert's, raveled;
         None unless the gate is a fitted ``SoftmaxGate`` (not a subclass) and
-        every expert a fitted plain ``LogisticRegression`` with a known
-        objective.
+        every expert a fitted plain ``LogisticRegression`` or
+        ScaledLogisticRegression with a known objective.
     """
     gate = run.gate
     if type(gate) is not SoftmaxGate or not hasattr(gate, "coef_") or run.params:
         return None
     parts = [gate.coef_, gate.intercept_]
     for expert in run.experts:
-        if (type(expert) is not LogisticRegression or not hasattr(expert, "coef_")
+        if (type(expert) not in _NEWTON_CLASSES or not hasattr(expert, "coef_")
                 or _alpha(expert) is None):
             return None
-        parts += [expert.coef_, expert.intercept_]
+        parts += [expert.coef_ * _coef_unit(expert), expert.intercept_]
     return np.concatenate([np.ravel(part) for part in parts])
+
+
+def _coef_unit(expert):
+    """What an expert's ``coef_`` is multiplied by in the parameters: a
+    ScaledLogisticRegression's columns' spreads, so that the extrapolation's
+    step (its norms) does not depend on the units of the features; 1 otherwise
+    (the gate's coefficients are those of its standardised columns)."""
+    return expert.scale_ if type(expert) is ScaledLogisticRegression else 1.0
 
 
 def set_em_parameters(run, theta):
@@ -83,7 +93,7 @@ def set_em_parameters(run, theta):
     run.gate.coef_ = take(run.gate.coef_)
     run.gate.intercept_ = take(run.gate.intercept_)
     for expert in run.experts:
-        expert.coef_ = take(expert.coef_)
+        expert.coef_ = take(expert.coef_) / _coef_unit(expert)
         expert.intercept_ = take(expert.intercept_)
 
 

@@ -13,7 +13,13 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, ScaledRidge, SoftmaxGate
+from skmoe import (
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    ScaledLogisticRegression,
+    ScaledRidge,
+    SoftmaxGate,
+)
 
 FAST = {"max_iter": 5, "n_init": 1, "random_state": 0}
 
@@ -46,17 +52,19 @@ ESTIMATORS = [
     MixtureOfExpertsClassifier(SGDClassifier(loss="log_loss"), n_experts=2, **FAST),
     SoftmaxGate(),
     ScaledRidge(),
+    ScaledLogisticRegression(),
 ]
 
 
 def _expected_failed_checks(estimator):
     if isinstance(estimator, SoftmaxGate):
         return {}
-    if isinstance(estimator, ScaledRidge):
+    if isinstance(estimator, (ScaledRidge, ScaledLogisticRegression)):
         reason = (
             "by design: the penalty is measured in each feature's spread over the rows "
             "given to fit, whatever their weights (a mixture gives every expert all rows), "
-            "so repeating or dropping rows changes it; tested in tests/test_ridge.py."
+            "so repeating or dropping rows changes it; tested in tests/test_ridge.py and "
+            "tests/test_scaled_logistic.py."
         )
         return {
             "check_sample_weight_equivalence_on_dense_data": reason,

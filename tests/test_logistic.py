@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 import skmoe._experts
 import skmoe._logistic
-from skmoe import MixtureOfExpertsClassifier
+from skmoe import MixtureOfExpertsClassifier, ScaledLogisticRegression
 from skmoe._gate_base import SolverBudget
 from skmoe._logistic import (
     LogisticData,
@@ -336,15 +336,19 @@ def test_observed_log_proba_kernel(n_samples):
 
 @pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
 @pytest.mark.parametrize("max_iter", [5, 300])
-def test_mixture_log_likelihood_from_the_m_step_equals_predict_proba(gated, max_iter):
+@pytest.mark.parametrize("expert", [LogisticRegression(), ScaledLogisticRegression()])
+def test_mixture_log_likelihood_from_the_m_step_equals_predict_proba(gated, max_iter, expert):
     X, y = gated
+    # Columns of other units: a ScaledLogisticRegression penalises them in their spread.
+    X = X * np.array([0.01, 1.0, 30.0])
     # Five iterations end on a generalised-EM step, whose last evaluation gives the
     # log-likelihood; a converged fit ends on a full solve.
-    model = MixtureOfExpertsClassifier(n_experts=2, max_iter=max_iter, tol=1e-5,
+    model = MixtureOfExpertsClassifier(expert, n_experts=2, max_iter=max_iter, tol=1e-5,
                                        random_state=0).fit(X, y)
     assert model.converged_ == (max_iter == 300)
     # lower_bound_ comes from the M-step's own evaluations; log_likelihood from the scores.
-    penalties = model.gate_._penalty() + sum(0.5 * np.sum(e.coef_**2) / e.C
+    spread = X.std(axis=0) if isinstance(expert, ScaledLogisticRegression) else 1.0
+    penalties = model.gate_._penalty() + sum(0.5 * np.sum((e.coef_ * spread)**2) / e.C
                                              for e in model.experts_)
     total = model.log_likelihood(X, y) - penalties
     assert_allclose(model.lower_bound_, total / len(y), rtol=1e-12)

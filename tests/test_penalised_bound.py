@@ -45,11 +45,13 @@ def _final_logistic(expert):
 
 
 def _expert_penalty(expert):
-    """``||coef_||^2 / (2 C)`` of a LogisticRegression (or a Pipeline ending in one)."""
+    """``||coef_||^2 / (2 C)`` of a LogisticRegression (or a Pipeline ending in one);
+    ``||scale_ coef_||^2 / (2 C)`` of a ScaledLogisticRegression."""
     final = _final_logistic(expert)
     if not isinstance(final, LogisticRegression):
         return 0.0
-    return 0.5 * np.sum(final.coef_**2) / final.C
+    coef = final.coef_ * getattr(final, "scale_", 1.0)
+    return 0.5 * np.sum(coef**2) / final.C
 
 
 def _hand_objective(total_log_lik, gate, experts, total_weight):

@@ -858,13 +858,15 @@ def test_classifier_refuses_columns_its_logistic_experts_cannot_square(change, m
                                          f"own units, and their Hessians square them: the "
                                          f"experts' column {column} reaches {value}, beyond "
                                          f"about 1e150"):
-        MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+        MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=5,
+                                   random_state=0).fit(X, y)
     monkeypatch.undo()
     # Columns the experts do not see (the gate standardises its own) are taken.
     gate_only = [column] if change != "all columns * 1e200" else [0, 1, 2]
     experts_see = [j for j in range(X.shape[1]) if j not in gate_only] or None
     if experts_see is not None:
-        model = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, expert_features=experts_see,
+        model = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=5,
+                                           expert_features=experts_see,
                                            random_state=0).fit(X, y)
         assert np.all(np.isfinite(model.predict_proba(X)))
 

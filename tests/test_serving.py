@@ -234,7 +234,7 @@ def test_classifier_non_finite_linear_probabilities_name_the_expert(classificati
     model = MixtureOfExpertsClassifier(n_experts=3, max_iter=5, random_state=0).fit(X, y)
     model.experts_[2].coef_ = np.full_like(model.experts_[2].coef_, np.inf)
     with (pytest.raises(ValueError,
-                        match=r"Expert 2 \(LogisticRegression\) returned NaN or inf"),
+                        match=r"Expert 2 \(ScaledLogisticRegression\) returned NaN or inf"),
           np.errstate(invalid="ignore")):
         model.predict_proba(X[:3])
 

@@ -92,7 +92,7 @@ def test_classifier_first_call_needs_the_classes(stream):
 @pytest.mark.parametrize("model, name", [
     (MixtureOfExpertsRegressor([LinearRegression(), DecisionTreeRegressor()], n_experts=2),
      "Expert 1 \\(DecisionTreeRegressor\\)"),
-    (MixtureOfExpertsClassifier(n_experts=2), "Expert 0 \\(LogisticRegression\\)"),
+    (MixtureOfExpertsClassifier(n_experts=2), "Expert 0 \\(ScaledLogisticRegression\\)"),
 ])
 def test_expert_without_partial_fit_is_named(stream, model, name):
     X, y = stream
