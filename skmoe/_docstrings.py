@@ -169,7 +169,9 @@ _SHARED = {
         ``label_noise`` say (a UserWarning says so when they ask for
         ``"cross_fitted"``).
         ``lower_bound_`` is the per-sample log-likelihood of the last batch
-        under the model before its update (a held-out measure).""",
+        under the model before its update (a held-out measure): ``-inf``
+        after the first batch of an unfitted estimator, which has no model
+        before it (``lower_bounds_`` then holds no value).""",
     "fitted_common": """experts_ : list of estimators
         The fitted experts that survived.
     gate_ : estimator

@@ -42,6 +42,7 @@ from ._ridge import (
 )
 from ._ridge import column_scale as _ridge_column_scale
 from ._scaled_logistic import ScaledLogisticRegression
+from ._scaling import SQUARE_SAFE, magnitude
 from ._validation import _check_method_params, _routing_enabled, pipeline_final_step
 
 
@@ -1098,10 +1099,14 @@ def design_rank(X, sample_weight, center):
     """Rank of the rows of ``X`` with positive weight, their columns centred if ``center``.
 
     From the cross-product of the columns (one BLAS pass over X, no copy of it
-    when every weight is positive): a column whose centred sum of squares is
-    at most ``1e-12`` of its raw one (a constant column) counts as zero; the
-    others are scaled to unit sum of squares, and the rank is the number of
-    eigenvalues of their (correlation) matrix above ``1e-8`` times the largest.
+    when every weight is positive and the columns' squares are normal
+    numbers; otherwise of the columns divided by their :func:`magnitude`, as
+    the rank does not depend on the columns' units: columns of ``1e160`` or
+    ``1e-170`` overflowed or underflowed, and counted as constant): a column
+    whose centred sum of squares is at most ``1e-12`` of its raw one (a
+    constant column) counts as zero; the others are scaled to unit sum of
+    squares, and the rank is the number of eigenvalues of their (correlation)
+    matrix above ``1e-8`` times the largest.
 
     Parameters
     ----------
@@ -1122,6 +1127,9 @@ def design_rank(X, sample_weight, center):
     n_rows = X.shape[0]
     if X.shape[1] == 0 or n_rows == 0:
         return 0
+    unit = magnitude(X)
+    if np.any((unit < SQUARE_SAFE[0]) | (unit > SQUARE_SAFE[1])):
+        X = np.asarray(X, dtype=np.float64) / unit
     raw = np.asarray(X.T @ X, dtype=np.float64)
     gram = raw
     if center:

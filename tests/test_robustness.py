@@ -247,6 +247,24 @@ on_both_estimators = pytest.mark.parametrize("estimator, make", [
 
 
 @on_both_estimators
+@pytest.mark.parametrize("scale", [1e-170, 1e160, 1e300])
+def test_parameter_counts_and_bic_do_not_depend_on_the_units_of_the_features(
+        estimator, make, scale):
+    # The rank of each linear expert's design came from the columns' raw cross-products,
+    # which overflowed (1e160) or underflowed (1e-170): every column counted as
+    # constant, bic counted 12 parameters instead of 18 (24 for the classifier), and
+    # RuntimeWarnings leaked from the fit.
+    X, y = make()
+    base = estimator(n_experts=2, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaled = estimator(n_experts=2, random_state=0).fit(X * scale, y)
+    assert scaled._design_ranks_ == base._design_ranks_ == [X.shape[1]] * 2
+    assert scaled._n_parameters() == base._n_parameters()
+    assert scaled.bic(X * scale, y) == pytest.approx(base.bic(X, y), rel=1e-9)
+
+
+@on_both_estimators
 def test_huge_sample_weights_fit_and_too_large_ones_are_refused(estimator, make):
     # Weights of 1e200 ended in "Input X contains NaN" from k-means.
     X, y = make()

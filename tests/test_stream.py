@@ -1,5 +1,6 @@
 """Streaming EM: partial_fit by stepwise EM, batch by batch."""
 
+import copy
 import warnings
 
 import dask.array as da
@@ -140,3 +141,16 @@ def test_partial_fit_says_it_does_not_cross_fit_what_is_asked_for(estimator, par
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         default.partial_fit(X[:150], target[:150], **extra)
+
+
+def test_lower_bound_is_the_batch_log_likelihood_before_the_step(stream):
+    X, y = stream
+    model = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    model.partial_fit(X[:1000], y[:1000])
+    # No model came before the first batch of an unfitted estimator.
+    assert model.lower_bound_ == -np.inf and model.lower_bounds_ == []
+    before = copy.deepcopy(model)
+    model.partial_fit(X[1000:2000], y[1000:2000])
+    held_out = before.score_samples(X[1000:2000], y[1000:2000]).mean()
+    assert_allclose(model.lower_bound_, held_out, rtol=1e-12)
+    assert_allclose(model.lower_bounds_, [held_out], rtol=1e-12)
