@@ -465,8 +465,11 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         Other experts, in particular the default ``ScaledRidge`` (a penalised
         fit with cross-fitted noise variances), raise a ValueError that says to
         refit with ``LinearRegression`` experts or to use the bootstrap.
-        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled uniformly
-        with replacement (each row's weight times the number of its draws),
+        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled with
+        replacement, each a resample of the units the weights count (a row
+        of weight ``w`` drawn with probability ``w / W``, ``W`` draws in all
+        for a total weight ``W``: the bootstrap of the rows repeated; unit
+        weights give the uniform bootstrap of the rows),
         each a warm start from the fitted solution, with the refit's experts
         matched to the fitted ones (the assignment that maximises the
         agreement of their responsibilities on the rows given, so that label
