@@ -157,3 +157,39 @@ def test_bootstrap_of_a_grouped_mixture_resamples_groups():
     ratio = boot["std_error"].to_numpy() / info["std_error"].to_numpy()
     assert 0.8 < np.mean(ratio) < 1.35, ratio
     assert boot.attrs["n_failed"] == 0
+
+
+# ------------------------------------------------------ what an interval holds
+@pytest.mark.parametrize("family", ["gaussian", "student_t", "laplace", "gamma", "poisson"])
+def test_interval_holds_its_coverage_under_the_models_own_distribution(family):
+    # The documented meaning, checked against predict_cdf: a continuous
+    # interval holds y with probability coverage (to the quantiles' 1e-10);
+    # a count interval has integer ends, both included, and holds at least
+    # coverage, by less than the probability of its two ends.
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 1))
+    mean = np.exp(np.where(X[:, 0] > 0, 1.0 + 0.5 * X[:, 0], 2.0 - 0.3 * X[:, 0]))
+    experts, noise = LinearRegression(), family
+    if family == "poisson":
+        experts, noise, y = PoissonRegressor(alpha=0.0), "gaussian", rng.poisson(mean) * 1.0
+    elif family == "gamma":
+        experts, noise, y = GammaRegressor(alpha=0.0), "gaussian", rng.gamma(2.0, mean / 2.0)
+    else:
+        y = mean + rng.standard_t(3, size=400)
+    model = MixtureOfExpertsRegressor(experts, n_experts=2, noise=noise,
+                                      random_state=0).fit(X, y)
+    for coverage in (0.5, 0.8, 0.9, 0.95):
+        low, high = model.predict_interval(X[:100], coverage).T
+        if family == "poisson":
+            assert np.array_equal(low, np.round(low)) and np.array_equal(high, np.round(high))
+            held = model.predict_cdf(X[:100], high) - model.predict_cdf(X[:100], low - 1)
+            assert np.all(held >= coverage - 1e-9)
+            # No more than the probability of its two ends above coverage.
+            ends = (model.predict_cdf(X[:100], high) - model.predict_cdf(X[:100], high - 1)
+                    + model.predict_cdf(X[:100], low) - model.predict_cdf(X[:100], low - 1))
+            assert np.all(held < coverage + ends + 1e-9)
+        else:
+            held = model.predict_cdf(X[:100], high) - model.predict_cdf(X[:100], low)
+            np.testing.assert_allclose(held, coverage, atol=1e-9)
