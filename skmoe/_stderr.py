@@ -618,6 +618,15 @@ def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
     rng = check_random_state(random_state)
     if groups is None:
         probabilities, n_draws, unit = resample_plan(weights)
+        if n_draws < max(estimator.n_experts_, 2):
+            # Every refit of so few draws lost experts, blamed on the experts.
+            raise ValueError(
+                f"sample_weight sums to {float(np.sum(weights)):.6g}: standard_errors reads "
+                "the weights as frequencies (a row of weight 2 is a row seen twice), so "
+                f"the data count {n_draws} observation(s), too few to resample for "
+                f"{estimator.n_experts_} experts. Give the weights in counts (e.g. scaled "
+                "to sum to the number of rows, if they are relative weights)."
+            )
     else:
         probabilities = np.full(groups.n_groups, 1.0 / groups.n_groups)
         n_draws, unit = groups.n_groups, 1.0

@@ -478,7 +478,11 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         are added. Any experts; their coefficients are reported when they
         have ``coef_`` (a Pipeline's final step included).
     sample_weight : array-like of shape (n_samples,), default=None
-        Row weights, as given to ``fit`` (frequency weights).
+        Row weights, as given to ``fit``, read as frequency weights (a row of
+        weight 2 counts as two rows): both methods give the errors of the
+        rows repeated, so their total is the number of observations. Weights
+        totalling fewer observations than experts are refused by the
+        bootstrap.
     groups : array-like of shape (n_samples,), default=None
         The group labels the mixture was fitted with (``fit(X, y,
         groups=groups)``), required for a grouped mixture and refused for

@@ -50,6 +50,12 @@ def test_bootstrap_of_frequency_weights_is_that_of_the_repeated_rows():
     # percent); the old draws gave a mean ratio of 1.8.
     ratio = boot["std_error"].to_numpy() / info["std_error"].to_numpy()
     assert 0.85 < np.mean(ratio) < 1.2, ratio
+    # Weights that count fewer observations than experts cannot be resampled:
+    # said so, not blamed on the experts (every refit lost some).
+    with pytest.raises(ValueError, match=r"sample_weight sums to 1: .* frequencies .* count 1 "
+                                         r"observation\(s\)"):
+        standard_errors(weighted, X, y, "bootstrap", sample_weight=np.full(200, 1 / 200),
+                        n_bootstrap=2)
 
 
 # ------------------------------------------------------ standard errors of groups
@@ -74,8 +80,9 @@ def test_information_of_a_grouped_mixture_is_that_of_the_grouped_likelihood():
     # standard_errors differentiated the rows' own likelihood at a grouped fit:
     # over 150 data sets of 150 groups of 4 rows, the gate's errors were 0.56
     # and 0.58 of the spread of its estimates (95% intervals covering 75 and
-    # 78%), log(sigma)'s 1.27 (now 0.90 to 1.11, covering 92 to 98%). The grouped information must equal minus the numerical Hessian
-    # of the grouped log-likelihood (weights included) at the fitted parameters.
+    # 78%), log(sigma)'s 1.27 (now 0.90 to 1.11, covering 92 to 98%). The
+    # grouped information must equal minus the numerical Hessian of the grouped
+    # log-likelihood (weights included) at the fitted parameters.
     from skmoe._stderr import fitted_groups, observed_information
 
     X, y, labels = _grouped(60, 4, 0)
