@@ -464,7 +464,10 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         with the default ``C=1`` it shrinks the gate's standard errors a little.
         Other experts, in particular the default ``ScaledRidge`` (a penalised
         fit with cross-fitted noise variances), raise a ValueError that says to
-        refit with ``LinearRegression`` experts or to use the bootstrap.
+        refit with ``LinearRegression`` experts or to use the bootstrap; so does
+        a fit with ``assignment="hard"``, whose estimates are not the
+        likelihood's maximum (a warm start with ``assignment="soft"`` reaches
+        it).
         ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled with
         replacement, each a resample of the units the weights count (a row
         of weight ``w`` drawn with probability ``w / W``, ``W`` draws in all
