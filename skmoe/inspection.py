@@ -435,7 +435,11 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     The parameters are those of flexmix's ``summary(refit(model))``, on the
     user's scale of the features: for each expert its intercept, coefficients
     (on ``expert_features``) and, for a Gaussian expert, ``log(sigma)`` (the
-    log of its noise standard deviation); for the gate, for each expert
+    log of its noise standard deviation; the bootstrap reports the other
+    families' parameters as :func:`expert_summary` names them, on their own
+    scale: ``noise_scale`` and ``df`` for a Student t expert, ``noise_scale``
+    for a Laplace one, ``dispersion`` for a Gamma one, none for a Poisson
+    one); for the gate, for each expert
     ``k >= 1``, the intercept and coefficients of the log-odds of expert ``k``
     against expert 0, flexmix's reference expert (the gate's internal
     standardisation is undone). A gate without inputs (``gate_features=[]``)
