@@ -1120,6 +1120,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
+        # How many groups the fit's likelihood was over (None: the rows'): standard
+        # errors and the report of a grouped fit need the groups again.
+        self._fit_groups_ = None if groups is None else int(groups.n_groups)
         self._design_ranks_ = _design_ranks(best.experts, data.X_expert, sample_weight)
         self._gate_rank_ = _gate_rank(best.gate, data.X_gate, gate_weight)
         if prefix is not None:

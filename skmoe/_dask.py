@@ -1549,6 +1549,8 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
         raise ValueError("groups are not supported on Dask collections; fit in memory.")
     # A new fit: a later partial_fit continues from it, not from an older stream.
     estimator.__dict__.pop("_stream_", None)
+    # Never grouped (an in-memory grouped fit's record would outlive it).
+    estimator.__dict__.pop("_fit_groups_", None)
     templates = estimator._expert_templates()
     for index, template in enumerate(templates):
         estimator._check_expert(template, index)

@@ -1075,7 +1075,13 @@ default=(0.05, 0.5, 0.95)
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
-            Lower and upper ends.
+            Lower and upper ends. For a continuous family the interval holds
+            y with probability ``coverage`` under the model. For the Poisson
+            family the ends are integers (each the smallest count whose
+            probability reaches its level) and the interval is closed, both
+            ends included: it holds y with probability at least ``coverage``
+            (more by less than the probability of its two ends; a count's
+            distribution rarely has an interval of exactly that probability).
 
         Raises
         ------

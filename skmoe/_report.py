@@ -3,7 +3,14 @@
 import numpy as np
 import pandas as pd
 
-from ._stderr import bootstrap_table, check_mixture, flatten, information_table, parameter_table
+from ._stderr import (
+    bootstrap_table,
+    check_mixture,
+    fitted_groups,
+    flatten,
+    information_table,
+    parameter_table,
+)
 
 
 class MixtureReport:
@@ -90,14 +97,16 @@ def entropy(resp, sample_weight):
     return float(-(sample_weight @ terms.sum(axis=1)))
 
 
-def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_params):
+def report(estimator, X, y, sample_weight=None, method="auto", groups=None,
+           **bootstrap_params):
     """See :func:`skmoe.inspection.report`."""
     check_mixture(estimator, "report")
     if method not in {"auto", "information", "bootstrap", None}:
         raise ValueError(
             f"method must be 'auto', 'information', 'bootstrap' or None, got {method!r}."
         )
-    resp, rows, total = estimator._posterior_total(X, y, sample_weight)
+    checked = fitted_groups(estimator, X, groups, "report")
+    resp, rows, total = estimator._posterior_total(X, y, sample_weight, groups)
     weights = np.ones(rows.shape[0]) if sample_weight is None else np.asarray(
         sample_weight, dtype=np.float64)
     criteria_note = ""
@@ -108,13 +117,20 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
         # report says why under its tables.
         n_parameters, criteria_note = np.nan, f"df, AIC, BIC and ICL are not defined: {exc} "
     n_observations = float(weights.sum()) if sample_weight is not None else rows.shape[0]
+    # The entropy of the latent experts: one per row, or one per group.
+    latent = entropy(resp, weights)
+    if checked is not None:
+        # As the model's bic with groups (and select_n_experts): the groups are
+        # the observations, each one latent expert of weight 1.
+        n_observations = checked.n_groups
+        latent = entropy(resp[checked.first], np.ones(checked.n_groups))
     bic = -2.0 * total + n_parameters * np.log(n_observations)
     fit = pd.Series({
         "log_likelihood": total,
         "df": n_parameters,
         "aic": -2.0 * total + 2.0 * n_parameters,
         "bic": bic,
-        "icl": bic + 2.0 * entropy(resp, weights),
+        "icl": bic + 2.0 * latent,
         "n_samples": n_observations,
         "n_iter": estimator.n_iter_,
         "converged": estimator.converged_,
@@ -138,14 +154,16 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
     note, chosen = "", method
     if method == "auto":
         try:
-            coefficients, chosen = information_table(estimator, X, y, sample_weight), "information"
+            coefficients, chosen = (information_table(estimator, X, y, sample_weight, groups),
+                                    "information")
         except ValueError as exc:
             coefficients, chosen = _estimates_only(estimator), None
             note = f"{exc} Pass method='bootstrap' to report for bootstrap standard errors."
     elif method == "information":
-        coefficients = information_table(estimator, X, y, sample_weight)
+        coefficients = information_table(estimator, X, y, sample_weight, groups)
     elif method == "bootstrap":
-        coefficients = bootstrap_table(estimator, X, y, sample_weight, **bootstrap_params)
+        coefficients = bootstrap_table(estimator, X, y, sample_weight, groups=groups,
+                                       **bootstrap_params)
     else:
         coefficients, note = _estimates_only(estimator), "method=None was asked for."
     return MixtureReport(fit, experts, coefficients, chosen, note, criteria_note)

@@ -41,6 +41,7 @@ from ._gate import ConstantGate, SoftmaxGate
 from ._kernels import e_step
 from ._validation import (
     Interval,
+    _safe_indexing,
     check_fit_weight_scale,
     check_no_bool_params,
     check_sample_weight,
@@ -184,6 +185,18 @@ def _check_information(estimator):
                 "with experts=LinearRegression(tol=0.0) (default ScaledRidge experts are "
                 f"penalised fits with cross-fitted noise), or {use}."
             )
+    if estimator.assignment == "hard":
+        # Classification EM maximises another likelihood: where experts overlap its
+        # gate is sharper and its estimates biased, and the inverse information at
+        # them gave 95% intervals that covered the gate's intercept 37% of the time.
+        raise ValueError(
+            "method='information' needs maximum-likelihood estimates; this model was "
+            "fitted with assignment='hard' (classification EM), whose estimates maximise "
+            "the classification likelihood and are biased where the experts overlap. "
+            "Refit with assignment='soft' (with warm_start=True it continues from this "
+            f"fit), or {use} (the spread of the hard-assignment estimates, around "
+            "their own bias)."
+        )
     if estimator._cross_fits(estimator.experts_[0]):
         raise ValueError(
             "method='information' needs the maximum-likelihood noise variances; this model "
@@ -231,7 +244,7 @@ def _user_scale_jacobian(estimator):
     return jacobian
 
 
-def observed_information(estimator, X, y, sample_weight=None):
+def observed_information(estimator, X, y, sample_weight=None, groups=None):
     """The observed information of the whole log-likelihood at the fitted parameters.
 
     The parameters are, in this order: for each expert its intercept (when it
@@ -244,6 +257,10 @@ def observed_information(estimator, X, y, sample_weight=None):
     The gate's penalty ``||W||^2 / (2 C)`` (on the standardised columns, over all
     experts, which the fitted gate satisfies with its coefficients centred) adds
     ``(I - 1 1^T / K) / C`` per column.
+
+    With ``groups`` (a checked ``_Groups``) the observations are the groups:
+    ``a_gk = log g_k(x_g) + sum_{i in g} w_i log p_k(y_i | x_i)``, the same
+    identity over groups, each group once (see :func:`_grouped_outer`).
 
     Returns
     -------
@@ -283,14 +300,25 @@ def observed_information(estimator, X, y, sample_weight=None):
     log_lik = -0.5 * (_LOG_2PI + np.log(variance)) - residuals**2 / (2.0 * variance)
     log_gate = np.ascontiguousarray(estimator._gate_log_proba(Xv))
     resp = np.empty_like(log_lik)
-    e_step(log_gate, np.ascontiguousarray(log_lik), weights, resp, np.empty(Xv.shape[0]))
+    if groups is None:
+        e_step(log_gate, np.ascontiguousarray(log_lik), weights, resp, np.empty(Xv.shape[0]))
+    else:
+        resp = groups.e_step(log_gate[groups.first], np.ascontiguousarray(log_lik), weights)[0]
     gate = np.exp(log_gate)
 
     hessian = np.zeros((n_params, n_params))
+    if groups is not None:
+        hessian += _grouped_outer(groups, weights, resp, residuals, variance, designs,
+                                  offsets, sizes, gate, Z, gate_offset, n_params)
     for start in range(0, Xv.shape[0], _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         w, h, r, p, Zb = weights[rows], resp[rows], residuals[rows], gate[rows], Z[rows]
         m = w.shape[0]
+        if groups is not None:
+            # The scores' outer products are the groups' (above); the experts'
+            # curvature below is the rows' own, the gate's the groups'.
+            _expert_curvature(hessian, w, h, r, variance, designs, rows, offsets, sizes)
+            continue
         scores = np.zeros((m, n_experts, n_params))
         for k in range(n_experts):
             o = offsets[k]
@@ -306,23 +334,13 @@ def observed_information(estimator, X, y, sample_weight=None):
         mean_score = np.einsum("ik,ikp->ip", h, scores) * np.sqrt(w)[:, None]
         hessian -= mean_score.T @ mean_score
         # sum_k h d2 a: the experts' blocks.
-        for k in range(n_experts):
-            o, size = offsets[k], sizes[k]
-            wh = w * h[:, k]
-            D = designs[k][rows]
-            beta, log_sigma = slice(o, o + size - 1), o + size - 1
-            hessian[beta, beta] -= (D * (wh / variance[k])[:, None]).T @ D
-            cross = 2.0 * (D.T @ (wh * r[:, k])) / variance[k]
-            hessian[beta, log_sigma] -= cross
-            hessian[log_sigma, beta] -= cross
-            hessian[log_sigma, log_sigma] -= 2.0 * float(wh @ r[:, k] ** 2) / variance[k]
-        # The gate's block, the same for every k (the responsibilities sum to one).
-        for j in range(1, n_experts):
-            gj = slice(gate_offset + (j - 1) * q, gate_offset + j * q)
-            for ell in range(1, n_experts):
-                gl = slice(gate_offset + (ell - 1) * q, gate_offset + ell * q)
-                c = w * (p[:, j] * (float(j == ell) - p[:, ell]))
-                hessian[gj, gl] -= (Zb * c[:, None]).T @ Zb
+        _expert_curvature(hessian, w, h, r, variance, designs, rows, offsets, sizes)
+        _gate_curvature(hessian, w, p, Zb, gate_offset, q)
+    if groups is not None:
+        # The gate sees one row per group, each of weight 1.
+        first = groups.first
+        _gate_curvature(hessian, np.ones(first.shape[0]), gate[first], Z[first],
+                        gate_offset, q)
 
     information = -hessian
     gate_ = estimator.gate_
@@ -343,6 +361,60 @@ def observed_information(estimator, X, y, sample_weight=None):
         + [(rows_std[j] - rows_std[0]) for j in range(1, n_experts)]
     )
     return information, estimate, n_expert_params
+
+
+def _expert_curvature(hessian, w, h, r, variance, designs, rows, offsets, sizes):
+    """Add ``sum_k h d2 a`` of the experts' blocks of some rows to ``hessian``."""
+    for k in range(len(designs)):
+        o, size = offsets[k], sizes[k]
+        wh = w * h[:, k]
+        D = designs[k][rows]
+        beta, log_sigma = slice(o, o + size - 1), o + size - 1
+        hessian[beta, beta] -= (D * (wh / variance[k])[:, None]).T @ D
+        cross = 2.0 * (D.T @ (wh * r[:, k])) / variance[k]
+        hessian[beta, log_sigma] -= cross
+        hessian[log_sigma, beta] -= cross
+        hessian[log_sigma, log_sigma] -= 2.0 * float(wh @ r[:, k] ** 2) / variance[k]
+
+
+def _gate_curvature(hessian, w, p, Z, gate_offset, q):
+    """Add the gate's block (the same for every k: the responsibilities sum to one)."""
+    n_experts = p.shape[1]
+    for j in range(1, n_experts):
+        gj = slice(gate_offset + (j - 1) * q, gate_offset + j * q)
+        for ell in range(1, n_experts):
+            gl = slice(gate_offset + (ell - 1) * q, gate_offset + ell * q)
+            c = w * (p[:, j] * (float(j == ell) - p[:, ell]))
+            hessian[gj, gl] -= (Z * c[:, None]).T @ Z
+
+
+def _grouped_outer(groups, weights, resp, residuals, variance, designs, offsets, sizes, gate,
+                   Z, gate_offset, n_params):
+    """``sum_g [sum_k h_gk S_gk S_gk^T - (sum_k h_gk S_gk)(sum_k h_gk S_gk)^T]``.
+
+    ``S_gk`` is group g's complete-data score under expert k: its rows'
+    weighted expert scores summed, plus the gate's score at the group's row.
+    The rows of a group share one latent expert, so their scores add before
+    the outer product: taken row by row, as without groups, the gate's
+    errors of groups of 4 rows came out half their spread.
+    """
+    n_experts = len(designs)
+    first = groups.first
+    q = Z.shape[1]
+    scores = np.zeros((groups.n_groups, n_experts, n_params))
+    for k in range(n_experts):
+        o, size = offsets[k], sizes[k]
+        r = residuals[:, k]
+        own = np.column_stack([(r / variance[k])[:, None] * designs[k],
+                               r**2 / variance[k] - 1.0])
+        scores[:, k, o:o + size] = groups.sum_rows(own, weights)
+        for j in range(1, n_experts):
+            g = gate_offset + (j - 1) * q
+            scores[:, k, g:g + q] += (float(k == j) - gate[first, j])[:, None] * Z[first]
+    h = resp[first]
+    flat = (scores * np.sqrt(h)[:, :, None]).reshape(-1, n_params)
+    mean_score = np.einsum("gk,gkp->gp", h, scores)
+    return flat.T @ flat - mean_score.T @ mean_score
 
 
 def _covariance(information):
@@ -368,10 +440,45 @@ def _covariance(information):
     return inverse / np.outer(root, root)
 
 
-def information_table(estimator, X, y, sample_weight=None):
+def fitted_groups(estimator, X, groups, caller):
+    """``groups`` checked against the fit: a ``_Groups`` for a grouped fit, else None.
+
+    Raises
+    ------
+    ValueError
+        When a mixture fitted with groups is given none (its likelihood is the
+        groups', not the rows': the rows' own gave gate errors half their
+        spread, silently), when groups are given to a mixture fitted without
+        them, or when their number differs from the fit's.
+    """
+    fitted = getattr(estimator, "_fit_groups_", None)
+    checked = estimator._checked_groups(estimator._validated_X(X), groups)
+    if fitted is not None and checked is None:
+        raise ValueError(
+            f"This mixture was fitted with groups ({fitted} groups): every row of a group "
+            f"shares one expert, and its likelihood is the groups'. Pass the same groups "
+            f"to {caller} (groups=...)."
+        )
+    if fitted is None and checked is not None:
+        raise ValueError(
+            f"This mixture was fitted without groups; {caller} differentiates and refits "
+            "the likelihood it was fitted to. Refit with fit(X, y, groups=groups), or "
+            "leave groups out."
+        )
+    if checked is not None and checked.n_groups != fitted:
+        raise ValueError(
+            f"groups holds {checked.n_groups} groups, but this mixture was fitted on "
+            f"{fitted}; pass the groups it was fitted with."
+        )
+    return checked
+
+
+def information_table(estimator, X, y, sample_weight=None, groups=None):
     """Estimates and standard errors from the inverse observed information."""
     _check_information(estimator)
-    information, estimate, n_expert = observed_information(estimator, X, y, sample_weight)
+    groups = fitted_groups(estimator, X, groups, "standard_errors")
+    information, estimate, n_expert = observed_information(estimator, X, y, sample_weight,
+                                                           groups)
     covariance = _covariance(information)
     # The gate's parameters from the standardised columns to the user's scale.
     jacobian = np.eye(estimate.shape[0])
@@ -394,7 +501,7 @@ def information_table(estimator, X, y, sample_weight=None):
 
 
 # ------------------------------------------------------------------ bootstrap
-def _refit(estimator, X, y, weights, seed):
+def _refit(estimator, X, y, weights, seed, groups=None):
     """The mixture refitted from its fitted solution with new row weights (None if it
     lost experts)."""
     model = copy.deepcopy(estimator)
@@ -402,20 +509,21 @@ def _refit(estimator, X, y, weights, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        model.fit(X, y, sample_weight=weights)
+        model.fit(X, y, sample_weight=weights, groups=groups)
     if model.n_experts_ != estimator.n_experts_:
         return None
     return model
 
 
-def match_experts(reference_resp, model, X, y, weights):
+def match_experts(reference_resp, model, X, y, weights, groups=None):
     """The order of ``model``'s experts that best matches the reference's.
 
     ``order[k]`` is the expert of ``model`` that plays expert k of the
     reference: the assignment (Hungarian algorithm) that maximises the
-    weighted agreement of the two models' responsibilities on the same rows.
+    weighted agreement of the two models' responsibilities on the same rows
+    (the groups' responsibilities, with ``groups``).
     """
-    resp = model._posterior(X, y)[0]
+    resp = model._posterior(X, y, weights if groups is not None else None, groups)[0]
     agreement = (reference_resp * weights[:, None]).T @ resp
     rows, columns = linear_sum_assignment(-agreement)
     order = np.empty_like(columns)
@@ -423,11 +531,49 @@ def match_experts(reference_resp, model, X, y, weights):
     return order
 
 
-def _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp):
-    model = _refit(estimator, X, y, weights * counts, seed)
+def resample_plan(weights):
+    """How the bootstrap draws frequency-weighted rows: ``(probabilities, n_draws, unit)``.
+
+    A weight counts repeated rows (``standard_errors`` and the information
+    method read it so): the bootstrap of the repeated rows draws ``W = sum w``
+    rows, and row i is drawn ``Multinomial(W, w / W)`` times, all its copies
+    together. The same draw for any weights: ``round(W)`` draws (at least 1)
+    with probabilities ``w / W``, each draw of weight ``unit = W / round(W)``,
+    so that a resample's total weight is ``W``. Unit weights give the uniform
+    bootstrap of the rows. (Each row's weight times its uniform draws gave
+    a weight of variance ``w**2`` instead of ``w``: with weights of 1 to 3 the
+    errors were half as large again as those of the repeated rows.)
+    """
+    total = float(np.sum(weights))
+    n_draws = max(int(round(total)), 1)
+    return weights / total, n_draws, total / n_draws
+
+
+def _resampled_groups(groups, times):
+    """The rows of a resample of groups and their new labels: group g's rows
+    ``times[g]`` times, each copy a group of its own."""
+    rows, labels = [], []
+    for start, count, repeat in zip(groups.starts, groups.counts, times):
+        members = groups.order[start:start + count]
+        for _ in range(repeat):
+            labels.append(np.full(count, len(rows)))
+            rows.append(members)
+    return np.concatenate(rows), np.concatenate(labels)
+
+
+def _bootstrap_one(estimator, X, y, weights, resampled, seed, reference_resp, groups=None,
+                   labels=None):
+    if groups is None:
+        model = _refit(estimator, X, y, resampled, seed)
+    else:
+        # ``resampled`` counts each group's draws: a group drawn twice is two
+        # groups (two draws of its latent expert), its rows repeated.
+        rows, copies = _resampled_groups(groups, resampled.astype(np.intp))
+        model = _refit(estimator, _safe_indexing(X, rows), np.asarray(y)[rows],
+                       weights[rows], seed, copies)
     if model is None:
         return None
-    order = match_experts(reference_resp, model, X, y, weights)
+    order = match_experts(reference_resp, model, X, y, weights, labels)
     experts, gate = parameter_table(model)
     return flatten(experts, gate, order)[1]
 
@@ -467,26 +613,45 @@ def check_bootstrap_params(n_bootstrap, confidence, n_jobs=None, random_state=No
 
 
 def bootstrap_table(estimator, X, y, sample_weight=None, *, n_bootstrap=200,
-                    confidence=0.95, n_jobs=None, random_state=None):
-    """Estimates, bootstrap standard errors and percentile intervals."""
+                    confidence=0.95, n_jobs=None, random_state=None, groups=None):
+    """Estimates, bootstrap standard errors and percentile intervals.
+
+    With ``groups`` the groups are resampled (uniformly: each counts once in
+    the likelihood), each group drawn twice a group of its own twice.
+    """
     check_bootstrap_params(n_bootstrap, confidence, n_jobs, random_state)
     Xv = estimator._validated_X(X)
     weights = check_sample_weight(sample_weight, Xv)
+    labels, groups = groups, fitted_groups(estimator, X, groups, "standard_errors")
     experts, gate = parameter_table(estimator)
     index, estimate = flatten(experts, gate)
-    reference_resp = estimator._posterior(X, y)[0]
+    reference_resp = estimator._posterior(X, y, weights if groups is not None else None,
+                                          labels)[0]
     rng = check_random_state(random_state)
-    n = Xv.shape[0]
-    # Rows drawn uniformly; each keeps its own weight, times how often it was drawn.
-    probabilities = np.full(n, 1.0 / n)
-    draws = [(rng.multinomial(n, probabilities).astype(np.float64),
+    if groups is None:
+        probabilities, n_draws, unit = resample_plan(weights)
+        if n_draws < max(estimator.n_experts_, 2):
+            # Every refit of so few draws lost experts, blamed on the experts.
+            raise ValueError(
+                f"sample_weight sums to {float(np.sum(weights)):.6g}: standard_errors reads "
+                "the weights as frequencies (a row of weight 2 is a row seen twice), so "
+                f"the data count {n_draws} observation(s), too few to resample for "
+                f"{estimator.n_experts_} experts. Give the weights in counts (e.g. scaled "
+                "to sum to the number of rows, if they are relative weights)."
+            )
+    else:
+        probabilities = np.full(groups.n_groups, 1.0 / groups.n_groups)
+        n_draws, unit = groups.n_groups, 1.0
+    draws = [(rng.multinomial(n_draws, probabilities) * unit,
               rng.randint(np.iinfo(np.int32).max)) for _ in range(n_bootstrap)]
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_bootstrap_one)(estimator, X, y, weights, counts, seed, reference_resp)
-        for counts, seed in draws
+        delayed(_bootstrap_one)(estimator, X, y, weights, resampled, seed, reference_resp,
+                                groups, labels)
+        for resampled, seed in draws
     ) if effective_n_jobs(n_jobs) > 1 else [
-        _bootstrap_one(estimator, X, y, weights, counts, seed, reference_resp)
-        for counts, seed in draws
+        _bootstrap_one(estimator, X, y, weights, resampled, seed, reference_resp, groups,
+                       labels)
+        for resampled, seed in draws
     ]
     kept = [r for r in results if r is not None and r.shape == estimate.shape]
     if len(kept) < 2:

@@ -253,6 +253,8 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
                                            first and not fitted)
     if not sample_weight.sum() > 0:
         raise ValueError("sample_weight of the batch must not sum to zero.")
+    # Batches are never grouped: the model is no longer a grouped fit's.
+    estimator.__dict__.pop("_fit_groups_", None)
     regressor = not is_classifier(estimator)
     if first and not fitted:
         # The first batch starts the experts by k-means, one cluster per expert.

@@ -428,13 +428,18 @@ def _held_out_grouped(estimator, n_experts, X, y, splits, sample_weight, groups)
 
 
 def standard_errors(estimator, X, y, method="information", *, sample_weight=None,
-                    n_bootstrap=200, confidence=0.95, n_jobs=None, random_state=None):
+                    groups=None, n_bootstrap=200, confidence=0.95, n_jobs=None,
+                    random_state=None):
     """Estimates, standard errors, z and p values of every expert and gate parameter.
 
     The parameters are those of flexmix's ``summary(refit(model))``, on the
     user's scale of the features: for each expert its intercept, coefficients
     (on ``expert_features``) and, for a Gaussian expert, ``log(sigma)`` (the
-    log of its noise standard deviation); for the gate, for each expert
+    log of its noise standard deviation; the bootstrap reports the other
+    families' parameters as :func:`expert_summary` names them, on their own
+    scale: ``noise_scale`` and ``df`` for a Student t expert, ``noise_scale``
+    for a Laplace one, ``dispersion`` for a Gamma one, none for a Poisson
+    one); for the gate, for each expert
     ``k >= 1``, the intercept and coefficients of the log-odds of expert ``k``
     against expert 0, flexmix's reference expert (the gate's internal
     standardisation is undone). A gate without inputs (``gate_features=[]``)
@@ -445,8 +450,7 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
         A fitted mixture.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training inputs (of a mixture fitted without ``groups``: the
-        likelihood differentiated is the rows' own).
+        The training inputs.
     y : array-like of shape (n_samples,)
         The training targets.
     method : {"information", "bootstrap"}, default="information"
@@ -464,9 +468,15 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         with the default ``C=1`` it shrinks the gate's standard errors a little.
         Other experts, in particular the default ``ScaledRidge`` (a penalised
         fit with cross-fitted noise variances), raise a ValueError that says to
-        refit with ``LinearRegression`` experts or to use the bootstrap.
-        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled uniformly
-        with replacement (each row's weight times the number of its draws),
+        refit with ``LinearRegression`` experts or to use the bootstrap; so does
+        a fit with ``assignment="hard"``, whose estimates are not the
+        likelihood's maximum (a warm start with ``assignment="soft"`` reaches
+        it).
+        ``"bootstrap"``: ``n_bootstrap`` refits on rows resampled with
+        replacement, each a resample of the units the weights count (a row
+        of weight ``w`` drawn with probability ``w / W``, ``W`` draws in all
+        for a total weight ``W``: the bootstrap of the rows repeated; unit
+        weights give the uniform bootstrap of the rows),
         each a warm start from the fitted solution, with the refit's experts
         matched to the fitted ones (the assignment that maximises the
         agreement of their responsibilities on the rows given, so that label
@@ -475,7 +485,19 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         are added. Any experts; their coefficients are reported when they
         have ``coef_`` (a Pipeline's final step included).
     sample_weight : array-like of shape (n_samples,), default=None
-        Row weights, as given to ``fit`` (frequency weights).
+        Row weights, as given to ``fit``, read as frequency weights (a row of
+        weight 2 counts as two rows): both methods give the errors of the
+        rows repeated, so their total is the number of observations. Weights
+        totalling fewer observations than experts are refused by the
+        bootstrap.
+    groups : array-like of shape (n_samples,), default=None
+        The group labels the mixture was fitted with (``fit(X, y,
+        groups=groups)``), required for a grouped mixture and refused for
+        one fitted without them. The observations are then the groups: the
+        information sums each group's complete-data scores over its rows
+        before their outer products (a group's rows share one latent expert),
+        and the bootstrap resamples whole groups, a group drawn twice being
+        two groups.
     n_bootstrap : int, default=200
         Refits of the bootstrap; at least 2.
     confidence : float, default=0.95
@@ -503,8 +525,10 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         For an unfitted estimator (NotFittedError), a model the information
         method does not cover (naming what to use instead), an information
         matrix that is not positive definite (the fit is not at a maximum),
-        or ``n_bootstrap``, ``confidence``, ``n_jobs`` or ``random_state``
-        outside their ranges (with either method).
+        ``n_bootstrap``, ``confidence``, ``n_jobs`` or ``random_state``
+        outside their ranges (with either method), or ``groups`` missing for
+        a mixture fitted with groups (given for one fitted without them, or
+        of another number of groups).
 
     Examples
     --------
@@ -526,11 +550,11 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
     # without a word by the information method.
     check_bootstrap_params(n_bootstrap, confidence, n_jobs, random_state)
     if method == "information":
-        return information_table(estimator, X, y, sample_weight)
+        return information_table(estimator, X, y, sample_weight, groups)
     if method == "bootstrap":
         return bootstrap_table(estimator, X, y, sample_weight, n_bootstrap=n_bootstrap,
                                confidence=confidence, n_jobs=n_jobs,
-                               random_state=random_state)
+                               random_state=random_state, groups=groups)
     raise ValueError(f"method must be 'information' or 'bootstrap', got {method!r}.")
 
 
@@ -538,7 +562,8 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
 _BOOTSTRAP_PARAMS = ("n_bootstrap", "confidence", "n_jobs", "random_state")
 
 
-def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_params):
+def report(estimator, X, y, sample_weight=None, method="auto", groups=None,
+           **bootstrap_params):
     """The fitted mixture as the tables a statistician reads.
 
     flexmix's ``summary(model)`` and ``summary(refit(model))`` in one object:
@@ -560,6 +585,13 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
         ``"auto"``: the information method when it covers the model, else
         estimates only, with the reason and the way to bootstrap printed under
         the tables. None: estimates only.
+    groups : array-like of shape (n_samples,), default=None
+        The group labels of a mixture fitted with groups (required for it,
+        refused otherwise): the log-likelihood is then the grouped one, the
+        criteria's ``n`` (``n_samples``) the number of groups and ICL's
+        entropy the groups', as the model's ``bic(X, y, groups=groups)`` and
+        :func:`select_n_experts`; the standard errors are the groups' (see
+        :func:`standard_errors`).
     **bootstrap_params
         ``n_bootstrap``, ``confidence``, ``n_jobs``, ``random_state`` for
         ``method="bootstrap"``.
@@ -601,4 +633,4 @@ def report(estimator, X, y, sample_weight=None, method="auto", **bootstrap_param
             f"report got unexpected keyword argument(s) {unknown}; the bootstrap's are "
             f"{', '.join(_BOOTSTRAP_PARAMS)}."
         )
-    return _report(estimator, X, y, sample_weight, method, **bootstrap_params)
+    return _report(estimator, X, y, sample_weight, method, groups, **bootstrap_params)
