@@ -39,6 +39,7 @@ from ._base import BaseMixtureOfExperts
 from ._families import FAMILIES
 from ._gate import ConstantGate, SoftmaxGate
 from ._kernels import e_step
+from ._scaling import magnitude
 from ._validation import (
     Interval,
     _safe_indexing,
@@ -248,7 +249,9 @@ def observed_information(estimator, X, y, sample_weight=None, groups=None):
     """The observed information of the whole log-likelihood at the fitted parameters.
 
     The parameters are, in this order: for each expert its intercept (when it
-    fits one), its coefficients and ``log(sigma)``; then for each expert
+    fits one), its coefficients (times ``units``: those of the columns divided
+    by their magnitude, a power of two, whose squares are then normal numbers
+    whatever the units of X) and ``log(sigma)``; then for each expert
     ``k >= 1`` the gate's intercept and coefficients of the log-odds of ``k``
     against expert 0 on the gate's *standardised* columns. By Louis' identity,
     with ``h`` the responsibilities and ``a_ik = log g_k(x_i) + log p_k(y_i | x_i)``,
@@ -269,6 +272,9 @@ def observed_information(estimator, X, y, sample_weight=None, groups=None):
         The fitted parameters in the same order and scale.
     n_expert_parameters : int
         How many of them are the experts'.
+    units : ndarray of shape (n_parameters,)
+        What each parameter was multiplied by (1 but for the experts'
+        coefficients).
     """
     Xv = estimator._validated_X(X)
     y = estimator._validate_targets(y, Xv.shape[0])
@@ -277,16 +283,23 @@ def observed_information(estimator, X, y, sample_weight=None, groups=None):
     check_fit_weight_scale(weights)
     Xe = estimator._expert_input(Xv)
     Xe = np.asarray(Xe.toarray() if sp.issparse(Xe) else Xe, dtype=np.float64)
+    # The information holds the columns' squares, which overflowed beyond about 1e154
+    # (and lost their digits below 1e-154): in units of a power of two, exactly.
+    unit = magnitude(Xe)
+    Xe = Xe / unit
     experts = estimator.experts_
     n_experts = len(experts)
-    designs, coefs = [], []
+    designs, coefs, units = [], [], []
     for expert in experts:
+        coef = np.ravel(expert.coef_).astype(np.float64) * unit
         if expert.fit_intercept:
             designs.append(np.column_stack([np.ones(Xe.shape[0]), Xe]))
-            coefs.append(np.concatenate([[float(expert.intercept_)], np.ravel(expert.coef_)]))
+            coefs.append(np.concatenate([[float(expert.intercept_)], coef]))
+            units.append(np.concatenate([[1.0], unit, [1.0]]))
         else:
-            designs.append(np.asarray(Xe, dtype=np.float64))
-            coefs.append(np.ravel(expert.coef_).astype(np.float64))
+            designs.append(Xe)
+            coefs.append(coef)
+            units.append(np.concatenate([unit, [1.0]]))
     variance = np.asarray(estimator.noise_variance_, dtype=np.float64)
     sizes = [c.shape[0] + 1 for c in coefs]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
@@ -360,7 +373,8 @@ def observed_information(estimator, X, y, sample_weight=None, groups=None):
         [np.concatenate([c, [0.5 * np.log(v)]]) for c, v in zip(coefs, variance)]
         + [(rows_std[j] - rows_std[0]) for j in range(1, n_experts)]
     )
-    return information, estimate, n_expert_params
+    units = np.concatenate(units + [np.ones(n_params - n_expert_params)])
+    return information, estimate, n_expert_params, units
 
 
 def _expert_curvature(hessian, w, h, r, variance, designs, rows, offsets, sizes):
@@ -477,25 +491,32 @@ def information_table(estimator, X, y, sample_weight=None, groups=None):
     """Estimates and standard errors from the inverse observed information."""
     _check_information(estimator)
     groups = fitted_groups(estimator, X, groups, "standard_errors")
-    information, estimate, n_expert = observed_information(estimator, X, y, sample_weight,
-                                                           groups)
+    information, estimate, n_expert, units = observed_information(estimator, X, y,
+                                                                  sample_weight, groups)
     covariance = _covariance(information)
-    # The gate's parameters from the standardised columns to the user's scale.
-    jacobian = np.eye(estimate.shape[0])
+    # The experts' coefficients in the columns' units, and the gate's parameters from
+    # the standardised columns to the user's scale.
+    jacobian = np.diag(1.0 / units)
     block = _user_scale_jacobian(estimator)
     q = block.shape[0]
     for j in range(estimator.n_experts_ - 1):
         s = slice(n_expert + j * q, n_expert + (j + 1) * q)
         jacobian[s, s] = block
     estimate = jacobian @ estimate
-    covariance = jacobian @ covariance @ jacobian.T
+    # Each row of the Jacobian in units of a power of two: the variances of
+    # coefficients of columns near 1e160 (or 1e-160) are beyond float64's squares.
+    row_unit = magnitude(jacobian.T)
+    scaled = jacobian / row_unit[:, None]
+    inner = scaled @ covariance @ scaled.T
+    std_error = row_unit * np.sqrt(np.diag(inner))
+    covariance = row_unit[:, None] * inner * row_unit[None, :]
     experts, gate = parameter_table(estimator)
     for values, expert in zip(experts, estimator.experts_):
         if not expert.fit_intercept:
             # Fixed at 0, not a parameter.
             del values["intercept"]
     index, _ = flatten(experts, gate)
-    frame = _frame(index, estimate, np.sqrt(np.diag(covariance)))
+    frame = _frame(index, estimate, std_error)
     frame.attrs.update(method="information", covariance=covariance)
     return frame
 

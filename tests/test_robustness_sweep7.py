@@ -89,16 +89,18 @@ def test_information_of_a_grouped_mixture_is_that_of_the_grouped_likelihood():
     weights = np.random.default_rng(1).integers(1, 3, size=y.shape[0]).astype(float)
     model = _grouped_mixture().set_params(tol=1e-10).fit(X, y, sample_weight=weights,
                                                          groups=labels)
-    information, estimate, _ = observed_information(
+    information, estimate, _, units = observed_information(
         model, X, y, weights, fitted_groups(model, X, labels, "test"))
 
     def log_likelihood(theta):
-        # The parameters in observed_information's order and (standardised) scale.
+        # The parameters in observed_information's order and scale (the experts'
+        # coefficients times units, the gate's on its standardised columns).
         import copy
 
         moved = copy.deepcopy(model)
         for k, expert in enumerate(moved.experts_):
-            expert.intercept_, expert.coef_ = theta[3 * k], np.array([theta[3 * k + 1]])
+            expert.intercept_ = theta[3 * k]
+            expert.coef_ = np.array([theta[3 * k + 1] / units[3 * k + 1]])
         moved.noise_variance_ = np.exp(2.0 * theta[[2, 5]])
         moved.gate_.intercept_ = np.array([0.0, theta[6]])
         moved.gate_.coef_ = np.array([[0.0], [theta[7]]])

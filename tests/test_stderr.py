@@ -91,6 +91,24 @@ def test_information_matches_the_numerical_hessian_of_the_likelihood(gate_featur
     assert table.loc["expert 0"].index.tolist() == ["intercept", "a", "b", "log(sigma)"]
 
 
+@pytest.mark.parametrize("scale", [1e-170, 1e160, 1e300])
+def test_standard_errors_do_not_depend_on_the_units_of_the_features(scale):
+    # The information holds the columns' squares: beyond about 1e154 (or below
+    # 1e-154) they overflowed or lost their digits, and a converged fit was refused as
+    # "not at a maximum of the likelihood"; the coefficients' variances underflowed.
+    X, y = _data()
+    base = standard_errors(_linear_model().fit(X, y), X, y)
+    scaled_X = X * scale
+    table = standard_errors(_linear_model().fit(scaled_X, y), scaled_X, y)
+    np.testing.assert_allclose(table["z"], base["z"], rtol=1e-8)
+    np.testing.assert_allclose(table["p_value"], base["p_value"], rtol=1e-8, atol=1e-15)
+    # A coefficient of a column times ``scale``, and its standard error, divided by it.
+    coefficient = np.array([parameter in ("a", "b") for _, parameter in table.index])
+    for column in ("estimate", "std_error"):
+        expected = np.where(coefficient, base[column] / scale, base[column])
+        np.testing.assert_allclose(table[column], expected, rtol=1e-8)
+
+
 def test_gate_without_inputs_reports_log_ratios_of_proportions():
     X, y = _data()
     model = _linear_model(gate_features=[], gate=None).fit(X, y)
