@@ -26,7 +26,8 @@ class MixtureReport:
         ``icl``, ``n_samples``, ``n_iter``, ``converged``.
     experts : pandas.DataFrame
         Per expert: its ``share`` (mean gate probability on the rows given),
-        ``size`` (rows whose most responsible expert it is), ``effective_n``
+        ``size`` (rows whose most responsible expert it is, counted by their
+        weights: a row of weight 2 counts as two, as in ``n_samples``), ``effective_n``
         (summed responsibilities) and, for the regressor's Gaussian family,
         ``noise_std``; for a classifier whose experts' labels are modelled as
         noisy, ``label_noise`` (its ``label_noise_``).
@@ -138,7 +139,8 @@ def report(estimator, X, y, sample_weight=None, method="auto", groups=None,
     gate = estimator.predict_gate(X)
     experts = pd.DataFrame({
         "share": weights @ gate / weights.sum(),
-        "size": np.bincount(resp.argmax(axis=1), minlength=estimator.n_experts_),
+        "size": np.bincount(resp.argmax(axis=1), weights=weights,
+                            minlength=estimator.n_experts_),
         "effective_n": weights @ resp,
     }, index=pd.RangeIndex(estimator.n_experts_, name="expert"))
     if getattr(estimator, "family_", None) == "gaussian":

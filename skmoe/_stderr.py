@@ -509,7 +509,9 @@ def information_table(estimator, X, y, sample_weight=None, groups=None):
     scaled = jacobian / row_unit[:, None]
     inner = scaled @ covariance @ scaled.T
     std_error = row_unit * np.sqrt(np.diag(inner))
-    covariance = row_unit[:, None] * inner * row_unit[None, :]
+    with np.errstate(over="ignore", under="ignore"):
+        # Documented: entries beyond float64's range are inf or 0.
+        covariance = row_unit[:, None] * inner * row_unit[None, :]
     experts, gate = parameter_table(estimator)
     for values, expert in zip(experts, estimator.experts_):
         if not expert.fit_intercept:

@@ -514,8 +514,10 @@ def standard_errors(estimator, X, y, method="information", *, sample_weight=None
         ``"gate k"`` (the log-odds of expert k against expert 0); columns
         ``estimate``, ``std_error``, ``z`` and ``p_value`` (two-sided, normal),
         and for the bootstrap ``ci_lower`` and ``ci_upper``. ``attrs`` holds
-        the ``method``, and the ``covariance`` matrix (information) or the
-        ``replicates``, ``n_bootstrap`` and ``n_failed``, the refits left out
+        the ``method``, and the ``covariance`` matrix (information: entries
+        beyond float64's range, for coefficients of features near ``1e-160``
+        or ``1e160``, are inf or 0; the standard errors are computed without
+        them) or the ``replicates``, ``n_bootstrap`` and ``n_failed``, the refits left out
         because they lost an expert or their parameters changed shape (a
         classifier expert whose resample lacked a class) (bootstrap).
 
@@ -610,7 +612,8 @@ def report(estimator, X, y, sample_weight=None, method="auto", groups=None,
         the responsibilities, ``-2 sum_i w_i sum_k h_ik log h_ik``: like
         ``bic`` (and flexmix's ICL), lower is better, and it is at least the BIC.
         ``size`` counts the rows whose most responsible expert it is (flexmix's
-        cluster sizes).
+        cluster sizes), by their weights: a row of weight 2 counts as two, as
+        in ``n_samples``.
 
     Examples
     --------

@@ -28,6 +28,7 @@ Matplotlib is imported only when a Display draws, so that importing this
 module stays cheap.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -487,7 +488,9 @@ class ExpertFitDisplay:
 
     The data are coloured by their most responsible expert; each expert's
     prediction is a curve (other features at their mean), and the mixture's
-    mean is drawn with a band of two standard deviations (regression).
+    mean is drawn with a band of two standard deviations (regression; none,
+    with a warning, where the standard deviation is infinite: Student t
+    experts with ``df <= 2``).
 
     Parameters
     ----------
@@ -608,10 +611,18 @@ class ExpertFitDisplay:
         self.mean_line_ = ax.plot(self.grid, self.mean, color="k", linewidth=2,
                                   label="mixture mean")[0]
         self.band_ = None
-        if self.std is not None:
+        if self.std is not None and np.all(np.isfinite(self.std)):
             self.band_ = ax.fill_between(self.grid, self.mean - 2 * self.std,
                                          self.mean + 2 * self.std, color="k", alpha=0.12,
                                          label="mean ± 2 sd")
+        elif self.std is not None:
+            # A band of infinite width was drawn and labelled as two standard deviations.
+            warnings.warn(
+                "The mixture's standard deviation is infinite on the grid (Student t "
+                "noise with df <= 2 has no variance), so no 'mean ± 2 sd' band is drawn; "
+                "predict_interval gives the mixture's central intervals.",
+                UserWarning, stacklevel=2,
+            )
         ax.set_xlabel(self.feature_name)
         ax.set_ylabel("y")
         ax.legend(loc="best")

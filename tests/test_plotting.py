@@ -179,6 +179,22 @@ def test_expert_fit_display_takes_every_family_and_refuses_what_is_not_a_fitted_
         ExpertFitDisplay.from_estimator(classifier.fit(x, counts > 2), x, counts)
 
 
+def test_expert_fit_display_draws_no_band_of_infinite_width():
+    # Student t experts with df <= 2 have no variance: the band was infinitely wide,
+    # labelled "mean ± 2 sd", without a word.
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, size=(300, 1))
+    y = np.where(x[:, 0] > 0, 2.0, -1.0) * x[:, 0] + 0.3 * rng.standard_t(1.2, size=300)
+    model = MixtureOfExpertsRegressor(n_experts=2, noise="student_t", random_state=0)
+    model.fit(x, y)
+    assert np.any(model.df_ <= 2)
+    with pytest.warns(UserWarning, match=r"standard deviation is infinite on the grid .* no "
+                                         r"'mean ± 2 sd' band is drawn"):
+        display = ExpertFitDisplay.from_estimator(model, x, y, grid_resolution=30)
+    assert display.band_ is None
+    assert np.isfinite(display.mean_line_.get_ydata()).all()
+
+
 def test_convergence_display_one_line_per_start(mixture_1d):
     _, _, model = mixture_1d
     display = ConvergenceDisplay.from_estimator(model)

@@ -99,7 +99,9 @@ def test_standard_errors_do_not_depend_on_the_units_of_the_features(scale):
     X, y = _data()
     base = standard_errors(_linear_model().fit(X, y), X, y)
     scaled_X = X * scale
-    table = standard_errors(_linear_model().fit(scaled_X, y), scaled_X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        table = standard_errors(_linear_model().fit(scaled_X, y), scaled_X, y)
     np.testing.assert_allclose(table["z"], base["z"], rtol=1e-8)
     np.testing.assert_allclose(table["p_value"], base["p_value"], rtol=1e-8, atol=1e-15)
     # A coefficient of a column times ``scale``, and its standard error, divided by it.
@@ -271,6 +273,21 @@ def test_report_holds_the_fit_the_experts_and_the_coefficients():
     text = str(summary)
     assert "gate 1: log-odds against expert 0" in text and "Standard errors: information" in text
     assert "<table" in summary._repr_html_()
+
+
+def test_report_counts_rows_by_their_weights_as_the_repeated_rows():
+    # size counted each row once, whatever its weight (150 against 311 for the
+    # repeated rows), while n_samples in the same report was the total weight.
+    X, y = _data()
+    weights = np.random.default_rng(0).integers(1, 4, size=len(y))
+    model = _linear_model().fit(X, y, sample_weight=weights)
+    weighted = report(model, X, y, sample_weight=weights, method=None)
+    repeated = report(model, X.loc[X.index.repeat(weights)], np.repeat(y, weights),
+                      method=None)
+    for column in ("size", "effective_n", "share"):
+        np.testing.assert_allclose(weighted.experts[column], repeated.experts[column],
+                                   rtol=1e-10)
+    assert weighted.fit["n_samples"] == repeated.fit["n_samples"] == weights.sum()
 
 
 def test_report_without_standard_errors_says_why():
