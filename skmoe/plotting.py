@@ -534,7 +534,8 @@ class ExpertFitDisplay:
         self.feature_name = feature_name
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, feature=0, grid_resolution=200, ax=None):
+    def from_estimator(cls, estimator, X, y, feature=0, grid_resolution=200, ax=None,
+                       groups=None):
         """Compute the experts' curves along ``feature`` and draw them over the data.
 
         Parameters
@@ -551,6 +552,10 @@ class ExpertFitDisplay:
             Points of the curves.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
+        groups : array-like of shape (n_samples,), default=None
+            The rows' groups, for a mixture fitted with ``groups``: each row is
+            then coloured by its group's most responsible expert (all rows of
+            a group share one expert). None colours each row by its own.
 
         Returns
         -------
@@ -581,7 +586,7 @@ class ExpertFitDisplay:
         expert_rows = rows[:, estimator.expert_features_]
         curves = np.column_stack([e.predict(expert_rows) for e in estimator.experts_])
         mean, std = estimator.predict(_as_frame_if_named(estimator, rows), return_std=True)
-        assignment = estimator._posterior(X, y)[0].argmax(axis=1)
+        assignment = estimator._posterior(X, y, None, groups)[0].argmax(axis=1)
         return cls(X_values[:, index], y, assignment, grid, curves, mean, std,
                    _feature_label(estimator, index)).plot(ax=ax)
 

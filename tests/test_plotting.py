@@ -195,6 +195,27 @@ def test_expert_fit_display_draws_no_band_of_infinite_width():
     assert np.isfinite(display.mean_line_.get_ydata()).all()
 
 
+def test_expert_fit_display_colours_a_grouped_fit_by_its_groups():
+    # Each row was coloured by its own responsibilities, though a grouped mixture's
+    # rows share their group's expert.
+    from skmoe.inspection import posterior
+
+    rng = np.random.RandomState(0)
+    groups = np.repeat(np.arange(40), 5)
+    slope = np.where(rng.uniform(size=40) < 0.5, 2.0, -1.0)[groups]
+    x = rng.uniform(-1, 1, size=(200, 1))
+    y = slope * x[:, 0] + 0.5 * rng.normal(size=200)
+    model = MixtureOfExpertsRegressor(n_experts=2, gate_features=[], random_state=0)
+    model.fit(x, y, groups=groups)
+    display = ExpertFitDisplay.from_estimator(model, x, y, grid_resolution=20, groups=groups)
+    expected = posterior(model, x, y, groups=groups).argmax(axis=1)
+    np.testing.assert_array_equal(display.assignment, expected)
+    for group in range(40):
+        assert np.unique(display.assignment[groups == group]).size == 1
+    rows = ExpertFitDisplay.from_estimator(model, x, y, grid_resolution=20).assignment
+    assert np.any(rows != display.assignment)
+
+
 def test_convergence_display_one_line_per_start(mixture_1d):
     _, _, model = mixture_1d
     display = ConvergenceDisplay.from_estimator(model)
