@@ -208,10 +208,10 @@ class LogisticData:
         self.n_features = X.shape[1]
         self.scale = scale
         rows = X.T.toarray() if sp.issparse(X) else X.T
-        rows = np.ascontiguousarray(rows, dtype=np.float64)
         if scale is not None:
-            rows = rows / scale[:, None]
-        self.rows = TransposedRows(rows)
+            # One transposed copy, divided as it is made.
+            rows = np.divide(rows, scale[:, None], order="C", dtype=np.float64)
+        self.rows = TransposedRows(np.ascontiguousarray(rows, dtype=np.float64))
         self.classes, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes.shape[0]
         self.codes = codes.astype(np.int64)
