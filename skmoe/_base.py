@@ -706,6 +706,11 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return 0.0
 
+    def _expert_enters_likelihood(self, index):
+        """Whether fitted expert ``index``'s own parameters enter the likelihood (and
+        so count in bic and aic). True by default."""
+        return True
+
     def _expert_likelihood_parameters(self, expert):
         """Free parameters the likelihood adds to a fitted ``expert`` (e.g. its noise variance).
 
@@ -1949,6 +1954,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         ranks = getattr(self, "_design_ranks_", None) or [None] * len(self.experts_)
         n_experts, missing = 0, []
         for index, (expert, rank) in enumerate(zip(self.experts_, ranks)):
+            if not self._expert_enters_likelihood(index):
+                continue
             try:
                 n_experts += n_expert_parameters(expert, index, rank)
             except ValueError as exc:
@@ -2029,7 +2036,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         GaussianNB, and the likelihood's own parameters (a noise
         variance per Gaussian expert; for the classifier, ``C`` per expert
         whose labels are modelled as noisy: its share ``label_noise_`` and
-        its ``C`` class frequencies less one). Experts without a parameter count
+        its ``C`` class frequencies less one; for an expert whose share is 1,
+        which gives its class frequencies whatever its input, those alone, and
+        not its own parameters). Experts without a parameter count
         (trees, neighbours) raise a ValueError that names each of them.
         ``log L`` is :meth:`log_likelihood`, and ``n`` the number of
         observations: the groups with ``groups``, else the total sample

@@ -361,9 +361,19 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 self.__dict__.pop(name, None)
 
     def _n_parameters(self, uncounted=None):
-        # Each expert with noisy labels adds its share and its class frequencies.
-        n_noisy = _noisy_experts(self._fitted_params()).size
-        return super()._n_parameters(uncounted) + n_noisy * self.classes_.shape[0]
+        # Each expert with noisy labels adds its share and its class frequencies; one
+        # whose labels are all noise (a share of 1, at its bound) its frequencies alone.
+        params = self._fitted_params()
+        n_noisy = _noisy_experts(params).size
+        n_all_noise = int(np.sum(params.get("label_noise_", np.zeros(0)) >= 1.0))
+        return (super()._n_parameters(uncounted) + n_noisy * self.classes_.shape[0]
+                - n_all_noise)
+
+    def _expert_enters_likelihood(self, index):
+        # With a share of noisy labels of 1 the expert gives its class frequencies
+        # whatever its input: its own coefficients leave the likelihood (bic counted them).
+        noise = self._fitted_params().get("label_noise_")
+        return noise is None or noise[index] < 1.0
 
     def _fitted_on_subsets(self, expert, X=None, y=None):
         # Also the training folds of its label noise.

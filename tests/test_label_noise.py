@@ -1,10 +1,13 @@
 """The classifier's label noise: experts that can interpolate are not surer than earned."""
 
+import copy
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
@@ -150,9 +153,13 @@ def test_cross_fitted_logistic_experts_count_their_noise_in_bic():
     assert np.all(model.label_noise_ > 0)
     loglik = model.log_likelihood(X, y)
     n_noisy = 2 * 3  # a share and three class frequencies less one, per expert
+    # An expert whose labels are all noise (here expert 1) counts its class frequencies
+    # alone, not its share nor its (3 - 1) * (2 + 1) coefficients.
+    all_noise = int(np.sum(model.label_noise_ == 1.0))
+    assert all_noise == 1
     assert_allclose(model.bic(X, y), -2 * loglik + (model._n_parameters()) * np.log(600))
     none = MixtureOfExpertsClassifier(n_experts=2, random_state=0, label_noise="none").fit(X, y)
-    assert model._n_parameters() == none._n_parameters() + n_noisy
+    assert model._n_parameters() == none._n_parameters() + n_noisy - all_noise * (1 + 6)
 
 
 def test_probabilities_and_log_likelihood_are_the_noisy_experts_mixture():
@@ -204,3 +211,26 @@ def test_trees_with_label_noise_converge_where_greedy_refits_cycled():
     assert np.all(model.label_noise_ > 0)
     # Not a maximiser: the bound may move down, by little.
     assert np.min(np.diff(model.lower_bounds_)) > -1e-4
+
+
+def test_an_expert_whose_labels_are_all_noise_counts_its_class_frequencies_alone():
+    # Half the rows have labels that do not depend on x: the expert that takes
+    # them is all noise (share 1), and predicts its class frequencies whatever its
+    # coefficients; bic counted them (16 parameters for 11).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = np.where(X[:, 0] > 0, X[:, 1] + 0.3 * rng.normal(size=400) > 0,
+                 rng.rand(400) < 0.5).astype(int)
+    model = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2,
+                                       label_noise="cross_fitted", random_state=0).fit(X, y)
+    noisy = int(np.argmax(model.label_noise_))
+    assert model.label_noise_[noisy] == 1.0 and model.label_noise_[1 - noisy] < 1.0
+    log_likelihood = model.log_likelihood(X, y)
+    # Its coefficients do not enter the likelihood...
+    moved = copy.deepcopy(model)
+    moved.experts_[noisy].coef_ = moved.experts_[noisy].coef_ + 5.0
+    assert moved.log_likelihood(X, y) == pytest.approx(log_likelihood, rel=1e-12)
+    # ... so they are not counted: the gate's 4, the other expert's 4, its share and
+    # one class frequency, and the noisy expert's one class frequency.
+    assert model._n_parameters() == 4 + 4 + 2 + 1
+    assert model.bic(X, y) == pytest.approx(-2.0 * log_likelihood + 11 * np.log(400))
