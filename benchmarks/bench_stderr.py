@@ -191,7 +191,7 @@ def main(argv=None):
     boot = summaries[0]
     bootstrap = _markdown_table(
         ["data", "component", "parameter", "information s.e.", "bootstrap s.e.",
-         "bootstrap / information", "95% percentile interval"], boot["bootstrap"])
+         "bootstrap / information", "95% interval"], boot["bootstrap"])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# bench_stderr results
 

@@ -129,6 +129,10 @@ class Family(ABC):
     location : bool
         Whether the family is a location-scale one around the experts' mean,
         whose scale is floored like a noise variance.
+    bounds : dict
+        The range ``(low, high)`` that a parameter of :meth:`summary`, by its
+        name there, is kept in by the M-step; a fit at an end of it is not an
+        interior maximum of the likelihood.
     """
 
     name = None
@@ -137,6 +141,7 @@ class Family(ABC):
     discrete = False
     latent = False
     location = False
+    bounds = {}
 
     def check_y(self, y, name="y"):
         """Raise ValueError when y holds values outside the family's support."""
@@ -292,6 +297,7 @@ class StudentT(Family):
     name = "student_t"
     params = ("noise_scale_", "df_")
     n_parameters = 2
+    bounds = {"df": DF_BOUNDS}
     latent = True
     location = True
 

@@ -33,7 +33,9 @@ class MixtureReport:
         noisy, ``label_noise`` (its ``label_noise_``).
     coefficients : pandas.DataFrame
         Every parameter (experts', then the gate's against expert 0) with
-        estimate and, when computed, standard error, z and p value.
+        estimate and, when computed, standard error, z and p value; its
+        ``attrs["unreliable"]`` (see :func:`~skmoe.inspection.standard_errors`)
+        is printed under the tables.
     method : str or None
         How the standard errors were computed; None when they were not.
     note : str
@@ -74,7 +76,12 @@ class MixtureReport:
             criteria = self.criteria_note
         if self.method is None:
             return f"Standard errors: not computed. {self.note} {criteria}"
-        return f"Standard errors: {self.method}. {criteria}"
+        # The parameters whose standard errors do not mean what they usually do, under
+        # the tables that show them (standard_errors warns of them too).
+        caveats = "".join(f" {component}, {name}: {reason}."
+                          for (component, name), reason
+                          in self.coefficients.attrs.get("unreliable", {}).items())
+        return f"Standard errors: {self.method}.{caveats} {criteria}"
 
     def __repr__(self):
         return str(self)
