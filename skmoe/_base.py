@@ -1427,7 +1427,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             else:
                 # One assignment per group (hard or stochastic), shared by its rows.
                 targets = groups.expand(self._assign(resp[groups.first], random_state))
-            targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
+            targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight,
+                                                           n_iter, groups)
             if dropped:
                 previous = -np.inf
                 fast, gate_objective = None, None
@@ -1610,9 +1611,17 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         one_hot[np.arange(resp.shape[0]), chosen] = 1.0
         return one_hot
 
-    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter):
-        """Remove experts whose share of the responsibilities fell below the floor."""
-        share = sample_weight @ resp / sample_weight.sum()
+    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None):
+        """Remove experts whose share of the responsibilities fell below the floor.
+
+        With ``groups``, the share is that of the groups (each counts once, as in
+        the gate and in flexmix's ``minprior``), not of the rows' weights: a group
+        of few rows or light weights is as much an observation as any other.
+        """
+        if groups is None:
+            share = sample_weight @ resp / sample_weight.sum()
+        else:
+            share = groups.weight @ resp[groups.first] / groups.weight.sum()
         smallest = share.min()
         if smallest >= self.min_expert_weight and smallest > 0:
             return resp, False
