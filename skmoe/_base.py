@@ -259,14 +259,34 @@ class _Groups:
 
     def start(self, resp, sample_weight):
         """Initial responsibilities of rows given per row: each group of several
-        rows starts wholly with the expert its rows' weighted mean favours."""
+        rows starts wholly with the expert its rows' weighted mean favours.
+
+        An expert that no group favours (as when the rows' clusters cut across
+        every group: binomial data as weighted rows, whose clusters are the
+        labels) is given the group that favours it most among those of experts
+        with groups to spare, while there are groups enough: left empty, it was
+        removed in the first iteration, and the start had one expert fewer.
+        """
         total = np.add.reduceat(sample_weight[self.order], self.starts)
         mean = self.sum_rows(resp, sample_weight)
+        fraction = mean / np.maximum(total[:, None], np.finfo(float).tiny)
         hard = np.zeros_like(mean)
-        hard[np.arange(self.n_groups), mean.argmax(axis=1)] = 1.0
+        chosen = mean.argmax(axis=1)
+        hard[np.arange(self.n_groups), chosen] = 1.0
         single = self.counts == 1
-        hard[single] = mean[single] / np.maximum(total[single, None], np.finfo(float).tiny)
+        hard[single] = fraction[single]
         hard[single & (total == 0)] = 1.0 / resp.shape[1]
+        n_experts = resp.shape[1]
+        if self.n_groups >= n_experts:
+            for k in np.flatnonzero(hard.sum(axis=0) == 0):
+                held = np.bincount(chosen[~single], minlength=n_experts)
+                spare = ~single & (held[chosen] > 1)
+                if not spare.any():
+                    break
+                g = int(np.argmax(np.where(spare, fraction[:, k], -np.inf)))
+                hard[g] = 0.0
+                hard[g, k] = 1.0
+                chosen[g] = k
         return self.expand(hard)
 
 
