@@ -1020,6 +1020,69 @@ def refit_may_worsen(expert):
             and not getattr(expert, "warm_start", False))
 
 
+def glm_shortfall(expert, X, y, weight):
+    """What one Newton step would still gain on a scikit-learn GLM expert's own objective.
+
+    scikit-learn's ``PoissonRegressor``, ``GammaRegressor`` and
+    ``TweedieRegressor`` with a log link minimise ``sum_i w_i d(y_i, mu_i) / (2 W)
+    + alpha / 2 ||coef||^2`` (``W = sum_i w_i``). Their default solver, L-BFGS,
+    can stop far from that minimum without a warning: on columns of very
+    different scales (flexmix's ``salmonellaTA98``, a dose of 0 to 1000 beside its
+    logarithm) it stopped after one iteration at the intercept-only fit,
+    reporting convergence. The Newton decrement at the fitted coefficients
+    measures the shortfall: half the gradient's norm in the metric of the Fisher
+    information, times ``W``, in units of half-deviance (nats, for Poisson).
+
+    Parameters
+    ----------
+    expert : estimator
+        A fitted expert; only these three types themselves (not subclasses or
+        Pipelines, whose columns differ) with a log link are measured.
+    X : ndarray of shape (n_samples, n_features)
+        The expert's columns (dense).
+    y : ndarray of shape (n_samples,)
+    weight : ndarray of shape (n_samples,)
+        The weights it was fitted with.
+
+    Returns
+    -------
+    shortfall : float or None
+        The gain of one Newton step, in units of half-deviance summed over
+        the weights; None when the expert is not measured.
+    """
+    if type(expert) not in _GLMS or not isinstance(X, np.ndarray) or X.ndim != 2:
+        return None
+    power = 1.0 if type(expert) is PoissonRegressor else (
+        2.0 if type(expert) is GammaRegressor else float(expert.power))
+    if type(expert) is TweedieRegressor and (
+            expert.link == "identity" or (expert.link == "auto" and power <= 0)):
+        return None
+    coef = np.asarray(getattr(expert, "coef_", np.empty(0)), dtype=np.float64)
+    if coef.shape != (X.shape[1],):
+        return None
+    total = float(weight.sum())
+    if not total > 0:
+        return None
+    design = np.column_stack([np.ones(X.shape[0]), X]) if expert.fit_intercept else X
+    params = np.concatenate([[expert.intercept_], coef]) if expert.fit_intercept else coef
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = np.exp(design @ params)
+        gradient = design.T @ (weight * (mu - y) * mu ** (1 - power)) / total
+        information = design.T @ (design * (weight * mu ** (2 - power))[:, None]) / total
+    penalty = np.full(params.shape[0], float(expert.alpha))
+    if expert.fit_intercept:
+        penalty[0] = 0.0
+    gradient = gradient + penalty * params
+    information[np.diag_indices_from(information)] += penalty
+    if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(information))):
+        return None
+    # In units of the columns' spread, where the information is well conditioned.
+    scale = np.sqrt(np.maximum(np.diag(information), np.finfo(float).tiny))
+    step = np.linalg.lstsq(information / np.outer(scale, scale), gradient / scale,
+                           rcond=None)[0]
+    return 0.5 * total * float(gradient / scale @ step)
+
+
 def n_expert_parameters(expert, index, rank=None):
     """Free parameters of a fitted expert, for bic and aic.
 

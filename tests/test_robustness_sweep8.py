@@ -96,3 +96,76 @@ def test_a_grouped_start_gives_every_expert_a_group():
     # The three risk levels are recovered, one expert each.
     clusters = posterior(model, X, y, sample_weight=weight, groups=centre)[:60:2].argmax(axis=1)
     assert len(set(zip(clusters, level))) == 3
+
+
+# ------------------------------------- GLM experts that stop short (salmonellaTA98)
+# flexmix's salmonellaTA98: revertant colonies at six doses of quinoline, three plates each.
+_DOSE = np.repeat([0.0, 10.0, 33.0, 100.0, 333.0, 1000.0], 3)
+_COLONIES = np.array([15, 21, 29, 16, 18, 21, 16, 26, 33, 27, 41, 60, 33, 38, 41, 20, 27, 42],
+                     dtype=float)
+
+
+def _poisson_reference(X, y, weight):
+    """The weighted Poisson GLM's maximum, by Newton's method on the log-likelihood."""
+    design = np.column_stack([np.ones(len(y)), X])
+    beta = np.zeros(design.shape[1])
+    beta[0] = np.log(np.average(y, weights=weight))
+    for _ in range(100):
+        mu = np.exp(design @ beta)
+        step = np.linalg.solve(design.T @ (design * (weight * mu)[:, None]),
+                               design.T @ (weight * (y - mu)))
+        beta += step
+        if np.abs(step).max() < 1e-12:
+            break
+    return beta
+
+
+def test_glm_shortfall_measures_what_lbfgs_left():
+    # scikit-learn's PoissonRegressor (L-BFGS) stops after one iteration on these
+    # columns (a dose of 0 to 1000 beside its logarithm), at the intercept-only fit,
+    # reporting convergence; the shortfall is the gain of the Newton step to the
+    # maximum, and nothing where the solver reached it.
+    from scipy.stats import poisson
+    from sklearn.linear_model import PoissonRegressor
+
+    from skmoe._experts import glm_shortfall
+
+    X = np.column_stack([_DOSE, np.log(_DOSE + 10)])
+    weight = np.ones(18)
+    beta = _poisson_reference(X, _COLONIES, weight)
+    lbfgs = PoissonRegressor(alpha=0.0, tol=1e-10).fit(X, _COLONIES)
+    newton = PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-10).fit(X, _COLONIES)
+    assert np.allclose(np.r_[newton.intercept_, newton.coef_], beta, rtol=1e-6)
+    gap = (poisson.logpmf(_COLONIES, np.exp(beta[0] + X @ beta[1:])).sum()
+           - poisson.logpmf(_COLONIES, lbfgs.predict(X)).sum())
+    assert gap > 1.0  # what the solver left behind, silently
+    shortfall = glm_shortfall(lbfgs, X, _COLONIES, weight)
+    assert shortfall == pytest.approx(gap, rel=0.5)  # one Newton step's gain
+    assert glm_shortfall(newton, X, _COLONIES, weight) < 1e-8
+
+
+def test_mixture_of_glm_experts_stopped_short_warns():
+    # On salmonellaTA98 (y ~ x + log(x + 10), K = 2, best of 10), the Poisson
+    # mixture ended at -65.26 where flexmix reaches -60.90, without a word: its
+    # experts' L-BFGS fits stopped short in every M-step. Now it warns, naming the
+    # Newton solver, which reaches flexmix's maximum.
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import PoissonRegressor
+
+    X = np.column_stack([_DOSE, np.log(_DOSE + 10)])
+
+    def mixture(solver):
+        return MixtureOfExpertsRegressor(
+            PoissonRegressor(alpha=0.0, solver=solver, tol=1e-10, max_iter=1000),
+            n_experts=2, gate_features=[], n_init=10, random_state=0,
+            min_expert_weight=0.05, min_rows_per_parameter=0, tol=1e-10, max_iter=1000)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scikit-learn's overflow
+        with pytest.warns(ConvergenceWarning, match="stopped short.*newton-cholesky"):
+            short = mixture("lbfgs").fit(X, _COLONIES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        newton = mixture("newton-cholesky").fit(X, _COLONIES)
+    assert newton.log_likelihood(X, _COLONIES) == pytest.approx(-60.8999148, abs=1e-4)
+    assert short.log_likelihood(X, _COLONIES) < newton.log_likelihood(X, _COLONIES) - 1.0
