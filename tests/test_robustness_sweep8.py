@@ -169,3 +169,17 @@ def test_mixture_of_glm_experts_stopped_short_warns():
         newton = mixture("newton-cholesky").fit(X, _COLONIES)
     assert newton.log_likelihood(X, _COLONIES) == pytest.approx(-60.8999148, abs=1e-4)
     assert short.log_likelihood(X, _COLONIES) < newton.log_likelihood(X, _COLONIES) - 1.0
+
+
+def test_a_poisson_rate_is_refused_with_the_offset_named():
+    # The rate y / t with sample weight t has the score equations of y with offset
+    # log(t), but skmoe's Poisson family scores counts: it refuses the rate, and
+    # now says what to do (flexmix's seizure: Seizures / Hours).
+    from sklearn.linear_model import PoissonRegressor
+
+    hours = np.array([7.0, 7.0, 8.0, 10.0, 8.0, 8.0])
+    seizures = np.array([56.0, 57.0, 36.0, 54.0, 41.0, 72.0])
+    model = MixtureOfExpertsRegressor(PoissonRegressor(alpha=0.0), n_experts=2,
+                                      gate_features=[])
+    with pytest.raises(ValueError, match=r"got np.float64\(8.14.*log\(t\) as an offset"):
+        model.fit(np.arange(6.0)[:, None], seizures / hours, sample_weight=hours)
