@@ -32,6 +32,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import ThreadpoolController
 
+from ._glm_newton import fit_glm_by_newton, fits_glm_by_newton
 from ._linear import fit_from_gram, fit_from_grams, fits_from_gram, gram_shift, weighted_grams
 from ._logistic import fit_by_newton, fits_by_newton, logistic_data
 from ._ridge import (
@@ -452,8 +453,9 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
     Plain LinearRegression and ScaledRidge experts on dense data are fitted
     together from their weighted Gram matrices (see ``skmoe._linear``);
     LogisticRegression experts whose objective ``skmoe._logistic`` reproduces
-    by Newton's method from their previous fit; the others through joblib
-    threads.
+    by Newton's method from their previous fit, and so Poisson and Gamma GLM
+    experts with ``solver="newton-cholesky"`` (``skmoe._glm_newton``); the
+    others through joblib threads.
 
     Parameters
     ----------
@@ -551,6 +553,12 @@ def fit_experts(experts, routes, X, y, weights, n_jobs, random_state, n_iter,
                 raise _expert_error(experts[k], k, n_iter, exc) from exc
             if not solved and unsolved is not None:
                 unsolved.append(k)
+    for k, (expert, route) in enumerate(zip(experts, routes)):
+        if k not in fitted and not (fit_params and fit_params[k]) and fits_glm_by_newton(
+                expert, X, y, route):
+            glm = fit_glm_by_newton(expert, X, y, weights[:, k])
+            if glm is not None:
+                fitted[k] = glm
     jobs = [
         delayed(_fit_one)(expert, route, X, y, weights[:, k], seed, k, n_iter,
                           None if inits is None else inits[k],
