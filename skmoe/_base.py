@@ -26,6 +26,7 @@ import sklearn
 from joblib import effective_n_jobs
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
@@ -43,6 +44,7 @@ from ._experts import (
     experts_converged,
     experts_penalty,
     fit_experts,
+    glm_shortfall,
     linear_final_step,
     n_expert_parameters,
     n_fitted_parameters,
@@ -124,6 +126,8 @@ _IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_f
 # Starts whose final total log-likelihood is within this many nats of the best
 # one reached the same optimum, for ``n_starts_at_best_``.
 _SAME_OPTIMUM_NATS = 0.01
+# scikit-learn's GLM regressors, whose own fits _warn_glm_experts_short checks.
+_GLM_TYPES = (PoissonRegressor, GammaRegressor, TweedieRegressor)
 # A tree start scores at most this many groupings of the flat mixture's experts
 # (a random sample of them when there are more).
 _MAX_GROUPINGS = 100
@@ -259,14 +263,34 @@ class _Groups:
 
     def start(self, resp, sample_weight):
         """Initial responsibilities of rows given per row: each group of several
-        rows starts wholly with the expert its rows' weighted mean favours."""
+        rows starts wholly with the expert its rows' weighted mean favours.
+
+        An expert that no group favours (as when the rows' clusters cut across
+        every group: binomial data as weighted rows, whose clusters are the
+        labels) is given the group that favours it most among those of experts
+        with groups to spare, while there are groups enough: left empty, it was
+        removed in the first iteration, and the start had one expert fewer.
+        """
         total = np.add.reduceat(sample_weight[self.order], self.starts)
         mean = self.sum_rows(resp, sample_weight)
+        fraction = mean / np.maximum(total[:, None], np.finfo(float).tiny)
         hard = np.zeros_like(mean)
-        hard[np.arange(self.n_groups), mean.argmax(axis=1)] = 1.0
+        chosen = mean.argmax(axis=1)
+        hard[np.arange(self.n_groups), chosen] = 1.0
         single = self.counts == 1
-        hard[single] = mean[single] / np.maximum(total[single, None], np.finfo(float).tiny)
+        hard[single] = fraction[single]
         hard[single & (total == 0)] = 1.0 / resp.shape[1]
+        n_experts = resp.shape[1]
+        if self.n_groups >= n_experts:
+            for k in np.flatnonzero(hard.sum(axis=0) == 0):
+                held = np.bincount(chosen[~single], minlength=n_experts)
+                spare = ~single & (held[chosen] > 1)
+                if not spare.any():
+                    break
+                g = int(np.argmax(np.where(spare, fraction[:, k], -np.inf)))
+                hard[g] = 0.0
+                hard[g, k] = 1.0
+                chosen[g] = k
         return self.expand(hard)
 
 
@@ -1122,6 +1146,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 ConvergenceWarning,
                 stacklevel=_user_stacklevel(),
             )
+        self._warn_glm_experts_short(best, data)
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns
@@ -1143,6 +1168,48 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self._set_fitted(best)
         self._expert_origins_ = list(best.origins)
         return self
+
+    def _warn_glm_experts_short(self, run, data):
+        """Warn when a scikit-learn GLM expert's own fit stopped short of its optimum.
+
+        Their L-BFGS solver can report convergence far from the minimum (on
+        ``salmonellaTA98``, a Poisson mixture ended at a log-likelihood of -65.26
+        where the model's maximum, flexmix's, is -60.90): EM then stalls at a point
+        that is no fixed point of its M-step, silently. Measured once, with the
+        final responsibilities, by :func:`~skmoe._experts.glm_shortfall`.
+        """
+        if not any(isinstance(expert, _GLM_TYPES) for expert in run.experts):
+            return
+        X, y, sample_weight = data.X_expert, data.y, data.sample_weight
+        if not isinstance(X, np.ndarray):
+            return
+        log_lik = self._log_likelihood(run.experts, run.params, X, y)
+        log_gate = run.gate._log_proba(data.X_gate)
+        if data.groups is None:
+            resp = np.empty_like(log_lik)
+            e_step(log_gate, log_lik, sample_weight, resp, np.empty(log_lik.shape[0]))
+        else:
+            resp = data.groups.e_step(log_gate, log_lik, sample_weight)[0]
+        total = float(sample_weight.sum())
+        dispersion = run.params.get("dispersion_")
+        for k, expert in enumerate(run.experts):
+            shortfall = glm_shortfall(expert, X, y, resp[:, k] * sample_weight)
+            if shortfall is None:
+                continue
+            if dispersion is not None:
+                shortfall /= float(dispersion[k])
+            if shortfall > max(_SAME_OPTIMUM_NATS, self.tol * total):
+                solver = getattr(expert, "solver", "lbfgs")
+                warnings.warn(
+                    f"Expert {k} ({type(expert).__name__}, solver={solver!r}) stopped short of "
+                    "the optimum of its own fit: one Newton step on its weighted rows would "
+                    f"still raise the log-likelihood by about {shortfall:.3g}, so the mixture "
+                    "is not at a maximum of its likelihood. scikit-learn's L-BFGS solver "
+                    "reports convergence too early on columns of very different scales; use "
+                    "solver='newton-cholesky', or standardise the columns.",
+                    ConvergenceWarning,
+                    stacklevel=_user_stacklevel(),
+                )
 
     def _warn_ignored_on_resume(self, by="warm_start"):
         """Warn about the parameters a warm start ignores that changed since the fit.
@@ -1432,7 +1499,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             else:
                 # One assignment per group (hard or stochastic), shared by its rows.
                 targets = groups.expand(self._assign(resp[groups.first], random_state))
-            targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight, n_iter)
+            targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight,
+                                                           n_iter, groups)
             if dropped:
                 previous = -np.inf
                 fast, gate_objective = None, None
@@ -1615,9 +1683,17 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         one_hot[np.arange(resp.shape[0]), chosen] = 1.0
         return one_hot
 
-    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter):
-        """Remove experts whose share of the responsibilities fell below the floor."""
-        share = sample_weight @ resp / sample_weight.sum()
+    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None):
+        """Remove experts whose share of the responsibilities fell below the floor.
+
+        With ``groups``, the share is that of the groups (each counts once, as in
+        the gate and in flexmix's ``minprior``), not of the rows' weights: a group
+        of few rows or light weights is as much an observation as any other.
+        """
+        if groups is None:
+            share = sample_weight @ resp / sample_weight.sum()
+        else:
+            share = groups.weight @ resp[groups.first] / groups.weight.sum()
         smallest = share.min()
         if smallest >= self.min_expert_weight and smallest > 0:
             return resp, False

@@ -79,7 +79,8 @@ _SHARED = {
     "min_expert_weight": """min_expert_weight : float, default=1e-3
         An expert whose share of the total responsibility falls below this
         fraction is removed (with a warning); ``n_experts_`` reports how many
-        remain.""",
+        remain. With ``groups``, the share is that of the groups, each counting
+        once (flexmix's ``minprior``).""",
     "min_rows_per_parameter": """min_rows_per_parameter : float, default=3.0
         Rows an expert must be responsible for, per parameter it fits, to stay
         in the mixture: checked after every M-step, an expert below it is

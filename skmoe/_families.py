@@ -472,9 +472,13 @@ class Poisson(Family):
     def check_y(self, y, name="y"):
         if np.any(y < 0) or np.any(y != np.floor(y)):
             bad = y[(y < 0) | (y != np.floor(y))][0]
+            # A rate y / t is what a flexmix user's offset log(t) suggests trying.
+            rate = (" A rate (a count divided by an exposure t) is not a count: model the "
+                    "count, with log(t) as an offset (the documentation's page for flexmix "
+                    "users shows how)." if bad > 0 else "")
             raise ValueError(
                 f"{name} must hold non-negative integers for the Poisson family of the "
-                f"experts (PoissonRegressor, or a Poisson loss); got {bad!r}."
+                f"experts (PoissonRegressor, or a Poisson loss); got {bad!r}.{rate}"
             )
 
     def check_mean(self, mean, experts):
