@@ -10,7 +10,7 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn import config_context
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import (
     GammaRegressor,
@@ -707,7 +707,31 @@ def _fit_one(expert, route, X, y, weight, seed, index, n_iter, init=None, params
     try:
         return _fit_weighted(expert, route, X, y, weight, seed, init, params, leaf_weight)
     except Exception as exc:
-        raise _expert_error(expert, index, n_iter, exc) from exc
+        raise _expert_error(expert, index, n_iter, exc,
+                            _absent_class_note(expert, y, weight)) from exc
+
+
+def _absent_class_note(expert, y, weight):
+    """Why a classifier expert may have failed: its rows with weight lack some classes.
+
+    The classifier's k-means start clusters X alone, and a cluster can lack a
+    class or hold only one (iris' setosa is a cluster of its own). Calibrated
+    SVC experts then failed at the first M-step with an IndexError from
+    scikit-learn ("index 1 is out of bounds for axis 1 with size 1"), or
+    ``SVC(probability=True)`` refused ("all samples with positive weights
+    belong to the same class"), and the error did not say why, nor what to do.
+    """
+    classes = np.unique(y)
+    if not is_classifier(expert) or classes.size < 2:
+        return ""
+    present = np.unique(y[np.asarray(weight) > 0]).size
+    if present == classes.size:
+        return ""
+    return (f" Its rows with positive weight hold {present} of the {classes.size} classes "
+            "(a start that gave it a cluster of X without the others, or an expert that "
+            "lost their rows), which some classifiers cannot be fitted on. Start from a "
+            "random partition (init='random'), which gives every expert rows of each "
+            "class, or use experts that accept absent classes (LogisticRegression does).")
 
 
 def _step_weights(route, params):
@@ -937,11 +961,12 @@ def expert_output(expert, index, method, X, **kwargs):
         ) from exc
 
 
-def _expert_error(expert, index, n_iter, exc):
-    """The RuntimeError that names the expert whose fit raised ``exc``."""
+def _expert_error(expert, index, n_iter, exc, note=""):
+    """The RuntimeError that names the expert whose fit raised ``exc`` (and ``note``,
+    what may have caused it)."""
     return RuntimeError(
         f"Expert {index} ({type(expert).__name__}) failed to fit at EM iteration "
-        f"{n_iter}: {type(exc).__name__}: {exc}"
+        f"{n_iter}: {type(exc).__name__}: {exc}{note}"
     )
 
 

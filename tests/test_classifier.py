@@ -338,3 +338,29 @@ def test_tree_experts_never_lower_the_log_likelihood():
                                        label_noise="none").fit(X, y)
     assert model.converged_
     assert np.min(np.diff(model.lower_bounds_)) >= -1e-12
+
+
+def test_an_expert_that_fails_on_absent_classes_is_told_why_and_what_to_do():
+    # k-means on iris' X puts setosa in a cluster of its own. A calibrated SVC expert
+    # failed at the first M-step with scikit-learn's "IndexError: index 1 is out of
+    # bounds for axis 1 with size 1", which said nothing of why, nor what to do.
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    expert = CalibratedClassifierCV(SVC(), ensemble=False)
+    with pytest.raises(RuntimeError, match=r"failed to fit at EM iteration 1: .* Its rows "
+                       r"with positive weight hold [12] of the 3 classes .*\(init='random'\)"):
+        MixtureOfExpertsClassifier(expert, n_experts=2, random_state=0).fit(X, y)
+    # The advice works.
+    with pytest.warns(ConvergenceWarning):
+        model = MixtureOfExpertsClassifier(expert, n_experts=2, init="random", max_iter=3,
+                                           random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.9
+    # An expert that fails for another reason, with every class in its rows, is not
+    # told this.
+    with pytest.raises(RuntimeError) as caught:
+        MixtureOfExpertsClassifier(CalibratedClassifierCV(SVC(C=-1.0)), n_experts=2,
+                                   init="random", random_state=0).fit(X, y)
+    assert "failed to fit" in str(caught.value)
+    assert "Its rows with positive weight" not in str(caught.value)
