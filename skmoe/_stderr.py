@@ -963,9 +963,9 @@ def replicate_diagnostics(index, replicates, confidence, family=None):
                  "its rows, runs off", "use fewer experts, or penalised ones"))
             unreliable[(component, name)] = (
                 f"the standard deviation of its refits {ratio}: some refits went far "
-                f"({cause}), so the standard error and the interval describe those "
-                "refits, not the typical one (attrs['replicates'] holds them all); "
-                f"{remedy}"
+                f"({cause}), so the standard error describes those refits, not the "
+                "typical one (the interval, of the refits' percentiles, less so; "
+                f"attrs['replicates'] holds them all); {remedy}"
             )
     return unreliable
 
