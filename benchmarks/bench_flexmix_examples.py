@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_estep import _markdown_table, blas_info, machine_info, machine_section
+from bench_flexmix_grouped import timed_fit
 from scipy.special import gammaln
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor
@@ -210,17 +211,8 @@ def compare_case(name, n_starts):
     # flexmix's stopping rule: the log-likelihood's change below its tolerance times
     # its value; skmoe's tol is that change per unit of weight.
     total_weight = float(np.sum(weight)) if weight is not None else len(y)
-    if groups is not None:
-        total_weight = float(np.sum(weight))
     model.set_params(tol=FLEXMIX_TOLERANCE * abs(theirs["loglik"]) / total_weight)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)  # experts removed below minprior
-        model.set_params(n_init=1, max_iter=5).fit(X, y, sample_weight=weight, groups=groups)
-        model.set_params(n_init=n_starts, max_iter=MAX_ITER)
-        tic = time.perf_counter()
-        model.fit(X, y, sample_weight=weight, groups=groups)
-        seconds = time.perf_counter() - tic
+    seconds = timed_fit(model, X, y, weight, groups, n_starts)
     loglik = model.log_likelihood(X, y, sample_weight=weight, groups=groups) + constant
     resp = posterior(model, X, y, sample_weight=weight, groups=groups)
     if rows is not None:  # one row per observation, in flexmix's order

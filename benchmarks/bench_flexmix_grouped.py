@@ -109,7 +109,8 @@ def log_binomial_coefficients(frame):
     return float(np.sum(gammaln(n + 1) - gammaln(s + 1) - gammaln(n - s + 1)))
 
 
-def run_skmoe(model, X, y, weight, groups, n_starts):
+def timed_fit(model, X, y, weight, groups, n_starts):
+    """Fit ``model`` with ``n_starts`` starts after a short warm-up fit; its seconds."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # experts removed below minprior
@@ -117,7 +118,11 @@ def run_skmoe(model, X, y, weight, groups, n_starts):
         model.set_params(n_init=n_starts, max_iter=MAX_ITER)
         tic = time.perf_counter()
         model.fit(X, y, sample_weight=weight, groups=groups)
-        seconds = time.perf_counter() - tic
+        return time.perf_counter() - tic
+
+
+def run_skmoe(model, X, y, weight, groups, n_starts):
+    seconds = timed_fit(model, X, y, weight, groups, n_starts)
     total_weight = float(np.sum(weight)) if weight is not None else len(y)
     penalty = model._penalty_
     starts = np.array([history[-1] * total_weight + penalty

@@ -1169,6 +1169,20 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         self._expert_origins_ = list(best.origins)
         return self
 
+    def _run_responsibilities(self, run, data, row_log_lik=None):
+        """The responsibilities of ``run``'s parameters on ``data``'s rows and the total
+        log-likelihood (the groups', with groups); each row's log-likelihood goes
+        into ``row_log_lik`` when given (without groups)."""
+        log_lik = self._log_likelihood(run.experts, run.params, data.X_expert, data.y)
+        log_gate = run.gate._log_proba(data.X_gate)
+        if data.groups is not None:
+            return data.groups.e_step(log_gate, log_lik, data.sample_weight)
+        resp = np.empty_like(log_lik)
+        if row_log_lik is None:
+            row_log_lik = np.empty(log_lik.shape[0])
+        total = e_step(log_gate, log_lik, data.sample_weight, resp, row_log_lik)
+        return resp, total
+
     def _warn_glm_experts_short(self, run, data):
         """Warn when a scikit-learn GLM expert's own fit stopped short of its optimum.
 
@@ -1183,13 +1197,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         X, y, sample_weight = data.X_expert, data.y, data.sample_weight
         if not isinstance(X, np.ndarray):
             return
-        log_lik = self._log_likelihood(run.experts, run.params, X, y)
-        log_gate = run.gate._log_proba(data.X_gate)
-        if data.groups is None:
-            resp = np.empty_like(log_lik)
-            e_step(log_gate, log_lik, sample_weight, resp, np.empty(log_lik.shape[0]))
-        else:
-            resp = data.groups.e_step(log_gate, log_lik, sample_weight)[0]
+        resp = self._run_responsibilities(run, data)[0]
         total = float(sample_weight.sum())
         dispersion = run.params.get("dispersion_")
         for k, expert in enumerate(run.experts):
@@ -1460,13 +1468,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         resuming = resp is None
         if resuming:
             # Resuming: the fitted parameters give the first responsibilities.
-            log_lik = self._log_likelihood(run.experts, run.params, X, y)
-            if groups is None:
-                resp = np.empty_like(log_lik)
-                total = e_step(run.gate._log_proba(X_gate), log_lik, sample_weight, resp,
-                               row_log_lik)
-            else:
-                resp, total = groups.e_step(run.gate._log_proba(X_gate), log_lik, sample_weight)
+            resp, total = self._run_responsibilities(run, data, row_log_lik)
             previous = (total - self._run_penalty(run, context)) / total_weight
         elif groups is not None:
             resp = groups.start(resp, sample_weight)
