@@ -16,7 +16,9 @@ backtracking line search, to the solver's own stopping rule (the largest
 absolute gradient at most ``tol``); the expert is left as its own ``fit``
 leaves it. Anything this module does not reproduce exactly (another solver or
 class, invalid parameters, sparse X, a failed or unfinished solve) keeps the
-expert's own ``fit``.
+expert's own ``fit``. Their ``predict`` is likewise computed here
+(:func:`glm_predictions`): the same arithmetic, without the validation that
+cost fifty times it on those data.
 """
 
 from numbers import Integral, Real
@@ -194,3 +196,22 @@ def _fitted(expert, params, n_features, n_iter):
         expert.intercept_ = 0.0
     expert.n_iter_ = int(n_iter)
     return expert
+
+
+def glm_predictions(expert, X):
+    """``expert.predict(X)`` of a fitted plain ``PoissonRegressor`` or ``GammaRegressor``
+    on dense float64 ``X``, or None for any other expert or input.
+
+    The same operations as scikit-learn's ``predict`` (``exp(X @ coef_ + intercept_)``,
+    the inverse of their log link), so the same numbers, without its validation of
+    ``X``: the mixture has validated it, and on flexmix's small examples the
+    validation took 80 microseconds of each expert's prediction against 2 of
+    arithmetic, a third of a fit.
+    """
+    if type(expert) not in _POWER or not isinstance(X, np.ndarray):
+        return None
+    coef = getattr(expert, "coef_", None)
+    if (X.ndim != 2 or X.dtype != np.float64 or not isinstance(coef, np.ndarray)
+            or coef.shape != (X.shape[1],)):
+        return None
+    return np.exp(X @ coef + expert.intercept_)

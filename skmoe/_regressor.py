@@ -32,6 +32,7 @@ from ._experts import (
     interpolates_when_fitted,
 )
 from ._families import FAMILIES, check_quantile_levels, resolve_family
+from ._glm_newton import glm_predictions
 from ._kernels import (
     GAMMA,
     GAUSSIAN,
@@ -1214,7 +1215,8 @@ default=(0.05, 0.5, 0.95)
 def _expert_predictions(experts, X, out=None):
     """Each expert's prediction as one column, refusing non-finite values.
 
-    Plain LinearRegression experts on dense X predict together, in one product.
+    Plain LinearRegression experts on dense X predict together, in one product;
+    plain Poisson and Gamma experts without scikit-learn's validation of X.
     Written into ``out`` (C-contiguous, of shape (n_samples, n_experts)) when given.
     """
     predictions = np.empty((X.shape[0], len(experts))) if out is None else out
@@ -1226,8 +1228,10 @@ def _expert_predictions(experts, X, out=None):
     done = {k for k, _ in linear}
     for k, expert in enumerate(experts):
         if k not in done:
-            predictions[:, k] = _finite_predictions(expert_output(expert, k, "predict", X), k,
-                                                    expert, X.shape[0])
+            values = glm_predictions(expert, X)
+            if values is None:
+                values = expert_output(expert, k, "predict", X)
+            predictions[:, k] = _finite_predictions(values, k, expert, X.shape[0])
     if linear and not np.isfinite(predictions).all():
         # One check for all the columns; the first bad linear expert is named.
         for k, expert in linear:

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.linear_model import GammaRegressor, PoissonRegressor
 
 from skmoe import MixtureOfExpertsRegressor, _experts
-from skmoe._glm_newton import fit_glm_by_newton, fits_glm_by_newton
+from skmoe._glm_newton import fit_glm_by_newton, fits_glm_by_newton, glm_predictions
 
 
 def _data(family, n=300, seed=0):
@@ -97,3 +97,31 @@ def test_a_mixture_fitted_by_the_newton_m_step_is_the_one_its_own_fit_gives(monk
     assert ours.log_likelihood(X, y) == pytest.approx(theirs.log_likelihood(X, y), rel=1e-10)
     for a, b in zip(ours.experts_, theirs.experts_):
         np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("cls, family", [(PoissonRegressor, "poisson"),
+                                         (GammaRegressor, "gamma")])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_glm_predictions_are_the_experts_own(cls, family, fit_intercept):
+    # scikit-learn's predict validated X at 80 microseconds a call, 40 times its
+    # arithmetic: a third of a fit on flexmix's small Poisson examples.
+    X, y, weight = _data(family)
+    expert = cls(fit_intercept=fit_intercept).fit(X, y, sample_weight=weight)
+    rows = np.random.default_rng(3).normal(size=(50, 3))
+    strided = np.repeat(rows, 2, axis=1)[:, ::2]  # a view, as expert_features make
+    for inputs in (X, rows, np.asfortranarray(rows), strided):
+        np.testing.assert_array_equal(glm_predictions(expert, inputs), expert.predict(inputs))
+
+
+def test_glm_predictions_leave_other_experts_and_inputs_to_predict():
+    X, y, weight = _data("poisson")
+
+    class Offset(PoissonRegressor):
+        pass
+
+    fitted = PoissonRegressor().fit(X, y)
+    assert glm_predictions(Offset().fit(X, y), X) is None
+    assert glm_predictions(PoissonRegressor(), X) is None  # not fitted: predict says so
+    assert glm_predictions(fitted, X.astype(np.float32)) is None
+    assert glm_predictions(fitted, X[:, :2]) is None  # predict names the width
+    assert glm_predictions(fitted, X.tolist()) is None
