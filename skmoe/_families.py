@@ -42,6 +42,7 @@ from sklearn.linear_model import (
 )
 
 from ._kernels import gaussian_log_likelihood
+from ._scaling import weighted_median
 from ._validation import pipeline_final_step
 
 _LOG_PI = float(np.log(np.pi))
@@ -55,6 +56,11 @@ DF_START = 4.0
 # A row whose residual is this fraction of the Laplace scale or less is given
 # the weight of one at that distance: the weight 1 / |r| is unbounded.
 _LAPLACE_MIN_RESIDUAL = 1e-8
+# Mean over median of |noise|: Laplace noise's (its median is ln 2 times its mean),
+# and the t noise's with DF_START degrees of freedom, as at a start's first
+# M-step, where the pooled floor is fixed (E|T_4| = 1).
+_LAPLACE_MEAN_PER_MEDIAN = 1.0 / np.log(2.0)
+_T_MEAN_PER_MEDIAN = 1.0 / float(stdtrit(DF_START, 0.75))
 # The shape parameter of the Gamma family is solved on this range (a dispersion
 # between 1e-12 and 1e12; the floors keep it well inside).
 _GAMMA_LOG_SHAPE = (-27.6, 27.6)
@@ -129,6 +135,10 @@ class Family(ABC):
     location : bool
         Whether the family is a location-scale one around the experts' mean,
         whose scale is floored like a noise variance.
+    robust : bool
+        Whether the family is meant for data with outliers: the floors of its
+        scale are then set from medians (of the residuals, and of y), which
+        one far row does not raise, where a mean or a variance would follow it.
     bounds : dict
         The range ``(low, high)`` that a parameter of :meth:`summary`, by its
         name there, is kept in by the M-step; a fit at an end of it is not an
@@ -141,6 +151,7 @@ class Family(ABC):
     discrete = False
     latent = False
     location = False
+    robust = False
     bounds = {}
 
     def check_y(self, y, name="y"):
@@ -228,6 +239,20 @@ def _floor_scale(values, floor):
     return np.maximum(values, floor)
 
 
+def _robust_mean_absolute(absolute, weights, mean_per_median):
+    """The weighted mean of the absolute residuals, or, when smaller, their weighted
+    median times ``mean_per_median`` (the mean over the median of the family's own
+    ``|noise|``, which makes it the same quantity on noise of that family).
+
+    One row's residual raises the mean without bound (a single y of 1e6 among rows
+    of noise 0.1 made the floor of every expert's scale 1,000 times their noise);
+    the median it moves by one row's weight at most.
+    """
+    mean = np.einsum("ik,ik->", weights, absolute) / weights.sum()
+    median = weighted_median(absolute.ravel(), weights.ravel())
+    return min(mean, mean_per_median * median)
+
+
 class Gaussian(Family):
     """``N(y; mu, s^2)`` with a noise variance ``s^2`` per expert (``noise_variance_``)."""
 
@@ -300,6 +325,7 @@ class StudentT(Family):
     bounds = {"df": DF_BOUNDS}
     latent = True
     location = True
+    robust = True
 
     def log_density(self, y, mean, params, out=None):
         scale, df = params["noise_scale_"], params["df_"]
@@ -330,9 +356,10 @@ class StudentT(Family):
         return {"noise_scale_": np.sqrt(scale2), "df_": df}
 
     def pooled_floor(self, y, mean, weights):
-        # The squared mean absolute residual: the mean squared one would let the
-        # gross outliers this family is for raise every expert's floor.
-        return (np.einsum("ik,ik->", weights, np.abs(mean - y[:, None])) / weights.sum()) ** 2
+        # The mean squared residual would let the gross outliers this family is for
+        # raise every expert's floor, and so would the mean absolute one, by a
+        # single far row: that row's |r| / n.
+        return _robust_mean_absolute(np.abs(mean - y[:, None]), weights, _T_MEAN_PER_MEDIAN) ** 2
 
     def scale2(self, params):
         scale = params.get("noise_scale_")
@@ -405,6 +432,7 @@ class Laplace(Family):
     n_parameters = 1
     latent = True
     location = True
+    robust = True
 
     def log_density(self, y, mean, params, out=None):
         scale = params["noise_scale_"]
@@ -424,7 +452,8 @@ class Laplace(Family):
         return {"noise_scale_": np.sqrt(_floor_scale(scale**2, floor))}
 
     def pooled_floor(self, y, mean, weights):
-        return (np.einsum("ik,ik->", weights, np.abs(mean - y[:, None])) / weights.sum()) ** 2
+        return _robust_mean_absolute(np.abs(mean - y[:, None]), weights,
+                                     _LAPLACE_MEAN_PER_MEDIAN) ** 2
 
     def scale2(self, params):
         scale = params.get("noise_scale_")

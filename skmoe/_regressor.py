@@ -52,7 +52,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
-from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
+from ._scaling import SQUARE_SAFE, magnitude, power_of_two, robust_spread, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import (
     Interval,
@@ -86,6 +86,17 @@ _Y_SPREAD = (1e-152, 1e152)
 # 0.910-0.949 on seven data sets, with 10 0.888-0.925 (bench_intervals.py).
 _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
+
+
+def _floor_spread(y, sample_weight, variance, family):
+    """The variance of y that ``var_floor`` is a fraction of: y's weighted ``variance``,
+    or for a family meant for outliers the smaller of it and y's robust spread
+    squared (one y of 1e6 among values of spread 1 raises the variance by 1e12 / n),
+    unless more than half the weight sits on one value (a robust spread of 0)."""
+    if not family.robust:
+        return variance
+    robust = robust_spread(y, sample_weight) ** 2
+    return min(variance, robust) if robust > 0 else variance
 
 
 def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
@@ -322,7 +333,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         pooled residual variance of the start's first M-step (the weighted
         mean squared residual over all experts), so that one expert cannot
         claim near-zero noise on a handful of rows while the others see
-        real noise.
+        real noise. For ``noise="student_t"`` and ``"laplace"``, meant for
+        data with outliers, both bounds are taken from medians where those
+        are smaller (y's median absolute deviation, the residuals' median
+        absolute value), and the second one at the first M-step that weighs
+        the rows by the E-step: one far y does not raise them.
     noise_variance : {"auto", "in_sample", "cross_fitted"}, default="auto"
         How each expert's noise variance is estimated in the M-step.
         ``"in_sample"``: the weighted mean squared residual of the expert on
@@ -547,7 +562,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # Constant y: fall back to its magnitude so the floor keeps y's units.
         scale = spread**2 or mean**2 or 1.0
         family = self._family()
-        floor = self.var_floor * (scale if family.location else 1.0)
+        floor = self.var_floor * (_floor_spread(y, sample_weight, scale, family)
+                                  if family.location else 1.0)
         # X and y are kept (not copied) for the latent factors of the t and Laplace
         # families, computed from the current experts before each M-step.
         context = {"variance_floor": floor, "target_variance": scale, "family": family,
@@ -607,10 +623,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                         scale_means = predictions.copy()
                     scale_means[:, k] = out_of_fold
             _check_squared_residuals(_squared_residuals(y, scale_means, weights), experts)
-            if "pooled_floor" not in context:
+            # A family meant for outliers fixes its pooled floor at the first M-step
+            # whose experts were fitted with the E-step's latent weights: before,
+            # they are least-squares fits that one far row drags with every residual
+            # (a y of 1e6 among 500 rows of noise 0.1 moved both experts' intercepts
+            # by thousands, and the median residual with them).
+            if "pooled_floor" not in context and not (
+                    family.robust and context.get("latent") is None):
                 context["pooled_floor"] = _POOLED_VARIANCE_FLOOR * family.pooled_floor(
                     y, scale_means, weights)
-            floor = max(context["variance_floor"], context["pooled_floor"])
+            floor = max(context["variance_floor"], context.get("pooled_floor", 0.0))
             params = family.m_step(y, scale_means, weights, context.get("latent"), floor)
         family.log_density(y, predictions, params, log_lik)
         _replace_own_densities(experts, X, y, log_lik)

@@ -121,6 +121,48 @@ def weighted_spread(values, sample_weight):
         return float(mean * unit), float(std * unit)
 
 
+def weighted_median(values, weights):
+    """The weighted median of ``values``: the smallest value with half the weight at or below it.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    weights : ndarray of shape (n,)
+        Non-negative weights, not all zero.
+
+    Returns
+    -------
+    median : float
+    """
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+# The median absolute deviation of normal values times this is their standard deviation.
+_MAD_TO_SD = 1.0 / 0.6744897501960817
+
+
+def robust_spread(values, sample_weight):
+    """The weighted median absolute deviation from the weighted median, scaled to be the
+    standard deviation of normal values: a spread that one far value does not raise.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples,)
+        Finite values.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights, not all zero.
+
+    Returns
+    -------
+    spread : float
+        0 when more than half the weight sits on one value.
+    """
+    centre = weighted_median(values, sample_weight)
+    return _MAD_TO_SD * weighted_median(np.abs(values - centre), sample_weight)
+
+
 def fit_standard_scaler(X, sample_weight, with_mean):
     """A StandardScaler fitted with weights, in units of X, that no square overflows.
 

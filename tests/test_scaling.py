@@ -98,3 +98,21 @@ def test_kmeans_rows_of_sparse_x_are_scaled_not_centred_and_y_is_standardised():
     dense = X.toarray()
     np.testing.assert_allclose(data.toarray()[:, :5], dense / dense.std(axis=0), rtol=1e-12)
     np.testing.assert_allclose(data.toarray()[:, 5], (y - y.mean()) / y.std(), rtol=1e-12)
+
+
+def test_weighted_median_and_robust_spread_ignore_one_far_value():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=1001)
+    counts = rng.integers(1, 4, size=1001)
+    # Integer weights are repeated rows: the smallest value with half of them at or below it.
+    repeated = np.sort(np.repeat(values, counts))
+    assert _scaling.weighted_median(values, counts.astype(float)) == repeated[
+        int(np.ceil(repeated.size / 2)) - 1]
+    far = values.copy()
+    far[0] = 1e6
+    ones = np.ones(1001)
+    assert _scaling.robust_spread(far, ones) == pytest.approx(1.0, rel=0.1)
+    assert _scaling.robust_spread(far, ones) == pytest.approx(
+        _scaling.robust_spread(values, ones), rel=0.01)
+    # More than half the weight on one value: no spread.
+    assert _scaling.robust_spread(np.r_[np.zeros(6), values[:5]], np.ones(11)) == 0.0
