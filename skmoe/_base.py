@@ -742,6 +742,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return 0
 
+    def _warn_fitted_likelihood(self, run, data):
+        """Warn when the likelihood's parameters of the start kept (``run``) are set by
+        a bound of the fit rather than by ``data`` (the :class:`_FitData` of the fit; None
+        for a fit on a Dask collection, whose rows are not in memory).
+
+        Nothing by default; the regressor warns of noise that ended at its floor.
+        """
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -945,14 +953,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                                 fit=lambda est, X, y, w, _: partial_fit(est, X, y, w, classes))
 
     def _fit_atomic(self, X, y, sample_weight, *, continued=False, init=None, groups=None,
-                    fit_params=None, fit=None):
+                    fit_params=None, fit=None, as_expert=False):
         """:meth:`_fit` (or ``fit(self, X, y, sample_weight, groups)``), leaving the
         estimator as it was if it raises."""
         saved = dict(self.__dict__)
         try:
             if fit is not None:
                 return fit(self, X, y, sample_weight, groups)
-            return self._fit(X, y, sample_weight, continued, init, groups, fit_params or {})
+            return self._fit(X, y, sample_weight, continued, init, groups, fit_params or {},
+                             as_expert)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -972,8 +981,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         if not hasattr(self, "converged_"):
             self._validate_params()
-            return self._fit_atomic(X, y, sample_weight, init=init)
-        return self._fit_atomic(X, y, sample_weight, continued=True)
+            return self._fit_atomic(X, y, sample_weight, init=init, as_expert=True)
+        return self._fit_atomic(X, y, sample_weight, continued=True, as_expert=True)
 
     def _fitted_on_subsets(self, expert, X=None, y=None):
         """Whether the EM loop also fits the (unfitted) ``expert`` on some of the rows
@@ -987,11 +996,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         return self._penalty_
 
     def _fit(self, X, y, sample_weight, continued=False, init=None, groups=None,
-             fit_params=None):
+             fit_params=None, as_expert=False):
         """Fit by EM; ``continued`` resumes the fitted model as ``warm_start`` does,
         ``init`` replaces the ``init`` parameter in a fit from scratch, ``groups``
         (see :meth:`fit`) make a grouped mixture, ``fit_params`` are routed to the
-        experts and the gate (see :meth:`fit`)."""
+        experts and the gate (see :meth:`fit`). ``as_expert``: the fit is an
+        M-step of another mixture, whose own fit warns about the likelihood of the
+        whole (see :meth:`_warn_fitted_likelihood`), once rather than at each M-step."""
         # A new fit: a later partial_fit continues from it, not from an older stream.
         self.__dict__.pop("_stream_", None)
         templates = self._expert_templates()
@@ -1147,6 +1158,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 stacklevel=_user_stacklevel(),
             )
         self._warn_glm_experts_short(best, data)
+        if not as_expert:
+            self._warn_fitted_likelihood(best, data)
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns

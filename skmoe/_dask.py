@@ -1640,6 +1640,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     best = max(runs, key=lambda run: run.lower_bound)
     for what, why in best.removals:
         warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)
+    estimator._warn_fitted_likelihood(best, None)
     if not best.converged:
         warnings.warn(
             "Best performing initialization did not converge after "

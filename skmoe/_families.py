@@ -204,6 +204,11 @@ class Family(ABC):
         """The E-step's latent precision factors (n_samples, n_experts); None if none."""
         return None
 
+    def floored(self, params):
+        """The per-expert parameter that the M-step's ``floor`` bounds below (a variance,
+        a squared scale, a dispersion); None for a family without one."""
+        return self.scale2(params)
+
     def scale2(self, params):
         """The squared scale that divides a ScaledRidge expert's fit weights; None if none."""
         return None
@@ -591,6 +596,9 @@ class Gamma(Family):
 
     def pooled_floor(self, y, mean, weights):
         return np.einsum("ik,ik->", weights, (y[:, None] / mean - 1) ** 2) / weights.sum()
+
+    def floored(self, params):
+        return params.get("dispersion_")
 
     def variance(self, mean, params):
         return params["dispersion_"] * np.asarray(mean, dtype=np.float64) ** 2

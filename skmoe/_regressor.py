@@ -1,5 +1,6 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,7 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseMixtureOfExperts, dask_blockwise
+from ._base import BaseMixtureOfExperts, _user_stacklevel, dask_blockwise
 from ._crps import (
     CRPS_HEAVY_TAIL_LEVELS,
     CRPS_LEVELS,
@@ -44,6 +45,13 @@ from ._kernels import (
 )
 from ._linear import fits_from_gram, grams_are_safe, linear_predictions
 from ._linear_em import LinearGaussianMStep
+from ._noise_floor import (
+    POSSIBLE_CAUSES,
+    describe_floor,
+    experts_at_floor,
+    floor_warning,
+    likely_cause,
+)
 from ._ridge import (
     FoldSumsRequest,
     ScaledRidge,
@@ -337,7 +345,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         data with outliers, both bounds are taken from medians where those
         are smaller (y's median absolute deviation, the residuals' median
         absolute value), and the second one at the first M-step that weighs
-        the rows by the E-step: one far y does not raise them.
+        the rows by the E-step: one far y does not raise them. A fit whose
+        noise ends at a floor warns, naming the experts and the likely cause:
+        its likelihood is then the floor's, not the data's.
     noise_variance : {"auto", "in_sample", "cross_fitted"}, default="auto"
         How each expert's noise variance is estimated in the M-step.
         ``"in_sample"``: the weighted mean squared residual of the expert on
@@ -772,6 +782,36 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _expert_likelihood_parameters(self, expert):
         # The family's parameters (a noise variance for a Gaussian expert).
         return 0 if has_own_density(expert) else self._family().n_parameters
+
+    def _warn_fitted_likelihood(self, run, data):
+        # Noise at its floor: the experts' own, and those of mixtures among them
+        # (whose fits, M-steps of this one, do not warn themselves). Without the
+        # rows in memory (data None: a fit on a Dask collection), the causes are
+        # named without reading them.
+        family = self._family()
+        floored = experts_at_floor(family, run.params, run.context)
+        if data is None:
+            if floored:
+                warnings.warn(floor_warning(family, [f"expert {k}" for k in floored],
+                                            describe_floor(family, run.context),
+                                            POSSIBLE_CAUSES),
+                              UserWarning, stacklevel=_user_stacklevel())
+            return
+        if not (floored or any(isinstance(expert, MixtureOfExpertsRegressor)
+                               for expert in run.experts)):
+            return
+        weights = self._run_responsibilities(run, data)[0] * data.sample_weight[:, None]
+        found = _floored_rows(family, run.experts, run.params, run.context, data.X_expert,
+                              data.y, weights)
+        if not found:
+            return
+        names, rows, residuals = zip(*found)
+        diagnosis = likely_cause(data.y, data.sample_weight, np.column_stack(rows),
+                                 np.column_stack(residuals), run.context)
+        floor = (describe_floor(family, run.context) if any(" of " not in name for name in names)
+                 else None)
+        warnings.warn(floor_warning(family, list(names), floor, diagnosis), UserWarning,
+                      stacklevel=_user_stacklevel())
 
     # ----------------------------------------------------------- prediction
     @dask_blockwise
@@ -1232,6 +1272,29 @@ default=(0.05, 0.5, 0.95)
         return quadrature_crps(
             y, lambda z, rows: self._mixture_cdf(z, weights, means, X_expert, rows),
             np.reshape(breaks, (means.shape[0], -1)), discrete=family.discrete)
+
+
+def _floored_rows(family, experts, params, constants, X, y, weights):
+    """``(name, weights, residuals)`` of each expert whose noise ended at its floor, and
+    of those of the fitted mixtures among ``experts``, given each expert's row
+    ``weights`` (responsibilities times sample weights) on ``X``, ``y``."""
+    own = [k for k in experts_at_floor(family, params, constants)
+           if not has_own_density(experts[k])]
+    found = []
+    if own:
+        predictions = _expert_predictions([experts[k] for k in own], X)
+        # In the floor's units: a Gamma dispersion's are those of y / mean - 1.
+        residuals = (y[:, None] - predictions if family.location
+                     else y[:, None] / predictions - 1.0)
+        found += [(f"expert {k}", weights[:, k], residuals[:, j]) for j, k in enumerate(own)]
+    for k, expert in enumerate(experts):
+        if isinstance(expert, MixtureOfExpertsRegressor) and hasattr(expert, "experts_"):
+            inner = expert._posterior(X, y)[0] * weights[:, k:k + 1]
+            found += [(f"{name} of expert {k}", rows, residuals)
+                      for name, rows, residuals in _floored_rows(
+                          expert._family(), expert.experts_, expert._fitted_params(),
+                          expert._objective_constants_, expert._expert_input(X), y, inner)]
+    return found
 
 
 def _expert_predictions(experts, X, out=None):

@@ -2,12 +2,17 @@
 heavy-tailed families, and the warning when a fit's noise ends at its floor
 (docs/robustness.rst, "A few bad rows")."""
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.linear_model import LinearRegression
+from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor
+from skmoe.datasets import load_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -64,3 +69,108 @@ def test_laplace_scale_of_the_other_expert_stays_at_its_noise_with_one_far_row()
                                       n_init=4, random_state=0).fit(X, y)
     quiet = _by_regime(model)[0]
     assert model.noise_scale_[quiet] == pytest.approx(NOISE[0] * np.sqrt(2 / np.pi), rel=0.15)
+
+
+# ------------------------------------------------- noise that ends at its floor
+def _inputs(seed=0, n_samples=400):
+    rng = np.random.RandomState(seed)
+    return rng, rng.normal(size=(n_samples, 2))
+
+
+def test_a_two_valued_target_warns_that_the_noise_is_the_floors():
+    # Class labels given to the regressor: each linear expert fits one label
+    # exactly, and the log-likelihood grows with 1 / var_floor, silently.
+    rng, X = _inputs()
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"The noise variance \(noise_variance_\) of expert 0 "
+                      r"and expert 1 ended at their floor .*not an honest measure.* y takes two "
+                      r"values only \(0 and 1\).*MixtureOfExpertsClassifier") as caught:
+        model.fit(X, y)
+    assert sum("ended at" in str(w.message) for w in caught) == 1
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "student_t", "laplace"])
+def test_a_point_mass_warns_that_the_noise_is_the_floors(noise):
+    # 40% of the rows have y = 0 exactly: one expert predicts them exactly.
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    zero = rng.uniform(size=400) < 0.4
+    y[zero] = 0.0
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, noise=noise,
+                                      random_state=0)
+    with pytest.warns(UserWarning, match=rf"of expert \d ended at its floor .*point mass: "
+                      rf"{zero.sum()} rows \({zero.mean():.0%}\) have y = 0 exactly.*"
+                      r"a classifier for y == 0"):
+        model.fit(X, y)
+
+
+def test_a_column_that_leaks_y_warns_that_the_noise_is_the_floors():
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    leaky = np.column_stack([X, 3 * y + 1])
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"ended at their floor .*var_floor times y's variance"
+                      r".*predict y on their rows to within .* a column that leaks y"):
+        model.fit(leaky, y)
+
+
+def test_a_far_row_that_raises_the_gaussian_floor_is_named():
+    # y = 100 in row 0 raises the pooled floor (1e-3 of the first M-step's residual
+    # variance) to a standard deviation of 0.13, above the first regime's 0.05.
+    X, y = _two_regimes(100.0)
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, n_init=4,
+                                      random_state=0)
+    with pytest.warns(UserWarning, match=r"ended at its floor \(0\.018, 1e-3 of the pooled "
+                      r"residual variance.*row 0 \(y = 100\) lies more than 10 robust standard "
+                      r"deviations.*noise='student_t'"):
+        model.fit(X, y)
+
+
+def test_the_experts_of_an_expert_mixture_warn_once_for_the_whole_fit():
+    # The inner mixture's fits are M-steps of the outer one: the outer fit warns,
+    # once, naming the inner expert.
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    y[rng.uniform(size=400) < 0.4] = 0.0
+    inner = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    model = MixtureOfExpertsRegressor([inner, LinearRegression()], random_state=0)
+    with pytest.warns(UserWarning, match=r"of expert 1 of expert 0 ended at its floor: .*"
+                      r"point mass") as caught:
+        model.fit(X, y)
+    assert sum("ended at" in str(w.message) for w in caught) == 1
+
+
+def test_a_fit_on_dask_collections_warns_that_the_noise_is_the_floors():
+    import dask.array as da
+
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    leaky = da.from_array(np.column_stack([X, 3 * y + 1]), chunks=100)
+    model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"ended at their floor .*Likely causes: y with two "
+                      r"values .* a column that leaks y"):
+        model.fit(leaky, da.from_array(y, chunks=100))
+
+
+def _mtcars():
+    import pandas as pd
+
+    frame = pd.read_csv(Path(__file__).resolve().parent / "data" / "mtcars.csv", index_col=0)
+    return frame.drop(columns="mpg").to_numpy(float), frame["mpg"].to_numpy(float)
+
+
+@pytest.mark.parametrize("name", ["switching_regression", "diabetes", "mtcars"])
+@pytest.mark.parametrize("noise", ["gaussian", "student_t", "laplace"])
+def test_clean_data_do_not_warn_of_the_noise_floor(name, noise):
+    from skmoe._noise_floor import fitted_experts_at_floor
+
+    X, y = _mtcars() if name == "mtcars" else load_dataset(name, return_X_y=True)
+    for n_experts in (2, 3):
+        model = MixtureOfExpertsRegressor(n_experts=n_experts, noise=noise, random_state=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(StandardScaler().fit_transform(X), y)
+        assert not [w for w in caught if "floor" in str(w.message)]
+        assert fitted_experts_at_floor(model) == []
+
