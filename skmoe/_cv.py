@@ -21,6 +21,8 @@ from sklearn.model_selection import cross_validate
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
+from ._baselines import final_step
+from ._noise_floor import fitted_experts_at_floor
 from ._validation import _safe_indexing
 from ._warmup import warm_up
 
@@ -98,8 +100,10 @@ def cross_validate_each(estimators, X, y, splits, scorer, n_jobs=None, progress=
         By name: ``scores`` ({score: per-fold array}), ``fit_time`` and
         ``predict_time`` (per-fold arrays of seconds: ``cross_validate``'s fit
         and score times, the latter without the inner fits of a
-        ``GaussianDensity``) and ``warnings`` (distinct messages of the warnings
-        raised while fitting and scoring).
+        ``GaussianDensity``), ``warnings`` (distinct messages of the warnings
+        raised while fitting and scoring) and ``noise_at_floor`` (the folds
+        whose fitted mixture has an expert whose noise ended at its floor; see
+        :func:`~skmoe._noise_floor.fitted_experts_at_floor`).
 
     Raises
     ------
@@ -137,11 +141,20 @@ def cross_validate_each(estimators, X, y, splits, scorer, n_jobs=None, progress=
                 "predict_time": out["score_time"] - np.array(
                     [getattr(fitted, "variance_time_", 0.0) for fitted in out["estimator"]]),
                 "warnings": list(dict.fromkeys(messages)),
+                # Read from the fitted models: worker processes do not pass warnings on.
+                "noise_at_floor": [fold for fold, fitted in enumerate(out["estimator"])
+                                   if _noise_at_floor(fitted)],
             }
             report.done(index, name, float(np.sum(out["fit_time"]) + np.sum(out["score_time"])))
     finally:
         report.close()
     return records
+
+
+def _noise_at_floor(fitted):
+    """Whether a fitted estimator is a mixture with an expert whose noise ended at its floor."""
+    mixture = final_step(fitted)
+    return hasattr(mixture, "family_") and bool(fitted_experts_at_floor(mixture))
 
 
 def _failing_fold(estimator, X, y, splits, scorer):

@@ -130,7 +130,10 @@ def verdicts(results, score=None):
     rows, so their differences are correlated.
 
     The last line says whether a mixture of experts wins, and when it does
-    not, how far the best mixture is behind.
+    not, how far the best mixture is behind. On the held-out log-likelihood,
+    a model whose noise ended at its floor in some fold (``results.attrs
+    ["noise_at_floor"]``) is marked, and its win is not trusted: its density
+    there is the floor's, not the data's.
 
     Parameters
     ----------
@@ -156,13 +159,46 @@ def verdicts(results, score=None):
     for name, row in best.iterrows():
         head = (f"{row['family']:<18}  best: {name:<{width}}  {label} "
                 f"{row[f'{score}_mean']:.3f} ± {row[f'{score}_std']:.3f}")
+        floored = _at_floor(ordered, name, score)
+        mark = f"  (noise at its floor in {_folds(floored)})" if floored else ""
         if name == winner:
-            lines.append(f"{head}  <- winner")
+            lines.append(f"{head}  <- winner{mark}")
         else:
             lead, n_sd = paired_lead(ordered, winner, name, score)
-            lines.append(f"{head}  winner leads by {lead:.3f} ({_in_sd(lead, n_sd)})")
-    lines.append(_final_verdict(ordered, best, winner, score, label))
+            lines.append(f"{head}  winner leads by {lead:.3f} ({_in_sd(lead, n_sd)}){mark}")
+    floored = _at_floor(ordered, winner, score)
+    if floored:
+        lines.append(_untrusted_verdict(ordered, winner, floored, score, label))
+    else:
+        lines.append(_final_verdict(ordered, best, winner, score, label))
     return lines
+
+
+def _at_floor(results, name, score):
+    """The folds in which ``name``'s noise ended at its floor, when ``score`` is its
+    log-likelihood (which the floor then sets); empty otherwise."""
+    if score != "log_likelihood":
+        return []
+    return list(results.attrs.get("noise_at_floor", {}).get(name, []))
+
+
+def _folds(folds):
+    return f"fold{'s' if len(folds) > 1 else ''} {', '.join(str(fold) for fold in folds)}"
+
+
+def _untrusted_verdict(ordered, winner, folds, score, label):
+    """The verdict when the winner's log-likelihood is its noise floor's."""
+    trusted = [name for name in ordered.index if not _at_floor(ordered, name, score)]
+    head = (f"Verdict: no trusted winner on {label}: {winner} "
+            f"({ordered.loc[winner, 'family']}) is ahead, but its noise ended at its floor in "
+            f"{_folds(folds)}: "
+            "there the floor, not the data, set its density (the fits' warnings say why), "
+            "so its lead is the floor's and is not trusted.")
+    if not trusted:
+        return head
+    runner = trusted[0]
+    return (f"{head} The best model without such folds is {runner} "
+            f"({ordered.loc[runner, 'family']}, {ordered.loc[runner, f'{score}_mean']:.3f}).")
 
 
 def _final_verdict(ordered, best, winner, score, label):

@@ -481,13 +481,16 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
         comes from (``"model"``, ``"predictive std"`` or a Gaussian around the
         predictions). ``results.attrs`` holds ``task``, ``primary``,
         ``scoring``, ``greater_is_better``, ``n_splits``, ``n_samples``,
-        ``fold_scores`` (``{name: {score: [one value per fold]}}``) and
+        ``fold_scores`` (``{name: {score: [one value per fold]}}``),
         ``warnings`` (``{name: [distinct warning messages]}``): warnings
         raised inside the fits are recorded there rather than repeated once
-        per fold; and ``preprocessing``: ``one_hot`` (encoded columns and
-        their numbers of values), ``missing`` (numeric columns with missing
-        values and their counts) and ``imputed`` (the estimators given the
-        median imputer).
+        per fold; ``noise_at_floor`` (``{name: [folds]}``): the folds in
+        which a mixture's noise ended at its floor, where its held-out
+        log-likelihood is the floor's rather than the data's (:func:`verdicts`
+        does not trust it); and ``preprocessing``: ``one_hot`` (encoded
+        columns and their numbers of values), ``missing`` (numeric columns
+        with missing values and their counts) and ``imputed`` (the estimators
+        given the median imputer).
 
     See Also
     --------
@@ -545,7 +548,7 @@ def compare(X, y, estimators=None, cv=5, scoring=None, n_jobs=None, random_state
 
 
 def _tabulate(records, estimators, densities, scoring, task, splits, n_samples):
-    rows, fold_scores, caught = [], {}, {}
+    rows, fold_scores, caught, floored = [], {}, {}, {}
     for name, estimator in estimators.items():
         record = records[name]
         row = {"family": estimator_family(estimator)}
@@ -561,6 +564,8 @@ def _tabulate(records, estimators, densities, scoring, task, splits, n_samples):
         rows.append(row)
         if record["warnings"]:
             caught[name] = record["warnings"]
+        if record.get("noise_at_floor"):
+            floored[name] = list(record["noise_at_floor"])
     results = pd.DataFrame(rows, index=pd.Index(list(estimators), name="estimator"))
     primary = scoring[0]
     results = results.sort_values(
@@ -575,6 +580,7 @@ def _tabulate(records, estimators, densities, scoring, task, splits, n_samples):
         "n_samples": int(n_samples),
         "fold_scores": fold_scores,
         "warnings": caught,
+        "noise_at_floor": floored,
     }
     return results
 

@@ -174,3 +174,49 @@ def test_clean_data_do_not_warn_of_the_noise_floor(name, noise):
         assert not [w for w in caught if "floor" in str(w.message)]
         assert fitted_experts_at_floor(model) == []
 
+
+# ------------------------------------------------- compare and the noise floor
+def _point_mass_frame():
+    import pandas as pd
+
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    y[rng.uniform(size=400) < 0.4] = 0.0
+    return pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y})
+
+
+def test_compare_does_not_trust_a_log_likelihood_won_at_the_noise_floor():
+    # On rows of which 40% have y = 0 exactly, a mixture's expert fits those rows
+    # exactly: its held-out log-likelihood (-0.13) led least squares' (-1.57) by
+    # 7 fold-sds, and the verdict called it a clear win. It is the floor's.
+    from skmoe.compare import compare, verdicts
+
+    frame = _point_mass_frame()
+    results = compare(frame[["a", "b"]], frame["y"], {
+        "moe": MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0),
+        "linear": LinearRegression(),
+    }, cv=3)
+    assert results.index[0] == "linear"  # on R², the primary score
+    assert results.attrs["noise_at_floor"] == {"moe": [0, 1, 2]}
+    lines = verdicts(results, "log_likelihood")
+    assert lines[0].endswith("<- winner  (noise at its floor in folds 0, 1, 2)")
+    assert lines[-1].startswith(
+        "Verdict: no trusted winner on held-out mean log-likelihood: moe (mixture of experts) "
+        "is ahead, but its noise ended at its floor in folds 0, 1, 2")
+    assert lines[-1].endswith("The best model without such folds is linear (single model, "
+                              f"{results.loc['linear', 'log_likelihood_mean']:.3f}).")
+    # On R², where the floor plays no part, nothing is marked.
+    assert not any("floor" in line for line in verdicts(results))
+
+
+def test_the_command_line_says_a_log_likelihood_won_at_the_noise_floor(tmp_path, capsys):
+    from skmoe.__main__ import main
+
+    path = tmp_path / "point_mass.csv"
+    _point_mass_frame().to_csv(path, index=False)
+    assert main(["compare", "--csv", str(path), "--target", "y", "--estimators", "moe_linear",
+                 "linear", "--cv", "3"]) == 0
+    out = capsys.readouterr().out
+    assert ("Verdict: no trusted winner on held-out mean log-likelihood: moe_linear (mixture of "
+            "experts) is ahead, but its noise ended at its floor in folds 0, 1, 2") in out
+    assert "ended at its floor" in out.split("Warnings raised during the fits")[1]
