@@ -742,13 +742,15 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return 0
 
-    def _warn_fitted_likelihood(self, run, data):
-        """Warn when the likelihood's parameters of the start kept (``run``) are set by
-        a bound of the fit rather than by ``data`` (the :class:`_FitData` of the fit; None
-        for a fit on a Dask collection, whose rows are not in memory).
+    def _fitted_likelihood_warning(self, run, data):
+        """The text of a warning when the likelihood's parameters of the start kept
+        (``run``) are set by a bound of the fit rather than by ``data`` (the
+        :class:`_FitData` of the fit; None for a fit on a Dask collection, whose rows
+        are not in memory); None when they are not.
 
-        Nothing by default; the regressor warns of noise that ended at its floor.
+        None by default; the regressor's says which noise ended at its floor, and why.
         """
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1002,7 +1004,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         (see :meth:`fit`) make a grouped mixture, ``fit_params`` are routed to the
         experts and the gate (see :meth:`fit`). ``as_expert``: the fit is an
         M-step of another mixture, whose own fit warns about the likelihood of the
-        whole (see :meth:`_warn_fitted_likelihood`), once rather than at each M-step."""
+        whole (see :meth:`_fitted_likelihood_warning`), once rather than at each
+        M-step."""
         # A new fit: a later partial_fit continues from it, not from an older stream.
         self.__dict__.pop("_stream_", None)
         templates = self._expert_templates()
@@ -1158,8 +1161,9 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 stacklevel=_user_stacklevel(),
             )
         self._warn_glm_experts_short(best, data)
-        if not as_expert:
-            self._warn_fitted_likelihood(best, data)
+        message = None if as_expert else self._fitted_likelihood_warning(best, data)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=_user_stacklevel())
         self.gate_scaler_ = gate_scaler
         self.expert_features_ = expert_columns
         self.gate_features_ = gate_columns

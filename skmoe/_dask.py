@@ -67,7 +67,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import _SEED_MAX
+from ._base import _SEED_MAX, _user_stacklevel
 from ._classifier import PROBA_FLOOR, _check_logistic_columns
 from ._experts import (
     describe_expert,
@@ -1640,7 +1640,9 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
     best = max(runs, key=lambda run: run.lower_bound)
     for what, why in best.removals:
         warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)
-    estimator._warn_fitted_likelihood(best, None)
+    message = estimator._fitted_likelihood_warning(best, None)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=_user_stacklevel())
     if not best.converged:
         warnings.warn(
             "Best performing initialization did not converge after "

@@ -187,7 +187,7 @@ def likely_cause(y, sample_weight, weights, residuals, constants):
             "1e-3 of the pooled residual variance of the start's first M-step: regimes whose "
             "noise differs by more than about 30 times in standard deviation. The floor "
             f"keeps {who} from claiming near-zero noise on a few rows; {its} predictions are "
-            "unaffected, but {its} density is wider than {its} rows.".replace("{its}", its))
+            f"unaffected, but {its} density is wider than {its} rows.")
 
 
 #: The causes, when the rows cannot be read (a fit on a Dask collection).

@@ -1,6 +1,5 @@
 """MixtureOfExpertsRegressor: the experts' likelihood families on the shared EM engine."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,7 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseMixtureOfExperts, _user_stacklevel, dask_blockwise
+from ._base import BaseMixtureOfExperts, dask_blockwise
 from ._crps import (
     CRPS_HEAVY_TAIL_LEVELS,
     CRPS_LEVELS,
@@ -783,35 +782,30 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # The family's parameters (a noise variance for a Gaussian expert).
         return 0 if has_own_density(expert) else self._family().n_parameters
 
-    def _warn_fitted_likelihood(self, run, data):
+    def _fitted_likelihood_warning(self, run, data):
         # Noise at its floor: the experts' own, and those of mixtures among them
         # (whose fits, M-steps of this one, do not warn themselves). Without the
         # rows in memory (data None: a fit on a Dask collection), the causes are
         # named without reading them.
         family = self._family()
-        floored = experts_at_floor(family, run.params, run.context)
+        own = [k for k in experts_at_floor(family, run.params, run.context)
+               if not has_own_density(run.experts[k])]
+        floor = describe_floor(family, run.context) if own else None
         if data is None:
-            if floored:
-                warnings.warn(floor_warning(family, [f"expert {k}" for k in floored],
-                                            describe_floor(family, run.context),
-                                            POSSIBLE_CAUSES),
-                              UserWarning, stacklevel=_user_stacklevel())
-            return
-        if not (floored or any(isinstance(expert, MixtureOfExpertsRegressor)
-                               for expert in run.experts)):
-            return
+            return (floor_warning(family, [f"expert {k}" for k in own], floor, POSSIBLE_CAUSES)
+                    if own else None)
+        if not (own or any(isinstance(expert, MixtureOfExpertsRegressor)
+                           for expert in run.experts)):
+            return None
         weights = self._run_responsibilities(run, data)[0] * data.sample_weight[:, None]
         found = _floored_rows(family, run.experts, run.params, run.context, data.X_expert,
                               data.y, weights)
         if not found:
-            return
+            return None
         names, rows, residuals = zip(*found)
         diagnosis = likely_cause(data.y, data.sample_weight, np.column_stack(rows),
                                  np.column_stack(residuals), run.context)
-        floor = (describe_floor(family, run.context) if any(" of " not in name for name in names)
-                 else None)
-        warnings.warn(floor_warning(family, list(names), floor, diagnosis), UserWarning,
-                      stacklevel=_user_stacklevel())
+        return floor_warning(family, list(names), floor, diagnosis)
 
     # ----------------------------------------------------------- prediction
     @dask_blockwise
