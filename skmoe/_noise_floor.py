@@ -16,6 +16,7 @@ floor above an expert's real noise.
 
 import numpy as np
 
+from ._experts import has_own_density
 from ._families import FAMILIES
 from ._scaling import robust_spread, weighted_median
 
@@ -70,8 +71,10 @@ def experts_at_floor(family, params, constants):
 def fitted_experts_at_floor(estimator):
     """The experts of a fitted regressor whose noise ended at its floor, as names.
 
-    The experts of mixtures that are experts themselves (hierarchical mixtures)
-    are looked into: ``"1.0"`` is expert 0 of expert 1.
+    Named as the fit's warning names them (``"expert 2"``); the experts of
+    mixtures that are experts themselves (hierarchical mixtures) are looked
+    into (``"expert 0 of expert 1"``), and experts with a density of their own
+    have no noise of the family's.
 
     Parameters
     ----------
@@ -86,11 +89,11 @@ def fitted_experts_at_floor(estimator):
     if family is None:
         return []
     params = {name: getattr(estimator, name) for name in family.params}
-    names = [str(k) for k in experts_at_floor(family, params,
-                                              getattr(estimator, "_objective_constants_", {}))]
+    floored = experts_at_floor(family, params, getattr(estimator, "_objective_constants_", {}))
+    names = [f"expert {k}" for k in floored if not has_own_density(estimator.experts_[k])]
     for k, expert in enumerate(estimator.experts_):
         if hasattr(expert, "family_") and hasattr(expert, "experts_"):
-            names += [f"{k}.{name}" for name in fitted_experts_at_floor(expert)]
+            names += [f"{name} of expert {k}" for name in fitted_experts_at_floor(expert)]
     return names
 
 

@@ -222,3 +222,17 @@ def test_the_command_line_says_a_log_likelihood_won_at_the_noise_floor(tmp_path,
     assert ("Verdict: no trusted winner on held-out mean log-likelihood: moe_linear (mixture of "
             "experts) is ahead, but its noise ended at its floor in folds 0, 1, 2") in out
     assert "ended at its floor" in out.split("Warnings raised during the fits")[1]
+
+
+def test_fitted_experts_at_floor_names_them_as_the_warning_does():
+    from skmoe._noise_floor import fitted_experts_at_floor
+
+    rng, X = _inputs()
+    y = X @ [1.0, -2.0] + 0.5 * rng.normal(size=400)
+    y[rng.uniform(size=400) < 0.4] = 0.0
+    inner = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0)
+    model = MixtureOfExpertsRegressor([inner, LinearRegression()], random_state=0)
+    with pytest.warns(UserWarning, match="of expert 1 of expert 0 ended at its floor"):
+        model.fit(X, y)
+    assert fitted_experts_at_floor(model) == ["expert 1 of expert 0"]
+    assert fitted_experts_at_floor(model.experts_[0]) == ["expert 1"]
