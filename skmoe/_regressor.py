@@ -52,6 +52,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
+from ._rows import repeated_records, splitmix64
 from ._scaling import SQUARE_SAFE, magnitude, power_of_two, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import (
@@ -88,7 +89,7 @@ _NOISE_FOLDS = 3
 _INTERPOLATING_NOISE_FOLDS = 10
 
 
-def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
+def noise_folds(n_samples, n_folds=_NOISE_FOLDS, X=None, y=None):
     """The fold of each row for the cross-fitted noise variance.
 
     One fixed partition for a given number of rows and folds, whatever
@@ -98,33 +99,71 @@ def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
     :func:`folds_of_rows` of all the rows: a block of rows of a Dask array
     computes its own part of the same partition.
 
+    With ``X`` and ``y``, a row that repeats an earlier one (the same inputs
+    and the same target) takes that row's fold instead of its own, when such
+    rows are one record given again (:func:`~skmoe._rows.repeated_records`:
+    rows with the same inputs always have the same target). A copy in another
+    fold would be predicted by a refit that saw the same row, with a residual
+    of zero, and the noise would be too small; in one fold, data given twice
+    (the copies appended) have the folds of the data given once, as with
+    ``sample_weight=2``. Rows without copies keep their folds. Where rows with
+    the same inputs have different targets, the inputs are a design whose
+    points repeat, and equal rows are observations that coincide, as new
+    rows at those points would: every row keeps its fold.
+
     Parameters
     ----------
     n_samples : int
         Number of rows.
     n_folds : int, default=3
         Number of folds.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features), default=None
+        The inputs the experts are fitted on; None keeps every row's fold.
+    y : ndarray of shape (n_samples,), default=None
+        The targets, with ``X``.
 
     Returns
     -------
     folds : ndarray of shape (n_samples,) of int
         The fold of each row, ``0 .. n_folds - 1``.
     """
-    return folds_of_rows(0, n_samples, n_folds)
+    if X is None:
+        return folds_of_rows(0, n_samples, n_folds)
+    return NoiseFolds(X, y)(n_folds)
+
+
+class NoiseFolds:
+    """The noise folds of one fit's rows (:func:`noise_folds` with ``X`` and
+    ``y``), made when first asked for and kept: the starts of a fit share them,
+    and the repeated rows are looked for once.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The inputs the experts are fitted on.
+    y : ndarray of shape (n_samples,)
+        The targets.
+    """
+
+    def __init__(self, X, y):
+        self.X = X
+        self.y = y
+        self._first = None
+        self._folds = {}
+
+    def __call__(self, n_folds):
+        """The fold of each row among ``n_folds``."""
+        if n_folds not in self._folds:
+            if self._first is None:
+                self._first = repeated_records(self.X, self.y)
+            # Each repeated row takes the fold of its first.
+            own = folds_of_rows(0, self._first.shape[0], n_folds)
+            self._folds[n_folds] = own[self._first]
+        return self._folds[n_folds]
 
 
 # The seed of the folds' hash; fixed (see noise_folds).
 _FOLD_SEED = np.uint64(0x5EED_F01D)
-
-
-def _splitmix64(values):
-    """The splitmix64 finaliser of unsigned 64-bit integers: a bijection whose
-    outputs of consecutive inputs look independent."""
-    with np.errstate(over="ignore"):
-        values = values + np.uint64(0x9E3779B97F4A7C15)
-        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
 
 
 def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
@@ -138,6 +177,8 @@ def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
     and each block of a Dask array computes its rows' folds alone. Every
     complete group holds each fold once and the last, partial one each fold at
     most once: the sizes of the folds of ``n`` rows differ by at most one.
+    It sees the rows' positions, not their values: copies of a row are put in
+    its fold by :func:`noise_folds` given the rows.
 
     Parameters
     ----------
@@ -154,7 +195,7 @@ def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
     n_groups = -(-stop // n_folds) - first
     rows = np.arange(first * n_folds, (first + n_groups) * n_folds, dtype=np.uint64)
     # splitmix64 is a bijection: distinct rows have distinct keys, so no ties.
-    keys = _splitmix64(rows ^ _FOLD_SEED).reshape(n_groups, n_folds)
+    keys = splitmix64(rows ^ _FOLD_SEED).reshape(n_groups, n_folds)
     ranks = np.argsort(np.argsort(keys, axis=1), axis=1).ravel()
     offset = first * n_folds
     return ranks[start - offset:stop - offset].astype(np.intp)
@@ -558,6 +599,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 np.iinfo(np.int32).max)
             # Whether ScaledRidge experts may be refitted from fold Gram matrices.
             context["grams"] = grams_are_safe(X, y, sample_weight)
+            context["noise_folds"] = NoiseFolds(X, y)
         return context
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
@@ -651,10 +693,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         chosen = decided_once(context.setdefault("cross_fits", {}), experts, self._cross_fits)
         if not chosen:
             return
-        folds = context.setdefault("folds", {})
-        for n_folds in {noise_fold_count(experts[k]) for k in chosen}:
-            if n_folds not in folds:
-                folds[n_folds] = noise_folds(X.shape[0], n_folds)
+        folds = context["noise_folds"]
         for intercept in (True, False):
             # Plain ScaledRidge experts are refitted from fold Gram matrices at once.
             ridges = [k for k in chosen if context["grams"]
@@ -665,7 +704,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             # Every column: the fit weights themselves, not a copy of them.
             columns = (fit_weights if ridges == list(range(fit_weights.shape[1]))
                        else fit_weights[:, ridges])
-            fold_spec = folds[_NOISE_FOLDS]
+            fold_spec = folds(_NOISE_FOLDS)
             if intercept:
                 # From the next M-step on, the experts' fit takes its Gram matrices
                 # fold by fold and the refits reuse them (see FoldSumsRequest).
@@ -691,7 +730,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 yield k, cache[k][1]
                 continue
             predictions = cross_fitted_predictions(
-                experts[k], X, y, fit_weights[:, k], folds[noise_fold_count(experts[k])],
+                experts[k], X, y, fit_weights[:, k], folds(noise_fold_count(experts[k])),
                 context["fold_seed"], k,
                 None if params is None else params[k], context.get("leaf_weight"),
                 context.get("n_jobs"))
