@@ -146,7 +146,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log-likelihood of each row's class as predicted by refits of the
         expert without the row's fold (10 folds for experts that can
         interpolate, 3 for the others; one fixed partition for a given number
-        of rows), its own probabilities are those of its fit on all rows.
+        of rows, a row given twice in one fold), its own probabilities are
+        those of its fit on all rows.
         ``"auto"``: for experts that can fit their training rows nearly
         exactly (those without a parameter count: trees, forests, boosting,
         neighbours), whose in-sample probabilities are falsely sure (a pure

@@ -370,11 +370,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         its training rows, the maximum-likelihood estimate; EM then never
         decreases the (penalised) log-likelihood. ``"cross_fitted"``: the
         same mean of residuals predicted by refits of the expert without the
-        row's fold (3 folds, one fixed partition for a given number of rows;
-        ScaledRidge experts are refitted from fold Gram matrices, about one
-        extra pass over the rows per M-step, other experts by three extra fits
-        per M-step). ``"auto"``: cross-fitted for the default ScaledRidge
-        experts and for experts that can fit their training rows nearly
+        row's fold (3 folds, one fixed partition for a given number of rows,
+        a row given twice in one fold; ScaledRidge experts are refitted from
+        fold Gram matrices, about one extra pass over the rows per M-step,
+        other experts by three extra fits per M-step). ``"auto"``:
+        cross-fitted for the default ScaledRidge experts and for
+        experts that can fit their training rows nearly
         exactly (those without a parameter count: trees, forests, boosting,
         neighbours), whose in-sample residuals make the density falsely
         confident on new rows; in-sample for LinearRegression experts, where
