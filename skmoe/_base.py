@@ -78,7 +78,7 @@ from ._init import (
 from ._kernels import e_step, kernel_threads, top_k_route
 from ._linear import grams_are_safe
 from ._logistic import release_logistic_data
-from ._ridge import ScaledRidge, column_scale
+from ._ridge import ScaledRidge, column_scale, one_row_spreads
 from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import DENSE_COPY_MAX_ENTRIES, fit_standard_scaler
 from ._serving import softmax_gate_proba
@@ -128,6 +128,8 @@ _IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_f
 _SAME_OPTIMUM_NATS = 0.01
 # scikit-learn's GLM regressors, whose own fits _warn_glm_experts_short checks.
 _GLM_TYPES = (PoissonRegressor, GammaRegressor, TweedieRegressor)
+# Messages name at most this many rows or columns.
+_FEW_ROWS = 5
 # A tree start scores at most this many groupings of the flat mixture's experts
 # (a random sample of them when there are more).
 _MAX_GROUPINGS = 100
@@ -1070,6 +1072,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
         check_float32_columns(templates, X_expert)
+        if prefix is None:
+            names = getattr(self, "feature_names_in_", None)
+            _warn_one_row_spreads(templates, X_expert, [
+                str(column) if names is None else repr(str(names[column]))
+                for column in expert_columns])
+        else:
+            _warn_one_row_spreads(templates, X_expert, [str(j) for j in range(X_expert.shape[1])],
+                                  "the experts' transformed")
         # The starts' seeds come first from random_state: a likelihood that draws a
         # seed of its own (the folds' resamples) must not move them, or a mixture
         # whose experts it never refits would start elsewhere than without it.
@@ -2195,6 +2205,58 @@ BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__d
 def _join(items):
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _warn_one_row_spreads(experts, X, labels, where="X's"):
+    """Warn when one row alone sets the spread of a column that scaled experts penalise in.
+
+    ``ScaledRidge`` and ``ScaledLogisticRegression`` measure their penalty in
+    each column's standard deviation; a row far from all the others (one value
+    of 1e6 in a column of unit scale) sets it alone, and the penalty on the
+    column's effect among the other rows is then ``(spread / rest_spread)**2``
+    times what it would be without that row (see
+    :func:`~skmoe._ridge.one_row_spreads`).
+
+    Parameters
+    ----------
+    experts : list of estimators
+        The experts as they see ``X`` (a Pipeline's final steps when the
+        mixture transformed X for them).
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The experts' columns.
+    labels : list of str
+        Each column's name as the message gives it (``"'age'"``, ``"3"``).
+    where : str
+        Whose columns they are.
+    """
+    scaled = sorted({type(e).__name__ for e in experts
+                     if type(e) in (ScaledRidge, ScaledLogisticRegression)})
+    if not scaled:
+        return
+    spreads = one_row_spreads(X)
+    if not spreads:
+        return
+    columns = [f"{labels[s.column]} (the row at position {s.row}, a value of {s.value:.3g}: "
+               f"standard deviation {s.spread:.3g} with it, {s.rest_spread:.3g} without)"
+               for s in spreads[:_FEW_ROWS]]
+    if len(spreads) > _FEW_ROWS:
+        columns.append(f"{len(spreads) - _FEW_ROWS} more")
+    with np.errstate(over="ignore"):
+        factor = min(np.square(np.float64(s.spread) / s.rest_spread) for s in spreads)
+    # Beyond float64 for a row of 1e300 among ordinary values.
+    factor = f"{factor:.3g}" if np.isfinite(factor) else "more than 1e308"
+    warnings.warn(
+        f"One row alone sets the spread of {where} {'column' if len(spreads) == 1 else 'columns'} "
+        f"{_join(columns)}. {_join(scaled)} measures its penalty in each column's standard "
+        "deviation, so its penalty on such a column's effect among the other rows is "
+        f"{'' if len(spreads) == 1 else 'at least '}{factor} times what it would be "
+        "without that row: the experts all but ignore the column there, and fit the row "
+        "through it nearly free of penalty. If the row is an error, remove it or clip its "
+        "value; otherwise transform the column so that no single row lies far from the "
+        "others (a log or rank transform) before the fit.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _design_ranks(experts, X, sample_weight):
