@@ -744,6 +744,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return 0
 
+    def _far_rows_note(self, experts, data, own, rows):
+        """What the likelihood says of ``rows``, held by a removed expert, under the
+        fitted ``experts`` that remain (``own[i]``: the index among them of the one
+        most responsible for row ``i``, -1 for rows of removed experts): a sentence
+        ending in a space, or "". Nothing by default."""
+        return ""
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -1512,7 +1519,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 # One assignment per group (hard or stochastic), shared by its rows.
                 targets = groups.expand(self._assign(resp[groups.first], random_state))
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight,
-                                                           n_iter, groups)
+                                                           n_iter, groups, data)
             if dropped:
                 previous = -np.inf
                 fast, gate_objective = None, None
@@ -1528,7 +1535,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 params = fast.m_step(targets, sample_weight,
                                      run.workspace.array("weights", targets.shape), log_lik)
                 if params is not None:
-                    targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                    targets, thin = self._drop_thin_experts(run, targets, sample_weight,
+                                                            n_iter, data)
                     if thin:
                         # Refitted from the remaining experts' responsibilities below.
                         previous = -np.inf
@@ -1561,7 +1569,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 context["kept_experts"] = self._keep_better_experts(
                     run, previous_experts, checked, X, y, weights)
                 # Removing a thin expert moves its rows to the others: they are refitted.
-                targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter,
+                                                        data)
                 if not thin:
                     break
                 previous = -np.inf
@@ -1695,7 +1704,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         one_hot[np.arange(resp.shape[0]), chosen] = 1.0
         return one_hot
 
-    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None):
+    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None, data=None):
         """Remove experts whose share of the responsibilities fell below the floor.
 
         With ``groups``, the share is that of the groups (each counts once, as in
@@ -1716,7 +1725,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                    f"min_expert_weight={self.min_expert_weight}"
             for index in np.flatnonzero(~keep)
         }
-        return self._remove_experts(run, resp, keep, reasons, n_iter)
+        return self._remove_experts(run, resp, keep, reasons, n_iter, data)
 
     def _leaf_weight(self, sample_weight):
         """The least weight a leaf of a tree expert carries: ``min_rows_per_parameter``
@@ -1726,7 +1735,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         n_rows = np.count_nonzero(sample_weight)
         return self.min_rows_per_parameter * float(sample_weight.sum()) / max(n_rows, 1)
 
-    def _drop_thin_experts(self, run, resp, sample_weight, n_iter):
+    def _drop_thin_experts(self, run, resp, sample_weight, n_iter, data=None):
         """Remove fitted experts responsible for too few rows for the parameters they fit.
 
         An expert's rows are ``n * share``: the rows with positive weight times its
@@ -1743,7 +1752,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         n_rows = np.count_nonzero(sample_weight)
         rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
         keep, reasons = self._thin_experts(run.experts, rows)
-        return self._remove_experts(run, resp, keep, reasons, n_iter)
+        return self._remove_experts(run, resp, keep, reasons, n_iter, data)
 
     def _thin_experts(self, experts, rows):
         """Which fitted ``experts`` have ``rows`` enough for their parameters, and why not.
@@ -1767,17 +1776,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         }
         return keep, reasons
 
-    def _remove_experts(self, run, resp, keep, reasons, n_iter):
+    def _remove_experts(self, run, resp, keep, reasons, n_iter, data=None):
         """Drop the experts not in ``keep`` (recording why) and renormalise ``resp``.
+
+        The reason names the rows a removed expert was the most responsible
+        for when they are few (see :meth:`_held_rows_note`; ``data`` None: not).
 
         Returns ``(resp, removed)``.
         """
         if keep.all():
             return resp, False
+        # The expert most responsible for each row; -1 for rows without weight.
+        own = None if data is None else np.where(data.sample_weight > 0, resp.argmax(axis=1), -1)
         for index, reason in reasons.items():
+            note = "" if own is None else self._held_rows_note(run, keep, index, own, data)
             run.removals.append((f"Expert {index} ({type(run.experts[index]).__name__}) was "
                                  f"removed at EM iteration {n_iter}",
-                                 f"{reason}. {int(keep.sum())} experts remain."))
+                                 f"{reason}. {note}{int(keep.sum())} experts remain."))
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         if run.expert_inits is not None:
             run.expert_inits = [e for e, k in zip(run.expert_inits, keep) if k]
@@ -1791,6 +1806,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         resp[orphan] = 1.0 / resp.shape[1]
         norm[orphan] = 1.0
         return np.ascontiguousarray(resp / norm), True
+
+    def _held_rows_note(self, run, keep, index, own, data):
+        """The rows removed expert ``index`` was the most responsible for, named when
+        there are at most ``_FEW_ROWS`` of them, with what the likelihood says of
+        them under the experts that remain (:meth:`_far_rows_note`); else ""."""
+        rows = np.flatnonzero(own == index)
+        if not 0 < rows.size <= _FEW_ROWS:
+            return ""
+        positions = _join([str(row) for row in rows])
+        note = (f"It was the most responsible expert for the row at position {positions} only. "
+                if rows.size == 1 else
+                f"It was the most responsible expert for the rows at positions {positions} "
+                "only. ")
+        kept = np.flatnonzero(keep)
+        # Rows held by removed experts belong to none of those that remain.
+        among_kept = np.full(keep.shape[0], -1)
+        among_kept[kept] = np.arange(kept.size)
+        return note + self._far_rows_note([run.experts[k] for k in kept], data,
+                                          np.where(own >= 0, among_kept[own], -1), rows)
 
     def _set_fitted(self, run):
         # The fitted experts carry the parameters the user gave them.

@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseMixtureOfExperts, dask_blockwise
+from ._base import BaseMixtureOfExperts, _join, dask_blockwise
 from ._crps import (
     CRPS_HEAVY_TAIL_LEVELS,
     CRPS_LEVELS,
@@ -63,6 +63,11 @@ from ._validation import (
     check_score_weights,
 )
 
+# A row held by a removed expert is called an outlier when it lies at least this
+# many robust standard deviations from every remaining expert's prediction: a
+# Gaussian row does with probability 1.5e-23, a Student t row of 3 degrees of
+# freedom with probability 0.002.
+_FAR_ROW_SDS = 10
 # Levels of the predictive distribution are solved to this accuracy in probability.
 _QUANTILE_TOL = 1e-10
 _QUANTILE_MAX_ITER = 200
@@ -751,6 +756,40 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         # The family's parameters (a noise variance for a Gaussian expert).
         return 0 if has_own_density(expert) else self._family().n_parameters
 
+    def _far_rows_note(self, experts, data, own, rows):
+        # Far: at least _FAR_ROW_SDS robust standard deviations from every remaining
+        # expert's prediction, each expert's measured on the rows it holds.
+        distance = _robust_distances(experts, data.X_expert, data.y, own, rows)
+        if distance is None:
+            return ""
+        far = rows[distance >= _FAR_ROW_SDS]
+        if not far.size:
+            return ""
+        one = far.size == 1
+        subject = ("the row" if rows.size == 1 else
+                   f"the row at position {far[0]}" if one else
+                   f"the rows at positions {_join([str(row) for row in far])}")
+        it, its, errors = (("it", "its", "it is an error") if one else
+                           ("them", "their", "they are errors"))
+        if self.family_ == "student_t":
+            advice = (f"Check {it} and remove {it} if {errors}: the Student t noise of this "
+                      f"fit did not take {it}.")
+        elif self.family_ in ("gaussian", "laplace"):
+            advice = (f"Check {it} and remove {it} if {errors}, or fit with "
+                      "noise='student_t', whose heavy tails let far rows stay with the other "
+                      "experts.")
+        else:
+            advice = f"Check {it} and remove {it} if {errors}."
+        distances = distance[np.isin(rows, far)]
+        how_far = (f"is {distances[0]:.3g}" if one else
+                   f"are {distances.min():.3g} or more")
+        looks = "it looks like an outlier" if one else "they look like outliers"
+        return (f"{subject[0].upper()}{subject[1:]} {how_far} robust standard deviations from "
+                "the prediction of the nearest remaining expert (an expert's robust standard "
+                "deviation: 1.4826 times the median absolute residual of the rows it holds), "
+                f"more than {_FAR_ROW_SDS}: {looks}, which took an expert of {its} own. "
+                f"{advice} ")
+
     # ----------------------------------------------------------- prediction
     @dask_blockwise
     def predict(self, X, return_std=False):
@@ -1260,6 +1299,31 @@ def _finite_predictions(values, index, expert, n_rows=None):
             f"Expert {index} ({type(expert).__name__}) returned NaN or inf predictions."
         )
     return values
+
+
+def _robust_distances(experts, X, y, own, rows):
+    """How far each of ``rows`` lies from every one of the fitted ``experts``.
+
+    Each expert's robust standard deviation is 1.4826 times the median absolute
+    residual of the rows it holds (``own[i] == k``); a row's distance is its
+    smallest absolute residual in those units over the experts (inf for a
+    residual beyond an expert that fits its rows exactly). None when an expert
+    is not fitted or predicts NaN or inf.
+    """
+    try:
+        residuals = np.abs(y[:, None] - _expert_predictions(experts, X))
+    except (AttributeError, ValueError):  # an unfitted expert (NotFittedError is both)
+        return None
+    distance = np.full(rows.size, np.inf)
+    for k in range(len(experts)):
+        held = own == k
+        if not held.any():
+            continue
+        scale = 1.4826 * np.median(residuals[held, k])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            to_expert = np.where(residuals[rows, k] > 0, residuals[rows, k] / scale, 0.0)
+        distance = np.minimum(distance, to_expert)
+    return distance
 
 
 def _replace_own_densities(experts, X, y, log_lik):
