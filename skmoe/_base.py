@@ -78,7 +78,7 @@ from ._init import (
 from ._kernels import e_step, kernel_threads, top_k_route
 from ._linear import grams_are_safe
 from ._logistic import release_logistic_data
-from ._ridge import ScaledRidge, column_scale
+from ._ridge import ScaledRidge, column_scale, one_row_spreads
 from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import DENSE_COPY_MAX_ENTRIES, fit_standard_scaler
 from ._serving import softmax_gate_proba
@@ -128,6 +128,8 @@ _IGNORED_ON_RESUME = ("experts", "n_experts", "gate", "gate_features", "expert_f
 _SAME_OPTIMUM_NATS = 0.01
 # scikit-learn's GLM regressors, whose own fits _warn_glm_experts_short checks.
 _GLM_TYPES = (PoissonRegressor, GammaRegressor, TweedieRegressor)
+# Messages name at most this many rows or columns.
+_FEW_ROWS = 5
 # A tree start scores at most this many groupings of the flat mixture's experts
 # (a random sample of them when there are more).
 _MAX_GROUPINGS = 100
@@ -752,6 +754,13 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         """
         return None
 
+    def _far_rows_note(self, experts, data, own, rows):
+        """What the likelihood says of ``rows``, held by a removed expert, under the
+        fitted ``experts`` that remain (``own[i]``: the index among them of the one
+        most responsible for row ``i``, -1 for rows of removed experts): a sentence
+        ending in a space, or "". Nothing by default."""
+        return ""
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -1084,6 +1093,14 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             templates = [template.steps[-1][1] for template in templates]
             routes = [weight_parameter(template) for template in templates]
         check_float32_columns(templates, X_expert)
+        if prefix is None:
+            names = getattr(self, "feature_names_in_", None)
+            _warn_one_row_spreads(templates, X_expert, [
+                str(column) if names is None else repr(str(names[column]))
+                for column in expert_columns])
+        else:
+            _warn_one_row_spreads(templates, X_expert, [str(j) for j in range(X_expert.shape[1])],
+                                  "the experts' transformed")
         # The starts' seeds come first from random_state: a likelihood that draws a
         # seed of its own (the folds' resamples) must not move them, or a mixture
         # whose experts it never refits would start elsewhere than without it.
@@ -1519,7 +1536,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 # One assignment per group (hard or stochastic), shared by its rows.
                 targets = groups.expand(self._assign(resp[groups.first], random_state))
             targets, dropped = self._drop_vanishing_experts(run, targets, sample_weight,
-                                                           n_iter, groups)
+                                                           n_iter, groups, data)
             if dropped:
                 previous = -np.inf
                 fast, gate_objective = None, None
@@ -1535,7 +1552,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 params = fast.m_step(targets, sample_weight,
                                      run.workspace.array("weights", targets.shape), log_lik)
                 if params is not None:
-                    targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                    targets, thin = self._drop_thin_experts(run, targets, sample_weight,
+                                                            n_iter, data)
                     if thin:
                         # Refitted from the remaining experts' responsibilities below.
                         previous = -np.inf
@@ -1568,7 +1586,8 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                 context["kept_experts"] = self._keep_better_experts(
                     run, previous_experts, checked, X, y, weights)
                 # Removing a thin expert moves its rows to the others: they are refitted.
-                targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter)
+                targets, thin = self._drop_thin_experts(run, targets, sample_weight, n_iter,
+                                                        data)
                 if not thin:
                     break
                 previous = -np.inf
@@ -1702,7 +1721,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         one_hot[np.arange(resp.shape[0]), chosen] = 1.0
         return one_hot
 
-    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None):
+    def _drop_vanishing_experts(self, run, resp, sample_weight, n_iter, groups=None, data=None):
         """Remove experts whose share of the responsibilities fell below the floor.
 
         With ``groups``, the share is that of the groups (each counts once, as in
@@ -1723,7 +1742,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
                    f"min_expert_weight={self.min_expert_weight}"
             for index in np.flatnonzero(~keep)
         }
-        return self._remove_experts(run, resp, keep, reasons, n_iter)
+        return self._remove_experts(run, resp, keep, reasons, n_iter, data)
 
     def _leaf_weight(self, sample_weight):
         """The least weight a leaf of a tree expert carries: ``min_rows_per_parameter``
@@ -1733,7 +1752,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         n_rows = np.count_nonzero(sample_weight)
         return self.min_rows_per_parameter * float(sample_weight.sum()) / max(n_rows, 1)
 
-    def _drop_thin_experts(self, run, resp, sample_weight, n_iter):
+    def _drop_thin_experts(self, run, resp, sample_weight, n_iter, data=None):
         """Remove fitted experts responsible for too few rows for the parameters they fit.
 
         An expert's rows are ``n * share``: the rows with positive weight times its
@@ -1750,7 +1769,7 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         n_rows = np.count_nonzero(sample_weight)
         rows = n_rows * (sample_weight @ resp) / sample_weight.sum()
         keep, reasons = self._thin_experts(run.experts, rows)
-        return self._remove_experts(run, resp, keep, reasons, n_iter)
+        return self._remove_experts(run, resp, keep, reasons, n_iter, data)
 
     def _thin_experts(self, experts, rows):
         """Which fitted ``experts`` have ``rows`` enough for their parameters, and why not.
@@ -1774,17 +1793,23 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         }
         return keep, reasons
 
-    def _remove_experts(self, run, resp, keep, reasons, n_iter):
+    def _remove_experts(self, run, resp, keep, reasons, n_iter, data=None):
         """Drop the experts not in ``keep`` (recording why) and renormalise ``resp``.
+
+        The reason names the rows a removed expert was the most responsible
+        for when they are few (see :meth:`_held_rows_note`; ``data`` None: not).
 
         Returns ``(resp, removed)``.
         """
         if keep.all():
             return resp, False
+        # The expert most responsible for each row; -1 for rows without weight.
+        own = None if data is None else np.where(data.sample_weight > 0, resp.argmax(axis=1), -1)
         for index, reason in reasons.items():
+            note = "" if own is None else self._held_rows_note(run, keep, index, own, data)
             run.removals.append((f"Expert {index} ({type(run.experts[index]).__name__}) was "
                                  f"removed at EM iteration {n_iter}",
-                                 f"{reason}. {int(keep.sum())} experts remain."))
+                                 f"{reason}. {note}{int(keep.sum())} experts remain."))
         run.experts = [e for e, k in zip(run.experts, keep) if k]
         if run.expert_inits is not None:
             run.expert_inits = [e for e, k in zip(run.expert_inits, keep) if k]
@@ -1798,6 +1823,25 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         resp[orphan] = 1.0 / resp.shape[1]
         norm[orphan] = 1.0
         return np.ascontiguousarray(resp / norm), True
+
+    def _held_rows_note(self, run, keep, index, own, data):
+        """The rows removed expert ``index`` was the most responsible for, named when
+        there are at most ``_FEW_ROWS`` of them, with what the likelihood says of
+        them under the experts that remain (:meth:`_far_rows_note`); else ""."""
+        rows = np.flatnonzero(own == index)
+        if not 0 < rows.size <= _FEW_ROWS:
+            return ""
+        positions = _join([str(row) for row in rows])
+        note = (f"It was the most responsible expert for the row at position {positions} only. "
+                if rows.size == 1 else
+                f"It was the most responsible expert for the rows at positions {positions} "
+                "only. ")
+        kept = np.flatnonzero(keep)
+        # Rows held by removed experts belong to none of those that remain.
+        among_kept = np.full(keep.shape[0], -1)
+        among_kept[kept] = np.arange(kept.size)
+        return note + self._far_rows_note([run.experts[k] for k in kept], data,
+                                          np.where(own >= 0, among_kept[own], -1), rows)
 
     def _set_fitted(self, run):
         # The fitted experts carry the parameters the user gave them.
@@ -2212,6 +2256,58 @@ BaseMixtureOfExperts.partial_fit.__doc__ = BaseMixtureOfExperts._partial_fit.__d
 def _join(items):
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _warn_one_row_spreads(experts, X, labels, where="X's"):
+    """Warn when one row alone sets the spread of a column that scaled experts penalise in.
+
+    ``ScaledRidge`` and ``ScaledLogisticRegression`` measure their penalty in
+    each column's standard deviation; a row far from all the others (one value
+    of 1e6 in a column of unit scale) sets it alone, and the penalty on the
+    column's effect among the other rows is then ``(spread / rest_spread)**2``
+    times what it would be without that row (see
+    :func:`~skmoe._ridge.one_row_spreads`).
+
+    Parameters
+    ----------
+    experts : list of estimators
+        The experts as they see ``X`` (a Pipeline's final steps when the
+        mixture transformed X for them).
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The experts' columns.
+    labels : list of str
+        Each column's name as the message gives it (``"'age'"``, ``"3"``).
+    where : str
+        Whose columns they are.
+    """
+    scaled = sorted({type(e).__name__ for e in experts
+                     if type(e) in (ScaledRidge, ScaledLogisticRegression)})
+    if not scaled:
+        return
+    spreads = one_row_spreads(X)
+    if not spreads:
+        return
+    columns = [f"{labels[s.column]} (the row at position {s.row}, a value of {s.value:.3g}: "
+               f"standard deviation {s.spread:.3g} with it, {s.rest_spread:.3g} without)"
+               for s in spreads[:_FEW_ROWS]]
+    if len(spreads) > _FEW_ROWS:
+        columns.append(f"{len(spreads) - _FEW_ROWS} more")
+    with np.errstate(over="ignore"):
+        factor = min(np.square(np.float64(s.spread) / s.rest_spread) for s in spreads)
+    # Beyond float64 for a row of 1e300 among ordinary values.
+    factor = f"{factor:.3g}" if np.isfinite(factor) else "more than 1e308"
+    warnings.warn(
+        f"One row alone sets the spread of {where} {'column' if len(spreads) == 1 else 'columns'} "
+        f"{_join(columns)}. {_join(scaled)} measures its penalty in each column's standard "
+        "deviation, so its penalty on such a column's effect among the other rows is "
+        f"{'' if len(spreads) == 1 else 'at least '}{factor} times what it would be "
+        "without that row: the experts all but ignore the column there, and fit the row "
+        "through it nearly free of penalty. If the row is an error, remove it or clip its "
+        "value; otherwise transform the column so that no single row lies far from the "
+        "others (a log or rank transform) before the fit.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _design_ranks(experts, X, sample_weight):

@@ -21,7 +21,7 @@ from ._experts import (
 )
 from ._kernels import categorical_log_likelihood
 from ._logistic import is_plain_logistic, logistic_log_likelihood, logistic_penalty
-from ._regressor import noise_fold_count, noise_folds
+from ._regressor import NoiseFolds, noise_fold_count
 from ._ridge import column_scale
 from ._scaled_logistic import ScaledLogisticRegression
 from ._scaling import SQUARE_SAFE, magnitude
@@ -146,7 +146,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log-likelihood of each row's class as predicted by refits of the
         expert without the row's fold (10 folds for experts that can
         interpolate, 3 for the others; one fixed partition for a given number
-        of rows), its own probabilities are those of its fit on all rows.
+        of rows, a row given twice in one fold), its own probabilities are
+        those of its fit on all rows.
         ``"auto"``: for experts that can fit their training rows nearly
         exactly (those without a parameter count: trees, forests, boosting,
         neighbours), whose in-sample probabilities are falsely sure (a pure
@@ -278,9 +279,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         _check_logistic_columns(self._expert_templates(), X)
         if self.label_noise == "none":
             return {}
-        # Seeds the resamples of experts that take no sample weights.
+        # The seed of the resamples of experts that take no sample weights, and the
+        # folds of the refits.
         return {"fold_seed": check_random_state(self.random_state).randint(
-            np.iinfo(np.int32).max)}
+            np.iinfo(np.int32).max), "noise_folds": NoiseFolds(X, y)}
 
     def _validate_targets(self, y, n_samples):
         check_labels(y)
@@ -331,7 +333,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         """Yield ``(k, out_of_fold)`` for each expert ``k`` of ``chosen`` (those whose
         labels are modelled as noisy): the probability of each row's class by
         refits without its fold."""
-        folds = context.setdefault("folds", {})
+        folds = context["noise_folds"]
         params = context.get("expert_fit_params")
         # An expert the EM loop kept unchanged keeps its out-of-fold probabilities
         # (as the regressor's cross-fitted noise): EM could otherwise cycle.
@@ -342,11 +344,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             if k in kept and k in cache and cache[k][0] is experts[k]:
                 yield k, cache[k][1]
                 continue
-            n_folds = noise_fold_count(experts[k])
-            if n_folds not in folds:
-                folds[n_folds] = noise_folds(X.shape[0], n_folds)
             probabilities = cross_fitted_predictions(
-                experts[k], X, y, fit_weights[:, k], folds[n_folds], context["fold_seed"], k,
+                experts[k], X, y, fit_weights[:, k], folds(noise_fold_count(experts[k])),
+                context["fold_seed"], k,
                 None if params is None else params[k], context.get("leaf_weight"),
                 context.get("n_jobs"), predict=_class_probability(k, n_classes),
                 what="label noise")

@@ -37,7 +37,13 @@ The noise variances of ScaledRidge experts are cross-fitted as in memory
 of each row's position (``skmoe._regressor.folds_of_rows``), so each block
 also gives each fold's weighted Gram matrices, and the client refits every
 expert without each fold from the total minus that fold and takes the fold's
-residual sum as a quadratic form of its matrix, in the same pass.
+residual sum as a quadratic form of its matrix, in the same pass. In memory, a
+record given more than once takes the fold of its first copy
+(``skmoe._regressor.noise_folds``); here each copy keeps its own: finding the
+copies in other blocks would take a pass that brings a hash of every row to
+one place and sends each block its folds. A ridge expert's refit predicts a
+copy it saw only by the copy's leverage: on diabetes given twice, the noise
+in memory was 2% smaller with the copies in their own folds.
 
 Only M-steps that are sums over rows can be fitted this way: for the
 regressor, the Gaussian likelihood and experts that are plain

@@ -25,7 +25,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg
-from sklearn.linear_model import GammaRegressor, PoissonRegressor
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 
 # The Tweedie power of each class: 1 Poisson, 2 Gamma.
 _POWER = {PoissonRegressor: 1.0, GammaRegressor: 2.0}
@@ -215,3 +215,32 @@ def glm_predictions(expert, X):
             or coef.shape != (X.shape[1],)):
         return None
     return np.exp(X @ coef + expert.intercept_)
+
+
+def log_link_predictor(expert, X):
+    """The linear predictor ``X @ coef_ + intercept_`` of a fitted scikit-learn GLM
+    regressor that predicts its exp (a log link), or None for any other expert.
+
+    ``PoissonRegressor``, ``GammaRegressor`` and ``TweedieRegressor`` with
+    ``link="log"``, or ``link="auto"`` and a positive power (its identity link
+    for powers at most 0); their predictions overflow to inf where this exceeds
+    ``log`` of float64's largest number, about 709.78.
+
+    Parameters
+    ----------
+    expert : estimator
+        A fitted expert.
+    X : ndarray of shape (n_samples, n_features)
+        Rows, dense.
+
+    Returns
+    -------
+    eta : ndarray of shape (n_samples,) or None
+    """
+    log_link = type(expert) in _POWER or (
+        type(expert) is TweedieRegressor
+        and (expert.link == "log" or (expert.link == "auto" and expert.power > 0)))
+    coef = getattr(expert, "coef_", None)
+    if not log_link or not isinstance(coef, np.ndarray) or coef.shape != (X.shape[1],):
+        return None
+    return X @ coef + expert.intercept_

@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, is_classifier, is_clusterer
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
@@ -13,7 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseMixtureOfExperts, dask_blockwise
+from ._base import _FEW_ROWS, BaseMixtureOfExperts, _join, dask_blockwise
 from ._crps import (
     CRPS_HEAVY_TAIL_LEVELS,
     CRPS_LEVELS,
@@ -32,7 +33,7 @@ from ._experts import (
     interpolates_when_fitted,
 )
 from ._families import FAMILIES, check_quantile_levels, resolve_family
-from ._glm_newton import glm_predictions
+from ._glm_newton import glm_predictions, log_link_predictor
 from ._kernels import (
     GAMMA,
     GAUSSIAN,
@@ -59,6 +60,7 @@ from ._ridge import (
     ridge_penalty,
     scaled_ridge_of,
 )
+from ._rows import repeated_records, splitmix64
 from ._scaling import SQUARE_SAFE, magnitude, power_of_two, robust_spread, weighted_spread
 from ._serving import linear_mixture_mean
 from ._validation import (
@@ -70,6 +72,15 @@ from ._validation import (
     check_score_weights,
 )
 
+# A row held by a removed expert is called an outlier when it lies at least this
+# many robust standard deviations from every remaining expert's prediction: a
+# Gaussian row does with probability 1.5e-23, a Student t row of 3 degrees of
+# freedom with probability 0.002.
+_FAR_ROW_SDS = 10
+# exp overflows float64 above this: log of its largest number.
+_EXP_OVERFLOW = float(np.log(np.finfo(np.float64).max))
+_LOG_LINK_REMEDY = ("Scale the column (divide it by a constant, or take its log) or remove the "
+                    "row.")
 # Levels of the predictive distribution are solved to this accuracy in probability.
 _QUANTILE_TOL = 1e-10
 _QUANTILE_MAX_ITER = 200
@@ -106,7 +117,7 @@ def _floor_spread(y, sample_weight, variance, family):
     return min(variance, robust) if robust > 0 else variance
 
 
-def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
+def noise_folds(n_samples, n_folds=_NOISE_FOLDS, X=None, y=None):
     """The fold of each row for the cross-fitted noise variance.
 
     One fixed partition for a given number of rows and folds, whatever
@@ -116,33 +127,71 @@ def noise_folds(n_samples, n_folds=_NOISE_FOLDS):
     :func:`folds_of_rows` of all the rows: a block of rows of a Dask array
     computes its own part of the same partition.
 
+    With ``X`` and ``y``, a row that repeats an earlier one (the same inputs
+    and the same target) takes that row's fold instead of its own, when such
+    rows are one record given again (:func:`~skmoe._rows.repeated_records`:
+    rows with the same inputs always have the same target). A copy in another
+    fold would be predicted by a refit that saw the same row, with a residual
+    of zero, and the noise would be too small; in one fold, data given twice
+    (the copies appended) have the folds of the data given once, as with
+    ``sample_weight=2``. Rows without copies keep their folds. Where rows with
+    the same inputs have different targets, the inputs are a design whose
+    points repeat, and equal rows are observations that coincide, as new
+    rows at those points would: every row keeps its fold.
+
     Parameters
     ----------
     n_samples : int
         Number of rows.
     n_folds : int, default=3
         Number of folds.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features), default=None
+        The inputs the experts are fitted on; None keeps every row's fold.
+    y : ndarray of shape (n_samples,), default=None
+        The targets, with ``X``.
 
     Returns
     -------
     folds : ndarray of shape (n_samples,) of int
         The fold of each row, ``0 .. n_folds - 1``.
     """
-    return folds_of_rows(0, n_samples, n_folds)
+    if X is None:
+        return folds_of_rows(0, n_samples, n_folds)
+    return NoiseFolds(X, y)(n_folds)
+
+
+class NoiseFolds:
+    """The noise folds of one fit's rows (:func:`noise_folds` with ``X`` and
+    ``y``), made when first asked for and kept: the starts of a fit share them,
+    and the repeated rows are looked for once.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The inputs the experts are fitted on.
+    y : ndarray of shape (n_samples,)
+        The targets.
+    """
+
+    def __init__(self, X, y):
+        self.X = X
+        self.y = y
+        self._first = None
+        self._folds = {}
+
+    def __call__(self, n_folds):
+        """The fold of each row among ``n_folds``."""
+        if n_folds not in self._folds:
+            if self._first is None:
+                self._first = repeated_records(self.X, self.y)
+            # Each repeated row takes the fold of its first.
+            own = folds_of_rows(0, self._first.shape[0], n_folds)
+            self._folds[n_folds] = own[self._first]
+        return self._folds[n_folds]
 
 
 # The seed of the folds' hash; fixed (see noise_folds).
 _FOLD_SEED = np.uint64(0x5EED_F01D)
-
-
-def _splitmix64(values):
-    """The splitmix64 finaliser of unsigned 64-bit integers: a bijection whose
-    outputs of consecutive inputs look independent."""
-    with np.errstate(over="ignore"):
-        values = values + np.uint64(0x9E3779B97F4A7C15)
-        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
 
 
 def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
@@ -156,6 +205,8 @@ def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
     and each block of a Dask array computes its rows' folds alone. Every
     complete group holds each fold once and the last, partial one each fold at
     most once: the sizes of the folds of ``n`` rows differ by at most one.
+    It sees the rows' positions, not their values: copies of a row are put in
+    its fold by :func:`noise_folds` given the rows.
 
     Parameters
     ----------
@@ -172,7 +223,7 @@ def folds_of_rows(start, stop, n_folds=_NOISE_FOLDS):
     n_groups = -(-stop // n_folds) - first
     rows = np.arange(first * n_folds, (first + n_groups) * n_folds, dtype=np.uint64)
     # splitmix64 is a bijection: distinct rows have distinct keys, so no ties.
-    keys = _splitmix64(rows ^ _FOLD_SEED).reshape(n_groups, n_folds)
+    keys = splitmix64(rows ^ _FOLD_SEED).reshape(n_groups, n_folds)
     ranks = np.argsort(np.argsort(keys, axis=1), axis=1).ravel()
     offset = first * n_folds
     return ranks[start - offset:stop - offset].astype(np.intp)
@@ -246,7 +297,7 @@ def _weighted_squared_sums(y, means, weights, unit):
     return squares, totals
 
 
-def _check_squared_residuals(residuals, experts):
+def _check_squared_residuals(residuals, experts, y=None, means=None, X=None, scale=True):
     """Refuse experts whose weighted squared residuals are not float64 numbers.
 
     A row of X far from the others (one value of 1e300 in a column of
@@ -254,17 +305,36 @@ def _check_squared_residuals(residuals, experts):
     whose squared residual overflows: the noise scale became inf or NaN, and
     the fit went on to an error about an expert's sample weights (with
     ``max_iter=1``, to a model with NaN noise; with Student t noise, to a
-    KeyError).
+    KeyError). Given each row's ``means`` (the residuals' centres) and X, the
+    rows are named, and for a GLM with a log link, whose exp reaches that far
+    from a value of only 1e3 in a column of unit scale, where its linear
+    predictor went beyond half of exp's range (:func:`_log_link_overflow`).
+    ``scale``: whether the family has a noise scale that the residuals give.
     """
     bad = np.flatnonzero(~np.isfinite(residuals))
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(
-            f"The squared residuals of expert {k} ({describe_expert(experts[k])}) overflow "
-            "float64, so its noise scale is not a number. A row of X far from the others "
-            "(a value about 1e150 times a column's spread or more) sends an expert's "
-            "predictions there beyond that; drop or rescale such rows."
-        )
+    if not bad.size:
+        return
+    k = int(bad[0])
+    message = (f"The squared residuals of expert {k} ({describe_expert(experts[k])}) overflow "
+               "float64")
+    rows = cause = None
+    if means is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows = np.flatnonzero(~np.isfinite((y - means[:, k]) ** 2))
+        if X is not None:
+            cause = _log_link_overflow(
+                experts[k], X[rows], rows, _EXP_OVERFLOW / 2,
+                f"the square of its exp overflows float64 above {_EXP_OVERFLOW / 2:.6g}")
+    if cause is not None:
+        raise ValueError(f"{message} on {_rows_at(rows, y.size)}. Its predictions are the exp "
+                         f"of a linear predictor (a log link): {cause}. {_LOG_LINK_REMEDY}")
+    raise ValueError(
+        f"{message}{', so its noise scale is not a number' if scale else ''}. A row of X far "
+        "from the others (a value about 1e150 times a column's spread or more) sends an "
+        "expert's predictions there beyond that"
+        f"{'' if rows is None else f'; here it did on {_rows_at(rows, y.size)}'}. Drop or "
+        "rescale such rows."
+    )
 
 
 def _mixture_std(weights, predictions, mean, variance):
@@ -353,11 +423,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         its training rows, the maximum-likelihood estimate; EM then never
         decreases the (penalised) log-likelihood. ``"cross_fitted"``: the
         same mean of residuals predicted by refits of the expert without the
-        row's fold (3 folds, one fixed partition for a given number of rows;
-        ScaledRidge experts are refitted from fold Gram matrices, about one
-        extra pass over the rows per M-step, other experts by three extra fits
-        per M-step). ``"auto"``: cross-fitted for the default ScaledRidge
-        experts and for experts that can fit their training rows nearly
+        row's fold (3 folds, one fixed partition for a given number of rows,
+        a row given twice in one fold; ScaledRidge experts are refitted from
+        fold Gram matrices, about one extra pass over the rows per M-step,
+        other experts by three extra fits per M-step). ``"auto"``:
+        cross-fitted for the default ScaledRidge experts and for
+        experts that can fit their training rows nearly
         exactly (those without a parameter count: trees, forests, boosting,
         neighbours), whose in-sample residuals make the density falsely
         confident on new rows; in-sample for LinearRegression experts, where
@@ -583,6 +654,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 np.iinfo(np.int32).max)
             # Whether ScaledRidge experts may be refitted from fold Gram matrices.
             context["grams"] = grams_are_safe(X, y, sample_weight)
+            context["noise_folds"] = NoiseFolds(X, y)
         return context
 
     def _likelihood_m_step(self, experts, X, y, weights, fit_weights, context, workspace):
@@ -602,11 +674,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             residuals, totals = _weighted_squared_sums(y, predictions, weights, unit)
             # The means the noise scales are estimated from: out of fold for the
             # experts whose in-sample residuals understate their noise.
+            overflowed = {}
             for k, out_of_fold in self._cross_fitted_means(experts, X, y, fit_weights,
                                                            context):
                 residuals[k] = _weighted_squared_sums(y, out_of_fold[:, None],
                                                       weights[:, k:k + 1], unit)[0][0]
-            _check_squared_residuals(residuals, experts)
+                if not np.isfinite(residuals[k]):
+                    overflowed[k] = out_of_fold
+            if not np.isfinite(residuals).all():
+                # The residuals' centres, to name the rows where they overflowed.
+                centres = predictions.copy()
+                for k, out_of_fold in overflowed.items():
+                    centres[:, k] = out_of_fold
+                _check_squared_residuals(residuals, experts, y, centres)
             if "pooled_floor" not in context:
                 # Fixed at the start's first M-step, so that every later M-step
                 # maximises one objective under one constraint and EM still never
@@ -631,7 +711,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                     if scale_means is predictions:
                         scale_means = predictions.copy()
                     scale_means[:, k] = out_of_fold
-            _check_squared_residuals(_squared_residuals(y, scale_means, weights), experts)
+            _check_squared_residuals(_squared_residuals(y, scale_means, weights), experts, y,
+                                     scale_means, X, bool(family.params))
             # A family meant for outliers fixes its pooled floor at the first M-step
             # whose experts were fitted with the E-step's latent weights: before,
             # they are least-squares fits that one far row drags with every residual
@@ -682,10 +763,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         chosen = decided_once(context.setdefault("cross_fits", {}), experts, self._cross_fits)
         if not chosen:
             return
-        folds = context.setdefault("folds", {})
-        for n_folds in {noise_fold_count(experts[k]) for k in chosen}:
-            if n_folds not in folds:
-                folds[n_folds] = noise_folds(X.shape[0], n_folds)
+        folds = context["noise_folds"]
         for intercept in (True, False):
             # Plain ScaledRidge experts are refitted from fold Gram matrices at once.
             ridges = [k for k in chosen if context["grams"]
@@ -696,7 +774,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             # Every column: the fit weights themselves, not a copy of them.
             columns = (fit_weights if ridges == list(range(fit_weights.shape[1]))
                        else fit_weights[:, ridges])
-            fold_spec = folds[_NOISE_FOLDS]
+            fold_spec = folds(_NOISE_FOLDS)
             if intercept:
                 # From the next M-step on, the experts' fit takes its Gram matrices
                 # fold by fold and the refits reuse them (see FoldSumsRequest).
@@ -722,7 +800,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 yield k, cache[k][1]
                 continue
             predictions = cross_fitted_predictions(
-                experts[k], X, y, fit_weights[:, k], folds[noise_fold_count(experts[k])],
+                experts[k], X, y, fit_weights[:, k], folds(noise_fold_count(experts[k])),
                 context["fold_seed"], k,
                 None if params is None else params[k], context.get("leaf_weight"),
                 context.get("n_jobs"))
@@ -807,6 +885,40 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                                  np.column_stack(residuals), run.context)
         return floor_warning(family, list(names), floor, diagnosis)
 
+    def _far_rows_note(self, experts, data, own, rows):
+        # Far: at least _FAR_ROW_SDS robust standard deviations from every remaining
+        # expert's prediction, each expert's measured on the rows it holds.
+        distance = _robust_distances(experts, data.X_expert, data.y, own, rows)
+        if distance is None:
+            return ""
+        far = rows[distance >= _FAR_ROW_SDS]
+        if not far.size:
+            return ""
+        one = far.size == 1
+        subject = ("the row" if rows.size == 1 else
+                   f"the row at position {far[0]}" if one else
+                   f"the rows at positions {_join([str(row) for row in far])}")
+        it, its, errors = (("it", "its", "it is an error") if one else
+                           ("them", "their", "they are errors"))
+        if self.family_ == "student_t":
+            advice = (f"Check {it} and remove {it} if {errors}: the Student t noise of this "
+                      f"fit did not take {it}.")
+        elif self.family_ in ("gaussian", "laplace"):
+            advice = (f"Check {it} and remove {it} if {errors}, or fit with "
+                      "noise='student_t', whose heavy tails let far rows stay with the other "
+                      "experts.")
+        else:
+            advice = f"Check {it} and remove {it} if {errors}."
+        distances = distance[np.isin(rows, far)]
+        how_far = (f"is {distances[0]:.3g}" if one else
+                   f"are {distances.min():.3g} or more")
+        looks = "it looks like an outlier" if one else "they look like outliers"
+        return (f"{subject[0].upper()}{subject[1:]} {how_far} robust standard deviations from "
+                "the prediction of the nearest remaining expert (an expert's robust standard "
+                "deviation: 1.4826 times the median absolute residual of the rows it holds), "
+                f"more than {_FAR_ROW_SDS}: {looks}, which took an expert of {its} own. "
+                f"{advice} ")
+
     # ----------------------------------------------------------- prediction
     @dask_blockwise
     def predict(self, X, return_std=False):
@@ -859,7 +971,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 variance[rows, slots] = std_k**2
             else:
                 mean_k = expert_output(expert, k, "predict", X_rows)
-            mean_k = _finite_predictions(mean_k, k, expert, X_rows.shape[0])
+            mean_k = _finite_predictions(mean_k, k, expert, X_rows.shape[0], X_rows,
+                                         None if isinstance(rows, slice) else rows)
             if return_std and not (has_own_density(expert) and accepts_return_std(expert)):
                 params_k = {name: value[k] for name, value in params.items()}
                 variance[rows, slots] = family.variance(mean_k, params_k)
@@ -1310,18 +1423,21 @@ def _expert_predictions(experts, X, out=None):
             values = glm_predictions(expert, X)
             if values is None:
                 values = expert_output(expert, k, "predict", X)
-            predictions[:, k] = _finite_predictions(values, k, expert, X.shape[0])
+            predictions[:, k] = _finite_predictions(values, k, expert, X.shape[0], X)
     if linear and not np.isfinite(predictions).all():
         # One check for all the columns; the first bad linear expert is named.
         for k, expert in linear:
-            _finite_predictions(predictions[:, k], k, expert)
+            _finite_predictions(predictions[:, k], k, expert, X=X)
     return predictions
 
 
-def _finite_predictions(values, index, expert, n_rows=None):
+def _finite_predictions(values, index, expert, n_rows=None, X=None, positions=None):
     """One expert's predictions as a 1-D float array of ``n_rows`` numbers, refusing
     NaN and inf (and, naming the expert, predictions that are not one number per
-    row: they failed in NumPy's broadcasting or float conversion)."""
+    row: they failed in NumPy's broadcasting or float conversion). The refusal
+    names the rows (by ``positions``, the caller's row of each value, when
+    given), and, for a GLM whose log link overflowed on ``X``'s rows, where and
+    why (see :func:`_non_finite_message`)."""
     name = f"Expert {index} ({type(expert).__name__})"
     try:
         array = np.asarray(values, dtype=np.float64)
@@ -1335,10 +1451,83 @@ def _finite_predictions(values, index, expert, n_rows=None):
         )
     values = array.reshape(-1)
     if not np.all(np.isfinite(values)):
-        raise ValueError(
-            f"Expert {index} ({type(expert).__name__}) returned NaN or inf predictions."
-        )
+        raise ValueError(_non_finite_message(values, index, expert, X, positions))
     return values
+
+
+def _non_finite_message(values, index, expert, X=None, positions=None):
+    """Why expert ``index``'s predictions ``values`` on ``X``'s rows are not all finite.
+
+    The rows are counted and the first few named, by ``positions`` when given
+    (the caller's row of each value); for a GLM whose log link overflowed, where
+    and why (:func:`_log_link_overflow`).
+    """
+    bad = np.flatnonzero(~np.isfinite(values))
+    where = bad if positions is None else np.asarray(positions)[bad]
+    message = (f"Expert {index} ({type(expert).__name__}) returned NaN or inf predictions "
+               f"on {_rows_at(where, values.size)}.")
+    cause = None if X is None else _log_link_overflow(
+        expert, X[bad], where, _EXP_OVERFLOW, f"exp overflows float64 above {_EXP_OVERFLOW:.6g}")
+    return (message if cause is None else
+            f"{message} Its log link's exp overflowed: {cause}. {_LOG_LINK_REMEDY}")
+
+
+def _rows_at(positions, n_rows):
+    """``"2 of 6 rows (at positions 3 and 4)"``, naming at most ``_FEW_ROWS`` rows."""
+    named = [str(row) for row in positions[:_FEW_ROWS]]
+    if positions.size > _FEW_ROWS:
+        named.append(f"{positions.size - _FEW_ROWS} more")
+    at = "position" if positions.size == 1 else "positions"
+    return f"{positions.size} of {n_rows} rows (at {at} {_join(named)})"
+
+
+def _log_link_overflow(expert, rows, positions, limit, beyond):
+    """Where a log-link GLM expert's linear predictor on ``rows`` exceeds ``limit``.
+
+    ``rows`` are X's rows at ``positions``. Returns the clause giving the
+    largest linear predictor, its row, why it is too large (``beyond``) and
+    the column whose term makes most of it, or None (another expert, or no
+    linear predictor beyond ``limit``).
+    """
+    if sp.issparse(rows):
+        rows = rows.toarray()
+    eta = log_link_predictor(expert, rows)
+    if eta is None:
+        return None
+    eta = np.where(np.isnan(eta), -np.inf, eta)
+    worst = int(np.argmax(eta))
+    if not eta[worst] > limit:
+        return None
+    column = int(np.argmax(np.abs(rows[worst] * expert.coef_)))
+    return (f"its linear predictor X @ coef_ + intercept_ is {eta[worst]:.6g} at the row at "
+            f"position {positions[worst]} ({beyond}), most of it the term of column {column} "
+            f"of the expert's inputs ({rows[worst, column]:.4g} times a coefficient of "
+            f"{expert.coef_[column]:.4g}), a value far beyond the column's usual range")
+
+
+def _robust_distances(experts, X, y, own, rows):
+    """How far each of ``rows`` lies from every one of the fitted ``experts``.
+
+    Each expert's robust standard deviation is 1.4826 times the median absolute
+    residual of the rows it holds (``own[i] == k``); a row's distance is its
+    smallest absolute residual in those units over the experts (inf for a
+    residual beyond an expert that fits its rows exactly). None when an expert
+    is not fitted or predicts NaN or inf.
+    """
+    try:
+        residuals = np.abs(y[:, None] - _expert_predictions(experts, X))
+    except (AttributeError, ValueError):  # an unfitted expert (NotFittedError is both)
+        return None
+    distance = np.full(rows.size, np.inf)
+    for k in range(len(experts)):
+        held = own == k
+        if not held.any():
+            continue
+        scale = 1.4826 * np.median(residuals[held, k])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            to_expert = np.where(residuals[rows, k] > 0, residuals[rows, k] / scale, 0.0)
+        distance = np.minimum(distance, to_expert)
+    return distance
 
 
 def _replace_own_densities(experts, X, y, log_lik):

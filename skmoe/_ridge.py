@@ -37,6 +37,12 @@ from ._validation import (
 # Rows per block when the column scale of a large array is computed: the
 # centred block stays small however many rows X has.
 _SCALE_BLOCK_ROWS = 8192
+# One row sets a column's spread when the column's standard deviation without it
+# is below this fraction of the standard deviation with it: that row then holds
+# over 99% of the column's sum of squares, and a penalty measured in the spread is
+# over 100 times stronger on the column's effect among the other rows. On 34 data
+# sets (scikit-learn's, R's and skmoe's, 21 to 2,000 rows) the smallest ratio is 0.38.
+ONE_ROW_SPREAD = 0.1
 # Rows per block of the out-of-fold predictions: the block's product with every
 # refit's coefficients stays small.
 _FOLD_BLOCK_ROWS = 8192
@@ -61,21 +67,25 @@ def column_scale(X):
     # The spread of the columns divided by their magnitude (below 2), whose squares
     # neither overflow nor underflow whatever the units of X.
     unit = magnitude(X)
+    return _scale_of(_unit_moments(X, unit)[1], unit)
+
+
+def _unit_moments(X, unit):
+    """Mean and (population) variance of each column of ``X / unit``."""
     if sp.issparse(X):
-        _, variance = mean_variance_axis(divide_columns(sp.csr_matrix(X, dtype=np.float64), unit),
-                                         axis=0)
-    else:
-        n_samples = X.shape[0]
-        mean = np.zeros(X.shape[1])
-        for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
-            mean += (X[start:start + _SCALE_BLOCK_ROWS] / unit).sum(axis=0)
-        mean /= n_samples
-        variance = np.zeros(X.shape[1])
-        for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
-            block = X[start:start + _SCALE_BLOCK_ROWS] / unit - mean
-            variance += np.einsum("ij,ij->j", block, block)
-        variance /= n_samples
-    return _scale_of(variance, unit)
+        return mean_variance_axis(divide_columns(sp.csr_matrix(X, dtype=np.float64), unit),
+                                  axis=0)
+    n_samples = X.shape[0]
+    mean = np.zeros(X.shape[1])
+    for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+        mean += (X[start:start + _SCALE_BLOCK_ROWS] / unit).sum(axis=0)
+    mean /= n_samples
+    variance = np.zeros(X.shape[1])
+    for start in range(0, n_samples, _SCALE_BLOCK_ROWS):
+        block = X[start:start + _SCALE_BLOCK_ROWS] / unit - mean
+        variance += np.einsum("ij,ij->j", block, block)
+    variance /= n_samples
+    return mean, variance
 
 
 def _scale_of(variance, unit):
@@ -88,6 +98,69 @@ def _scale_of(variance, unit):
     scale *= unit
     scale[constant] = 1.0
     return scale
+
+
+class OneRowSpread(NamedTuple):
+    """A column whose spread one row alone sets (see :func:`one_row_spreads`)."""
+
+    column: int
+    row: int
+    value: float
+    spread: float
+    rest_spread: float
+
+
+def one_row_spreads(X):
+    """The columns of dense X whose standard deviation one row alone sets.
+
+    In each column the row farthest from the mean is left out; the column is
+    reported when the other rows are not all equal and their standard deviation
+    is below ``ONE_ROW_SPREAD`` times the column's. A penalty measured in the
+    column's spread (``ScaledRidge``, ``ScaledLogisticRegression``) is then
+    more than ``1 / ONE_ROW_SPREAD**2`` times stronger on the column's effect
+    among the other rows than it would be without that row. (A column constant
+    but for one row, a rare indicator, is not reported: it has no effect among
+    the other rows to penalise.)
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Finite inputs; sparse X and fewer than 3 rows report nothing.
+
+    Returns
+    -------
+    spreads : list of OneRowSpread
+        For each such column, in order: its index, the row, the row's value,
+        and the column's (population) standard deviation with and without it.
+    """
+    n_samples = X.shape[0]
+    if sp.issparse(X) or n_samples < 3:
+        return []
+    unit = magnitude(X)
+    mean, variance = _unit_moments(X, unit)
+    high, low = X.max(axis=0) / unit - mean, mean - X.min(axis=0) / unit
+    farthest = np.maximum(high, low)
+    # The other rows' sum of squares, n var - d^2 n / (n - 1) for the row at d from
+    # the mean, screens the columns cheaply; it cancels when that row holds nearly
+    # all of it, so the screen has a margin and the columns it keeps are recomputed.
+    rest = n_samples * variance - farthest**2 * n_samples / (n_samples - 1)
+    screened = np.flatnonzero(
+        (variance > 0) & (rest < (2 * ONE_ROW_SPREAD) ** 2 * (n_samples - 1) * variance))
+    spreads = []
+    for j in screened:
+        column = X[:, j]
+        row = int(np.argmax(column) if high[j] >= low[j] else np.argmin(column))
+        others = np.delete(column, row)
+        if not others.min() < others.max():
+            continue
+        # In the other rows' own units: in the column's, their squares can underflow.
+        rest_unit = float(magnitude(others[:, None])[0])
+        rest_spread = float(np.std(others / rest_unit)) * rest_unit
+        with np.errstate(over="ignore"):
+            spread = float(np.sqrt(variance[j]) * unit[j])
+        if rest_spread < ONE_ROW_SPREAD * spread:
+            spreads.append(OneRowSpread(int(j), row, float(column[row]), spread, rest_spread))
+    return spreads
 
 
 def solve_scaled_ridge(xx, xy, scale, alpha):
