@@ -18,15 +18,11 @@ import numpy as np
 
 from ._experts import has_own_density
 from ._families import FAMILIES
-from ._scaling import robust_spread, weighted_median
+from ._scaling import FAR_ROBUST_SDS, robust_spread, weighted_median
 
 # A scale within this relative distance of its floor is at it: the t family's
 # scale reaches its bound through L-BFGS-B in log space, the others exactly.
 _AT_FLOOR_RTOL = 1e-6
-# A row whose y is this many robust standard deviations of y (scaled median
-# absolute deviations) from y's median is far: normal noise reaches it with a
-# chance of 1.5e-23 per row.
-_FAR_ROBUST_SDS = 10.0
 # A value that holds this share of an expert's weight is a point mass of its rows.
 _POINT_MASS_SHARE = 0.5
 # Far rows named in the warning, at most.
@@ -182,7 +178,7 @@ def likely_cause(y, sample_weight, weights, residuals, constants):
         rows = "row" if far.size == 1 else "rows"
         lie = "lies" if far.size == 1 else "lie"
         return (f"Likely cause: far rows: {rows} {named}{more} {lie} more than "
-                f"{_FAR_ROBUST_SDS:.0f} robust standard deviations from y's median and raise "
+                f"{FAR_ROBUST_SDS:.0f} robust standard deviations from y's median and raise "
                 f"the pooled floor above {who}'s own noise (root mean square residual "
                 f"{rms:.3g}). Check and fix or drop them, or fit noise='student_t', whose "
                 "floor they do not raise.")
@@ -216,10 +212,10 @@ def _point_mass(y, weights):
 
 
 def _far_rows(y, sample_weight):
-    """Indices of the rows whose y is more than _FAR_ROBUST_SDS robust sds from the median."""
+    """Indices of the rows whose y is more than FAR_ROBUST_SDS robust sds from the median."""
     spread = robust_spread(y, sample_weight)
     if not spread > 0:
         return np.empty(0, dtype=int)
     centre = weighted_median(y, sample_weight)
-    far = np.abs(y - centre) > _FAR_ROBUST_SDS * spread
+    far = np.abs(y - centre) > FAR_ROBUST_SDS * spread
     return np.flatnonzero(far & (sample_weight > 0))

@@ -61,7 +61,15 @@ from ._ridge import (
     scaled_ridge_of,
 )
 from ._rows import repeated_records, splitmix64
-from ._scaling import SQUARE_SAFE, magnitude, power_of_two, robust_spread, weighted_spread
+from ._scaling import (
+    FAR_ROBUST_SDS,
+    MAD_TO_SD,
+    SQUARE_SAFE,
+    magnitude,
+    power_of_two,
+    robust_spread,
+    weighted_spread,
+)
 from ._serving import linear_mixture_mean
 from ._validation import (
     Interval,
@@ -72,11 +80,6 @@ from ._validation import (
     check_score_weights,
 )
 
-# A row held by a removed expert is called an outlier when it lies at least this
-# many robust standard deviations from every remaining expert's prediction: a
-# Gaussian row does with probability 1.5e-23, a Student t row of 3 degrees of
-# freedom with probability 0.002.
-_FAR_ROW_SDS = 10
 # exp overflows float64 above this: log of its largest number.
 _EXP_OVERFLOW = float(np.log(np.finfo(np.float64).max))
 _LOG_LINK_REMEDY = ("Scale the column (divide it by a constant, or take its log) or remove the "
@@ -886,12 +889,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return floor_warning(family, list(names), floor, diagnosis)
 
     def _far_rows_note(self, experts, data, own, rows):
-        # Far: at least _FAR_ROW_SDS robust standard deviations from every remaining
+        # Far: at least FAR_ROBUST_SDS robust standard deviations from every remaining
         # expert's prediction, each expert's measured on the rows it holds.
         distance = _robust_distances(experts, data.X_expert, data.y, own, rows)
         if distance is None:
             return ""
-        far = rows[distance >= _FAR_ROW_SDS]
+        far = rows[distance >= FAR_ROBUST_SDS]
         if not far.size:
             return ""
         one = far.size == 1
@@ -916,7 +919,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return (f"{subject[0].upper()}{subject[1:]} {how_far} robust standard deviations from "
                 "the prediction of the nearest remaining expert (an expert's robust standard "
                 "deviation: 1.4826 times the median absolute residual of the rows it holds), "
-                f"more than {_FAR_ROW_SDS}: {looks}, which took an expert of {its} own. "
+                f"more than {FAR_ROBUST_SDS:.0f}: {looks}, which took an expert of {its} own. "
                 f"{advice} ")
 
     # ----------------------------------------------------------- prediction
@@ -1523,7 +1526,7 @@ def _robust_distances(experts, X, y, own, rows):
         held = own == k
         if not held.any():
             continue
-        scale = 1.4826 * np.median(residuals[held, k])
+        scale = MAD_TO_SD * np.median(residuals[held, k])
         with np.errstate(divide="ignore", invalid="ignore"):
             to_expert = np.where(residuals[rows, k] > 0, residuals[rows, k] / scale, 0.0)
         distance = np.minimum(distance, to_expert)
