@@ -1645,7 +1645,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
             estimator._print_start(start, runs[-1], 0.0)
     best = max(runs, key=lambda run: run.lower_bound)
     for what, why in best.removals:
-        warnings.warn(f"{what}: {why}", UserWarning, stacklevel=4)
+        warnings.warn(f"{what}: {why}", UserWarning, stacklevel=_user_stacklevel())
     message = estimator._fitted_likelihood_warning(best, None)
     if message is not None:
         warnings.warn(message, UserWarning, stacklevel=_user_stacklevel())
@@ -1654,7 +1654,7 @@ def fit_dask(estimator, X, y, sample_weight=None, groups=None):
             "Best performing initialization did not converge after "
             f"max_iter={estimator.max_iter} iterations (tol={estimator.tol}). Increase "
             "max_iter, loosen tol, try more starts (n_init) or another init.",
-            ConvergenceWarning, stacklevel=4)
+            ConvergenceWarning, stacklevel=_user_stacklevel())
     scaler = StandardScaler()
     scaler.mean_, scaler.scale_ = fit.gate_mean, fit.gate_scale
     scaler.var_ = fit.gate_scale**2

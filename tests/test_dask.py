@@ -117,11 +117,13 @@ def test_dask_cross_fitted_noise_with_weights_and_a_fold_without_weight(data, da
     params = dict(n_experts=2, init=init, max_iter=1, random_state=0)
     with pytest.warns(ConvergenceWarning):
         memory = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=weight)
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning) as caught:
         distributed = MixtureOfExpertsRegressor(**params).fit(
             da.from_array(X, chunks=(UNEQUAL_CHUNKS, -1)),
             da.from_array(y, chunks=(UNEQUAL_CHUNKS,)),
             sample_weight=da.from_array(weight, chunks=(UNEQUAL_CHUNKS,)))
+    # At the line that called fit.
+    assert {w.filename for w in caught if w.category is ConvergenceWarning} == {__file__}
     assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
     assert_allclose(distributed.noise_variance_, memory.noise_variance_, rtol=1e-6)
     # Expert 1's noise: its out-of-fold residuals are its own in-sample residuals on
@@ -797,6 +799,9 @@ def test_dask_fit_removes_experts_too_thin_for_their_parameters_as_in_memory(
     removal = [str(w.message) for w in memory_log if "min_rows" in str(w.message)]
     assert removal == [str(w.message) for w in dask_log if "min_rows" in str(w.message)]
     assert "Expert 2" in removal[0]
+    # Both point at the line that called fit (the Dask fit's pointed into scikit-learn).
+    for log in (memory_log, dask_log):
+        assert {w.filename for w in log if "min_rows" in str(w.message)} == {__file__}
     assert memory.converged_ and distributed.converged_
     assert_allclose(distributed.lower_bound_, memory.lower_bound_, rtol=0, atol=1e-8)
     assert_allclose(_coefficients(distributed), _coefficients(memory), rtol=0, atol=1e-6)
