@@ -29,6 +29,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
+from ._base import _user_stacklevel
 from ._experts import describe_expert, seeded_clones, threadpool_controller
 from ._families import _floor_scale
 from ._gate import SoftmaxGate
@@ -246,7 +247,7 @@ def _partial_fit(estimator, X, y, sample_weight, classes):
                     + ("the noise variances are the experts' in-sample ones."
                        if name == "noise_variance" else "no label noise is modelled.")
                     + " Use fit on all the rows for cross-fitting.",
-                    UserWarning, stacklevel=4)
+                    UserWarning, stacklevel=_user_stacklevel())
     if fitted:
         estimator._warn_ignored_on_resume("partial_fit")
     X, y, sample_weight = _validated_batch(estimator, X, y, sample_weight, classes,

@@ -131,8 +131,10 @@ def test_partial_fit_says_it_does_not_cross_fit_what_is_asked_for(estimator, par
     target = y if estimator is MixtureOfExpertsRegressor else y > np.median(y)
     extra = {} if estimator is MixtureOfExpertsRegressor else {"classes": [False, True]}
     model = estimator(n_experts=2, random_state=0, **params)
-    with pytest.warns(UserWarning, match=message):
+    with pytest.warns(UserWarning, match=message) as caught:
         model.partial_fit(X[:150], target[:150], **extra)
+    # At the line that called partial_fit (it pointed into skmoe's _base.py).
+    assert {w.filename for w in caught if "not honoured" in str(w.message)} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.partial_fit(X[150:], target[150:])  # said once, at the first batch
