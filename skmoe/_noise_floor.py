@@ -16,6 +16,7 @@ floor above an expert's real noise.
 
 import numpy as np
 
+from ._base import _join
 from ._experts import has_own_density
 from ._families import FAMILIES
 from ._scaling import FAR_ROBUST_SDS, robust_spread, weighted_median
@@ -120,10 +121,9 @@ def floor_warning(family, names, floor, diagnosis):
     -------
     message : str
     """
-    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
     its = "its" if len(names) == 1 else "their"
     return (
-        f"The {_SCALE_NAMES.get(family.name, 'noise scale')} of {which} ended at {its} floor"
+        f"The {_SCALE_NAMES.get(family.name, 'noise scale')} of {_join(names)} ended at {its} floor"
         f"{f' ({floor})' if floor else ''}: {its} likelihood is set by the floor, not by the "
         "data, so the fit's log-likelihood (lower_bound_, score_samples, bic, held-out "
         f"scores) is not an honest measure of it. {diagnosis}"
