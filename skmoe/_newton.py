@@ -20,6 +20,8 @@ import numpy as np
 # step it tries before deciding that no step decreases the objective.
 _ARMIJO = 1e-4
 _MIN_STEP = 2.0**-30
+# The relative rounding of a loss: a predicted decrease below it is no decrease.
+_EPS = float(np.finfo(np.float64).eps)
 # For a Hessian singular beyond its known null space: eigenvalues below this
 # share of the largest are taken as zero (rounding), and the step leaves them out.
 _EIGENVALUE_FLOOR = 1e-12
@@ -112,8 +114,10 @@ def newton_steps(evaluate, loss_at, start, max_iter, tol, null_space):
     are computed in the same pass over the data (:func:`newton_solve` asks
     for them in two). The last step allowed by ``max_iter`` evaluates its
     point's loss only (``loss_at``). Stops, as solved, also after a step
-    that did not lower the loss: the gradient has then reached the rounding
-    floor of its sums, which can lie above a tight ``tol``.
+    that did not lower the loss, and before one whose predicted decrease
+    (half the Newton decrement) is below the rounding of the loss: the
+    gradient has then reached the rounding floor of its sums, which can lie
+    above a tight ``tol``.
 
     Parameters
     ----------
@@ -147,7 +151,11 @@ def newton_steps(evaluate, loss_at, start, max_iter, tol, null_space):
             return params, n_iter, True
         direction = _newton_direction(hess, grad, projector)
         slope = float(grad @ direction)
-        if not slope < 0:
+        if not -0.5 * slope > _EPS * abs(loss):
+            # The full step's predicted decrease is below the rounding of the loss:
+            # no step can lower it measurably. At a solved start (a later M-step's)
+            # the gradient's rounding floor may lie above ``tol``, and steps of
+            # rounding size, taken or halved, cost an evaluation each.
             return params, n_iter, True
         last = n_iter == max_iter - 1
         step = 1.0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from skmoe._newton import newton_solve
+from skmoe._newton import newton_solve, newton_steps
 
 
 def _quadratic(matrix, vector):
@@ -104,3 +104,35 @@ def test_budget_and_zero_iterations():
                                           np.zeros((2, 0)))
     assert solved
     assert_allclose(params, 0.0, atol=1e-10)
+
+
+def test_newton_steps_from_a_solved_start_take_no_step():
+    # At the minimum, the gradient's rounding floor may lie above a tight tol: a
+    # later M-step, started from the last one's fit, took steps of rounding size
+    # (two on one machine, where the test of ScaledLogisticRegression's M-step
+    # expects at most one). A step whose predicted decrease is below the loss's
+    # rounding is not taken.
+    rng = np.random.default_rng(0)
+    root = rng.normal(size=(4, 4))
+    matrix = root @ root.T + np.eye(4)
+    vector = rng.normal(size=4)
+    objective, hessian = _quadratic(matrix, vector)
+    offset = 1.0 - objective(np.linalg.solve(matrix, vector))[0]
+
+    def evaluate(x):
+        loss, grad = objective(x)
+        return loss + offset, grad, hessian(x)
+
+    minimum = np.linalg.solve(matrix, vector)
+    start = minimum + 1e-9 * rng.normal(size=4)
+    assert np.abs(evaluate(start)[1]).max() > 1e-12
+    params, n_iter, solved = newton_steps(evaluate, lambda x: evaluate(x)[0], start, 10,
+                                          1e-12, np.zeros((4, 0)))
+    assert (n_iter, solved) == (0, True)
+    assert_allclose(params, start, rtol=0, atol=0)
+    # Further away the predicted decrease is above the rounding: one step solves it.
+    start = minimum + 1e-3 * rng.normal(size=4)
+    params, n_iter, solved = newton_steps(evaluate, lambda x: evaluate(x)[0], start, 10,
+                                          1e-12, np.zeros((4, 0)))
+    assert solved and n_iter in (1, 2)
+    assert_allclose(params, minimum, rtol=1e-10)
