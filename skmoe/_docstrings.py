@@ -19,7 +19,8 @@ _SHARED = {
         fitted on the data replicated once per expert, weighted by the
         responsibilities, and its probabilities are mixed with 0.1% of the
         uniform distribution so that no expert is ever excluded for good (the
-        fitted classifier is ``gate_.classifier_``).""",
+        fitted classifier is ``gate_.classifier_``; None with a single
+        expert, which takes every row).""",
     "gate_features": """gate_features : array-like of int, str or bool, default=None
         The columns the gate sees (flexmix's concomitant variables): integer
         indices (negative ones count from the last column), column names of a

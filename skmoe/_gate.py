@@ -717,9 +717,16 @@ class ClassifierGate(BaseGate):
     def _fit_soft(self, X, targets, sample_weight, budget=None):
         """Fit the classifier to the soft targets (to its own tolerance, whatever ``budget``).
 
-        ``X`` may be sparse: its copies are stacked as a CSR matrix.
+        ``X`` may be sparse: its copies are stacked as a CSR matrix. With one
+        expert (``n_experts=1``, or all but one removed) there is nothing to
+        classify: the classifier is not fitted (``classifier_`` is None) and
+        the gate gives the expert every row; most classifiers refuse a single
+        class.
         """
         n_samples, n_experts = targets.shape
+        if n_experts == 1:
+            self.classifier_, self.n_experts_ = None, 1
+            return True
         if sp.issparse(X):
             X_rep = sp.vstack([X] * n_experts, format="csr")
         else:
@@ -766,6 +773,8 @@ class ClassifierGate(BaseGate):
             raise NotFittedError(
                 "This ClassifierGate is not fitted (or its experts changed since its fit)."
             )
+        if self.classifier_ is None:
+            return np.ones((X.shape[0], 1))
         proba = np.zeros((X.shape[0], self.n_experts_))
         proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
         return (1.0 - GATE_FLOOR) * proba + GATE_FLOOR / proba.shape[1]

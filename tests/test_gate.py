@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 import skmoe._gate
-from skmoe import SoftmaxGate
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._gate import (
     NEWTON_MAX_HESSIAN_WORK,
     NEWTON_MAX_PARAMETERS,
@@ -680,3 +680,30 @@ def test_newton_reaches_the_lbfgs_gate_at_any_weight_scale(weight):
     assert_allclose(newton.predict_proba(X), targets, atol=1e-4)
     # Centred across the experts: where the penalised optimum lies.
     assert_allclose(newton.coef_.sum(axis=0), 0.0, atol=1e-8)
+
+
+def test_a_classifier_gate_with_one_expert_gives_it_every_row():
+    # LogisticRegression refuses a single class: n_experts=1 with gate=
+    # LogisticRegression(), or a fit whose other experts were removed, ended in
+    # "This solver needs samples of at least 2 classes in the data".
+    X, y = make_switching_regression(n_samples=300, n_features=2, n_experts=2, noise=0.3,
+                                     random_state=0)
+    reference = MixtureOfExpertsRegressor(n_experts=1, random_state=0).fit(X, y)
+    model = MixtureOfExpertsRegressor(n_experts=1, gate=LogisticRegression(),
+                                      random_state=0).fit(X, y)
+    assert model.gate_.classifier_ is None
+    assert_array_equal(model.predict_gate(X[:5]), np.ones((5, 1)))
+    assert_allclose(model.predict(X), reference.predict(X), rtol=1e-10)
+    labels = y > np.median(y)
+    classifier = MixtureOfExpertsClassifier(n_experts=1, gate=LogisticRegression(),
+                                            random_state=0).fit(X, labels)
+    assert_allclose(
+        classifier.predict_proba(X),
+        MixtureOfExpertsClassifier(n_experts=1, random_state=0).fit(X, labels).predict_proba(X),
+        rtol=1e-10)
+    # Gaussian noise: a far y takes an expert, which is removed; one is left.
+    y[17] = 1e6
+    with pytest.warns(UserWarning, match="was removed at EM iteration"):
+        kept = MixtureOfExpertsRegressor(n_experts=2, gate=LogisticRegression(),
+                                         random_state=0).fit(X, y)
+    assert kept.n_experts_ == 1 and kept.gate_.classifier_ is None
