@@ -71,7 +71,10 @@ from ._gate_base import BaseGate, SolverBudget
 from ._init import (
     EMEM_SHORT_ITER,
     EMEM_SHORT_RUNS,
+    far_rows,
     initial_responsibilities,
+    kmeans_partitions,
+    leave_out_far_targets,
     random_partition,
     start_strategy,
 )
@@ -272,7 +275,12 @@ class _Groups:
         labels) is given the group that favours it most among those of experts
         with groups to spare, while there are groups enough: left empty, it was
         removed in the first iteration, and the start had one expert fewer.
+
+        Rows the start leaves out (a row of zeros: a far ``y``, see
+        :func:`~skmoe._init.leave_out_far_targets`) stay out: they neither
+        choose their group's expert nor are given it.
         """
+        left_out = ~resp.any(axis=1)
         total = np.add.reduceat(sample_weight[self.order], self.starts)
         mean = self.sum_rows(resp, sample_weight)
         fraction = mean / np.maximum(total[:, None], np.finfo(float).tiny)
@@ -282,18 +290,23 @@ class _Groups:
         single = self.counts == 1
         hard[single] = fraction[single]
         hard[single & (total == 0)] = 1.0 / resp.shape[1]
+        # Groups of several rows, every one left out, hold no expert.
+        several = ~single & mean.any(axis=1)
+        hard[~single & ~several] = 0.0
         n_experts = resp.shape[1]
         if self.n_groups >= n_experts:
             for k in np.flatnonzero(hard.sum(axis=0) == 0):
-                held = np.bincount(chosen[~single], minlength=n_experts)
-                spare = ~single & (held[chosen] > 1)
+                held = np.bincount(chosen[several], minlength=n_experts)
+                spare = several & (held[chosen] > 1)
                 if not spare.any():
                     break
                 g = int(np.argmax(np.where(spare, fraction[:, k], -np.inf)))
                 hard[g] = 0.0
                 hard[g, k] = 1.0
                 chosen[g] = k
-        return self.expand(hard)
+        start = self.expand(hard)
+        start[left_out] = 0.0
+        return start
 
 
 def _joblib_backend_is_dask():
@@ -1311,16 +1324,28 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
             elif resp is not None:
                 pass
             elif isinstance(strategy, str) and strategy.startswith("emem"):
-                first = None
+                firsts, n_random = [], EMEM_SHORT_RUNS
                 if strategy == "emem+kmeans":
-                    first = initial_responsibilities(
-                        "kmeans", data.X, self._init_targets(data.y), data.sample_weight,
-                        len(templates), start, start_state)
+                    # The k-means partition (both, with far y's) in the first run's place.
+                    firsts = kmeans_partitions(data.X, self._init_targets(data.y),
+                                               data.sample_weight, len(templates), start,
+                                               start_state)
+                    n_random -= 1
                 run = self._best_short_run(templates, routes, gate_template, data,
-                                           start_state, n_jobs, first)
+                                           start_state, n_jobs, firsts, n_random)
                 resp = None
                 # A short run that converged is at a fixed point of EM by the loop's own
                 # test: continuing it would only repeat that test, one iteration later.
+                converged_short_run = run.converged
+            elif (isinstance(strategy, str) and strategy == "kmeans"
+                  and far_rows(self._init_targets(data.y), data.sample_weight).any()):
+                # Far y's may be outliers, to leave out, or a small regime, a cluster of
+                # its own: short runs from both k-means partitions choose.
+                run = self._best_short_run(
+                    templates, routes, gate_template, data, start_state, n_jobs,
+                    kmeans_partitions(data.X, self._init_targets(data.y), data.sample_weight,
+                                      len(templates), start, start_state), 0)
+                resp = None
                 converged_short_run = run.converged
             else:
                 run = self._fresh_run(templates, routes, gate_template, start_state,
@@ -1428,18 +1453,19 @@ class BaseMixtureOfExperts(MetaEstimatorMixin, _BaseComposition, ContinuedExpert
         return run
 
     def _best_short_run(self, templates, routes, gate_template, data, random_state, n_jobs,
-                        first=None):
-        """Short-run EM (emEM): the best of ``EMEM_SHORT_RUNS`` runs of ``EMEM_SHORT_ITER``
-        iterations, each from a random partition of the rows (the first from ``first``
-        when given); it is then continued."""
+                        firsts=(), n_random=EMEM_SHORT_RUNS):
+        """Short-run EM (emEM): the best of runs of ``EMEM_SHORT_ITER`` iterations, from
+        the given responsibilities ``firsts``, then from ``n_random`` random partitions
+        of the rows (far y's left out); it is then continued."""
         best = None
-        for index in range(EMEM_SHORT_RUNS):
+        for given in [*firsts, *[None] * n_random]:
             run = self._fresh_run(templates, routes, gate_template, random_state,
                                   data.prototypes)
-            if index == 0 and first is not None:
-                resp = first
-            else:
-                resp = random_partition(data.X.shape[0], len(run.experts), random_state)
+            resp = given
+            if given is None:
+                resp = leave_out_far_targets(
+                    random_partition(data.X.shape[0], len(run.experts), random_state),
+                    self._init_targets(data.y), data.sample_weight)
             self._run_em(run, resp, data, random_state, n_jobs,
                          max_iter=min(EMEM_SHORT_ITER, self.max_iter))
             if best is None or run.lower_bound > best.lower_bound:

@@ -51,7 +51,13 @@ _SHARED = {
         beginning with the k-means partition (k-means finds regimes that are
         clusters in one start; short-run EM explores where regimes overlap
         in x and differ in y given x); an array: non-negative rows summing
-        to one (later starts mix it with Dirichlet rows).""",
+        to one, or all zero to leave a row out of the first M-step (later
+        starts mix it with Dirichlet rows). In regression, rows whose ``y``
+        is at least 10 robust standard deviations from the median of ``y``,
+        when they are one row or hold at most 5% of the weight, are left out
+        of the first M-step of random starts and emEM's random partitions,
+        and k-means runs with and without them, short runs of EM choosing:
+        a far ``y`` took an expert of its own.""",
     "n_init": """n_init : int, default=1
         Number of EM starts; the one with the highest penalised
         log-likelihood is kept. ``n_starts_at_best_`` says how many reached

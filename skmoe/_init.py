@@ -32,6 +32,18 @@ restarts explore rather than repeat one partition:
   enough to tell the basins apart: on flexmix's NPreg with three experts,
   after 5 iterations the runs that end at the best optimum ranked anywhere
   among the others; after 30 they ranked first.
+
+In regression, a few rows whose ``y`` is far from the others'
+(:func:`far_targets`) may be outliers or a small regime. Random starts and
+emEM's random partitions leave them out of their first M-step (their rows of
+responsibilities are 0, :func:`leave_out_far_targets`); the k-means start is
+two partitions (:func:`kmeans_partitions`), k-means without them (its centres
+and standardisation too) and with them, and short runs of EM choose. A far
+``y`` was a k-means cluster of its own, or dragged the least-squares first
+M-step of the expert whose random rows held it; either way the expert ended
+with that row alone and was removed, even under Student t noise
+(``benchmarks/bench_far_row.py``), while 4% of the rows on a far line are a
+regime that only the partition with them finds.
 """
 
 import warnings
@@ -43,7 +55,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 
 from ._experts import threadpool_controller
-from ._scaling import fit_standard_scaler, unit_weights
+from ._scaling import (
+    FAR_ROBUST_SDS,
+    fit_standard_scaler,
+    robust_spread,
+    unit_weights,
+    weighted_median,
+)
 
 # Rows on which k-means looks for its centres at most.
 KMEANS_MAX_ROWS = 50_000
@@ -53,6 +71,10 @@ KMEANS_MAX_ROWS = 50_000
 # run to the same convergence.
 EMEM_SHORT_RUNS = 2
 EMEM_SHORT_ITER = 30
+# Rows whose y is far (FAR_ROBUST_SDS robust standard deviations from y's median)
+# are left out of the starts when they are one row or hold at most this share of
+# the weight (the k-means start also tries them in, see kmeans_partitions).
+FAR_TARGETS_MAX_SHARE = 0.05
 
 
 def start_strategy(init, start, n_init):
@@ -82,7 +104,8 @@ def start_strategy(init, start, n_init):
     return init
 
 
-def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state):
+def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random_state,
+                             leave_out_far=True):
     """Responsibilities that start one EM run.
 
     Parameters
@@ -101,17 +124,25 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         Index of this start among the ``n_init`` starts.
     random_state : numpy.random.RandomState
         Generator of this start.
+    leave_out_far : bool, default=True
+        Whether the rows whose ``y`` is far (:func:`far_targets`) are left out
+        of a ``"kmeans"`` or ``"random"`` start (a given array is used as
+        given).
 
     Returns
     -------
     resp : ndarray of shape (n_samples, n_experts)
-        Non-negative rows summing to one.
+        Non-negative rows summing to one, or 0 for a row left out.
     """
     n_samples = X.shape[0]
+    far = _no_rows(n_samples) if not leave_out_far else far_rows(y, sample_weight)
     if isinstance(init, str) and init == "kmeans":
-        return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state)
+        return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state,
+                                        far)
     if isinstance(init, str) and init == "random":
-        return random_state.dirichlet(np.ones(n_experts), size=n_samples)
+        resp = random_state.dirichlet(np.ones(n_experts), size=n_samples)
+        resp[far] = 0.0
+        return resp
     # C order whatever the given layout: the E-step kernel writes the rows in place.
     resp = np.array(init, dtype=np.float64, order="C")
     if start > 0:
@@ -143,9 +174,122 @@ def random_partition(n_samples, n_experts, random_state):
     return resp
 
 
-def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state):
+def far_targets(y, sample_weight):
+    """The rows a k-means start leaves out: a few rows whose ``y`` is far from the others'.
+
+    A row is far when its ``y`` is at least ``FAR_ROBUST_SDS`` robust standard
+    deviations (:func:`~skmoe._scaling.robust_spread`) from the weighted median
+    of ``y``. Far rows are left out when they are a single row or hold at most
+    ``FAR_TARGETS_MAX_SHARE`` of the weight: more of them are not outliers.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Training targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights, not all zero.
+
+    Returns
+    -------
+    far : ndarray of shape (n_samples,) of bool
+        All False when no row is far, when more than half the weight sits on
+        one value of ``y`` (its spread is then 0), or when the far rows are too
+        many to be left out.
+    """
+    far = np.zeros(y.shape[0], dtype=bool)
+    # Their scale does not change which rows are far; large ones would overflow.
+    sample_weight = unit_weights(sample_weight)
+    spread = robust_spread(y, sample_weight)
+    if spread > 0:
+        far = np.abs(y - weighted_median(y, sample_weight)) > FAR_ROBUST_SDS * spread
+        far &= sample_weight > 0
+        share = sample_weight[far].sum() / sample_weight.sum()
+        if np.count_nonzero(far) > 1 and share > FAR_TARGETS_MAX_SHARE:
+            far[:] = False
+    return far
+
+
+def kmeans_partitions(X, y, sample_weight, n_experts, start, random_state):
+    """The k-means starts for the likelihood to choose from: one, or two with far rows.
+
+    With rows whose ``y`` is far (:func:`far_targets`), they may be outliers,
+    which a start should leave out, or a small regime, which k-means finds as
+    a cluster of its own: both partitions are returned, the first without the
+    far rows, the second with them, for the EM loop's short runs (as emEM's)
+    to choose from.
+
+    Parameters
+    ----------
+    X, y, sample_weight, n_experts, start, random_state
+        As for :func:`initial_responsibilities`.
+
+    Returns
+    -------
+    partitions : list of ndarray of shape (n_samples, n_experts)
+    """
+    far = far_rows(y, sample_weight)
+    first = _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state, far)
+    if not far.any():
+        return [first]
+    return [first, _kmeans_responsibilities(X, y, sample_weight, n_experts, start,
+                                            random_state, _no_rows(X.shape[0]))]
+
+
+def _no_rows(n_samples):
+    return np.zeros(n_samples, dtype=bool)
+
+
+def far_rows(y, sample_weight):
+    """:func:`far_targets` of a regressor's ``y``; no rows for the classifier's None.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,) or None
+    sample_weight : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    far : ndarray of shape (n_samples,) of bool
+    """
+    if y is None or np.ndim(y) != 1:
+        return _no_rows(sample_weight.shape[0])
+    return far_targets(y, sample_weight)
+
+
+def leave_out_far_targets(resp, y, sample_weight):
+    """Set to 0 the rows of a start's responsibilities whose ``y`` is far (:func:`far_targets`).
+
+    A far ``y`` in a start's rows drags the expert that holds it: the first
+    M-step is least squares for every family (the heavy-tailed ones' latent
+    weights come from the first E-step), and one row of ``1e6`` among values
+    of order one took an expert of its own. A row of zeros leaves the row out
+    of the first M-step; the first E-step gives it responsibilities.
+
+    Parameters
+    ----------
+    resp : ndarray of shape (n_samples, n_experts)
+        A start's responsibilities, modified in place.
+    y : ndarray of shape (n_samples,) or None
+        Training targets (None, or not one-dimensional: ``resp`` is returned as
+        it is).
+    sample_weight : ndarray of shape (n_samples,)
+        Row weights.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_experts)
+    """
+    resp[far_rows(y, sample_weight)] = 0.0
+    return resp
+
+
+def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state, far):
     # k-means does not depend on the scale of the weights; large ones would overflow.
     sample_weight = unit_weights(sample_weight)
+    # The rows in ``far`` (see leave_out_far_targets) are left out of the centres and
+    # the standardisation too: a far y would be a cluster of its own.
+    if far.any():
+        sample_weight = np.where(far, 0.0, sample_weight)
     data = _kmeans_data(X, y, sample_weight)
     weights = sample_weight
     if start > 0:
@@ -154,10 +298,16 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
         weights = counts.astype(np.float64)
     seed = random_state.randint(np.iinfo(np.int32).max)
     fit_data = data
-    if X.shape[0] > KMEANS_MAX_ROWS:
-        rows = np.sort(random_state.choice(X.shape[0], size=KMEANS_MAX_ROWS, replace=False))
+    if far.any():
+        # Not given zero weights only: k-means' tolerance is from the unweighted
+        # variance of the rows it is given, which a far row would inflate.
+        kept = np.flatnonzero(~far)
+        fit_data, weights = data[kept], weights[kept]
+    if fit_data.shape[0] > KMEANS_MAX_ROWS:
+        rows = np.sort(random_state.choice(fit_data.shape[0], size=KMEANS_MAX_ROWS,
+                                           replace=False))
         if np.any(weights[rows] > 0):
-            fit_data, weights = data[rows], weights[rows]
+            fit_data, weights = fit_data[rows], weights[rows]
     # ``fit_data`` is this function's own copy: k-means may centre it in place.
     kmeans = KMeans(n_clusters=n_experts, n_init=1, random_state=seed, copy_x=False)
     # One OpenMP thread: k-means' threads spin at their barriers, and on a busy
@@ -172,6 +322,7 @@ def _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state
         labels = kmeans.predict(data)
     resp = np.zeros((X.shape[0], n_experts))
     resp[np.arange(X.shape[0]), labels] = 1.0
+    resp[far] = 0.0
     return resp
 
 

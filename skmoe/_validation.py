@@ -844,7 +844,8 @@ def check_responsibilities(init, n_samples, n_experts):
     Parameters
     ----------
     init : array-like of shape (n_samples, n_experts)
-        Non-negative rows that sum to one.
+        Non-negative rows that sum to one, or are all zero (a row left out of
+        the first M-step); not every row zero.
     n_samples : int
         Number of training rows.
     n_experts : int
@@ -864,8 +865,12 @@ def check_responsibilities(init, n_samples, n_experts):
         )
     if not np.all(np.isfinite(resp)) or np.any(resp < 0):
         raise ValueError("init array must hold finite, non-negative responsibilities.")
-    if not np.allclose(resp.sum(axis=1), 1.0, rtol=0, atol=1e-6):
-        raise ValueError("Each row of the init array must sum to 1.")
+    sums = resp.sum(axis=1)
+    if not np.all(np.isclose(sums, 1.0, rtol=0, atol=1e-6) | (sums == 0)):
+        raise ValueError("Each row of the init array must sum to 1 (or be all zeros, to "
+                         "leave the row out of the first M-step).")
+    if not sums.any():
+        raise ValueError("init array is all zeros: at least one row must sum to 1.")
     return resp
 
 
