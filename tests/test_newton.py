@@ -19,11 +19,15 @@ def _quadratic(matrix, vector):
     return objective, hessian
 
 
+def _positive_definite(rng, size):
+    """A random positive definite matrix and vector of ``size``."""
+    root = rng.normal(size=(size, size))
+    return root @ root.T + np.eye(size), rng.normal(size=size)
+
+
 def test_one_step_solves_a_positive_definite_quadratic():
     rng = np.random.default_rng(0)
-    root = rng.normal(size=(6, 6))
-    matrix = root @ root.T + np.eye(6)
-    vector = rng.normal(size=6)
+    matrix, vector = _positive_definite(rng, 6)
     objective, hessian = _quadratic(matrix, vector)
     params, n_iter, solved = newton_solve(objective, hessian, np.zeros(6), 10, 1e-10,
                                           np.zeros((6, 0)))
@@ -113,9 +117,7 @@ def test_newton_steps_from_a_solved_start_take_no_step():
     # expects at most one). A step whose predicted decrease is below the loss's
     # rounding is not taken.
     rng = np.random.default_rng(0)
-    root = rng.normal(size=(4, 4))
-    matrix = root @ root.T + np.eye(4)
-    vector = rng.normal(size=4)
+    matrix, vector = _positive_definite(rng, 4)
     objective, hessian = _quadratic(matrix, vector)
     offset = 1.0 - objective(np.linalg.solve(matrix, vector))[0]
 
