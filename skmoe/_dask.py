@@ -963,7 +963,8 @@ class _DaskFit:
             resp = init
             if start > 0:
                 noise = _dirichlet_rows(random_state.randint(_SEED_MAX), self.X.chunks[0], K)
-                resp = 0.5 * resp + 0.5 * noise
+                # The rows the array leaves out (rows of zeros) stay out of every start.
+                resp = da.where(resp.any(axis=1, keepdims=True), 0.5 * resp + 0.5 * noise, 0.0)
             return _Sources("array", resp.rechunk({1: -1}))
         if init == "random":
             return _Sources("array", _dirichlet_rows(random_state.randint(_SEED_MAX),

@@ -52,7 +52,7 @@ _SHARED = {
         clusters in one start; short-run EM explores where regimes overlap
         in x and differ in y given x); an array: non-negative rows summing
         to one, or all zero to leave a row out of the first M-step (later
-        starts mix it with Dirichlet rows). In regression, rows whose ``y``
+        starts mix the other rows with Dirichlet rows). In regression, rows whose ``y``
         is at least 10 robust standard deviations from the median of ``y``,
         when they are one row or hold at most 5% of the weight, are left out
         of the first M-step of random starts and emEM's random partitions,

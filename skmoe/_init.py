@@ -23,7 +23,7 @@ restarts explore rather than repeat one partition:
   several EM iterations.
 * ``"random"``: each start draws its own Dirichlet(1) rows.
 * an array: the first start uses it as given; each later start mixes it half
-  and half with Dirichlet(1) rows.
+  and half with Dirichlet(1) rows, but for its rows of zeros (rows left out).
 * ``"emem"`` (short-run EM, Biernacki, Celeux & Govaert 2003) is run by the EM
   loop: each start is the best of ``EMEM_SHORT_RUNS`` runs of at most
   ``EMEM_SHORT_ITER`` iterations, each from a random partition of the rows
@@ -135,18 +135,20 @@ def initial_responsibilities(init, X, y, sample_weight, n_experts, start, random
         Non-negative rows summing to one, or 0 for a row left out.
     """
     n_samples = X.shape[0]
-    far = _no_rows(n_samples) if not leave_out_far else far_rows(y, sample_weight)
-    if isinstance(init, str) and init == "kmeans":
-        return _kmeans_responsibilities(X, y, sample_weight, n_experts, start, random_state,
-                                        far)
-    if isinstance(init, str) and init == "random":
+    if isinstance(init, str) and init in ("kmeans", "random"):
+        far = far_rows(y, sample_weight) if leave_out_far else _no_rows(n_samples)
+        if init == "kmeans":
+            return _kmeans_responsibilities(X, y, sample_weight, n_experts, start,
+                                            random_state, far)
         resp = random_state.dirichlet(np.ones(n_experts), size=n_samples)
         resp[far] = 0.0
         return resp
     # C order whatever the given layout: the E-step kernel writes the rows in place.
     resp = np.array(init, dtype=np.float64, order="C")
     if start > 0:
-        resp = 0.5 * resp + 0.5 * random_state.dirichlet(np.ones(n_experts), size=n_samples)
+        # The rows the array leaves out stay out of every start.
+        noise = random_state.dirichlet(np.ones(n_experts), size=n_samples)
+        resp = np.where(resp.any(axis=1, keepdims=True), 0.5 * resp + 0.5 * noise, 0.0)
     return resp
 
 
@@ -175,7 +177,7 @@ def random_partition(n_samples, n_experts, random_state):
 
 
 def far_targets(y, sample_weight):
-    """The rows a k-means start leaves out: a few rows whose ``y`` is far from the others'.
+    """The rows the starts leave out: a few rows whose ``y`` is far from the others'.
 
     A row is far when its ``y`` is at least ``FAR_ROBUST_SDS`` robust standard
     deviations (:func:`~skmoe._scaling.robust_spread`) from the weighted median

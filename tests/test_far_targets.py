@@ -291,3 +291,28 @@ def test_a_group_of_far_rows_stays_out_of_a_grouped_start(params):
     assert model.n_experts_ == 2
     slopes = sorted(expert.coef_[0] for expert in model.experts_)
     np.testing.assert_allclose(slopes, [-1.0, 2.0], atol=0.1)
+
+
+@pytest.mark.parametrize("on_dask", [False, True])
+def test_an_init_arrays_rows_of_zeros_stay_out_of_every_start(on_dask):
+    # Later starts mix the array with Dirichlet rows: a row of zeros stays zero.
+    # Left out, the far row lies at 1e6 from Gaussian experts fitted to the other
+    # rows, and every start's first log-likelihood is about -5e5 per row; with half
+    # a Dirichlet row it was in the experts' first M-step, whose variances took it
+    # (about -12 per row, as with the row given as [0.5, 0.5] in the first start).
+    import dask.array as da
+
+    X, y = _two_lines(1e6)
+    init = np.eye(2)[(np.arange(400) % 2).astype(int)]
+    init[FAR] = 0.0
+    later = initial_responsibilities(init, X, y, np.ones(400), 2, 1, np.random.RandomState(0))
+    assert_array_equal(later[FAR], [0.0, 0.0])
+    assert np.all(np.delete(later, FAR, axis=0) > 0)
+    data = (da.from_array(X, chunks=(100, -1)), da.from_array(y, chunks=100)) if on_dask \
+        else (X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, init=init,
+                                          n_init=3, max_iter=1, random_state=0).fit(*data)
+    assert len(model.init_lower_bounds_) == 3
+    assert max(bounds[0] for bounds in model.init_lower_bounds_) < -1e5
